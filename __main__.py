@@ -1,0 +1,5 @@
+"""Pulumi entry point: read the stack's spec, wire the components, export outputs (infra.program)."""
+
+from infra.program import main
+
+main()

@@ -1,0 +1,68 @@
+"""The `study` command line. Each sub-command lives in its own module and registers itself here.
+
+Heavy imports (Pulumi, pandas, seaborn) happen inside command bodies so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from harness.errors import StudyError
+
+app = typer.Typer(
+    name="study",
+    help="Plan, run, collect and analyse cloud Kubernetes studies declared as Pulumi stacks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Modules under harness.cli that define `register(app)`; order is the order in --help.
+COMMAND_MODULES = [
+    "plan",
+]
+
+
+
+@app.callback()
+def _root() -> None:
+    """Plan, run, collect and analyse cloud Kubernetes studies declared as Pulumi stacks."""
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"harness.cli.{_name}").register(app)
+
+
+def main() -> None:
+    """Console-script entry point: expected errors become one line on stderr and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except StudyError as exc:
+        from harness.console import error
+
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        for line in problems:
+            error(line)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - last-resort handler, traceback only on request
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        if os.environ.get("STUDY_DEBUG"):
+            raise
+        from harness.console import error
+
+        error(f"internal error: {type(exc).__name__}: {exc} (set STUDY_DEBUG=1 for a traceback)")
+        sys.exit(1)

@@ -1,0 +1,83 @@
+"""`study plan STACK` and `study stacks`: the offline main job (no cloud, no CLI, no credentials)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.errors import CheckFailed
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)
+    app.command("stacks")(stacks)
+
+
+def plan(
+    stack: Annotated[str, typer.Argument(help="stack name, e.g. gke-64-localssd")],
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+    manifests: Annotated[
+        Path | None,
+        typer.Option("--manifests", help="directory for rendered manifests [plan-out/<stack>]"),
+    ] = None,
+) -> None:
+    """Show every resource, the cost, and the budget and quota checks of STACK, offline."""
+    from harness import console
+    from harness.plan import make_plan
+    from harness.stacks import project_dir
+
+    out_dir = manifests or project_dir() / "plan-out" / stack
+    p = make_plan(stack, out_dir)
+    if json_out:
+        console.out_console().print_json(json.dumps(p.to_json(), default=str))
+    else:
+        from harness.render import print_plan
+
+        print_plan(p, out_dir)
+    if not p.ok:
+        msg = f"plan for {stack} has {len(p.violations)} violation(s)"
+        if json_out:
+            raise typer.Exit(CheckFailed.exit_code)
+        raise CheckFailed(msg)
+
+
+def stacks(
+    json_out: Annotated[bool, typer.Option("--json", help="JSON list on stdout")] = False,
+) -> None:
+    """List the project's stacks with cloud, nodes, machine type and estimated cost."""
+    from harness import console
+    from harness.errors import StudyError
+    from harness.plan import load_and_validate
+    from harness.stacks import stack_names
+
+    rows = []
+    for name in stack_names():
+        try:
+            _, spec, report = load_and_validate(name)
+        except StudyError as exc:
+            rows.append({"stack": name, "error": str(exc)})
+            continue
+        est = report.estimate
+        rows.append(
+            {
+                "stack": name,
+                "cloud": spec.cluster.cloud,
+                "nodes": spec.cluster.node_count,
+                "machine_type": spec.cluster.machine_type,
+                "experiment": spec.experiment.kind if spec.experiment else None,
+                "usd_per_hour": round(est.price.total, 3) if est else None,
+                "estimated_hours": round(est.hours, 2) if est else None,
+                "estimated_usd": round(est.usd, 2) if est else None,
+                "budget_usd": spec.budget.usd,
+                "ok": not report.errors,
+            }
+        )
+    if json_out:
+        console.out_console().print_json(json.dumps(rows))
+        return
+    from harness.render import print_stacks
+
+    print_stacks(rows)

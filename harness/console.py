@@ -1,0 +1,39 @@
+"""All human-facing output. Diagnostics go to stderr; stdout carries only results (tables, JSON).
+
+Interactive progress (bars, spinners) only on a terminal outside CI; plain lines otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import cache
+
+from rich.console import Console
+
+
+def interactive() -> bool:
+    """True on a real terminal outside CI (progress bars); False means plain lines."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@cache
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@cache
+def out_console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def error(msg: str) -> None:
+    err_console().print(f"[bold red]error:[/] {msg}", markup=True, highlight=False)
+
+
+def warn(msg: str) -> None:
+    err_console().print(f"[yellow]warning:[/] {msg}", markup=True, highlight=False)
+
+
+def info(msg: str) -> None:
+    err_console().print(msg, markup=False, highlight=False)

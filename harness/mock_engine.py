@@ -1,0 +1,96 @@
+"""Run the real Pulumi program in-process under the SDK's mock engine and record what it declares.
+
+This is how `study plan` works with no cloud, no credentials and no Pulumi CLI, and how the tests
+check that every knob reaches the resource inputs. Provider-computed outputs the program reads
+(endpoints, CA data) get placeholder values from documentation ranges (TEST-NET-3).
+"""
+
+from __future__ import annotations
+
+import base64
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+
+MOCK_CA = base64.b64encode(b"mock-ca-certificate").decode()
+
+# type token -> outputs the real provider computes and the program reads back.
+COMPUTED: dict[str, dict[str, Any]] = {
+    "gcp:container/cluster:Cluster": {
+        "endpoint": "203.0.113.10",
+        "masterAuth": {"clusterCaCertificate": MOCK_CA},
+    },
+    "aws:eks/cluster:Cluster": {
+        "endpoint": "https://203.0.113.20",
+        "certificateAuthority": {"data": MOCK_CA},
+        "vpcConfig": {"clusterSecurityGroupId": "sg-mock"},
+    },
+    "aws:iam/role:Role": {"arn": "arn:aws:iam::123456789012:role/mock"},
+}
+
+
+@dataclass
+class Recorded:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    custom: bool
+    provider: str | None = None
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    resources: list[Recorded] = field(default_factory=list)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.resources.append(
+            Recorded(args.typ, args.name, dict(args.inputs), bool(args.custom), args.provider)
+        )
+        outputs = {**args.inputs, **COMPUTED.get(args.typ, {})}
+        outputs.setdefault("name", args.inputs.get("name", args.name))
+        if args.typ.startswith("aws:"):
+            outputs.setdefault("arn", f"arn:aws:mock:::{args.name}")
+        return [f"{args.name}-id", outputs]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+@dataclass
+class ProgramRun:
+    resources: list[Recorded]
+    exports: dict[str, Any]
+    error: BaseException | None = None
+
+
+def run_program(
+    stack: str, config: dict[str, str], main: Path, project: str = "study-harness"
+) -> ProgramRun:
+    """Execute `main` (the real __main__.py) under mocks with `config`; never touches a network."""
+    mocks = RecordingMocks()
+    pulumi_settings.ROOT.set(None)  # a fresh root stack for every run in this process
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True)
+    pulumi.runtime.set_all_config(dict(config))
+    exports: dict[str, Any] = {}
+    failure: list[BaseException] = []
+
+    def program():
+        try:
+            runpy.run_path(str(main), run_name="__main__")
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller, not swallowed
+            failure.append(exc)
+            return {}
+        root = pulumi_settings.get_root_resource()
+        outs = getattr(root, "outputs", None) or {}
+        return pulumi.Output.all(**outs) if outs else {}
+
+    def capture(values):
+        exports.update(values or {})
+
+    pulumi_mocks.test(lambda: pulumi.Output.from_input(program()).apply(capture))()
+    return ProgramRun(mocks.resources, exports, failure[0] if failure else None)

@@ -1,0 +1,195 @@
+"""The offline plan: validate a stack, render the real program under mocks, price it, check it.
+
+Needs no cloud, no credentials and no Pulumi CLI. The same function backs `study plan`, `study
+stacks` and the preflight of `study run`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from harness.errors import SpecError
+from harness.stacks import project_dir, read_stack_config
+from infra.validate import Report, validate_stack
+
+# Inputs worth showing in the resource table, per type token (camelCase, as the engine sees them).
+SHOWN: dict[str, list[str]] = {
+    "gcp:compute/network:Network": ["mtu", "autoCreateSubnetworks"],
+    "gcp:compute/subnetwork:Subnetwork": ["region", "ipCidrRange"],
+    "gcp:container/cluster:Cluster": [
+        "location", "minMasterVersion", "releaseChannel", "removeDefaultNodePool",
+        "deletionProtection",
+    ],
+    "gcp:container/nodePool:NodePool": [
+        "nodeCount", "version", "placementPolicy", "management", "nodeConfig.machineType",
+        "nodeConfig.imageType", "nodeConfig.gcfsConfig", "nodeConfig.gvnic",
+        "nodeConfig.ephemeralStorageLocalSsdConfig", "nodeConfig.advancedMachineFeatures",
+        "nodeConfig.diskType", "nodeConfig.diskSizeGb",
+    ],
+}
+
+
+@dataclass
+class PlannedResource:
+    type: str
+    name: str
+    settings: dict[str, Any]
+    custom: bool
+
+
+@dataclass
+class Plan:
+    stack: str
+    spec: Any
+    report: Report
+    resources: list[PlannedResource] = field(default_factory=list)
+    manifests: list[dict] = field(default_factory=list)
+    manifest_problems: list[str] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def violations(self) -> list[str]:
+        return [str(p) for p in self.report.errors] + self.manifest_problems
+
+    @property
+    def warnings(self) -> list[str]:
+        return [str(p) for p in self.report.warnings]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def to_json(self) -> dict[str, Any]:
+        est = self.report.estimate
+        cluster = self.spec.cluster
+        return {
+            "stack": self.stack,
+            "study": self.spec.study,
+            "cloud": cluster.cloud,
+            "nodes": cluster.node_count,
+            "machine_type": cluster.machine_type,
+            "resources": [
+                {"type": r.type, "name": r.name, "settings": r.settings}
+                for r in self.resources
+                if r.custom
+            ],
+            "steps": [
+                {
+                    "name": s.name,
+                    "estimated_seconds": round(s.estimated_seconds, 1),
+                    "deadline_seconds": round(s.deadline_seconds, 1),
+                }
+                for s in (est.steps if est else ())
+            ],
+            "cost": None
+            if est is None
+            else {
+                "usd_per_hour": round(est.price.total, 4),
+                "usd_per_node_hour": round(est.price.per_node, 4),
+                "control_plane_usd_per_hour": round(est.price.control_plane, 4),
+                "estimated_hours": round(est.hours, 3),
+                "node_hours": round(est.node_hours, 2),
+                "estimated_usd": round(est.usd, 2),
+                "price_table_as_of": _price_date(),
+            },
+            "budget": self.spec.budget.model_dump(),
+            "manifests": len(self.manifests),
+            "violations": self.violations,
+            "warnings": self.warnings,
+        }
+
+
+def _price_date() -> str:
+    from infra.pricing import price_table
+
+    return str(price_table()["as_of"])
+
+
+def _dig(inputs: dict, dotted: str) -> Any:
+    cur: Any = inputs
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def _settings(type_: str, inputs: dict) -> dict[str, Any]:
+    keys = SHOWN.get(type_)
+    if keys is None:
+        return {}
+    out = {}
+    for k in keys:
+        v = _dig(inputs, k)
+        if v is not None:
+            out[k.rsplit(".", 1)[-1]] = int(v) if isinstance(v, float) and v.is_integer() else v
+    return out
+
+
+def manifest_of(type_: str, inputs: dict) -> dict | None:
+    """A kubernetes:* resource's inputs as the object the API server would receive."""
+    if not type_.startswith("kubernetes:") or type_.startswith(("kubernetes:yaml", "kubernetes:helm")):
+        return None
+    _, api, kind = type_.split(":")
+    if "/" not in api:
+        return None
+    obj = dict(inputs)
+    obj.setdefault("apiVersion", api.replace("core/", "") if api.startswith("core/") else api)
+    obj.setdefault("kind", kind)
+    return obj
+
+
+def load_and_validate(stack: str, now: datetime | None = None):
+    """(config, spec, report) or SpecError with every structural problem."""
+    from infra.spec import load_spec
+
+    config = read_stack_config(stack)
+    spec = load_spec(config)
+    return config, spec, validate_stack(spec, stack, now)
+
+
+def make_plan(stack: str, manifests_dir: Path | None = None, now: datetime | None = None) -> Plan:
+    """Validate, render under mocks, collect and validate manifests; never calls a cloud."""
+    from harness.mock_engine import run_program
+    from harness.schemas import validate_object
+
+    config, spec, report = load_and_validate(stack, now)
+    plan = Plan(stack=stack, spec=spec, report=report)
+    if report.errors:  # the program would refuse to run; nothing to render
+        return plan
+    run = run_program(stack, config, project_dir() / "__main__.py")
+    if run.error is not None:
+        if isinstance(run.error, SpecError):
+            plan.manifest_problems += run.error.problems
+            return plan
+        raise run.error
+    plan.exports = run.exports
+    k8s_version = getattr(spec.cluster, "kubernetes_version", None)
+    for r in run.resources:
+        plan.resources.append(PlannedResource(r.type, r.name, _settings(r.type, r.inputs), r.custom))
+        obj = manifest_of(r.type, r.inputs) if r.custom else None
+        if obj is not None:
+            plan.manifests.append(obj)
+            plan.manifest_problems += validate_object(obj, k8s_version)
+    if manifests_dir is not None:
+        write_manifests(plan.manifests, manifests_dir)
+    return plan
+
+
+def write_manifests(objs: list[dict], out: Path) -> list[Path]:
+    """One YAML file per object, named <nn>-<kind>-<name>.yaml in declaration order."""
+    import yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.yaml"):
+        old.unlink()
+    paths = []
+    for i, obj in enumerate(objs):
+        name = (obj.get("metadata") or {}).get("name", "unnamed")
+        path = out / f"{i:03d}-{obj['kind'].lower()}-{name}.yaml"
+        path.write_text(yaml.safe_dump(obj, sort_keys=False))
+        paths.append(path)
+    return paths

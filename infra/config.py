@@ -1,0 +1,14 @@
+"""Read the whole stack configuration inside a Pulumi program (CLI, Automation API or mocks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi.runtime import config as runtime_config
+
+
+def all_config() -> dict[str, Any]:
+    """Every config key the engine gave this program: the CLI's env bag plus explicit settings."""
+    merged: dict[str, Any] = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    return merged

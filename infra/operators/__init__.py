@@ -1,0 +1,1 @@
+"""Cluster operators (Flux Operator, metrics-operator, JobSet, event recorder) and their manifests."""

@@ -1,0 +1,58 @@
+"""The Pulumi program: stack config -> typed spec -> cluster, operators and experiment resources.
+
+`__main__.py` calls `main()`; `study plan` runs the same function under the SDK's mock engine.
+Validation runs first, so a bad stack fails before any cloud call.
+"""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi import ResourceOptions
+
+from harness.errors import SpecError
+from infra.config import all_config
+from infra.labels import study_labels
+from infra.spec import StackSpec, load_spec
+from infra.validate import validate_stack
+
+STUDY_NAMESPACE = "study-harness"
+
+
+def main() -> None:
+    stack = pulumi.get_stack()
+    spec = load_spec(all_config())
+    report = validate_stack(spec, stack)
+    for p in report.warnings:
+        pulumi.log.warn(str(p))
+    if report.errors:
+        raise SpecError([str(p) for p in report.errors])
+    build(stack, spec)
+
+
+def make_cluster(stack: str, spec: StackSpec, labels: dict[str, str]):
+    """The cloud's cluster component; only that cloud's SDK is imported."""
+    if spec.cluster.cloud == "gke":
+        from infra.clusters.gke import GkeCluster
+
+        return GkeCluster(stack, spec.cluster, labels)
+    from infra.clusters.eks import EksCluster
+
+    return EksCluster(stack, spec.cluster, labels)
+
+
+def build(stack: str, spec: StackSpec) -> None:
+    import pulumi_kubernetes as k8s
+
+    labels = study_labels(spec, stack)
+    cluster = make_cluster(stack, spec, labels)
+    k8s_opts = ResourceOptions(provider=cluster.provider)
+    k8s.core.v1.Namespace(
+        "study-namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=STUDY_NAMESPACE,
+            labels={f"study-harness.io/{k}": v for k, v in labels.items()},
+        ),
+        opts=k8s_opts,
+    )
+    for key, value in cluster.outputs.items():
+        pulumi.export(key, value)

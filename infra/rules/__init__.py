@@ -1,0 +1,1 @@
+"""Per-cloud validation rules (see infra.validate)."""

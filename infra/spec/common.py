@@ -1,0 +1,69 @@
+"""Spec pieces shared by every cloud: budget, declared quota, ownership and expiry, labels.
+
+Field names are the stack-config keys (snake_case). Every model forbids unknown keys so a typo in a
+stack file is an error, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+# GCP label values (the stricter of the two clouds): lowercase letters, digits, '_' and '-'.
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+class Strict(BaseModel):
+    """Base for every spec model: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Budget(Strict):
+    usd: float = Field(gt=0, description="Hard spending cap for one run, in US dollars.")
+    max_hours: float = Field(gt=0, description="Wall-clock cap for one run, cluster up to down.")
+
+
+class Quota(Strict):
+    """Quota the owner has (or has requested) in the stack's region; checked before any cloud call.
+
+    Read live when credentials are present (study run); this declared figure is the offline bound.
+    """
+
+    cpus: int | None = Field(default=None, ge=0, description="vCPUs of the machine family")
+    local_ssd_gb: int | None = Field(default=None, ge=0)
+    in_use_addresses: int | None = Field(default=None, ge=0, description="one per node")
+    instances: int | None = Field(default=None, ge=0)
+
+
+class PriceOverride(Strict):
+    """Per-stack price corrections (negotiated rates, another region); USD per hour."""
+
+    machine_usd_per_hour: float | None = Field(default=None, ge=0)
+    control_plane_usd_per_hour: float | None = Field(default=None, ge=0)
+    local_ssd_usd_per_hour: float | None = Field(default=None, ge=0)
+
+
+class Ownership(Strict):
+    owner: str = Field(min_length=1, description="who answers for this cluster (label value)")
+    expires_at: AwareDatetime = Field(description="after this the janitor destroys the stack")
+
+    @field_validator("owner")
+    @classmethod
+    def _owner_is_label(cls, v: str) -> str:
+        if not LABEL_VALUE.match(v):
+            msg = "must be lowercase letters, digits, '_' or '-', at most 63 characters"
+            raise ValueError(msg)
+        return v
+
+
+def expiry_label(when: datetime) -> str:
+    """An expiry as a label value both clouds accept and the janitor parses back."""
+    return when.astimezone(UTC).strftime("%Y%m%dt%H%M%Sz")
+
+
+def parse_expiry_label(value: str) -> datetime:
+    return datetime.strptime(value, "%Y%m%dt%H%M%Sz").replace(tzinfo=UTC)

@@ -1,0 +1,99 @@
+"""Turn pydantic's validation errors into one line each: key, value, and what is allowed.
+
+`study:cluster.machine_typ: unknown key; did you mean 'machine_type'?` rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+
+def config_key(loc: tuple[Any, ...]) -> str:
+    """('cluster', 'labels', 'x') -> 'study:cluster.labels.x'; list indexes as [i]."""
+    if not loc:
+        return "study"
+    text = f"study:{loc[0]}"
+    for part in loc[1:]:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        found += _models_in(arg)
+    if isinstance(annotation, types.UnionType):
+        for arg in annotation.__args__:
+            found += _models_in(arg)
+    return found
+
+
+def _fields_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """Field names of the model(s) reached by following `path` (tags and indexes skipped)."""
+    models = [model]
+    for part in path:
+        if isinstance(part, int):
+            continue
+        nxt: list[type[BaseModel]] = []
+        for m in models:
+            field = m.model_fields.get(part)
+            if field is not None:
+                nxt += _models_in(field.annotation)
+        if nxt:
+            models = nxt
+    names: list[str] = []
+    for m in models:
+        names += [n for n in m.model_fields if n not in names]
+    return names
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def format_error(err: dict[str, Any], root: type[BaseModel]) -> str:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(root, loc[:-1])
+        guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        hint = f"did you mean '{guess[0]}'?" if guess else f"allowed: {', '.join(allowed)}"
+        return f"{config_key(loc)}: unknown key; {hint}"
+    if kind == "missing":
+        return f"{config_key(loc)}: required key is missing"
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        return (
+            f"{config_key(loc)}.{ctx.get('discriminator', 'kind').strip(chr(39))}: "
+            f"{ctx.get('tag')!r} is not allowed; allowed: {ctx.get('expected_tags')}"
+        )
+    # The discriminated-union tag shows up in loc ('cluster', 'gke', 'node_count'): drop it.
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    msg = msg[:1].lower() + msg[1:]
+    return f"{config_key(loc)}: {_short(err.get('input'))} is not allowed; {msg}"
+
+
+def _strip_tags(err: dict[str, Any], root: type[BaseModel]) -> dict[str, Any]:
+    loc = list(err["loc"])
+    if len(loc) >= 2 and loc[0] == "cluster" and loc[1] in ("gke", "eks"):
+        del loc[1]
+    return {**err, "loc": tuple(loc)}
+
+
+def format_validation_error(exc: ValidationError, root: type[BaseModel]) -> list[str]:
+    lines: list[str] = []
+    for err in exc.errors(include_url=False):
+        line = format_error(_strip_tags(err, root), root)
+        if line not in lines:
+            lines.append(line)
+    return lines

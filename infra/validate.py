@@ -1,0 +1,157 @@
+"""Rules that span a stack's sections, checked before any cloud call; all problems at once.
+
+Each problem is one line: the config key, the value, and what is allowed. Errors stop a plan or a
+run; warnings are printed and recorded. Cloud-specific rules live in `infra/rules/<cloud>.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from infra.estimate import Estimate
+
+
+@dataclass(frozen=True)
+class Problem:
+    level: Literal["error", "warning"]
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}"
+
+
+def error(key: str, message: str) -> Problem:
+    return Problem("error", key, message)
+
+
+def warning(key: str, message: str) -> Problem:
+    return Problem("warning", key, message)
+
+
+def cluster_problems(spec) -> list[Problem]:
+    if spec.cluster.cloud == "gke":
+        from infra.rules.gke import gke_problems
+
+        return gke_problems(spec)
+    from infra.rules.eks import eks_problems
+
+    return eks_problems(spec)
+
+
+def common_problems(spec, est: Estimate | None, now: datetime | None = None) -> list[Problem]:
+    """Ownership, operators, budget: the same on every cloud."""
+    now = now or datetime.now(UTC)
+    out: list[Problem] = []
+    if spec.expires_at <= now:
+        out.append(
+            error(
+                "study:expires_at",
+                f"'{spec.expires_at.isoformat()}' is in the past; must be after "
+                f"{now.isoformat(timespec='seconds')}",
+            )
+        )
+    ops = set(spec.operators)
+    if "metrics-operator" in ops and "jobset" not in ops:
+        out.append(
+            error("study:operators", "'metrics-operator' needs 'jobset' in the same list")
+        )
+    if est is None:
+        return out
+    b = spec.budget
+    if est.usd > b.usd:
+        out.append(
+            error(
+                "study:budget.usd",
+                f"{b.usd:g} does not cover the estimated cost {est.usd:.2f} USD "
+                f"({est.price.total:.3f} USD/h x {est.hours:.2f} h); raise it to at least "
+                f"{est.usd:.2f}",
+            )
+        )
+    if est.hours > b.max_hours:
+        out.append(
+            error(
+                "study:budget.max_hours",
+                f"{b.max_hours:g} is less than the estimated {est.hours:.2f} h; raise it or "
+                "shrink the experiment",
+            )
+        )
+    end = now.timestamp() + est.hours * 3600
+    if spec.expires_at > now and spec.expires_at.timestamp() < end:
+        out.append(
+            warning(
+                "study:expires_at",
+                f"'{spec.expires_at.isoformat()}' falls before the run's estimated end; the "
+                "janitor may destroy the cluster mid-study",
+            )
+        )
+    return out
+
+
+def quota_problems(needs: dict[str, float], quota, what: str) -> list[Problem]:
+    """Compare what the stack needs with the declared quota; undeclared CPU quota is a warning."""
+    out: list[Problem] = []
+    for key, need in needs.items():
+        have = getattr(quota, key)
+        if have is None and key == "cpus":
+            out.append(
+                warning(f"study:quota.{key}", f"not declared; the plan cannot check {need:g} {what}")
+            )
+        elif have is not None and need > have:
+            out.append(
+                error(
+                    f"study:quota.{key}",
+                    f"the stack needs {need:g} but the declared quota is {have:g}; request "
+                    "more quota or use fewer or smaller nodes",
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class Report:
+    """A validated stack: its estimate and every problem found (errors and warnings)."""
+
+    estimate: Estimate | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "warning"]
+
+
+STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,34}[a-z0-9]$")
+
+
+def validate_stack(spec, stack: str, now: datetime | None = None) -> Report:
+    """Every cross-section rule, estimate included; never raises for a bad spec."""
+    from infra.estimate import estimate
+
+    problems: list[Problem] = []
+    if not STACK_NAME.match(stack):
+        problems.append(
+            error(
+                "stack",
+                f"'{stack}' is not allowed; the cluster is named after the stack: lowercase "
+                "letters, digits and '-', starting with a letter, at most 36 characters",
+            )
+        )
+    est: Estimate | None = None
+    try:
+        est = estimate(spec)
+    except KeyError as exc:  # unknown experiment kind or unpriced machine
+        problems.append(error("study:experiment.kind", str(exc.args[0])))
+    except ValueError as exc:  # a kind's own parameter validation
+        for line in str(exc).splitlines():
+            if line.strip():
+                problems.append(error("study:experiment.params", line.strip()))
+    problems += cluster_problems(spec)
+    problems += common_problems(spec, est, now)
+    return Report(est, tuple(problems))
