@@ -15,7 +15,7 @@ from infra.labels import study_labels
 from infra.spec import StackSpec, load_spec
 from infra.validate import validate_stack
 
-STUDY_NAMESPACE = "study-harness"
+from experiments.layout import NAMESPACE as STUDY_NAMESPACE
 
 
 def main() -> None:

@@ -1,0 +1,58 @@
+"""Shared test helpers: a fixed clock, stack configs built from dicts, and offline plans."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+# Every test sees the same "now", so stack expiries never make a test flaky.
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def stack_yaml(stack: str) -> dict:
+    return yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+
+
+def config_of(doc: dict) -> dict[str, str]:
+    """A stack document's config as the engine passes it (JSON text for objects)."""
+    from harness.stacks import _as_config_value
+
+    return {k: _as_config_value(v) for k, v in (doc.get("config") or {}).items()}
+
+
+def sections(stack: str) -> dict:
+    """The stack's `study:` sections as a plain dict, safe to mutate in a test."""
+    cfg = stack_yaml(stack)["config"]
+    return copy.deepcopy({k.split(":", 1)[1]: v for k, v in cfg.items() if k.startswith("study:")})
+
+
+def to_config(sec: dict) -> dict[str, str]:
+    return config_of({"config": {f"study:{k}": v for k, v in sec.items()}})
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A throwaway copy of the project layout whose stack files a test may write."""
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
+    monkeypatch.setenv("STUDY_PROJECT_DIR", str(tmp_path))
+
+    def write(stack: str, sec: dict) -> str:
+        doc = {"config": {f"study:{k}": v for k, v in sec.items()}}
+        (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(doc, default=str))))
+        return stack
+
+    write.root = tmp_path  # type: ignore[attr-defined]
+    return write
