@@ -24,7 +24,10 @@ def err_console() -> Console:
 
 @cache
 def out_console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    # Piped or captured output gets a wide page instead of rich's 80 columns, so tables of
+    # resource type tokens stay readable in CI logs and files.
+    width = None if sys.stdout.isatty() else 160
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 
 def error(msg: str) -> None:

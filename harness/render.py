@@ -23,8 +23,8 @@ def print_plan(plan, manifests_dir: Path) -> None:
     out.print(f"[bold]study plan[/] {plan.stack} — {spec.description or spec.study}")
     if plan.resources:
         table = Table(title="Resources", title_justify="left")
-        table.add_column("type")
-        table.add_column("name")
+        table.add_column("type", no_wrap=True)
+        table.add_column("name", no_wrap=True)
         table.add_column("settings", overflow="fold")
         for r in plan.resources:
             if r.custom:

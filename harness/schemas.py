@@ -47,7 +47,8 @@ def crd_schemas() -> dict[tuple[str, str], dict]:
     """(apiVersion, kind) -> strict JSON Schema, from every CRD in the shipped manifests."""
     found: dict[tuple[str, str], dict] = {}
     for path in sorted(MANIFESTS.rglob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
+        # libyaml: the JobSet CRD alone is 800 kB, 40x slower through the pure-Python loader.
+        for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
             spec = doc["spec"]
@@ -75,7 +76,9 @@ def validate_object(obj: dict, k8s_version: str | None = None) -> list[str]:
     api, kind = obj.get("apiVersion", ""), obj.get("kind", "")
     name = (obj.get("metadata") or {}).get("name", "?")
     where = f"{kind or '?'}/{name}"
-    schema = crd_schemas().get((api, kind))
+    group = api.rpartition("/")[0]
+    custom = "." in group and not group.endswith(".k8s.io")
+    schema = crd_schemas().get((api, kind)) if custom else None
     if schema is not None:
         import jsonschema
 
@@ -84,8 +87,7 @@ def validate_object(obj: dict, k8s_version: str | None = None) -> list[str]:
             f"{where}: {'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
             for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path)))
         ]
-    group = api.rpartition("/")[0]
-    if "." in group and not group.endswith(".k8s.io"):  # a custom group we have no CRD for
+    if custom:  # a custom group we have no CRD for
         return [f"{where}: no schema for {api} {kind}; known custom kinds: {custom_kinds()}"]
     return _validate_builtin(obj, where, k8s_version or DEFAULT_K8S_VERSION)
 

@@ -56,3 +56,23 @@ def project(tmp_path, monkeypatch):
 
     write.root = tmp_path  # type: ignore[attr-defined]
     return write
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run the `study` console entry point in-process: returns (exit code, stdout, stderr)."""
+    import sys
+
+    from harness.cli import main
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["study", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke

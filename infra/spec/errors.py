@@ -35,11 +35,20 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
+def _tag_of(model: type[BaseModel]) -> Any:
+    field = model.model_fields.get("cloud") or model.model_fields.get("kind")
+    return None if field is None else field.default
+
+
 def _fields_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
     """Field names of the model(s) reached by following `path` (tags and indexes skipped)."""
     models = [model]
     for part in path:
         if isinstance(part, int):
+            continue
+        tagged = [m for m in models if _tag_of(m) == part]
+        if tagged:  # a discriminated-union tag ('gke', 'eks') picks the member
+            models = tagged
             continue
         nxt: list[type[BaseModel]] = []
         for m in models:
@@ -60,10 +69,11 @@ def _short(value: Any) -> str:
 
 
 def format_error(err: dict[str, Any], root: type[BaseModel]) -> str:
-    loc = tuple(err["loc"])
+    tagged_loc = tuple(err["loc"])
+    loc = _strip_tags(tagged_loc)
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = _fields_at(root, loc[:-1])
+        allowed = _fields_at(root, tagged_loc[:-1])
         guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
         hint = f"did you mean '{guess[0]}'?" if guess else f"allowed: {', '.join(allowed)}"
         return f"{config_key(loc)}: unknown key; {hint}"
@@ -75,7 +85,6 @@ def format_error(err: dict[str, Any], root: type[BaseModel]) -> str:
             f"{config_key(loc)}.{ctx.get('discriminator', 'kind').strip(chr(39))}: "
             f"{ctx.get('tag')!r} is not allowed; allowed: {ctx.get('expected_tags')}"
         )
-    # The discriminated-union tag shows up in loc ('cluster', 'gke', 'node_count'): drop it.
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -83,17 +92,17 @@ def format_error(err: dict[str, Any], root: type[BaseModel]) -> str:
     return f"{config_key(loc)}: {_short(err.get('input'))} is not allowed; {msg}"
 
 
-def _strip_tags(err: dict[str, Any], root: type[BaseModel]) -> dict[str, Any]:
-    loc = list(err["loc"])
+def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """('cluster', 'gke', 'node_count') -> ('cluster', 'node_count'): users never write the tag."""
     if len(loc) >= 2 and loc[0] == "cluster" and loc[1] in ("gke", "eks"):
-        del loc[1]
-    return {**err, "loc": tuple(loc)}
+        return (loc[0], *loc[2:])
+    return loc
 
 
 def format_validation_error(exc: ValidationError, root: type[BaseModel]) -> list[str]:
     lines: list[str] = []
     for err in exc.errors(include_url=False):
-        line = format_error(_strip_tags(err, root), root)
+        line = format_error(err, root)
         if line not in lines:
             lines.append(line)
     return lines
