@@ -19,7 +19,7 @@ from harness.errors import StudyError
 
 
 def project_dir() -> Path:
-    """The directory holding Pulumi.yaml: $STUDY_PROJECT_DIR, the cwd or a parent, or this checkout."""
+    """The directory holding Pulumi.yaml: $STUDY_PROJECT_DIR, the cwd or a parent, or this repo."""
     env = os.environ.get("STUDY_PROJECT_DIR")
     candidates = [Path(env)] if env else []
     cwd = Path.cwd().resolve()
@@ -33,7 +33,9 @@ def project_dir() -> Path:
 
 def stack_names(root: Path | None = None) -> list[str]:
     root = root or project_dir()
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+    return sorted(
+        p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml")
+    )
 
 
 def stack_file(stack: str, root: Path | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""`study plan STACK` and `study stacks`: the offline main job (no cloud, no CLI, no credentials)."""
+"""`study plan STACK` and `study stacks`: the offline main job (no cloud, CLI or credentials)."""
 
 from __future__ import annotations
 

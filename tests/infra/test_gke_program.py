@@ -12,8 +12,14 @@ from harness.mock_engine import run_program
 from tests.conftest import ROOT, sections, to_config
 
 GKE_STACKS = [
-    "gke-64-ghcr", "gke-64-artifact-registry", "gke-64-localssd", "gke-64-streaming",
-    "gke-6-topology", "gke-30-topology", "gke-64-osu", "gke-4-nightly",
+    "gke-64-ghcr",
+    "gke-64-artifact-registry",
+    "gke-64-localssd",
+    "gke-64-streaming",
+    "gke-6-topology",
+    "gke-30-topology",
+    "gke-64-osu",
+    "gke-4-nightly",
 ]
 
 
@@ -108,9 +114,9 @@ def test_exports_and_kubeconfig(stack):
 
 
 def test_kubeconfig_is_a_secret_output_and_provider_survives_a_deleted_cluster():
+    import pulumi
     from pulumi.runtime import mocks as pm
 
-    import pulumi
     from harness.mock_engine import RecordingMocks
     from infra.clusters.gke import GkeCluster
     from infra.spec import load_spec
@@ -168,3 +174,20 @@ def test_invalid_stack_fails_inside_the_program_before_any_resource():
     assert isinstance(run.error, SpecError)
     assert run.resources == []
     assert any("compact_placement" in p for p in run.error.problems)
+
+
+def test_a_gke_plan_imports_no_aws_sdk(tmp_path):
+    """Plans import only the cloud SDK a stack needs (the AWS SDK alone costs ~0.7 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from harness.plan import make_plan; "
+        f"p = make_plan('gke-4-nightly', __import__('pathlib').Path({str(tmp_path)!r})); "
+        "assert p.resources; print(sorted(m for m in sys.modules if m.startswith('pulumi_')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
+    assert "pulumi_gcp" in out
+    assert "pulumi_aws" not in out
