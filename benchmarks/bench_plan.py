@@ -65,14 +65,22 @@ def main() -> int:
     cold_runs(args.stack, 1)  # warm the OS file cache, as a user's second command would be
     t = cold_runs(args.stack, args.runs)
     med = statistics.median(t)
-    print(f"study plan {args.stack}: median {med:.2f} s over {args.runs} cold processes "
-          f"(min {min(t):.2f}, max {max(t):.2f}); target <= 1.50 s")
+    print(
+        f"study plan {args.stack}: median {med:.2f} s over {args.runs} cold processes "
+        f"(min {min(t):.2f}, max {max(t):.2f}); target <= 1.50 s"
+    )
 
-    small = statistics.median(cold_runs("scale", args.runs, {"STUDY_PROJECT_DIR": str(scaled_project(4))}))
-    big = statistics.median(cold_runs("scale", args.runs, {"STUDY_PROJECT_DIR": str(scaled_project(1024))}))
+    small = statistics.median(
+        cold_runs("scale", args.runs, {"STUDY_PROJECT_DIR": str(scaled_project(4))})
+    )
+    big = statistics.median(
+        cold_runs("scale", args.runs, {"STUDY_PROJECT_DIR": str(scaled_project(1024))})
+    )
     ratio = big / small
-    print(f"node-count scaling: 4 nodes {small:.2f} s, 1024 nodes {big:.2f} s, ratio {ratio:.2f}x; "
-          "target <= 1.10x")
+    print(
+        f"node-count scaling: 4 nodes {small:.2f} s, 1024 nodes {big:.2f} s, ratio {ratio:.2f}x; "
+        "target <= 1.10x"
+    )
     return 0 if med <= 1.5 and ratio <= 1.1 else 1
 
 

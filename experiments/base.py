@@ -6,6 +6,7 @@ later). The plan's cost estimate sums the steps' estimated durations.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -35,10 +36,62 @@ class Step:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RenderContext:
+    """What rendering a step needs besides its params: where, for whom, and how to label it."""
+
+    stack: str
+    namespace: str
+    cluster: ClusterFacts
+    labels: dict[str, str]  # study-harness.io/* labels every object carries
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What a rendered step runs, so the step recorder can wait for it and judge it.
+
+    `wait_for`: API paths of the Jobs or JobSets whose Complete/Completed/Failed condition ends
+    the step (operators create them for MiniClusters and MetricSets); `owners`: API paths deleted
+    at the deadline;
+    `pod_selector`: the step's pods; `expect`: what the validity check compares against.
+    """
+
+    resources: list[Any]
+    wait_for: list[str]
+    owners: list[str]
+    pod_selector: str
+    expect: dict[str, Any] = field(default_factory=dict)
+
+
 class ExperimentKind(Protocol):
     name: ClassVar[str]
     Params: ClassVar[type[BaseModel]]
+    requires: ClassVar[tuple[str, ...]]  # operators (study:operators entries) the kind needs
 
     def steps(self, params: BaseModel, cluster: ClusterFacts) -> list[Step]:
         """Every step in run order, with its duration estimate (explain the model in the kind)."""
         ...
+
+    def render(self, step: Step, params: BaseModel, ctx: RenderContext, opts: Any) -> Workload:
+        """Create the step's Kubernetes resources (opts: pulumi.ResourceOptions with depends_on)."""
+        ...
+
+
+_DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+MAX_STEP_NAME = 48  # room for the recorder's `rec-` prefix and the Job controller's pod suffix
+
+
+def check_step_names(steps: list[Step]) -> None:
+    """Step names are Kubernetes names and the resume key: DNS-1123, short, unique."""
+    seen: set[str] = set()
+    for s in steps:
+        if not _DNS_LABEL.match(s.name) or len(s.name) > MAX_STEP_NAME:
+            msg = (
+                f"study:experiment: step name '{s.name}' is not allowed; must be a DNS-1123 "
+                f"label of at most {MAX_STEP_NAME} characters"
+            )
+            raise ValueError(msg)
+        if s.name in seen:
+            msg = f"study:experiment: step name '{s.name}' is not unique; change the matrix"
+            raise ValueError(msg)
+        seen.add(s.name)

@@ -30,3 +30,23 @@ STEP_STATUSES = ("pending", "running", "succeeded", "failed", "invalid", "deadli
 
 def step_dir(step: str) -> str:
     return f"{STEPS_DIR}/{step}"
+
+
+# --- added with the experiment renderer (issue #4); names above are unchanged -----------------
+LABEL_ROLE = f"{LABEL_PREFIX}/role"  # results | workload | cache-clear | recorder | mirror | server
+LABEL_KIND = f"{LABEL_PREFIX}/kind"
+ROLE_RESULTS = "results"  # the event recorder pod: the one pod that always mounts the PVC
+EVENT_RECORDER = "study-event-recorder"
+STEP_RECORDER_SA = "study-step-recorder"
+RECORDER_SCRIPTS = "study-recorder-scripts"  # ConfigMap: recorder.py + checks.py, at /recorder
+RECORDER_MOUNT = "/recorder"
+STEP_PODS_FILE = "pods.json"  # /results/steps/<step>/pods.json: pod -> node, phase, times
+TIMING_PREFIX = "STUDY-TIMING "  # a machine-readable timing line in a step log: prefix + JSON
+
+
+def step_status_file(step: str) -> str:
+    return f"{step_dir(step)}/status.json"
+
+
+def step_log_file(step: str) -> str:
+    return f"{step_dir(step)}/log.txt"

@@ -40,4 +40,3 @@ def get_kind(name: str) -> ExperimentKind:
 def _load_builtin() -> None:
     if importlib.util.find_spec("experiments.kinds") is not None:
         importlib.import_module("experiments.kinds")
-

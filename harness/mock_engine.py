@@ -8,6 +8,7 @@ check that every knob reaches the resource inputs. Provider-computed outputs the
 from __future__ import annotations
 
 import base64
+import logging
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ COMPUTED: dict[str, dict[str, Any]] = {
         "vpcConfig": {"clusterSecurityGroupId": "sg-mock"},
     },
     "aws:iam/role:Role": {"arn": "arn:aws:iam::123456789012:role/mock"},
+    "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
 }
 
 
@@ -66,6 +68,18 @@ class ProgramRun:
     resources: list[Recorded]
     exports: dict[str, Any]
     error: BaseException | None = None
+    # What the program logged through pulumi.log (warnings included), kept off the terminal:
+    # the plan reports the same findings itself.
+    logs: list[str] = field(default_factory=list)
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 def run_program(
@@ -73,8 +87,12 @@ def run_program(
 ) -> ProgramRun:
     """Execute `main` (the real __main__.py) under mocks with `config`; never touches a network."""
     mocks = RecordingMocks()
+    capture = _Capture()
+    logger = logging.getLogger(f"study.mock-engine.{stack}")
+    logger.handlers[:] = [capture]
+    logger.propagate = False
     pulumi_settings.ROOT.set(None)  # a fresh root stack for every run in this process
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger)
     pulumi.runtime.set_all_config(dict(config))
     exports: dict[str, Any] = {}
     failure: list[BaseException] = []
@@ -89,8 +107,8 @@ def run_program(
         outs = getattr(root, "outputs", None) or {}
         return pulumi.Output.all(**outs) if outs else {}
 
-    def capture(values):
+    def keep(values):
         exports.update(values or {})
 
-    pulumi_mocks.test(lambda: pulumi.Output.from_input(program()).apply(capture))()
-    return ProgramRun(mocks.resources, exports, failure[0] if failure else None)
+    pulumi_mocks.test(lambda: pulumi.Output.from_input(program()).apply(keep))()
+    return ProgramRun(mocks.resources, exports, failure[0] if failure else None, capture.lines)

@@ -21,14 +21,25 @@ SHOWN: dict[str, list[str]] = {
     "gcp:compute/network:Network": ["mtu", "autoCreateSubnetworks"],
     "gcp:compute/subnetwork:Subnetwork": ["region", "ipCidrRange"],
     "gcp:container/cluster:Cluster": [
-        "location", "minMasterVersion", "releaseChannel", "removeDefaultNodePool",
+        "location",
+        "minMasterVersion",
+        "releaseChannel",
+        "removeDefaultNodePool",
         "deletionProtection",
     ],
     "gcp:container/nodePool:NodePool": [
-        "nodeCount", "version", "placementPolicy", "management", "nodeConfig.machineType",
-        "nodeConfig.imageType", "nodeConfig.gcfsConfig", "nodeConfig.gvnic",
-        "nodeConfig.ephemeralStorageLocalSsdConfig", "nodeConfig.advancedMachineFeatures",
-        "nodeConfig.diskType", "nodeConfig.diskSizeGb",
+        "nodeCount",
+        "version",
+        "placementPolicy",
+        "management",
+        "nodeConfig.machineType",
+        "nodeConfig.imageType",
+        "nodeConfig.gcfsConfig",
+        "nodeConfig.gvnic",
+        "nodeConfig.ephemeralStorageLocalSsdConfig",
+        "nodeConfig.advancedMachineFeatures",
+        "nodeConfig.diskType",
+        "nodeConfig.diskSizeGb",
     ],
     "pulumi:providers:aws": ["region"],
     "aws:ec2/vpc:Vpc": ["cidrBlock"],
@@ -37,7 +48,10 @@ SHOWN: dict[str, list[str]] = {
     "aws:eks/addon:Addon": ["addonName", "configurationValues"],
     "aws:ec2/placementGroup:PlacementGroup": ["strategy", "partitionCount"],
     "aws:ec2/launchTemplate:LaunchTemplate": [
-        "instanceType", "blockDeviceMappings", "placement.groupName", "networkInterfaces",
+        "instanceType",
+        "blockDeviceMappings",
+        "placement.groupName",
+        "networkInterfaces",
     ],
     "aws:eks/nodeGroup:NodeGroup": ["version", "scalingConfig", "subnetIds"],
 }
@@ -140,14 +154,30 @@ def _settings(type_: str, inputs: dict) -> dict[str, Any]:
     return out
 
 
+def _integral(value: Any) -> Any:
+    """The mock engine turns every number into a float (64 -> 64.0); the program wrote ints.
+
+    CRD schemas say `type: integer`, which 64.0 does not satisfy, so whole floats become ints.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
 def manifest_of(type_: str, inputs: dict) -> dict | None:
     """A kubernetes:* resource's inputs as the object the API server would receive."""
-    if not type_.startswith("kubernetes:") or type_.startswith(("kubernetes:yaml", "kubernetes:helm")):
+    if not type_.startswith("kubernetes:") or type_.startswith(
+        ("kubernetes:yaml", "kubernetes:helm")
+    ):
         return None
     _, api, kind = type_.split(":")
     if "/" not in api:
         return None
-    obj = dict(inputs)
+    obj = _integral(dict(inputs))
     obj.setdefault("apiVersion", api.replace("core/", "") if api.startswith("core/") else api)
     obj.setdefault("kind", kind)
     return obj
@@ -193,7 +223,9 @@ def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None) -> 
     plan.exports = run.exports
     k8s_version = getattr(spec.cluster, "kubernetes_version", None)
     for r in run.resources:
-        plan.resources.append(PlannedResource(r.type, r.name, _settings(r.type, r.inputs), r.custom))
+        plan.resources.append(
+            PlannedResource(r.type, r.name, _settings(r.type, r.inputs), r.custom)
+        )
         obj = manifest_of(r.type, r.inputs) if r.custom else None
         if obj is not None:
             plan.manifests.append(obj)

@@ -37,7 +37,10 @@ def print_plan(plan, manifests_dir: Path) -> None:
             steps.add_column(col)
         for i, s in enumerate(est.steps, 1):
             steps.add_row(
-                str(i), s.name, f"{s.estimated_seconds / 60:.1f} min", f"{s.deadline_seconds / 60:.0f} min"
+                str(i),
+                s.name,
+                f"{s.estimated_seconds / 60:.1f} min",
+                f"{s.deadline_seconds / 60:.0f} min",
             )
         out.print(steps)
     if est is not None:
@@ -63,24 +66,41 @@ def print_plan(plan, manifests_dir: Path) -> None:
     for v in plan.violations:
         console.error(v)
     if plan.manifests:
-        console.info(f"{len(plan.manifests)} manifest(s) written to {manifests_dir}, all validated"
-                     if not plan.manifest_problems else
-                     f"{len(plan.manifests)} manifest(s) written to {manifests_dir}")
+        console.info(
+            f"{len(plan.manifests)} manifest(s) written to {manifests_dir}, all validated"
+            if not plan.manifest_problems
+            else f"{len(plan.manifests)} manifest(s) written to {manifests_dir}"
+        )
     console.info("plan OK: within budget and quota" if plan.ok else "plan FAILED")
 
 
 def print_stacks(rows: list[dict]) -> None:
     table = Table(title="Stacks", title_justify="left")
-    for col in ("stack", "cloud", "nodes", "machine", "experiment", "USD/h", "est. USD", "budget", "ok"):
+    for col in (
+        "stack",
+        "cloud",
+        "nodes",
+        "machine",
+        "experiment",
+        "USD/h",
+        "est. USD",
+        "budget",
+        "ok",
+    ):
         table.add_column(col)
     for r in rows:
         if "error" in r:
             table.add_row(r["stack"], "", "", "", "", "", "", "", f"[red]{r['error']}[/]")
             continue
         table.add_row(
-            r["stack"], r["cloud"], str(r["nodes"]), r["machine_type"], r["experiment"] or "-",
+            r["stack"],
+            r["cloud"],
+            str(r["nodes"]),
+            r["machine_type"],
+            r["experiment"] or "-",
             f"{r['usd_per_hour']:.2f}" if r["usd_per_hour"] is not None else "?",
             f"{r['estimated_usd']:.2f}" if r["estimated_usd"] is not None else "?",
-            f"{r['budget_usd']:g}", "yes" if r["ok"] else "[red]no[/]",
+            f"{r['budget_usd']:g}",
+            "yes" if r["ok"] else "[red]no[/]",
         )
     console.out_console().print(table)

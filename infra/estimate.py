@@ -54,15 +54,63 @@ def cluster_facts(spec) -> ClusterFacts:  # spec: StackSpec
     )
 
 
+def experiment_params(spec):
+    """(kind, validated params); ValueError with one line per problem naming the key."""
+    from pydantic import ValidationError
+
+    from experiments.registry import get_kind
+    from infra.spec.errors import format_error
+
+    kind = get_kind(spec.experiment.kind)
+    try:
+        return kind, kind.Params.model_validate(spec.experiment.params)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            err = {**err, "loc": ("experiment", "params", *err["loc"])}
+            line = format_error(err, kind.Params)
+            if err["type"] == "extra_forbidden":  # the formatter looked at the wrong model
+                allowed = ", ".join(kind.Params.model_fields)
+                line = f"{line.split(';')[0]}; allowed: {allowed}"
+            lines.append(line)
+        raise ValueError("\n".join(lines)) from None
+
+
+def experiment_deadline_seconds(spec) -> float:
+    """The whole experiment's deadline: the budget's hours minus provisioning and teardown."""
+    cloud = spec.cluster.cloud
+    return max(0.0, (spec.budget.max_hours - PROVISION_HOURS[cloud] - TEARDOWN_HOURS[cloud]) * 3600)
+
+
+def budget_deadlines(steps: list[Step], total_seconds: float) -> list[Step]:
+    """Cap each step's deadline at its share of the experiment deadline (never below its estimate).
+
+    A step may use its estimate scaled by total/sum(estimates): the sum of all deadlines then fits
+    in the experiment deadline, so one runaway step (the seed's 4.4 h osu_allgather) cannot eat
+    the budget of the others.
+    """
+    from dataclasses import replace
+
+    est = sum(s.estimated_seconds for s in steps)
+    if not steps or est <= 0:
+        return steps
+    ratio = max(1.0, total_seconds / est)
+    return [
+        replace(s, deadline_seconds=round(min(s.deadline_seconds, s.estimated_seconds * ratio), 1))
+        for s in steps
+    ]
+
+
 def experiment_steps(spec) -> list[Step]:
     """The experiment's steps in run order (empty when the stack has no experiment)."""
     if spec.experiment is None:
         return []
-    from experiments.registry import get_kind
+    from experiments.base import check_step_names
 
-    kind = get_kind(spec.experiment.kind)
-    params = kind.Params.model_validate(spec.experiment.params)
-    return kind.steps(params, cluster_facts(spec))
+    kind, params = experiment_params(spec)
+    steps = kind.steps(params, cluster_facts(spec))
+    check_step_names(steps)
+    return budget_deadlines(steps, experiment_deadline_seconds(spec))
 
 
 def estimate(spec, steps: list[Step] | None = None) -> Estimate:

@@ -1,12 +1,26 @@
-"""The labels every taggable resource carries, so the janitor and leftover checks can find them."""
+"""The labels every taggable resource carries, so the janitor and leftover checks can find them.
+
+`expires-at` and `budget-usd` are mandatory (the policy pack in `policy/` rejects resources
+without them): the janitor reads the first, and anyone looking at a billing export can tell a
+cluster's intended spend from the second.
+"""
 
 from __future__ import annotations
 
 from infra.spec.common import expiry_label
 
 
+def budget_label(usd: float) -> str:
+    """A budget as a label value both clouds accept: 12.5 -> '12_50' (no '.' in GCP labels)."""
+    return f"{usd:.2f}".replace(".", "_")
+
+
+def parse_budget_label(value: str) -> float:
+    return float(value.replace("_", "."))
+
+
 def study_labels(spec, stack: str) -> dict[str, str]:
-    """study, stack, owner, expires-at (+ the cluster's own labels); valid on GCP and AWS."""
+    """study, stack, owner, expires-at, budget-usd (+ the cluster's own labels); GCP and AWS."""
     labels = dict(getattr(spec.cluster, "labels", {}) or {})
     labels.update(
         {
@@ -14,6 +28,7 @@ def study_labels(spec, stack: str) -> dict[str, str]:
             "stack": stack,
             "owner": spec.owner,
             "expires-at": expiry_label(spec.expires_at),
+            "budget-usd": budget_label(spec.budget.usd),
             "managed-by": "study-harness",
         }
     )

@@ -75,3 +75,31 @@ def gke_hourly(spec, overrides) -> HourlyPrice:  # spec: GkeClusterSpec, overrid
         control_plane=table["control_plane_per_hour"] if cp is None else cp,
         nodes=spec.node_count,
     )
+
+
+def eks_hourly(spec, overrides) -> HourlyPrice:  # spec: EksClusterSpec, overrides: PriceOverride
+    """EKS: instance list price + EBS root volume (GB and provisioned IOPS) per node; the cluster's
+    fixed part is the EKS fee plus the one NAT gateway the private node subnets route through."""
+    table = _region_table("aws", spec.region)
+    per_month = price_table()["hours_per_month"]
+    machine = overrides.machine_usd_per_hour
+    if machine is None:
+        machine = table["machines"].get(spec.machine_type)
+        if machine is None:
+            msg = f"no price for EC2 instance type '{spec.machine_type}' in {PRICES.name}"
+            raise KeyError(msg)
+    disk = spec.boot_disk_size_gb * table["disk_gb_month"][spec.boot_disk_type]
+    iops = spec.boot_disk_iops or 0
+    if spec.boot_disk_type == "gp3":
+        iops = max(0, iops - table["gp3_free_iops"])
+    disk += iops * table["iops_month"].get(spec.boot_disk_type, 0.0)
+    cp = overrides.control_plane_usd_per_hour
+    if cp is None:
+        cp = table["control_plane_per_hour"] + table["nat_gateway_per_hour"]
+    return HourlyPrice(
+        machine=machine,
+        local_ssd=overrides.local_ssd_usd_per_hour or 0.0,  # instance store is not modelled
+        boot_disk=disk / per_month,
+        control_plane=cp,
+        nodes=spec.node_count,
+    )

@@ -9,13 +9,12 @@ from __future__ import annotations
 import pulumi
 from pulumi import ResourceOptions
 
+from experiments.layout import NAMESPACE as STUDY_NAMESPACE
 from harness.errors import SpecError
 from infra.config import all_config
 from infra.labels import study_labels
 from infra.spec import StackSpec, load_spec
 from infra.validate import validate_stack
-
-from experiments.layout import NAMESPACE as STUDY_NAMESPACE
 
 
 def main() -> None:
@@ -46,7 +45,7 @@ def build(stack: str, spec: StackSpec) -> None:
     labels = study_labels(spec, stack)
     cluster = make_cluster(stack, spec, labels)
     k8s_opts = ResourceOptions(provider=cluster.provider)
-    k8s.core.v1.Namespace(
+    namespace = k8s.core.v1.Namespace(
         "study-namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=STUDY_NAMESPACE,
@@ -56,3 +55,7 @@ def build(stack: str, spec: StackSpec) -> None:
     )
     for key, value in cluster.outputs.items():
         pulumi.export(key, value)
+    # Operators, then the experiment (issue #4): see infra/workloads.py.
+    from infra.workloads import deploy
+
+    deploy(stack, spec, cluster.provider, namespace, labels)

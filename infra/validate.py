@@ -56,9 +56,8 @@ def common_problems(spec, est: Estimate | None, now: datetime | None = None) -> 
         )
     ops = set(spec.operators)
     if "metrics-operator" in ops and "jobset" not in ops:
-        out.append(
-            error("study:operators", "'metrics-operator' needs 'jobset' in the same list")
-        )
+        out.append(error("study:operators", "'metrics-operator' needs 'jobset' in the same list"))
+    out += operator_problems(spec)
     if est is None:
         return out
     b = spec.budget
@@ -91,6 +90,39 @@ def common_problems(spec, est: Estimate | None, now: datetime | None = None) -> 
     return out
 
 
+def operator_problems(spec) -> list[Problem]:
+    """The experiment's kind needs its operators; unverified controller pins are a warning."""
+    from infra.operators.versions import unverified_pins
+
+    out: list[Problem] = []
+    if spec.experiment is not None:
+        from experiments.registry import get_kind
+
+        try:
+            kind = get_kind(spec.experiment.kind)
+        except KeyError:
+            kind = None  # reported with the estimate
+        missing = [o for o in getattr(kind, "requires", ()) if o not in spec.operators]
+        if missing:
+            out.append(
+                error(
+                    "study:operators",
+                    f"{list(spec.operators)} is missing {', '.join(repr(m) for m in missing)}, "
+                    f"which experiment kind '{spec.experiment.kind}' needs; add them",
+                )
+            )
+    pins = unverified_pins(list(spec.operators))
+    if pins:
+        out.append(
+            warning(
+                "study:operators",
+                f"controller image pins not verified against their registry: {', '.join(pins)}; "
+                "record digests in infra/operators/versions.py (crane digest <ref>)",
+            )
+        )
+    return out
+
+
 def quota_problems(needs: dict[str, float], quota, what: str) -> list[Problem]:
     """Compare what the stack needs with the declared quota; undeclared CPU quota is a warning."""
     out: list[Problem] = []
@@ -98,7 +130,9 @@ def quota_problems(needs: dict[str, float], quota, what: str) -> list[Problem]:
         have = getattr(quota, key)
         if have is None and key == "cpus":
             out.append(
-                warning(f"study:quota.{key}", f"not declared; the plan cannot check {need:g} {what}")
+                warning(
+                    f"study:quota.{key}", f"not declared; the plan cannot check {need:g} {what}"
+                )
             )
         elif have is not None and need > have:
             out.append(
@@ -150,8 +184,14 @@ def validate_stack(spec, stack: str, now: datetime | None = None) -> Report:
         problems.append(error("study:experiment.kind", str(exc.args[0])))
     except ValueError as exc:  # a kind's own parameter validation
         for line in str(exc).splitlines():
-            if line.strip():
-                problems.append(error("study:experiment.params", line.strip()))
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("study:") and ": " in line:  # already names its key
+                key, _, message = line.partition(": ")
+                problems.append(error(key, message))
+            else:
+                problems.append(error("study:experiment.params", line))
     problems += cluster_problems(spec)
     problems += common_problems(spec, est, now)
     return Report(est, tuple(problems))

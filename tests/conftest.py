@@ -51,7 +51,9 @@ def project(tmp_path, monkeypatch):
 
     def write(stack: str, sec: dict) -> str:
         doc = {"config": {f"study:{k}": v for k, v in sec.items()}}
-        (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(doc, default=str))))
+        (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(
+            yaml.safe_dump(json.loads(json.dumps(doc, default=str)))
+        )
         return stack
 
     write.root = tmp_path  # type: ignore[attr-defined]

@@ -28,8 +28,12 @@ COMMAND_MODULES = [
     "analyze",
     "compare",
     "report",
+    "compare_stacks",
+    "run",
+    "collect",
+    "runs",
+    "janitor",
 ]
-
 
 
 @app.callback()
@@ -53,10 +57,8 @@ def main() -> None:
 
 def _run() -> None:
     try:
-        # Without standalone mode click returns typer.Exit's code instead of exiting.
-        code = app(standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        # Standalone mode: click reports usage errors (exit 2) and honours typer.Exit itself.
+        app()
     except StudyError as exc:
         from harness.console import error
 
@@ -66,16 +68,7 @@ def _run() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except SystemExit:
-        raise
     except Exception as exc:  # noqa: BLE001 - last-resort handler, traceback only on request
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
         if os.environ.get("STUDY_DEBUG"):
             raise
         from harness.console import error

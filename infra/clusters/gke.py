@@ -115,7 +115,9 @@ class GkeCluster(ComponentResource):
         self.register_outputs(self.outputs)
 
 
-def _node_config(spec: GkeClusterSpec, labels: dict[str, str]) -> gcp.container.NodePoolNodeConfigArgs:
+def _node_config(
+    spec: GkeClusterSpec, labels: dict[str, str]
+) -> gcp.container.NodePoolNodeConfigArgs:
     """Every node-level knob; absent knobs stay absent (None) rather than set to a default."""
     ncfg = gcp.container
     return ncfg.NodePoolNodeConfigArgs(

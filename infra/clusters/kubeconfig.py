@@ -17,7 +17,10 @@ def _kubeconfig(name: str, endpoint: str, ca_data: str, user: dict) -> str:
             "clusters": [
                 {
                     "name": name,
-                    "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_data},
+                    "cluster": {
+                        "server": f"https://{endpoint}",
+                        "certificate-authority-data": ca_data,
+                    },
                 }
             ],
             "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],

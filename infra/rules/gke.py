@@ -31,7 +31,9 @@ def gke_problems(spec) -> list[Problem]:
             )
         )
     if c.gvnic and not cos:
-        out.append(error(f"{K}.gvnic", f"true needs image_type 'COS_CONTAINERD', not '{c.image_type}'"))
+        out.append(
+            error(f"{K}.gvnic", f"true needs image_type 'COS_CONTAINERD', not '{c.image_type}'")
+        )
     if c.image_streaming and not c.artifact_registry:
         out.append(
             warning(
@@ -62,9 +64,7 @@ def gke_problems(spec) -> list[Problem]:
             )
         )
     elif c.kubernetes_version is None:
-        out.append(
-            warning(f"{K}.kubernetes_version", "not pinned; GKE picks its default version")
-        )
+        out.append(warning(f"{K}.kubernetes_version", "not pinned; GKE picks its default version"))
     needs = {
         "cpus": c.node_count * shape.vcpus,
         "in_use_addresses": c.node_count,

@@ -16,11 +16,12 @@ from pydantic import AwareDatetime, Field, ValidationError, field_validator
 from experiments.spec import ExperimentSpec
 from harness.errors import SpecError
 from infra.spec.common import LABEL_VALUE, Budget, PriceOverride, Quota, Strict
+from infra.spec.eks import EksClusterSpec
 from infra.spec.gke import GkeClusterSpec
 
 NAMESPACE = "study"
 
-ClusterSpec = Annotated[GkeClusterSpec, Field(discriminator="cloud")]
+ClusterSpec = Annotated[GkeClusterSpec | EksClusterSpec, Field(discriminator="cloud")]
 
 OperatorName = Literal["flux-operator", "metrics-operator", "jobset", "event-recorder"]
 

@@ -63,6 +63,19 @@ def _fields_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
     return names
 
 
+def _tags_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[Any]:
+    """The union tags ('gke', 'eks') of the members of the field at `path`."""
+    models = [model]
+    for part in path:
+        if isinstance(part, int):
+            continue
+        models = [
+            m2 for m in models if part in m.model_fields
+            for m2 in _models_in(m.model_fields[part].annotation)
+        ]
+    return list(dict.fromkeys(_tag_of(m) for m in models))
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -85,6 +98,10 @@ def format_error(err: dict[str, Any], root: type[BaseModel]) -> str:
             f"{config_key(loc)}.{ctx.get('discriminator', 'kind').strip(chr(39))}: "
             f"{ctx.get('tag')!r} is not allowed; allowed: {ctx.get('expected_tags')}"
         )
+    if kind == "union_tag_not_found":  # e.g. a cluster without `cloud:`
+        tags = ", ".join(repr(t) for t in _tags_at(root, loc) if t is not None)
+        key = err.get("ctx", {}).get("discriminator", "kind").strip(chr(39))
+        return f"{config_key(loc)}.{key}: required key is missing; allowed: {tags}"
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]

@@ -50,4 +50,5 @@ class GkeClusterSpec(Strict):
 
     @property
     def artifact_registry(self) -> bool:
-        return self.image_registry.endswith("-docker.pkg.dev")
+        # The registry is a host plus a path (`us-central1-docker.pkg.dev/PROJECT/REPO`).
+        return self.image_registry.split("/", 1)[0].endswith("-docker.pkg.dev")

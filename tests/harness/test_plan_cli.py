@@ -16,8 +16,11 @@ def test_plan_json_has_the_documented_shape(cli, tmp_path):
     assert doc["stack"] == "gke-64-localssd"
     assert doc["violations"] == []
     types = {r["type"] for r in doc["resources"]}
-    assert {"gcp:compute/network:Network", "gcp:container/cluster:Cluster",
-            "gcp:container/nodePool:NodePool"} <= types
+    assert {
+        "gcp:compute/network:Network",
+        "gcp:container/cluster:Cluster",
+        "gcp:container/nodePool:NodePool",
+    } <= types
     assert all(set(r) >= {"type", "name"} for r in doc["resources"])
     cost = doc["cost"]
     assert cost["estimated_usd"] > 0

@@ -57,7 +57,9 @@ def minicluster(**spec):
 def test_custom_resource_valid_and_typo():
     assert validate_object(minicluster(flux={"topology": "kary:2"})) == []
     bad = validate_object(minicluster(flux={"topolgy": "kary:2"}))
-    assert len(bad) == 1 and "topolgy" in bad[0] and bad[0].startswith("MiniCluster/topo: spec.flux:")
+    assert (
+        len(bad) == 1 and "topolgy" in bad[0] and bad[0].startswith("MiniCluster/topo: spec.flux:")
+    )
 
 
 def test_unknown_custom_kind_is_reported_not_skipped():

@@ -44,106 +44,213 @@ def without(path: str) -> dict:
 
 CASES = [
     # (id, sections, expected line)
-    ("node-count-zero", with_cluster(node_count=0),
-     "study:cluster.node_count: 0 is not allowed; input should be greater than or equal to 1"),
-    ("node-count-negative", with_cluster(node_count=-4),
-     "study:cluster.node_count: -4 is not allowed; input should be greater than or equal to 1"),
-    ("node-count-text", with_cluster(node_count="many"),
-     "study:cluster.node_count: 'many' is not allowed; input should be a valid integer, unable to "
-     "parse string as an integer"),
-    ("mtu-low", with_cluster(network_mtu=1200),
-     "study:cluster.network_mtu: 1200 is not allowed; input should be greater than or equal to 1300"),
-    ("mtu-high", with_cluster(network_mtu=9000),
-     "study:cluster.network_mtu: 9000 is not allowed; input should be less than or equal to 8896"),
-    ("image-type", with_cluster(image_type="COS"),
-     "study:cluster.image_type: 'COS' is not allowed; input should be 'COS_CONTAINERD' or "
-     "'UBUNTU_CONTAINERD'"),
-    ("disk-type", with_cluster(boot_disk_type="pd-fast"),
-     "study:cluster.boot_disk_type: 'pd-fast' is not allowed; input should be 'pd-standard', "
-     "'pd-balanced', 'pd-ssd' or 'hyperdisk-balanced'"),
-    ("disk-size", with_cluster(boot_disk_size_gb=5),
-     "study:cluster.boot_disk_size_gb: 5 is not allowed; input should be greater than or equal to 10"),
-    ("threads", with_cluster(threads_per_core=4),
-     "study:cluster.threads_per_core: 4 is not allowed; input should be 1 or 2"),
-    ("channel", with_cluster(release_channel="FAST"),
-     "study:cluster.release_channel: 'FAST' is not allowed; input should be 'UNSPECIFIED', "
-     "'RAPID', 'REGULAR', 'STABLE' or 'EXTENDED'"),
-    ("machine-shape", with_cluster(machine_type="big-machine"),
-     "study:cluster.machine_type: 'big-machine' is not allowed; expected "
-     "<family>-<class>-<vcpus>, e.g. n1-standard-16"),
-    ("machine-family", with_cluster(machine_type="z9-standard-8"),
-     "study:cluster.machine_type: 'z9-standard-8' is not allowed; unknown machine family 'z9'; "
-     "known: c2, c2d, c3, c3d, e2, h3, n1, n2, n2d"),
-    ("machine-class", with_cluster(machine_type="c2-highmem-8"),
-     "study:cluster.machine_type: 'c2-highmem-8' is not allowed; unknown class 'highmem' for "
-     "family c2; known: standard"),
-    ("zone-format", with_cluster(zone="central"),
-     "study:cluster.zone: 'central' is not allowed; string should match pattern "
-     "'^[a-z]+-[a-z]+\\d+-[a-z]$'"),
-    ("k8s-version", with_cluster(kubernetes_version="v1.30"),
-     "study:cluster.kubernetes_version: 'v1.30' is not allowed; string should match pattern "
-     "'^1\\.\\d{2}(\\.\\d+(-gke\\.\\d+)?)?$'"),
-    ("unknown-cluster-key", with_cluster(machine_typ="n1-standard-16"),
-     "study:cluster.machine_typ: unknown key; did you mean 'machine_type'?"),
-    ("unknown-cluster-key-far", with_cluster(flavour="x"),
-     "study:cluster.flavour: unknown key; allowed: cloud, project, region, zone, "
-     "kubernetes_version, release_channel, node_count, machine_type, threads_per_core, gvnic, "
-     "local_ssd_count, image_streaming, compact_placement, network_mtu, image_type, "
-     "boot_disk_type, boot_disk_size_gb, image_registry, labels"),
-    ("unknown-top-key", {**sections("gke-64-localssd"), "budgett": {"usd": 1}},
-     "study:budgett: unknown key; did you mean 'budget'?"),
-    ("unknown-budget-key", {**sections("gke-64-localssd"),
-                            "budget": {"usd": 100, "max_hours": 3, "limit": 5}},
-     "study:budget.limit: unknown key; allowed: usd, max_hours"),
-    ("cloud", with_cluster(cloud="azure"),
-     "study:cluster.cloud: 'azure' is not allowed; allowed: 'gke', 'eks'"),
+    (
+        "node-count-zero",
+        with_cluster(node_count=0),
+        "study:cluster.node_count: 0 is not allowed; input should be greater than or equal to 1",
+    ),
+    (
+        "node-count-negative",
+        with_cluster(node_count=-4),
+        "study:cluster.node_count: -4 is not allowed; input should be greater than or equal to 1",
+    ),
+    (
+        "node-count-text",
+        with_cluster(node_count="many"),
+        "study:cluster.node_count: 'many' is not allowed; input should be a valid integer, unable to "
+        "parse string as an integer",
+    ),
+    (
+        "mtu-low",
+        with_cluster(network_mtu=1200),
+        "study:cluster.network_mtu: 1200 is not allowed; input should be greater than or equal to 1300",
+    ),
+    (
+        "mtu-high",
+        with_cluster(network_mtu=9000),
+        "study:cluster.network_mtu: 9000 is not allowed; input should be less than or equal to 8896",
+    ),
+    (
+        "image-type",
+        with_cluster(image_type="COS"),
+        "study:cluster.image_type: 'COS' is not allowed; input should be 'COS_CONTAINERD' or "
+        "'UBUNTU_CONTAINERD'",
+    ),
+    (
+        "disk-type",
+        with_cluster(boot_disk_type="pd-fast"),
+        "study:cluster.boot_disk_type: 'pd-fast' is not allowed; input should be 'pd-standard', "
+        "'pd-balanced', 'pd-ssd' or 'hyperdisk-balanced'",
+    ),
+    (
+        "disk-size",
+        with_cluster(boot_disk_size_gb=5),
+        "study:cluster.boot_disk_size_gb: 5 is not allowed; input should be greater than or equal to 10",
+    ),
+    (
+        "threads",
+        with_cluster(threads_per_core=4),
+        "study:cluster.threads_per_core: 4 is not allowed; input should be 1 or 2",
+    ),
+    (
+        "channel",
+        with_cluster(release_channel="FAST"),
+        "study:cluster.release_channel: 'FAST' is not allowed; input should be 'UNSPECIFIED', "
+        "'RAPID', 'REGULAR', 'STABLE' or 'EXTENDED'",
+    ),
+    (
+        "machine-shape",
+        with_cluster(machine_type="big-machine"),
+        "study:cluster.machine_type: 'big-machine' is not allowed; expected "
+        "<family>-<class>-<vcpus>, e.g. n1-standard-16",
+    ),
+    (
+        "machine-family",
+        with_cluster(machine_type="z9-standard-8"),
+        "study:cluster.machine_type: 'z9-standard-8' is not allowed; unknown machine family 'z9'; "
+        "known: c2, c2d, c3, c3d, e2, h3, n1, n2, n2d",
+    ),
+    (
+        "machine-class",
+        with_cluster(machine_type="c2-highmem-8"),
+        "study:cluster.machine_type: 'c2-highmem-8' is not allowed; unknown class 'highmem' for "
+        "family c2; known: standard",
+    ),
+    (
+        "zone-format",
+        with_cluster(zone="central"),
+        "study:cluster.zone: 'central' is not allowed; string should match pattern "
+        "'^[a-z]+-[a-z]+\\d+-[a-z]$'",
+    ),
+    (
+        "k8s-version",
+        with_cluster(kubernetes_version="v1.30"),
+        "study:cluster.kubernetes_version: 'v1.30' is not allowed; string should match pattern "
+        "'^1\\.\\d{2}(\\.\\d+(-gke\\.\\d+)?)?$'",
+    ),
+    (
+        "unknown-cluster-key",
+        with_cluster(machine_typ="n1-standard-16"),
+        "study:cluster.machine_typ: unknown key; did you mean 'machine_type'?",
+    ),
+    (
+        "unknown-cluster-key-far",
+        with_cluster(flavour="x"),
+        "study:cluster.flavour: unknown key; allowed: cloud, project, region, zone, "
+        "kubernetes_version, release_channel, node_count, machine_type, threads_per_core, gvnic, "
+        "local_ssd_count, image_streaming, compact_placement, network_mtu, image_type, "
+        "boot_disk_type, boot_disk_size_gb, image_registry, labels",
+    ),
+    (
+        "unknown-top-key",
+        {**sections("gke-64-localssd"), "budgett": {"usd": 1}},
+        "study:budgett: unknown key; did you mean 'budget'?",
+    ),
+    (
+        "unknown-budget-key",
+        {**sections("gke-64-localssd"), "budget": {"usd": 100, "max_hours": 3, "limit": 5}},
+        "study:budget.limit: unknown key; allowed: usd, max_hours",
+    ),
+    (
+        "cloud",
+        with_cluster(cloud="azure"),
+        "study:cluster.cloud: 'azure' is not allowed; allowed: 'gke', 'eks'",
+    ),
     ("budget-missing", without("budget"), "study:budget: required key is missing"),
-    ("budget-zero", {**sections("gke-64-localssd"), "budget": {"usd": 0, "max_hours": 3}},
-     "study:budget.usd: 0 is not allowed; input should be greater than 0"),
+    (
+        "budget-zero",
+        {**sections("gke-64-localssd"), "budget": {"usd": 0, "max_hours": 3}},
+        "study:budget.usd: 0 is not allowed; input should be greater than 0",
+    ),
     ("owner-missing", without("owner"), "study:owner: required key is missing"),
-    ("owner-uppercase", {**sections("gke-64-localssd"), "owner": "Alice Smith"},
-     "study:owner: 'Alice Smith' is not allowed; must be lowercase letters, digits, '_' or '-', "
-     "at most 63 characters"),
-    ("expiry-naive", {**sections("gke-64-localssd"), "expires_at": "2027-01-01T00:00:00"},
-     "study:expires_at: '2027-01-01T00:00:00' is not allowed; input should have timezone info"),
-    ("expiry-past", {**sections("gke-64-localssd"), "expires_at": "2026-01-01T00:00:00Z"},
-     "study:expires_at: '2026-01-01T00:00:00+00:00' is in the past; must be after "
-     "2026-11-22T12:00:00+00:00"),
-    ("compact-n1", with_cluster(compact_placement=True),
-     "study:cluster.compact_placement: true is not allowed for machine family 'n1' "
-     "(n1-standard-16); compact placement needs one of: c2, c2d, c3, c3d, h3, n2, n2d"),
-    ("streaming-ubuntu", with_cluster(image_type="UBUNTU_CONTAINERD", image_streaming=True,
-                                      gvnic=False),
-     "study:cluster.image_streaming: true needs image_type 'COS_CONTAINERD', not "
-     "'UBUNTU_CONTAINERD'"),
-    ("gvnic-ubuntu", with_cluster(image_type="UBUNTU_CONTAINERD"),
-     "study:cluster.gvnic: true needs image_type 'COS_CONTAINERD', not 'UBUNTU_CONTAINERD'"),
-    ("local-ssd-count", with_cluster(local_ssd_count=9),
-     "study:cluster.local_ssd_count: 9 is not allowed for n1-standard-16; allowed: 1, 2, 3, 4, 5, "
-     "6, 7, 8, 16, 24"),
-    ("local-ssd-e2", with_cluster(machine_type="e2-standard-8"),
-     "study:cluster.local_ssd_count: 1 is not allowed for e2-standard-8; allowed: none (0 only)"),
-    ("zone-region", with_cluster(zone="europe-west4-a"),
-     "study:cluster.zone: 'europe-west4-a' is not in region 'us-central1'"),
-    ("quota-cpus", with_cluster(node_count=128),
-     "study:quota.cpus: the stack needs 2048 but the declared quota is 1100; request more quota "
-     "or use fewer or smaller nodes"),
-    ("quota-ssd", {**sections("gke-64-localssd"),
-                   "quota": {"cpus": 1100, "local_ssd_gb": 1000}},
-     "study:quota.local_ssd_gb: the stack needs 24000 but the declared quota is 1000; request "
-     "more quota or use fewer or smaller nodes"),
-    ("budget-short", {**sections("gke-64-localssd"), "budget": {"usd": 5, "max_hours": 3}},
-     None),  # exact figure derived below from the price table
-    ("hours-short", {**sections("gke-64-localssd"), "budget": {"usd": 100, "max_hours": 0.1}},
-     "study:budget.max_hours: 0.1 is less than the estimated 0.32 h; raise it or shrink the "
-     "experiment"),
-    ("e2-threads", with_cluster(machine_type="e2-standard-8", local_ssd_count=0),
-     "study:cluster.threads_per_core: is not supported on e2 machines; remove it"),
-    ("metrics-without-jobset", {**sections("gke-64-localssd"), "operators": ["metrics-operator"]},
-     "study:operators: 'metrics-operator' needs 'jobset' in the same list"),
-    ("operator-unknown", {**sections("gke-64-localssd"), "operators": ["kueue"]},
-     "study:operators[0]: 'kueue' is not allowed; input should be 'flux-operator', "
-     "'metrics-operator', 'jobset' or 'event-recorder'"),
+    (
+        "owner-uppercase",
+        {**sections("gke-64-localssd"), "owner": "Alice Smith"},
+        "study:owner: 'Alice Smith' is not allowed; must be lowercase letters, digits, '_' or '-', "
+        "at most 63 characters",
+    ),
+    (
+        "expiry-naive",
+        {**sections("gke-64-localssd"), "expires_at": "2027-01-01T00:00:00"},
+        "study:expires_at: '2027-01-01T00:00:00' is not allowed; input should have timezone info",
+    ),
+    (
+        "expiry-past",
+        {**sections("gke-64-localssd"), "expires_at": "2026-01-01T00:00:00Z"},
+        "study:expires_at: '2026-01-01T00:00:00+00:00' is in the past; must be after "
+        "2026-11-22T12:00:00+00:00",
+    ),
+    (
+        "compact-n1",
+        with_cluster(compact_placement=True),
+        "study:cluster.compact_placement: true is not allowed for machine family 'n1' "
+        "(n1-standard-16); compact placement needs one of: c2, c2d, c3, c3d, h3, n2, n2d",
+    ),
+    (
+        "streaming-ubuntu",
+        with_cluster(image_type="UBUNTU_CONTAINERD", image_streaming=True, gvnic=False),
+        "study:cluster.image_streaming: true needs image_type 'COS_CONTAINERD', not "
+        "'UBUNTU_CONTAINERD'",
+    ),
+    (
+        "gvnic-ubuntu",
+        with_cluster(image_type="UBUNTU_CONTAINERD"),
+        "study:cluster.gvnic: true needs image_type 'COS_CONTAINERD', not 'UBUNTU_CONTAINERD'",
+    ),
+    (
+        "local-ssd-count",
+        with_cluster(local_ssd_count=9),
+        "study:cluster.local_ssd_count: 9 is not allowed for n1-standard-16; allowed: 1, 2, 3, 4, 5, "
+        "6, 7, 8, 16, 24",
+    ),
+    (
+        "local-ssd-e2",
+        with_cluster(machine_type="e2-standard-8"),
+        "study:cluster.local_ssd_count: 1 is not allowed for e2-standard-8; allowed: none (0 only)",
+    ),
+    (
+        "zone-region",
+        with_cluster(zone="europe-west4-a"),
+        "study:cluster.zone: 'europe-west4-a' is not in region 'us-central1'",
+    ),
+    (
+        "quota-cpus",
+        with_cluster(node_count=128),
+        "study:quota.cpus: the stack needs 2048 but the declared quota is 1100; request more quota "
+        "or use fewer or smaller nodes",
+    ),
+    (
+        "quota-ssd",
+        {**sections("gke-64-localssd"), "quota": {"cpus": 1100, "local_ssd_gb": 1000}},
+        "study:quota.local_ssd_gb: the stack needs 24000 but the declared quota is 1000; request "
+        "more quota or use fewer or smaller nodes",
+    ),
+    (
+        "budget-short",
+        {**sections("gke-64-localssd"), "budget": {"usd": 5, "max_hours": 3}},
+        None,
+    ),  # exact figure derived below from the price table
+    (
+        "hours-short",
+        {**sections("gke-64-localssd"), "budget": {"usd": 100, "max_hours": 0.1}},
+        None,  # exact figure derived in test_max_hours_short_names_the_estimate
+    ),
+    (
+        "e2-threads",
+        with_cluster(machine_type="e2-standard-8", local_ssd_count=0),
+        "study:cluster.threads_per_core: is not supported on e2 machines; remove it",
+    ),
+    (
+        "metrics-without-jobset",
+        {**sections("gke-64-localssd"), "operators": ["metrics-operator"]},
+        "study:operators: 'metrics-operator' needs 'jobset' in the same list",
+    ),
+    (
+        "operator-unknown",
+        {**sections("gke-64-localssd"), "operators": ["kueue"]},
+        "study:operators[0]: 'kueue' is not allowed; input should be 'flux-operator', "
+        "'metrics-operator', 'jobset' or 'event-recorder'",
+    ),
 ]
 
 
@@ -169,12 +276,27 @@ def test_budget_short_names_the_estimate():
     )
 
 
+def test_max_hours_short_names_the_estimate():
+    from infra.estimate import estimate
+
+    sec = {**sections("gke-64-localssd"), "budget": {"usd": 1000, "max_hours": 0.1}}
+    est = estimate(load_spec(to_config(sec)))
+    assert est.hours > 0.1
+    assert (
+        f"study:budget.max_hours: 0.1 is less than the estimated {est.hours:.2f} h; raise it or "
+        "shrink the experiment"
+    ) in problems_of(sec)
+
+
 def test_several_problems_are_reported_together():
     sec = with_cluster(node_count=0, network_mtu=100, image_type="COS", machine_typ="x")
     problems = problems_of(sec)
     assert len(problems) == 4
     assert {p.split(":", 2)[1].split(" ")[0] for p in problems} == {
-        "cluster.node_count", "cluster.network_mtu", "cluster.image_type", "cluster.machine_typ"
+        "cluster.node_count",
+        "cluster.network_mtu",
+        "cluster.image_type",
+        "cluster.machine_typ",
     }
 
 
@@ -187,8 +309,10 @@ def test_several_cross_field_problems_are_reported_together():
 def test_streaming_outside_artifact_registry_is_a_warning_not_an_error():
     sec = with_cluster(image_streaming=True, image_registry="ghcr.io")
     assert problems_of(sec) == []
-    assert any(w.startswith("study:cluster.image_registry: 'ghcr.io' is not Artifact Registry")
-               for w in warnings_of(sec))
+    assert any(
+        w.startswith("study:cluster.image_registry: 'ghcr.io' is not Artifact Registry")
+        for w in warnings_of(sec)
+    )
 
 
 def test_release_channel_warns_about_auto_upgrade():

@@ -1,0 +1,28 @@
+"""Expected analysis failures, as `StudyError`s so the CLI prints one line and no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import StudyError
+
+
+class AnalysisError(StudyError):
+    """Input the analysis cannot use; the message names the file or key, the value and the fix."""
+
+
+class BadInput(AnalysisError):
+    """A file or key holds a value we cannot interpret."""
+
+    def __init__(self, where: str | Path, value: object, allowed: str):
+        self.where = str(where)
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"{where}: got {shown}; expected {allowed}")
+
+
+class ExperimentMismatch(AnalysisError):
+    """Runs of different experiment definitions cannot be compared without --force."""
+
+    exit_code = 3

@@ -1,0 +1,510 @@
+"""Kubelet event streams (JSON lines of core/v1 Events) to a tidy table with one row per pull.
+
+Event files are large (a 256-node run writes hundreds of MB), so they are streamed in fixed-size
+binary chunks: a cheap byte-level look at each line decides whether it can matter before it is
+parsed with orjson, and only a small record per container is kept. Lines that cannot be read are
+counted by kind, never raised: a run with one torn line is still a run.
+
+What it deliberately does not do: decide what a run *meant* (node count, experiment) - the
+caller passes that in (see `analysis.rundir`).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from sys import intern
+
+import orjson
+
+from analysis.durations import parse_go_duration
+
+CHUNK_BYTES = 8 << 20
+
+# Reasons that contribute to the pull table; everything else is counted and skipped unparsed.
+_RELEVANT = frozenset(
+    [b"Scheduled", b"Pulling", b"Pulled", b"Created", b"Started", b"RegisteredNode"]
+)
+# Matches `"reason":"Pulled"` in compact and in `json.dumps` (`": "`) spelling alike.
+_REASON = re.compile(rb'"reason":\s*"([A-Za-z]+)"')
+
+_PULLING_MSG = re.compile(r'Pulling image "([^"]+)"')
+_PULLED_MSG = re.compile(
+    r'Successfully pulled image "(?P<ref>[^"]+)"'
+    r"(?: in (?P<pull>[^ (]+?)(?: \((?P<wait>[^ )]+) including waiting\))?)?"
+    r"(?:\. Image size: (?P<size>\d+) bytes)?\.?$"
+)
+_PRESENT = re.compile(r'Container image "([^"]+)" already present on machine')
+_ASSIGNED = re.compile(r"Successfully assigned \S+ to (\S+)")
+_FIELD_PATH = re.compile(r"spec\.(initContainers|containers|ephemeralContainers)\{([^}]*)\}")
+_TAG_SCHEME = r"(?P<layers>\d+)-layers-size-(?P<size>\d+)-bytes"
+
+# Namespaces and registries of images the cluster runs for itself (GKE, EKS, upstream).
+SYSTEM_NAMESPACES = frozenset(
+    ["kube-system", "kube-public", "kube-node-lease", "gke-managed-cim", "gke-managed-system",
+     "gmp-system", "gmp-public", "gke-gmp-system", "amazon-cloudwatch", "amazon-guardduty"]
+)
+SYSTEM_REGISTRY_MARKERS = (
+    "gke-release", "gke.gcr.io", "registry.k8s.io", "k8s.gcr.io", ".dkr.ecr.", "eks/",
+    "gcr.io/gke-", "mcr.microsoft.com/oss/kubernetes",
+)
+# Images and namespaces of the operators and instrumentation a study deploys around its workload.
+OPERATOR_NAMESPACES = frozenset(
+    ["monitoring", "flux-operator-system", "operator-system", "jobset-system", "metrics-system",
+     "cert-manager", "study-harness-system"]
+)
+OPERATOR_IMAGE_MARKERS = (
+    "flux-view", "flux-operator", "metrics-operator", "jobset", "event-exporter",
+    "kube-rbac-proxy", "cert-manager",
+    "docker-cleanup",  # the seed studies' cache-clearing DaemonSet
+)
+
+PULL_COLUMNS = [
+    "run", "nodes", "image", "image_ref", "role", "layers", "size_bytes", "compressed_bytes",
+    "node", "namespace", "pod", "container", "init_container", "cached", "message_format",
+    "pull_seconds", "pull_seconds_waiting", "scheduled_at", "pulling_at", "pulled_at",
+    "created_at", "started_at", "time_to_started_seconds",
+]
+STAGES = ("scheduled_at", "pulling_at", "pulled_at", "created_at", "started_at")
+
+
+@dataclass(slots=True)
+class PullMessage:
+    """What a `Pulled` message says, in whichever of its historical formats it came."""
+
+    image_ref: str
+    cached: bool
+    message_format: str  # present | plain (<=1.18) | in (1.19+) | waiting (1.26+) | size (1.30+)
+    pull_seconds: float | None = None
+    waiting_seconds: float | None = None
+    compressed_bytes: int | None = None
+
+
+def parse_pulled_message(message: str) -> PullMessage | None:
+    """Parse a kubelet `Pulled` message; None when it is neither a pull nor a cache hit."""
+    present = _PRESENT.search(message)
+    if present:
+        return PullMessage(present.group(1), cached=True, message_format="present")
+    pulled = _PULLED_MSG.search(message)
+    if pulled is None:
+        return None
+    pull, wait, size = pulled.group("pull"), pulled.group("wait"), pulled.group("size")
+    fmt = "size" if size else "waiting" if wait else "in" if pull else "plain"
+    try:
+        pull_s = parse_go_duration(pull) if pull else None
+        wait_s = parse_go_duration(wait) if wait else None
+    except ValueError:
+        return None
+    return PullMessage(pulled.group("ref"), False, fmt, pull_s, wait_s, int(size) if size else None)
+
+
+def image_key(ref: str) -> str:
+    """Registry-independent name of an image: the tag for the study's tag scheme, else `name:tag`.
+
+    run1 pulled from ghcr.io and run2 from Artifact Registry; both must meet under one key.
+    """
+    ref = ref.split("@", 1)[0]
+    base = ref.rsplit("/", 1)[-1]
+    tag = base.split(":", 1)[1] if ":" in base else ""
+    if re.fullmatch(_TAG_SCHEME, tag):
+        return tag
+    return base
+
+
+def classify_image(ref: str, namespace: str, studied: frozenset[str] | None = None) -> str:
+    """`studied`, `system` or `operator`; `other` if a studied set is given and ref is not in it."""
+    if studied is not None and (ref in studied or image_key(ref) in studied):
+        return "studied"
+    if namespace in SYSTEM_NAMESPACES or any(m in ref for m in SYSTEM_REGISTRY_MARKERS):
+        return "system"
+    if namespace in OPERATOR_NAMESPACES or any(m in ref for m in OPERATOR_IMAGE_MARKERS):
+        return "operator"
+    if "@sha256:" in ref and ":" not in ref.split("@", 1)[0].rsplit("/", 1)[-1]:
+        return "system"  # digest-only references are how clusters pin their own add-ons
+    return "other" if studied is not None else "studied"
+
+
+# Slots of a per-container record; a list is smaller and faster than a dataclass at this volume.
+(_S_POD, _S_NS, _S_CONTAINER, _S_INIT, _S_NODE, _S_IMAGE,
+ _S_PULLING, _S_PULLED, _S_CREATED, _S_STARTED, _S_MSG, _S_UIDS) = range(12)
+_STAGE_SLOT = {b"Pulling": _S_PULLING, b"Pulled": _S_PULLED,
+               b"Created": _S_CREATED, b"Started": _S_STARTED}
+
+
+@dataclass
+class EventIngest:
+    """Everything one pass over a run's event files produces."""
+
+    records: dict[tuple[str, str], list] = field(default_factory=dict)
+    scheduled: dict[str, tuple[str, str]] = field(default_factory=dict)  # pod key -> (ts, node)
+    nodes: dict[str, dict[str, str]] = field(default_factory=dict)  # node -> labels
+    stats: Counter = field(default_factory=Counter)
+
+    def feed_file(self, path: Path, start: int = 0, end: int | None = None) -> None:
+        """Stream one JSON-lines file (or the byte range [start, end) of it) into the ingest."""
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            remaining = (os.fstat(fh.fileno()).st_size if end is None else end) - start
+
+            def chunks():
+                nonlocal remaining
+                while remaining > 0:
+                    chunk = fh.read(min(CHUNK_BYTES, remaining))
+                    if not chunk:
+                        return
+                    remaining -= len(chunk)
+                    yield chunk
+
+            self.feed_chunks(chunks())
+
+    def feed_chunks(self, chunks: Iterable[bytes]) -> None:
+        """Stream JSON-lines bytes, in chunks that may split lines anywhere."""
+        rest = b""
+        for chunk in chunks:
+            self.stats["bytes"] += len(chunk)
+            lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+            rest = lines.pop()
+            self._feed_lines(lines, last_is_partial=False)
+        if rest:
+            self._feed_lines([rest], last_is_partial=True)
+
+    def _feed_lines(self, lines: list[bytes], last_is_partial: bool) -> None:
+        # Hot loop: local names and plain int counters; no per-line copies of the bytes.
+        reason_search = _REASON.search
+        loads = orjson.loads
+        relevant = _RELEVANT
+        add = self._add
+        blank = bad = not_event = ignored = 0
+        for line in lines:
+            if line[-1:] == b"\r":
+                line = line[:-1]
+            if line[:1] != b"{" or line[-1:] != b"}":
+                if line.strip():
+                    bad += 1
+                else:
+                    blank += 1
+                continue
+            match = reason_search(line)
+            if match is None:
+                not_event += 1  # e.g. the exporter's own log lines
+                continue
+            reason = match.group(1)
+            if reason not in relevant:
+                ignored += 1
+                continue
+            try:
+                event = loads(line)
+            except orjson.JSONDecodeError:
+                bad += 1
+                continue
+            if type(event) is not dict:
+                bad += 1
+                continue
+            add(reason, event)
+        stats = self.stats
+        stats["lines"] += len(lines) - blank
+        stats["truncated" if last_is_partial else "malformed"] += bad
+        stats["not_event"] += not_event
+        stats["ignored"] += ignored
+        if blank:
+            stats["blank"] += blank
+
+    def _add(self, reason: bytes, event: dict) -> None:
+        obj = event.get("involvedObject")
+        meta = event.get("metadata")
+        if type(obj) is not dict or type(meta) is not dict:
+            self.stats["missing_fields"] += 1
+            return
+        self.stats["events"] += 1
+        if reason == b"RegisteredNode":
+            name = obj.get("name")
+            if name:
+                self.nodes.setdefault(name, dict(obj.get("labels") or {}))
+            return
+        ts = (event.get("eventTime") or event.get("firstTimestamp")
+              or event.get("lastTimestamp") or meta.get("creationTimestamp"))
+        if ts:
+            ts = intern(ts)  # second-resolution stamps repeat across thousands of events
+        message = event.get("message") or ""
+        pod_key = obj.get("uid") or f"{obj.get('namespace')}/{obj.get('name')}"
+        if reason == b"Scheduled":
+            assigned = _ASSIGNED.search(message)
+            node = intern(assigned.group(1)) if assigned else ""
+            seen = self.scheduled.get(pod_key)
+            if seen is None or (ts and ts < seen[0]):
+                self.scheduled[pod_key] = (ts, node)
+            return
+        node = event.get("reportingInstance")
+        if not node:
+            source = event.get("source")
+            node = (source.get("host") if type(source) is dict else None) or ""
+        path = obj.get("fieldPath") or ""
+        key = (pod_key, path)
+        rec = self.records.get(key)
+        if rec is None:
+            fp = _FIELD_PATH.match(path)
+            init = bool(fp and fp.group(1) == "initContainers")
+            rec = [obj.get("name") or "", intern(obj.get("namespace") or ""),
+                   intern(fp.group(2) if fp else path), init,
+                   intern(node), None, None, None, None, None, None, [None, None, None, None]]
+            self.records[key] = rec
+        elif node and not rec[_S_NODE]:
+            rec[_S_NODE] = intern(node)
+        slot = _STAGE_SLOT[reason]
+        uids = rec[_S_UIDS]
+        uid = hash(meta.get("uid"))  # only compared for equality; a hash is 8 bytes, not 85
+        if uids[slot - _S_PULLING] is not None:
+            # The exporter re-emits updated events (same uid); a new uid is a real repeat.
+            self.stats["duplicates" if uids[slot - _S_PULLING] == uid else "repeats"] += 1
+            if not ts or (rec[slot] and rec[slot] <= ts):
+                return
+        uids[slot - _S_PULLING] = uid
+        rec[slot] = ts
+        if reason == b"Pulling":
+            pulling = _PULLING_MSG.search(message)
+            if pulling and rec[_S_IMAGE] is None:
+                rec[_S_IMAGE] = intern(pulling.group(1))
+        elif reason == b"Pulled":
+            parsed = parse_pulled_message(message)
+            if parsed is None:
+                self.stats["bad_message"] += 1
+            else:
+                rec[_S_MSG] = parsed
+                rec[_S_IMAGE] = intern(parsed.image_ref)
+
+    def merge(self, other: EventIngest) -> None:
+        """Fold the ingest of a later byte range of the same stream into this one."""
+        self.stats.update(other.stats)
+        for name, labels in other.nodes.items():
+            self.nodes.setdefault(name, labels)
+        for pod, (ts, node) in other.scheduled.items():
+            seen = self.scheduled.get(pod)
+            if seen is None or (ts and (not seen[0] or ts < seen[0])):
+                self.scheduled[pod] = (ts, node)
+        for key, theirs in other.records.items():
+            mine = self.records.get(key)
+            if mine is None:
+                self.records[key] = theirs
+                continue
+            mine[_S_NODE] = mine[_S_NODE] or theirs[_S_NODE]
+            for slot in (_S_PULLING, _S_PULLED, _S_CREATED, _S_STARTED):
+                i = slot - _S_PULLING
+                if theirs[_S_UIDS][i] is None:
+                    continue
+                if mine[_S_UIDS][i] is not None:
+                    same = mine[_S_UIDS][i] == theirs[_S_UIDS][i]
+                    self.stats["duplicates" if same else "repeats"] += 1
+                    if not theirs[slot] or (mine[slot] and mine[slot] <= theirs[slot]):
+                        continue
+                mine[_S_UIDS][i] = theirs[_S_UIDS][i]
+                mine[slot] = theirs[slot]
+                if slot == _S_PULLED:
+                    mine[_S_MSG] = theirs[_S_MSG]
+            if mine[_S_MSG] is not None:
+                mine[_S_IMAGE] = mine[_S_MSG].image_ref
+            elif mine[_S_IMAGE] is None:
+                mine[_S_IMAGE] = theirs[_S_IMAGE]
+
+    def pull_count(self) -> int:
+        """Records that are pulls: a `Pulling` or a `Pulled` event names their image."""
+        return sum(1 for rec in self.records.values() if rec[_S_IMAGE] is not None)
+
+
+PARALLEL_MIN_BYTES = 64 << 20
+
+
+def ingest_files(paths: Iterable[Path], workers: int | None = None) -> EventIngest:
+    """One streaming pass over event files; big files are split across worker processes.
+
+    GC is paused during the pass: it allocates no reference cycles, and generational scans of
+    the growing record dict would otherwise cost more than the parsing.
+    """
+    workers = workers or os.cpu_count() or 1
+    ingest = EventIngest()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for path in map(Path, paths):
+            size = path.stat().st_size
+            if workers > 1 and size >= PARALLEL_MIN_BYTES:
+                for part in _parallel(path, size, workers):
+                    ingest.merge(part)
+                ingest.stats["files"] += 1
+            else:
+                ingest.feed_file(path)
+                ingest.stats["files"] += 1
+    finally:
+        if enabled:
+            gc.enable()
+    return ingest
+
+
+def _line_boundaries(path: Path, size: int, parts: int) -> list[int]:
+    """Offsets that split the file into `parts` ranges, each starting at a line start."""
+    bounds = [0]
+    with open(path, "rb") as fh:
+        for i in range(1, parts):
+            fh.seek(max(size * i // parts, bounds[-1]))
+            fh.readline()
+            bounds.append(min(fh.tell(), size))
+    bounds.append(size)
+    return bounds
+
+
+def _ingest_range(path: Path, start: int, end: int) -> EventIngest:
+    gc.disable()
+    part = EventIngest()
+    part.feed_file(path, start, end)
+    return part
+
+
+def _parallel(path: Path, size: int, workers: int) -> Iterator[EventIngest]:
+    """Ingests of consecutive byte ranges, in file order. This process reads the first range
+    itself while forked workers read the others, so only their records cross a pipe."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    bounds = _line_boundaries(path, size, workers)
+    ranges = [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=max(1, len(ranges) - 1), mp_context=context) as pool:
+        futures = [pool.submit(_ingest_range, path, a, b) for a, b in ranges[1:]]
+        yield _ingest_range(path, *ranges[0])
+        for future in futures:
+            yield future.result()
+
+
+def _pull_table(ingest: EventIngest, run: str, nodes: int | None,
+                studied: frozenset[str] | None):
+    """Built column by column; per-image work (key, role, tag scheme) runs once per distinct
+    image and namespace, not once per row.
+    """
+    names = ["image_ref", "node", "namespace", "pod", "container", "init_container", "cached",
+             "message_format", "pull_seconds", "pull_seconds_waiting", "compressed_bytes",
+             "scheduled_at", "pulling_at", "pulled_at", "created_at", "started_at",
+             "image", "role", "layers", "tag_size"]
+    rows: list[tuple] = []
+    per_image: dict[tuple[str, str], tuple] = {}
+    scheduled_of = ingest.scheduled
+    for (pod_key, _path), rec in ingest.records.items():
+        ref = rec[_S_IMAGE]
+        if ref is None:
+            continue  # Created/Started of a container whose image events we never saw
+        msg: PullMessage | None = rec[_S_MSG]
+        scheduled = scheduled_of.get(pod_key)
+        derived = per_image.get((ref, rec[_S_NS]))
+        if derived is None:
+            key = image_key(ref)
+            scheme = re.fullmatch(_TAG_SCHEME, key)
+            derived = (key, classify_image(ref, rec[_S_NS], studied),
+                       int(scheme["layers"]) if scheme else None,
+                       int(scheme["size"]) if scheme else None)
+            per_image[(ref, rec[_S_NS])] = derived
+        rows.append((
+            ref, rec[_S_NODE], rec[_S_NS], rec[_S_POD], rec[_S_CONTAINER], rec[_S_INIT],
+            msg.cached if msg else None, msg.message_format if msg else None,
+            msg.pull_seconds if msg else None, msg.waiting_seconds if msg else None,
+            msg.compressed_bytes if msg else None, scheduled[0] if scheduled else None,
+            rec[_S_PULLING], rec[_S_PULLED], rec[_S_CREATED], rec[_S_STARTED], *derived,
+        ))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    return _pull_frame(dict(zip(names, map(list, columns), strict=True)), run, nodes)
+
+
+def pull_table(ingest: EventIngest, run: str, nodes: int | None,
+               studied: frozenset[str] | None = None):
+    """The tidy pull table (columns `PULL_COLUMNS`) of an ingest.
+
+    GC is paused while it runs: generational scans over the ingest's many small objects
+    cost more than building the table.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _pull_table(ingest, run, nodes, studied)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _pull_frame(cols: dict[str, list], run: str, nodes: int | None):
+    """Typed DataFrame of the pull columns, sorted by time."""
+    import pandas as pd
+
+    n = len(cols["image_ref"])
+    df = pd.DataFrame({
+        "run": pd.Series([run] * n, dtype="object"),
+        "nodes": pd.array([nodes] * n, dtype="Int64"),
+        **{name: pd.Series(cols[name], dtype="object")
+           for name in ("image", "image_ref", "role", "node", "namespace", "pod", "container",
+                        "message_format")},
+        "layers": pd.array(cols["layers"], dtype="Int64"),
+        "compressed_bytes": pd.array(cols["compressed_bytes"], dtype="Int64"),
+        "init_container": pd.array(cols["init_container"], dtype=bool),
+        "cached": pd.array(cols["cached"], dtype="boolean"),
+        "pull_seconds": pd.array(cols["pull_seconds"], dtype="float64"),
+        "pull_seconds_waiting": pd.array(cols["pull_seconds_waiting"], dtype="float64"),
+    })
+    df["size_bytes"] = pd.array(cols["tag_size"], dtype="Int64")
+    df["size_bytes"] = df["size_bytes"].fillna(df["compressed_bytes"])
+    for col in STAGES:
+        df[col] = pd.to_datetime(pd.Series(cols[col], dtype="object"), utc=True,
+                                 format="ISO8601")
+    df["time_to_started_seconds"] = (df["started_at"] - df["pulling_at"]).dt.total_seconds()
+    df = df[PULL_COLUMNS]
+    return df.sort_values(["run", "pulling_at", "pulled_at", "pod"], kind="stable").reset_index(
+        drop=True)
+
+
+def completeness(pulls, node_names: Iterable[str], expected_per_node: int = 1):
+    """Expected vs observed pulls of each studied image on each node.
+
+    The seed's pull Jobs put 16 pods on 12-14 of 16 nodes; this table is how that shows up.
+    """
+    import pandas as pd
+
+    studied = pulls[pulls["role"] == "studied"]
+    nodes = sorted(set(node_names) | set(studied["node"].dropna()))
+    cols = ["run", "image", "node", "expected", "observed", "cached", "status"]
+    if studied.empty or not nodes:
+        return pd.DataFrame(columns=cols)
+    grid = pd.MultiIndex.from_product(
+        [sorted(studied["run"].unique()), sorted(studied["image"].unique()), nodes],
+        names=["run", "image", "node"],
+    )
+    counts = studied.groupby(["run", "image", "node"]).agg(
+        observed=("pod", "size"), cached=("cached", lambda s: int(s.fillna(False).sum()))
+    )
+    table = counts.reindex(grid, fill_value=0).reset_index()
+    table["expected"] = expected_per_node
+    table["status"] = "ok"
+    table.loc[table["observed"] < table["expected"], "status"] = "missing"
+    table.loc[table["observed"] > table["expected"], "status"] = "extra"
+    return table[cols]
+
+
+def event_spread(pulls):
+    """How far apart in time each stage happened across one image's pods (the seed's "mystery")."""
+    import pandas as pd
+
+    studied = pulls[pulls["role"] == "studied"]
+    keys = ["run", "nodes", "image", "layers", "size_bytes"]
+    frames = []
+    for stage in STAGES:
+        grouped = studied.dropna(subset=[stage]).groupby(keys, dropna=False)[stage]
+        if grouped.ngroups == 0:
+            continue
+        agg = grouped.agg(first="min", last="max", n="size").reset_index()
+        agg["stage"] = stage.removesuffix("_at")
+        agg["spread_seconds"] = (agg["last"] - agg["first"]).dt.total_seconds()
+        frames.append(agg)
+    if not frames:
+        return pd.DataFrame(columns=[*keys, "stage", "first", "last", "n", "spread_seconds"])
+    return pd.concat(frames, ignore_index=True)[
+        [*keys, "stage", "first", "last", "n", "spread_seconds"]
+    ]

@@ -1,0 +1,171 @@
+"""A run directory to its tidy tables, plus the two documents `compare` checks.
+
+Every table carries the run label in a `run` column, so tables of several runs concatenate into
+one tidy table. The experiment definition and stack config come from `provenance.json`; for
+seed data, which has none, they are derived from what the data shows (images pulled, designs
+timed, node labels) and marked `"derived": true`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from analysis import apps, events, osu, topology
+from analysis.rundir import RunDir
+
+# Node labels that describe how a cluster was built (GKE and EKS spellings).
+CONFIG_LABELS = {
+    "node.kubernetes.io/instance-type": "instance_type",
+    "topology.kubernetes.io/zone": "zone",
+    "cloud.google.com/gke-ephemeral-storage-local-ssd": "local_ssd",
+    "cloud.google.com/gke-image-streaming": "image_streaming",
+    "cloud.google.com/gke-boot-disk": "boot_disk",
+    "cloud.google.com/gke-os-distribution": "os_distribution",
+    "eks.amazonaws.com/nodegroup": "nodegroup",
+}
+
+
+@dataclass
+class RunData:
+    """The tidy tables of one run (empty DataFrames for kinds it does not have)."""
+
+    run: RunDir
+    tables: dict = field(default_factory=dict)
+    ingest_stats: Counter = field(default_factory=Counter)
+    node_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.run.label
+
+    def table(self, name: str):
+        """A table by name; an empty DataFrame when the run has none."""
+        import pandas as pd
+
+        return self.tables.get(name, pd.DataFrame())
+
+    def experiment(self) -> dict:
+        """The experiment definition runs must share to be compared."""
+        recorded = self.run.provenance.get("experiment")
+        if isinstance(recorded, dict):
+            return recorded
+        derived: dict = {"derived": True, "kinds": self.run.kinds}
+        pulls = self.table("pulls")
+        if not pulls.empty:
+            derived["images"] = sorted(pulls.loc[pulls["role"] == "studied", "image"].unique())
+        topo = self.table("topology")
+        if not topo.empty:
+            derived["designs"] = sorted(topo["uid"].dropna().unique())
+            derived["sizes_gb"] = sorted(int(s) for s in topo["size_gb"].dropna().unique())
+        wall = self.table("osu_wall")
+        if not wall.empty:
+            derived["benchmarks"] = sorted(wall["benchmark"].unique())
+        times = self.table("app_times")
+        if not times.empty:
+            derived["apps"] = sorted(times["app"].unique())
+        return derived
+
+    def stack_config(self) -> dict:
+        """The stack's configuration (recorded, or derived from node labels and registries)."""
+        recorded = self.run.provenance.get("stack_config")
+        if isinstance(recorded, dict):
+            return recorded
+        derived: dict = {"derived": True}
+        if self.run.nodes is not None:
+            derived["nodes"] = self.run.nodes
+        labels = self.node_labels
+        for label, key in CONFIG_LABELS.items():
+            values = sorted({lbl[label] for lbl in labels.values() if label in lbl})
+            if values:
+                derived[key] = values[0] if len(values) == 1 else values
+        if labels and "cloud.google.com/gke-nodepool" in next(iter(labels.values())):
+            derived.setdefault("local_ssd", "false")
+            derived.setdefault("image_streaming", "false")
+        pulls = self.table("pulls")
+        if not pulls.empty:
+            studied = pulls.loc[pulls["role"] == "studied", "image_ref"]
+            hosts = sorted({ref.split("/", 1)[0] for ref in studied if "/" in ref})
+            if hosts:
+                derived["registry"] = hosts[0] if len(hosts) == 1 else hosts
+        return derived
+
+
+def load_run(run: RunDir) -> RunData:
+    """Parse everything a run directory holds."""
+    data = RunData(run=run)
+    data.node_labels = run.node_labels()
+    if run.event_files:
+        _load_pulls(data)
+    logs_by_kind: dict[str, list] = {}
+    for log in run.logs:
+        logs_by_kind.setdefault(log.kind, []).append(log)
+    if "topology" in logs_by_kind:
+        data.tables["topology"] = _with_run(_topology(run, logs_by_kind["topology"]), run.label)
+    if "osu" in logs_by_kind:
+        wall, metrics, _meta = osu.osu_tables([log.path for log in logs_by_kind["osu"]])
+        data.tables["osu_wall"] = _with_run(wall, run.label)
+        data.tables["osu_metrics"] = _with_run(metrics, run.label)
+        data.tables["osu_scaling"] = _with_run(osu.scaling_table(wall), run.label)
+    if run.osu_times:
+        data.tables["osu_times"] = _with_run(osu.read_times_log(run.osu_times), run.label)
+    if "app" in logs_by_kind:
+        times, foms = apps.app_tables([log.path for log in logs_by_kind["app"]])
+        data.tables["app_times"] = _with_run(times, run.label)
+        data.tables["app_fom"] = _with_run(foms, run.label)
+    return data
+
+
+def _load_pulls(data: RunData) -> None:
+    import pandas as pd
+
+    run = data.run
+    ingest = events.ingest_files(run.event_files)
+    data.ingest_stats = ingest.stats
+    for node, labels in ingest.nodes.items():
+        data.node_labels.setdefault(node, labels)
+    pulls = events.pull_table(ingest, run.label, run.nodes, run.studied_images())
+    pulls["step"] = _step_of(pulls, run.steps)
+    data.tables["pulls"] = pulls
+    data.tables["completeness"] = events.completeness(pulls, data.node_labels)
+    data.tables["event_spread"] = events.event_spread(pulls)
+    stats = {"run": run.label, **{k: int(v) for k, v in ingest.stats.items()}}
+    data.tables["ingest_stats"] = pd.DataFrame([stats])
+
+
+def _step_of(pulls, steps: list[dict]):
+    """The harness step whose time window holds each pull's `Pulling` (None for seed data)."""
+    import pandas as pd
+
+    result = pd.Series([None] * len(pulls), index=pulls.index, dtype="object")
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        start = pd.to_datetime(step.get("started_at"), utc=True, errors="coerce")
+        end = pd.to_datetime(step.get("finished_at"), utc=True, errors="coerce")
+        if pd.isna(start) or pd.isna(end):
+            continue
+        inside = pulls["pulling_at"].between(start, end) | (
+            pulls["pulling_at"].isna() & pulls["pulled_at"].between(start, end))
+        result[inside & result.isna()] = str(step.get("step"))
+    return result
+
+
+def _topology(run: RunDir, logs: list):
+    rows: list[dict] = []
+    for log in logs:
+        parsed = topology.parse_topology_log(log.path.read_text(errors="replace"), log.path)
+        if run.layout == "seed":
+            nodes, topo, iteration = topology.seed_context(log.path)
+        else:
+            params = log.params
+            nodes = params.get("nodes")
+            topo = topology.topology_label(params.get("topology"))
+            iteration = params.get("iteration", params.get("repeat"))
+        rows.extend(topology.topology_rows(parsed, topo, iteration, nodes))
+    return topology.frame(rows)
+
+
+def _with_run(df, label: str):
+    df.insert(0, "run", label)
+    return df

@@ -1,0 +1,206 @@
+"""What a run directory holds, whichever layout wrote it.
+
+Two layouts are read:
+
+* the harness's: `results/<stack>/<run-id>/` with `provenance.json`, `events.jsonl`,
+  `nodes.json`, `steps.json` and `steps/<step>/log.txt`;
+* the seed studies' raw trees: a directory of `events-size-N-*.json` (+ `nodes-N-*.json`,
+  `logs/*.log`), a tree of `<nodes>/<topo>/<iter>/topology-experiment.out`, or a directory of
+  OSU `size-N.log` files (+ `times.log`).
+
+`RunDir.open` only finds files and reads the small JSON documents; parsing the bulky data is
+`analysis.load`'s job. Step logs are classified by content, not by name, so a renamed step
+still lands in the right table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.errors import AnalysisError, BadInput
+
+_EVENTS_SIZE = re.compile(r"events-size-(\d+)-")
+_OSU_SIZE = re.compile(r"size-(\d+)\.log$")
+_SNIFF_BYTES = 1 << 20
+
+
+@dataclass
+class StepLog:
+    """A step's log with what steps.json says about it."""
+
+    path: Path
+    kind: str  # topology | osu | app
+    step: str = ""
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunDir:
+    """The files of one run and the small documents describing it."""
+
+    path: Path
+    label: str
+    layout: str  # harness | seed
+    stack: str | None = None
+    nodes: int | None = None
+    provenance: dict = field(default_factory=dict)
+    steps: list[dict] = field(default_factory=list)
+    node_list: list[dict] = field(default_factory=list)  # items of `kubectl get nodes -o json`
+    event_files: list[Path] = field(default_factory=list)
+    logs: list[StepLog] = field(default_factory=list)
+    osu_times: Path | None = None
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        """Detect the layout of `path`; raises AnalysisError when it holds no run data."""
+        root = Path(path)
+        if not root.is_dir():
+            msg = (f"{root}: not a directory; pass a run directory "
+                   "(results/<stack>/<run-id>/ or a seed data directory)")
+            raise AnalysisError(msg)
+        if (root / "provenance.json").is_file():
+            run = cls._open_harness(root)
+        else:
+            run = cls._open_seed(root)
+        if not (run.event_files or run.logs or run.osu_times):
+            msg = (f"{root}: no run data found; expected provenance.json + events.jsonl, "
+                   "events-size-N-*.json, topology-experiment.out, size-N.log or logs/*.log")
+            raise AnalysisError(msg)
+        return run
+
+    @property
+    def kinds(self) -> list[str]:
+        """Which kinds of data the run has: pulls, topology, osu, app."""
+        found = ["pulls"] if self.event_files else []
+        found += sorted({log.kind for log in self.logs})
+        if self.osu_times and "osu" not in found:
+            found.append("osu")
+        return found
+
+    # --- harness layout ---------------------------------------------------------------------
+    @classmethod
+    def _open_harness(cls, root: Path) -> RunDir:
+        provenance = _read_json(root / "provenance.json", dict)
+        stack = provenance.get("stack")
+        run = cls(path=root, label=str(provenance.get("run_id") or root.name), layout="harness",
+                  stack=str(stack) if stack else None, provenance=provenance)
+        if (root / "events.jsonl").is_file():
+            run.event_files = [root / "events.jsonl"]
+        if (root / "nodes.json").is_file():
+            run.node_list = _node_items(root / "nodes.json")
+        if (root / "steps.json").is_file():
+            run.steps = _read_json(root / "steps.json", list)
+        by_name = {str(s.get("step")): s for s in run.steps if isinstance(s, dict)}
+        for log in sorted(root.glob("steps/*/log.txt")):
+            kind = sniff_log(log)
+            if kind:
+                info = by_name.get(log.parent.name, {})
+                params = info.get("params") if isinstance(info.get("params"), dict) else {}
+                run.logs.append(StepLog(log, kind, log.parent.name, params))
+        config = provenance.get("stack_config")
+        nodes = config.get("nodes") if isinstance(config, dict) else None
+        run.nodes = len(run.node_list) or (int(nodes) if isinstance(nodes, int) else None)
+        return run
+
+    # --- seed layouts -----------------------------------------------------------------------
+    @classmethod
+    def _open_seed(cls, root: Path) -> RunDir:
+        run = cls(path=root, label=_seed_label(root), layout="seed")
+        run.event_files = sorted(root.glob("events-*.json")) + sorted(root.glob("events*.jsonl"))
+        sizes = {int(m.group(1)) for f in run.event_files if (m := _EVENTS_SIZE.search(f.name))}
+        if len(sizes) == 1:
+            run.nodes = sizes.pop()
+        elif root.name.isdigit():
+            run.nodes = int(root.name)
+        nodes_files = sorted(root.glob("nodes-*.json"))
+        if nodes_files:
+            run.node_list = _node_items(nodes_files[-1])
+        for log in sorted(root.rglob("topology-experiment.out")):
+            run.logs.append(StepLog(log, "topology"))
+        for log in sorted(root.glob("size-*.log"), key=_osu_size):
+            if sniff_log(log) == "osu":
+                run.logs.append(StepLog(log, "osu"))
+        for log in sorted(root.glob("logs/*.log")) + sorted(root.glob("*.log")):
+            if log.name.startswith("size-") or log.name == "times.log":
+                continue
+            if sniff_log(log) == "app":
+                run.logs.append(StepLog(log, "app"))
+        if (root / "times.log").is_file():
+            run.osu_times = root / "times.log"
+        return run
+
+    # --- what compare needs -----------------------------------------------------------------
+    def node_labels(self) -> dict[str, dict[str, str]]:
+        """Node name -> labels, from nodes.json."""
+        return {
+            str(meta.get("name")): dict(meta.get("labels") or {})
+            for meta in (item.get("metadata") or {} for item in self.node_list)
+        }
+
+    def studied_images(self) -> frozenset[str] | None:
+        """Images the experiment definition names (keys `image`/`images`), if it names any."""
+        experiment = self.provenance.get("experiment")
+        found: set[str] = set()
+        _collect_images(experiment, found)
+        return frozenset(found) if found else None
+
+
+def sniff_log(path: Path) -> str | None:
+    """`topology`, `osu` or `app` from a log's content, or None for logs we do not parse."""
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if b"TOPOLOGY description" in head or b"STUDY_TIMING " in head:
+        return "topology"
+    if b"METRICS OPERATOR COLLECTION START" in head or b"time mpirun" in head and b"osu_" in head:
+        return "osu"
+    if b"FLUXTIME " in head:
+        return "app"
+    return None
+
+
+def _collect_images(node: object, found: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("image", "images"):
+                values = value if isinstance(value, list) else [value]
+                found.update(v for v in values if isinstance(v, str))
+            else:
+                _collect_images(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _collect_images(item, found)
+
+
+def _seed_label(root: Path) -> str:
+    """`run1/16` -> `run1-16`; other directories keep their name."""
+    if root.name.isdigit() and root.parent.name:
+        return f"{root.parent.name}-{root.name}"
+    return root.name
+
+
+def _osu_size(path: Path) -> int:
+    match = _OSU_SIZE.search(path.name)
+    return int(match.group(1)) if match else 0
+
+
+def _read_json(path: Path, kind: type):
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        msg = f"{path}: cannot read JSON ({exc}); the collector writes it as a JSON document"
+        raise AnalysisError(msg) from None
+    if not isinstance(data, kind):
+        raise BadInput(path, type(data).__name__, f"a JSON {'object' if kind is dict else 'list'}")
+    return data
+
+
+def _node_items(path: Path) -> list[dict]:
+    data = _read_json(path, dict)
+    items = data.get("items")
+    if not isinstance(items, list):
+        where = f"{path} (items)"
+        raise BadInput(where, items, "the v1 List that `kubectl get nodes -o json` writes")
+    return [i for i in items if isinstance(i, dict)]

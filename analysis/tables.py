@@ -1,0 +1,68 @@
+"""Writing tidy tables (Parquet through pyarrow, and CSV) and the summaries printed from them.
+
+Parquet keeps types (timestamps with time zone, nullable integers) for the next analysis; CSV is
+for eyes and spreadsheets. Both are written for every table so neither is the odd one out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Tables in the order `study analyze` writes and reports them.
+TABLE_NAMES = [
+    "pulls", "pull_medians", "completeness", "event_spread", "ingest_stats",
+    "topology", "topology_medians", "osu_wall", "osu_scaling", "osu_metrics", "osu_times",
+    "app_times", "app_fom",
+]
+
+
+def write_table(df, out_dir: Path, name: str) -> list[Path]:
+    """Write `name.parquet` and `name.csv` into out_dir; returns both paths."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parquet = out_dir / f"{name}.parquet"
+    csv = out_dir / f"{name}.csv"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), parquet)
+    df.to_csv(csv, index=False)
+    return [parquet, csv]
+
+
+def combine(datas) -> dict:
+    """Concatenate each table across runs (every table already has a `run` column)."""
+    import pandas as pd
+
+    names: list[str] = []
+    for data in datas:
+        names += [n for n in data.tables if n not in names]
+    combined = {}
+    for name in names:
+        frames = [d.tables[name] for d in datas if name in d.tables and not d.tables[name].empty]
+        if frames:
+            combined[name] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if "pulls" in combined:
+        combined["pull_medians"] = pull_medians(combined["pulls"])
+    if "topology" in combined:
+        combined["topology_medians"] = topology_medians(combined["topology"])
+    return {n: combined[n] for n in TABLE_NAMES if n in combined}
+
+
+def pull_medians(pulls):
+    """Median pull time and time to Started per run and studied image (fresh pulls only)."""
+    fresh = pulls[(pulls["role"] == "studied") & (pulls["cached"] == False)]  # noqa: E712
+    keys = ["run", "nodes", "image", "layers", "size_bytes"]
+    return (fresh.groupby(keys, dropna=False)
+            .agg(n=("pull_seconds", "size"),
+                 median_pull_seconds=("pull_seconds", "median"),
+                 median_time_to_started_seconds=("time_to_started_seconds", "median"))
+            .reset_index()
+            .sort_values(["run", "layers", "size_bytes"]))
+
+
+def topology_medians(topo):
+    """Median step time per run, design, node count, event and size over iterations."""
+    keys = ["run", "topology", "nodes", "tree_depth", "max_fanout", "event", "size_gb"]
+    return (topo.groupby(keys, dropna=False)
+            .agg(n=("time_seconds", "size"), median_seconds=("time_seconds", "median"))
+            .reset_index())

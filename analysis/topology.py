@@ -1,0 +1,180 @@
+"""Flux topology experiment logs (`topology-experiment.out`) to step times and tree shapes.
+
+The seed log has sections `NODES`, `TOPOLOGY diagram` (the `flux overlay status` tree),
+`TOPOLOGY description`, then `EVENT <name>-<size>` each followed by bash `time` output, and
+finally the rendered `SCRIPT entrypoint`, which echoes the same markers and must be ignored.
+The harness's own step logs may instead carry machine-readable lines:
+
+    STUDY_TIMING {"event": "distribute-all-nodes", "size_gb": 1, "seconds": 2.269}
+
+Both produce rows of `TOPOLOGY_COLUMNS`; `seconds` is always bash's `real` (wall) time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.durations import parse_go_duration
+from analysis.errors import BadInput
+
+TIMING_PREFIX = "STUDY_TIMING "
+TOPOLOGY_COLUMNS = [
+    "uid", "topology", "iteration", "nodes", "event", "size_gb", "time_seconds",
+    "tree_depth", "max_fanout",
+]
+_EVENT = re.compile(r"EVENT (?P<name>\S+)-(?P<size>\d+)")
+_REAL = re.compile(r"real\s+(\S+)")
+_TREE_LINE = re.compile(r"^(?P<indent>[│ ]*)(?P<branch>[├└]─ )?(?P<rank>\d+) \S+?:")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@dataclass
+class TopologyLog:
+    """One parsed log: the cluster it ran on and the (event, size, seconds) it timed."""
+
+    nodes: int | None = None
+    description: str | None = None
+    tree: list[tuple[int, int]] = field(default_factory=list)  # (rank, depth) in diagram order
+    timings: list[tuple[str, int, float | None]] = field(default_factory=list)
+
+    @property
+    def depth(self) -> int | None:
+        """Levels below the root (kary:1 on 6 nodes is 5; binomial on 30 is 4)."""
+        return max(d for _, d in self.tree) if self.tree else None
+
+    @property
+    def max_fanout(self) -> int | None:
+        """Most children of any broker in the overlay."""
+        if not self.tree:
+            return None
+        children: dict[int, int] = {}
+        stack: list[tuple[int, int]] = []  # (depth, rank) of the current ancestors
+        for rank, depth in self.tree:
+            while stack and stack[-1][0] >= depth:
+                stack.pop()
+            if stack:
+                children[stack[-1][1]] = children.get(stack[-1][1], 0) + 1
+            stack.append((depth, rank))
+        return max(children.values(), default=0)
+
+
+def parse_real_time(text: str) -> float:
+    """Seconds in bash `time` output (`0m9.090s`) or `time -p` output (`9.09`)."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        return parse_go_duration(text)
+
+
+def parse_topology_log(text: str, source: str | Path = "<log>") -> TopologyLog:
+    """Parse one log; a timed event without a `real` line gets None (the run was cut short)."""
+    log = TopologyLog()
+    lines = [_ANSI.sub("", line).rstrip("\r") for line in text.splitlines()]
+    section = None
+    pending: tuple[str, int] | None = None
+    for number, line in enumerate(lines, start=1):
+        if line == "SCRIPT entrypoint":
+            break
+        if line in ("NODES", "TOPOLOGY diagram", "TOPOLOGY description"):
+            section = line
+            continue
+        if line.startswith(TIMING_PREFIX):
+            log.timings.append(_parse_timing_line(line, f"{source}:{number}"))
+            continue
+        event = _EVENT.fullmatch(line)
+        if event:
+            if pending:
+                log.timings.append((*pending, None))
+            pending = (event.group("name"), int(event.group("size")))
+            section = "EVENT"
+            continue
+        if section == "NODES" and line.strip():
+            if not line.strip().isdigit():
+                where = f"{source}:{number} (NODES)"
+                raise BadInput(where, line, "a node count")
+            log.nodes = int(line)
+            section = None
+        elif section == "TOPOLOGY diagram":
+            node = _TREE_LINE.match(line)
+            if node:
+                # Each level indents by three columns ("│  " or "   ") before its "├─ ".
+                depth = len(node.group("indent")) // 3 + (1 if node.group("branch") else 0)
+                log.tree.append((int(node.group("rank")), depth))
+        elif section == "TOPOLOGY description" and line.strip():
+            log.description = line.strip()
+            section = None
+        elif section == "EVENT" and pending:
+            real = _REAL.match(line)
+            if real:
+                try:
+                    seconds = parse_real_time(real.group(1))
+                except ValueError:
+                    where = f"{source}:{number}"
+                    allowed = "bash time output like 'real\\t0m9.090s'"
+                    raise BadInput(where, line, allowed) from None
+                log.timings.append((*pending, seconds))
+                pending = None
+    if pending:
+        log.timings.append((*pending, None))
+    return log
+
+
+def _parse_timing_line(line: str, where: str) -> tuple[str, int, float]:
+    try:
+        data = json.loads(line[len(TIMING_PREFIX):])
+        return str(data["event"]), int(data["size_gb"]), float(data["seconds"])
+    except (ValueError, KeyError, TypeError):
+        allowed = 'STUDY_TIMING {"event": str, "size_gb": int, "seconds": float}'
+        raise BadInput(where, line, allowed) from None
+
+
+def topology_label(description: str | None) -> str | None:
+    """`kary:2` -> `kary-2`, the spelling the seed uses in directory names and its csv."""
+    return description.replace(":", "-") if description else None
+
+
+def topology_rows(log: TopologyLog, topology: str | None, iteration: int | None,
+                  nodes: int | None) -> list[dict]:
+    """Rows of `TOPOLOGY_COLUMNS` for one log; directory context wins over the log's own lines."""
+    topo = topology or topology_label(log.description)
+    count = nodes if nodes is not None else log.nodes
+    depth, fanout = log.depth, log.max_fanout
+    return [
+        {"uid": f"{topo}-{count}", "topology": topo, "iteration": iteration, "nodes": count,
+         "event": name, "size_gb": size, "time_seconds": seconds,
+         "tree_depth": depth, "max_fanout": fanout}
+        for name, size, seconds in log.timings
+    ]
+
+
+def seed_context(path: Path) -> tuple[int | None, str | None, int | None]:
+    """(nodes, topology, iteration) from the seed layout `<nodes>/<topo>/<iter>/<log>`."""
+    parts = path.parts
+    if len(parts) >= 4 and parts[-4].isdigit() and parts[-2].isdigit():
+        return int(parts[-4]), parts[-3], int(parts[-2])
+    return None, None, None
+
+
+def topology_table(paths: list[Path]):
+    """The topology table of many seed-layout logs (columns `TOPOLOGY_COLUMNS`)."""
+    rows: list[dict] = []
+    for path in sorted(paths):
+        nodes, topo, iteration = seed_context(path)
+        log = parse_topology_log(path.read_text(errors="replace"), path)
+        rows.extend(topology_rows(log, topo, iteration, nodes))
+    return frame(rows)
+
+
+def frame(rows: list[dict]):
+    """Typed DataFrame of topology rows."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=TOPOLOGY_COLUMNS)
+    for col in ("iteration", "nodes", "size_gb", "tree_depth", "max_fanout"):
+        df[col] = pd.to_numeric(df[col]).astype("Int64")
+    df["time_seconds"] = pd.to_numeric(df["time_seconds"]).astype("float64")
+    return df

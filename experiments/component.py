@@ -1,0 +1,191 @@
+"""The one generic mechanism that turns any kind's ordered steps into Kubernetes resources.
+
+`Experiment` (type token `study:experiments:Experiment`) renders every step with its kind and
+chains the steps with `depends_on`, one at a time: step i+1's resources are created only after
+step i's recorder Job has completed, and pulumi-kubernetes awaits a `batch/v1` Job until Complete,
+so `pulumi up` returns when the last step has been recorded. Each recorder Job's create timeout is
+its step's deadline (plus a margin for scheduling); the workload itself carries the deadline too
+(`activeDeadlineSeconds` / `deadlineSeconds`), and the recorder deletes it if it is still running.
+
+Resume: every Kubernetes name is derived from the step name alone (no random suffixes, no
+timestamps), so a second `pulumi up` after an interruption finds the finished steps' Jobs in its
+state unchanged and creates only the missing ones. Workload Jobs skip Pulumi's await
+(`pulumi.com/skipAwait`): the recorder waits for them and records failures as data instead of
+aborting the run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi import ComponentResource, CustomTimeouts, ResourceOptions
+
+from experiments import layout
+from experiments.base import ExperimentKind, RenderContext, Step, Workload
+from experiments.k8s import create
+from infra.operators.versions import PYTHON
+
+RECORDER_MARGIN_SECONDS = 180  # the recorder outlives the workload's own deadline by this much
+PULUMI_MARGIN_SECONDS = 900  # scheduling, image pulls of the recorder, log collection
+
+
+
+def recorder_name(step: str) -> str:
+    return f"rec-{step}"
+
+
+def step_labels(ctx: RenderContext, step: str, role: str) -> dict[str, str]:
+    return {**ctx.labels, layout.LABEL_STEP: step, layout.LABEL_ROLE: role}
+
+
+def results_affinity() -> dict[str, Any]:
+    """Schedule next to the event recorder: the results claim is ReadWriteOnce."""
+    return {
+        "podAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {
+                        "matchLabels": {layout.LABEL_ROLE: layout.ROLE_RESULTS}
+                    },
+                    "topologyKey": "kubernetes.io/hostname",
+                }
+            ]
+        }
+    }
+
+
+def shared_objects(ctx: RenderContext) -> list[dict[str, Any]]:
+    """Recorder service account, its namespaced RBAC and the scripts ConfigMap."""
+    here = Path(__file__).resolve().parent
+    ns, sa = ctx.namespace, layout.STEP_RECORDER_SA
+    meta = {"namespace": ns, "labels": dict(ctx.labels)}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, **meta}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": sa, **meta},
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods", "pods/log", "events"],
+                 "verbs": ["get", "list", "watch"]},
+                {"apiGroups": ["batch"], "resources": ["jobs"],
+                 "verbs": ["get", "list", "watch", "delete"]},
+                {"apiGroups": ["flux-framework.org"], "resources": ["miniclusters", "metricsets"],
+                 "verbs": ["get", "list", "delete"]},
+                {"apiGroups": ["jobset.x-k8s.io"], "resources": ["jobsets"],
+                 "verbs": ["get", "list", "delete"]},
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": sa, **meta},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
+            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": layout.RECORDER_SCRIPTS, **meta},
+            "data": {
+                "recorder.py": (here / "recorder.py").read_text(),
+                "checks.py": (here / "checks.py").read_text(),
+            },
+        },
+    ]
+
+
+def recorder_job(step: Step, kind: str, wl: Workload, ctx: RenderContext) -> dict[str, Any]:
+    """The Job that waits for a step, saves its logs and status, and runs its validity checks."""
+    name = recorder_name(step.name)
+    labels = step_labels(ctx, step.name, "recorder")
+    env = {
+        "STEP": step.name,
+        "KIND": kind,
+        "NAMESPACE": ctx.namespace,
+        "WAIT_FOR": json.dumps(wl.wait_for),
+        "OWNERS": json.dumps(wl.owners),
+        "POD_SELECTOR": wl.pod_selector,
+        "DEADLINE_SECONDS": str(int(step.deadline_seconds + RECORDER_MARGIN_SECONDS)),
+        "EXPECT": json.dumps(wl.expect, sort_keys=True),
+        "RESULTS_DIR": layout.RESULTS_MOUNT,
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": ctx.namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": 2,  # the API server may blip; recording is idempotent
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "serviceAccountName": layout.STEP_RECORDER_SA,
+                    "affinity": results_affinity(),
+                    "containers": [
+                        {
+                            "name": "recorder",
+                            "image": PYTHON.ref,
+                            "command": ["python", f"{layout.RECORDER_MOUNT}/recorder.py"],
+                            "env": [{"name": k, "value": v} for k, v in env.items()],
+                            "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}},
+                            "volumeMounts": [
+                                {"name": "results", "mountPath": layout.RESULTS_MOUNT},
+                                {"name": "scripts", "mountPath": layout.RECORDER_MOUNT},
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "results",
+                         "persistentVolumeClaim": {"claimName": layout.RESULTS_PVC}},
+                        {"name": "scripts", "configMap": {"name": layout.RECORDER_SCRIPTS}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def pulumi_timeout(step: Step) -> str:
+    return f"{int(step.deadline_seconds + RECORDER_MARGIN_SECONDS + PULUMI_MARGIN_SECONDS)}s"
+
+
+class Experiment(ComponentResource):
+    """A kind's steps as Kubernetes resources, run strictly one after another."""
+
+    def __init__(
+        self,
+        name: str,
+        kind: ExperimentKind,
+        params: Any,
+        steps: list[Step],
+        ctx: RenderContext,
+        opts: ResourceOptions | None = None,
+    ):
+        super().__init__("study:experiments:Experiment", name, None, opts)
+        shared = [
+            create(o, ResourceOptions(parent=self),
+                   f"{name}-{o['kind'].lower()}-{o['metadata']['name']}")
+            for o in shared_objects(ctx)
+        ]
+        previous: list[pulumi.Resource] = list(shared)
+        prepare = getattr(kind, "prepare", None)  # resources every step shares (e.g. a server)
+        if prepare is not None:
+            previous += prepare(params, ctx, ResourceOptions(parent=self, depends_on=previous))
+        self.recorders: list[pulumi.Resource] = []
+        for step in steps:
+            wl = kind.render(step, params, ctx, ResourceOptions(parent=self, depends_on=previous))
+            rec = create(
+                recorder_job(step, kind.name, wl, ctx),
+                ResourceOptions(
+                    parent=self,
+                    depends_on=[*previous, *wl.resources],
+                    custom_timeouts=CustomTimeouts(create=pulumi_timeout(step)),
+                ),
+            )
+            self.recorders.append(rec)
+            previous = [rec]
+        self.register_outputs({"steps": [s.name for s in steps]})

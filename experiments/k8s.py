@@ -1,0 +1,46 @@
+"""Create a Pulumi resource from a plain Kubernetes object dict.
+
+Why dicts: kinds and operators build objects as data (easy to test, to print, to validate against
+schemas without an engine); this one function turns any of them into the matching typed
+pulumi-kubernetes resource (so `study plan` sees and validates it) or a CustomResource.
+Nested keys stay camelCase, exactly as the API server expects them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+# apiVersion -> pulumi_kubernetes module path of the typed classes.
+_MODULES = {
+    "v1": "core.v1",
+    "apps/v1": "apps.v1",
+    "batch/v1": "batch.v1",
+    "rbac.authorization.k8s.io/v1": "rbac.v1",
+}
+_TOP_LEVEL = {"roleRef": "role_ref"}
+
+SKIP_AWAIT = "pulumi.com/skipAwait"
+
+
+def create(obj: dict[str, Any], opts: pulumi.ResourceOptions, name: str | None = None):
+    """The typed resource for `obj`; the Pulumi name defaults to `<kind>-<metadata.name>`."""
+    import importlib
+
+    import pulumi_kubernetes as k8s
+
+    api, kind = obj["apiVersion"], obj["kind"]
+    meta = obj.get("metadata", {})
+    rname = name or f"{kind.lower()}-{meta.get('name')}"
+    mod = _MODULES.get(api)
+    if mod is None:
+        spec = obj.get("spec")
+        return k8s.apiextensions.CustomResource(
+            rname, api_version=api, kind=kind, metadata=meta, spec=spec, opts=opts
+        )
+    cls = getattr(importlib.import_module(f"pulumi_kubernetes.{mod}"), kind)
+    kwargs = {
+        _TOP_LEVEL.get(k, k): v for k, v in obj.items() if k not in ("apiVersion", "kind")
+    }
+    return cls(rname, opts=opts, **kwargs)

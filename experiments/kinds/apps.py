@@ -1,0 +1,160 @@
+"""Application containers as Flux MiniClusters (the seed's streaming study and its ensemble).
+
+Each step is one MiniCluster running one catalogue app (`experiments/data/apps.yaml`: image per
+cloud, command, optional `pre`) on N nodes, for every N in `node_counts` (strong scaling from one
+node), with `tasks_per_node` tasks per node (default: the node's vCPUs). `logging.timed` makes
+Flux print the `FLUXTIME ... wall time` lines the seed analysed; the recorder saves the lead
+broker's log (app output included), checks one pod per node, and the event recorder has every
+pull event. Artifact Registry stacks mirror the images first (image streaming only accelerates
+images in Artifact Registry).
+
+Duration model per step: 60 s start (seed: app image pull ~14 s, flux view ~18 s, broker start)
+plus the seed's 4-node wall time scaled by 4/N (strong scaling, optimistic at large N; it never
+drops below the 4-node time's tenth, since start-up and communication do not shrink).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from experiments.base import ClusterFacts, RenderContext, Step, Workload
+from experiments.images import MIRROR_STEP, mirror_job, mirror_steps, mirrored
+from experiments.registry import register
+
+CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "apps.yaml"
+START_SECONDS = 60.0
+
+
+@cache
+def catalogue() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(CATALOGUE.read_text())
+
+
+def process_grid(tasks: int) -> tuple[int, int, int]:
+    """A balanced px*py*pz == tasks, px == pz preferred (the seed's 4 2 4, 4 8 4, 8 4 8)."""
+    best: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None
+    for px in range(1, tasks + 1):
+        if tasks % px:
+            continue
+        rest = tasks // px
+        for py in range(1, rest + 1):
+            if rest % py:
+                continue
+            pz = rest // py
+            key = (max(px, py, pz) - min(px, py, pz), int(px != pz), -py)
+            if best is None or key < best[0]:
+                best = (key, (px, py, pz))
+    assert best is not None
+    return best[1]
+
+
+class AppsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    apps: list[str] = Field(default_factory=lambda: sorted(catalogue()["apps"]), min_length=1)
+    node_counts: list[int] = Field(min_length=1)
+    tasks_per_node: int | None = Field(default=None, ge=1)  # default: the node's vCPUs
+    iterations: int = Field(default=1, ge=1, le=20)
+
+    @field_validator("apps")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        known = sorted(catalogue()["apps"])
+        for a in v:
+            if a not in known:
+                msg = f"'{a}' is not in experiments/data/apps.yaml; allowed: {', '.join(known)}"
+                raise ValueError(msg)
+        return v
+
+    @field_validator("node_counts")
+    @classmethod
+    def _counts(cls, v: list[int]) -> list[int]:
+        if any(n < 1 for n in v):
+            msg = "node counts must be at least 1"
+            raise ValueError(msg)
+        return v
+
+
+def app_image(app: str, cluster: ClusterFacts) -> str:
+    return catalogue()["apps"][app]["image"][cluster.cloud]
+
+
+@register
+class Apps:
+    name = "apps"
+    requires = ("flux-operator", "event-recorder")  # operators the stack must list
+    Params = AppsParams
+
+    def steps(self, params: AppsParams, cluster: ClusterFacts) -> list[Step]:
+        too_big = [n for n in params.node_counts if n > cluster.node_count]
+        if too_big:
+            msg = (f"study:experiment.params.node_counts: {too_big} is not allowed; the cluster "
+                   f"has {cluster.node_count} nodes")
+            raise ValueError(msg)
+        sources = [app_image(a, cluster) for a in params.apps]
+        out = mirror_steps(sources, cluster)
+        cat = catalogue()
+        tpn = params.tasks_per_node or cluster.vcpus_per_node
+        for r in range(1, params.iterations + 1):
+            for n in params.node_counts:
+                for app in params.apps:
+                    wall = cat["apps"][app]["seed_wall_seconds"]
+                    run = max(wall * cat["seed_nodes"] / n, wall / 10)
+                    est = START_SECONDS + run
+                    out.append(
+                        Step(
+                            f"app-{app}-n{n}-r{r}",
+                            round(est, 1),
+                            round(max(3 * est, est + 600), 1),
+                            {"app": app, "nodes": n, "tasks": n * tpn, "iteration": r,
+                             "image": mirrored(app_image(app, cluster), cluster.image_registry)},
+                        )
+                    )
+        return out
+
+    def render(self, step: Step, params: AppsParams, ctx: RenderContext, opts) -> Workload:
+        from experiments.component import step_labels
+        from experiments.k8s import create
+        from experiments.kinds.pulling import _selector
+
+        ns = ctx.namespace
+        if step.name == MIRROR_STEP:
+            labels = step_labels(ctx, step.name, "mirror")
+            res = create(mirror_job(step, ctx, labels), opts)
+            path = f"/apis/batch/v1/namespaces/{ns}/jobs/{step.name}"
+            return Workload([res], [path], [path], _selector(labels))
+        app = catalogue()["apps"][step.params["app"]]
+        n, tasks = step.params["nodes"], step.params["tasks"]
+        grid = " ".join(map(str, process_grid(tasks)))
+        labels = step_labels(ctx, step.name, "workload")
+        container: dict[str, Any] = {
+            "image": step.params["image"],
+            "command": app["command"].replace("{grid}", grid),
+        }
+        if app.get("pre"):
+            container["commands"] = {"pre": app["pre"]}
+        obj = {
+            "apiVersion": "flux-framework.org/v1alpha2",
+            "kind": "MiniCluster",
+            "metadata": {"name": step.name, "namespace": ns, "labels": labels},
+            "spec": {
+                "size": n,
+                "tasks": tasks,
+                "deadlineSeconds": int(step.deadline_seconds),
+                "logging": {"quiet": True, "timed": True},
+                "flux": {"container": {"image": catalogue()["flux_view"]}},
+                "pod": {"labels": labels},
+                "containers": [container],
+            },
+        }
+        res = create(obj, opts)
+        path = f"/apis/batch/v1/namespaces/{ns}/jobs/{step.name}"
+        owner = f"/apis/flux-framework.org/v1alpha2/namespaces/{ns}/miniclusters/{step.name}"
+        return Workload([res], [path], [owner], _selector(labels),
+                        {"nodes": n, "pods_per_node": 1})

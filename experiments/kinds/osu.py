@@ -1,0 +1,183 @@
+"""OSU micro-benchmarks through the metrics-operator (`network-osu-benchmark` MetricSets).
+
+One MetricSet per benchmark x node count x iteration, each a step. Point-to-point and one-sided
+benchmarks measure a pair, so they run on exactly 2 pods and once per iteration (the node count
+does not change a pair); collectives and the multi-pair tests run on N pods for every N in
+`node_counts`. `soleTenancy` keeps one pod per node, which the recorder checks.
+
+Each step's deadline, and the MetricSet's `deadlineSeconds`, is the step's share of the
+experiment deadline derived from the stack budget (`infra.estimate.budget_deadlines`), capped by
+`time_limit_seconds` when given: the seed's osu_allgather at 64 nodes ran 4.4 h.
+
+Duration model: the seed's run1 times (GKE 64 x c2d-standard-2, `times.log`, seconds per
+benchmark at 4..64 nodes) plus 90 s (the launcher sleeps 60 s for the network, pods start). Pair
+benchmarks use their mean over sizes. Collectives use a power law t = a * N^b fitted to the seed
+points in log-log space (exact at measured sizes, extrapolated elsewhere); a benchmark the seed
+never ran counts as 120 s.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from experiments.base import ClusterFacts, RenderContext, Step, Workload
+from experiments.registry import register
+
+START_SECONDS = 90.0
+UNKNOWN_SECONDS = 120.0
+
+# Benchmarks the seed ran, with how many pods they need ("pair" = exactly 2).
+PAIR = (
+    "osu_get_acc_latency", "osu_acc_latency", "osu_fop_latency", "osu_get_latency",
+    "osu_put_latency", "osu_latency", "osu_bibw", "osu_bw", "osu_put_bw", "osu_latency_mp",
+    "osu_put_bibw", "osu_get_bw", "osu_cas_latency", "osu_latency_mt",
+)
+ALL_NODES = (
+    "osu_init", "osu_ibarrier", "osu_hello", "osu_barrier", "osu_mbw_mr", "osu_multi_lat",
+    "osu_allgather", "osu_allreduce",
+)
+KNOWN = PAIR + ALL_NODES
+
+# Seed run1 times.log (converged-computing/operator-experiments@234ab98, google/kubecon/run1):
+# seconds per benchmark at 4, 8, 16, 32, 64 nodes.
+SEED_TIMES: dict[str, dict[int, float]] = {
+    "osu_get_acc_latency": {4: 48.187, 8: 43.910, 16: 53.389, 32: 46.273, 64: 58.422},
+    "osu_acc_latency": {4: 27.381, 8: 27.131, 16: 33.659, 32: 26.487, 64: 29.506},
+    "osu_fop_latency": {4: 1.484, 8: 1.534, 16: 1.900, 32: 1.487, 64: 1.790},
+    "osu_get_latency": {4: 25.901, 8: 25.161, 16: 33.036, 32: 26.466, 64: 28.201},
+    "osu_put_latency": {4: 21.931, 8: 23.321, 16: 28.965, 32: 20.634, 64: 26.958},
+    "osu_latency": {4: 30.623, 8: 32.157, 16: 37.499, 32: 32.418, 64: 35.810},
+    "osu_bibw": {4: 23.017, 8: 23.127, 16: 24.118, 32: 23.286, 64: 23.312},
+    "osu_bw": {4: 11.194, 8: 10.966, 16: 11.710, 32: 10.979, 64: 11.140},
+    "osu_put_bw": {4: 11.094, 8: 10.945, 16: 10.844, 32: 10.738, 64: 11.688},
+    "osu_latency_mp": {4: 32.184, 8: 31.357, 16: 33.352, 32: 32.477, 64: 32.613},
+    "osu_put_bibw": {4: 19.777, 8: 17.251, 16: 17.531, 32: 17.338, 64: 17.169},
+    "osu_init": {4: 0.797, 8: 1.357, 16: 2.453, 32: 4.658, 64: 10.484},
+    "osu_get_bw": {4: 11.201, 8: 11.244, 16: 11.823, 32: 11.705, 64: 11.439},
+    "osu_ibarrier": {4: 1.837, 8: 6.394, 16: 19.047, 32: 49.944, 64: 127.411},
+    "osu_cas_latency": {4: 1.619, 8: 1.511, 16: 1.994, 32: 1.556, 64: 1.911},
+    "osu_latency_mt": {4: 47.579, 8: 46.341, 16: 59.455, 32: 46.559, 64: 51.489},
+    "osu_hello": {4: 0.774, 8: 1.301, 16: 2.344, 32: 4.636, 64: 10.483},
+    "osu_barrier": {4: 4.047, 8: 14.391, 16: 42.689, 32: 114.684, 64: 293.836},
+    "osu_mbw_mr": {4: 103.817, 8: 212.853, 16: 355.673, 32: 837.786, 64: 2019.949},
+    "osu_multi_lat": {4: 547.411, 8: 1277.824, 16: 2776.0, 32: 5843.112, 64: 12268.196},
+    "osu_allgather": {4: 99.667, 8: 411.879, 16: 1395.983, 32: 4529.901, 64: 15704.303},
+    "osu_allreduce": {4: 109.151, 8: 480.290},
+}
+
+
+@cache
+def _fit(bench: str) -> tuple[float, float]:
+    """(a, b) of t = a * N^b, least squares on log t vs log N over the seed points."""
+    pts = SEED_TIMES[bench]
+    xs = [math.log(n) for n in pts]
+    ys = [math.log(t) for t in pts.values()]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 0.0
+    return math.exp(my - b * mx), b
+
+
+def benchmark_seconds(bench: str, pods: int) -> float:
+    """The seed-calibrated run time of one benchmark on `pods` pods (without pod start)."""
+    pts = SEED_TIMES.get(bench)
+    if pts is None:
+        return UNKNOWN_SECONDS
+    if bench in PAIR:
+        return sum(pts.values()) / len(pts)
+    if pods in pts:
+        return pts[pods]
+    a, b = _fit(bench)
+    return a * pods**b
+
+
+class OsuParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    benchmarks: list[str] = Field(min_length=1)
+    node_counts: list[int] = Field(default_factory=list)  # default: the cluster's node count
+    iterations: int = Field(default=1, ge=1, le=20)
+    time_limit_seconds: float | None = Field(default=None, gt=0)  # per benchmark, hard cap
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        for b in v:
+            if b not in KNOWN:
+                msg = f"'{b}' is not an OSU benchmark the metrics-operator runs; allowed: " + (
+                    ", ".join(KNOWN)
+                )
+                raise ValueError(msg)
+        if len(set(v)) != len(v):
+            msg = "benchmarks are listed twice"
+            raise ValueError(msg)
+        return v
+
+    @field_validator("node_counts")
+    @classmethod
+    def _counts(cls, v: list[int]) -> list[int]:
+        if any(n < 2 for n in v):
+            msg = "node counts must be at least 2"
+            raise ValueError(msg)
+        return v
+
+
+@register
+class Osu:
+    name = "osu"
+    requires = ("jobset", "metrics-operator", "event-recorder")  # operators the stack must list
+    Params = OsuParams
+
+    def steps(self, params: OsuParams, cluster: ClusterFacts) -> list[Step]:
+        counts = list(params.node_counts) or [cluster.node_count]
+        too_big = [n for n in counts if n > cluster.node_count]
+        if too_big:
+            msg = (f"study:experiment.params.node_counts: {too_big} is not allowed; the cluster "
+                   f"has {cluster.node_count} nodes")
+            raise ValueError(msg)
+        out = []
+        for r in range(1, params.iterations + 1):
+            for bench in params.benchmarks:
+                for pods in [2] if bench in PAIR else counts:
+                    est = START_SECONDS + benchmark_seconds(bench, pods)
+                    deadline = max(3 * est, est + 600)
+                    if params.time_limit_seconds is not None:
+                        deadline = min(deadline, params.time_limit_seconds)
+                        est = min(est, params.time_limit_seconds)
+                    name = bench.removeprefix("osu_").replace("_", "-")
+                    out.append(Step(f"osu-{name}-n{pods}-r{r}", round(est, 1), round(deadline, 1),
+                                    {"benchmark": bench, "pods": pods, "iteration": r}))
+        return out
+
+    def render(self, step: Step, params: OsuParams, ctx: RenderContext, opts) -> Workload:
+        from experiments.component import step_labels
+        from experiments.k8s import create
+        from experiments.kinds.pulling import _selector
+
+        ns, pods = ctx.namespace, step.params["pods"]
+        labels = step_labels(ctx, step.name, "workload")
+        obj = {
+            "apiVersion": "flux-framework.org/v1alpha2",
+            "kind": "MetricSet",
+            "metadata": {"name": step.name, "namespace": ns, "labels": labels},
+            "spec": {
+                "pods": pods,
+                "deadlineSeconds": int(step.deadline_seconds),
+                "pod": {"labels": labels},
+                "metrics": [
+                    {
+                        "name": "network-osu-benchmark",
+                        "options": {"soleTenancy": "true", "timed": "true"},
+                        "listOptions": {"commands": [step.params["benchmark"]]},
+                    }
+                ],
+            },
+        }
+        res = create(obj, opts)
+        wait = f"/apis/jobset.x-k8s.io/v1alpha2/namespaces/{ns}/jobsets/{step.name}"
+        owner = f"/apis/flux-framework.org/v1alpha2/namespaces/{ns}/metricsets/{step.name}"
+        return Workload([res], [wait], [owner], _selector(labels),
+                        {"nodes": pods, "pods_per_node": 1})

@@ -1,0 +1,31 @@
+"""`study collect STACK`: copy the run's evidence from the cluster to results/<stack>/<run-id>/."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("collect")(collect)
+
+
+def collect(
+    stack: Annotated[str, typer.Argument(help="stack name")],
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="collect into this run [the latest]")
+    ] = None,
+) -> None:
+    """Collect events, step logs and statuses, nodes, outputs and provenance (idempotent)."""
+    from harness import console
+    from harness.cli.run import services
+    from harness.lifecycle.commands import collect_stack
+    from harness.stacks import read_stack_config
+
+    out = collect_stack(stack, services(), read_stack_config(stack), run_id)
+    if out.collection is not None and out.collection.partial:
+        console.error(out.message)
+        raise typer.Exit(1)
+    console.info(out.message)
+    console.out_console().print(str(out.run_dir), markup=False, highlight=False)

@@ -1,0 +1,44 @@
+"""`study janitor [--dry-run]`: destroy every stack of the project whose expiry has passed."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("janitor")(janitor)
+
+
+def janitor(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only say what would be destroyed")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON list on stdout")] = False,
+) -> None:
+    """For cron and CI: exit 5 when an expired stack could not be destroyed."""
+    from datetime import UTC, datetime
+
+    from harness import console
+    from harness.cli.run import services
+    from harness.lifecycle.janitor import sweep
+    from harness.lifecycle.run import EXIT_LEFTOVERS
+    from harness.stacks import read_stack_config, stack_names
+
+    sv = services()
+    now = datetime.fromtimestamp(sv.clock.now(), UTC)
+    items = sweep(sv, now, dry_run, stack_names(), read_stack_config)
+    if json_out:
+        console.out_console().print_json(json.dumps([i.to_json() for i in items]))
+    else:
+        for i in items:
+            when = i.expires_at.isoformat() if i.expires_at else "?"
+            line = f"{i.stack}: {i.action} (expires {when}, from {i.source})"
+            console.info(line + (f": {i.detail}" if i.detail else ""))
+    failed = [i for i in items if i.action == "failed"]
+    if failed:
+        console.error(f"{len(failed)} expired stack(s) could not be destroyed: "
+                      + ", ".join(i.stack for i in failed))
+        raise typer.Exit(EXIT_LEFTOVERS)

@@ -1,0 +1,77 @@
+"""`study run STACK` and `study destroy STACK`: the guarantees around plain `pulumi up`/`destroy`.
+
+Exit codes: 0 success; 1 a step or the collection failed; 3 preflight (budget, quota, validation),
+nothing created; 4 stopped at the deadline or because the experiment stalled; 5 destroy did not
+complete (resources listed, with the command to finish); 130/143 SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("destroy")(destroy)
+
+
+def services():
+    """The real services; tests replace this function to inject fakes."""
+    from harness.lifecycle.services import real_services
+
+    return real_services()
+
+
+def run(
+    stack: Annotated[str, typer.Argument(help="stack name, e.g. gke-4-nightly")],
+    keep: Annotated[
+        bool, typer.Option("--keep", help="leave the cluster up (its expiry still applies)")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="continue the last interrupted run of STACK")
+    ] = False,
+    stall_minutes: Annotated[
+        float, typer.Option("--stall-minutes", min=1, help="stop when no step progressed this long")
+    ] = 30.0,
+) -> None:
+    """Preflight, bring STACK up, run its experiment, collect, then destroy - always."""
+    from harness.lifecycle.run import RunOptions, run_stack
+
+    out = run_stack(stack, services(), RunOptions(keep=keep, resume=resume,
+                                                  stall_seconds=stall_minutes * 60))
+    report(out.exit_code, out.message, out.details)
+    if out.exit_code:
+        raise typer.Exit(out.exit_code)
+
+
+def report(code: int, message: str, details: list[str]) -> None:
+    from harness import console
+
+    if code == 0:
+        console.info(message)
+    else:
+        console.error(message)
+    for line in details:
+        console.info(f"  {line}")
+
+
+def destroy(
+    stack: Annotated[str, typer.Argument(help="stack name")],
+) -> None:
+    """Destroy STACK with retries, then verify nothing carrying its labels remains."""
+    from harness.lifecycle.commands import destroy_command
+    from harness.lifecycle.run import EXIT_LEFTOVERS
+    from harness.stacks import read_stack_config
+
+    config = read_stack_config(stack)
+    out = destroy_command(stack, services(), config)
+    if out.ok:
+        report(0, f"destroyed {stack}; nothing labelled stack={stack} remains", [])
+        return
+    details = [f"leftover: {r}" for r in out.leftovers] + out.errors[-3:]
+    details.append(f"finish it with: {out.finish_command(stack)}")
+    report(EXIT_LEFTOVERS, f"destroy of {stack} did not complete after {out.attempts} attempt(s)",
+           details)
+    raise typer.Exit(EXIT_LEFTOVERS)

@@ -1,0 +1,7 @@
+"""`study run` and friends: bring a stack up, watch it, collect its evidence, always tear it down.
+
+Modules: `interfaces` (the seams), `run` (orchestrator), `destroy` (retrying destroy + leftover
+check), `collect` (results directory), `state` (run-state.json), `ledger` (`study runs`),
+`janitor` (expired stacks), the real backends (`pulumi_backend`, `gcp_inventory`, `aws_inventory`,
+`k8s_reader`) and `fakes` (in-memory twins for tests).
+"""

@@ -1,0 +1,115 @@
+"""`CloudInventory` for AWS: the vCPU service quota of the instance family, and tagged leftovers.
+
+Quota: Service Quotas for EC2, by code for the standard family (`L-1216C47A`, Running On-Demand
+Standard (A, C, D, H, I, M, R, T, Z) instances) and otherwise by the quota's name from
+`infra.aws_instances.QUOTA_NAMES`; usage is the vCPUs of pending/running instances of that
+family. Leftovers: the Resource Groups Tagging API with the tag `stack=<stack>` (it lags after
+deletes, which the destroy verification tolerates). boto3 is imported lazily (extra `cloud`);
+without credentials the quota falls back to the stack's declared figures, with a message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from harness.lifecycle.interfaces import CloudResource, PermanentError, QuotaReading
+
+STANDARD_VCPU_QUOTA = "L-1216C47A"
+STANDARD_LETTERS = set("acdhimrtz")
+
+
+def family_of(instance_type: str) -> str:
+    """'standard' or 'hpc' the way EC2 quotas group instance types."""
+    return "hpc" if instance_type.startswith("hpc") else "standard"
+
+
+def counts_against(instance_type: str, family: str) -> bool:
+    if family == "hpc":
+        return instance_type.startswith("hpc")
+    return instance_type[:1] in STANDARD_LETTERS and not instance_type.startswith("hpc")
+
+
+class AwsInventory:
+    def _session(self, region: str):
+        try:
+            import boto3
+        except ImportError:
+            return None, "boto3 is not installed (pip install 'study-harness[cloud]')"
+        session = boto3.session.Session(region_name=region)
+        if session.get_credentials() is None:
+            return None, "no AWS credentials"
+        return session, None
+
+    def quota(self, spec) -> QuotaReading:
+        from harness.lifecycle.preflight import declared_quota
+        from infra.aws_instances import QUOTA_NAMES, instance_shape
+
+        c = spec.cluster
+        session, problem = self._session(c.region)
+        if session is None:
+            return declared_quota(spec, f"{problem}; using the stack's declared quota")
+        family = instance_shape(c.machine_type).quota_family
+        sq = session.client("service-quotas")
+        limit: float | None = None
+        if family == "standard":
+            limit = float(sq.get_service_quota(ServiceCode="ec2", QuotaCode=STANDARD_VCPU_QUOTA)
+                          ["Quota"]["Value"])
+        else:
+            for page in sq.get_paginator("list_service_quotas").paginate(ServiceCode="ec2"):
+                for q in page["Quotas"]:
+                    if q["QuotaName"] == QUOTA_NAMES[family]:
+                        limit = float(q["Value"])
+        if limit is None:
+            return declared_quota(spec, f"no EC2 service quota named '{QUOTA_NAMES[family]}' "
+                                        f"in {c.region}; using the stack's declared quota")
+        used = 0.0
+        ec2 = session.client("ec2")
+        flt = [{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+        for page in ec2.get_paginator("describe_instances").paginate(Filters=flt):
+            for res in page["Reservations"]:
+                for inst in res["Instances"]:
+                    if counts_against(inst["InstanceType"], family):
+                        cpu = inst.get("CpuOptions", {})
+                        used += cpu.get("CoreCount", 0) * cpu.get("ThreadsPerCore", 1)
+        return QuotaReading("live", {"cpus": limit}, {"cpus": used},
+                            f"{c.region} {QUOTA_NAMES[family]}")
+
+    def labelled(self, spec, stack: str) -> list[CloudResource]:
+        return self._tagged(spec.cluster.region, [{"Key": "stack", "Values": [stack]}])
+
+    def expiring_stacks(self, spec_hint=None) -> dict[str, datetime]:
+        from infra.spec.common import parse_expiry_label
+
+        if spec_hint is None:
+            return {}
+        try:
+            found = self._tagged(spec_hint.cluster.region,
+                                 [{"Key": "managed-by", "Values": ["study-harness"]}])
+        except PermanentError:
+            return {}
+        out: dict[str, datetime] = {}
+        for r in found:
+            stack, exp = r.labels.get("stack"), r.labels.get("expires-at")
+            if stack and exp:
+                try:
+                    when = parse_expiry_label(exp)
+                except ValueError:
+                    continue
+                out[stack] = min(when, out.get(stack, when))
+        return out
+
+    def _tagged(self, region: str, tag_filters: list[dict]) -> list[CloudResource]:
+        session, problem = self._session(region)
+        if session is None:
+            msg = f"cannot list AWS resources by tag in {region}: {problem}"
+            raise PermanentError(msg)
+        client = session.client("resourcegroupstaggingapi")
+        out = []
+        for page in client.get_paginator("get_resources").paginate(TagFilters=tag_filters):
+            for item in page["ResourceTagMappingList"]:
+                arn = item["ResourceARN"]
+                tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
+                parts = arn.split(":", 5)
+                kind = f"{parts[2]}:{parts[5].split('/')[0]}" if len(parts) == 6 else "aws"
+                out.append(CloudResource(kind, arn, tags, region))
+        return out

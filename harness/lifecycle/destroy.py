@@ -1,0 +1,131 @@
+"""Destroy a stack for real: retry the known transient cloud errors, then prove nothing is left.
+
+Pulumi state saying "destroyed" is not the proof; the cloud listing every resource that carries
+the stack's labels is. Listings are eventually consistent, so the check polls for a while before
+calling anything a leftover. Shared by `study run`, `study destroy` and `study janitor`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.lifecycle.interfaces import (
+    Clock,
+    CloudInventory,
+    CloudResource,
+    ConcurrentUpdateError,
+    EventSink,
+    LifecycleError,
+    PermanentError,
+    StackBackend,
+    TransientError,
+)
+
+
+@dataclass(frozen=True)
+class DestroyPolicy:
+    attempts: int = 6
+    backoff_seconds: float = 20.0  # doubled after each failure, capped below
+    backoff_max_seconds: float = 300.0
+    verify_timeout_seconds: float = 600.0  # how long a deleted resource may still be listed
+    verify_interval_seconds: float = 30.0
+
+
+@dataclass
+class DestroyOutcome:
+    ok: bool
+    attempts: int
+    started_at: float
+    finished_at: float
+    errors: list[str] = field(default_factory=list)
+    leftovers: list[CloudResource] = field(default_factory=list)
+    verified: bool = False  # the label listing succeeded and came back empty
+    interrupted: bool = False  # a Ctrl-C cancelled an attempt (it was retried)
+
+    def finish_command(self, stack: str) -> str:
+        return f"study destroy {stack}   (or: pulumi destroy -s {stack} --yes)"
+
+
+def destroy_stack(
+    stack: str,
+    spec,
+    backend: StackBackend,
+    inventory: CloudInventory,
+    clock: Clock,
+    policy: DestroyPolicy = DestroyPolicy(),  # noqa: B008 - frozen dataclass
+    on_event: EventSink | None = None,
+    log=lambda msg: None,
+) -> DestroyOutcome:
+    """Destroy with retries, then verify by labels; never raises for cloud failures."""
+    started = clock.now()
+    errors: list[str] = []
+    done = False
+    delay = policy.backoff_seconds
+    attempts = 0
+    interrupted = False
+    sink: EventSink = on_event or (lambda ev: None)
+    while attempts < policy.attempts:
+        attempts += 1
+        retry = True
+        try:
+            backend.destroy(stack, sink)
+            done = True
+            break
+        except ConcurrentUpdateError as exc:
+            errors.append(f"attempt {attempts}: {exc}")
+            _quietly(lambda: backend.cancel(stack))  # a killed run's stale lock
+        except TransientError as exc:
+            errors.append(f"attempt {attempts}: {exc}")
+        except PermanentError as exc:
+            errors.append(f"attempt {attempts}: {exc}")
+            retry = False
+        except KeyboardInterrupt:
+            # Ctrl-C reaches the pulumi child too (same process group); its destroy was
+            # cancelled, not abandoned: try again.
+            errors.append(f"attempt {attempts}: interrupted")
+            interrupted = True
+        except Exception as exc:  # noqa: BLE001 - unknown failures still get the retries
+            errors.append(f"attempt {attempts}: {type(exc).__name__}: {exc}")
+        if not retry or attempts >= policy.attempts:
+            break
+        log(f"destroy attempt {attempts} failed ({errors[-1]}); retrying in {delay:.0f} s")
+        clock.sleep(delay)
+        delay = min(delay * 2, policy.backoff_max_seconds)
+        _quietly(lambda: backend.refresh(stack))  # clear pending operations before retrying
+    leftovers, verified, err = verify_gone(stack, spec, inventory, clock, policy)
+    if err:
+        errors.append(err)
+    return DestroyOutcome(
+        ok=done and verified and not leftovers,
+        attempts=attempts,
+        started_at=started,
+        finished_at=clock.now(),
+        errors=errors,
+        leftovers=leftovers,
+        verified=verified,
+        interrupted=interrupted,
+    )
+
+
+def verify_gone(
+    stack: str, spec, inventory: CloudInventory, clock: Clock, policy: DestroyPolicy
+) -> tuple[list[CloudResource], bool, str | None]:
+    """(leftovers, listing succeeded, error); polls while deleted resources are still listed."""
+    deadline = clock.now() + policy.verify_timeout_seconds
+    while True:
+        try:
+            found = inventory.labelled(spec, stack)
+        except Exception as exc:  # noqa: BLE001 - cannot verify is reported, not raised
+            return [], False, f"could not list resources labelled stack={stack}: {exc}"
+        if not found:
+            return [], True, None
+        if clock.now() >= deadline:
+            return found, True, None
+        clock.sleep(min(policy.verify_interval_seconds, max(0.0, deadline - clock.now())))
+
+
+def _quietly(fn) -> None:
+    try:
+        fn()
+    except (LifecycleError, Exception):  # noqa: BLE001 - best effort before the next attempt
+        pass

@@ -1,0 +1,125 @@
+"""`study janitor`: destroy every stack of the project whose expiry has passed (cron and CI).
+
+Expiries come from two places: `study:expires_at` in the stack files, and the `expires-at` label
+on the resources themselves (which also finds stacks whose file was deleted or whose up was never
+recorded here). A stack file's expiry wins over older labels (the owner may have extended it).
+Stacks with nothing left are skipped; `--dry-run` only reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import yaml
+
+from harness.lifecycle.destroy import DestroyPolicy
+
+
+@dataclass
+class JanitorItem:
+    stack: str
+    expires_at: datetime | None
+    source: str  # "stack file" | "labels"
+    action: str  # destroyed | would destroy | not expired | nothing left | failed | unreadable
+    detail: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "stack": self.stack,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "source": self.source,
+            "action": self.action,
+            "detail": self.detail,
+        }
+
+
+def file_expiry(config: dict[str, str]) -> datetime | None:
+    """`study:expires_at` without validating the rest (a broken stack still expires)."""
+    raw = config.get("study:expires_at")
+    if not raw:
+        return None
+    value = yaml.safe_load(raw) if not isinstance(raw, datetime) else raw
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+
+
+def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config,
+          policy: DestroyPolicy | None = None) -> list[JanitorItem]:
+    """Find expired stacks and destroy them (or say what would be destroyed)."""
+    from harness.lifecycle.commands import destroy_command
+    from infra.spec import load_spec
+
+    items: list[JanitorItem] = []
+    specs: dict[str, object] = {}
+    configs: dict[str, dict[str, str]] = {}
+    expiries: dict[str, tuple[datetime | None, str]] = {}
+    for stack in stacks:
+        try:
+            cfg = read_config(stack)
+            configs[stack] = cfg
+            expiries[stack] = (file_expiry(cfg), "stack file")
+            specs[stack] = load_spec(cfg)
+        except Exception as exc:  # noqa: BLE001 - reported, the sweep goes on
+            if stack not in expiries:
+                items.append(JanitorItem(stack, None, "stack file", "unreadable", str(exc)))
+    # Labels: one listing per distinct place (project/region) the stacks use.
+    seen_places: set[tuple] = set()
+    for spec in specs.values():
+        c = spec.cluster  # type: ignore[attr-defined]
+        place = (c.cloud, getattr(c, "project", None), getattr(c, "region", None))
+        if place in seen_places:
+            continue
+        seen_places.add(place)
+        try:
+            labelled = services.inventory.expiring_stacks(spec)
+        except Exception as exc:  # noqa: BLE001
+            items.append(JanitorItem("*", None, "labels", "failed", f"{place}: {exc}"))
+            continue
+        for stack, when in labelled.items():
+            if stack not in expiries or expiries[stack][0] is None:
+                expiries[stack] = (when, "labels")
+    for stack, (when, source) in sorted(expiries.items()):
+        if when is None:
+            items.append(JanitorItem(stack, None, source, "unreadable", "no study:expires_at"))
+            continue
+        if when > now:
+            items.append(JanitorItem(stack, when, source, "not expired"))
+            continue
+        spec = specs.get(stack)
+        if not _anything_left(services, stack, spec):
+            items.append(JanitorItem(stack, when, source, "nothing left"))
+            continue
+        if dry_run:
+            items.append(JanitorItem(stack, when, source, "would destroy"))
+            continue
+        if stack not in configs:
+            items.append(JanitorItem(stack, when, source, "failed",
+                                     "no stack file; destroy by hand: pulumi destroy -s " + stack))
+            continue
+        out = destroy_command(stack, services, configs[stack], policy)
+        if out.ok:
+            items.append(JanitorItem(stack, when, source, "destroyed"))
+        else:
+            left = ", ".join(str(r) for r in out.leftovers) or "unverified"
+            items.append(JanitorItem(stack, when, source, "failed",
+                                     f"{'; '.join(out.errors[-1:])}; leftovers: {left}; "
+                                     f"finish with: {out.finish_command(stack)}"))
+    return items
+
+
+def _anything_left(services, stack: str, spec) -> bool:
+    try:
+        if services.backend.exists(stack):
+            return True
+    except Exception:  # noqa: BLE001 - fall through to the cloud listing
+        pass
+    if spec is None:
+        return True  # found by labels only: something carries them
+    try:
+        return bool(services.inventory.labelled(spec, stack))
+    except Exception:  # noqa: BLE001 - cannot tell: treat as present, destroy is idempotent
+        return True

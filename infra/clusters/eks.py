@@ -1,0 +1,454 @@
+"""An EKS study cluster from raw pulumi-aws resources: VPC, IAM, control plane, one node group.
+
+No pulumi-eks: under the mock engine it registers as one opaque resource, so a plan could not show
+(and tests could not check) what it creates. Layout: one public /24 and one private /18 subnet per
+zone (the VPC CNI gives every pod a subnet IP, so 256 nodes need thousands), one NAT gateway in the
+node zone, nodes in private subnets. A placement group or EFA pins the node group to `zone`.
+
+Every knob of the spec reaches the launch template or the node group; knobs left out of the spec
+stay out of the resource inputs. Children are parented to the component and use an explicit AWS
+provider for the spec's region, which also applies the study labels as default tags.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+from pulumi import ComponentResource, Output, ResourceOptions
+
+from infra.clusters.kubeconfig import eks_kubeconfig
+from infra.spec.eks import EksClusterSpec
+
+VPC_CIDR = "10.0.0.0/16"
+ALL = "0.0.0.0/0"
+CLUSTER_POLICIES = ["AmazonEKSClusterPolicy"]
+NODE_POLICIES = [
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEKS_CNI_Policy",
+    "AmazonEC2ContainerRegistryReadOnly",
+]
+# eks-charts aws-efa-k8s-device-plugin chart default (image.repository / image.tag).
+EFA_PLUGIN_IMAGE = (
+    "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.8"
+)
+ROOT_DEVICE = "/dev/xvda"  # root device of the EKS-optimised Amazon Linux AMIs
+
+
+def private_cidr(i: int) -> str:
+    return f"10.0.{64 * i}.0/18"
+
+
+def public_cidr(i: int) -> str:
+    return f"10.0.{192 + i}.0/24"
+
+
+def _assume(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+
+
+class EksCluster(ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        spec: EksClusterSpec,
+        labels: dict[str, str],
+        opts: ResourceOptions | None = None,
+    ):
+        super().__init__("study:infra:EksCluster", name, None, opts)
+        self.aws_provider = aws.Provider(
+            f"{name}-aws",
+            region=spec.region,
+            default_tags=aws.ProviderDefaultTagsArgs(tags=labels),
+            opts=ResourceOptions(parent=self),
+        )
+        self._child = ResourceOptions(parent=self, provider=self.aws_provider)
+        self._name = name
+        self._labels = labels
+
+        self._network(spec)
+        self._iam()
+        self.cluster = aws.eks.Cluster(
+            f"{name}-cluster",
+            aws.eks.ClusterArgs(
+                name=name,
+                role_arn=self.cluster_role.arn,
+                version=spec.kubernetes_version,
+                vpc_config=aws.eks.ClusterVpcConfigArgs(
+                    subnet_ids=[s.id for s in self.private_subnets + self.public_subnets],
+                ),
+                access_config=aws.eks.ClusterAccessConfigArgs(
+                    authentication_mode="API",
+                    bootstrap_cluster_creator_admin_permissions=True,
+                ),
+                tags=self._tags("cluster"),
+            ),
+            opts=ResourceOptions(
+                parent=self, provider=self.aws_provider, depends_on=self.cluster_attachments
+            ),
+        )
+        self.cni_addon = self._cni_addon(spec)
+        self.placement_group = (
+            aws.ec2.PlacementGroup(
+                f"{name}-pg",
+                aws.ec2.PlacementGroupArgs(
+                    name=f"{name}-pg",
+                    strategy=spec.placement_group.strategy,
+                    partition_count=spec.placement_group.partition_count,
+                    tags=self._tags("pg"),
+                ),
+                opts=self._child,
+            )
+            if spec.placement_group
+            else None
+        )
+        self.efa_security_group = self._efa_security_group() if spec.efa else None
+        self.launch_template = self._launch_template(spec)
+        self.node_group = self._node_group(spec)
+
+        self.kubeconfig = Output.secret(
+            Output.all(
+                name=self.cluster.name,
+                endpoint=self.cluster.endpoint,
+                ca=self.cluster.certificate_authority.data,
+            ).apply(lambda a: eks_kubeconfig(a["name"], a["endpoint"], a["ca"], spec.region))
+        )
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            delete_unreachable=True,  # destroy proceeds when the cluster is already gone
+            opts=ResourceOptions(parent=self, depends_on=[self.node_group]),
+        )
+        self.efa_plugin = self._efa_device_plugin(spec) if spec.efa else None
+        self.outputs = {
+            "cluster_name": self.cluster.name,
+            "zone": Output.from_input(",".join(spec.node_zones)),
+            "endpoint": self.cluster.endpoint,
+            "kubeconfig": self.kubeconfig,
+            "node_count": self.node_group.scaling_config.apply(lambda s: int(s.desired_size)),
+            "machine_type": Output.from_input(spec.machine_type),
+        }
+        self.register_outputs(self.outputs)
+
+    def _tags(self, role: str, **extra: str) -> dict[str, str]:
+        return {**self._labels, "Name": f"{self._name}-{role}", **extra}
+
+    # -- network -----------------------------------------------------------------------------
+
+    def _network(self, spec: EksClusterSpec) -> None:
+        name, child = self._name, self._child
+        owned = {f"kubernetes.io/cluster/{name}": "shared"}
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            aws.ec2.VpcArgs(
+                cidr_block=VPC_CIDR,
+                enable_dns_hostnames=True,  # nodes register with the control plane by DNS name
+                enable_dns_support=True,
+                tags=self._tags("vpc"),
+            ),
+            opts=child,
+        )
+        self.igw = aws.ec2.InternetGateway(
+            f"{name}-igw",
+            aws.ec2.InternetGatewayArgs(vpc_id=self.vpc.id, tags=self._tags("igw")),
+            opts=child,
+        )
+        self.public_subnets: list[aws.ec2.Subnet] = []
+        self.private_subnets: list[aws.ec2.Subnet] = []
+        for i, zone in enumerate(spec.zones):
+            self.public_subnets.append(
+                aws.ec2.Subnet(
+                    f"{name}-public-{zone}",
+                    aws.ec2.SubnetArgs(
+                        vpc_id=self.vpc.id,
+                        availability_zone=zone,
+                        cidr_block=public_cidr(i),
+                        map_public_ip_on_launch=True,
+                        tags=self._tags(
+                            f"public-{zone}", **owned, **{"kubernetes.io/role/elb": "1"}
+                        ),
+                    ),
+                    opts=child,
+                )
+            )
+            self.private_subnets.append(
+                aws.ec2.Subnet(
+                    f"{name}-private-{zone}",
+                    aws.ec2.SubnetArgs(
+                        vpc_id=self.vpc.id,
+                        availability_zone=zone,
+                        cidr_block=private_cidr(i),
+                        tags=self._tags(
+                            f"private-{zone}", **owned, **{"kubernetes.io/role/internal-elb": "1"}
+                        ),
+                    ),
+                    opts=child,
+                )
+            )
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            aws.ec2.RouteTableArgs(
+                vpc_id=self.vpc.id,
+                routes=[aws.ec2.RouteTableRouteArgs(cidr_block=ALL, gateway_id=self.igw.id)],
+                tags=self._tags("public-rt"),
+            ),
+            opts=child,
+        )
+        # One NAT gateway, in the node zone: cross-AZ NAT traffic is billed, a second NAT is not
+        # worth it for a cluster that lives a few hours.
+        nat_index = spec.zones.index(spec.zone) if spec.zone in spec.zones else 0
+        eip = aws.ec2.Eip(
+            f"{name}-nat-ip", aws.ec2.EipArgs(domain="vpc", tags=self._tags("nat-ip")), opts=child
+        )
+        self.nat = aws.ec2.NatGateway(
+            f"{name}-nat",
+            aws.ec2.NatGatewayArgs(
+                allocation_id=eip.id,
+                subnet_id=self.public_subnets[nat_index].id,
+                tags=self._tags("nat"),
+            ),
+            opts=ResourceOptions(parent=self, provider=self.aws_provider, depends_on=[self.igw]),
+        )
+        private_rt = aws.ec2.RouteTable(
+            f"{name}-private-rt",
+            aws.ec2.RouteTableArgs(
+                vpc_id=self.vpc.id,
+                routes=[aws.ec2.RouteTableRouteArgs(cidr_block=ALL, nat_gateway_id=self.nat.id)],
+                tags=self._tags("private-rt"),
+            ),
+            opts=child,
+        )
+        self.route_associations = []
+        for zone, pub, priv in zip(
+            spec.zones, self.public_subnets, self.private_subnets, strict=True
+        ):
+            for kind, subnet, rt in (("public", pub, public_rt), ("private", priv, private_rt)):
+                self.route_associations.append(
+                    aws.ec2.RouteTableAssociation(
+                        f"{name}-{kind}-rta-{zone}",
+                        aws.ec2.RouteTableAssociationArgs(
+                            subnet_id=subnet.id, route_table_id=rt.id
+                        ),
+                        opts=child,
+                    )
+                )
+
+    # -- IAM ---------------------------------------------------------------------------------
+
+    def _role(self, role: str, service: str, policies: list[str]):
+        r = aws.iam.Role(
+            f"{self._name}-{role}-role",
+            aws.iam.RoleArgs(assume_role_policy=_assume(service), tags=self._tags(f"{role}-role")),
+            opts=self._child,
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{self._name}-{role}-{policy}",
+                aws.iam.RolePolicyAttachmentArgs(
+                    role=r.name, policy_arn=f"arn:aws:iam::aws:policy/{policy}"
+                ),
+                opts=self._child,
+            )
+            for policy in policies
+        ]
+        return r, attachments
+
+    def _iam(self) -> None:
+        self.cluster_role, self.cluster_attachments = self._role(
+            "cluster", "eks.amazonaws.com", CLUSTER_POLICIES
+        )
+        self.node_role, self.node_attachments = self._role(
+            "node", "ec2.amazonaws.com", NODE_POLICIES
+        )
+
+    # -- nodes -------------------------------------------------------------------------------
+
+    def _cni_addon(self, spec: EksClusterSpec) -> aws.eks.Addon | None:
+        """The VPC CNI as a managed add-on, only to set the pod network MTU when asked."""
+        if spec.network_mtu is None:
+            return None
+        return aws.eks.Addon(
+            f"{self._name}-vpc-cni",
+            aws.eks.AddonArgs(
+                cluster_name=self.cluster.name,
+                addon_name="vpc-cni",
+                configuration_values=json.dumps(
+                    {"env": {"AWS_VPC_ENI_MTU": str(spec.network_mtu)}}
+                ),
+                # The self-managed CNI EKS bootstraps already exists; take it over.
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                tags=self._tags("vpc-cni"),
+            ),
+            opts=self._child,
+        )
+
+    def _efa_security_group(self) -> aws.ec2.SecurityGroup:
+        """EFA traffic must be allowed to and from the group itself, all protocols."""
+        everything = {"from_port": 0, "to_port": 0, "protocol": "-1"}
+        return aws.ec2.SecurityGroup(
+            f"{self._name}-efa-sg",
+            aws.ec2.SecurityGroupArgs(
+                vpc_id=self.vpc.id,
+                description="EFA: all traffic within the group",
+                ingress=[aws.ec2.SecurityGroupIngressArgs(**everything, self=True)],
+                egress=[
+                    aws.ec2.SecurityGroupEgressArgs(**everything, self=True),
+                    aws.ec2.SecurityGroupEgressArgs(**everything, cidr_blocks=[ALL]),
+                ],
+                tags=self._tags("efa-sg"),
+            ),
+            opts=self._child,
+        )
+
+    def _launch_template(self, spec: EksClusterSpec) -> aws.ec2.LaunchTemplate:
+        lt = aws.ec2
+        network_interfaces = None
+        if self.efa_security_group is not None:
+            # With explicit interfaces EKS no longer adds the cluster security group: add it here.
+            network_interfaces = [
+                lt.LaunchTemplateNetworkInterfaceArgs(
+                    device_index=0,
+                    network_card_index=0,
+                    interface_type="efa",
+                    delete_on_termination="true",
+                    security_groups=[
+                        self.efa_security_group.id,
+                        self.cluster.vpc_config.cluster_security_group_id,
+                    ],
+                )
+            ]
+        return lt.LaunchTemplate(
+            f"{self._name}-lt",
+            lt.LaunchTemplateArgs(
+                name=f"{self._name}-lt",
+                instance_type=spec.machine_type,
+                block_device_mappings=[
+                    lt.LaunchTemplateBlockDeviceMappingArgs(
+                        device_name=ROOT_DEVICE,
+                        ebs=lt.LaunchTemplateBlockDeviceMappingEbsArgs(
+                            volume_type=spec.boot_disk_type,
+                            volume_size=spec.boot_disk_size_gb,
+                            iops=spec.boot_disk_iops,
+                            delete_on_termination="true",
+                            encrypted="true",
+                        ),
+                    )
+                ],
+                placement=(
+                    lt.LaunchTemplatePlacementArgs(group_name=self.placement_group.name)
+                    if self.placement_group is not None
+                    else None
+                ),
+                network_interfaces=network_interfaces,
+                tag_specifications=[
+                    lt.LaunchTemplateTagSpecificationArgs(
+                        resource_type=kind, tags=self._tags(f"node-{kind}")
+                    )
+                    for kind in ("instance", "volume", "network-interface")
+                ],
+                tags=self._tags("lt"),
+            ),
+            opts=self._child,
+        )
+
+    def _node_group(self, spec: EksClusterSpec) -> aws.eks.NodeGroup:
+        by_zone = dict(zip(spec.zones, self.private_subnets, strict=True))
+        depends = [*self.node_attachments, *self.route_associations]
+        if self.cni_addon is not None:
+            depends.append(self.cni_addon)  # nodes come up with the asked-for MTU
+        return aws.eks.NodeGroup(
+            f"{self._name}-nodes",
+            aws.eks.NodeGroupArgs(
+                cluster_name=self.cluster.name,
+                node_group_name=f"{self._name}-nodes",
+                node_role_arn=self.node_role.arn,
+                version=spec.kubernetes_version,
+                subnet_ids=[by_zone[z].id for z in spec.node_zones],
+                # Fixed size: a study measures a known number of nodes, never an autoscaler.
+                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                    min_size=spec.node_count,
+                    max_size=spec.node_count,
+                    desired_size=spec.node_count,
+                ),
+                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                    id=self.launch_template.id,
+                    version=self.launch_template.latest_version.apply(str),
+                ),
+                labels=self._labels,
+                tags=self._tags("nodes"),
+            ),
+            opts=ResourceOptions(
+                parent=self,
+                provider=self.aws_provider,
+                depends_on=depends,
+                # 256 nodes take a while; the default 60 min create timeout is too tight.
+                custom_timeouts=pulumi.CustomTimeouts(create="90m", update="60m", delete="60m"),
+            ),
+        )
+
+    def _efa_device_plugin(self, spec: EksClusterSpec) -> k8s.apps.v1.DaemonSet:
+        """The EFA device plugin, which advertises `vpc.amazonaws.com/efa` to the scheduler."""
+        app = {"name": "aws-efa-k8s-device-plugin"}
+        core, meta = k8s.core.v1, k8s.meta.v1
+        return k8s.apps.v1.DaemonSet(
+            f"{self._name}-efa-device-plugin",
+            metadata=meta.ObjectMetaArgs(
+                name="aws-efa-k8s-device-plugin", namespace="kube-system", labels=app
+            ),
+            spec=k8s.apps.v1.DaemonSetSpecArgs(
+                selector=meta.LabelSelectorArgs(match_labels=app),
+                update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
+                template=core.PodTemplateSpecArgs(
+                    metadata=meta.ObjectMetaArgs(labels=app),
+                    spec=core.PodSpecArgs(
+                        host_network=True,
+                        priority_class_name="system-node-critical",
+                        node_selector={"node.kubernetes.io/instance-type": spec.machine_type},
+                        tolerations=[
+                            core.TolerationArgs(key="CriticalAddonsOnly", operator="Exists"),
+                            core.TolerationArgs(
+                                key="aws.amazon.com/efa", operator="Exists", effect="NoSchedule"
+                            ),
+                        ],
+                        containers=[
+                            core.ContainerArgs(
+                                name="aws-efa-k8s-device-plugin",
+                                image=EFA_PLUGIN_IMAGE,
+                                security_context=core.SecurityContextArgs(
+                                    allow_privilege_escalation=False,
+                                    capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+                                ),
+                                resources=core.ResourceRequirementsArgs(
+                                    requests={"cpu": "10m", "memory": "20Mi"}
+                                ),
+                                volume_mounts=[
+                                    core.VolumeMountArgs(
+                                        name="device-plugin",
+                                        mount_path="/var/lib/kubelet/device-plugins",
+                                    )
+                                ],
+                            )
+                        ],
+                        volumes=[
+                            core.VolumeArgs(
+                                name="device-plugin",
+                                host_path=core.HostPathVolumeSourceArgs(
+                                    path="/var/lib/kubelet/device-plugins"
+                                ),
+                            )
+                        ],
+                    ),
+                ),
+            ),
+            opts=ResourceOptions(parent=self, provider=self.provider),
+        )

@@ -1,0 +1,153 @@
+"""The event recorder: every Kubernetes Event of the run, written to the results volume.
+
+Why not `kubectl logs -f` of an exporter (what the seed did): one seed run lost events when the
+terminal disconnected and had to be redone. Here the exporter's `file` receiver appends JSON lines
+to `/results/events/events.jsonl` on the results PersistentVolumeClaim, inside the cluster, so a
+laptop can disconnect and `study collect` reads the file later.
+
+The recorder pod carries the `results` role label: step recorder Jobs are scheduled next to it
+(required pod affinity on the hostname), because the claim is ReadWriteOnce. The Deployment uses
+the Recreate strategy for the same reason. Plain dicts, rendered by `infra.operators.install`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from experiments.layout import (
+    EVENT_RECORDER,
+    EVENTS_FILE,
+    LABEL_ROLE,
+    NAMESPACE,
+    RESULTS_MOUNT,
+    RESULTS_PVC,
+    ROLE_RESULTS,
+    STEPS_DIR,
+)
+from infra.operators.versions import BUSYBOX
+from infra.operators.versions import EVENT_RECORDER as OP
+
+RESULTS_SIZE = "20Gi"  # a 256-node pulling run writes a few hundred MB of events
+
+
+def exporter_config() -> str:
+    import json
+
+    # JSON is valid YAML; the exporter reads YAML. maxEventAgeSeconds keeps events that were
+    # created while the recorder restarted (the default 5 s drops them).
+    cfg = {
+        "logLevel": "error",
+        "logFormat": "json",
+        "maxEventAgeSeconds": 300,
+        "route": {"routes": [{"match": [{"receiver": "results-file"}]}]},
+        "receivers": [{"name": "results-file", "file": {"path": EVENTS_FILE}}],
+    }
+    return json.dumps(cfg, indent=2)
+
+
+def recorder_labels() -> dict[str, str]:
+    return {"app.kubernetes.io/name": EVENT_RECORDER, LABEL_ROLE: ROLE_RESULTS}
+
+
+def results_claim() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": RESULTS_PVC,
+            "namespace": NAMESPACE,
+            # Default storage classes bind on first consumer: do not wait for Bound.
+            "annotations": {"pulumi.com/skipAwait": "true"},
+        },
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": RESULTS_SIZE}},
+        },
+    }
+
+
+def objects() -> list[dict[str, Any]]:
+    """ServiceAccount, read-only cluster RBAC, config, results claim and the Deployment."""
+    name, ns = EVENT_RECORDER, NAMESPACE
+    labels = recorder_labels()
+    prepare = (
+        f"mkdir -p {RESULTS_MOUNT}/events {STEPS_DIR} && chmod 0777 {RESULTS_MOUNT}/events "
+        f"{STEPS_DIR} && touch {EVENTS_FILE} && chmod 0666 {EVENTS_FILE}"
+    )
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name},
+            # Events cluster-wide, plus read access to the objects they involve (the exporter
+            # looks up labels and annotations of involved objects).
+            "rules": [
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": name,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": ns},
+            "data": {"config.yaml": exporter_config()},
+        },
+        results_claim(),
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "strategy": {"type": "Recreate"},  # ReadWriteOnce claim: never two pods
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "serviceAccountName": name,
+                        "initContainers": [
+                            {
+                                "name": "prepare-results",
+                                "image": BUSYBOX.ref,
+                                "command": ["sh", "-c", prepare],
+                                "volumeMounts": [{"name": "results", "mountPath": RESULTS_MOUNT}],
+                            }
+                        ],
+                        "containers": [
+                            {
+                                "name": "exporter",
+                                "image": OP.controller.ref,  # type: ignore[union-attr]
+                                "args": ["-conf=/config/config.yaml"],
+                                "resources": {
+                                    "requests": {"cpu": "100m", "memory": "128Mi"},
+                                    "limits": {"memory": "512Mi"},
+                                },
+                                "volumeMounts": [
+                                    {"name": "config", "mountPath": "/config"},
+                                    {"name": "results", "mountPath": RESULTS_MOUNT},
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "config", "configMap": {"name": name}},
+                            {
+                                "name": "results",
+                                "persistentVolumeClaim": {"claimName": RESULTS_PVC},
+                            },
+                        ],
+                    },
+                },
+            },
+        },
+    ]

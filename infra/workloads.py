@@ -1,0 +1,97 @@
+"""What runs on the cluster: the stack's operators, then its experiment, all through one provider.
+
+Order: the study namespace -> operators (each Ready: Deployments are awaited) -> the experiment's
+shared objects and steps (one at a time, see `experiments.component`). An Artifact Registry stack
+also gets its repository here, so the experiment's mirror step has somewhere to copy to.
+
+Exports: `operators` (name -> version), `steps` (step names in run order), `experiment` (kind,
+params, per-step estimate and deadline) and `experiment_deadline_seconds`.
+"""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi import ResourceOptions
+
+from experiments import layout
+
+
+def _artifact_repository(spec, labels: dict[str, str]):
+    """The stack's Docker repository when its images live in Artifact Registry, else None."""
+    from experiments.images import is_artifact_registry
+
+    registry = getattr(spec.cluster, "image_registry", "")
+    if spec.experiment is None or not is_artifact_registry(registry):
+        return None
+    import pulumi_gcp as gcp
+
+    host, project, repo = registry.split("/")[:3]
+    return gcp.artifactregistry.Repository(
+        "study-images",
+        project=project,
+        location=host.removesuffix("-docker.pkg.dev"),
+        repository_id=repo,
+        format="DOCKER",
+        labels=labels,
+        # Images outlive one cluster; never delete a repository someone may share.
+        opts=ResourceOptions(retain_on_delete=True),
+    )
+
+
+def deploy(stack: str, spec, provider, namespace, labels: dict[str, str]) -> None:
+    from infra.estimate import (
+        cluster_facts,
+        experiment_deadline_seconds,
+        experiment_params,
+        experiment_steps,
+    )
+    from infra.operators.install import install_operators
+    from infra.operators.versions import OPERATORS
+
+    k8s_opts = ResourceOptions(provider=provider, depends_on=[namespace])
+    operators = install_operators(list(spec.operators), k8s_opts)
+    pulumi.export("operators", {n: OPERATORS[n].version for n in operators})
+    if spec.experiment is None:
+        pulumi.export("steps", [])
+        return
+    from experiments.base import RenderContext
+    from experiments.component import Experiment
+
+    kind, params = experiment_params(spec)
+    steps = experiment_steps(spec)
+    ctx = RenderContext(
+        stack=stack,
+        namespace=layout.NAMESPACE,
+        cluster=cluster_facts(spec),
+        labels={
+            layout.LABEL_STACK: stack,
+            layout.LABEL_EXPERIMENT: spec.study,
+            layout.LABEL_KIND: kind.name,
+        },
+    )
+    deps: list[pulumi.Resource] = [namespace, *operators.values()]
+    repo = _artifact_repository(spec, labels)
+    if repo is not None:
+        deps.append(repo)
+    Experiment(
+        f"{stack}-experiment",
+        kind,
+        params,
+        steps,
+        ctx,
+        ResourceOptions(provider=provider, depends_on=deps),
+    )
+    pulumi.export("steps", [s.name for s in steps])
+    pulumi.export("experiment_deadline_seconds", experiment_deadline_seconds(spec))
+    pulumi.export(
+        "experiment",
+        {
+            "kind": kind.name,
+            "params": params.model_dump(mode="json"),
+            "steps": [
+                {"name": s.name, "estimated_seconds": s.estimated_seconds,
+                 "deadline_seconds": s.deadline_seconds}
+                for s in steps
+            ],
+        },
+    )

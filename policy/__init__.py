@@ -1,0 +1,1 @@
+"""Pulumi policy pack for study stacks (rules in `policies.py`; `__main__.py` serves them)."""

@@ -1,0 +1,119 @@
+"""`study analyze`, `study compare` and `study report`: results on stdout, one-line errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.cli import main
+
+_spec = importlib.util.spec_from_file_location(
+    "seed_data_cli", Path(__file__).resolve().parents[1] / "analysis" / "seed_data.py")
+seed = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(seed)
+
+
+def run_study(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """Run the console script in-process; returns (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["study", *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+class TestAnalyze:
+    """Tables and figures land under --out; stdout lists them; warnings go to stderr."""
+
+    def test_seed_dir(self, monkeypatch, capsys, tmp_path) -> None:
+        code, out, err = run_study(monkeypatch, capsys, "analyze", seed.RUN1_4, "--out", tmp_path)
+        assert code == 0
+        pulls = pd.read_parquet(tmp_path / "tables" / "pulls.parquet")
+        assert set(pulls["run"]) == {"run1-4"}
+        assert (tmp_path / "tables" / "completeness.csv").is_file()
+        assert (tmp_path / "figures" / "pull_time_vs_size_log.svg").is_file()
+        assert "pull_medians" in out and "warning:" not in out
+        completeness = pd.read_csv(tmp_path / "tables" / "completeness.csv")
+        not_ok = (completeness["status"] != "ok").sum()
+        assert not_ok > 0  # the seed's Jobs stacked pods on some nodes
+        assert f"warning: run1-4: {not_ok} of {len(completeness)} image/node pairs" in err
+
+
+class TestCompare:
+    """Human tables or JSON on stdout; refusals are one line and exit 3."""
+
+    def test_json(self, monkeypatch, capsys) -> None:
+        code, out, err = run_study(monkeypatch, capsys, "compare", seed.WITHOUT_STREAMING,
+                                   seed.STREAMING, "--json")
+        assert code == 0, err
+        doc = json.loads(out)
+        assert doc["baseline"] == "without-streaming-4" and doc["experiment_match"] is True
+        assert doc["config_differences"] == {
+            "image_streaming": {"without-streaming-4": "false", "streaming-4": "true"}}
+        metrics = {(m["metric"], m["key"]): m for m in doc["metrics"]}
+        assert metrics[("pull_seconds", "ensemble-amg2023:spack-skylake")]["n_b"] == 4
+        assert metrics[("app_seconds", "amg fluxsubmit")]["ci_low_a"] is None  # n=1: no CI
+
+    def test_human_tables(self, monkeypatch, capsys) -> None:
+        code, out, _ = run_study(monkeypatch, capsys, "compare", seed.WITHOUT_STREAMING,
+                                 seed.STREAMING)
+        assert code == 0
+        assert "Stack configuration differences" in out and "image_streaming" in out
+        assert "ensemble-amg2023:spack-skylake" in out
+
+    def test_refuses_different_experiments(self, monkeypatch, capsys) -> None:
+        code, out, err = run_study(monkeypatch, capsys, "compare", seed.RUN1_4, seed.STREAMING)
+        assert code == 3 and out == ""
+        assert err.strip() == (
+            "error: experiment definitions differ between run1-4, streaming-4 (keys: apps, "
+            "images, kinds); compare runs of one experiment, or pass --force")
+
+    def test_force_warns_and_compares(self, monkeypatch, capsys) -> None:
+        code, out, err = run_study(monkeypatch, capsys, "compare", seed.RUN1_4, seed.STREAMING,
+                                   "--force", "--json")
+        assert code == 0 and json.loads(out)["experiment_match"] is False
+        assert err.startswith("warning: experiment definitions differ (--force): apps, images")
+
+
+class TestErrors:
+    """Bad input: one line naming the file, the value and what is allowed; no traceback."""
+
+    def test_missing_dir(self, monkeypatch, capsys, tmp_path) -> None:
+        code, out, err = run_study(monkeypatch, capsys, "analyze", tmp_path / "nope",
+                                   "--out", tmp_path / "out")
+        assert code == 1 and out == ""
+        assert err.strip() == (f"error: {tmp_path / 'nope'}: not a directory; pass a run "
+                               "directory (results/<stack>/<run-id>/ or a seed data directory)")
+
+    def test_bad_step_log(self, monkeypatch, capsys, tmp_path) -> None:
+        run = seed.make_harness_run(tmp_path / "results")
+        log = run / "steps" / "topology-kary-1" / "log.txt"
+        log.write_text('NODES\n5\nSTUDY_TIMING {"event": "x"}\n')
+        code, _, err = run_study(monkeypatch, capsys, "analyze", run, "--out", tmp_path / "o")
+        assert code == 1 and "Traceback" not in err
+        assert err.strip() == (
+            f'error: {log}:3: got \'STUDY_TIMING {{"event": "x"}}\'; expected STUDY_TIMING '
+            '{"event": str, "size_gb": int, "seconds": float}')
+
+
+class TestReport:
+    """report prints the path of one self-contained page."""
+
+    def test_single_run(self, monkeypatch, capsys, tmp_path) -> None:
+        code, out, _ = run_study(monkeypatch, capsys, "report", seed.RUN4_4, "--out", tmp_path)
+        assert code == 0 and out.strip() == str(tmp_path / "report.html")
+        assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.parametrize("command", ["analyze", "compare", "report"])
+def test_help_lists_command(monkeypatch, capsys, command) -> None:
+    code, out, _ = run_study(monkeypatch, capsys, command, "--help")
+    assert code == 0 and "RUN_DIR" in out

@@ -1,0 +1,343 @@
+"""The whole program under the mock engine: what `pulumi up` would create, in what order.
+
+Invariants: every stack plans cleanly against real schemas; steps are chained one at a time;
+names are deterministic (resume); pull Jobs place one pod per node after a verified cache clear;
+deadlines reach the workload, the recorder and Pulumi's timeout; the plan does not grow with N.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from experiments import layout
+from harness.mock_engine import run_program
+from harness.stacks import stack_names
+from tests.conftest import NOW, ROOT, config_of, sections, stack_yaml
+
+STACKS = [s for s in stack_names(ROOT) if "study:experiment" in stack_yaml(s)["config"]]
+
+
+def spec_and_steps(stack: str):
+    from infra.estimate import experiment_steps
+    from infra.spec import load_spec
+
+    spec = load_spec(config_of(stack_yaml(stack)))
+    return spec, experiment_steps(spec)
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    """run(stack) -> (resources, creates): every create() call with its options."""
+    import experiments.component as component
+    import experiments.k8s as k8s_mod
+
+    cache: dict[str, tuple] = {}
+
+    def run(stack: str):
+        if stack in cache:
+            return cache[stack]
+        calls: list[dict] = []
+        real = k8s_mod.create
+
+        def spy(obj, opts, name=None):
+            res = real(obj, opts, name)
+            calls.append({
+                "obj": obj,
+                "name": res._name,
+                "depends_on": [d._name for d in (opts.depends_on or [])],
+                "timeout": opts.custom_timeouts.create if opts.custom_timeouts else None,
+            })
+            return res
+
+        mp = pytest.MonkeyPatch()
+        mp.setattr(k8s_mod, "create", spy)
+        mp.setattr(component, "create", spy)
+        try:
+            out = run_program(stack, config_of(stack_yaml(stack)), ROOT / "__main__.py")
+        finally:
+            mp.undo()
+        assert out.error is None, out.error
+        cache[stack] = (out.resources, calls, out.exports)
+        return cache[stack]
+
+    return run
+
+
+def test_stacks_with_experiments():
+    """Every GKE seed stack got its study, plus the two app stacks."""
+    for s in ["gke-64-ghcr", "gke-64-artifact-registry", "gke-64-localssd", "gke-64-streaming",
+              "gke-6-topology", "gke-30-topology", "gke-64-osu", "gke-4-nightly",
+              "gke-64-apps", "gke-64-apps-streaming"]:
+        assert s in STACKS
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_has_no_violations(stack):
+    from harness.plan import make_plan
+
+    plan = make_plan(stack, now=NOW)
+    assert plan.violations == []
+    est = plan.report.estimate
+    assert plan.exports["steps"] == [s.name for s in est.steps]
+    # Every object the experiment creates is labelled for collection and cleanup.
+    for m in plan.manifests:
+        labels = (m.get("metadata") or {}).get("labels") or {}
+        if layout.LABEL_STEP in labels:
+            assert labels[layout.LABEL_STACK] == stack
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deadlines_fit_the_budget(stack):
+    from infra.estimate import experiment_deadline_seconds
+
+    spec, steps = spec_and_steps(stack)
+    assert sum(s.deadline_seconds for s in steps) <= experiment_deadline_seconds(spec) + 1
+    assert all(s.deadline_seconds >= s.estimated_seconds for s in steps)
+
+
+def _kinds(resources) -> Counter:
+    return Counter(r.type.rsplit(":", 1)[-1] for r in resources)
+
+
+def test_matrix_sizes(recorded):
+    res, _, _ = recorded("gke-6-topology")
+    assert _kinds(res)["MiniCluster"] == 4 * 2 * 5
+    res, _, _ = recorded("gke-64-osu")
+    _, steps = spec_and_steps("gke-64-osu")
+    assert _kinds(res)["MetricSet"] == len(steps) == 14 + 8 * 5  # pairs once, collectives x5
+    res, _, _ = recorded("gke-64-ghcr")
+    jobs = [r for r in res if r.type == "kubernetes:batch/v1:Job"]
+    assert len(jobs) == 18 * 3  # cache clear + pull + recorder per step
+    res, _, _ = recorded("gke-64-apps-streaming")
+    assert _kinds(res)["MiniCluster"] == 4 * 7
+
+
+def test_operators_installed_and_ready_first(recorded):
+    res, calls, exports = recorded("gke-64-osu")
+    types = [r.type for r in res]
+    for token in ("study:infra:JobSet", "study:infra:MetricsOperator", "study:infra:EventRecorder"):
+        assert token in types
+    assert types.count("kubernetes:yaml/v2:ConfigGroup") == 2
+    assert set(exports["operators"]) == {"jobset", "metrics-operator", "event-recorder"}
+    exp = next(r for r in res if r.type == "study:experiments:Experiment")
+    assert exp is not None
+
+
+def _chain(calls):
+    """(step -> its first workload create, step -> its recorder create)."""
+    rec = {c["obj"]["metadata"]["name"][4:]: c for c in calls
+           if c["obj"]["metadata"].get("labels", {}).get(layout.LABEL_ROLE) == "recorder"}
+    return rec
+
+
+@pytest.mark.parametrize("stack", ["gke-4-nightly", "gke-6-topology", "gke-64-osu",
+                                   "gke-64-artifact-registry"])
+def test_steps_run_one_at_a_time(recorded, stack):
+    """Each step's first object waits for the previous step's recorder; no step is skipped."""
+    _, calls, exports = recorded(stack)
+    steps = exports["steps"]
+    rec = _chain(calls)
+    assert list(rec) == steps
+    for prev, step in zip(steps, steps[1:], strict=False):
+        mine = [c for c in calls if c["obj"]["metadata"].get("labels", {}).get(layout.LABEL_STEP)
+                == step and c["obj"]["metadata"]["labels"][layout.LABEL_ROLE] != "recorder"]
+        assert mine, step
+        assert f"job-{layout.LABEL_PREFIX}" not in mine[0]["depends_on"]
+        assert rec[prev]["name"] in mine[0]["depends_on"], (step, mine[0]["depends_on"])
+        assert set(c["name"] for c in mine) <= set(rec[step]["depends_on"])
+
+
+def test_resume_names_are_deterministic(recorded):
+    """A second run declares exactly the same resources with the same inputs."""
+    import experiments.component  # noqa: F401
+
+    first, _, _ = recorded("gke-4-nightly")
+    again = run_program("gke-4-nightly", config_of(stack_yaml("gke-4-nightly")),
+                        ROOT / "__main__.py")
+    assert [(r.type, r.name, r.inputs) for r in again.resources] == [
+        (r.type, r.name, r.inputs) for r in first]
+    names = [r.inputs.get("metadata", {}).get("name") for r in first
+             if r.type == "kubernetes:batch/v1:Job"]
+    assert names == ["clr-pull-l9-s1176249324-r1", "pull-l9-s1176249324-r1",
+                     "rec-pull-l9-s1176249324-r1", "clr-pull-l9-s1176249324-r2",
+                     "pull-l9-s1176249324-r2", "rec-pull-l9-s1176249324-r2"]
+
+
+def _jobs(calls, role):
+    return [c for c in calls if c["obj"]["kind"] == "Job"
+            and c["obj"]["metadata"]["labels"].get(layout.LABEL_ROLE) == role]
+
+
+class TestPullSteps:
+    """One pod per node, enforced by the scheduler, after a verified containerd cache clear."""
+
+    def test_one_pod_per_node(self, recorded):
+        _, calls, _ = recorded("gke-64-localssd")
+        for role in ("workload", "cache-clear"):
+            for c in _jobs(calls, role):
+                spec = c["obj"]["spec"]
+                tmpl = spec["template"]
+                assert spec["completions"] == spec["parallelism"] == 64
+                assert spec["backoffLimit"] == 0
+                term = tmpl["spec"]["affinity"]["podAntiAffinity"][
+                    "requiredDuringSchedulingIgnoredDuringExecution"][0]
+                assert term["topologyKey"] == "kubernetes.io/hostname"
+                assert term["labelSelector"]["matchLabels"].items() <= tmpl["metadata"][
+                    "labels"].items()
+                spread = tmpl["spec"]["topologySpreadConstraints"][0]
+                assert (spread["maxSkew"], spread["whenUnsatisfiable"]) == (1, "DoNotSchedule")
+
+    def test_cache_cleared_on_containerd_and_verified(self, recorded):
+        _, calls, _ = recorded("gke-64-localssd")
+        clears, pulls = _jobs(calls, "cache-clear"), _jobs(calls, "workload")
+        assert len(clears) == len(pulls) == 18
+        for clr, pull in zip(clears, pulls, strict=True):
+            assert clr["name"] in pull["depends_on"]
+            pod = clr["obj"]["spec"]["template"]["spec"]
+            c = pod["containers"][0]
+            image = pull["obj"]["spec"]["template"]["spec"]["containers"][0]["image"]
+            script = c["command"][-1]
+            assert c["command"][:4] == ["nsenter", "-t", "1", "-m"] and pod["hostPID"]
+            assert c["securityContext"]["privileged"]
+            assert f"crictl rmi '{image}'" in script and f"crictl inspecti -q '{image}'" in script
+            assert "exit 1" in script and "docker" not in script
+            # Pulumi awaits the clear (a warm cache stops the run), not the pull.
+            assert "annotations" not in clr["obj"]["metadata"]
+            assert pull["obj"]["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+            assert pull["obj"]["spec"]["template"]["spec"]["containers"][0][
+                "imagePullPolicy"] == "IfNotPresent"
+
+    def test_recorder_checks_pulls(self, recorded):
+        import json
+
+        _, calls, _ = recorded("gke-64-localssd")
+        for rec in _jobs(calls, "recorder"):
+            env = {e["name"]: e["value"] for e in
+                   rec["obj"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+            expect = json.loads(env["EXPECT"])
+            assert expect["nodes"] == 64 and len(expect["pull_images"]) == 1
+            assert env["POD_SELECTOR"].endswith(f"{layout.LABEL_ROLE}=workload")
+
+
+def test_deadlines_reach_workload_recorder_and_pulumi(recorded):
+    import json
+
+    from experiments.component import PULUMI_MARGIN_SECONDS, RECORDER_MARGIN_SECONDS
+
+    for stack in ("gke-4-nightly", "gke-6-topology", "gke-64-osu"):
+        _, calls, exports = recorded(stack)
+        deadline = {s["name"]: s["deadline_seconds"] for s in exports["experiment"]["steps"]}
+        for rec in _jobs(calls, "recorder"):
+            step = rec["obj"]["metadata"]["labels"][layout.LABEL_STEP]
+            env = {e["name"]: e["value"] for e in
+                   rec["obj"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+            assert int(env["DEADLINE_SECONDS"]) == int(deadline[step] + RECORDER_MARGIN_SECONDS)
+            assert rec["timeout"] == (
+                f"{int(deadline[step] + RECORDER_MARGIN_SECONDS + PULUMI_MARGIN_SECONDS)}s")
+            assert json.loads(env["WAIT_FOR"])
+        for c in calls:
+            labels = c["obj"]["metadata"].get("labels", {})
+            if labels.get(layout.LABEL_ROLE) != "workload":
+                continue
+            spec = c["obj"]["spec"]
+            got = spec.get("activeDeadlineSeconds", spec.get("deadlineSeconds"))
+            assert got == int(deadline[labels[layout.LABEL_STEP]])
+
+
+def test_recorders_sit_next_to_the_results_volume(recorded):
+    _, calls, _ = recorded("gke-6-topology")
+    for rec in _jobs(calls, "recorder"):
+        pod = rec["obj"]["spec"]["template"]["spec"]
+        term = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+        assert term["labelSelector"]["matchLabels"] == {layout.LABEL_ROLE: layout.ROLE_RESULTS}
+        assert {"persistentVolumeClaim": {"claimName": layout.RESULTS_PVC}, "name": "results"} in (
+            pod["volumes"])
+
+
+def test_topology_steps_carry_their_design(recorded):
+    import base64
+
+    _, calls, _ = recorded("gke-6-topology")
+    mcs = [c["obj"] for c in calls if c["obj"]["kind"] == "MiniCluster"]
+    first = mcs[0]
+    assert first["spec"]["flux"]["topology"] == "binomial" and first["spec"]["size"] == 6
+    pre = first["spec"]["containers"][0]["commands"]["pre"]
+    script = base64.b64decode(pre.split()[1]).decode()
+    assert "LEAVES='1,3,5'" in script and "SIZE_BYTES=1000000000" in script
+    assert "direct-download-all-nodes" in script and "STUDY-TIMING" in script
+    assert "PAYLOAD=random" in script
+
+
+def test_artifact_registry_stack_creates_its_repository(recorded):
+    res, calls, _ = recorded("gke-64-artifact-registry")
+    repo = [r for r in res if r.type == "gcp:artifactregistry/repository:Repository"]
+    assert len(repo) == 1
+    assert repo[0].inputs["repositoryId"] == "chonks" and repo[0].inputs["format"] == "DOCKER"
+    mirror = next(c for c in calls if c["obj"]["metadata"]["name"] == "mirror-images")
+    inits = mirror["obj"]["spec"]["template"]["spec"]["initContainers"]
+    assert len(inits) == 6 and all(i["command"][:2] == ["gcrane", "cp"] for i in inits)
+    ghcr, _, _ = recorded("gke-64-ghcr")
+    assert not [r for r in ghcr if r.type.startswith("gcp:artifactregistry")]
+
+
+def test_plan_does_not_grow_with_node_count(project):
+    from harness.plan import make_plan
+
+    counts = {}
+    for n in (4, 1024):
+        sec = sections("gke-64-localssd")
+        sec["cluster"]["node_count"] = n
+        sec["quota"] = {"cpus": 100000, "in_use_addresses": 5000, "local_ssd_gb": 10**6}
+        sec["budget"] = {"usd": 10**6, "max_hours": 10}
+        plan = make_plan(project(f"scale-{n}", sec), now=NOW)
+        assert plan.violations == []
+        counts[n] = (len(plan.resources), len(plan.manifests))
+    assert counts[4] == counts[1024]
+
+
+class TestParamErrors:
+    """One line each: the key, the value, what is allowed."""
+
+    def problems(self, project, experiment, operators=("event-recorder",)):
+        from harness.plan import make_plan
+
+        sec = sections("gke-4-nightly")
+        sec["experiment"] = experiment
+        sec["operators"] = list(operators)
+        return make_plan(project("bad", sec), now=NOW).violations
+
+    def test_unknown_param(self, project):
+        v = self.problems(project, {"kind": "pulling", "params": {"layers": [9], "sizes": [1],
+                                                                  "iteration": 2}})
+        assert len(v) == 1 and v[0].startswith("study:experiment.params.iteration: unknown key;")
+        assert "iterations" in v[0]
+
+    def test_bad_value(self, project):
+        v = self.problems(project, {"kind": "osu", "params": {"benchmarks": ["osu_latencyy"]}},
+                          operators=("jobset", "metrics-operator", "event-recorder"))
+        assert len(v) == 1
+        assert v[0].startswith("study:experiment.params.benchmarks: ['osu_latencyy'] is not allowed;")
+        assert "osu_latency," in v[0]
+
+    def test_cross_field(self, project):
+        v = self.problems(project, {"kind": "pulling", "params": {"sizes": [1]}})
+        assert v == ["study:experiment.params: {'sizes': [1]} is not allowed; layers and sizes go "
+                     "together (the chonk tag is <L>-layers-size-<bytes>-bytes)"]
+
+    def test_missing_operator(self, project):
+        v = self.problems(project, {"kind": "topology", "params": {"designs": ["kary:2"]}})
+        assert len(v) == 1 and v[0].startswith("study:operators: ['event-recorder'] is missing "
+                                               "'flux-operator'")
+
+    def test_unknown_kind(self, project):
+        v = self.problems(project, {"kind": "pulls", "params": {}})
+        assert v and "unknown experiment kind 'pulls'" in v[0]
+
+
+def test_every_stack_file_is_still_valid_yaml_with_comments():
+    for s in STACKS:
+        text = (Path(ROOT) / "stacks" / f"Pulumi.{s}.yaml").read_text()
+        assert "study:experiment:" in text and "# Issue #4" in text

@@ -1,0 +1,116 @@
+"""The in-cluster step recorder against a fake API server: what it leaves on the results volume.
+
+This is the contract with `study collect`: status.json (status, start and end, checks), log.txt
+and pods.json under /results/steps/<step>/, written whatever happened to the step.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "experiments"
+IMAGE = "ghcr.io/converged-computing/container-chonks-run1:9-layers-size-1176249324-bytes"
+JOB = "/apis/batch/v1/namespaces/study-harness/jobs/pull-x-r1"
+
+
+class FakeApi:
+    def __init__(self, job: dict, pods: list[dict], logs: dict[str, str]):
+        self.job, self.pods, self.logs, self.deleted = job, pods, logs, []
+
+    def request(self, path, method="GET", raw=False):
+        if method == "DELETE":
+            self.deleted.append(path)
+            return {}
+        if path == JOB:
+            return self.job
+        if "/pods?labelSelector=" in path:
+            return {"items": self.pods}
+        if path.endswith("/log"):
+            return self.logs[path.split("/")[-2]]
+        raise AssertionError(path)
+
+
+def seed_pods() -> list[dict]:
+    """The seed's 4 pull pods for one image, with the nodes the events say they ran on."""
+    nodes = {}
+    for line in (FIX / "run1-4-size-1176249324.jsonl").read_text().splitlines()[1:]:
+        ev = json.loads(line)
+        if ev["reason"] == "Pulled" and "chonks" in ev["message"]:
+            nodes[ev["involvedObject"]["name"]] = ev["reportingInstance"]
+    return [{"metadata": {"name": p}, "spec": {"nodeName": n},
+             "status": {"phase": "Succeeded", "startTime": "2024-11-10T06:20:00Z"}}
+            for p, n in sorted(nodes.items())]
+
+
+@pytest.fixture
+def recorder(tmp_path, monkeypatch):
+    from experiments import recorder as rec
+
+    (tmp_path / "events").mkdir()
+    shutil.copy(FIX / "run1-4-size-1176249324.jsonl", tmp_path / "events" / "events.jsonl")
+    monkeypatch.setattr(rec, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(rec.time, "sleep", lambda s: None)
+    env = {
+        "STEP": "pull-x-r1", "KIND": "pulling", "NAMESPACE": "study-harness",
+        "WAIT_FOR": json.dumps([JOB]), "OWNERS": json.dumps([JOB]),
+        "POD_SELECTOR": "study-harness.io/step=pull-x-r1", "DEADLINE_SECONDS": "600",
+        "EXPECT": json.dumps({"pull_images": [IMAGE], "nodes": 4, "pods_per_node": 1}),
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+
+    def run(job: dict, pods: list[dict]):
+        api = FakeApi(job, pods, {p["metadata"]["name"]: "hello\n" for p in pods})
+        monkeypatch.setattr(rec, "Api", lambda: api)
+        assert rec.main() == 0
+        out = tmp_path / "steps" / "pull-x-r1"
+        return api, json.loads((out / "status.json").read_text()), out
+
+    return run
+
+
+DONE = {"status": {"startTime": "2024-11-10T06:20:00Z", "completionTime": "2024-11-10T06:20:31Z",
+                   "conditions": [{"type": "Complete", "status": "True"}]}}
+
+
+def test_seed_step_is_recorded_invalid(recorder):
+    """The seed's pods pulled on 2 of 4 nodes: the step ran, but its measurement is invalid."""
+    _, status, out = recorder(DONE, seed_pods())
+    assert status["status"] == "invalid"
+    assert (status["started_at"], status["finished_at"]) == (
+        "2024-11-10T06:20:00Z", "2024-11-10T06:20:31Z")
+    pulls = next(c for c in status["checks"] if c["check"] == "pulls")
+    assert (pulls["observed_pulls"], pulls["expected_pulls"]) == (2, 4)
+    pods = json.loads((out / "pods.json").read_text())
+    assert len(pods) == 4
+    assert (out / "log.txt").read_text().count("===== pod") == 4
+
+
+def test_failed_job_is_data(recorder):
+    failed = {"status": {"startTime": "2024-11-10T06:20:00Z",
+                         "conditions": [{"type": "Failed", "status": "True",
+                                         "lastTransitionTime": "2024-11-10T06:21:00Z"}]}}
+    api, status, _ = recorder(failed, seed_pods())
+    assert status["status"] == "failed" and status["finished_at"] == "2024-11-10T06:21:00Z"
+    assert api.deleted == []
+
+
+def test_deadline_stops_the_workload(recorder, monkeypatch):
+    from experiments import recorder as rec
+
+    clock = iter(range(0, 100000, 300))
+    monkeypatch.setattr(rec.time, "time", lambda: next(clock))
+    api, status, _ = recorder({"status": {"startTime": "2024-11-10T06:20:00Z"}}, seed_pods())
+    assert status["status"] == "deadline"
+    assert api.deleted == [JOB]
+
+
+def test_statuses_are_the_layout_ones():
+    from experiments import layout, recorder
+
+    assert set(recorder.DONE.values()) | {"running", "deadline", "invalid"} <= set(
+        layout.STEP_STATUSES)

@@ -1,0 +1,171 @@
+"""`study destroy`, `study runs`, `study janitor` and `study run` as commands, against the fakes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from harness.lifecycle import ledger
+from harness.lifecycle.fakes import raising
+from harness.lifecycle.interfaces import PermanentError
+from harness.lifecycle.janitor import file_expiry, sweep
+from harness.lifecycle.state import load_state
+from tests.conftest import to_config
+from tests.harness.lifecycle.conftest import STACK, STEPS3, nightly
+
+# The program re-validates under the mock engine with the real clock, so an expiry must lie in
+# the real future; the janitor is then handed (or simulates) a time after it.
+EXPIRY = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+AFTER = EXPIRY + timedelta(days=1)
+EXPIRY_TEXT = EXPIRY.isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def wired(harness, monkeypatch, project):
+    """A fake world behind the real CLI entry point, with a project holding the test stack."""
+
+    def make(sec=None, **kw):
+        h = harness(sec=sec, steps=list(STEPS3), **kw)
+        project(STACK, h.sec)
+        h.services.results_root = project.root / "results"
+        h.results = h.services.results_root
+        monkeypatch.setattr("harness.cli.run.services", lambda: h.services)
+        monkeypatch.setattr("harness.lifecycle.services.results_root", lambda: h.results)
+        return h
+
+    return make
+
+
+class TestJanitor:
+    """Expired stacks are destroyed, unexpired ones kept, `--dry-run` touches nothing."""
+
+    def _expired_world(self, harness):
+        sec = nightly(expires_at=EXPIRY_TEXT)
+        h = harness(sec=sec, steps=list(STEPS3))
+        out = h.run(keep=True)
+        assert out.exit_code == 0 and h.world.cloud.live(STACK)
+        return h
+
+    def test_dry_run_lists_and_leaves_everything(self, harness):
+        h = self._expired_world(harness)
+        later = AFTER
+        items = sweep(h.services, later, True, [STACK], lambda s: to_config(h.sec))
+        assert [(i.stack, i.action) for i in items] == [(STACK, "would destroy")]
+        assert h.world.cloud.live(STACK)
+        assert [op for op, _ in h.world.backend.calls].count("destroy") == 0
+
+    def test_expired_stack_is_destroyed_and_recorded(self, harness):
+        h = self._expired_world(harness)
+        later = AFTER
+        items = sweep(h.services, later, False, [STACK], lambda s: to_config(h.sec))
+        assert [(i.stack, i.action) for i in items] == [(STACK, "destroyed")]
+        assert not h.world.cloud.live(STACK)
+        st = load_state(h.results / STACK / load_state_dir(h))
+        assert not st.resources_may_exist and st.destroyed_at is not None
+
+    def test_not_expired_is_kept(self, harness):
+        h = self._expired_world(harness)
+        early = EXPIRY - timedelta(hours=1)
+        items = sweep(h.services, early, False, [STACK], lambda s: to_config(h.sec))
+        assert [i.action for i in items] == ["not expired"]
+        assert h.world.cloud.live(STACK)
+
+    def test_stack_known_only_by_labels_is_reported(self, harness):
+        h = self._expired_world(harness)
+        h.world.cloud.create("compute.instances", "orphan-1",
+                             {"stack": "orphan", "expires-at": "20261101t000000z",
+                              "managed-by": "study-harness"})
+        later = AFTER
+        items = {i.stack: i for i in sweep(h.services, later, True, [STACK],
+                                           lambda s: to_config(h.sec))}
+        assert items["orphan"].source == "labels"
+        assert items["orphan"].action == "would destroy"
+
+    def test_failed_destroy_is_loud(self, harness):
+        h = self._expired_world(harness)
+        h.world.faults.add("destroy", raising(PermanentError("permission denied")), times=9)
+        later = AFTER
+        items = sweep(h.services, later, False, [STACK], lambda s: to_config(h.sec))
+        assert items[0].action == "failed"
+        assert f"study destroy {STACK}" in items[0].detail and "leftovers:" in items[0].detail
+
+    def test_file_expiry_parses_without_the_rest(self):
+        assert file_expiry({"study:expires_at": "2026-01-01T00:00:00Z"}) == datetime(
+            2026, 1, 1, tzinfo=UTC)
+        assert file_expiry({}) is None
+
+
+def load_state_dir(h) -> str:
+    return sorted(p.name for p in (h.results / STACK).iterdir())[-1]
+
+
+class TestLedger:
+    """`study runs` shows one line per run; a resumed run's last record wins; torn lines skipped."""
+
+    def test_last_record_wins_and_torn_lines_are_skipped(self, tmp_path):
+        e1 = ledger.LedgerEntry("s", "r1", "interrupted", 143, 0.0, 10.0, 0.1, 0.4, 0.1)
+        e2 = ledger.LedgerEntry("s", "r1", "succeeded", 0, 0.0, 20.0, 0.2, 0.8, 0.2)
+        e3 = ledger.LedgerEntry("t", "r2", "failed", 1, 5.0, 9.0, 0.1, 0.4, 0.1)
+        for e in (e1, e3, e2):
+            ledger.append(tmp_path, e)
+        with (tmp_path / ledger.LEDGER).open("a") as fh:
+            fh.write('{"stack": "s", "run_id": ')  # a crash mid-line
+        assert ledger.read(tmp_path) == [e2, e3]
+        assert ledger.read(tmp_path, "t") == [e3]
+
+
+class TestCommands:
+    """The CLI entry point with fakes injected: exit codes and one-line messages."""
+
+    def test_run_then_runs(self, wired, cli):
+        h = wired()
+        code, out, err = cli("run", STACK)
+        assert code == 0, err
+        assert f"run of {STACK} succeeded" in err
+        code, out, err = cli("runs", "--json")
+        rows = json.loads(out)
+        assert [(r["stack"], r["status"]) for r in rows] == [(STACK, "succeeded")]
+        assert not h.world.cloud.live(STACK)
+
+    def test_run_leftovers_exit_5_with_the_command(self, wired, cli):
+        h = wired()
+        h.world.faults.add("destroy", raising(PermanentError("googleapi: Error 403")), times=9)
+        code, out, err = cli("run", STACK)
+        assert code == 5
+        assert f"destroy of {STACK} did not complete" in err
+        assert f"finish it with: study destroy {STACK}" in err
+        assert "leftover: container.clusters gke-4-nightly-cluster" in err
+
+    def test_destroy_command_after_keep(self, wired, cli):
+        h = wired()
+        assert cli("run", STACK, "--keep")[0] == 0
+        assert h.world.cloud.live(STACK)
+        code, out, err = cli("destroy", STACK)
+        assert code == 0, err
+        assert not h.world.cloud.live(STACK)
+
+    def test_collect_command_prints_the_run_dir(self, wired, cli):
+        h = wired()
+        assert cli("run", STACK, "--keep")[0] == 0
+        code, out, err = cli("collect", STACK)
+        assert code == 0, err
+        assert out.strip().startswith(str(h.results / STACK))
+
+    def test_janitor_dry_run_command(self, wired, cli):
+        h = wired(sec=nightly(expires_at=EXPIRY_TEXT))
+        assert cli("run", STACK, "--keep")[0] == 0
+        h.world.clock.t = AFTER.timestamp()  # cron fires after the expiry
+        code, out, err = cli("janitor", "--dry-run", "--json")
+        assert code == 0, err
+        assert json.loads(out) == [{"stack": STACK, "expires_at": EXPIRY.isoformat(),
+                                    "source": "stack file", "action": "would destroy",
+                                    "detail": ""}]
+        assert h.world.cloud.live(STACK)
+
+    def test_resume_without_a_run_is_one_line(self, wired, cli):
+        wired()
+        code, out, err = cli("run", STACK, "--resume")
+        assert code == 1
+        assert "nothing to resume for gke-4-nightly: no run" in err

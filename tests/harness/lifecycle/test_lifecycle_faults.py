@@ -1,0 +1,372 @@
+"""Fault injection: `study run` against fakes, with a fault at every stage.
+
+Invariant protected by every case: the run ends with destroy attempted whenever anything may
+exist, with what was collected kept on disk, with a run state consistent with the (fake) cloud
+for a later `--resume` or `destroy`, and with an honest exit code and message.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from harness.errors import StudyError
+from harness.lifecycle.fakes import (
+    FakeStep,
+    aws_dependency_violation,
+    gke_in_progress,
+    raising,
+)
+from harness.lifecycle.interfaces import PermanentError
+from harness.lifecycle.run import EXIT_CHECK, EXIT_FAILED, EXIT_LEFTOVERS, EXIT_OK, EXIT_STOPPED
+from harness.lifecycle.state import load_state
+from tests.harness.lifecycle.conftest import STACK, STEPS3
+
+SIGINT, SIGTERM = signal.SIGINT, signal.SIGTERM
+PREFLIGHT = ("plan", "quota")
+
+
+def check_invariants(h, out, *, created: bool) -> dict[str, Any]:
+    """The guarantees every case shares; returns the on-disk run state for extra checks."""
+    w = h.world
+    assert w.signals.installed == 1 and w.signals.restored == 1, "signal handlers not restored"
+    assert out.message and STACK in out.message or out.exit_code == EXIT_CHECK
+    state = load_state(out.run_dir)
+    assert state.stage == "done"
+    assert state.status == out.status
+    assert state.exit_code == out.exit_code
+    live = w.cloud.live(STACK)
+    # Consistency: the state may only say "nothing exists" when nothing exists.
+    if live:
+        assert state.resources_may_exist, f"state says destroyed but {live} remain"
+    if created:
+        assert w.backend.destroy_started_at is not None, "destroy was never attempted"
+        assert (out.run_dir / "provenance.json").is_file()
+        prov = json.loads((out.run_dir / "provenance.json").read_text())
+        assert prov["partial"] == bool(out.collection and out.collection.partial)
+    else:
+        assert not w.backend.exists(STACK) and not live
+        assert w.backend.destroy_started_at is None
+    if out.exit_code == EXIT_LEFTOVERS:
+        assert f"study destroy {STACK}" in " ".join(out.details)
+    elif created:
+        assert not live, f"resources left behind: {live}"
+        assert not state.resources_may_exist
+    if out.status not in ("succeeded", "preflight-failed") and created:
+        assert f"study run {STACK} --resume" in " ".join(out.details)
+    assert not list(out.run_dir.rglob("*.tmp")), "a torn temporary file was left behind"
+    return {"state": state}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    point: str
+    action: str  # "error" | "permanent" | "transient" | "SIGINT" | "SIGTERM" | "KeyboardInterrupt"
+    status: str
+    code: int
+    created: bool = True
+    after: int = 0
+    times: int = 1
+
+
+def _action(h, case: Case):
+    if case.action in ("SIGINT", "SIGTERM"):
+        return h.world.signals.action(getattr(signal, case.action))
+    exc: BaseException = {
+        "error": RuntimeError(f"injected failure at {case.point}"),
+        "permanent": PermanentError(f"injected permanent failure at {case.point}"),
+        "transient": gke_in_progress(),
+        "KeyboardInterrupt": KeyboardInterrupt(),
+    }[case.action]
+    return raising(exc)
+
+
+CASES = [
+    # an exception at each stage
+    Case("error-plan", "plan", "error", "failed", EXIT_FAILED, created=False),
+    Case("error-quota", "quota", "error", "failed", EXIT_FAILED, created=False),
+    Case("error-up-start", "up.start", "error", "failed", EXIT_FAILED),
+    Case("partial-creation", "up.resource", "permanent", "failed", EXIT_FAILED, after=2),
+    Case("error-experiment", "up.step", "error", "failed", EXIT_FAILED, after=40),
+    Case("error-up-end", "up.end", "error", "failed", EXIT_FAILED),
+    Case("error-watch", "reader.statuses", "error", "failed", EXIT_FAILED),
+    Case("error-collect-events", "reader.events", "error", "failed", EXIT_FAILED),
+    Case("error-collect-nodes", "reader.nodes", "error", "failed", EXIT_FAILED),
+    Case("collect-fails-half-way", "reader.log", "error", "failed", EXIT_FAILED, after=1),
+    # destroy: transient N times (retried), permanent, beyond the retry budget
+    Case("destroy-transient-3x", "destroy", "transient", "succeeded", EXIT_OK, times=3),
+    Case("destroy-transient-mid-delete", "destroy.resource", "transient", "succeeded", EXIT_OK,
+         after=2, times=2),
+    Case("destroy-transient-forever", "destroy", "transient", "destroy-incomplete",
+         EXIT_LEFTOVERS, times=10),
+    Case("destroy-permanent", "destroy", "permanent", "destroy-incomplete", EXIT_LEFTOVERS),
+    Case("verify-listing-fails", "inventory.labelled", "error", "destroy-incomplete",
+         EXIT_LEFTOVERS),
+    Case("transient-during-up", "up.resource", "transient", "succeeded", EXIT_OK, after=3),
+    # raw KeyboardInterrupt (default SIGINT disposition) mid-experiment and mid-destroy
+    Case("kbint-experiment", "up.step", "KeyboardInterrupt", "interrupted", 130, after=10),
+    Case("kbint-destroy", "destroy", "KeyboardInterrupt", "interrupted", 130),
+]
+# SIGINT and SIGTERM at each stage, delivered through the installed handler.
+SIGNAL_POINTS = [
+    ("plan", False), ("quota", False), ("up.start", True), ("up.resource", True),
+    ("up.step", True), ("reader.statuses", True), ("reader.events", True), ("destroy", True),
+]
+for _sig in ("SIGINT", "SIGTERM"):
+    for _point, _created in SIGNAL_POINTS:
+        CASES.append(
+            Case(f"{_sig.lower()}-{_point}", _point, _sig, "interrupted",
+                 128 + int(getattr(signal, _sig)), created=_created,
+                 after=3 if _point in ("up.resource", "up.step") else 0)
+        )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_fault(harness, case):
+    h = harness(steps=list(STEPS3))
+    h.world.faults.add(case.point, _action(h, case), times=case.times, after=case.after)
+    out = h.run()
+    assert (out.status, out.exit_code) == (case.status, case.code), (out.message, out.details)
+    assert h.world.faults.hits[case.point] > case.after, "the fault point was never reached"
+    check_invariants(h, out, created=case.created)
+    if case.action in ("SIGINT", "SIGTERM", "KeyboardInterrupt"):
+        assert case.action.replace("KeyboardInterrupt", "SIGINT") in out.message
+    if case.code == EXIT_LEFTOVERS:
+        assert out.leftovers or "could not verify" in " ".join(out.details)
+
+
+def test_fault_count_meets_the_issue():
+    extra = 10  # the dedicated tests below (deadline, stall x2, disk, quota, ...)
+    assert len(CASES) + extra >= 30
+
+
+def test_preflight_quota_shortfall_stops_before_any_resource(harness):
+    h = harness()
+    h.world.cloud.quota_usage["cpus"] = 990  # limit 1000: 10 left, the stack needs 16
+    out = h.run()
+    assert out.exit_code == EXIT_CHECK and out.status == "preflight-failed"
+    assert "needs 16 but only 10 is available (limit 1000, in use 990)" in out.message
+    assert h.world.backend.calls == []
+    check_invariants(h, out, created=False)
+
+
+def test_preflight_budget_shortfall_names_the_numbers(harness):
+    from tests.harness.lifecycle.conftest import nightly
+
+    h = harness(sec=nightly(budget={"usd": 0.1, "max_hours": 1.5}))
+    out = h.run()
+    assert out.exit_code == EXIT_CHECK
+    assert "study:budget.usd: 0.1 does not cover the estimated cost" in out.message
+    assert h.world.backend.calls == []
+
+
+def test_declared_quota_used_without_credentials(harness):
+    from tests.harness.lifecycle.conftest import nightly
+
+    sec = nightly()
+    sec["quota"] = {"cpus": 16, "in_use_addresses": 20}
+    h = harness(sec=sec, live_quota=False)
+    out = h.run()
+    assert out.exit_code == EXIT_OK
+    assert any("quota declared: no cloud credentials" in x for x in h.progress.lines)
+
+
+@pytest.mark.parametrize("await_steps", [True, False], ids=["in-up", "after-up"])
+def test_deadline_mid_step_stops_collects_destroys(harness, await_steps):
+    h = harness(steps=[FakeStep("short", 300), FakeStep("endless", 3 * 3600)])
+    h.world.backend.await_steps = await_steps
+    out = h.run(stall_seconds=4 * 3600)  # a long step, not a stalled one
+    assert (out.status, out.exit_code) == ("deadline", EXIT_STOPPED), out.message
+    assert "deadline reached (1.50 h" in out.message
+    state = check_invariants(h, out, created=True)["state"]
+    # The deadline is counted from the first resource's creation.
+    assert state.deadline_at == pytest.approx(state.first_resource_at + 1.5 * 3600)
+    assert h.world.backend.destroy_started_at - state.deadline_at <= 60
+    steps = {r["step"]: r for r in json.loads((out.run_dir / "steps.json").read_text())}
+    assert steps["short"]["status"] == "succeeded"
+    assert steps["endless"]["status"] == "deadline"
+    assert (out.run_dir / "steps" / "short" / "log.txt").is_file()
+
+
+@pytest.mark.parametrize("await_steps", [True, False], ids=["in-up", "after-up"])
+def test_stalled_step_is_stopped(harness, await_steps):
+    h = harness(steps=[FakeStep("ok", 120), FakeStep("hung", 60, stall=True)])
+    h.world.backend.await_steps = await_steps
+    out = h.run()
+    assert (out.status, out.exit_code) == ("stalled", EXIT_STOPPED), out.message
+    assert "no experiment step progressed for 1200 s" in out.message
+    check_invariants(h, out, created=True)
+    stall_started = h.world.experiment.started_at + 120
+    # Stopped one stall window (+ one poll) after the last progress, not at the deadline.
+    assert h.world.backend.destroy_started_at - stall_started <= 1200 + 60 + 30
+
+
+def test_stopping_the_experiment_fails_destroy_still_runs(harness):
+    h = harness(steps=[FakeStep("ok", 120), FakeStep("hung", 60, stall=True)])
+    h.world.backend.await_steps = False
+    h.world.faults.add("reader.stop", raising(RuntimeError("jobs.batch is forbidden")))
+    out = h.run()
+    assert (out.status, out.exit_code) == ("stalled", EXIT_STOPPED)
+    assert any("could not stop the experiment cleanly" in x for x in h.progress.lines)
+    check_invariants(h, out, created=True)
+
+
+def test_failed_step_is_an_honest_failure(harness):
+    h = harness(steps=[FakeStep("a", 60), FakeStep("b", 60, outcome="failed"), FakeStep("c", 60)])
+    out = h.run()
+    assert (out.status, out.exit_code) == ("failed", EXIT_FAILED)
+    assert "step(s) failed: b" in out.message
+    check_invariants(h, out, created=True)
+
+
+def test_full_disk_never_blocks_destroy(harness):
+    h = harness(steps=list(STEPS3), disk_bytes=6000)
+    out = h.run()
+    assert out.exit_code == EXIT_FAILED
+    assert not h.world.cloud.live(STACK), "a full disk must not keep the cluster up"
+    assert h.world.backend.destroy_started_at is not None
+    joined = " ".join([out.message, *out.details])
+    assert "No space left on device" in joined
+    # Whatever is on disk is whole: every JSON file parses, no temporary file remains.
+    for path in out.run_dir.rglob("*.json"):
+        json.loads(path.read_text())
+    assert not list(out.run_dir.rglob("*.tmp"))
+    state = load_state(out.run_dir)  # an older but consistent state
+    assert state.resources_may_exist or state.status != "running"
+
+
+@pytest.mark.parametrize("await_steps", [True, False], ids=["in-up", "after-up"])
+def test_completion_to_destroy_delay_is_under_a_minute(harness, await_steps):
+    h = harness(steps=list(STEPS3))
+    h.world.backend.await_steps = await_steps
+    out = h.run()
+    assert out.exit_code == EXIT_OK, out.message
+    done = h.world.experiment.completed_at()
+    delay = h.world.backend.destroy_started_at - done
+    assert 0 < delay <= 60, f"experiment done -> destroy start took {delay:.1f} s (simulated)"
+    check_invariants(h, out, created=True)
+
+
+def test_signal_during_cleanup_does_not_stop_destroy(harness):
+    h = harness(steps=list(STEPS3))
+    h.world.faults.add("reader.events", h.world.signals.action(SIGINT))
+    h.world.faults.add("destroy", h.world.signals.action(SIGTERM))
+    out = h.run()
+    assert out.exit_code == 130
+    assert not h.world.cloud.live(STACK)
+    assert any("collection and destroy continue" in x for x in h.progress.lines)
+    assert json.loads((out.run_dir / "provenance.json").read_text())["partial"] is False
+
+
+def test_resume_continues_from_the_last_finished_step(harness):
+    h = harness(steps=list(STEPS3))
+    h.world.faults.add("up.step", h.world.signals.action(SIGTERM), after=70)  # during step 2
+    first = h.run()
+    assert first.exit_code == 143
+    state = load_state(first.run_dir)
+    assert state.finished_steps == ["pull-cold"] and not state.resources_may_exist
+    events_before = (first.run_dir / "events.jsonl").read_text()
+    second = h.run(resume=True)
+    assert second.exit_code == EXIT_OK, second.message
+    assert second.run_id == first.run_id
+    ups = [t for op, t in h.world.backend.calls if op == "up"]
+    assert len(ups) == 2
+    assert h.world.experiment.skip == {"pull-cold"}  # passed as STUDY_COMPLETED_STEPS
+    steps = json.loads((second.run_dir / "steps.json").read_text())
+    assert [r["step"] for r in steps] == ["pull-warm", "pull-again", "pull-cold"]
+    assert all(r["status"] == "succeeded" for r in steps)
+    assert (second.run_dir / "steps" / "pull-cold" / "log.txt").is_file()
+    # Events from the first attempt are kept alongside the second attempt's.
+    uids = {json.loads(x)["metadata"]["uid"] for x in events_before.splitlines()}
+    after = {json.loads(x)["metadata"]["uid"]
+             for x in (second.run_dir / "events.jsonl").read_text().splitlines()}
+    assert uids <= after
+    assert load_state(second.run_dir).attempts == 2
+
+
+def test_resume_refuses_a_finished_run(harness):
+    h = harness(steps=list(STEPS3))
+    assert h.run().exit_code == EXIT_OK
+    with pytest.raises(StudyError, match="nothing to resume"):
+        h.run(resume=True)
+
+
+def test_keep_leaves_the_cluster_and_says_how_to_destroy(harness):
+    h = harness(steps=list(STEPS3))
+    out = h.run(keep=True)
+    assert out.exit_code == EXIT_OK
+    assert h.world.backend.destroy_started_at is None
+    assert h.world.cloud.live(STACK)
+    state = load_state(out.run_dir)
+    assert state.kept and state.resources_may_exist
+    assert any(f"study destroy {STACK}" in x for x in out.details)
+    assert any("expires 2027-12-31" in x for x in h.progress.lines)
+
+
+def test_eventual_consistency_longer_than_verify_is_reported(harness):
+    h = harness(steps=list(STEPS3))
+    h.world.cloud.lag = 10_000  # deleted resources keep being listed
+    out = h.run()
+    assert out.exit_code == EXIT_LEFTOVERS
+    assert any("container.clusters gke-4-nightly-cluster" in x for x in out.details)
+    assert not h.world.cloud.live(STACK)  # actually gone; the listing is stale, and we say so
+
+
+def test_progress_reports_resources_steps_time_and_money(harness):
+    h = harness(steps=list(STEPS3))
+    out = h.run()
+    assert out.exit_code == EXIT_OK
+    last = h.progress.snapshots[-1]
+    assert last.resources_done == 10  # 7 infrastructure resources + 3 recorder Jobs
+    assert last.steps_done == 3
+    assert last.budget_usd == 5
+    assert 0 < last.spent_usd < 5
+    assert last.elapsed_s > 0
+
+
+def test_ledger_records_each_run(harness):
+    from harness.lifecycle import ledger
+
+    h = harness(steps=list(STEPS3))
+    out = h.run()
+    entries = ledger.read(h.results)
+    assert [(e.stack, e.run_id, e.status) for e in entries] == [(STACK, out.run_id, "succeeded")]
+    e = entries[0]
+    assert e.node_hours == pytest.approx(4 * e.cost_usd / 0.9148, rel=0.01)
+    assert e.duration_hours > 0.5
+
+
+def test_disk_error_other_than_enospc_is_reported(harness):
+    h = harness(steps=list(STEPS3))
+    h.world.faults.add("writer", raising(OSError(errno.EIO, "Input/output error")), after=4)
+    out = h.run()
+    assert out.exit_code == EXIT_FAILED
+    assert not h.world.cloud.live(STACK)
+
+
+def test_transient_destroy_uses_backoff_and_refresh(harness):
+    h = harness(steps=list(STEPS3))
+    h.world.faults.add("destroy", raising(aws_dependency_violation()), times=2)
+    out = h.run()
+    assert out.exit_code == EXIT_OK
+    destroys = [t for op, t in h.world.backend.calls if op == "destroy"]
+    assert len(destroys) == 3
+    assert destroys[1] - destroys[0] >= 20 and destroys[2] - destroys[1] >= 40  # doubled
+    assert [op for op, _ in h.world.backend.calls].count("refresh") == 2
+
+
+def test_stale_lock_is_cancelled_before_destroy(harness):
+    h = harness(steps=list(STEPS3))
+    # A killed earlier process left its lock: the first destroy meets ConcurrentUpdateError.
+    h.world.faults.add("up.end", lambda: setattr(h.world.backend, "locked", True))
+    out = h.run()
+    assert out.exit_code == EXIT_OK, out.message
+    assert not h.world.cloud.live(STACK)
+    ops = [op for op, _ in h.world.backend.calls]
+    assert ops.count("destroy") == 2 and ops.index("cancel") < len(ops) - 1

@@ -1,0 +1,198 @@
+"""The real implementations' offline parts: error mapping, workspace options, kubeconfig hygiene.
+
+Nothing here calls the Pulumi CLI, a cloud or an API server; the SDK entry points they would
+call are replaced to capture the arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from types import SimpleNamespace
+
+import pytest
+
+from harness.lifecycle.interfaces import (
+    ConcurrentUpdateError,
+    PermanentError,
+    QuotaReading,
+    TransientError,
+)
+from harness.lifecycle.pulumi_backend import (
+    PulumiBackend,
+    classify,
+    map_error,
+    one_line,
+    outputs_from_checkpoint,
+)
+
+
+class TestErrorMapping:
+    """Known transient cloud errors are retried; locks are ConcurrentUpdate; the rest permanent."""
+
+    @pytest.mark.parametrize("text", [
+        "error: googleapi: Error 400: Operation operation-123 is currently operating on node "
+        "pool p. Please wait and try again once it is done., failedPrecondition",
+        "error: deleting EC2 Security Group (sg-1): DependencyViolation: resource sg-1 has a "
+        "dependent object",
+        "error: googleapi: Error 503: The service is currently unavailable",
+        "error: read tcp 10.0.0.1:443: i/o timeout",
+    ])
+    def test_transient(self, text):
+        assert classify(text) is TransientError
+
+    def test_lock_and_permanent(self):
+        assert classify("error: the stack is currently locked by 1 lock(s)") is ConcurrentUpdateError
+        assert classify("error: googleapi: Error 403: Permission denied") is PermanentError
+
+    def test_automation_errors_become_one_line(self):
+        from pulumi import automation as auto
+        from pulumi.automation._cmd import CommandResult
+
+        res = CommandResult("Updating (dev)\n", "error: googleapi: Error 403: denied\nmore\n", 255)
+        err = map_error(auto.CommandError(res))
+        assert isinstance(err, PermanentError)
+        assert str(err) == "error: googleapi: Error 403: denied"
+        assert one_line("") == "pulumi failed"
+
+
+class TestWorkspace:
+    """The file backend and passphrase by default, the project as is (no project_settings=)."""
+
+    def test_create_or_select_uses_project_dir_and_file_backend(self, tmp_path, monkeypatch):
+        from pulumi import automation as auto
+
+        seen = {}
+
+        def fake_create(**kw):
+            seen.update(kw)
+            return SimpleNamespace()
+
+        monkeypatch.setattr(auto, "create_or_select_stack", fake_create)
+        monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+        monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "pw")
+        PulumiBackend(project=tmp_path)._stack("gke-4-nightly", extra_env={"STUDY_RUN_ID": "r"})
+        assert seen["stack_name"] == "gke-4-nightly"
+        assert seen["work_dir"] == str(tmp_path)
+        assert "project_settings" not in seen
+        opts = seen["opts"]
+        assert opts.project_settings is None
+        assert opts.env_vars["PULUMI_BACKEND_URL"] == f"file://{tmp_path}/.pulumi-state"
+        assert opts.env_vars["PULUMI_CONFIG_PASSPHRASE"] == "pw"
+        assert opts.env_vars["STUDY_RUN_ID"] == "r"
+        assert (tmp_path / ".pulumi-state").is_dir()
+
+    def test_an_explicit_backend_is_respected(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("PULUMI_BACKEND_URL", "gs://bucket/state")
+        assert PulumiBackend(project=tmp_path).env_vars()["PULUMI_BACKEND_URL"] == "gs://bucket/state"
+
+
+class TestCheckpointOutputs:
+    """An interrupted up exported nothing; the checkpoint still yields a kubeconfig to collect."""
+
+    def test_gke_cluster_in_state(self):
+        dep = {"resources": [
+            {"type": "pulumi:pulumi:Stack", "outputs": {}},
+            {"type": "gcp:container/cluster:Cluster", "outputs": {
+                "name": "gke-4-nightly", "endpoint": "203.0.113.5", "location": "us-central1-a",
+                "masterAuth": {"clusterCaCertificate": "Q0E="}}},
+        ]}
+        outs = outputs_from_checkpoint(dep)
+        assert outs["cluster_name"].value == "gke-4-nightly"
+        assert outs["kubeconfig"].secret
+        assert "https://203.0.113.5" in outs["kubeconfig"].value
+        assert "gke-gcloud-auth-plugin" in outs["kubeconfig"].value
+
+    def test_nothing_created(self):
+        assert outputs_from_checkpoint({"resources": []}) == {}
+
+
+class TestKubeconfigHygiene:
+    """The kubeconfig touches disk only as a 0600 temp file, deleted once loaded."""
+
+    def test_temp_file_is_private_and_removed(self, monkeypatch):
+        from kubernetes import config
+
+        from harness.lifecycle import k8s_reader
+
+        seen = {}
+
+        def fake_load(config_file):
+            seen["path"] = config_file
+            seen["mode"] = stat.S_IMODE(os.stat(config_file).st_mode)
+            seen["text"] = open(config_file).read()
+            return "client"
+
+        monkeypatch.setattr(config, "new_client_from_config", fake_load)
+        assert k8s_reader.api_client_from_kubeconfig("kind: Config\n") == "client"
+        assert seen["mode"] == 0o600 and seen["text"] == "kind: Config\n"
+        assert not os.path.exists(seen["path"])
+
+    def test_removed_even_when_loading_fails(self, monkeypatch):
+        from kubernetes import config
+
+        from harness.lifecycle import k8s_reader
+
+        seen = {}
+
+        def broken(config_file):
+            seen["path"] = config_file
+            msg = "bad kubeconfig"
+            raise ValueError(msg)
+
+        monkeypatch.setattr(config, "new_client_from_config", broken)
+        with pytest.raises(ValueError):
+            k8s_reader.api_client_from_kubeconfig("garbage")
+        assert not os.path.exists(seen["path"])
+
+    def test_missing_output_is_a_clear_error(self):
+        from harness.lifecycle.k8s_reader import reader_from_outputs
+
+        with pytest.raises(PermanentError, match="no kubeconfig output"):
+            reader_from_outputs({})
+
+
+class TestQuota:
+    """Family-specific CPU metrics on GCP, standard vs HPC on AWS, and the shortfall message."""
+
+    def test_gcp_cpu_metric(self):
+        from harness.lifecycle.gcp_inventory import cpu_metric
+
+        assert cpu_metric("n2", {"CPUS", "N2_CPUS"}) == "N2_CPUS"
+        assert cpu_metric("n1", {"CPUS", "N2_CPUS"}) == "CPUS"
+
+    def test_aws_family(self):
+        from harness.lifecycle.aws_inventory import counts_against, family_of
+
+        assert family_of("hpc6a.48xlarge") == "hpc" and family_of("c5n.18xlarge") == "standard"
+        assert counts_against("m5.large", "standard") and not counts_against("g5.xlarge", "standard")
+        assert counts_against("hpc7g.16xlarge", "hpc")
+
+    def test_shortfall_names_every_number(self):
+        from harness.lifecycle.preflight import quota_needs, shortfalls
+        from infra.spec import load_spec
+        from tests.conftest import to_config
+        from tests.harness.lifecycle.conftest import nightly
+
+        spec = load_spec(to_config(nightly()))
+        assert quota_needs(spec) == {"cpus": 16, "instances": 4, "in_use_addresses": 4}
+        reading = QuotaReading("live", {"cpus": 24, "in_use_addresses": 8},
+                               {"cpus": 12, "in_use_addresses": 1})
+        assert shortfalls(spec, reading) == [
+            "quota cpus (live): the stack needs 16 but only 12 is available (limit 24, in use 12);"
+            " request more quota or use fewer or smaller nodes"
+        ]
+
+    def test_without_credentials_gcp_falls_back_to_declared(self, monkeypatch):
+        from harness.lifecycle import gcp_inventory
+        from infra.spec import load_spec
+        from tests.conftest import to_config
+        from tests.harness.lifecycle.conftest import nightly
+
+        monkeypatch.setattr(gcp_inventory, "credentials_problem", lambda: "no GCP credentials")
+        reading = gcp_inventory.GcpInventory().quota(load_spec(to_config(nightly())))
+        assert reading.source == "declared"
+        assert reading.limits == {"cpus": 16, "in_use_addresses": 20}
+        assert "no GCP credentials; using the stack's declared quota" in reading.note
+        with pytest.raises(PermanentError, match="cannot list GCP resources"):
+            gcp_inventory.GcpInventory().labelled(load_spec(to_config(nightly())), "x")
