@@ -2,8 +2,9 @@
 
 Event files are large (a 256-node run writes hundreds of MB), so they are streamed in fixed-size
 binary chunks: a cheap byte-level look at each line decides whether it can matter before it is
-parsed with orjson, and only a small record per container is kept. Lines that cannot be read are
-counted by kind, never raised: a run with one torn line is still a run.
+parsed with orjson, and only a small record per container is kept. Files over 64 MB are split at
+line boundaries across processes (one per core) and the partial ingests merged. Lines that
+cannot be read are counted by kind, never raised: a run with one torn line is still a run.
 
 What it deliberately does not do: decide what a run *meant* (node count, experiment) - the
 caller passes that in (see `analysis.rundir`).
@@ -310,10 +311,6 @@ class EventIngest:
             elif mine[_S_IMAGE] is None:
                 mine[_S_IMAGE] = theirs[_S_IMAGE]
 
-    def pull_count(self) -> int:
-        """Records that are pulls: a `Pulling` or a `Pulled` event names their image."""
-        return sum(1 for rec in self.records.values() if rec[_S_IMAGE] is not None)
-
 
 PARALLEL_MIN_BYTES = 64 << 20
 
@@ -363,6 +360,19 @@ def _ingest_range(path: Path, start: int, end: int) -> EventIngest:
     return part
 
 
+def _ingest_range_pickled(path: Path, start: int, end: int) -> bytes:
+    """A worker's ingest as pickle bytes without a memo table: the records hold no shared or
+    cyclic objects, and the memo would cost a worker as much memory as the records."""
+    import io
+    import pickle
+
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True
+    pickler.dump(_ingest_range(path, start, end))
+    return buffer.getvalue()
+
+
 def _parallel(path: Path, size: int, workers: int) -> Iterator[EventIngest]:
     """Ingests of consecutive byte ranges, in file order. This process reads the first range
     itself while forked workers read the others, so only their records cross a pipe."""
@@ -373,17 +383,23 @@ def _parallel(path: Path, size: int, workers: int) -> Iterator[EventIngest]:
     ranges = [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=max(1, len(ranges) - 1), mp_context=context) as pool:
-        futures = [pool.submit(_ingest_range, path, a, b) for a, b in ranges[1:]]
+        import pickle
+
+        futures = [pool.submit(_ingest_range_pickled, path, a, b) for a, b in ranges[1:]]
         yield _ingest_range(path, *ranges[0])
         for future in futures:
-            yield future.result()
+            yield pickle.loads(future.result())
+
+
+def _drain(records: dict) -> Iterator[tuple]:
+    while records:
+        yield records.popitem()
 
 
 def _pull_table(ingest: EventIngest, run: str, nodes: int | None,
-                studied: frozenset[str] | None):
+                studied: frozenset[str] | None, release: bool):
     """Built column by column; per-image work (key, role, tag scheme) runs once per distinct
-    image and namespace, not once per row.
-    """
+    image and namespace, not once per row."""
     names = ["image_ref", "node", "namespace", "pod", "container", "init_container", "cached",
              "message_format", "pull_seconds", "pull_seconds_waiting", "compressed_bytes",
              "scheduled_at", "pulling_at", "pulled_at", "created_at", "started_at",
@@ -391,7 +407,11 @@ def _pull_table(ingest: EventIngest, run: str, nodes: int | None,
     rows: list[tuple] = []
     per_image: dict[tuple[str, str], tuple] = {}
     scheduled_of = ingest.scheduled
-    for (pod_key, _path), rec in ingest.records.items():
+    items = iter(ingest.records.items())
+    if release:
+        items = _drain(ingest.records)
+        ingest.records = {}
+    for (pod_key, _path), rec in items:
         ref = rec[_S_IMAGE]
         if ref is None:
             continue  # Created/Started of a container whose image events we never saw
@@ -412,21 +432,24 @@ def _pull_table(ingest: EventIngest, run: str, nodes: int | None,
             msg.compressed_bytes if msg else None, scheduled[0] if scheduled else None,
             rec[_S_PULLING], rec[_S_PULLED], rec[_S_CREATED], rec[_S_STARTED], *derived,
         ))
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-    return _pull_frame(dict(zip(names, map(list, columns), strict=True)), run, nodes)
+    values = zip(*rows, strict=True) if rows else ([] for _ in names)
+    columns = {name: list(column) for name, column in zip(names, values, strict=True)}
+    del rows
+    return _pull_frame(columns, run, nodes)
 
 
 def pull_table(ingest: EventIngest, run: str, nodes: int | None,
-               studied: frozenset[str] | None = None):
+               studied: frozenset[str] | None = None, release: bool = False):
     """The tidy pull table (columns `PULL_COLUMNS`) of an ingest.
 
-    GC is paused while it runs: generational scans over the ingest's many small objects
-    cost more than building the table.
+    With `release`, each record is dropped from the ingest as its row is made, so a big run
+    never holds records and table at once. GC is paused while it runs: generational scans
+    over the ingest's many small objects cost more than building the table.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _pull_table(ingest, run, nodes, studied)
+        return _pull_table(ingest, run, nodes, studied, release)
     finally:
         if enabled:
             gc.enable()
@@ -457,8 +480,8 @@ def _pull_frame(cols: dict[str, list], run: str, nodes: int | None):
                                  format="ISO8601")
     df["time_to_started_seconds"] = (df["started_at"] - df["pulling_at"]).dt.total_seconds()
     df = df[PULL_COLUMNS]
-    return df.sort_values(["run", "pulling_at", "pulled_at", "pod"], kind="stable").reset_index(
-        drop=True)
+    order = ["run", "pulling_at", "pulled_at", "pod", "container"]
+    return df.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 def completeness(pulls, node_names: Iterable[str], expected_per_node: int = 1):

@@ -124,7 +124,7 @@ def _load_pulls(data: RunData) -> None:
     data.ingest_stats = ingest.stats
     for node, labels in ingest.nodes.items():
         data.node_labels.setdefault(node, labels)
-    pulls = events.pull_table(ingest, run.label, run.nodes, run.studied_images())
+    pulls = events.pull_table(ingest, run.label, run.nodes, run.studied_images(), release=True)
     pulls["step"] = _step_of(pulls, run.steps)
     data.tables["pulls"] = pulls
     data.tables["completeness"] = events.completeness(pulls, data.node_labels)

@@ -30,6 +30,14 @@ def out_console() -> Console:
     return Console(highlight=False, soft_wrap=True, width=width)
 
 
+def print_json(data) -> None:
+    """Machine-readable results on stdout: plain indented JSON, no colour, no wrapping."""
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
 def error(msg: str) -> None:
     err_console().print(f"[bold red]error:[/] {msg}", markup=True, highlight=False)
 

@@ -246,6 +246,6 @@ def write_manifests(objs: list[dict], out: Path) -> list[Path]:
     for i, obj in enumerate(objs):
         name = (obj.get("metadata") or {}).get("name", "unnamed")
         path = out / f"{i:03d}-{obj['kind'].lower()}-{name}.yaml"
-        path.write_text(yaml.safe_dump(obj, sort_keys=False))
+        path.write_text(yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=False))
         paths.append(path)
     return paths

@@ -69,9 +69,13 @@ def experiment_params(spec):
         for err in exc.errors(include_url=False):
             err = {**err, "loc": ("experiment", "params", *err["loc"])}
             line = format_error(err, kind.Params)
-            if err["type"] == "extra_forbidden":  # the formatter looked at the wrong model
-                allowed = ", ".join(kind.Params.model_fields)
-                line = f"{line.split(';')[0]}; allowed: {allowed}"
+            if err["type"] == "extra_forbidden":  # name the kind's own fields, not the stack's
+                import difflib
+
+                fields = list(kind.Params.model_fields)
+                guess = difflib.get_close_matches(str(err["loc"][-1]), fields, n=1, cutoff=0.6)
+                hint = f"did you mean '{guess[0]}'?" if guess else f"allowed: {', '.join(fields)}"
+                line = f"{line.split(';')[0]}; {hint}"
             lines.append(line)
         raise ValueError("\n".join(lines)) from None
 

@@ -142,7 +142,13 @@ class Apps:
         obj = {
             "apiVersion": "flux-framework.org/v1alpha2",
             "kind": "MiniCluster",
-            "metadata": {"name": step.name, "namespace": ns, "labels": labels},
+            "metadata": {
+                "name": step.name,
+                "namespace": ns,
+                "labels": labels,
+                # The step recorder waits for it; Pulumi's generic await must not.
+                "annotations": {"pulumi.com/skipAwait": "true"},
+            },
             "spec": {
                 "size": n,
                 "tasks": tasks,

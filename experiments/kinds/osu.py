@@ -162,7 +162,13 @@ class Osu:
         obj = {
             "apiVersion": "flux-framework.org/v1alpha2",
             "kind": "MetricSet",
-            "metadata": {"name": step.name, "namespace": ns, "labels": labels},
+            "metadata": {
+                "name": step.name,
+                "namespace": ns,
+                "labels": labels,
+                # The step recorder waits for it; Pulumi's generic await must not.
+                "annotations": {"pulumi.com/skipAwait": "true"},
+            },
             "spec": {
                 "pods": pods,
                 "deadlineSeconds": int(step.deadline_seconds),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +24,10 @@ def plan(
     ] = None,
 ) -> None:
     """Show every resource, the cost, and the budget and quota checks of STACK, offline."""
+    import gc
+
+    # A short-lived process: the cyclic collector only slows the SDK imports (see make_plan).
+    gc.disable()
     from harness import console
     from harness.plan import make_plan
     from harness.stacks import project_dir
@@ -32,7 +35,7 @@ def plan(
     out_dir = manifests or project_dir() / "plan-out" / stack
     p = make_plan(stack, out_dir)
     if json_out:
-        console.out_console().print_json(json.dumps(p.to_json(), default=str))
+        console.print_json(p.to_json())
     else:
         from harness.render import print_plan
 
@@ -76,7 +79,7 @@ def stacks(
             }
         )
     if json_out:
-        console.out_console().print_json(json.dumps(rows))
+        console.print_json(rows)
         return
     from harness.render import print_stacks
 

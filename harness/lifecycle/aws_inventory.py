@@ -10,7 +10,9 @@ without credentials the quota falls back to the stack's declared figures, with a
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
 
 from harness.lifecycle.interfaces import CloudResource, PermanentError, QuotaReading
 
@@ -29,8 +31,28 @@ def counts_against(instance_type: str, family: str) -> bool:
     return instance_type[:1] in STANDARD_LETTERS and not instance_type.startswith("hpc")
 
 
+AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+           "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+
+
+def credentials_configured() -> bool:
+    """Credentials without a network probe (boto3 would otherwise ask the EC2 metadata service)."""
+    if any(os.environ.get(k) for k in AWS_ENV):
+        return True
+    home = Path.home() / ".aws"
+    if (home / "credentials").is_file() or (home / "config").is_file():
+        return True
+    try:
+        return "Amazon EC2" in Path("/sys/class/dmi/id/sys_vendor").read_text() or Path(
+            "/sys/class/dmi/id/board_asset_tag").read_text().startswith("i-")
+    except OSError:
+        return False
+
+
 class AwsInventory:
     def _session(self, region: str):
+        if not credentials_configured():
+            return None, "no AWS credentials (environment, ~/.aws or EC2 instance role)"
         try:
             import boto3
         except ImportError:

@@ -49,6 +49,10 @@ def _state_for(stack: str, services, spec, run_id: str | None) -> RunState:
     st.budget_usd = spec.budget.usd
     if services.environment is not None:
         st.environment = services.environment()
+    else:
+        from harness.lifecycle.run import _default_environment
+
+        st.environment = _default_environment(services.backend)()
     return st
 
 

@@ -63,6 +63,7 @@ def destroy_stack(
     delay = policy.backoff_seconds
     attempts = 0
     interrupted = False
+    conflicts = 0
     sink: EventSink = on_event or (lambda ev: None)
     while attempts < policy.attempts:
         attempts += 1
@@ -73,7 +74,9 @@ def destroy_stack(
             break
         except ConcurrentUpdateError as exc:
             errors.append(f"attempt {attempts}: {exc}")
-            _quietly(lambda: backend.cancel(stack))  # a killed run's stale lock
+            conflicts += 1
+            if conflicts >= 2:  # still held after a backoff: a killed run's stale lock
+                _quietly(lambda: backend.cancel(stack))
         except TransientError as exc:
             errors.append(f"attempt {attempts}: {exc}")
         except PermanentError as exc:

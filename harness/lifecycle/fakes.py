@@ -40,7 +40,7 @@ from harness.lifecycle.system import AtomicWriter
 
 # Where faults can be injected, in the order a run meets them.
 POINTS = (
-    "plan", "quota", "up.start", "up.resource", "up.step", "up.end", "reader.statuses",
+    "plan", "check", "quota", "up.start", "up.resource", "up.step", "up.end", "reader.statuses",
     "reader.stop",
     "reader.events", "reader.log", "reader.nodes", "destroy", "destroy.resource", "refresh",
     "cancel", "inventory.labelled", "writer",
@@ -320,6 +320,9 @@ class FakeBackend:
 
     def _name(self, stack: str, suffix: str) -> str:
         return f"{stack}-{suffix}"
+
+    def check(self) -> None:
+        self.faults.hit("check")
 
     def exists(self, stack: str) -> bool:
         return bool(self.state.get(stack))

@@ -13,7 +13,9 @@ credentials quota falls back to the stack's declared figures, with a message say
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from harness.lifecycle.interfaces import CloudResource, PermanentError, QuotaReading
@@ -23,8 +25,27 @@ METRICS = {"local_ssd_gb": "LOCAL_SSD_TOTAL_GB", "in_use_addresses": "IN_USE_ADD
 MANAGED = "labels.managed-by = study-harness"
 
 
+def _adc_configured() -> bool:
+    """ADC without a network probe: a key/WIF file, a gcloud ADC login, or a GCE machine.
+
+    `google.auth.default()` would otherwise ping the metadata server on any machine.
+    """
+    if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        return True
+    gcloud = Path(os.environ.get("CLOUDSDK_CONFIG") or Path.home() / ".config" / "gcloud")
+    if (gcloud / "application_default_credentials.json").is_file():
+        return True
+    try:
+        return "Google" in Path("/sys/class/dmi/id/product_name").read_text()
+    except OSError:
+        return False
+
+
 def credentials_problem() -> str | None:
     """None when Application Default Credentials resolve, else why not (one line)."""
+    if not _adc_configured():
+        return ("no GCP credentials (no GOOGLE_APPLICATION_CREDENTIALS, no `gcloud auth "
+                "application-default login`, not on GCE)")
     try:
         import google.auth
         from google.auth.exceptions import DefaultCredentialsError

@@ -61,6 +61,10 @@ StopCheck = Callable[[], bool]
 class StackBackend(Protocol):
     """A Pulumi stack: the real one wraps `pulumi.automation`, the fake keeps state in memory."""
 
+    def check(self) -> None:
+        """PermanentError when this backend cannot work at all (e.g. no pulumi CLI)."""
+        ...
+
     def exists(self, stack: str) -> bool: ...
 
     def up(

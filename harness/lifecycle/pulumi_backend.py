@@ -150,9 +150,21 @@ class PulumiBackend:
             Path(env["PULUMI_BACKEND_URL"][len("file://"):]).mkdir(parents=True, exist_ok=True)
         return env
 
+    def check(self) -> None:
+        """The pulumi CLI must be on PATH (PyPI ships only the SDK)."""
+        from pulumi import automation as auto
+
+        try:
+            auto.PulumiCommand()
+        except (OSError, auto.InvalidVersionError) as exc:
+            msg = (f"the pulumi CLI is not usable ({exc}); install it: "
+                   "https://www.pulumi.com/docs/install/")
+            raise PermanentError(msg) from None
+
     def _stack(self, stack: str, create: bool = True, extra_env: dict[str, str] | None = None):
         from pulumi import automation as auto
 
+        self.check()
         opts = auto.LocalWorkspaceOptions(
             work_dir=str(self.project), env_vars={**self.env_vars(), **(extra_env or {})}
         )

@@ -30,6 +30,7 @@ from harness.lifecycle.interfaces import (
     ClusterReader,
     ConcurrentUpdateError,
     OutputValue,
+    PermanentError,
     ReaderFactory,
     ResourceEvent,
     Signals,
@@ -50,8 +51,9 @@ EXIT_SIGNAL: dict[int, int] = {int(signal.SIGINT): 130, int(signal.SIGTERM): 143
 RECORDER_PREFIX = "rec-"  # experiments.component.recorder_name: one Job per recorded step
 
 
-class Interrupted(BaseException):  # noqa: N818 - a signal, like KeyboardInterrupt
-    """Raised from the signal handler so no `except Exception` on the way swallows it."""
+class Interrupted(KeyboardInterrupt):  # noqa: N818 - a signal, like KeyboardInterrupt
+    """Raised from the signal handler; a KeyboardInterrupt so no `except Exception` swallows it
+    and the CLI's last-resort handler exits 130 if it escapes before the run is set up."""
 
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
@@ -134,6 +136,7 @@ class _Run:
         self.last_progress = 0.0
         self.experiment_started = False
         self.stall_s = opts.stall_seconds
+        self.busy = False  # the stack's lock is held by another update: hands off
 
     # -- plumbing -------------------------------------------------------------------------------
     def now(self) -> float:
@@ -245,6 +248,11 @@ class _Run:
             msg = f"preflight: {self.stack} does not pass its plan: " + "; ".join(plan.violations)
             raise CheckFailed(msg)
         est = plan.report.estimate
+        try:
+            self.sv.backend.check()
+        except PermanentError as exc:
+            msg = f"preflight: {exc}"
+            raise CheckFailed(msg) from None
         reading = self.sv.inventory.quota(spec)
         short = shortfalls(spec, reading)
         if short:
@@ -312,6 +320,7 @@ class _Run:
     def _up(self) -> None:
         st = self.state
         st.stage = "up"
+        had_resources = st.resources_may_exist
         st.resources_may_exist = True  # from here on, cleanup must destroy
         self.save()
         env = {"STUDY_RUN_ID": st.run_id}
@@ -325,12 +334,23 @@ class _Run:
                     self.stack, self._on_resource, self._should_stop, env
                 )
                 return
+            except ConcurrentUpdateError as exc:
+                if self.snap.resources_done == 0:
+                    # Someone else's update holds the lock (a run in progress?). Destroying
+                    # would pull their cluster away: touch nothing and say how to proceed.
+                    self.busy = True
+                    st.resources_may_exist = had_resources
+                    msg = (
+                        f"another update of {self.stack} holds its lock ({exc}); nothing was "
+                        f"touched. If no run is active: pulumi cancel -s {self.stack}, then "
+                        f"study destroy {self.stack} or study run {self.stack} --resume"
+                    )
+                    raise StudyError(msg) from None
+                raise
             except TransientError as exc:
                 if attempt == self.opts.up_attempts or self._deadline_passed():
                     raise
                 self.line(f"up attempt {attempt} failed ({exc}); retrying in {backoff:.0f} s")
-                if isinstance(exc, ConcurrentUpdateError):
-                    self.sv.backend.cancel(self.stack)
                 self.sv.clock.sleep(backoff)
                 backoff *= 2
                 self.sv.backend.refresh(self.stack)
@@ -404,6 +424,8 @@ class _Run:
     def _cleanup(self) -> RunOutcome:
         st = self.state
         collection: Collection | None = None
+        if self.busy:
+            return self._conclude(collection=None, destroy=None)
         try:
             st.stage = "collect"
             self.save()
@@ -537,11 +559,10 @@ class _Run:
                 finalize_provenance(self.run_dir, st, self.sv.writer, self.now())
             except OSError as exc:
                 details.append(f"provenance.json not finalized: {exc}")
-        if st.first_resource_at is not None or status != "preflight-failed":
-            try:
-                ledger.append(self.sv.results_root, ledger.LedgerEntry.of(st, self.now()))
-            except OSError as exc:
-                details.append(f"ledger not updated: {exc}")
+        try:  # every attempt is in the ledger, preflight failures included
+            ledger.append(self.sv.results_root, ledger.LedgerEntry.of(st, self.now()))
+        except OSError as exc:
+            details.append(f"ledger not updated: {exc}")
         return RunOutcome(
             stack=self.stack,
             run_id=st.run_id,

@@ -1,1 +1,1 @@
-"""Cluster operators (Flux Operator, metrics-operator, JobSet, event recorder) and their manifests."""
+"""Cluster operators (Flux Operator, metrics-operator, JobSet, event recorder), their manifests."""

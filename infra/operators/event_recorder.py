@@ -28,19 +28,34 @@ from infra.operators.versions import BUSYBOX
 from infra.operators.versions import EVENT_RECORDER as OP
 
 RESULTS_SIZE = "20Gi"  # a 256-node pulling run writes a few hundred MB of events
+MAX_EVENTS_MB = 10_000  # never rotate within a run (the claim holds 20 GB)
 
 
 def exporter_config() -> str:
     import json
 
-    # JSON is valid YAML; the exporter reads YAML. maxEventAgeSeconds keeps events that were
-    # created while the recorder restarted (the default 5 s drops them).
+    # JSON is valid YAML; the exporter reads YAML. maxEventAgeSeconds: at start (and after a
+    # restart) replay the events the API server still holds (it keeps them ~1 h); the default
+    # 5 s would drop the cluster's and operators' start-up events. Replays share their uid.
     cfg = {
         "logLevel": "error",
         "logFormat": "json",
-        "maxEventAgeSeconds": 300,
+        "maxEventAgeSeconds": 3600,
         "route": {"routes": [{"match": [{"receiver": "results-file"}]}]},
-        "receivers": [{"name": "results-file", "file": {"path": EVENTS_FILE}}],
+        "receivers": [
+            {
+                "name": "results-file",
+                "file": {
+                    "path": EVENTS_FILE,
+                    # The sink is a lumberjack logger: 0 means rotate at 100 MB into
+                    # events-<time>.jsonl. One file per run is what the collector reads.
+                    "maxsize": MAX_EVENTS_MB,
+                    # Updated events (count, lastTimestamp) are dropped unless asked for;
+                    # readers deduplicate by metadata.uid (experiments.checks.read_events).
+                    "sentUpdateEvent": True,
+                },
+            }
+        ],
     }
     return json.dumps(cfg, indent=2)
 

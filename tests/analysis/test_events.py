@@ -264,3 +264,10 @@ class TestParallel:
             pd.testing.assert_frame_equal(pull_table(serial, "r", 4), pull_table(parallel, "r", 4))
             assert parallel.stats == serial.stats
         assert serial.stats["duplicates"] > 0 and serial.stats["truncated"] == 1
+
+
+def test_release_gives_the_same_table_and_empties_the_ingest() -> None:
+    keep = ingest_files([RUN1_4 / "events-size-4-1731219229.json"])
+    drop = ingest_files([RUN1_4 / "events-size-4-1731219229.json"])
+    pd.testing.assert_frame_equal(pull_table(keep, "r", 4), pull_table(drop, "r", 4, release=True))
+    assert keep.records and not drop.records

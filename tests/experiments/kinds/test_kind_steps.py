@@ -63,6 +63,13 @@ class TestPulling:
         )
         assert s[1].params["image"].startswith(ar + "/")
 
+    def test_prime_for_streaming(self):
+        ar = "us-central1-docker.pkg.dev/p/chonks"
+        s = steps("pulling", {"layers": [9], "sizes": self.SIZES, "prime": True},
+                  image_registry=ar, image_streaming=True)
+        assert [x.name for x in s[:2]] == ["mirror-images", "prime-images"]
+        assert s[1].params["images"] == [x.params["image"] for x in s[2:]]
+
     def test_explicit_images(self):
         s = steps("pulling", {"images": ["docker.io/library/ubuntu:24.04", "busybox:1.36.1"]})
         assert len(s) == 2 and s[0].name.startswith("pull-ubuntu-") and s[1].name != s[0].name

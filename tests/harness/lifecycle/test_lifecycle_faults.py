@@ -141,9 +141,10 @@ def test_fault(harness, case):
         assert out.leftovers or "could not verify" in " ".join(out.details)
 
 
-def test_fault_count_meets_the_issue():
-    extra = 10  # the dedicated tests below (deadline, stall x2, disk, quota, ...)
-    assert len(CASES) + extra >= 30
+def test_the_table_alone_injects_at_least_30_faults():
+    assert len(CASES) >= 30
+    assert {c.action for c in CASES} >= {"error", "permanent", "transient", "SIGINT", "SIGTERM",
+                                          "KeyboardInterrupt"}
 
 
 def test_preflight_quota_shortfall_stops_before_any_resource(harness):
@@ -369,4 +370,74 @@ def test_stale_lock_is_cancelled_before_destroy(harness):
     assert out.exit_code == EXIT_OK, out.message
     assert not h.world.cloud.live(STACK)
     ops = [op for op, _ in h.world.backend.calls]
-    assert ops.count("destroy") == 2 and ops.index("cancel") < len(ops) - 1
+    # The first conflict waits (the holder may finish); the second cancels the stale lock.
+    assert ops.count("destroy") == 3 and ops.count("cancel") == 1
+    assert ops.index("cancel") < len(ops) - 1
+
+
+def test_a_lock_held_by_another_run_is_left_alone(harness):
+    h = harness(steps=list(STEPS3))
+    h.world.backend.locked = True  # another `study run` / `pulumi up` is in progress
+    out = h.run()
+    assert (out.status, out.exit_code) == ("failed", EXIT_FAILED)
+    assert "holds its lock" in out.message and "pulumi cancel -s gke-4-nightly" in out.message
+    ops = [op for op, _ in h.world.backend.calls]
+    assert ops == ["up"], "neither cancel nor destroy may touch someone else's update"
+    assert not load_state(out.run_dir).resources_may_exist
+
+
+def test_resume_on_a_kept_cluster_skips_recorded_steps(harness):
+    h = harness(steps=list(STEPS3))
+    h.world.faults.add("up.step", h.world.signals.action(SIGINT), after=70)
+    first = h.run(keep=True)  # interrupted, cluster left up on purpose
+    assert first.exit_code == 130 and h.world.cloud.live(STACK)
+    assert load_state(first.run_dir).resources_may_exist
+    started = h.world.experiment.started_at
+    second = h.run(resume=True)
+    assert second.exit_code == EXIT_OK, second.message
+    # The experiment kept running in the cluster; the second up found pull-cold's recorder in
+    # state ("same") and only awaited the rest: nothing was restarted or rerun.
+    assert h.world.experiment.started_at == started
+    ups = [t for op, t in h.world.backend.calls if op == "up"]
+    assert len(ups) == 2
+    assert not h.world.cloud.live(STACK)
+    steps = json.loads((second.run_dir / "steps.json").read_text())
+    assert sorted(r["step"] for r in steps) == ["pull-again", "pull-cold", "pull-warm"]
+
+
+def test_the_real_nightly_stack_with_its_experiment(harness):
+    """The stack file as it stands (with its experiment): steps from the plan, in the fake."""
+    from tests.harness.lifecycle.conftest import _plan, nightly
+
+    sec = nightly(real=True)
+    plan = _plan(json.dumps(sec, sort_keys=True, default=str))
+    assert plan.ok, plan.violations
+    steps = [FakeStep(s.name, s.estimated_seconds) for s in plan.report.estimate.steps]
+    h = harness(sec=sec, steps=steps)
+    out = h.run()
+    assert out.exit_code == EXIT_OK, (out.message, out.details)
+    assert h.progress.snapshots[-1].steps_total == len(steps)
+    prov = json.loads((out.run_dir / "provenance.json").read_text())
+    assert prov["experiment"]["kind"] == sec["experiment"]["kind"]
+    assert [s["step"] for s in prov["steps"]] == [s.name for s in steps]
+    delay = h.world.backend.destroy_started_at - h.world.experiment.completed_at()
+    assert 0 < delay <= 60
+
+
+def test_preflight_failure_is_in_the_ledger(harness):
+    from harness.lifecycle import ledger
+
+    h = harness()
+    h.world.cloud.quota_usage["cpus"] = 999
+    out = h.run()
+    assert [e.status for e in ledger.read(h.results)] == ["preflight-failed"]
+    assert ledger.read(h.results)[0].cost_usd == 0 and out.exit_code == EXIT_CHECK
+
+
+def test_missing_pulumi_cli_stops_in_preflight(harness):
+    h = harness(steps=list(STEPS3))
+    h.world.faults.add("check", raising(PermanentError("the pulumi CLI is not usable")))
+    out = h.run()
+    assert (out.status, out.exit_code) == ("preflight-failed", EXIT_CHECK)
+    assert "preflight: the pulumi CLI is not usable" in out.message
+    assert h.world.backend.calls == []

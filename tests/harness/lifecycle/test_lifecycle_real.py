@@ -69,6 +69,7 @@ class TestWorkspace:
             return SimpleNamespace()
 
         monkeypatch.setattr(auto, "create_or_select_stack", fake_create)
+        monkeypatch.setattr(PulumiBackend, "check", lambda self: None)  # no CLI here
         monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
         monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "pw")
         PulumiBackend(project=tmp_path)._stack("gke-4-nightly", extra_env={"STUDY_RUN_ID": "r"})
@@ -196,3 +197,38 @@ class TestQuota:
         assert "no GCP credentials; using the stack's declared quota" in reading.note
         with pytest.raises(PermanentError, match="cannot list GCP resources"):
             gcp_inventory.GcpInventory().labelled(load_spec(to_config(nightly())), "x")
+
+
+def test_credentials_are_detected_without_network(monkeypatch, tmp_path):
+    """No ADC file, no env, not on a cloud VM: no credentials, and no metadata-server probe."""
+    from harness.lifecycle import aws_inventory, gcp_inventory
+
+    for k in ("GOOGLE_APPLICATION_CREDENTIALS", *aws_inventory.AWS_ENV):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    def no_probe(*a, **k):
+        msg = "google.auth.default() would probe the metadata server"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr("google.auth.default", no_probe)
+    if "Google" not in _dmi("product_name"):
+        assert "no GCP credentials" in gcp_inventory.credentials_problem()
+    if "Amazon" not in _dmi("sys_vendor"):
+        assert not aws_inventory.credentials_configured()
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "wif.json"))
+    assert gcp_inventory._adc_configured()
+
+
+def _dmi(name: str) -> str:
+    try:
+        return open(f"/sys/class/dmi/id/{name}").read()
+    except OSError:
+        return ""
+
+
+def test_missing_cli_is_a_permanent_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pulumi anywhere
+    with pytest.raises(PermanentError, match="pulumi CLI is not usable"):
+        PulumiBackend(project=tmp_path).check()
