@@ -6,6 +6,10 @@ between them. Everything sits on one PersistentVolumeClaim in the study namespac
     /results/events/events.jsonl          every Kubernetes Event (the event recorder's file sink)
     /results/steps/<step>/log.txt         the step's own output
     /results/steps/<step>/status.json     {step, kind, status, started_at, finished_at, ...}
+    /results/steps/<step>/pods.json       [{name, node, phase, started_at}] (the step's pods)
+
+status.json also carries `checks` (experiments.checks verdicts: pulls, pods_per_node, overlay,
+each with `valid`, `completeness` and `problems`) and `timings` (the STUDY-TIMING lines).
 
 Step names are DNS-1123 labels; statuses are `pending`, `running`, `succeeded`, `failed`,
 `invalid` (ran, but a validity check failed) and `deadline` (stopped at its deadline).

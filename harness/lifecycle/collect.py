@@ -70,6 +70,25 @@ def redact_config(config: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def declared_operators(config: dict[str, str]) -> list[dict[str, Any]]:
+    """The stack's operators with their pinned versions and controller images (as deployed)."""
+    from infra.operators.versions import OPERATORS
+    from infra.spec import config_to_sections
+
+    names = config_to_sections(config).get("operators") or []
+    out = []
+    for name in names:
+        op = OPERATORS.get(name)
+        img = op.controller if op else None
+        out.append({
+            "name": name,
+            "version": op.version if op else None,
+            "controller_image": img.ref if img else None,
+            "digest_pinned": bool(img and img.digest),
+        })
+    return out
+
+
 def merge_events(existing: list[dict], new: list[dict]) -> list[dict]:
     """Union by metadata.uid in first-seen order; a re-emitted (updated) event replaces the old."""
     order: list[str] = []
@@ -244,6 +263,7 @@ def provenance(
         "harness_version": env.get("versions", {}).get("study-harness"),
         "versions": env.get("versions", {}),
         "kubernetes_version": info.get("kubernetes_version"),
+        "operators": declared_operators(config),
         "operator_images": info.get("images"),
         "node_count": state.node_count,
         "node_count_seen": info.get("node_count_seen"),

@@ -11,6 +11,7 @@ Decisions:
   destroy never races a still-running update;
 - CLI failures are classified: known transient cloud errors -> TransientError, a held lock ->
   ConcurrentUpdateError, everything else -> PermanentError, each as one readable line;
+- config secrets stay out of update summaries (`show_secrets=False`; the SDK defaults to True);
 - `outputs` falls back to the checkpoint when an interrupted `up` never exported: the cluster's
   endpoint and CA are in state, which is enough for a kubeconfig and thus for collection.
 """
@@ -198,7 +199,8 @@ class PulumiBackend:
 
         def work() -> None:
             try:
-                res = st.up(on_output=self.on_output, on_event=events.put, color="never")
+                res = st.up(on_output=self.on_output, on_event=events.put, color="never",
+                            show_secrets=False)
                 result["outputs"] = res.outputs
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread
                 result["error"] = exc
@@ -252,8 +254,8 @@ class PulumiBackend:
 
         st = self._stack(stack, create=False)
         try:
-            st.destroy(on_output=self.on_output,
-                       on_event=lambda e: _forward(e, on_event), color="never")
+            st.destroy(on_output=self.on_output, on_event=lambda e: _forward(e, on_event),
+                       color="never", show_secrets=False)
         except auto.CommandError as exc:
             raise map_error(exc) from None
 
@@ -262,7 +264,8 @@ class PulumiBackend:
 
         st = self._stack(stack, create=False)
         try:
-            st.refresh(clear_pending_creates=True, on_output=self.on_output, color="never")
+            st.refresh(clear_pending_creates=True, on_output=self.on_output, color="never",
+                       show_secrets=False)
         except auto.CommandError as exc:
             raise map_error(exc) from None
 

@@ -364,3 +364,17 @@ def test_only_recorders_are_awaited(recorded, stack):
             assert "pulumi.com/skipAwait" not in ann
         roles[role] += 1
     assert roles["recorder"] == roles["workload"] + roles["mirror"] + roles["prime"]
+
+
+def test_recorder_ships_the_checks_the_laptop_uses(recorded):
+    """The in-cluster verdict and `study collect`'s re-check run the very same code."""
+    import experiments.checks
+    import experiments.recorder
+
+    _, calls, exports = recorded("gke-4-nightly")
+    cm = next(c["obj"] for c in calls if c["obj"]["metadata"]["name"] == layout.RECORDER_SCRIPTS)
+    assert cm["data"]["checks.py"] == Path(experiments.checks.__file__).read_text()
+    assert cm["data"]["recorder.py"] == Path(experiments.recorder.__file__).read_text()
+    spec, _ = spec_and_steps("gke-4-nightly")
+    hours = spec.budget.max_hours - (13 + 6) / 60
+    assert exports["experiment_deadline_seconds"] == pytest.approx(hours * 3600)

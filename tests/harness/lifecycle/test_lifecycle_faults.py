@@ -419,6 +419,8 @@ def test_the_real_nightly_stack_with_its_experiment(harness):
     assert h.progress.snapshots[-1].steps_total == len(steps)
     prov = json.loads((out.run_dir / "provenance.json").read_text())
     assert prov["experiment"]["kind"] == sec["experiment"]["kind"]
+    assert [o["name"] for o in prov["operators"]] == sec["operators"]
+    assert all(o["version"] and o["controller_image"] for o in prov["operators"])
     assert [s["step"] for s in prov["steps"]] == [s.name for s in steps]
     delay = h.world.backend.destroy_started_at - h.world.experiment.completed_at()
     assert 0 < delay <= 60

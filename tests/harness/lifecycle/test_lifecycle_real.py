@@ -232,3 +232,81 @@ def test_missing_cli_is_a_permanent_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no pulumi anywhere
     with pytest.raises(PermanentError, match="pulumi CLI is not usable"):
         PulumiBackend(project=tmp_path).check()
+
+
+class _Md:
+    def __init__(self, name, type_):
+        self.urn = f"urn:pulumi:s::p::{type_}::{name}"
+        self.type = type_
+        self.op = "create"
+
+
+def _outputs_event(name, type_):
+    return SimpleNamespace(res_outputs_event=SimpleNamespace(metadata=_Md(name, type_)),
+                           res_op_failed_event=None)
+
+
+class TestRealUpLoop:
+    """PulumiBackend.up: events delivered on the calling thread, stop = interrupt the CLI, wait."""
+
+    def _backend(self, monkeypatch, tmp_path, fake_stack):
+        b = PulumiBackend(project=tmp_path)
+        monkeypatch.setattr(b, "_stack", lambda stack, create=True, extra_env=None: fake_stack)
+        return b
+
+    def test_events_and_outputs(self, monkeypatch, tmp_path):
+        import threading
+
+        from pulumi.automation import OutputValue as AutoOutput
+
+        seen_kwargs = {}
+        caller = threading.get_ident()
+
+        class Stack:
+            def up(self, **kw):
+                seen_kwargs.update(kw)
+                kw["on_event"](_outputs_event("net", "gcp:compute/network:Network"))
+                kw["on_event"](SimpleNamespace(res_outputs_event=None, res_op_failed_event=None))
+                return SimpleNamespace(outputs={"kubeconfig": AutoOutput("kc", True),
+                                                "zone": AutoOutput("z", False)})
+
+        got = []
+        b = self._backend(monkeypatch, tmp_path, Stack())
+        outs = b.up("s", lambda ev: got.append((ev.name, ev.op, threading.get_ident())),
+                    lambda: False)
+        assert got == [("net", "create", caller)]  # delivered on the caller's thread
+        assert outs["kubeconfig"].secret and outs["zone"].value == "z"
+        assert seen_kwargs["show_secrets"] is False
+
+    def test_stop_interrupts_the_cli_and_waits(self, monkeypatch, tmp_path):
+        import threading
+
+        from harness.lifecycle import pulumi_backend
+        from harness.lifecycle.interfaces import StopRequested
+
+        interrupted = threading.Event()
+
+        class Stack:
+            def up(self, **kw):
+                assert interrupted.wait(10), "the CLI was never interrupted"
+                msg = "update canceled"
+                raise RuntimeError(msg)
+
+        monkeypatch.setattr(pulumi_backend.PulumiBackend, "_interrupt_children",
+                            staticmethod(interrupted.set))
+        monkeypatch.setattr(pulumi_backend, "POLL_SECONDS", 0.01)
+        b = self._backend(monkeypatch, tmp_path, Stack())
+        with pytest.raises(StopRequested):
+            b.up("s", lambda ev: None, lambda: True)
+
+    def test_failure_is_mapped(self, monkeypatch, tmp_path):
+        from pulumi import automation as auto
+        from pulumi.automation._cmd import CommandResult
+
+        class Stack:
+            def up(self, **kw):
+                raise auto.CommandError(CommandResult("", "error: DependencyViolation: sg", 255))
+
+        b = self._backend(monkeypatch, tmp_path, Stack())
+        with pytest.raises(TransientError, match="DependencyViolation"):
+            b.up("s", lambda ev: None, lambda: False)
