@@ -14,6 +14,11 @@ from typing import Literal
 from infra.estimate import Estimate
 
 
+def clock() -> datetime:
+    """The validation clock (expiry checks); one seam, so tests can pin "now"."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Problem:
     level: Literal["error", "warning"]
@@ -44,7 +49,7 @@ def cluster_problems(spec) -> list[Problem]:
 
 def common_problems(spec, est: Estimate | None, now: datetime | None = None) -> list[Problem]:
     """Ownership, operators, budget: the same on every cloud."""
-    now = now or datetime.now(UTC)
+    now = now or clock()
     out: list[Problem] = []
     if spec.expires_at <= now:
         out.append(

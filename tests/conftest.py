@@ -41,6 +41,14 @@ def now() -> datetime:
     return NOW
 
 
+@pytest.fixture(autouse=True)
+def _pinned_validation_clock(monkeypatch):
+    """Expiry checks see NOW, so shipped stacks (expiring 2027-12-31) never age a test out."""
+    import infra.validate
+
+    monkeypatch.setattr(infra.validate, "clock", lambda: NOW)
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A throwaway copy of the project layout whose stack files a test may write."""

@@ -75,7 +75,7 @@ class TestGkeVersusEks:
 
         assert values("cluster.cloud") == ("gke", "eks")
         assert values("cluster.region") == ("us-central1", "us-east-2")
-        assert values("cluster.Kubernetes version") == ("1.30", "1.27")
+        assert values("cluster.Kubernetes version") == ("1.35", "1.35")
         assert values("nodes.machine type") == ("c2d-standard-32", "c5a.4xlarge")
         assert values("nodes.vCPUs per node") == (32, 16)
         assert values("nodes.vCPUs total") == (192, 96)

@@ -176,7 +176,7 @@ def test_topology_stacks_follow_the_seed_clusters():
     ]:
         c = load_spec(to_config(sections(stack))).cluster
         assert (c.machine_type, c.kubernetes_version, c.boot_disk_size_gb) == (
-            "c5a.4xlarge", "1.27", 150
+            "c5a.4xlarge", "1.35", 150  # the seed's 1.27 is no longer created by EKS
         )
         assert len(c.node_zones) == zone_count, stack
         assert (c.placement_group.strategy if c.placement_group else None) == strategy, stack

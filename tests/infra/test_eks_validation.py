@@ -186,7 +186,7 @@ class TestWarnings:
             f"{C}.kubernetes_version: '1.27' leaves EKS extended support on 2025-07-24, before "
             "study:expires_at 2027-12-31; after that EKS creates no 1.27 clusters and "
             "auto-upgrades existing ones; versions supported until the expiry: 1.35"
-        ) in warnings_of(sections(BASE))
+        ) in warnings_of(with_cluster(kubernetes_version="1.27"))
 
     def test_supported_version_has_no_version_warning(self):
         sec = with_cluster(kubernetes_version="1.35")
