@@ -1,4 +1,4 @@
-"""Pulumi entry point: read the stack's spec, wire the components, export outputs (infra.program)."""
+"""Pulumi entry point: read the stack's spec, wire components, export outputs (infra.program)."""
 
 from infra.program import main
 

@@ -142,7 +142,8 @@ class EventIngest:
     """Everything one pass over a run's event files produces."""
 
     records: dict[tuple[str, str], list] = field(default_factory=dict)
-    scheduled: dict[str, tuple[str, str]] = field(default_factory=dict)  # pod key -> (ts, node)
+    # pod key -> (ts, node); ts is None when the Scheduled event carried no time at all
+    scheduled: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     nodes: dict[str, dict[str, str]] = field(default_factory=dict)  # node -> labels
     stats: Counter = field(default_factory=Counter)
 
@@ -227,18 +228,17 @@ class EventIngest:
             if name:
                 self.nodes.setdefault(name, dict(obj.get("labels") or {}))
             return
-        ts = (event.get("eventTime") or event.get("firstTimestamp")
-              or event.get("lastTimestamp") or meta.get("creationTimestamp"))
+        ts: str | None = (event.get("eventTime") or event.get("firstTimestamp")
+                          or event.get("lastTimestamp") or meta.get("creationTimestamp"))
         if ts:
             ts = intern(ts)  # second-resolution stamps repeat across thousands of events
         message = event.get("message") or ""
         pod_key = obj.get("uid") or f"{obj.get('namespace')}/{obj.get('name')}"
         if reason == b"Scheduled":
             assigned = _ASSIGNED.search(message)
-            node = intern(assigned.group(1)) if assigned else ""
             seen = self.scheduled.get(pod_key)
-            if seen is None or (ts and ts < seen[0]):
-                self.scheduled[pod_key] = (ts, node)
+            if seen is None or (ts and (not seen[0] or ts < seen[0])):
+                self.scheduled[pod_key] = (ts, intern(assigned.group(1)) if assigned else "")
             return
         node = event.get("reportingInstance")
         if not node:

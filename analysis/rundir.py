@@ -98,8 +98,9 @@ class RunDir:
             kind = sniff_log(log)
             if kind:
                 info = by_name.get(log.parent.name, {})
-                params = info.get("params") if isinstance(info.get("params"), dict) else {}
-                run.logs.append(StepLog(log, kind, log.parent.name, params))
+                params = info.get("params")
+                run.logs.append(StepLog(log, kind, log.parent.name,
+                                        params if isinstance(params, dict) else {}))
         config = provenance.get("stack_config")
         nodes = config.get("nodes") if isinstance(config, dict) else None
         run.nodes = len(run.node_list) or (int(nodes) if isinstance(nodes, int) else None)

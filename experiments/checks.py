@@ -62,9 +62,12 @@ def same_image(ref: str, wanted: str) -> bool:
     return norm(ref) == norm(wanted)
 
 
-def image_pulls(events: Iterable[dict[str, Any]], images: list[str], pods: set[str] | None = None):
+def image_pulls(
+    events: Iterable[dict[str, Any]], images: list[str], pods: set[str] | None = None
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(cold, warm): lists of {node, pod, image, message} for the studied images only."""
-    cold, warm = [], []
+    cold: list[dict[str, str]] = []
+    warm: list[dict[str, str]] = []
     for ev in events:
         if ev.get("reason") != "Pulled":
             continue

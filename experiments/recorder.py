@@ -27,6 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checks  # noqa: E402  (mounted next to this file)
@@ -126,7 +127,7 @@ def main() -> int:
     selector = os.environ["POD_SELECTOR"]
     out = os.path.join(RESULTS, "steps", step)
     os.makedirs(out, exist_ok=True)
-    status = {"step": step, "kind": os.environ.get("KIND", ""), "status": "running",
+    status: dict[str, Any] = {"step": step, "kind": os.environ.get("KIND", ""), "status": "running",
               "recorder_started_at": now()}
     with open(os.path.join(out, "status.json"), "w") as f:
         json.dump(status, f)

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.errors import SpecError
 from harness.stacks import project_dir, read_stack_config
+from infra.props import dig
 from infra.validate import Report, validate_stack
 
 # Inputs worth showing in the resource table, per type token (camelCase, as the engine sees them).
@@ -133,22 +134,13 @@ def _price_date() -> str:
     return str(price_table()["as_of"])
 
 
-def _dig(inputs: dict, dotted: str) -> Any:
-    cur: Any = inputs
-    for part in dotted.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
-
-
 def _settings(type_: str, inputs: dict) -> dict[str, Any]:
     keys = SHOWN.get(type_)
     if keys is None:
         return {}
     out = {}
     for k in keys:
-        v = _dig(inputs, k)
+        v = dig(inputs, k)
         if v is not None:
             out[k.rsplit(".", 1)[-1]] = int(v) if isinstance(v, float) and v.is_integer() else v
     return out

@@ -95,7 +95,8 @@ def validate_object(obj: dict, k8s_version: str | None = None) -> list[str]:
 def _validate_builtin(obj: dict, where: str, version: str) -> list[str]:
     import jsonschema
 
-    validator = _builtin_validator(_supported(version), obj.get("apiVersion", ""), obj.get("kind", ""))
+    api, kind = obj.get("apiVersion", ""), obj.get("kind", "")
+    validator = _builtin_validator(_supported(version), api, kind)
     if isinstance(validator, str):
         return [f"{where}: {validator}"]
     error = jsonschema.exceptions.best_match(validator.iter_errors(obj))

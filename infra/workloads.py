@@ -10,6 +10,8 @@ params, per-step estimate and deadline) and `experiment_deadline_seconds`.
 
 from __future__ import annotations
 
+import os
+
 import pulumi
 from pulumi import ResourceOptions
 
@@ -38,6 +40,18 @@ def _artifact_repository(spec, labels: dict[str, str]):
     )
 
 
+RESUME_ENV = "STUDY_COMPLETED_STEPS"
+
+
+def completed_steps() -> set[str]:
+    """Steps a resumed `study run` already finished and collected before its cluster was destroyed.
+
+    `study run --resume` passes them (comma-separated) in this environment variable so the new
+    cluster runs only the rest; a plain `pulumi up` sees none and renders every step.
+    """
+    return {s.strip() for s in os.environ.get(RESUME_ENV, "").split(",") if s.strip()}
+
+
 def deploy(stack: str, spec, provider, namespace, labels: dict[str, str]) -> None:
     from infra.estimate import (
         cluster_facts,
@@ -59,6 +73,7 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, str]) -> Non
 
     kind, params = experiment_params(spec)
     steps = experiment_steps(spec)
+    done = completed_steps()
     ctx = RenderContext(
         stack=stack,
         namespace=layout.NAMESPACE,
@@ -77,11 +92,12 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, str]) -> Non
         f"{stack}-experiment",
         kind,
         params,
-        steps,
+        [s for s in steps if s.name not in done],
         ctx,
         ResourceOptions(provider=provider, depends_on=deps),
     )
     pulumi.export("steps", [s.name for s in steps])
+    pulumi.export("skipped_steps", [s.name for s in steps if s.name in done])
     pulumi.export("experiment_deadline_seconds", experiment_deadline_seconds(spec))
     pulumi.export(
         "experiment",

@@ -15,9 +15,10 @@ Kept free of `PolicyPack` so tests import this module without starting the polic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from infra.props import dig
 
 REQUIRED_LABELS = ("study", "stack", "owner", "expires-at", "budget-usd", "managed-by")
 
@@ -42,15 +43,6 @@ GKE_POOL = "gcp:container/nodePool:NodePool"
 EKS_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 Report = Callable[..., None]
-
-
-def dig(props: Mapping[str, Any], dotted: str) -> Any:
-    cur: Any = props
-    for part in dotted.split("."):
-        if not isinstance(cur, Mapping) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
 
 
 def _labels(args) -> dict[str, str] | None:

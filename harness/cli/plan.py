@@ -56,7 +56,7 @@ def stacks(
     from harness.plan import load_and_validate
     from harness.stacks import stack_names
 
-    rows = []
+    rows: list[dict[str, object]] = []
     for name in stack_names():
         try:
             _, spec, report = load_and_validate(name)

@@ -13,12 +13,12 @@ def node_shape(cluster) -> tuple[int, float]:
     if cluster.cloud == "gke":
         from infra.machines import gce_shape
 
-        shape = gce_shape(cluster.machine_type)
-        return shape.vcpus, shape.memory_gb
+        gce = gce_shape(cluster.machine_type)
+        return gce.vcpus, gce.memory_gb
     from infra.aws_instances import instance_shape  # EKS
 
-    shape = instance_shape(cluster.machine_type)
-    return shape.vcpus, shape.memory_gb
+    ec2 = instance_shape(cluster.machine_type)
+    return ec2.vcpus, ec2.memory_gb
 
 
 def hourly_price(spec) -> HourlyPrice:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 # GCP label values (the stricter of the two clouds): lowercase letters, digits, '_' and '-'.
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
@@ -45,19 +45,6 @@ class PriceOverride(Strict):
     machine_usd_per_hour: float | None = Field(default=None, ge=0)
     control_plane_usd_per_hour: float | None = Field(default=None, ge=0)
     local_ssd_usd_per_hour: float | None = Field(default=None, ge=0)
-
-
-class Ownership(Strict):
-    owner: str = Field(min_length=1, description="who answers for this cluster (label value)")
-    expires_at: AwareDatetime = Field(description="after this the janitor destroys the stack")
-
-    @field_validator("owner")
-    @classmethod
-    def _owner_is_label(cls, v: str) -> str:
-        if not LABEL_VALUE.match(v):
-            msg = "must be lowercase letters, digits, '_' or '-', at most 63 characters"
-            raise ValueError(msg)
-        return v
 
 
 def expiry_label(when: datetime) -> str:

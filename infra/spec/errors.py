@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -81,7 +82,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def format_error(err: dict[str, Any], root: type[BaseModel]) -> str:
+def format_error(err: Mapping[str, Any], root: type[BaseModel]) -> str:
     tagged_loc = tuple(err["loc"])
     loc = _strip_tags(tagged_loc)
     kind = err["type"]

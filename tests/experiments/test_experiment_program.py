@@ -378,3 +378,25 @@ def test_recorder_ships_the_checks_the_laptop_uses(recorded):
     spec, _ = spec_and_steps("gke-4-nightly")
     hours = spec.budget.max_hours - (13 + 6) / 60
     assert exports["experiment_deadline_seconds"] == pytest.approx(hours * 3600)
+
+
+def test_resume_after_destroy_renders_only_unfinished_steps(monkeypatch):
+    """`study run --resume` on a new cluster: steps already collected are not run again."""
+    from infra.workloads import RESUME_ENV
+
+    cfg = config_of(stack_yaml("gke-4-nightly"))
+    full = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
+    steps = full.exports["steps"]
+    assert len(steps) == 2
+    monkeypatch.setenv(RESUME_ENV, steps[0])
+    resumed = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
+    assert resumed.error is None
+    assert resumed.exports["steps"] == steps
+    assert resumed.exports["skipped_steps"] == [steps[0]]
+
+    def job_names(run):
+        return {r.inputs["metadata"]["name"] for r in run.resources
+                if r.type == "kubernetes:batch/v1:Job"}
+
+    assert job_names(resumed) == {n for n in job_names(full) if not n.endswith(steps[0])}
+    assert not any(n.endswith(steps[0]) for n in job_names(resumed))
