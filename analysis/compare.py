@@ -13,9 +13,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from analysis.errors import AnalysisError, ExperimentMismatch
 from analysis.stats import compare_samples
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COMPARE_COLUMNS = [
     "run", "metric", "key", "n_a", "median_a", "ci_low_a", "ci_high_a", "n_b", "median_b",
@@ -92,12 +96,12 @@ class CompareResult:
 
     runs: list[str]
     baseline: str
+    rows: pd.DataFrame  # COMPARE_COLUMNS, one row per (run, metric, key) shared with the baseline
     experiment_differences: dict = field(default_factory=dict)
     config_differences: dict = field(default_factory=dict)
-    rows: object = None  # DataFrame of COMPARE_COLUMNS
 
     def as_json(self) -> dict:
-        rows = [] if self.rows is None else self.rows.to_dict(orient="records")
+        rows = self.rows.to_dict(orient="records")
         return {
             "runs": self.runs,
             "baseline": self.baseline,
@@ -134,8 +138,6 @@ def compare_runs(datas, force: bool = False) -> CompareResult:
                "compare runs of one experiment, or pass --force")
         raise ExperimentMismatch(msg)
     configs = differences({d.label: d.stack_config() for d in datas})
-    result = CompareResult(runs=labels, baseline=labels[0], experiment_differences=exp_diff,
-                           config_differences=configs)
     base = observations(datas[0])
     base_groups = {k: g["value"].to_numpy() for k, g in base.groupby(["metric", "key"])}
     rows = []
@@ -148,5 +150,6 @@ def compare_runs(datas, force: bool = False) -> CompareResult:
             rows.append([data.label, metric, key, c.a.n, c.a.median, c.a.ci_low, c.a.ci_high,
                          c.b.n, c.b.median, c.b.ci_low, c.b.ci_high, c.ratio, c.p_value,
                          c.effect_size])
-    result.rows = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
-    return result
+    return CompareResult(runs=labels, baseline=labels[0],
+                         rows=pd.DataFrame(rows, columns=COMPARE_COLUMNS),
+                         experiment_differences=exp_diff, config_differences=configs)

@@ -22,6 +22,8 @@ from analysis.osu import SCALING_RULE  # noqa: E402
 GB = 1e9
 LATENCY_METRICS = ("latency_us", "avg_latency_us")
 BANDWIDTH_METRICS = ("bandwidth_mb_s", "mb_s")
+# How the figures summarise repeated measurements: the median, with the interquartile range.
+MEDIAN_IQR = {"estimator": "median", "errorbar": ("pi", 50)}
 
 
 @dataclass
@@ -48,6 +50,12 @@ def _save(grid_or_fig, out_dir: Path, name: str, title: str, caption: str) -> Fi
     return Figure(name, title, caption, png, svg)
 
 
+def _table(tables: dict, name: str):
+    """The combined table `name`, or None when the runs produced no rows for it."""
+    table = tables.get(name)
+    return None if table is None or table.empty else table
+
+
 def _studied_fresh(pulls):
     fresh = pulls[(pulls["role"] == "studied") & (pulls["cached"] == False)].copy()  # noqa: E712
     fresh["size_gb"] = fresh["size_bytes"].astype("float64") / GB
@@ -57,8 +65,8 @@ def _studied_fresh(pulls):
 
 def pull_time_vs_size(tables: dict, out_dir: Path) -> list[Figure]:
     """Pull time against image size, one panel per layer count, a line per run (nodes)."""
-    pulls = tables.get("pulls")
-    if pulls is None or pulls.empty:
+    pulls = _table(tables, "pulls")
+    if pulls is None:
         return []
     fresh = _studied_fresh(pulls).dropna(subset=["pull_seconds", "size_gb"])
     if fresh.empty:
@@ -66,8 +74,8 @@ def pull_time_vs_size(tables: dict, out_dir: Path) -> list[Figure]:
     figures = []
     for scale in ("linear", "log"):
         grid = sns.relplot(data=fresh, x="size_gb", y="pull_seconds", hue="run", style="nodes",
-                           col="layers", kind="line", estimator="median",
-                           errorbar=("pi", 50), marker="o", height=3.6, aspect=1.3)
+                           col="layers", kind="line", **MEDIAN_IQR, marker="o", height=3.6,
+                           aspect=1.3)
         grid.set_axis_labels("image size (GB, nominal)", "pull seconds (kubelet)")
         if scale == "log":
             grid.set(xscale="log", yscale="log")
@@ -82,8 +90,8 @@ def pull_time_vs_size(tables: dict, out_dir: Path) -> list[Figure]:
 
 def event_spread(tables: dict, out_dir: Path) -> list[Figure]:
     """Spread of each event's timestamps across pods, per image (the seed's "mystery")."""
-    spread = tables.get("event_spread")
-    if spread is None or spread.empty:
+    spread = _table(tables, "event_spread")
+    if spread is None:
         return []
     data = spread.copy()
     data["size_gb"] = data["size_bytes"].astype("float64") / GB
@@ -97,8 +105,8 @@ def event_spread(tables: dict, out_dir: Path) -> list[Figure]:
 
 def pull_vs_started(tables: dict, out_dir: Path) -> list[Figure]:
     """Pull time next to time to Started per run: streaming moves the cost to container start."""
-    pulls = tables.get("pulls")
-    if pulls is None or pulls.empty:
+    pulls = _table(tables, "pulls")
+    if pulls is None:
         return []
     fresh = _studied_fresh(pulls)
     long = fresh.melt(id_vars=["run", "image", "size_gb"],
@@ -108,7 +116,7 @@ def pull_vs_started(tables: dict, out_dir: Path) -> list[Figure]:
         return []
     order = (fresh.drop_duplicates("image").sort_values("size_gb")["image"].tolist())
     grid = sns.catplot(data=long, x="image", y="seconds", hue="run", col="measure", kind="bar",
-                       estimator="median", errorbar=("pi", 50), order=order, height=3.8,
+                       **MEDIAN_IQR, order=order, height=3.8,
                        aspect=1.4, sharey=True)
     for ax in grid.axes.flat:
         plt.setp(ax.get_xticklabels(), rotation=60, ha="right")
@@ -120,16 +128,16 @@ def pull_vs_started(tables: dict, out_dir: Path) -> list[Figure]:
 
 def topology_step_times(tables: dict, out_dir: Path) -> list[Figure]:
     """Step times by design and archive size, one row of panels per node count."""
-    topo = tables.get("topology")
-    if topo is None or topo.empty:
+    topo = _table(tables, "topology")
+    if topo is None:
         return []
     data = topo[topo["event"].str.endswith("all-nodes") | (topo["event"] == "create-archive")]
     data = data.dropna(subset=["time_seconds"])
     if data.empty:
         return []
     grid = sns.catplot(data=data, x="size_gb", y="time_seconds", hue="topology", col="event",
-                       row="nodes", kind="point", estimator="median", errorbar=("pi", 50),
-                       dodge=0.4, height=2.8, aspect=1.2, sharey=False)
+                       row="nodes", kind="point", **MEDIAN_IQR, dodge=0.4, height=2.8,
+                       aspect=1.2, sharey=False)
     grid.set_axis_labels("archive size (GB)", "seconds (real)")
     return [_save(grid, out_dir, "topology_step_times",
                   "Archive steps by overlay design and size, per node count",
@@ -139,8 +147,8 @@ def topology_step_times(tables: dict, out_dir: Path) -> list[Figure]:
 
 def osu_wall_scaling(tables: dict, out_dir: Path) -> list[Figure]:
     """OSU wall time against node count, each benchmark coloured by its scaling class."""
-    wall, scaling = tables.get("osu_wall"), tables.get("osu_scaling")
-    if wall is None or wall.empty or scaling is None or scaling.empty:
+    wall, scaling = _table(tables, "osu_wall"), _table(tables, "osu_scaling")
+    if wall is None or scaling is None:
         return []
     data = wall.dropna(subset=["wall_seconds"]).merge(scaling[["run", "benchmark", "class"]],
                                                       on=["run", "benchmark"])
@@ -159,8 +167,8 @@ def osu_wall_scaling(tables: dict, out_dir: Path) -> list[Figure]:
 
 def osu_by_message_size(tables: dict, out_dir: Path) -> list[Figure]:
     """OSU latency and bandwidth against message size, one panel per benchmark."""
-    metrics = tables.get("osu_metrics")
-    if metrics is None or metrics.empty:
+    metrics = _table(tables, "osu_metrics")
+    if metrics is None:
         return []
     figures = []
     for name, kinds, label in (("osu_latency", LATENCY_METRICS, "latency (us)"),
@@ -181,8 +189,8 @@ def osu_by_message_size(tables: dict, out_dir: Path) -> list[Figure]:
 
 def app_times(tables: dict, out_dir: Path) -> list[Figure]:
     """Flux wall times of each app by run."""
-    times = tables.get("app_times")
-    if times is None or times.empty:
+    times = _table(tables, "app_times")
+    if times is None:
         return []
     grid = sns.catplot(data=times, x="app", y="seconds", hue="run", col="kind", kind="bar",
                        height=3.5, aspect=1.2)

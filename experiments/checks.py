@@ -108,16 +108,9 @@ def check_pulls(
         problems.append(f"{duplicates} node(s) pulled the same image more than once")
     if warm:
         problems.append(f"{len(warm)} warm pull(s): {warm[0]['message']}")
-    return {
-        "check": "pulls",
-        "expected_pulls": expected,
-        "observed_pulls": len(pairs),
-        "distinct_nodes": distinct,
-        "warm": len(warm),
-        "completeness": round(len(pairs) / expected, 4) if expected else 1.0,
-        "valid": complete and not warm,
-        "problems": problems,
-    }
+    counts = {"expected_pulls": expected, "observed_pulls": len(pairs),
+              "distinct_nodes": distinct, "warm": len(warm)}
+    return _verdict("pulls", counts, (len(pairs), expected), complete and not warm, problems)
 
 
 def check_pods_per_node(pods: list[dict[str, Any]], nodes: int, per_node: int = 1) -> dict:
@@ -139,14 +132,8 @@ def check_pods_per_node(pods: list[dict[str, Any]], nodes: int, per_node: int = 
                         f"e.g. {node}: {c}")
     if unscheduled:
         problems.append(f"{unscheduled} pod(s) never scheduled")
-    return {
-        "check": "pods_per_node",
-        "expected_nodes": nodes,
-        "distinct_nodes": len(counts),
-        "completeness": round(min(len(counts), nodes) / nodes, 4) if nodes else 1.0,
-        "valid": not problems,
-        "problems": problems,
-    }
+    return _verdict("pods_per_node", {"expected_nodes": nodes, "distinct_nodes": len(counts)},
+                    (min(len(counts), nodes), nodes), not problems, problems)
 
 
 def parse_overlay(lines: Iterable[str]) -> dict[int, int | None]:
@@ -193,12 +180,20 @@ def check_overlay(tree_lines: Iterable[str], expected_parents: list[int | None])
                         f"{got.get(r, 'missing')} instead of {want[r]}")
     if extra:
         problems.append(f"unexpected ranks {extra[:5]}")
+    return _verdict("overlay", {"expected_ranks": len(want), "observed_ranks": len(got)},
+                    (len(want) - len(wrong), len(want)), not problems, problems)
+
+
+def _verdict(check: str, counts: dict[str, int], done: tuple[int, int], valid: bool,
+             problems: list[str]) -> dict[str, Any]:
+    """One check's result as status.json records it: what was counted, completeness (`done` is
+    (found, expected); nothing expected counts as complete), the verdict and why."""
+    found, expected = done
     return {
-        "check": "overlay",
-        "expected_ranks": len(want),
-        "observed_ranks": len(got),
-        "completeness": round((len(want) - len(wrong)) / len(want), 4) if want else 1.0,
-        "valid": not problems,
+        "check": check,
+        **counts,
+        "completeness": round(found / expected, 4) if expected else 1.0,
+        "valid": valid,
         "problems": problems,
     }
 

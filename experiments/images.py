@@ -69,9 +69,21 @@ def mirror_steps(sources: list[str], cluster: ClusterFacts) -> list[Step]:
 
 def mirror_job(step: Step, ctx, labels: dict[str, str]) -> dict[str, Any]:
     """One pod, one init container per copy (no shell needed), then a no-op main container."""
-    from infra.operators.versions import BUSYBOX, GCRANE
+    from infra.operators.versions import GCRANE
 
-    copies = step.params["copies"]
+    return init_containers_job(step, ctx, labels, [
+        {"name": f"copy-{i}", "image": GCRANE.ref, "command": ["gcrane", "cp", s, d]}
+        for i, (s, d) in enumerate(step.params["copies"])
+    ], backoff_limit=3)  # registry hiccups; gcrane cp is idempotent
+
+
+def init_containers_job(step: Step, ctx, labels: dict[str, str],
+                        init_containers: list[dict[str, Any]], backoff_limit: int
+                        ) -> dict[str, Any]:
+    """A Job of one pod whose init containers run in turn (each an image operation), then a no-op
+    main container; the step recorder, not Pulumi, waits for it."""
+    from infra.operators.versions import BUSYBOX
+
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -82,17 +94,13 @@ def mirror_job(step: Step, ctx, labels: dict[str, str]) -> dict[str, Any]:
             "annotations": {"pulumi.com/skipAwait": "true"},
         },
         "spec": {
-            "backoffLimit": 3,  # registry hiccups; gcrane cp is idempotent
+            "backoffLimit": backoff_limit,
             "activeDeadlineSeconds": int(step.deadline_seconds),
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
                     "restartPolicy": "Never",
-                    "initContainers": [
-                        {"name": f"copy-{i}", "image": GCRANE.ref,
-                         "command": ["gcrane", "cp", s, d]}
-                        for i, (s, d) in enumerate(copies)
-                    ],
+                    "initContainers": init_containers,
                     "containers": [{"name": "done", "image": BUSYBOX.ref, "command": ["true"]}],
                 },
             },

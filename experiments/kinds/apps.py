@@ -23,6 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
 from experiments.images import MIRROR_STEP, mirror_job, mirror_steps, mirrored
+from experiments.kinds._common import (
+    check_node_counts,
+    job_workload,
+    minicluster_workload,
+    node_counts_at_least,
+    timed_step,
+)
 from experiments.registry import register
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "apps.yaml"
@@ -75,10 +82,7 @@ class AppsParams(BaseModel):
     @field_validator("node_counts")
     @classmethod
     def _counts(cls, v: list[int]) -> list[int]:
-        if any(n < 1 for n in v):
-            msg = "node counts must be at least 1"
-            raise ValueError(msg)
-        return v
+        return node_counts_at_least(v, 1)
 
 
 def app_image(app: str, cluster: ClusterFacts) -> str:
@@ -92,11 +96,7 @@ class Apps:
     Params = AppsParams
 
     def steps(self, params: AppsParams, cluster: ClusterFacts) -> list[Step]:
-        too_big = [n for n in params.node_counts if n > cluster.node_count]
-        if too_big:
-            msg = (f"study:experiment.params.node_counts: {too_big} is not allowed; the cluster "
-                   f"has {cluster.node_count} nodes")
-            raise ValueError(msg)
+        check_node_counts(params.node_counts, cluster)
         sources = [app_image(a, cluster) for a in params.apps]
         out = mirror_steps(sources, cluster)
         cat = catalogue()
@@ -106,12 +106,10 @@ class Apps:
                 for app in params.apps:
                     wall = cat["apps"][app]["seed_wall_seconds"]
                     run = max(wall * cat["seed_nodes"] / n, wall / 10)
-                    est = START_SECONDS + run
                     out.append(
-                        Step(
+                        timed_step(
                             f"app-{app}-n{n}-r{r}",
-                            round(est, 1),
-                            round(max(3 * est, est + 600), 1),
+                            START_SECONDS + run,
                             {"app": app, "nodes": n, "tasks": n * tpn, "iteration": r,
                              "image": mirrored(app_image(app, cluster), cluster.image_registry)},
                         )
@@ -119,48 +117,21 @@ class Apps:
         return out
 
     def render(self, step: Step, params: AppsParams, ctx: RenderContext, opts) -> Workload:
-        from experiments.component import step_labels
-        from experiments.k8s import create
-        from experiments.kinds.pulling import _selector
-
-        ns = ctx.namespace
         if step.name == MIRROR_STEP:
-            labels = step_labels(ctx, step.name, "mirror")
-            res = create(mirror_job(step, ctx, labels), opts)
-            path = f"/apis/batch/v1/namespaces/{ns}/jobs/{step.name}"
-            return Workload([res], [path], [path], _selector(labels))
+            return job_workload(step, ctx, "mirror", opts, mirror_job)
         app = catalogue()["apps"][step.params["app"]]
         n, tasks = step.params["nodes"], step.params["tasks"]
         grid = " ".join(map(str, process_grid(tasks)))
-        labels = step_labels(ctx, step.name, "workload")
         container: dict[str, Any] = {
             "image": step.params["image"],
             "command": app["command"].replace("{grid}", grid),
         }
         if app.get("pre"):
             container["commands"] = {"pre": app["pre"]}
-        obj = {
-            "apiVersion": "flux-framework.org/v1alpha2",
-            "kind": "MiniCluster",
-            "metadata": {
-                "name": step.name,
-                "namespace": ns,
-                "labels": labels,
-                # The step recorder waits for it; Pulumi's generic await must not.
-                "annotations": {"pulumi.com/skipAwait": "true"},
-            },
-            "spec": {
-                "size": n,
-                "tasks": tasks,
-                "deadlineSeconds": int(step.deadline_seconds),
-                "logging": {"quiet": True, "timed": True},
-                "flux": {"container": {"image": catalogue()["flux_view"]}},
-                "pod": {"labels": labels},
-                "containers": [container],
-            },
-        }
-        res = create(obj, opts)
-        path = f"/apis/batch/v1/namespaces/{ns}/jobs/{step.name}"
-        owner = f"/apis/flux-framework.org/v1alpha2/namespaces/{ns}/miniclusters/{step.name}"
-        return Workload([res], [path], [owner], _selector(labels),
-                        {"nodes": n, "pods_per_node": 1})
+        return minicluster_workload(
+            step, ctx, opts, size=n, tasks=tasks,
+            logging={"quiet": True, "timed": True},
+            flux={"container": {"image": catalogue()["flux_view"]}},
+            containers=[container],
+            expect={"nodes": n, "pods_per_node": 1},
+        )

@@ -24,6 +24,13 @@ from functools import cache
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
+from experiments.kinds._common import (
+    check_node_counts,
+    flux_object,
+    flux_workload,
+    node_counts_at_least,
+    timed_step,
+)
 from experiments.registry import register
 
 START_SECONDS = 90.0
@@ -119,10 +126,7 @@ class OsuParams(BaseModel):
     @field_validator("node_counts")
     @classmethod
     def _counts(cls, v: list[int]) -> list[int]:
-        if any(n < 2 for n in v):
-            msg = "node counts must be at least 2"
-            raise ValueError(msg)
-        return v
+        return node_counts_at_least(v, 2)  # a pair is the smallest OSU job
 
 
 @register
@@ -133,57 +137,35 @@ class Osu:
 
     def steps(self, params: OsuParams, cluster: ClusterFacts) -> list[Step]:
         counts = list(params.node_counts) or [cluster.node_count]
-        too_big = [n for n in counts if n > cluster.node_count]
-        if too_big:
-            msg = (f"study:experiment.params.node_counts: {too_big} is not allowed; the cluster "
-                   f"has {cluster.node_count} nodes")
-            raise ValueError(msg)
+        check_node_counts(counts, cluster)
         out = []
         for r in range(1, params.iterations + 1):
             for bench in params.benchmarks:
                 for pods in [2] if bench in PAIR else counts:
-                    est = START_SECONDS + benchmark_seconds(bench, pods)
-                    deadline = max(3 * est, est + 600)
-                    if params.time_limit_seconds is not None:
-                        deadline = min(deadline, params.time_limit_seconds)
-                        est = min(est, params.time_limit_seconds)
                     name = bench.removeprefix("osu_").replace("_", "-")
-                    out.append(Step(f"osu-{name}-n{pods}-r{r}", round(est, 1), round(deadline, 1),
-                                    {"benchmark": bench, "pods": pods, "iteration": r}))
+                    out.append(timed_step(f"osu-{name}-n{pods}-r{r}",
+                                          START_SECONDS + benchmark_seconds(bench, pods),
+                                          {"benchmark": bench, "pods": pods, "iteration": r},
+                                          cap=params.time_limit_seconds))
         return out
 
     def render(self, step: Step, params: OsuParams, ctx: RenderContext, opts) -> Workload:
         from experiments.component import step_labels
-        from experiments.k8s import create
-        from experiments.kinds.pulling import _selector
 
         ns, pods = ctx.namespace, step.params["pods"]
         labels = step_labels(ctx, step.name, "workload")
-        obj = {
-            "apiVersion": "flux-framework.org/v1alpha2",
-            "kind": "MetricSet",
-            "metadata": {
-                "name": step.name,
-                "namespace": ns,
-                "labels": labels,
-                # The step recorder waits for it; Pulumi's generic await must not.
-                "annotations": {"pulumi.com/skipAwait": "true"},
-            },
-            "spec": {
-                "pods": pods,
-                "deadlineSeconds": int(step.deadline_seconds),
-                "pod": {"labels": labels},
-                "metrics": [
-                    {
-                        "name": "network-osu-benchmark",
-                        "options": {"soleTenancy": "true", "timed": "true"},
-                        "listOptions": {"commands": [step.params["benchmark"]]},
-                    }
-                ],
-            },
-        }
-        res = create(obj, opts)
+        obj = flux_object("MetricSet", step, ctx, labels, {
+            "pods": pods,
+            "deadlineSeconds": int(step.deadline_seconds),
+            "pod": {"labels": labels},
+            "metrics": [
+                {
+                    "name": "network-osu-benchmark",
+                    "options": {"soleTenancy": "true", "timed": "true"},
+                    "listOptions": {"commands": [step.params["benchmark"]]},
+                }
+            ],
+        })
+        # The metrics-operator runs the MetricSet as a JobSet of the same name.
         wait = f"/apis/jobset.x-k8s.io/v1alpha2/namespaces/{ns}/jobsets/{step.name}"
-        owner = f"/apis/flux-framework.org/v1alpha2/namespaces/{ns}/metricsets/{step.name}"
-        return Workload([res], [wait], [owner], _selector(labels),
-                        {"nodes": pods, "pods_per_node": 1})
+        return flux_workload(obj, opts, wait, {"nodes": pods, "pods_per_node": 1})

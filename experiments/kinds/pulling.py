@@ -33,12 +33,14 @@ from experiments.base import ClusterFacts, RenderContext, Step, Workload
 from experiments.images import (
     MIRROR_STEP,
     chonk_tag,
+    init_containers_job,
     mirror_job,
     mirror_steps,
     mirrored,
     parse_chonk,
     slug,
 )
+from experiments.kinds._common import job_path, job_workload, pod_selector, timed_step
 from experiments.registry import register
 
 PRIME_STEP = "prime-images"
@@ -167,18 +169,17 @@ class Pulling:
         if params.prime:
             refs = [mirrored(src, cluster.image_registry) for src in sources]
             est = 30.0 + sum(pull_seconds(r, cluster, params.assumed_size_bytes) for r in refs)
-            out.append(Step(PRIME_STEP, round(est, 1), round(max(3 * est, est + 600), 1),
-                            {"images": refs}))
+            out.append(timed_step(PRIME_STEP, est, {"images": refs}))
         for r in range(1, params.iterations + 1):
             for src in sources:
                 ref = mirrored(src, cluster.image_registry)
                 est = 30.0 + 15.0 + pull_seconds(ref, cluster, params.assumed_size_bytes) + 30.0
                 out.append(
-                    Step(
+                    timed_step(
                         f"pull-{slug(ref)}-r{r}",
-                        round(est, 1),
-                        round(max(3 * est, est + 300), 1),  # 5 min slack: a pull is seconds
+                        est,
                         {"image": ref, "iteration": r},
+                        slack=300.0,  # 5 min slack: a pull is seconds
                     )
                 )
         return out
@@ -189,18 +190,10 @@ class Pulling:
         from experiments.component import step_labels
         from experiments.k8s import create
 
-        ns = ctx.namespace
         if step.name == MIRROR_STEP:
-            labels = step_labels(ctx, step.name, "mirror")
-            res = create(mirror_job(step, ctx, labels), opts)
-            return Workload([res], [f"/apis/batch/v1/namespaces/{ns}/jobs/{step.name}"],
-                            [f"/apis/batch/v1/namespaces/{ns}/jobs/{step.name}"],
-                            _selector(labels))
+            return job_workload(step, ctx, "mirror", opts, mirror_job)
         if step.name == PRIME_STEP:
-            labels = step_labels(ctx, step.name, "prime")
-            res = create(prime_job(step, ctx, labels), opts)
-            path = f"/apis/batch/v1/namespaces/{ns}/jobs/{step.name}"
-            return Workload([res], [path], [path], _selector(labels))
+            return job_workload(step, ctx, "prime", opts, prime_job)
         image, n = step.params["image"], ctx.cluster.node_count
         clear_labels = step_labels(ctx, step.name, "cache-clear")
         clear_pod = {
@@ -237,49 +230,24 @@ class Pulling:
             job(step.name, ctx, labels, n, pull_pod, step.deadline_seconds, skip_await=True),
             ResourceOptions.merge(opts, ResourceOptions(depends_on=[clear])),
         )
-        path = f"/apis/batch/v1/namespaces/{ns}/jobs/{step.name}"
+        path = job_path(ctx.namespace, step.name)
         return Workload(
             [clear, pull],
             [path],
             [path],
-            _selector(labels),
+            pod_selector(labels),
             {"pull_images": [image], "nodes": n, "pods_per_node": 1},
         )
 
 
 def prime_job(step: Step, ctx: RenderContext, labels: dict[str, str]) -> dict[str, Any]:
     """One pod that pulls every studied image once (init containers run them in turn)."""
-    from infra.operators.versions import BUSYBOX
-
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": step.name, "namespace": ctx.namespace, "labels": labels,
-                     "annotations": {"pulumi.com/skipAwait": "true"}},
-        "spec": {
-            "backoffLimit": 2,
-            "activeDeadlineSeconds": int(step.deadline_seconds),
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "initContainers": [
-                        {"name": f"prime-{i}", "image": ref, "imagePullPolicy": "Always",
-                         "command": ["true"],
-                         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}
-                        for i, ref in enumerate(step.params["images"])
-                    ],
-                    "containers": [{"name": "done", "image": BUSYBOX.ref, "command": ["true"]}],
-                },
-            },
-        },
-    }
-
-
-def _selector(labels: dict[str, str]) -> str:
-    from experiments.layout import LABEL_ROLE, LABEL_STEP
-
-    return ",".join(f"{k}={labels[k]}" for k in (LABEL_STEP, LABEL_ROLE))
+    return init_containers_job(step, ctx, labels, [
+        {"name": f"prime-{i}", "image": ref, "imagePullPolicy": "Always",
+         "command": ["true"],
+         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}
+        for i, ref in enumerate(step.params["images"])
+    ], backoff_limit=2)
 
 
 def _debian() -> str:

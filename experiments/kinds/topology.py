@@ -27,6 +27,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
+from experiments.kinds._common import minicluster_workload, timed_step
 from experiments.registry import register
 from experiments.topology_designs import DESIGN, designs, leaves, levels, middle, parents
 
@@ -165,12 +166,10 @@ class Topology:
         for design in params.design_list(n):
             for gb in params.sizes_gb:
                 for r in range(1, params.iterations + 1):
-                    est = step_seconds(gb, params.payload, params.baseline)
                     out.append(
-                        Step(
+                        timed_step(
                             f"topo-{design_label(design)}-{size_label(gb)}-r{r}",
-                            round(est, 1),
-                            round(max(3 * est, est + 600), 1),
+                            step_seconds(gb, params.payload, params.baseline),
                             {"design": design, "size_bytes": int(gb * GB), "iteration": r,
                              "levels": len(levels(design, n))},
                         )
@@ -185,50 +184,25 @@ class Topology:
         return [create(o, opts) for o in server_objects(params, ctx)]
 
     def render(self, step: Step, params: TopologyParams, ctx: RenderContext, opts) -> Workload:
-        from experiments.component import step_labels
-        from experiments.k8s import create
         from infra.operators.versions import TOPOLOGY_APP
 
         n, ns = ctx.cluster.node_count, ctx.namespace
         design = step.params["design"]
         script = render_script(design, n, step.params["size_bytes"], params, ns)
         b64 = base64.b64encode(script.encode()).decode()
-        labels = step_labels(ctx, step.name, "workload")
-        obj = {
-            "apiVersion": "flux-framework.org/v1alpha2",
-            "kind": "MiniCluster",
-            "metadata": {
-                "name": step.name,
-                "namespace": ns,
-                "labels": labels,
-                # The step recorder waits for it; Pulumi's generic await must not.
-                "annotations": {"pulumi.com/skipAwait": "true"},
-            },
-            "spec": {
-                "size": n,
-                "tasks": n,
-                "deadlineSeconds": int(step.deadline_seconds),
-                "logging": {"quiet": True},
-                "flux": {"topology": design},
-                "pod": {"labels": labels},
-                "containers": [
-                    {
-                        "image": params.image or TOPOLOGY_APP.ref,
-                        "command": "bash /tmp/study-topology.sh",
-                        "launcher": True,
-                        "commands": {
-                            "pre": f"echo {b64} | base64 -d > /tmp/study-topology.sh",
-                        },
-                    }
-                ],
-            },
-        }
-        res = create(obj, opts)
-        path = f"/apis/batch/v1/namespaces/{ns}/jobs/{step.name}"
-        owner = f"/apis/flux-framework.org/v1alpha2/namespaces/{ns}/miniclusters/{step.name}"
-        from experiments.kinds.pulling import _selector
-
-        return Workload(
-            [res], [path], [owner], _selector(labels),
-            {"overlay_parents": parents(design, n), "nodes": n, "pods_per_node": 1},
+        return minicluster_workload(
+            step, ctx, opts, size=n, tasks=n,
+            logging={"quiet": True},
+            flux={"topology": design},
+            containers=[
+                {
+                    "image": params.image or TOPOLOGY_APP.ref,
+                    "command": "bash /tmp/study-topology.sh",
+                    "launcher": True,
+                    "commands": {
+                        "pre": f"echo {b64} | base64 -d > /tmp/study-topology.sh",
+                    },
+                }
+            ],
+            expect={"overlay_parents": parents(design, n), "nodes": n, "pods_per_node": 1},
         )

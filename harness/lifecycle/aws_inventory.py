@@ -14,7 +14,12 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from harness.lifecycle.interfaces import CloudResource, PermanentError, QuotaReading
+from harness.lifecycle.interfaces import (
+    CloudResource,
+    PermanentError,
+    QuotaReading,
+    earliest_expiries,
+)
 
 STANDARD_VCPU_QUOTA = "L-1216C47A"
 STANDARD_LETTERS = set("acdhimrtz")
@@ -100,8 +105,6 @@ class AwsInventory:
         return self._tagged(spec.cluster.region, [{"Key": "stack", "Values": [stack]}])
 
     def expiring_stacks(self, spec_hint=None) -> dict[str, datetime]:
-        from infra.spec.common import parse_expiry_label
-
         if spec_hint is None:
             return {}
         try:
@@ -109,16 +112,7 @@ class AwsInventory:
                                  [{"Key": "managed-by", "Values": ["study-harness"]}])
         except PermanentError:
             return {}
-        out: dict[str, datetime] = {}
-        for r in found:
-            stack, exp = r.labels.get("stack"), r.labels.get("expires-at")
-            if stack and exp:
-                try:
-                    when = parse_expiry_label(exp)
-                except ValueError:
-                    continue
-                out[stack] = min(when, out.get(stack, when))
-        return out
+        return earliest_expiries(found)
 
     def _tagged(self, region: str, tag_filters: list[dict]) -> list[CloudResource]:
         session, problem = self._session(region)

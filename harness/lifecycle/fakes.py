@@ -321,6 +321,13 @@ class FakeBackend:
     def _name(self, stack: str, suffix: str) -> str:
         return f"{stack}-{suffix}"
 
+    def _start_update(self, op: str, stack: str) -> None:
+        """Record an update (up, destroy) and refuse it, as Pulumi does, while the lock is held."""
+        self.calls.append((op, self.clock.now()))
+        if self.locked:
+            msg = f"the stack '{stack}' is currently locked by 1 lock(s)"
+            raise ConcurrentUpdateError(msg)
+
     def check(self) -> None:
         self.faults.hit("check")
 
@@ -329,10 +336,7 @@ class FakeBackend:
 
     def up(self, stack: str, on_event: EventSink, should_stop: StopCheck,
            env: dict[str, str] | None = None) -> dict[str, OutputValue]:
-        self.calls.append(("up", self.clock.now()))
-        if self.locked:
-            msg = f"the stack '{stack}' is currently locked by 1 lock(s)"
-            raise ConcurrentUpdateError(msg)
+        self._start_update("up", stack)
         self.faults.hit("up.start")
         names = self.state.setdefault(stack, [])
         for type_, suffix, kind, latency in self.template:
@@ -389,10 +393,7 @@ class FakeBackend:
         }
 
     def destroy(self, stack: str, on_event: EventSink) -> None:
-        self.calls.append(("destroy", self.clock.now()))
-        if self.locked:
-            msg = f"the stack '{stack}' is currently locked by 1 lock(s)"
-            raise ConcurrentUpdateError(msg)
+        self._start_update("destroy", stack)
         self.faults.hit("destroy")
         names = self.state.get(stack, [])
         for name in list(reversed(names)):

@@ -18,7 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.lifecycle.interfaces import CloudResource, PermanentError, QuotaReading
+from harness.lifecycle.interfaces import (
+    CloudResource,
+    PermanentError,
+    QuotaReading,
+    earliest_expiries,
+)
 
 METRICS = {"local_ssd_gb": "LOCAL_SSD_TOTAL_GB", "in_use_addresses": "IN_USE_ADDRESSES",
            "instances": "INSTANCES"}
@@ -99,22 +104,14 @@ class GcpInventory:
         return found
 
     def expiring_stacks(self, spec_hint=None) -> dict[str, datetime]:
-        from infra.spec.common import parse_expiry_label
-
         if spec_hint is None or credentials_problem():
             return {}
         project = spec_hint.cluster.project
-        out: dict[str, datetime] = {}
         resources = self._aggregated(project, MANAGED) + self._clusters(project)
-        for r in resources:
-            stack, exp = r.labels.get("stack"), r.labels.get("expires-at")
-            if stack and exp and r.labels.get("managed-by") == "study-harness":
-                try:
-                    when = parse_expiry_label(exp)
-                except ValueError:
-                    continue
-                out[stack] = min(when, out.get(stack, when))
-        return out
+        # Clusters are listed unfiltered: keep only the harness's own.
+        return earliest_expiries(
+            r for r in resources if r.labels.get("managed-by") == "study-harness"
+        )
 
     # -- listings -------------------------------------------------------------------------------
     @staticmethod

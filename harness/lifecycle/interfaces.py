@@ -8,7 +8,7 @@ a real run takes. Nothing here imports a cloud SDK.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -119,6 +119,24 @@ class CloudResource:
     def __str__(self) -> str:
         where = f" ({self.location})" if self.location else ""
         return f"{self.kind} {self.name}{where}"
+
+
+def earliest_expiries(resources: Iterable[CloudResource]) -> dict[str, datetime]:
+    """stack label -> the earliest `expires-at` label among `resources` (what the inventories'
+    `expiring_stacks` report); resources missing either label, or with an unreadable expiry,
+    are skipped."""
+    from infra.spec.common import parse_expiry_label
+
+    out: dict[str, datetime] = {}
+    for r in resources:
+        stack, exp = r.labels.get("stack"), r.labels.get("expires-at")
+        if stack and exp:
+            try:
+                when = parse_expiry_label(exp)
+            except ValueError:
+                continue
+            out[stack] = min(when, out.get(stack, when))
+    return out
 
 
 class CloudInventory(Protocol):

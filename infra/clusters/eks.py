@@ -13,6 +13,7 @@ provider for the spec's region, which also applies the study labels as default t
 from __future__ import annotations
 
 import json
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -35,6 +36,14 @@ EFA_PLUGIN_IMAGE = (
     "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.8"
 )
 ROOT_DEVICE = "/dev/xvda"  # root device of the EKS-optimised Amazon Linux AMIs
+
+
+class _PortRange(TypedDict):
+    """The port/protocol part of a security group rule (typed so it can be spread as **kwargs)."""
+
+    from_port: int
+    to_port: int
+    protocol: str
 
 
 def private_cidr(i: int) -> str:
@@ -115,7 +124,7 @@ class EksCluster(ComponentResource):
         self.launch_template = self._launch_template(spec)
         self.node_group = self._node_group(spec)
 
-        self.kubeconfig = Output.secret(
+        self.kubeconfig: Output[str] = Output.secret(
             Output.all(
                 name=self.cluster.name,
                 endpoint=self.cluster.endpoint,
@@ -146,7 +155,6 @@ class EksCluster(ComponentResource):
 
     def _network(self, spec: EksClusterSpec) -> None:
         name, child = self._name, self._child
-        owned = {f"kubernetes.io/cluster/{name}": "shared"}
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             aws.ec2.VpcArgs(
@@ -166,42 +174,13 @@ class EksCluster(ComponentResource):
         self.private_subnets: list[aws.ec2.Subnet] = []
         for i, zone in enumerate(spec.zones):
             self.public_subnets.append(
-                aws.ec2.Subnet(
-                    f"{name}-public-{zone}",
-                    aws.ec2.SubnetArgs(
-                        vpc_id=self.vpc.id,
-                        availability_zone=zone,
-                        cidr_block=public_cidr(i),
-                        map_public_ip_on_launch=True,
-                        tags=self._tags(
-                            f"public-{zone}", **owned, **{"kubernetes.io/role/elb": "1"}
-                        ),
-                    ),
-                    opts=child,
-                )
+                self._subnet("public", zone, public_cidr(i), "kubernetes.io/role/elb", public=True)
             )
             self.private_subnets.append(
-                aws.ec2.Subnet(
-                    f"{name}-private-{zone}",
-                    aws.ec2.SubnetArgs(
-                        vpc_id=self.vpc.id,
-                        availability_zone=zone,
-                        cidr_block=private_cidr(i),
-                        tags=self._tags(
-                            f"private-{zone}", **owned, **{"kubernetes.io/role/internal-elb": "1"}
-                        ),
-                    ),
-                    opts=child,
-                )
+                self._subnet("private", zone, private_cidr(i), "kubernetes.io/role/internal-elb")
             )
-        public_rt = aws.ec2.RouteTable(
-            f"{name}-public-rt",
-            aws.ec2.RouteTableArgs(
-                vpc_id=self.vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block=ALL, gateway_id=self.igw.id)],
-                tags=self._tags("public-rt"),
-            ),
-            opts=child,
+        public_rt = self._route_table(
+            "public", aws.ec2.RouteTableRouteArgs(cidr_block=ALL, gateway_id=self.igw.id)
         )
         # One NAT gateway, in the node zone: cross-AZ NAT traffic is billed, a second NAT is not
         # worth it for a cluster that lives a few hours.
@@ -218,14 +197,8 @@ class EksCluster(ComponentResource):
             ),
             opts=ResourceOptions(parent=self, provider=self.aws_provider, depends_on=[self.igw]),
         )
-        private_rt = aws.ec2.RouteTable(
-            f"{name}-private-rt",
-            aws.ec2.RouteTableArgs(
-                vpc_id=self.vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block=ALL, nat_gateway_id=self.nat.id)],
-                tags=self._tags("private-rt"),
-            ),
-            opts=child,
+        private_rt = self._route_table(
+            "private", aws.ec2.RouteTableRouteArgs(cidr_block=ALL, nat_gateway_id=self.nat.id)
         )
         self.route_associations = []
         for zone, pub, priv in zip(
@@ -241,6 +214,34 @@ class EksCluster(ComponentResource):
                         opts=child,
                     )
                 )
+
+    def _subnet(
+        self, kind: str, zone: str, cidr: str, elb_role_tag: str, public: bool = False
+    ) -> aws.ec2.Subnet:
+        """One `kind` (public/private) subnet in `zone`, tagged for the cluster and for the load
+        balancers of that kind; only public subnets give instances a public IP."""
+        owned = {f"kubernetes.io/cluster/{self._name}": "shared"}
+        return aws.ec2.Subnet(
+            f"{self._name}-{kind}-{zone}",
+            aws.ec2.SubnetArgs(
+                vpc_id=self.vpc.id,
+                availability_zone=zone,
+                cidr_block=cidr,
+                map_public_ip_on_launch=True if public else None,  # None: left out
+                tags=self._tags(f"{kind}-{zone}", **owned, **{elb_role_tag: "1"}),
+            ),
+            opts=self._child,
+        )
+
+    def _route_table(self, kind: str, default: aws.ec2.RouteTableRouteArgs) -> aws.ec2.RouteTable:
+        """The route table of the `kind` subnets: one default route (internet gateway or NAT)."""
+        return aws.ec2.RouteTable(
+            f"{self._name}-{kind}-rt",
+            aws.ec2.RouteTableArgs(
+                vpc_id=self.vpc.id, routes=[default], tags=self._tags(f"{kind}-rt")
+            ),
+            opts=self._child,
+        )
 
     # -- IAM ---------------------------------------------------------------------------------
 
@@ -294,7 +295,7 @@ class EksCluster(ComponentResource):
 
     def _efa_security_group(self) -> aws.ec2.SecurityGroup:
         """EFA traffic must be allowed to and from the group itself, all protocols."""
-        everything = {"from_port": 0, "to_port": 0, "protocol": "-1"}
+        everything: _PortRange = {"from_port": 0, "to_port": 0, "protocol": "-1"}
         return aws.ec2.SecurityGroup(
             f"{self._name}-efa-sg",
             aws.ec2.SecurityGroupArgs(

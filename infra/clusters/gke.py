@@ -91,7 +91,7 @@ class GkeCluster(ComponentResource):
             ),
         )
 
-        self.kubeconfig = Output.secret(
+        self.kubeconfig: Output[str] = Output.secret(
             Output.all(
                 self.cluster.name,
                 self.cluster.endpoint,

@@ -1,0 +1,122 @@
+"""What the experiment kinds share when they turn parameters into steps and steps into workloads.
+
+Why: every kind sizes a step's hard deadline from its estimate the same way, rejects node counts
+larger than the cluster with the same message, and hands the step recorder the same things for a
+workload: the API path it waits for, the API path it deletes at the deadline, and a pod selector
+of the step's own labels. The operator-backed kinds (MiniCluster, MetricSet) also create their one
+object with the same metadata: step labels, and `pulumi.com/skipAwait` so that the recorder, not
+Pulumi, waits for it and records a failure as data. One copy here keeps the kinds from drifting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from experiments.base import ClusterFacts, RenderContext, Step, Workload
+from experiments.layout import LABEL_ROLE, LABEL_STEP
+
+FLUX_API = "flux-framework.org/v1alpha2"  # MiniCluster (flux-operator), MetricSet (metrics-op.)
+DEADLINE_SLACK_SECONDS = 600.0
+
+
+def step_deadline(estimate: float, slack: float = DEADLINE_SLACK_SECONDS) -> float:
+    """A step's hard deadline: three times its estimate, and at least `slack` seconds beyond it."""
+    return max(3 * estimate, estimate + slack)
+
+
+def timed_step(name: str, estimate: float, params: dict[str, Any], *,
+               slack: float = DEADLINE_SLACK_SECONDS, cap: float | None = None) -> Step:
+    """A step with its estimate and deadline (both rounded to 0.1 s, both at most `cap`)."""
+    deadline = step_deadline(estimate, slack)
+    if cap is not None:
+        deadline, estimate = min(deadline, cap), min(estimate, cap)
+    return Step(name, round(estimate, 1), round(deadline, 1), params)
+
+
+def check_node_counts(counts: list[int], cluster: ClusterFacts) -> None:
+    """ValueError naming the requested node counts the cluster is too small for."""
+    too_big = [n for n in counts if n > cluster.node_count]
+    if too_big:
+        msg = (f"study:experiment.params.node_counts: {too_big} is not allowed; the cluster "
+               f"has {cluster.node_count} nodes")
+        raise ValueError(msg)
+
+
+def node_counts_at_least(counts: list[int], least: int) -> list[int]:
+    """Parameter validation: every requested node count is at least `least` (ValueError)."""
+    if any(n < least for n in counts):
+        msg = f"node counts must be at least {least}"
+        raise ValueError(msg)
+    return counts
+
+
+def pod_selector(labels: dict[str, str]) -> str:
+    """The label selector of a step's pods of one role (what the recorder lists and logs)."""
+    return ",".join(f"{k}={labels[k]}" for k in (LABEL_STEP, LABEL_ROLE))
+
+
+def job_path(namespace: str, name: str) -> str:
+    return f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}"
+
+
+def job_workload(step: Step, ctx: RenderContext, role: str, opts: Any,
+                 build: Callable[[Step, RenderContext, dict[str, str]], dict[str, Any]]
+                 ) -> Workload:
+    """A step that is one Job, `build(step, ctx, labels)`: wait for it, delete it at deadline."""
+    from experiments.component import step_labels
+    from experiments.k8s import create
+
+    labels = step_labels(ctx, step.name, role)
+    res = create(build(step, ctx, labels), opts)
+    path = job_path(ctx.namespace, step.name)
+    return Workload([res], [path], [path], pod_selector(labels))
+
+
+def flux_object(kind: str, step: Step, ctx: RenderContext, labels: dict[str, str],
+                spec: dict[str, Any]) -> dict[str, Any]:
+    """A flux-framework.org object (MiniCluster or MetricSet) named after the step."""
+    return {
+        "apiVersion": FLUX_API,
+        "kind": kind,
+        "metadata": {
+            "name": step.name,
+            "namespace": ctx.namespace,
+            "labels": labels,
+            # The step recorder waits for it; Pulumi's generic await must not.
+            "annotations": {"pulumi.com/skipAwait": "true"},
+        },
+        "spec": spec,
+    }
+
+
+def flux_workload(obj: dict[str, Any], opts: Any, wait_for: str,
+                  expect: dict[str, Any]) -> Workload:
+    """Create a `flux_object`; the recorder waits for `wait_for` (the Job or JobSet its operator
+    creates) and deletes the object itself at the deadline."""
+    from experiments.k8s import create
+
+    meta = obj["metadata"]
+    res = create(obj, opts)
+    owner = (f"/apis/{FLUX_API}/namespaces/{meta['namespace']}/{obj['kind'].lower()}s/"
+             f"{meta['name']}")
+    return Workload([res], [wait_for], [owner], pod_selector(meta["labels"]), expect)
+
+
+def minicluster_workload(step: Step, ctx: RenderContext, opts: Any, *, size: int, tasks: int,
+                         logging: dict[str, Any], flux: dict[str, Any],
+                         containers: list[dict[str, Any]], expect: dict[str, Any]) -> Workload:
+    """One flux-operator MiniCluster of `size` pods running the step; it ends with its Job."""
+    from experiments.component import step_labels
+
+    labels = step_labels(ctx, step.name, "workload")
+    obj = flux_object("MiniCluster", step, ctx, labels, {
+        "size": size,
+        "tasks": tasks,
+        "deadlineSeconds": int(step.deadline_seconds),
+        "logging": logging,
+        "flux": flux,
+        "pod": {"labels": labels},
+        "containers": containers,
+    })
+    return flux_workload(obj, opts, job_path(ctx.namespace, step.name), expect)
