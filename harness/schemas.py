@@ -117,19 +117,38 @@ def _builtin_validator(version: str, api_version: str, kind: str):
     import re
 
     import jsonschema
-    import kubernetes_validate.utils as kvu
     from referencing import Registry, Resource
 
     # rbac.authorization.k8s.io/v1 -> rbac-v1, as kubernetes-validate names its files.
     api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    schema_dir = f"kubernetes-json-schema/v{version}-local-strict"
-    try:
-        schema = kvu.schema_contents(f"{schema_dir}/{kind.lower()}-{api}.json", version)
-    except FileNotFoundError:
+    path = _schema_dir(version) / f"{kind.lower()}-{api}.json"
+    if not path.is_file():
         return f"no schema for {api_version} {kind} in Kubernetes {version}"
-    defs = kvu.schema_contents(f"{schema_dir}/_definitions.json", version)
-    registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
+    schema = _load_json(path)
+    registry = _definitions(version) @ (Resource.from_contents(schema) @ Registry())
     return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+
+def _schema_dir(version: str) -> Path:
+    import kubernetes_validate
+
+    return Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / (
+        f"v{version}-local-strict"
+    )
+
+
+def _load_json(path: Path) -> Any:
+    import orjson
+
+    return orjson.loads(path.read_bytes())
+
+
+@cache
+def _definitions(version: str):
+    """The 1.2 MB shared definitions every kind refers to: parsed once per process, not per kind."""
+    from referencing import Resource
+
+    return Resource.from_contents(_load_json(_schema_dir(version) / "_definitions.json"))
 
 
 @cache
