@@ -121,8 +121,10 @@ def operator_problems(spec) -> list[Problem]:
         out.append(
             warning(
                 "study:operators",
-                f"controller image pins not verified against their registry: {', '.join(pins)}; "
-                "record digests in infra/operators/versions.py (crane digest <ref>)",
+                f"controller images not pinned to a published digest: {', '.join(pins)}; "
+                "upstream publishes main-branch builds only as ':latest', so build the pinned "
+                "commit into your registry (or record the digest of its ':latest' build) and set "
+                "it in infra/operators/versions.py",
             )
         )
     return out

@@ -4,9 +4,12 @@ Why one module: a study is only reproducible if the controllers and helper image
 move. Upstream dist manifests use `:latest`; `infra.operators.manifests` replaces those references
 with the pins below, and a test fails if any rendered object still says `:latest`.
 
-`verified` says whether the tag was checked to exist in its registry when it was pinned. Tags of
-main-branch operator builds could not be checked offline: `study plan` warns for them until someone
-runs `crane digest <repo>:<tag>` and records the digest here (a digest makes the pin immutable).
+`verified` says whether the tag was checked to exist in its registry when it was pinned. The
+flux-operator and metrics-operator builds the studies need are main-branch commits, and upstream
+CI publishes main builds only as `:latest` (flux-operator: `.github/workflows/build-deploy.yaml`
+runs `make docker-push` with `IMG ?= ghcr.io/flux-framework/flux-operator`). The `main-<commit>`
+tags below therefore name the image a study team builds from that commit into its own registry;
+`study plan` warns until a digest is recorded here (a digest makes the pin immutable).
 """
 
 from __future__ import annotations
