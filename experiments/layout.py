@@ -54,3 +54,8 @@ def step_status_file(step: str) -> str:
 
 def step_log_file(step: str) -> str:
     return f"{step_dir(step)}/log.txt"
+
+
+# `study run --resume` tells the program which steps a destroyed cluster already finished and
+# collected (comma-separated step names), so the new cluster runs only the rest.
+RESUME_ENV = "STUDY_COMPLETED_STEPS"

@@ -40,16 +40,13 @@ def _artifact_repository(spec, labels: dict[str, str]):
     )
 
 
-RESUME_ENV = "STUDY_COMPLETED_STEPS"
-
-
 def completed_steps() -> set[str]:
     """Steps a resumed `study run` already finished and collected before its cluster was destroyed.
 
-    `study run --resume` passes them (comma-separated) in this environment variable so the new
-    cluster runs only the rest; a plain `pulumi up` sees none and renders every step.
+    `study run --resume` passes them in `layout.RESUME_ENV` so the new cluster runs only the
+    rest; a plain `pulumi up` sees none and renders every step.
     """
-    return {s.strip() for s in os.environ.get(RESUME_ENV, "").split(",") if s.strip()}
+    return {s.strip() for s in os.environ.get(layout.RESUME_ENV, "").split(",") if s.strip()}
 
 
 def deploy(stack: str, spec, provider, namespace, labels: dict[str, str]) -> None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from experiments.layout import RESUME_ENV
 from harness.lifecycle.interfaces import (
     CloudResource,
     ConcurrentUpdateError,
@@ -352,7 +353,7 @@ class FakeBackend:
             self.cloud.create(kind or "pulumi", name, self.labels if kind else {})
             names.append(name)
             on_event(ResourceEvent(f"urn:{name}", type_, name, "create", True, self.clock.now()))
-        skip = set(filter(None, (env or {}).get("STUDY_COMPLETED_STEPS", "").split(",")))
+        skip = set(filter(None, (env or {}).get(RESUME_ENV, "").split(",")))
         skip |= {n[len(stack) + 5:] for n in names if n.startswith(f"{stack}-rec-")}
         if self.experiment.started_at is None or self.experiment.stopped_at is not None:
             self.experiment.start(skip)

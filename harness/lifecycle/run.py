@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from experiments.layout import RESUME_ENV
 from harness.errors import CheckFailed, StudyError
 from harness.lifecycle import ledger
 from harness.lifecycle.collect import TERMINAL, Collection, collect, finalize_provenance
@@ -325,7 +326,7 @@ class _Run:
         self.save()
         env = {"STUDY_RUN_ID": st.run_id}
         if self.previously_finished:
-            env["STUDY_COMPLETED_STEPS"] = ",".join(self.previously_finished)
+            env[RESUME_ENV] = ",".join(self.previously_finished)
         backoff = self.opts.up_backoff_seconds
         self.last_progress = self.now()
         for attempt in range(1, self.opts.up_attempts + 1):

@@ -382,7 +382,7 @@ def test_recorder_ships_the_checks_the_laptop_uses(recorded):
 
 def test_resume_after_destroy_renders_only_unfinished_steps(monkeypatch):
     """`study run --resume` on a new cluster: steps already collected are not run again."""
-    from infra.workloads import RESUME_ENV
+    from experiments.layout import RESUME_ENV
 
     cfg = config_of(stack_yaml("gke-4-nightly"))
     full = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
