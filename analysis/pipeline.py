@@ -59,11 +59,17 @@ def warnings_of(data: RunData) -> list[str]:
     return lines
 
 
-def analyze(paths: list[Path], out: Path, figures: bool = True) -> Analysis:
-    """Parse runs, write every table (Parquet + CSV) and figure (PNG + SVG) under `out`."""
-    from analysis.tables import combine, write_table
+def analyze(paths: list[Path], out: Path, figures: bool = True,
+            datas: list[RunData] | None = None) -> Analysis:
+    """Parse runs, write every table (Parquet + CSV) and figure (PNG + SVG) under `out`.
 
-    datas = load_runs(paths)
+    `datas` are runs already loaded from `paths` (by `report`, which checks them first).
+    """
+    from analysis.tables import combine, write_table
+    from harness.errors import ensure_dir
+
+    datas = load_runs(paths) if datas is None else datas
+    ensure_dir(out, "--out")  # one line, not an OSError, for an --out that cannot be a directory
     result = Analysis(datas=datas, tables=combine(datas))
     for name, df in result.tables.items():
         result.written += write_table(df, out / "tables", name)
@@ -81,8 +87,10 @@ def report(paths: list[Path], out: Path, force: bool = False) -> Path:
     from analysis.compare import compare_runs
     from analysis.report import build_report
 
-    result = analyze(paths, out)
-    comparison = compare_runs(result.datas, force=force) if len(result.datas) > 1 else None
+    datas = load_runs(paths)
+    # Refuse incomparable runs before anything is written under `out`.
+    comparison = compare_runs(datas, force=force) if len(datas) > 1 else None
+    result = analyze(paths, out, datas=datas)
     page = build_report(result.datas, result.tables, result.figures, comparison)
     target = out / "report.html"
     target.write_text(page, encoding="utf-8")

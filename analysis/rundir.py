@@ -68,7 +68,7 @@ class RunDir:
         if not (run.event_files or run.logs or run.osu_times):
             msg = (f"{root}: no run data found; expected provenance.json + events.jsonl, "
                    "events-size-N-*.json, topology-experiment.out, size-N.log or logs/*.log")
-            raise AnalysisError(msg)
+            raise AnalysisError(_uncollected(root) or msg)
         return run
 
     @property
@@ -173,6 +173,18 @@ def _collect_images(node: object, found: set[str]) -> None:
     elif isinstance(node, list):
         for item in node:
             _collect_images(item, found)
+
+
+def _uncollected(root: Path) -> str | None:
+    """Why a harness run directory holds no data, from its run-state.json (if any)."""
+    try:
+        state = json.loads((root / "run-state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not state.get("status"):
+        return None
+    return (f"{root}: no run data: the run's status is '{state['status']}' and nothing was "
+            "collected (run-state.json only)")
 
 
 def _seed_label(root: Path) -> str:

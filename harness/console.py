@@ -10,6 +10,7 @@ import sys
 from functools import cache
 
 from rich.console import Console
+from rich.markup import escape
 
 
 def interactive() -> bool:
@@ -39,11 +40,12 @@ def print_json(data) -> None:
 
 
 def error(msg: str) -> None:
-    err_console().print(f"[bold red]error:[/] {msg}", markup=True, highlight=False)
+    # Messages quote user values ('[/]', '[draft]'): escaped, never read as rich markup.
+    err_console().print(f"[bold red]error:[/] {escape(msg)}", markup=True, highlight=False)
 
 
 def warn(msg: str) -> None:
-    err_console().print(f"[yellow]warning:[/] {msg}", markup=True, highlight=False)
+    err_console().print(f"[yellow]warning:[/] {escape(msg)}", markup=True, highlight=False)
 
 
 def info(msg: str) -> None:

@@ -23,3 +23,19 @@ class CheckFailed(StudyError):
     """A plan, budget, quota or validity check did not pass."""
 
     exit_code = 3
+
+
+def ensure_dir(path, option: str):
+    """Create the output directory `path` (given as `option`), or a StudyError saying why not."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        msg = f"{option} {path}: exists and is not a directory; pass a directory"
+        raise StudyError(msg)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"{option} {path}: cannot create the directory ({exc.strerror or exc})"
+        raise StudyError(msg) from None
+    return path

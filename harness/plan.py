@@ -232,7 +232,9 @@ def write_manifests(objs: list[dict], out: Path) -> list[Path]:
     import yaml
 
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.yaml"):
+    # Only files this function wrote (<nnn>-<kind>-<name>.yaml): `--manifests .` must never
+    # delete Pulumi.yaml or anyone else's YAML.
+    for old in out.glob("[0-9][0-9][0-9]-*.yaml"):
         old.unlink()
     paths = []
     for i, obj in enumerate(objs):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from harness import console
@@ -20,7 +21,7 @@ def _fmt(v) -> str:
 def print_plan(plan, manifests_dir: Path) -> None:
     out = console.out_console()
     spec = plan.spec
-    out.print(f"[bold]study plan[/] {plan.stack} — {spec.description or spec.study}")
+    out.print(f"[bold]study plan[/] {plan.stack} — {escape(spec.description or spec.study)}")
     if plan.resources:
         table = Table(title="Resources", title_justify="left")
         table.add_column("type", no_wrap=True)
@@ -28,7 +29,7 @@ def print_plan(plan, manifests_dir: Path) -> None:
         table.add_column("settings", overflow="fold")
         for r in plan.resources:
             if r.custom:
-                table.add_row(r.type, r.name, _fmt(r.settings))
+                table.add_row(r.type, r.name, escape(_fmt(r.settings)))
         out.print(table)
     est = plan.report.estimate
     if est is not None and est.steps:
@@ -90,7 +91,7 @@ def print_stacks(rows: list[dict]) -> None:
         table.add_column(col)
     for r in rows:
         if "error" in r:
-            table.add_row(r["stack"], "", "", "", "", "", "", "", f"[red]{r['error']}[/]")
+            table.add_row(r["stack"], "", "", "", "", "", "", "", f"[red]{escape(r['error'])}[/]")
             continue
         table.add_row(
             r["stack"],

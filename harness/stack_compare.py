@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from harness.errors import SpecError
+
 NONE = "none"
 
 
@@ -189,7 +191,10 @@ def compare_stacks(stacks: list[str], now: datetime | None = None) -> StackCompa
     columns: list[list[tuple[str, str, Any]]] = []
     definitions: list[dict | None] = []
     for stack in stacks:
-        _, spec, report = load_and_validate(stack, now)
+        try:
+            _, spec, report = load_and_validate(stack, now)
+        except SpecError as exc:  # several stacks: say which one each problem is in
+            raise SpecError([f"{stack}: {p}" for p in exc.problems]) from None
         columns.append(stack_facts(spec, report))
         definitions.append(experiment_definition(spec))
         if report.errors:

@@ -12,9 +12,9 @@ def register(app: typer.Typer) -> None:
 
 
 def collect(
-    stack: Annotated[str, typer.Argument(help="stack name")],
+    stack: Annotated[str, typer.Argument(metavar="STACK", help="stack name")],
     run_id: Annotated[
-        str | None, typer.Option("--run-id", help="collect into this run [the latest]")
+        str | None, typer.Option("--run-id", help="collect into this run (default: the latest)")
     ] = None,
 ) -> None:
     """Collect events, step logs and statuses, nodes, outputs and provenance (idempotent)."""

@@ -57,9 +57,10 @@ def register(app: typer.Typer) -> None:
 
         from analysis.compare import compare_runs
         from analysis.pipeline import load_runs
-        from harness.cli.analyze import print_table
+        from harness.cli.analyze import check_run_dirs, print_table
         from harness.console import out_console, warn
 
+        check_run_dirs("compare", run_dirs, at_least=2)
         result = compare_runs(load_runs(run_dirs), force=force)
         if result.experiment_differences:
             warn("experiment definitions differ (--force): "

@@ -18,7 +18,10 @@ def janitor(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="JSON list on stdout")] = False,
 ) -> None:
-    """For cron and CI: exit 5 when an expired stack could not be destroyed."""
+    """Destroy every stack whose study:expires_at has passed (for cron and CI).
+
+    Exit 0 when nothing expired is left, 5 when an expired stack could not be destroyed.
+    """
     from datetime import UTC, datetime
 
     from harness import console
@@ -36,7 +39,9 @@ def janitor(
         for i in items:
             when = i.expires_at.isoformat() if i.expires_at else "?"
             line = f"{i.stack}: {i.action} (expires {when}, from {i.source})"
-            console.info(line + (f": {i.detail}" if i.detail else ""))
+            # What happened to each stack is the command's result: stdout, greppable.
+            console.out_console().print(line + (f": {i.detail}" if i.detail else ""),
+                                        markup=False, highlight=False)
     failed = [i for i in items if i.action == "failed"]
     if failed:
         console.error(f"{len(failed)} expired stack(s) could not be destroyed: "

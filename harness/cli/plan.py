@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from harness.errors import CheckFailed
+from harness.errors import CheckFailed, ensure_dir
 
 
 def register(app: typer.Typer) -> None:
@@ -16,14 +16,18 @@ def register(app: typer.Typer) -> None:
 
 
 def plan(
-    stack: Annotated[str, typer.Argument(help="stack name, e.g. gke-64-localssd")],
+    stack: Annotated[str, typer.Argument(metavar="STACK", help="stack name, e.g. gke-64-localssd")],
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
     manifests: Annotated[
         Path | None,
-        typer.Option("--manifests", help="directory for rendered manifests [plan-out/<stack>]"),
+        typer.Option("--manifests",
+                     help="directory for rendered manifests (default: plan-out/<stack>)"),
     ] = None,
 ) -> None:
-    """Show every resource, the cost, and the budget and quota checks of STACK, offline."""
+    """Show every resource, the cost, and the budget and quota checks of STACK, offline.
+
+    Exit: 0 valid and within budget and quota; 3 a check failed; 1 invalid input.
+    """
     import gc
 
     # A short-lived process: the cyclic collector only slows the SDK imports (see make_plan).
@@ -33,6 +37,8 @@ def plan(
     from harness.stacks import project_dir
 
     out_dir = manifests or project_dir() / "plan-out" / stack
+    if manifests is not None:  # a typo'd --manifests fails before the plan, in one line
+        ensure_dir(manifests, "--manifests")
     p = make_plan(stack, out_dir)
     if json_out:
         console.print_json(p.to_json())

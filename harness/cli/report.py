@@ -20,8 +20,10 @@ def register(app: typer.Typer) -> None:
     def report(run_dirs: RunDirs, out: OutDir, force: ForceFlag = False) -> None:
         """Write DIR/report.html: tables and figures inline, no server or network needed."""
         from analysis.pipeline import report as build
+        from harness.cli.analyze import check_run_dirs
         from harness.console import info, out_console
 
+        check_run_dirs("report", run_dirs)
         target = build(run_dirs, out, force=force)
         info(f"report written; open it in a browser: {target}")
         out_console().print(str(target), markup=False, highlight=False)

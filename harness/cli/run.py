@@ -25,7 +25,7 @@ def services():
 
 
 def run(
-    stack: Annotated[str, typer.Argument(help="stack name, e.g. gke-4-nightly")],
+    stack: Annotated[str, typer.Argument(metavar="STACK", help="stack name, e.g. gke-4-nightly")],
     keep: Annotated[
         bool, typer.Option("--keep", help="leave the cluster up (its expiry still applies)")
     ] = False,
@@ -36,12 +36,28 @@ def run(
         float, typer.Option("--stall-minutes", min=1, help="stop when no step progressed this long")
     ] = 30.0,
 ) -> None:
-    """Preflight, bring STACK up, run its experiment, collect, then destroy - always."""
-    from harness.lifecycle.run import RunOptions, run_stack
+    """Preflight, bring STACK up, run its experiment, collect, then destroy - always.
 
+    Exit: 0 success; 1 failed (a step, the collection) or invalid input;
+    3 preflight failed, nothing created; 4 stopped at the deadline or stalled;
+    5 destroy incomplete; 130/143 interrupted.
+    """
+    from harness.lifecycle.run import RunOptions, run_stack
+    from harness.stacks import read_stack_config
+    from infra.spec import load_spec
+
+    # An unknown stack or an invalid stack file is invalid input (exit 1, one line per problem),
+    # not a failed run: nothing is recorded in results/ and there is nothing to --resume. A
+    # --resume goes straight to the orchestrator, whose cleanup must run whatever the file says.
+    if not resume:
+        load_spec(read_stack_config(stack))
     out = run_stack(stack, services(), RunOptions(keep=keep, resume=resume,
                                                   stall_seconds=stall_minutes * 60))
     report(out.exit_code, out.message, out.details)
+    if out.collection is not None:  # the result, as `study collect` prints it: for scripts
+        from harness import console
+
+        console.out_console().print(str(out.run_dir), markup=False, highlight=False)
     if out.exit_code:
         raise typer.Exit(out.exit_code)
 
@@ -58,9 +74,12 @@ def report(code: int, message: str, details: list[str]) -> None:
 
 
 def destroy(
-    stack: Annotated[str, typer.Argument(help="stack name")],
+    stack: Annotated[str, typer.Argument(metavar="STACK", help="stack name")],
 ) -> None:
-    """Destroy STACK with retries, then verify nothing carrying its labels remains."""
+    """Destroy STACK with retries, then verify nothing carrying its labels remains.
+
+    Exit 0 when nothing remains, 5 when the destroy did not complete (leftovers listed).
+    """
     from harness.lifecycle.commands import destroy_command
     from harness.lifecycle.run import EXIT_LEFTOVERS
     from harness.stacks import read_stack_config

@@ -27,7 +27,8 @@ def runs(
         console.out_console().print_json(json.dumps([e.__dict__ for e in entries]))
         return
     if not entries:
-        console.info("no runs recorded yet (results/ledger.jsonl)")
+        which = f" for stack '{stack}'" if stack else " yet"
+        console.info(f"no runs recorded{which} ({results_root() / ledger.LEDGER})")
         return
     from rich.table import Table
 

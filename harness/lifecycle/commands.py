@@ -60,6 +60,11 @@ def collect_stack(stack: str, services, config: dict[str, str], run_id: str | No
                   ) -> CollectOutcome:
     """Collect the stack's cluster into its latest run directory (or a new one)."""
     spec = load_spec_of(stack, config)
+    try:  # without a usable CLI every stack would look like "nothing was brought up"
+        services.backend.check()
+    except LifecycleError as exc:
+        msg = f"cannot collect {stack}: {exc}"
+        raise StudyError(msg) from None
     st = _state_for(stack, services, spec, run_id)
     run_dir = services.results_root / stack / st.run_id
     try:

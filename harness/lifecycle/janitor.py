@@ -41,7 +41,11 @@ def file_expiry(config: dict[str, str]) -> datetime | None:
         return None
     value = yaml.safe_load(raw) if not isinstance(raw, datetime) else raw
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            msg = f"study:expires_at: {value!r} is not an ISO 8601 date-time (2027-12-31T00:00:00Z)"
+            raise ValueError(msg) from None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return None

@@ -65,11 +65,34 @@ def config_to_sections(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def stray_keys(config: Mapping[str, Any]) -> list[str]:
+    """Keys meant for `study:` but outside it (`studdy:budget`, `budget`): the program never
+    reads them, so a typo'd namespace would silently drop a section. Provider keys such as
+    `gcp:project` are left alone."""
+    import difflib
+
+    out = []
+    for key in config:
+        ns, sep, field = str(key).partition(":")
+        if ns == NAMESPACE:
+            continue
+        name = field if sep else ns
+        near = bool(sep) and bool(difflib.get_close_matches(ns, [NAMESPACE], n=1, cutoff=0.7))
+        if name in StackSpec.model_fields or near:
+            out.append(f"{key}: not in the '{NAMESPACE}:' namespace, so never read; "
+                       f"did you mean '{NAMESPACE}:{name}'?")
+    return out
+
+
 def load_spec(config: Mapping[str, Any]) -> StackSpec:
     """Validate a stack's config; SpecError lists every structural problem, one line each."""
     from infra.spec.errors import format_validation_error
 
+    stray = stray_keys(config)
     try:
-        return StackSpec.model_validate(config_to_sections(config))
+        spec = StackSpec.model_validate(config_to_sections(config))
     except ValidationError as exc:
-        raise SpecError(format_validation_error(exc, StackSpec)) from None
+        raise SpecError(format_validation_error(exc, StackSpec) + stray) from None
+    if stray:
+        raise SpecError(stray)
+    return spec

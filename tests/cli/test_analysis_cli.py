@@ -83,6 +83,14 @@ class TestCompare:
         assert err.startswith("warning: experiment definitions differ (--force): apps, images")
 
 
+    def test_no_shared_metric_is_a_plain_line(self, monkeypatch, capsys) -> None:
+        code, out, err = run_study(monkeypatch, capsys, "compare", seed.RUN1_4, seed.OSU,
+                                   "--force")
+        assert code == 0 and "warning: the runs share no metric" in err
+        assert "Empty DataFrame" not in out
+        assert out.rstrip().endswith("Shared metrics against run1-4\n(none)")
+
+
 class TestErrors:
     """Bad input: one line naming the file, the value and what is allowed; no traceback."""
 
@@ -117,3 +125,54 @@ class TestReport:
 def test_help_lists_command(monkeypatch, capsys, command) -> None:
     code, out, _ = run_study(monkeypatch, capsys, command, "--help")
     assert code == 0 and "RUN_DIR" in out
+
+
+class TestUsage:
+    """Too few or repeated run directories are usage errors (exit 2), like compare-stacks."""
+
+    def test_compare_needs_two_runs(self, monkeypatch, capsys) -> None:
+        code, out, err = run_study(monkeypatch, capsys, "compare", seed.RUN1_4)
+        assert (code, out) == (2, "")
+        assert err.strip() == ("error: compare: give at least 2 run directories; the first is "
+                               "the baseline")
+
+    @pytest.mark.parametrize("command", ["compare", "analyze", "report"])
+    def test_repeated_run_dir(self, monkeypatch, capsys, tmp_path, command) -> None:
+        args = [command, seed.RUN1_4, Path(f"{seed.RUN1_4}/")]
+        if command != "compare":
+            args += ["--out", tmp_path / "o"]
+        code, out, err = run_study(monkeypatch, capsys, *args)
+        assert (code, out) == (2, "")
+        assert f"error: {command}: a run directory is given twice" in err
+        assert not (tmp_path / "o").exists()
+
+
+class TestOutputDir:
+    """An --out that cannot be a directory is one line, not an OSError."""
+
+    @pytest.mark.parametrize("command", ["analyze", "report"])
+    def test_out_is_a_file(self, monkeypatch, capsys, tmp_path, command) -> None:
+        target = tmp_path / "a-file"
+        target.write_text("x")
+        code, out, err = run_study(monkeypatch, capsys, command, seed.RUN1_4, "--out", target)
+        assert (code, out) == (1, "")
+        assert err.strip() == (f"error: --out {target}: exists and is not a directory; "
+                               "pass a directory")
+
+    def test_refused_report_writes_nothing(self, monkeypatch, capsys, tmp_path) -> None:
+        code, _, err = run_study(monkeypatch, capsys, "report", seed.RUN1_4, seed.STREAMING,
+                                 "--out", tmp_path / "o")
+        assert code == 3 and "experiment definitions differ" in err
+        assert not (tmp_path / "o").exists()
+
+    def test_run_dir_of_a_run_that_collected_nothing(self, monkeypatch, capsys,
+                                                     tmp_path) -> None:
+        run = tmp_path / "results" / "gke-4-nightly" / "20261122T120000Z"
+        run.mkdir(parents=True)
+        (run / "run-state.json").write_text(json.dumps(
+            {"stack": "gke-4-nightly", "status": "preflight-failed"}))
+        code, out, err = run_study(monkeypatch, capsys, "analyze", run, "--out", tmp_path / "o")
+        assert (code, out) == (1, "")
+        assert err.strip() == (f"error: {run}: no run data: the run's status is "
+                               "'preflight-failed' and nothing was collected "
+                               "(run-state.json only)")

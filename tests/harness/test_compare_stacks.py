@@ -218,3 +218,16 @@ class TestUsage:
         ]
         valid = next(r for r in result.rows if r.setting == "valid")
         assert valid.values == (True, False)
+
+    def test_structural_errors_name_the_stack(self, cli, project):
+        sec = sections("eks-6-topology")
+        sec["cluster"]["machine_typ"] = sec["cluster"].pop("machine_type")
+        project("eks-typo", sec)
+        project("eks-good", sections("eks-6-topology"))
+        code, out, err = cli("compare-stacks", "eks-good", "eks-typo")
+        assert code == 1 and out == ""
+        assert err.strip().splitlines() == [
+            "error: eks-typo: study:cluster.machine_type: required key is missing",
+            "error: eks-typo: study:cluster.machine_typ: unknown key; did you mean "
+            "'machine_type'?",
+        ]

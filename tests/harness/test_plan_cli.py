@@ -105,3 +105,103 @@ def test_stacks_human_table(cli):
     code, out, _ = cli("stacks")
     assert code == 0
     assert "gke-64-localssd" in out and "n1-standard-16" in out
+
+
+def test_yaml_error_names_line_and_column(cli, project):
+    project("weird", {"study": "x"})
+    (project.root / "stacks" / "Pulumi.weird.yaml").write_text(
+        "config:\n  study:quota: 7\n    cpus: 16\n")
+    code, out, err = cli("plan", "weird")
+    assert (code, out) == (1, "")
+    assert err.strip() == ("error: Pulumi.weird.yaml: not valid YAML: line 3, column 9: "
+                           "mapping values are not allowed here")
+
+
+def test_stack_file_that_is_not_a_mapping_is_one_line(cli, project):
+    project("listy", {"study": "x"})
+    (project.root / "stacks" / "Pulumi.listy.yaml").write_text("- a\n- b\n")
+    code, _, err = cli("plan", "listy")
+    assert code == 1
+    assert err.strip() == ("error: Pulumi.listy.yaml: must be a mapping with a 'config:' key, "
+                           "not a list")
+    code, _, err = cli("stacks", "--json")  # one broken file does not break the listing
+    assert code == 0 and "internal error" not in err
+
+
+def test_key_outside_the_study_namespace_is_named(cli, project):
+    sec = sections("gke-64-localssd")
+    project("ns", sec)
+    path = project.root / "stacks" / "Pulumi.ns.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["studdy:quota"] = doc["config"].pop("study:quota")
+    doc["config"]["gcp:project"] = "elsewhere"  # provider keys stay allowed
+    path.write_text(yaml.safe_dump(doc))
+    code, out, err = cli("plan", "ns")
+    assert (code, out) == (1, "")
+    assert err.strip() == ("error: studdy:quota: not in the 'study:' namespace, so never read; "
+                           "did you mean 'study:quota'?")
+
+
+def test_unusable_manifests_dir_is_one_line_before_the_plan(cli, tmp_path):
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    code, out, err = cli("plan", "gke-64-localssd", "--manifests", str(target))
+    assert (code, out) == (1, "")
+    assert err.strip() == (f"error: --manifests {target}: exists and is not a directory; "
+                           "pass a directory")
+
+
+def test_manifests_dir_keeps_files_the_plan_did_not_write(cli, tmp_path):
+    """`--manifests .` in the project must not delete Pulumi.yaml or anyone's YAML."""
+    (tmp_path / "Pulumi.yaml").write_text("name: keep\n")
+    (tmp_path / "999-stale-old.yaml").write_text("kind: Old\n")
+    code, _, err = cli("plan", "gke-6-topology", "--json", "--manifests", str(tmp_path))
+    assert code == 0, err
+    assert (tmp_path / "Pulumi.yaml").read_text() == "name: keep\n"
+    assert not (tmp_path / "999-stale-old.yaml").exists()  # a manifest of an earlier plan
+
+
+def test_help_shows_defaults_and_exit_codes(cli):
+    code, out, _ = cli("plan", "--help")
+    assert code == 0
+    text = " ".join(out.replace("\u2502", " ").split())
+    assert "(default: plan-out/<stack>)" in text
+    assert "3 a check failed; 1 invalid input" in text
+
+
+def test_stack_file_path_instead_of_name_gets_the_name(cli):
+    code, _, err = cli("plan", "stacks/Pulumi.gke-64-localssd.yaml")
+    assert code == 1
+    assert err.strip().endswith(
+        "give the stack's name, not its file; did you mean 'gke-64-localssd'?")
+
+
+def test_project_dir_without_a_project_is_not_silently_replaced(cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("STUDY_PROJECT_DIR", str(tmp_path / "nowhere"))
+    code, out, err = cli("stacks")
+    assert (code, out) == (1, "")
+    assert err.strip() == (f"error: STUDY_PROJECT_DIR={tmp_path / 'nowhere'}: no Pulumi.yaml and "
+                           "stacks/ there; fix or unset it")
+
+
+def test_values_that_look_like_markup_are_shown_not_parsed(cli, project):
+    """'[/]' in a stack file is a value to quote, not rich markup (was a traceback)."""
+    sec = sections("gke-64-localssd")
+    sec["owner"] = "[/]"
+    sec["description"] = "[draft] local SSD"
+    project("markup", sec)
+    code, out, err = cli("plan", "markup")
+    assert (code, out) == (1, "")
+    assert err.strip().startswith("error: study:owner: '[/]' is not allowed")
+    code, out, err = cli("stacks")
+    assert code == 0 and "Traceback" not in err
+    assert "'[/]'" in out.replace("\n", "")
+
+
+def test_description_with_brackets_is_printed_whole(cli, project, tmp_path):
+    sec = sections("gke-6-topology")
+    sec["description"] = "[draft] six nodes"
+    project("draft", sec)
+    code, out, err = cli("plan", "draft", "--manifests", str(tmp_path / "m"))
+    assert code == 0, err
+    assert "study plan draft — [draft] six nodes" in out

@@ -248,9 +248,10 @@ def test_efa_plan_validates_the_device_plugin_manifest(cli, project, tmp_path):
     sec["quota"] = {"cpus": 432}
     sec["budget"] = {"usd": 200, "max_hours": 6}
     project("eks-efa", sec)
-    code, out, err = cli("plan", "eks-efa", "--json", "--manifests", str(tmp_path))
+    out_dir = tmp_path / "manifests"  # tmp_path is the project: Pulumi.yaml lives there
+    code, out, err = cli("plan", "eks-efa", "--json", "--manifests", str(out_dir))
     assert code == 0, err
     doc = json.loads(out)
     assert doc["violations"] == []
-    kinds = sorted(p.name.split("-", 2)[1] for p in tmp_path.glob("*.yaml"))
+    kinds = sorted(p.name.split("-", 2)[1] for p in out_dir.glob("*.yaml"))
     assert "daemonset" in kinds

@@ -96,6 +96,16 @@ class TestJanitor:
             2026, 1, 1, tzinfo=UTC)
         assert file_expiry({}) is None
 
+    def test_file_expiry_that_is_not_a_date_names_the_key(self):
+        with pytest.raises(ValueError, match=r"^study:expires_at: 'tomorrow' is not an ISO 8601"):
+            file_expiry({"study:expires_at": "tomorrow"})
+
+    def test_human_report_is_on_stdout(self, wired, cli):
+        wired()
+        code, out, err = cli("janitor", "--dry-run")
+        assert code == 0, err
+        assert f"{STACK}: not expired" in out and "not expired" not in err
+
 
 def load_state_dir(h) -> str:
     return sorted(p.name for p in (h.results / STACK).iterdir())[-1]
@@ -124,6 +134,7 @@ class TestCommands:
         code, out, err = cli("run", STACK)
         assert code == 0, err
         assert f"run of {STACK} succeeded" in err
+        assert out.strip().startswith(str(h.results / STACK))  # the run dir, for scripts
         code, out, err = cli("runs", "--json")
         rows = json.loads(out)
         assert [(r["stack"], r["status"]) for r in rows] == [(STACK, "succeeded")]
@@ -169,3 +180,53 @@ class TestCommands:
         code, out, err = cli("run", STACK, "--resume")
         assert code == 1
         assert "nothing to resume for gke-4-nightly: no run" in err
+
+
+class TestInvalidInput:
+    """A typo'd or broken stack is invalid input: exit 1, one line each, no run recorded."""
+
+    def test_run_of_unknown_stack_records_nothing(self, wired, cli):
+        h = wired()
+        code, out, err = cli("run", "gke-4-nightli")
+        assert (code, out) == (1, "")
+        assert err.strip().endswith(f"did you mean '{STACK}'?")
+        assert "--resume" not in err
+        assert not (h.results / "gke-4-nightli").exists()
+        assert cli("runs", "--json")[1].strip() == "[]"
+
+    def test_run_of_invalid_stack_lists_the_problems(self, wired, cli, project):
+        h = wired()
+        sec = nightly()
+        sec["cluster"]["machine_typ"] = sec["cluster"].pop("machine_type")
+        project("typo", sec)
+        code, _, err = cli("run", "typo")
+        assert code == 1
+        assert err.strip().splitlines() == [
+            "error: study:cluster.machine_type: required key is missing",
+            "error: study:cluster.machine_typ: unknown key; did you mean 'machine_type'?",
+        ]
+        assert not (h.results / "typo").exists()
+
+    def test_collect_without_a_usable_cli_says_so(self, wired, cli):
+        h = wired()
+        h.world.faults.add("check", raising(PermanentError("the pulumi CLI is not usable")))
+        code, out, err = cli("collect", STACK)
+        assert (code, out) == (1, "")
+        assert err.strip() == f"error: cannot collect {STACK}: the pulumi CLI is not usable"
+
+    def test_runs_of_a_stack_without_runs_names_it(self, wired, cli):
+        wired()
+        code, out, err = cli("runs", "--stack", "nope")
+        assert (code, out) == (0, "")
+        assert err.startswith("no runs recorded for stack 'nope' (")
+
+    @pytest.mark.parametrize(("command", "expected"), [
+        ("collect", "(default: the latest)"),
+        ("janitor", "5 when an expired stack could not be destroyed"),
+        ("run", "3 preflight failed, nothing created"),
+        ("destroy", "5 when the destroy did not complete"),
+    ])
+    def test_help_says_defaults_and_exit_codes(self, cli, command, expected):
+        code, out, _ = cli(command, "--help")
+        assert code == 0
+        assert expected in " ".join(out.replace("\u2502", " ").split())
