@@ -88,6 +88,13 @@ class Plan:
     def ok(self) -> bool:
         return not self.violations
 
+    @property
+    def exit_code(self) -> int:
+        """0 valid and within budget and quota, 1 the stack file is wrong, 3 a check failed."""
+        if self.ok:
+            return 0
+        return 1 if any(p.invalid_input for p in self.report.errors) else 3
+
     def to_json(self) -> dict[str, Any]:
         est = self.report.estimate
         cluster = self.spec.cluster

@@ -24,6 +24,9 @@ class Problem:
     level: Literal["error", "warning"]
     key: str
     message: str
+    # True for mistakes in what the stack file says (a typo'd parameter or kind), as opposed to a
+    # valid stack that fails a check (budget, quota, placement): they exit 1 and 3 respectively.
+    invalid_input: bool = False
 
     def __str__(self) -> str:
         return f"{self.key}: {self.message}"
@@ -31,6 +34,10 @@ class Problem:
 
 def error(key: str, message: str) -> Problem:
     return Problem("error", key, message)
+
+
+def input_error(key: str, message: str) -> Problem:
+    return Problem("error", key, message, invalid_input=True)
 
 
 def warning(key: str, message: str) -> Problem:
@@ -188,7 +195,7 @@ def validate_stack(spec, stack: str, now: datetime | None = None) -> Report:
     try:
         est = estimate(spec)
     except KeyError as exc:  # unknown experiment kind or unpriced machine
-        problems.append(error("study:experiment.kind", str(exc.args[0])))
+        problems.append(input_error("study:experiment.kind", str(exc.args[0])))
     except ValueError as exc:  # a kind's own parameter validation
         for line in str(exc).splitlines():
             line = line.strip()
@@ -196,9 +203,9 @@ def validate_stack(spec, stack: str, now: datetime | None = None) -> Report:
                 continue
             if line.startswith("study:") and ": " in line:  # already names its key
                 key, _, message = line.partition(": ")
-                problems.append(error(key, message))
+                problems.append(input_error(key, message))
             else:
-                problems.append(error("study:experiment.params", line))
+                problems.append(input_error("study:experiment.params", line))
     problems += cluster_problems(spec)
     problems += common_problems(spec, est, now)
     return Report(est, tuple(problems))

@@ -20,7 +20,8 @@ def janitor(
 ) -> None:
     """Destroy every stack whose study:expires_at has passed (for cron and CI).
 
-    Exit 0 when nothing expired is left, 5 when an expired stack could not be destroyed.
+    Exit 0 when nothing expired is left, 5 when an expired stack could not be destroyed, 1 when
+    a stack's expiry could not be read (it may be expired and still running).
     """
     from datetime import UTC, datetime
 
@@ -47,3 +48,9 @@ def janitor(
         console.error(f"{len(failed)} expired stack(s) could not be destroyed: "
                       + ", ".join(i.stack for i in failed))
         raise typer.Exit(EXIT_LEFTOVERS)
+    unreadable = [i for i in items if i.action == "unreadable"]
+    if unreadable:
+        # A janitor that cannot tell whether a stack expired must not report success to cron.
+        console.error(f"{len(unreadable)} stack(s) with no readable expiry, not checked: "
+                      + ", ".join(f"{i.stack} ({i.detail})" for i in unreadable))
+        raise typer.Exit(1)

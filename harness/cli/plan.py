@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from harness.errors import CheckFailed, ensure_dir
+from harness.errors import ensure_dir
 
 
 def register(app: typer.Typer) -> None:
@@ -46,11 +46,9 @@ def plan(
         from harness.render import print_plan
 
         print_plan(p, out_dir)
-    if not p.ok:
-        msg = f"plan for {stack} has {len(p.violations)} violation(s)"
-        if json_out:
-            raise typer.Exit(CheckFailed.exit_code)
-        raise CheckFailed(msg)
+    if p.exit_code:
+        # The violations were printed above (or are in the JSON); only the exit code is left.
+        raise typer.Exit(p.exit_code)
 
 
 def stacks(

@@ -205,3 +205,14 @@ def test_description_with_brackets_is_printed_whole(cli, project, tmp_path):
     code, out, err = cli("plan", "draft", "--manifests", str(tmp_path / "m"))
     assert code == 0, err
     assert "study plan draft — [draft] six nodes" in out
+
+
+def test_experiment_typo_is_invalid_input_not_a_failed_check(cli, project, tmp_path):
+    sec = sections("gke-4-nightly")
+    sec["experiment"]["params"]["iterationz"] = 2
+    project("typo", sec)
+    code, out, err = cli("plan", "typo", "--json", "--manifests", str(tmp_path))
+    assert code == 1
+    violations = json.loads(out)["violations"]
+    assert len(violations) == 1
+    assert violations[0].startswith("study:experiment.params.iterationz: unknown key")

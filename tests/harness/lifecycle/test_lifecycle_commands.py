@@ -100,6 +100,18 @@ class TestJanitor:
         with pytest.raises(ValueError, match=r"^study:expires_at: 'tomorrow' is not an ISO 8601"):
             file_expiry({"study:expires_at": "tomorrow"})
 
+    def test_a_stack_without_a_readable_expiry_fails_the_sweep(self, wired, cli, project):
+        """Cron must hear about a stack the janitor could not judge: it may be expired and up."""
+        wired()
+        (project.root / "stacks" / "Pulumi.broken.yaml").write_text("config: [unclosed\n")
+        code, out, err = cli("janitor", "--dry-run")
+        assert code == 1
+        assert f"{STACK}: not expired" in out
+        assert "broken: unreadable" in out
+        assert err.strip().splitlines()[-1].startswith(
+            "error: 1 stack(s) with no readable expiry, not checked: broken ("
+        )
+
     def test_human_report_is_on_stdout(self, wired, cli):
         wired()
         code, out, err = cli("janitor", "--dry-run")
