@@ -167,19 +167,25 @@ def _integral(value: Any) -> Any:
     return value
 
 
-def manifest_of(type_: str, inputs: dict) -> dict | None:
-    """A kubernetes:* resource's inputs as the object the API server would receive."""
+def manifests_of(type_: str, inputs: dict) -> list[dict]:
+    """A kubernetes:* resource's inputs as the objects the API server would receive.
+
+    A `yaml/v2` ConfigGroup (how operators are installed) registers as one resource under the
+    mock engine; its `objs` are the objects it would apply, so they are planned one by one.
+    """
+    if type_ == "kubernetes:yaml/v2:ConfigGroup":
+        return [_integral(dict(o)) for o in inputs.get("objs") or []]
     if not type_.startswith("kubernetes:") or type_.startswith(
         ("kubernetes:yaml", "kubernetes:helm")
     ):
-        return None
+        return []
     _, api, kind = type_.split(":")
     if "/" not in api:
-        return None
+        return []
     obj = _integral(dict(inputs))
     obj.setdefault("apiVersion", api.replace("core/", "") if api.startswith("core/") else api)
     obj.setdefault("kind", kind)
-    return obj
+    return [obj]
 
 
 def load_and_validate(stack: str, now: datetime | None = None):
@@ -225,8 +231,7 @@ def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None) -> 
         plan.resources.append(
             PlannedResource(r.type, r.name, _settings(r.type, r.inputs), r.custom)
         )
-        obj = manifest_of(r.type, r.inputs) if r.custom else None
-        if obj is not None:
+        for obj in manifests_of(r.type, r.inputs):
             plan.manifests.append(obj)
             plan.manifest_problems += validate_object(obj, k8s_version)
     if manifests_dir is not None:
