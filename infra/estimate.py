@@ -65,18 +65,10 @@ def experiment_params(spec):
     try:
         return kind, kind.Params.model_validate(spec.experiment.params)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors(include_url=False):
-            err = {**err, "loc": ("experiment", "params", *err["loc"])}
-            line = format_error(err, kind.Params)
-            if err["type"] == "extra_forbidden":  # name the kind's own fields, not the stack's
-                import difflib
-
-                fields = list(kind.Params.model_fields)
-                guess = difflib.get_close_matches(str(err["loc"][-1]), fields, n=1, cutoff=0.6)
-                hint = f"did you mean '{guess[0]}'?" if guess else f"allowed: {', '.join(fields)}"
-                line = f"{line.split(';')[0]}; {hint}"
-            lines.append(line)
+        lines = [
+            format_error(err, kind.Params, prefix=("experiment", "params"))
+            for err in exc.errors(include_url=False)
+        ]
         raise ValueError("\n".join(lines)) from None
 
 

@@ -82,9 +82,13 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def format_error(err: Mapping[str, Any], root: type[BaseModel]) -> str:
+def format_error(
+    err: Mapping[str, Any], root: type[BaseModel], prefix: tuple[Any, ...] = ()
+) -> str:
+    """One line for one pydantic error; `prefix` is where `root` sits in the stack's config
+    (a kind's Params validate at ('experiment', 'params')), so keys read as the user wrote them."""
     tagged_loc = tuple(err["loc"])
-    loc = _strip_tags(tagged_loc)
+    loc = _strip_tags(prefix + tagged_loc)
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = _fields_at(root, tagged_loc[:-1])
@@ -100,7 +104,7 @@ def format_error(err: Mapping[str, Any], root: type[BaseModel]) -> str:
             f"{ctx.get('tag')!r} is not allowed; allowed: {ctx.get('expected_tags')}"
         )
     if kind == "union_tag_not_found":  # e.g. a cluster without `cloud:`
-        tags = ", ".join(repr(t) for t in _tags_at(root, loc) if t is not None)
+        tags = ", ".join(repr(t) for t in _tags_at(root, _strip_tags(tagged_loc)) if t is not None)
         key = err.get("ctx", {}).get("discriminator", "kind").strip(chr(39))
         return f"{config_key(loc)}.{key}: required key is missing; allowed: {tags}"
     msg = err["msg"]
