@@ -12,6 +12,8 @@ from typing import Any
 
 import pulumi
 
+from infra import sdk
+
 # apiVersion -> pulumi_kubernetes module path of the typed classes.
 _MODULES = {
     "v1": "core.v1",
@@ -26,8 +28,6 @@ SKIP_AWAIT = "pulumi.com/skipAwait"
 
 def create(obj: dict[str, Any], opts: pulumi.ResourceOptions, name: str | None = None):
     """The typed resource for `obj`; the Pulumi name defaults to `<kind>-<metadata.name>`."""
-    import importlib
-
     import pulumi_kubernetes as k8s
 
     api, kind = obj["apiVersion"], obj["kind"]
@@ -39,8 +39,7 @@ def create(obj: dict[str, Any], opts: pulumi.ResourceOptions, name: str | None =
         return k8s.apiextensions.CustomResource(
             rname, api_version=api, kind=kind, metadata=meta, spec=spec, opts=opts
         )
-    cls = getattr(importlib.import_module(f"pulumi_kubernetes.{mod}"), kind)
-    kwargs = {
-        _TOP_LEVEL.get(k, k): v for k, v in obj.items() if k not in ("apiVersion", "kind")
-    }
+    # Module files are named after their kinds; importing just that one keeps plans fast.
+    cls = getattr(sdk.package(f"pulumi_kubernetes.{mod}", kind), kind)
+    kwargs = {_TOP_LEVEL.get(k, k): v for k, v in obj.items() if k not in ("apiVersion", "kind")}
     return cls(rname, opts=opts, **kwargs)

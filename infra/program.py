@@ -11,6 +11,7 @@ from pulumi import ResourceOptions
 
 from experiments.layout import NAMESPACE as STUDY_NAMESPACE
 from harness.errors import SpecError
+from infra import sdk
 from infra.config import all_config
 from infra.labels import study_labels
 from infra.spec import StackSpec, load_spec
@@ -42,10 +43,11 @@ def make_cluster(stack: str, spec: StackSpec, labels: dict[str, str]):
 def build(stack: str, spec: StackSpec) -> None:
     import pulumi_kubernetes as k8s
 
+    core = sdk.package("pulumi_kubernetes.core.v1", "Namespace")
     labels = study_labels(spec, stack)
     cluster = make_cluster(stack, spec, labels)
     k8s_opts = ResourceOptions(provider=cluster.provider)
-    namespace = k8s.core.v1.Namespace(
+    namespace = core.Namespace(
         "study-namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=STUDY_NAMESPACE,

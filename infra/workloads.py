@@ -16,6 +16,7 @@ import pulumi
 from pulumi import ResourceOptions
 
 from experiments import layout
+from infra import sdk
 
 
 def _artifact_repository(spec, labels: dict[str, str]):
@@ -25,10 +26,9 @@ def _artifact_repository(spec, labels: dict[str, str]):
     registry = getattr(spec.cluster, "image_registry", "")
     if spec.experiment is None or not is_artifact_registry(registry):
         return None
-    import pulumi_gcp as gcp
-
+    artifactregistry = sdk.package("pulumi_gcp.artifactregistry", "repository")
     host, project, repo = registry.split("/")[:3]
-    return gcp.artifactregistry.Repository(
+    return artifactregistry.Repository(
         "study-images",
         project=project,
         location=host.removesuffix("-docker.pkg.dev"),
@@ -102,8 +102,11 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, str]) -> Non
             "kind": kind.name,
             "params": params.model_dump(mode="json"),
             "steps": [
-                {"name": s.name, "estimated_seconds": s.estimated_seconds,
-                 "deadline_seconds": s.deadline_seconds}
+                {
+                    "name": s.name,
+                    "estimated_seconds": s.estimated_seconds,
+                    "deadline_seconds": s.deadline_seconds,
+                }
                 for s in steps
             ],
         },

@@ -13,15 +13,27 @@ provider for the spec's region, which also applies the study labels as default t
 from __future__ import annotations
 
 import json
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pulumi import ComponentResource, Output, ResourceOptions
 
+from infra import sdk
 from infra.clusters.kubeconfig import eks_kubeconfig
 from infra.spec.eks import EksClusterSpec
+
+if TYPE_CHECKING:
+    from pulumi_aws import ec2, eks, iam
+else:
+    ec2 = sdk.package(
+        "pulumi_aws.ec2",
+        *("vpc", "internet_gateway", "subnet", "route_table", "route_table_association"),
+        *("eip", "nat_gateway", "placement_group", "security_group", "launch_template"),
+    )
+    eks = sdk.package("pulumi_aws.eks", "cluster", "addon", "node_group")
+    iam = sdk.package("pulumi_aws.iam", "role", "role_policy_attachment")
 
 VPC_CIDR = "10.0.0.0/16"
 ALL = "0.0.0.0/0"
@@ -86,16 +98,16 @@ class EksCluster(ComponentResource):
 
         self._network(spec)
         self._iam()
-        self.cluster = aws.eks.Cluster(
+        self.cluster = eks.Cluster(
             f"{name}-cluster",
-            aws.eks.ClusterArgs(
+            eks.ClusterArgs(
                 name=name,
                 role_arn=self.cluster_role.arn,
                 version=spec.kubernetes_version,
-                vpc_config=aws.eks.ClusterVpcConfigArgs(
+                vpc_config=eks.ClusterVpcConfigArgs(
                     subnet_ids=[s.id for s in self.private_subnets + self.public_subnets],
                 ),
-                access_config=aws.eks.ClusterAccessConfigArgs(
+                access_config=eks.ClusterAccessConfigArgs(
                     authentication_mode="API",
                     bootstrap_cluster_creator_admin_permissions=True,
                 ),
@@ -107,9 +119,9 @@ class EksCluster(ComponentResource):
         )
         self.cni_addon = self._cni_addon(spec)
         self.placement_group = (
-            aws.ec2.PlacementGroup(
+            ec2.PlacementGroup(
                 f"{name}-pg",
-                aws.ec2.PlacementGroupArgs(
+                ec2.PlacementGroupArgs(
                     name=f"{name}-pg",
                     strategy=spec.placement_group.strategy,
                     partition_count=spec.placement_group.partition_count,
@@ -155,9 +167,9 @@ class EksCluster(ComponentResource):
 
     def _network(self, spec: EksClusterSpec) -> None:
         name, child = self._name, self._child
-        self.vpc = aws.ec2.Vpc(
+        self.vpc = ec2.Vpc(
             f"{name}-vpc",
-            aws.ec2.VpcArgs(
+            ec2.VpcArgs(
                 cidr_block=VPC_CIDR,
                 enable_dns_hostnames=True,  # nodes register with the control plane by DNS name
                 enable_dns_support=True,
@@ -165,13 +177,13 @@ class EksCluster(ComponentResource):
             ),
             opts=child,
         )
-        self.igw = aws.ec2.InternetGateway(
+        self.igw = ec2.InternetGateway(
             f"{name}-igw",
-            aws.ec2.InternetGatewayArgs(vpc_id=self.vpc.id, tags=self._tags("igw")),
+            ec2.InternetGatewayArgs(vpc_id=self.vpc.id, tags=self._tags("igw")),
             opts=child,
         )
-        self.public_subnets: list[aws.ec2.Subnet] = []
-        self.private_subnets: list[aws.ec2.Subnet] = []
+        self.public_subnets: list[ec2.Subnet] = []
+        self.private_subnets: list[ec2.Subnet] = []
         for i, zone in enumerate(spec.zones):
             self.public_subnets.append(
                 self._subnet("public", zone, public_cidr(i), "kubernetes.io/role/elb", public=True)
@@ -180,17 +192,17 @@ class EksCluster(ComponentResource):
                 self._subnet("private", zone, private_cidr(i), "kubernetes.io/role/internal-elb")
             )
         public_rt = self._route_table(
-            "public", aws.ec2.RouteTableRouteArgs(cidr_block=ALL, gateway_id=self.igw.id)
+            "public", ec2.RouteTableRouteArgs(cidr_block=ALL, gateway_id=self.igw.id)
         )
         # One NAT gateway, in the node zone: cross-AZ NAT traffic is billed, a second NAT is not
         # worth it for a cluster that lives a few hours.
         nat_index = spec.zones.index(spec.zone) if spec.zone in spec.zones else 0
-        eip = aws.ec2.Eip(
-            f"{name}-nat-ip", aws.ec2.EipArgs(domain="vpc", tags=self._tags("nat-ip")), opts=child
+        eip = ec2.Eip(
+            f"{name}-nat-ip", ec2.EipArgs(domain="vpc", tags=self._tags("nat-ip")), opts=child
         )
-        self.nat = aws.ec2.NatGateway(
+        self.nat = ec2.NatGateway(
             f"{name}-nat",
-            aws.ec2.NatGatewayArgs(
+            ec2.NatGatewayArgs(
                 allocation_id=eip.id,
                 subnet_id=self.public_subnets[nat_index].id,
                 tags=self._tags("nat"),
@@ -198,7 +210,7 @@ class EksCluster(ComponentResource):
             opts=ResourceOptions(parent=self, provider=self.aws_provider, depends_on=[self.igw]),
         )
         private_rt = self._route_table(
-            "private", aws.ec2.RouteTableRouteArgs(cidr_block=ALL, nat_gateway_id=self.nat.id)
+            "private", ec2.RouteTableRouteArgs(cidr_block=ALL, nat_gateway_id=self.nat.id)
         )
         self.route_associations = []
         for zone, pub, priv in zip(
@@ -206,24 +218,22 @@ class EksCluster(ComponentResource):
         ):
             for kind, subnet, rt in (("public", pub, public_rt), ("private", priv, private_rt)):
                 self.route_associations.append(
-                    aws.ec2.RouteTableAssociation(
+                    ec2.RouteTableAssociation(
                         f"{name}-{kind}-rta-{zone}",
-                        aws.ec2.RouteTableAssociationArgs(
-                            subnet_id=subnet.id, route_table_id=rt.id
-                        ),
+                        ec2.RouteTableAssociationArgs(subnet_id=subnet.id, route_table_id=rt.id),
                         opts=child,
                     )
                 )
 
     def _subnet(
         self, kind: str, zone: str, cidr: str, elb_role_tag: str, public: bool = False
-    ) -> aws.ec2.Subnet:
+    ) -> ec2.Subnet:
         """One `kind` (public/private) subnet in `zone`, tagged for the cluster and for the load
         balancers of that kind; only public subnets give instances a public IP."""
         owned = {f"kubernetes.io/cluster/{self._name}": "shared"}
-        return aws.ec2.Subnet(
+        return ec2.Subnet(
             f"{self._name}-{kind}-{zone}",
-            aws.ec2.SubnetArgs(
+            ec2.SubnetArgs(
                 vpc_id=self.vpc.id,
                 availability_zone=zone,
                 cidr_block=cidr,
@@ -233,28 +243,26 @@ class EksCluster(ComponentResource):
             opts=self._child,
         )
 
-    def _route_table(self, kind: str, default: aws.ec2.RouteTableRouteArgs) -> aws.ec2.RouteTable:
+    def _route_table(self, kind: str, default: ec2.RouteTableRouteArgs) -> ec2.RouteTable:
         """The route table of the `kind` subnets: one default route (internet gateway or NAT)."""
-        return aws.ec2.RouteTable(
+        return ec2.RouteTable(
             f"{self._name}-{kind}-rt",
-            aws.ec2.RouteTableArgs(
-                vpc_id=self.vpc.id, routes=[default], tags=self._tags(f"{kind}-rt")
-            ),
+            ec2.RouteTableArgs(vpc_id=self.vpc.id, routes=[default], tags=self._tags(f"{kind}-rt")),
             opts=self._child,
         )
 
     # -- IAM ---------------------------------------------------------------------------------
 
     def _role(self, role: str, service: str, policies: list[str]):
-        r = aws.iam.Role(
+        r = iam.Role(
             f"{self._name}-{role}-role",
-            aws.iam.RoleArgs(assume_role_policy=_assume(service), tags=self._tags(f"{role}-role")),
+            iam.RoleArgs(assume_role_policy=_assume(service), tags=self._tags(f"{role}-role")),
             opts=self._child,
         )
         attachments = [
-            aws.iam.RolePolicyAttachment(
+            iam.RolePolicyAttachment(
                 f"{self._name}-{role}-{policy}",
-                aws.iam.RolePolicyAttachmentArgs(
+                iam.RolePolicyAttachmentArgs(
                     role=r.name, policy_arn=f"arn:aws:iam::aws:policy/{policy}"
                 ),
                 opts=self._child,
@@ -273,13 +281,13 @@ class EksCluster(ComponentResource):
 
     # -- nodes -------------------------------------------------------------------------------
 
-    def _cni_addon(self, spec: EksClusterSpec) -> aws.eks.Addon | None:
+    def _cni_addon(self, spec: EksClusterSpec) -> eks.Addon | None:
         """The VPC CNI as a managed add-on, only to set the pod network MTU when asked."""
         if spec.network_mtu is None:
             return None
-        return aws.eks.Addon(
+        return eks.Addon(
             f"{self._name}-vpc-cni",
-            aws.eks.AddonArgs(
+            eks.AddonArgs(
                 cluster_name=self.cluster.name,
                 addon_name="vpc-cni",
                 configuration_values=json.dumps(
@@ -293,31 +301,30 @@ class EksCluster(ComponentResource):
             opts=self._child,
         )
 
-    def _efa_security_group(self) -> aws.ec2.SecurityGroup:
+    def _efa_security_group(self) -> ec2.SecurityGroup:
         """EFA traffic must be allowed to and from the group itself, all protocols."""
         everything: _PortRange = {"from_port": 0, "to_port": 0, "protocol": "-1"}
-        return aws.ec2.SecurityGroup(
+        return ec2.SecurityGroup(
             f"{self._name}-efa-sg",
-            aws.ec2.SecurityGroupArgs(
+            ec2.SecurityGroupArgs(
                 vpc_id=self.vpc.id,
                 description="EFA: all traffic within the group",
-                ingress=[aws.ec2.SecurityGroupIngressArgs(**everything, self=True)],
+                ingress=[ec2.SecurityGroupIngressArgs(**everything, self=True)],
                 egress=[
-                    aws.ec2.SecurityGroupEgressArgs(**everything, self=True),
-                    aws.ec2.SecurityGroupEgressArgs(**everything, cidr_blocks=[ALL]),
+                    ec2.SecurityGroupEgressArgs(**everything, self=True),
+                    ec2.SecurityGroupEgressArgs(**everything, cidr_blocks=[ALL]),
                 ],
                 tags=self._tags("efa-sg"),
             ),
             opts=self._child,
         )
 
-    def _launch_template(self, spec: EksClusterSpec) -> aws.ec2.LaunchTemplate:
-        lt = aws.ec2
+    def _launch_template(self, spec: EksClusterSpec) -> ec2.LaunchTemplate:
         network_interfaces = None
         if self.efa_security_group is not None:
             # With explicit interfaces EKS no longer adds the cluster security group: add it here.
             network_interfaces = [
-                lt.LaunchTemplateNetworkInterfaceArgs(
+                ec2.LaunchTemplateNetworkInterfaceArgs(
                     device_index=0,
                     network_card_index=0,
                     interface_type="efa",
@@ -328,15 +335,15 @@ class EksCluster(ComponentResource):
                     ],
                 )
             ]
-        return lt.LaunchTemplate(
+        return ec2.LaunchTemplate(
             f"{self._name}-lt",
-            lt.LaunchTemplateArgs(
+            ec2.LaunchTemplateArgs(
                 name=f"{self._name}-lt",
                 instance_type=spec.machine_type,
                 block_device_mappings=[
-                    lt.LaunchTemplateBlockDeviceMappingArgs(
+                    ec2.LaunchTemplateBlockDeviceMappingArgs(
                         device_name=ROOT_DEVICE,
-                        ebs=lt.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        ebs=ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
                             volume_type=spec.boot_disk_type,
                             volume_size=spec.boot_disk_size_gb,
                             iops=spec.boot_disk_iops,
@@ -346,13 +353,13 @@ class EksCluster(ComponentResource):
                     )
                 ],
                 placement=(
-                    lt.LaunchTemplatePlacementArgs(group_name=self.placement_group.name)
+                    ec2.LaunchTemplatePlacementArgs(group_name=self.placement_group.name)
                     if self.placement_group is not None
                     else None
                 ),
                 network_interfaces=network_interfaces,
                 tag_specifications=[
-                    lt.LaunchTemplateTagSpecificationArgs(
+                    ec2.LaunchTemplateTagSpecificationArgs(
                         resource_type=kind, tags=self._tags(f"node-{kind}")
                     )
                     for kind in ("instance", "volume", "network-interface")
@@ -362,26 +369,26 @@ class EksCluster(ComponentResource):
             opts=self._child,
         )
 
-    def _node_group(self, spec: EksClusterSpec) -> aws.eks.NodeGroup:
+    def _node_group(self, spec: EksClusterSpec) -> eks.NodeGroup:
         by_zone = dict(zip(spec.zones, self.private_subnets, strict=True))
         depends = [*self.node_attachments, *self.route_associations]
         if self.cni_addon is not None:
             depends.append(self.cni_addon)  # nodes come up with the asked-for MTU
-        return aws.eks.NodeGroup(
+        return eks.NodeGroup(
             f"{self._name}-nodes",
-            aws.eks.NodeGroupArgs(
+            eks.NodeGroupArgs(
                 cluster_name=self.cluster.name,
                 node_group_name=f"{self._name}-nodes",
                 node_role_arn=self.node_role.arn,
                 version=spec.kubernetes_version,
                 subnet_ids=[by_zone[z].id for z in spec.node_zones],
                 # Fixed size: a study measures a known number of nodes, never an autoscaler.
-                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                scaling_config=eks.NodeGroupScalingConfigArgs(
                     min_size=spec.node_count,
                     max_size=spec.node_count,
                     desired_size=spec.node_count,
                 ),
-                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                launch_template=eks.NodeGroupLaunchTemplateArgs(
                     id=self.launch_template.id,
                     version=self.launch_template.latest_version.apply(str),
                 ),
@@ -400,15 +407,16 @@ class EksCluster(ComponentResource):
     def _efa_device_plugin(self, spec: EksClusterSpec) -> k8s.apps.v1.DaemonSet:
         """The EFA device plugin, which advertises `vpc.amazonaws.com/efa` to the scheduler."""
         app = {"name": "aws-efa-k8s-device-plugin"}
-        core, meta = k8s.core.v1, k8s.meta.v1
-        return k8s.apps.v1.DaemonSet(
+        apps = sdk.package("pulumi_kubernetes.apps.v1", "DaemonSet")
+        core, meta = sdk.package("pulumi_kubernetes.core.v1"), k8s.meta.v1
+        return apps.DaemonSet(
             f"{self._name}-efa-device-plugin",
             metadata=meta.ObjectMetaArgs(
                 name="aws-efa-k8s-device-plugin", namespace="kube-system", labels=app
             ),
-            spec=k8s.apps.v1.DaemonSetSpecArgs(
+            spec=apps.DaemonSetSpecArgs(
                 selector=meta.LabelSelectorArgs(match_labels=app),
-                update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
+                update_strategy=apps.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
                 template=core.PodTemplateSpecArgs(
                     metadata=meta.ObjectMetaArgs(labels=app),
                     spec=core.PodSpecArgs(

@@ -7,13 +7,21 @@ node pool. Children are parented to the component; outputs are registered at the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pulumi
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 from pulumi import ComponentResource, Output, ResourceOptions
 
+from infra import sdk
 from infra.clusters.kubeconfig import gke_kubeconfig
 from infra.spec.gke import GkeClusterSpec
+
+if TYPE_CHECKING:
+    from pulumi_gcp import compute, container
+else:
+    compute = sdk.package("pulumi_gcp.compute", "network", "subnetwork")
+    container = sdk.package("pulumi_gcp.container", "cluster", "node_pool")
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 SUBNET_CIDR = "10.128.0.0/16"  # room for 65k nodes; pods and services get secondary ranges
@@ -30,7 +38,7 @@ class GkeCluster(ComponentResource):
         super().__init__("study:infra:GkeCluster", name, None, opts)
         child = ResourceOptions(parent=self)
 
-        self.network = gcp.compute.Network(
+        self.network = compute.Network(
             f"{name}-net",
             name=f"{name}-net",
             project=spec.project,
@@ -38,7 +46,7 @@ class GkeCluster(ComponentResource):
             mtu=spec.network_mtu,
             opts=child,
         )
-        self.subnetwork = gcp.compute.Subnetwork(
+        self.subnetwork = compute.Subnetwork(
             f"{name}-subnet",
             name=f"{name}-subnet",
             project=spec.project,
@@ -47,7 +55,7 @@ class GkeCluster(ComponentResource):
             ip_cidr_range=SUBNET_CIDR,
             opts=child,
         )
-        self.cluster = gcp.container.Cluster(
+        self.cluster = container.Cluster(
             f"{name}-cluster",
             name=name,
             project=spec.project,
@@ -58,14 +66,14 @@ class GkeCluster(ComponentResource):
             initial_node_count=1,
             deletion_protection=False,
             min_master_version=spec.kubernetes_version,
-            release_channel=gcp.container.ClusterReleaseChannelArgs(channel=spec.release_channel),
-            ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
+            release_channel=container.ClusterReleaseChannelArgs(channel=spec.release_channel),
+            ip_allocation_policy=container.ClusterIpAllocationPolicyArgs(
                 cluster_ipv4_cidr_block="/14", services_ipv4_cidr_block="/20"
             ),
             resource_labels=labels,
             opts=child,
         )
-        self.node_pool = gcp.container.NodePool(
+        self.node_pool = container.NodePool(
             f"{name}-pool",
             name=f"{name}-pool",
             project=spec.project,
@@ -74,11 +82,11 @@ class GkeCluster(ComponentResource):
             node_count=spec.node_count,
             version=spec.kubernetes_version,
             placement_policy=(
-                gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT")
+                container.NodePoolPlacementPolicyArgs(type="COMPACT")
                 if spec.compact_placement
                 else None
             ),
-            management=gcp.container.NodePoolManagementArgs(
+            management=container.NodePoolManagementArgs(
                 auto_repair=False,
                 # GKE refuses auto_upgrade=false on a release channel; validation warns about it.
                 auto_upgrade=spec.release_channel != "UNSPECIFIED",
@@ -115,30 +123,27 @@ class GkeCluster(ComponentResource):
         self.register_outputs(self.outputs)
 
 
-def _node_config(
-    spec: GkeClusterSpec, labels: dict[str, str]
-) -> gcp.container.NodePoolNodeConfigArgs:
+def _node_config(spec: GkeClusterSpec, labels: dict[str, str]) -> container.NodePoolNodeConfigArgs:
     """Every node-level knob; absent knobs stay absent (None) rather than set to a default."""
-    ncfg = gcp.container
-    return ncfg.NodePoolNodeConfigArgs(
+    return container.NodePoolNodeConfigArgs(
         machine_type=spec.machine_type,
         image_type=spec.image_type,
         disk_type=spec.boot_disk_type,
         disk_size_gb=spec.boot_disk_size_gb,
-        gcfs_config=ncfg.NodePoolNodeConfigGcfsConfigArgs(enabled=True)
+        gcfs_config=container.NodePoolNodeConfigGcfsConfigArgs(enabled=True)
         if spec.image_streaming
         else None,
-        gvnic=ncfg.NodePoolNodeConfigGvnicArgs(enabled=True) if spec.gvnic else None,
+        gvnic=container.NodePoolNodeConfigGvnicArgs(enabled=True) if spec.gvnic else None,
         # Container storage (images, emptyDir) on local SSD, as `--ephemeral-storage-local-ssd`.
         ephemeral_storage_local_ssd_config=(
-            ncfg.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs(
+            container.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs(
                 local_ssd_count=spec.local_ssd_count
             )
             if spec.local_ssd_count
             else None
         ),
         advanced_machine_features=(
-            ncfg.NodePoolNodeConfigAdvancedMachineFeaturesArgs(
+            container.NodePoolNodeConfigAdvancedMachineFeaturesArgs(
                 threads_per_core=spec.threads_per_core
             )
             if spec.threads_per_core
