@@ -29,10 +29,9 @@ def package(name: str, *modules: str) -> types.ModuleType:
     pkg = sys.modules.get(name)
     if pkg is None or type(pkg) is not types.ModuleType:  # absent, or the SDK's lazy stand-in
         pkg = _partial_package(name)
-    ns = vars(pkg)
-    if _PARTIAL in ns:
+    if is_partial(pkg):
         for module in modules:
-            if module not in ns:
+            if module not in vars(pkg):
                 _export(pkg, importlib.import_module(f"{name}.{module}"))
     return pkg
 
@@ -49,6 +48,7 @@ def _partial_package(name: str) -> types.ModuleType:
     if spec is None or spec.loader is None or spec.submodule_search_locations is None:
         msg = f"no SDK package named {name!r}"
         raise ModuleNotFoundError(msg, name=name)
+    # Looked up again: importing the parent may just have put its lazy stand-in there.
     pkg = sys.modules.get(name)
     if pkg is None:
         pkg = importlib.util.module_from_spec(spec)

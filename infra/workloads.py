@@ -102,11 +102,8 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, str]) -> Non
             "kind": kind.name,
             "params": params.model_dump(mode="json"),
             "steps": [
-                {
-                    "name": s.name,
-                    "estimated_seconds": s.estimated_seconds,
-                    "deadline_seconds": s.deadline_seconds,
-                }
+                {"name": s.name, "estimated_seconds": s.estimated_seconds,
+                 "deadline_seconds": s.deadline_seconds}
                 for s in steps
             ],
         },
