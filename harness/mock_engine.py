@@ -43,6 +43,36 @@ class Recorded:
     inputs: dict[str, Any]
     custom: bool
     provider: str | None = None
+    # Resource options the engine receives but `Mocks.new_resource` is not shown: ignoreChanges,
+    # customTimeouts {create, update, delete}, retainOnDelete, deleteBeforeReplace,
+    # replaceOnChanges. Real-cloud rules (resume, timeouts) are checked against these.
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _options(request) -> dict[str, Any]:
+    """The options of a RegisterResource request, as plain data."""
+    timeouts = request.customTimeouts
+    return {
+        "ignoreChanges": list(request.ignoreChanges),
+        "customTimeouts": {
+            k: getattr(timeouts, k) for k in ("create", "update", "delete") if getattr(timeouts, k)
+        },
+        "retainOnDelete": bool(request.retainOnDelete),
+        "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+        "replaceOnChanges": list(request.replaceOnChanges),
+        "dependencies": list(request.dependencies),
+    }
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, keeping each registration's options next to its inputs."""
+
+    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        mocks = self.mocks
+        if isinstance(mocks, RecordingMocks) and request.type != "pulumi:pulumi:Stack":
+            mocks.resources[-1].options = _options(request)
+        return response
 
 
 @dataclass
@@ -92,7 +122,10 @@ def run_program(
     logger.handlers[:] = [capture]
     logger.propagate = False
     pulumi_settings.ROOT.set(None)  # a fresh root stack for every run in this process
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger)
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=True, logger=logger,
+        monitor=_RecordingMonitor(mocks),
+    )
     pulumi.runtime.set_all_config(dict(config))
     exports: dict[str, Any] = {}
     failure: list[BaseException] = []
