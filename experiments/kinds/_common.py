@@ -51,15 +51,6 @@ def node_counts_at_least(counts: list[int], least: int) -> list[int]:
     return counts
 
 
-def step_service_name(step: str) -> str:
-    """The per-step headless Service name an operator creates for a step's pods (a DNS label).
-
-    Step names are at most 48 characters (`experiments.base.MAX_STEP_NAME`), so `svc-` keeps it
-    a valid 63-character label and distinct from the step's own object names.
-    """
-    return f"svc-{step}"
-
-
 def pod_selector(labels: dict[str, str]) -> str:
     """The label selector of a step's pods of one role (what the recorder lists and logs)."""
     return ",".join(f"{k}={labels[k]}" for k in (LABEL_STEP, LABEL_ROLE))
@@ -125,11 +116,6 @@ def minicluster_workload(step: Step, ctx: RenderContext, opts: Any, *, size: int
         "deadlineSeconds": int(step.deadline_seconds),
         "logging": logging,
         "flux": flux,
-        # flux-operator creates the headless Service only when one of that name is missing, with
-        # the selector `job-name: <first MiniCluster>` (controllers/flux/service.go
-        # exposeServices @0d75cef). Finished MiniClusters stay, so a shared default name
-        # (`flux-service`) would leave every later step's brokers unable to resolve each other.
-        "network": {"headlessName": step_service_name(step.name)},
         "pod": {"labels": labels},
         "containers": containers,
     })
