@@ -1,0 +1,396 @@
+"""Real-cloud rules: what the schemas cannot see, checked over everything a stack renders.
+
+Why: a manifest can be valid against its schema and still never work on a real cluster (a claim
+no provisioner serves, two steps sharing an operator's Service, a Docker Hub pull through one NAT
+address, a Job that an interrupted `up` cannot adopt). Each rule names the upstream source that
+says what the real controller or provider does, so the next reader can check it again at the
+versions we pin. The rules run in every `study plan` (and so in every preflight) over the objects
+and resource options the real program registers under the mock engine; they apply to stacks a
+user writes as much as to the shipped ones. A violation is a plan error carrying the rule's name.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from experiments.layout import LABEL_STEP
+
+STEP_KINDS = {"Job", "MiniCluster", "MetricSet", "JobSet", "DaemonSet", "Deployment", "Pod"}
+SHELLS = {"sh", "bash", "ash", "dash"}
+DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+
+
+@dataclass(frozen=True)
+class RenderedStack:
+    """What a rule sees: the stack's spec, its rendered objects and its registered resources.
+
+    `resources` are `harness.mock_engine.Recorded` (type, name, inputs, options); `studied` are
+    the images the experiment measures (the subject of a pulling study, exempt from helper-image
+    rules); `lock` is the committed image lock, when one is read.
+    """
+
+    spec: Any
+    manifests: list[dict[str, Any]]
+    resources: list[Any] = field(default_factory=list)
+    studied: frozenset[str] = frozenset()
+    lock: Any = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    source: str  # where the real behaviour is written: repository, path, version
+    doc: str  # what the rule requires and why, in one or two sentences
+    check: Callable[[RenderedStack], list[str]]
+
+
+# --- walking rendered objects -------------------------------------------------------------------
+
+
+def _name(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('kind')}/{meta.get('name')}"
+
+
+def pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every pod spec an object carries: Pods, workload templates, JobSet replicated jobs."""
+    spec = obj.get("spec") or {}
+    kind = obj.get("kind")
+    if kind == "Pod":
+        yield spec
+    template = spec.get("template") or {}
+    if kind in {"Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job"}:
+        yield template.get("spec") or {}
+    if kind == "CronJob":
+        yield ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template", {}).get(
+            "spec"
+        ) or {}
+    if kind == "JobSet":
+        for rj in spec.get("replicatedJobs") or []:
+            yield ((rj.get("template") or {}).get("spec") or {}).get("template", {}).get(
+                "spec"
+            ) or {}
+
+
+def containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every container (init, main, ephemeral) of every pod spec in `obj`."""
+    for pod in pod_specs(obj):
+        for key in ("initContainers", "containers", "ephemeralContainers"):
+            yield from pod.get(key) or []
+    if obj.get("kind") == "MiniCluster":
+        yield from (obj.get("spec") or {}).get("containers") or []
+
+
+def images(obj: dict[str, Any]) -> Iterator[str]:
+    """Every image reference an object makes a node pull, operator-injected ones included."""
+    for c in containers(obj):
+        if c.get("image"):
+            yield c["image"]
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "MiniCluster":
+        view = ((spec.get("flux") or {}).get("container") or {}).get("image")
+        if view:
+            yield view
+    if obj.get("kind") == "MetricSet":
+        for m in spec.get("metrics") or []:
+            if m.get("image"):
+                yield m["image"]
+
+
+def registry_host(ref: str) -> str:
+    """The registry a reference pulls from, normalised the way the container runtimes do.
+
+    distribution/reference normalize.go (`splitDockerDomain`): the first path component is a
+    domain only if it contains '.' or ':' or is `localhost`; otherwise the domain is docker.io.
+    """
+    first, sep, _ = ref.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first.lower()
+    return "docker.io"
+
+
+def shell_scripts(obj: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, script) for every `sh -c SCRIPT` a container runs (after nsenter ... -- too)."""
+    for c in containers(obj):
+        argv = [*(c.get("command") or []), *(c.get("args") or [])]
+        if isinstance(argv, str):  # a MiniCluster's `command` is one string, run by flux
+            continue
+        for i, word in enumerate(argv[:-1]):
+            if (
+                isinstance(word, str)
+                and word.rsplit("/", 1)[-1] in SHELLS
+                and argv[i + 1 : i + 2] == ["-c"]
+                and i + 2 < len(argv)
+            ):
+                yield f"{_name(obj)} container {c.get('name')}", str(argv[i + 2])
+    if obj.get("kind") == "ConfigMap":
+        for key, text in (obj.get("data") or {}).items():
+            if isinstance(text, str) and text.startswith(
+                ("#!/bin/sh", "#!/bin/bash", "#!/usr/bin/env bash")
+            ):
+                yield f"{_name(obj)} key {key}", text
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+
+
+# --- the rules ----------------------------------------------------------------------------------
+
+
+def _pvc_storage_class(stack: RenderedStack) -> list[str]:
+    classes = {
+        (o.get("metadata") or {}).get("name")
+        for o in stack.manifests
+        if o.get("kind") == "StorageClass"
+    }
+    claims: list[tuple[str, dict[str, Any]]] = [
+        (_name(o), o.get("spec") or {})
+        for o in stack.manifests
+        if o.get("kind") == "PersistentVolumeClaim"
+    ]
+    for o in stack.manifests:
+        if o.get("kind") == "StatefulSet":
+            for t in (o.get("spec") or {}).get("volumeClaimTemplates") or []:
+                claims.append(
+                    (f"{_name(o)} claim template {t['metadata']['name']}", t.get("spec") or {})
+                )
+    out = []
+    for where, spec in claims:
+        sc = spec.get("storageClassName")
+        if not sc:
+            out.append(
+                f"{where} names no storageClassName; the stack installs "
+                f"{sorted(c for c in classes if c) or 'no StorageClass'}"
+            )
+        elif sc not in classes:
+            out.append(
+                f"{where} names storageClassName '{sc}', which the stack does not install "
+                f"(installed: {sorted(c for c in classes if c) or 'none'})"
+            )
+    return out
+
+
+def _effective_service(obj: dict[str, Any]) -> str | None:
+    """The Service name an operator creates for this object's pods, with the CRD defaults."""
+    spec = obj.get("spec") or {}
+    kind = obj.get("kind")
+    if kind == "MetricSet":
+        return spec.get("serviceName") or "ms"
+    if kind == "MiniCluster":
+        return (spec.get("network") or {}).get("headlessName") or (obj.get("metadata") or {}).get(
+            "name"
+        )
+    if kind == "Service":
+        return (obj.get("metadata") or {}).get("name")
+    return None
+
+
+def _distinct_step_services(stack: RenderedStack) -> list[str]:
+    out = []
+    owners: dict[tuple[str, str], str] = {}
+    for o in stack.manifests:
+        name = _effective_service(o)
+        if name is None:
+            continue
+        ns = (o.get("metadata") or {}).get("namespace") or "default"
+        key = (ns, name)
+        if key in owners:
+            out.append(
+                f"{_name(o)} and {owners[key]} share the Service '{name}' in namespace "
+                f"'{ns}'; the operator creates it only when missing, selecting the first "
+                f"one's pods: give each step its own Service name"
+            )
+        else:
+            owners[key] = _name(o)
+    for o in stack.manifests:
+        if o.get("kind") != "Service":
+            continue
+        labels = (o.get("metadata") or {}).get("labels") or {}
+        step = labels.get(LABEL_STEP)
+        selector = (o.get("spec") or {}).get("selector") or {}
+        if step is not None and selector.get(LABEL_STEP) != step:
+            out.append(
+                f"{_name(o)} belongs to step '{step}' but its selector {selector} does not "
+                f"select {LABEL_STEP}={step}: it would also select other steps' pods"
+            )
+    return out
+
+
+def _helper_image_registry(stack: RenderedStack) -> list[str]:
+    out, seen = [], set()
+    for o in stack.manifests:
+        for ref in images(o):
+            if ref in stack.studied or ref in seen:
+                continue
+            seen.add(ref)
+            if registry_host(ref) in DOCKER_HUB:
+                out.append(
+                    f"{_name(o)} pulls '{ref}' from Docker Hub, whose anonymous pulls are "
+                    f"limited per address (all EKS nodes share one NAT address): use "
+                    f"mirror.gcr.io/library/..., public.ecr.aws/docker/library/... or the "
+                    f"stack's mirror (`study images mirror`)"
+                )
+    return out
+
+
+def _needs_quoting(value: str) -> bool:
+    return bool(value) and shlex.quote(value) != value
+
+
+def _quoted_scripts(stack: RenderedStack) -> list[str]:
+    values = {v for o in stack.manifests for v in images(o)}
+    experiment = getattr(stack.spec, "experiment", None)
+    if experiment is not None:
+        values |= set(_strings(getattr(experiment, "params", {}) or {}))
+    risky = sorted(v for v in values if _needs_quoting(v) and len(v) > 1)
+    out = []
+    for o in stack.manifests:
+        for where, script in shell_scripts(o):
+            if not where.startswith("ConfigMap"):
+                try:
+                    shlex.split(script)
+                except ValueError as exc:
+                    out.append(
+                        f"{where}: the script does not parse as shell words ({exc}): "
+                        f"an interpolated value broke its quoting"
+                    )
+                    continue
+            for v in risky:
+                if v not in script:
+                    continue
+                quoted = shlex.quote(v)
+                if "'" in v or script.count(v) != script.count(quoted):
+                    out.append(
+                        f"{where}: the value {v!r} is interpolated without shell quoting "
+                        f"(shlex.quote)"
+                    )
+    return out
+
+
+def _step_resources(stack: RenderedStack) -> Iterator[Any]:
+    for r in stack.resources:
+        if not r.type.startswith("kubernetes:") or r.type.startswith("pulumi:providers"):
+            continue
+        labels = ((r.inputs.get("metadata") or {}).get("labels")) or {}
+        if LABEL_STEP in labels:
+            yield r
+
+
+def _step_timeouts(stack: RenderedStack) -> list[str]:
+    out = []
+    for r in _step_resources(stack):
+        t = (getattr(r, "options", None) or {}).get("customTimeouts") or {}
+        if not t.get("create") or not t.get("update"):
+            out.append(
+                f"{r.type.rsplit(':', 1)[-1]} '{r.name}' has custom timeouts {t or 'none'}; "
+                f"a step resource needs both create and update"
+            )
+        elif t["create"] != t["update"]:
+            out.append(
+                f"{r.type.rsplit(':', 1)[-1]} '{r.name}' has update timeout {t['update']} "
+                f"but create timeout {t['create']}: a resumed up awaits an update as long "
+                f"as the create it replaces"
+            )
+    return out
+
+
+def _resume_upsert(stack: RenderedStack) -> list[str]:
+    out = []
+    for r in stack.resources:
+        if r.type == "pulumi:providers:kubernetes" and r.inputs.get(
+            "upsertExistingObjects"
+        ) not in (
+            True,
+            "true",
+        ):
+            out.append(
+                f"Kubernetes provider '{r.name}' does not set upsert_existing_objects: a "
+                f"resumed up fails with 'already exists' on objects created before a kill"
+            )
+    return out
+
+
+def _image_pins(stack: RenderedStack) -> list[str]:
+    try:
+        from infra.image_lock import image_pin_problems  # type: ignore[import-not-found]
+    except ImportError:  # the lock lands separately
+        return []
+    return image_pin_problems(stack.manifests, stack.lock)
+
+
+RULES: list[Rule] = [
+    Rule(
+        "pvc-storage-class",
+        "kubernetes/kubernetes plugin/pkg/admission/storage/storageclass/setdefault/admission.go "
+        "(a claim without a class gets the default, if any); Amazon EKS user guide, 'Storage "
+        "classes' (clusters from 1.30 on have no default class; gp2 needs the EBS CSI driver)",
+        "Every PersistentVolumeClaim names a StorageClass that the stack itself installs.",
+        _pvc_storage_class,
+    ),
+    Rule(
+        "image-pinned",
+        "opencontainers/distribution-spec spec.md (a tag is mutable, a digest is content); "
+        "flux-framework/flux-operator .github/workflows/release.yaml (main builds are :latest)",
+        "Every image is pinned by digest in the image lock, or is a released tag of an "
+        "official registry.",
+        _image_pins,
+    ),
+    Rule(
+        "distinct-step-services",
+        "converged-computing/metrics-operator controllers/metric/service.go @8f15755 and "
+        "flux-framework/flux-operator controllers/flux/service.go @0d75cef (the headless Service "
+        "is created only when missing, selecting the first object's pods)",
+        "No two step objects share a Service (MetricSet serviceName, MiniCluster headlessName, "
+        "or a Service), and a step's Service selects only that step's pods.",
+        _distinct_step_services,
+    ),
+    Rule(
+        "helper-image-registry",
+        "distribution/distribution reference/normalize.go (no domain means docker.io); Docker "
+        "documentation, 'Docker Hub usage and limits' (anonymous pulls limited per IPv4 address)",
+        "Every image other than the studied ones comes from a registry without anonymous "
+        "per-address pull limits.",
+        _helper_image_registry,
+    ),
+    Rule(
+        "quoted-scripts",
+        "POSIX Shell Command Language 2.2 Quoting; Python shlex.quote",
+        "Every value from the stack that is interpolated into a generated shell script is "
+        "quoted with shlex.quote, and every `sh -c` script parses as shell words.",
+        _quoted_scripts,
+    ),
+    Rule(
+        "step-timeouts",
+        "pulumi/pulumi-kubernetes provider/pkg/await/await.go v4.34 (awaits use the resource's "
+        "customTimeouts, 10 minutes by default, for creates and updates alike)",
+        "Every step resource has create and update custom timeouts, equal, so a resumed up "
+        "that updates a half-created step waits as long as its create would.",
+        _step_timeouts,
+    ),
+    Rule(
+        "resume-upsert",
+        "pulumi/pulumi-kubernetes provider/pkg/provider/provider.go v4.34 "
+        "(upsertExistingObjects; without it a create of an existing object fails)",
+        "Every Kubernetes provider sets upsert_existing_objects, so an up after a hard kill "
+        "adopts the objects created but not yet recorded in the state.",
+        _resume_upsert,
+    ),
+]
+
+
+def check(stack: RenderedStack, rules: list[Rule] | None = None) -> list[str]:
+    """Every violation, as `rule <name>: <problem>`, in rule order."""
+    return [
+        f"rule {r.name}: {p}" for r in (RULES if rules is None else rules) for p in r.check(stack)
+    ]
