@@ -21,8 +21,8 @@ def steps(kind: str, params: dict, **kw):
     return out
 
 
-def test_all_four_kinds_registered():
-    assert known_kinds() == ["apps", "osu", "pulling", "topology"]
+def test_all_kinds_registered():
+    assert known_kinds() == ["apps", "osu", "pulling", "smoke", "topology"]
 
 
 class TestPulling:
