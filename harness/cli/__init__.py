@@ -25,6 +25,7 @@ app = typer.Typer(
 # Modules under harness.cli that define `register(app)`; order is the order in --help.
 COMMAND_MODULES = [
     "plan",
+    "rules",
     "analyze",
     "compare",
     "report",

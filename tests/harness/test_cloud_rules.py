@@ -221,3 +221,13 @@ def test_check_prefixes_each_problem_with_its_rule():
         "rule pvc-storage-class: PersistentVolumeClaim/results names no storageClassName; the "
         "stack installs no StorageClass"
     ]
+
+
+def test_study_rules_lists_every_rule_with_its_source(cli):
+    import json
+
+    code, out, _ = cli("rules", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["name"] for r in rows] == [r.name for r in RULES]
+    assert all(r["source"] == RULE[r["name"]].source for r in rows)
