@@ -153,6 +153,17 @@ def pulumi_timeout(step: Step) -> str:
     return f"{int(step.deadline_seconds + RECORDER_MARGIN_SECONDS + PULUMI_MARGIN_SECONDS)}s"
 
 
+def step_timeouts(step: Step) -> CustomTimeouts:
+    """Create and update timeouts of a step's resources, equal.
+
+    A resumed `up` may update an object it created before a hard kill but never saved in the
+    state; pulumi-kubernetes awaits an update like a create but with its own timeout, 10 minutes
+    by default (provider/pkg/await/await.go), which would cut a long step short.
+    """
+    t = pulumi_timeout(step)
+    return CustomTimeouts(create=t, update=t)
+
+
 class Experiment(ComponentResource):
     """A kind's steps as Kubernetes resources, run strictly one after another."""
 
@@ -177,13 +188,15 @@ class Experiment(ComponentResource):
             previous += prepare(params, ctx, ResourceOptions(parent=self, depends_on=previous))
         self.recorders: list[pulumi.Resource] = []
         for step in steps:
-            wl = kind.render(step, params, ctx, ResourceOptions(parent=self, depends_on=previous))
+            timeouts = step_timeouts(step)
+            step_opts = ResourceOptions(parent=self, depends_on=previous, custom_timeouts=timeouts)
+            wl = kind.render(step, params, ctx, step_opts)
             rec = create(
                 recorder_job(step, kind.name, wl, ctx),
                 ResourceOptions(
                     parent=self,
                     depends_on=[*previous, *wl.resources],
-                    custom_timeouts=CustomTimeouts(create=pulumi_timeout(step)),
+                    custom_timeouts=timeouts,
                 ),
             )
             self.recorders.append(rec)

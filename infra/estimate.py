@@ -79,22 +79,57 @@ def experiment_deadline_seconds(spec) -> float:
 
 
 def budget_deadlines(steps: list[Step], total_seconds: float) -> list[Step]:
-    """Cap each step's deadline at its share of the experiment deadline (never below its estimate).
+    """Cap each step's deadline at its share of the experiment deadline.
 
-    A step may use its estimate scaled by total/sum(estimates): the sum of all deadlines then fits
-    in the experiment deadline, so one runaway step (the seed's 4.4 h osu_allgather) cannot eat
-    the budget of the others.
+    A step's share is its estimate scaled by total/sum(estimates): the sum of all deadlines then
+    fits in the experiment deadline, so one runaway step (the seed's 4.4 h osu_allgather) cannot
+    eat the budget of the others. When the budget is short of the estimates the share falls
+    below the estimate; `over_cap_problems` reports that rather than hiding it.
     """
     from dataclasses import replace
 
     est = sum(s.estimated_seconds for s in steps)
     if not steps or est <= 0:
         return steps
-    ratio = max(1.0, total_seconds / est)
+    ratio = total_seconds / est
     return [
         replace(s, deadline_seconds=round(min(s.deadline_seconds, s.estimated_seconds * ratio), 1))
         for s in steps
     ]
+
+
+def over_cap_problems(spec, steps: list[Step]) -> list[tuple[str, str]]:
+    """(key, message) for steps that would be killed at their deadline on every run.
+
+    A deadline below the estimate comes either from the kind's `time_limit_seconds` (one line per
+    step, naming it) or from the budget share (one line naming the longest steps, since a short
+    budget cuts every step's share alike).
+    """
+    short = [s for s in steps if s.deadline_seconds < s.estimated_seconds]
+    if not short:
+        return []
+    limit = (spec.experiment.params or {}).get("time_limit_seconds") if spec.experiment else None
+    out: list[tuple[str, str]] = []
+    by_limit = [s for s in short if limit is not None and s.estimated_seconds > limit]
+    for s in by_limit:
+        out.append((
+            "study:experiment.params.time_limit_seconds",
+            f"{limit:g} is less than the estimate of step '{s.name}' ({s.estimated_seconds:.0f} "
+            f"s), so it would be killed at its deadline on every run; raise the limit to at "
+            f"least {s.estimated_seconds:.0f} or remove the step from the matrix",
+        ))
+    rest = sorted((s for s in short if s not in by_limit),
+                  key=lambda s: s.estimated_seconds, reverse=True)
+    if rest:
+        names = ", ".join(f"'{s.name}' ({s.estimated_seconds:.0f} s)" for s in rest[:3])
+        need = sum(x.estimated_seconds for x in steps) / 3600
+        out.append((
+            "study:budget.max_hours",
+            f"{spec.budget.max_hours:g} leaves the steps less than their estimates "
+            f"(estimates sum to {need:.2f} h), so {len(rest)} steps would be killed at their "
+            f"deadlines, longest {names}; raise max_hours or shrink the experiment",
+        ))
+    return out
 
 
 def experiment_steps(spec) -> list[Step]:

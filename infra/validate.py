@@ -90,6 +90,9 @@ def common_problems(spec, est: Estimate | None, now: datetime | None = None) -> 
                 "shrink the experiment",
             )
         )
+    from infra.estimate import over_cap_problems  # steps killed at their deadline every run
+
+    out += [error(key, message) for key, message in over_cap_problems(spec, list(est.steps))]
     end = now.timestamp() + est.hours * 3600
     if spec.expires_at > now and spec.expires_at.timestamp() < end:
         out.append(

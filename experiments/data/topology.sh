@@ -2,8 +2,9 @@
 # experiments/data/topology.sh, filled in by experiments/kinds/topology.py (the __X__ values).
 # Timings are STUDY-TIMING {json} lines; the overlay tree sits between the TOPOLOGY markers.
 set -u
-SIZE_BYTES=__SIZE__; PAYLOAD=__PAYLOAD__; DESIGN='__DESIGN__'; NODES=__NODES__
-LEAVES='__LEAVES__'; MIDDLE='__MIDDLE__'; URL='__URL__'; PURGE='__PURGE__'
+# Each __X__ is replaced by one shell-quoted word (shlex.quote), so no value can break out.
+SIZE_BYTES=__SIZE__; PAYLOAD=__PAYLOAD__; DESIGN=__DESIGN__; NODES=__NODES__
+LEAVES=__LEAVES__; MIDDLE=__MIDDLE__; URL=__URL__; PURGE=__PURGE__
 mkdir -p /tmp/study-src
 timed() {
   local event=$1; shift

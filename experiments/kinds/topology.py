@@ -11,16 +11,25 @@ in-cluster HTTP server (`study-archive-server`, created once before the first st
 middle level come from the design (the seed passed a single rank as "the leaves"). Every timing is
 a `STUDY-TIMING {json}` line. The content-cache purge target is set on every broker when given.
 
-Duration model per step: 90 s MiniCluster start (pods, flux view, broker bootstrap; seed logs)
-plus, per GB of archive, the seed GKE medians (c2d-standard-32): create 4.0 s, each distribution
-2.7 s (x4: all, leaves, middle, middle->leaves), direct download 3.5 s, cleans 1.0 s (x4),
-payload generation 1 s (zeros) or 6 s (random).
+Duration model per step: 70 s MiniCluster start with the images already on the nodes (pods,
+flux view copy, broker bootstrap: the seed's 90 s less its ~18 s first pull of the flux view; the
+pre-pull step puts the app and flux view images on every node first, so no first pulls are
+counted) plus, per GB of archive, the seed GKE medians
+(c2d-standard-32): create 4.0 s, each distribution 2.7 s (x4: all, leaves, middle,
+middle->leaves), direct download 3.5 s, cleans 1.0 s (x4), payload generation 1 s (zeros) or
+6 s (random). Deadline: 2.5 x the estimate, at least 300 s beyond it: in the seed's parsed runs
+(raw-max-6, raw-exact-30, raw-exact-6-aws, raw-exact-30-aws) one MiniCluster's summed event
+times reach at most 2.24 x the median of its node count and size (GKE, 30 nodes, 1 GB).
+
+Every value put into a script (the step script, the server's boot line, the `pre` command) is
+shell-quoted with `shlex.quote`, even those the parameters already constrain.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import shlex
 from pathlib import Path
 from typing import Literal
 
@@ -31,7 +40,15 @@ from experiments.kinds._common import minicluster_workload, timed_step
 from experiments.registry import register
 from experiments.topology_designs import DESIGN, designs, leaves, levels, middle, parents
 
-START_SECONDS = 90.0
+START_SECONDS = 70.0
+DEADLINE_MARGIN = 2.5  # max/median of a run's summed event times in the seed is 2.24
+DEADLINE_SLACK_SECONDS = 300.0
+# The flux view image, explicit: its default differs between flux-operator versions (main
+# @0d75cef: flux-view-ubuntu:tag-noble, api/v1alpha2/minicluster_types.go; 0.2.1:
+# flux-view-rocky:tag-9), and the pre-pull list must name what the pods run.
+FLUX_VIEW = "ghcr.io/converged-computing/flux-view-ubuntu:tag-noble"
+SERVE_DIR = "/tmp/srv"  # the archive server's payload files
+READY_FILE = "/tmp/ready"  # its readiness probe's marker
 PER_GB = {"create": 4.0, "distribute": 2.7 * 4, "direct": 3.5, "clean": 1.0 * 4}
 GENERATE_PER_GB = {"zeros": 1.0, "random": 6.0}
 SERVER = "study-archive-server"
@@ -93,7 +110,7 @@ def render_script(design: str, nodes: int, size_bytes: int, params: TopologyPara
                   namespace: str) -> str:
     url = f"http://{SERVER}.{namespace}.svc:{SERVER_PORT}/{size_bytes}" if params.baseline else ""
     mid = middle(design, nodes)
-    values = {
+    values = {  # each placeholder stands alone in the script and is replaced by a quoted word
         "__SIZE__": str(size_bytes),
         "__PAYLOAD__": params.payload,
         "__DESIGN__": design,
@@ -105,7 +122,7 @@ def render_script(design: str, nodes: int, size_bytes: int, params: TopologyPara
     }
     text = SCRIPT.read_text()
     for k, v in values.items():
-        text = text.replace(k, v)
+        text = text.replace(k, shlex.quote(v))
     return text
 
 
@@ -115,11 +132,13 @@ def server_objects(params: TopologyParams, ctx: RenderContext) -> list[dict]:
     from infra.operators.versions import PYTHON
 
     labels = step_labels(ctx, SERVER, "server")
-    sizes = " ".join(str(int(s * GB)) for s in params.sizes_gb)
+    sizes = " ".join(shlex.quote(str(int(s * GB))) for s in params.sizes_gb)
     src = "/dev/zero" if params.payload == "zeros" else "/dev/urandom"
+    srv, port = shlex.quote(SERVE_DIR), shlex.quote(str(SERVER_PORT))
     boot = (
-        f"mkdir -p /srv && for s in {sizes}; do head -c $s {src} > /srv/$s; done "
-        f"&& touch /tmp/ready && cd /srv && exec python -m http.server {SERVER_PORT}"
+        f'mkdir -p {srv} && for s in {sizes}; do head -c "$s" {src} > {srv}/"$s"; done '
+        f"&& touch {shlex.quote(READY_FILE)} "
+        f"&& exec python -m http.server --directory {srv} {port}"
     )
     return [
         {
@@ -134,7 +153,7 @@ def server_objects(params: TopologyParams, ctx: RenderContext) -> list[dict]:
                         "command": ["sh", "-c", boot],
                         "ports": [{"containerPort": SERVER_PORT}],
                         "readinessProbe": {
-                            "exec": {"command": ["test", "-f", "/tmp/ready"]},
+                            "exec": {"command": ["test", "-f", READY_FILE]},
                             "periodSeconds": 5,
                         },
                         "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}},
@@ -172,15 +191,34 @@ class Topology:
                             step_seconds(gb, params.payload, params.baseline),
                             {"design": design, "size_bytes": int(gb * GB), "iteration": r,
                              "levels": len(levels(design, n))},
+                            margin=DEADLINE_MARGIN,
+                            slack=DEADLINE_SLACK_SECONDS,
                         )
                     )
         return out
 
+    def helper_images(self, params: TopologyParams, cluster: ClusterFacts) -> list[str]:
+        """What every MiniCluster pod runs: the app image and the flux view (an init container).
+
+        The archive server's python image is not listed: it runs once, on one node, before the
+        first step.
+        """
+        from infra.operators.versions import TOPOLOGY_APP
+
+        return [params.image or TOPOLOGY_APP.ref, FLUX_VIEW]
+
     def prepare(self, params: TopologyParams, ctx: RenderContext, opts) -> list:
+        from pulumi import CustomTimeouts, ResourceOptions
+
         from experiments.k8s import create
 
         if not params.baseline:
             return []
+        # Pulumi awaits the Pod until Ready, i.e. until every payload is written; a resumed `up`
+        # may update it instead, so both get the same timeout.
+        t = f"{int(600 + sum(params.sizes_gb) * GENERATE_PER_GB[params.payload] * 2)}s"
+        opts = ResourceOptions.merge(
+            opts, ResourceOptions(custom_timeouts=CustomTimeouts(create=t, update=t)))
         return [create(o, opts) for o in server_objects(params, ctx)]
 
     def render(self, step: Step, params: TopologyParams, ctx: RenderContext, opts) -> Workload:
@@ -193,14 +231,14 @@ class Topology:
         return minicluster_workload(
             step, ctx, opts, size=n, tasks=n,
             logging={"quiet": True},
-            flux={"topology": design},
+            flux={"topology": design, "container": {"image": FLUX_VIEW}},
             containers=[
                 {
                     "image": params.image or TOPOLOGY_APP.ref,
                     "command": "bash /tmp/study-topology.sh",
                     "launcher": True,
                     "commands": {
-                        "pre": f"echo {b64} | base64 -d > /tmp/study-topology.sh",
+                        "pre": f"echo {shlex.quote(b64)} | base64 -d > /tmp/study-topology.sh",
                     },
                 }
             ],

@@ -90,19 +90,22 @@ class TestOsu:
             ("osu_latency", 2), ("osu_allgather", 4), ("osu_allgather", 64)]
 
     def test_seed_times(self):
+        """Fitted power law at 64 nodes (seed 15704 s) plus 30 s start and 65 s of sleeps."""
         s = steps("osu", {"benchmarks": ["osu_allgather"], "node_counts": [64]})
-        assert s[0].estimated_seconds == pytest.approx(15704.303 + 90, abs=0.1)
+        assert s[0].estimated_seconds == pytest.approx(16192.4 + 95, abs=0.5)
 
     def test_extrapolates_monotonically(self):
         s = steps("osu", {"benchmarks": ["osu_allreduce"], "node_counts": [4, 8, 16, 32]},
                   node_count=32)
         t = [x.estimated_seconds for x in s]
-        assert t == sorted(t) and t[0] == pytest.approx(109.151 + 90, abs=0.1)
+        assert t == sorted(t) and t[0] == pytest.approx(109.151 + 95, abs=0.1)
 
-    def test_time_limit_caps_deadline(self):
+    def test_time_limit_caps_deadline_not_estimate(self):
+        """The estimate stays honest (it feeds the cost); the plan reports it as over its cap."""
         s = steps("osu", {"benchmarks": ["osu_allgather"], "node_counts": [64],
                           "time_limit_seconds": 3600})
-        assert s[0].deadline_seconds == 3600 and s[0].estimated_seconds == 3600
+        assert s[0].deadline_seconds == 3600
+        assert s[0].estimated_seconds == pytest.approx(16287.4, abs=0.5)
 
     def test_more_nodes_than_the_cluster(self):
         k = get_kind("osu")
