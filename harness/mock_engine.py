@@ -71,7 +71,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         mocks = self.mocks
         if isinstance(mocks, RecordingMocks) and request.type != "pulumi:pulumi:Stack":
-            mocks.resources[-1].options = _options(request)
+            # Registrations run on a thread pool: the last one recorded may be another's.
+            for rec in reversed(mocks.resources):
+                if rec.type == request.type and rec.name == request.name:
+                    rec.options = _options(request)
+                    break
         return response
 
 
