@@ -15,6 +15,7 @@ from infra import sdk
 from infra.config import all_config
 from infra.labels import study_labels
 from infra.spec import StackSpec, load_spec
+from infra.storage import create_storage_class
 from infra.validate import validate_stack
 
 
@@ -34,7 +35,7 @@ def make_cluster(stack: str, spec: StackSpec, labels: dict[str, str]):
     if spec.cluster.cloud == "gke":
         from infra.clusters.gke import GkeCluster
 
-        return GkeCluster(stack, spec.cluster, labels)
+        return GkeCluster(stack, spec.cluster, labels, expires_at=spec.expires_at)
     from infra.clusters.eks import EksCluster
 
     return EksCluster(stack, spec.cluster, labels)
@@ -46,7 +47,12 @@ def build(stack: str, spec: StackSpec) -> None:
     core = sdk.package("pulumi_kubernetes.core.v1", "Namespace")
     labels = study_labels(spec, stack)
     cluster = make_cluster(stack, spec, labels)
-    k8s_opts = ResourceOptions(provider=cluster.provider)
+    # Every workload waits on the study namespace; the namespace waits on the harness's
+    # StorageClass, so each claim's class (and on EKS its CSI driver) exists before the claim.
+    storage_class = create_storage_class(
+        spec.cluster.cloud, labels, cluster.provider, getattr(cluster, "storage_driver", None)
+    )
+    k8s_opts = ResourceOptions(provider=cluster.provider, depends_on=[storage_class])
     namespace = core.Namespace(
         "study-namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(

@@ -48,6 +48,15 @@ EFA_PLUGIN_IMAGE = (
     "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.8"
 )
 ROOT_DEVICE = "/dev/xvda"  # root device of the EKS-optimised Amazon Linux AMIs
+# The EBS CSI driver's controller identity (kubernetes-sigs/aws-ebs-csi-driver v1.64.0,
+# docs/install.md "EKS Pod Identity"). The V2 managed policy is scoped to volumes tagged
+# `ebs.csi.aws.com/cluster=true`, which the driver adds to every volume it creates, and allows
+# ec2:CreateTags when ec2:CreateAction is CreateVolume, so StorageClass tags land at creation
+# (docs/AmazonEBSCSIDriverPolicyV2.json). Dynamic provisioning is all the harness does.
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"  # in kube-system, the add-on's namespace
+EBS_CSI_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicyV2"
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+POD_IDENTITY_ACTIONS = ["sts:AssumeRole", "sts:TagSession"]
 
 
 class _PortRange(TypedDict):
@@ -66,13 +75,11 @@ def public_cidr(i: int) -> str:
     return f"10.0.{192 + i}.0/24"
 
 
-def _assume(service: str) -> str:
+def _assume(service: str, action: str | list[str] = "sts:AssumeRole") -> str:
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-            ],
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": action}],
         }
     )
 
@@ -135,6 +142,7 @@ class EksCluster(ComponentResource):
         self.efa_security_group = self._efa_security_group() if spec.efa else None
         self.launch_template = self._launch_template(spec)
         self.node_group = self._node_group(spec)
+        self.pod_identity_agent, self.storage_driver = self._storage_addons()
 
         self.kubeconfig: Output[str] = Output.secret(
             Output.all(
@@ -147,6 +155,10 @@ class EksCluster(ComponentResource):
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             delete_unreachable=True,  # destroy proceeds when the cluster is already gone
+            # An up killed after a create reached the API server but before it reached the state
+            # re-creates the object on resume; without this the provider fails it "already
+            # exists" (pulumi-kubernetes provider/pkg/await/await.go, Creation).
+            upsert_existing_objects=True,
             opts=ResourceOptions(parent=self, depends_on=[self.node_group]),
         )
         self.efa_plugin = self._efa_device_plugin(spec) if spec.efa else None
@@ -300,6 +312,56 @@ class EksCluster(ComponentResource):
             ),
             opts=self._child,
         )
+
+    def _storage_addons(self) -> tuple[eks.Addon, eks.Addon]:
+        """The EKS Pod Identity agent and the EBS CSI driver, whose controller assumes its role
+        through it. Both run pods, so both wait for the node group (an add-on is ACTIVE only
+        once its pods are); the driver also waits for the agent and its policy."""
+        name, tags = self._name, self._tags
+        after_nodes = ResourceOptions(
+            parent=self, provider=self.aws_provider, depends_on=[self.node_group]
+        )
+        agent = eks.Addon(
+            f"{name}-pod-identity-agent",
+            eks.AddonArgs(
+                cluster_name=self.cluster.name,
+                addon_name="eks-pod-identity-agent",
+                tags=tags("pod-identity-agent"),
+            ),
+            opts=after_nodes,
+        )
+        role = iam.Role(
+            f"{name}-ebs-csi-role",
+            iam.RoleArgs(
+                assume_role_policy=_assume(POD_IDENTITY_PRINCIPAL, POD_IDENTITY_ACTIONS),
+                tags=tags("ebs-csi-role"),
+            ),
+            opts=self._child,
+        )
+        policy = iam.RolePolicyAttachment(
+            f"{name}-ebs-csi-policy",
+            iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=EBS_CSI_POLICY_ARN),
+            opts=self._child,
+        )
+        driver = eks.Addon(
+            f"{name}-ebs-csi-driver",
+            eks.AddonArgs(
+                cluster_name=self.cluster.name,
+                addon_name="aws-ebs-csi-driver",
+                pod_identity_associations=[
+                    eks.AddonPodIdentityAssociationArgs(
+                        role_arn=role.arn, service_account=EBS_CSI_SERVICE_ACCOUNT
+                    )
+                ],
+                tags=tags("ebs-csi-driver"),
+            ),
+            opts=ResourceOptions(
+                parent=self,
+                provider=self.aws_provider,
+                depends_on=[self.node_group, agent, policy],
+            ),
+        )
+        return agent, driver
 
     def _efa_security_group(self) -> ec2.SecurityGroup:
         """EFA traffic must be allowed to and from the group itself, all protocols."""

@@ -5,6 +5,17 @@ terminal disconnected and had to be redone. Here the exporter's `file` receiver 
 to `/results/events/events.jsonl` on the results PersistentVolumeClaim, inside the cluster, so a
 laptop can disconnect and `study collect` reads the file later.
 
+What the pinned exporter (resmoio/kubernetes-event-exporter v1.7) writes: each Event once, when
+its informer first sees it (pkg/kube/watcher.go: `OnUpdate` and `OnDelete` ignore everything), so
+a repeated event's later `count`/`lastTimestamp` updates are never written; no config key changes
+that at v1.7. What the studies read are the kubelet's Pulling/Pulled/Created/Started events, one
+new Event per pod and image, so the first sight is the one that matters. On a restart the
+informer lists again and replays what the API server still holds (within `maxEventAgeSeconds`):
+replays share their `metadata.uid`, and readers deduplicate on it
+(experiments.checks.read_events). The config keys below are the v1.7 structs' (pkg/exporter/
+config.go, pkg/sinks/receiver.go, pkg/sinks/file.go, pkg/exporter/route.go and rule.go); its YAML
+parser (goccy/go-yaml) ignores unknown keys silently, so a wrong key is a setting that never was.
+
 The recorder pod carries the `results` role label: step recorder Jobs are scheduled next to it
 (required pod affinity on the hostname), because the claim is ReadWriteOnce. The Deployment uses
 the Recreate strategy for the same reason. Plain dicts, rendered by `infra.operators.install`.
@@ -26,9 +37,10 @@ from experiments.layout import (
 )
 from infra.operators.versions import BUSYBOX
 from infra.operators.versions import EVENT_RECORDER as OP
+from infra.storage import STORAGE_CLASS
 
 RESULTS_SIZE = "20Gi"  # a 256-node pulling run writes a few hundred MB of events
-MAX_EVENTS_MB = 10_000  # never rotate within a run (the claim holds 20 GB)
+MAX_EVENTS_MB = 10_000  # lumberjack MaxSize is in megabytes: never rotate within a run (20 GB)
 
 
 def exporter_config() -> str:
@@ -50,9 +62,6 @@ def exporter_config() -> str:
                     # The sink is a lumberjack logger: 0 means rotate at 100 MB into
                     # events-<time>.jsonl. One file per run is what the collector reads.
                     "maxsize": MAX_EVENTS_MB,
-                    # Updated events (count, lastTimestamp) are dropped unless asked for;
-                    # readers deduplicate by metadata.uid (experiments.checks.read_events).
-                    "sentUpdateEvent": True,
                 },
             }
         ],
@@ -71,10 +80,12 @@ def results_claim() -> dict[str, Any]:
         "metadata": {
             "name": RESULTS_PVC,
             "namespace": NAMESPACE,
-            # Default storage classes bind on first consumer: do not wait for Bound.
+            # The class binds on first consumer: the claim stays Pending until the recorder
+            # pod is scheduled, which comes after the claim. Do not wait for Bound.
             "annotations": {"pulumi.com/skipAwait": "true"},
         },
         "spec": {
+            "storageClassName": STORAGE_CLASS,
             "accessModes": ["ReadWriteOnce"],
             "resources": {"requests": {"storage": RESULTS_SIZE}},
         },

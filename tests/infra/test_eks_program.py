@@ -7,6 +7,8 @@ leaves out must stay out of the inputs, so AWS defaults apply rather than harnes
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -121,7 +123,10 @@ class TestEveryEksStack:
 
     def test_absent_knobs_stay_absent(self, rendered):
         _, run, _ = rendered
-        assert of_type(run, "eks/addon:Addon") == []  # no network_mtu in any shipped stack
+        # no network_mtu in any shipped stack: no vpc-cni add-on, only the storage ones
+        assert sorted(a.inputs["addonName"] for a in of_type(run, "eks/addon:Addon")) == [
+            "aws-ebs-csi-driver", "eks-pod-identity-agent",
+        ]
         assert of_type(run, "ec2/securityGroup:SecurityGroup") == []
         # experiments may add DaemonSets of their own; the EFA plugin is the cluster's
         assert [d for d in of_type(run, "apps/v1:DaemonSet") if "efa" in d.name] == []
@@ -135,7 +140,7 @@ class TestEveryEksStack:
                       of_type(run, "iam/rolePolicyAttachment:RolePolicyAttachment"))
         assert arns == sorted([
             "AmazonEKSClusterPolicy", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
-            "AmazonEC2ContainerRegistryReadOnly",
+            "AmazonEC2ContainerRegistryReadOnly", "AmazonEBSCSIDriverPolicyV2",
         ])
 
     def test_every_taggable_resource_has_the_study_labels(self, rendered):
@@ -165,6 +170,64 @@ class TestEveryEksStack:
         kubeconfig = provider.inputs["kubeconfig"]
         # the engine's secret envelope: a signature key plus the value
         assert isinstance(kubeconfig, dict) and "value" in kubeconfig
+
+    def test_kubernetes_provider_upserts_on_resume(self, rendered):
+        """pulumi-kubernetes provider/pkg/await/await.go (Creation; read at v4.32.0, the same
+        option documented in the installed 4.34 SDK's provider.py): without
+        upsertExistingObjects a create of an object that exists but is not in the state (an
+        up killed mid-create) fails "already exists"; with it the create is a server-side
+        apply."""
+        _, run, _ = rendered
+        provider = one(run, "pulumi:providers:kubernetes")
+        assert provider.inputs["upsertExistingObjects"] == "true"
+
+
+def _deps(resource) -> set[str]:
+    return {u.rsplit("::", 1)[-1] for u in resource.options["dependencies"]}
+
+
+class TestEbsCsiDriver:
+    """The EBS CSI driver add-on with an EKS Pod Identity role, after the nodes it runs on.
+
+    kubernetes-sigs/aws-ebs-csi-driver v1.64.0: docs/install.md ("EKS Pod Identity": a role
+    for `kube-system/ebs-csi-controller-sa`, the Pod Identity agent installed; managed policy
+    `service-role/AmazonEBSCSIDriverPolicyV2`), docs/AmazonEBSCSIDriverPolicyV2.json
+    (ec2:CreateTags on volumes when ec2:CreateAction is CreateVolume: StorageClass tags are
+    applied at creation; CreateVolume needs the request tag ebs.csi.aws.com/cluster=true, which
+    pkg/driver/controller.go always adds). pulumi-aws 7.51 `eks.Addon` has
+    `pod_identity_associations` {role_arn, service_account} (the installed SDK's addon.py).
+    """
+
+    def test_pod_identity_agent_after_the_nodes(self, rendered):
+        stack, run, _ = rendered
+        (agent,) = [a for a in of_type(run, "eks/addon:Addon")
+                    if a.inputs["addonName"] == "eks-pod-identity-agent"]
+        assert agent.inputs["clusterName"] == stack
+        assert f"{stack}-nodes" in _deps(agent)
+
+    def test_driver_role_is_trusted_by_pod_identity(self, rendered):
+        stack, run, _ = rendered
+        (role,) = [r for r in of_type(run, "iam/role:Role") if r.name == f"{stack}-ebs-csi-role"]
+        assert json.loads(role.inputs["assumeRolePolicy"])["Statement"] == [{
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }]
+        (policy,) = [a for a in of_type(run, "rolePolicyAttachment:RolePolicyAttachment")
+                     if a.name == f"{stack}-ebs-csi-policy"]
+        assert policy.inputs["policyArn"] == (
+            "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicyV2"
+        )
+
+    def test_driver_addon_associates_the_controller_service_account(self, rendered):
+        stack, run, _ = rendered
+        (driver,) = [a for a in of_type(run, "eks/addon:Addon")
+                     if a.inputs["addonName"] == "aws-ebs-csi-driver"]
+        (assoc,) = driver.inputs["podIdentityAssociations"]
+        assert assoc["serviceAccount"] == "ebs-csi-controller-sa"
+        assert assoc["roleArn"].startswith("arn:aws:iam::")
+        assert {f"{stack}-nodes", f"{stack}-pod-identity-agent", f"{stack}-ebs-csi-role",
+                f"{stack}-ebs-csi-policy"} <= _deps(driver)
 
 
 def test_topology_stacks_follow_the_seed_clusters():
@@ -220,8 +283,8 @@ class TestEfaVariant:
 
     def test_mtu_reaches_the_vpc_cni(self, efa):
         run, _ = efa
-        addon = one(run, "eks/addon:Addon")
-        assert addon.inputs["addonName"] == "vpc-cni"
+        (addon,) = [a for a in of_type(run, "eks/addon:Addon")
+                    if a.inputs["addonName"] == "vpc-cni"]
         assert yaml.safe_load(addon.inputs["configurationValues"]) == {
             "env": {"AWS_VPC_ENI_MTU": "8500"}
         }
