@@ -25,9 +25,12 @@ SHOWN: dict[str, list[str]] = {
         "location",
         "minMasterVersion",
         "releaseChannel",
+        "maintenancePolicy.maintenanceExclusions",
+        "addonsConfig.gcePersistentDiskCsiDriverConfig",
         "removeDefaultNodePool",
         "deletionProtection",
     ],
+    "gcp:projects/service:Service": ["service"],
     "gcp:container/nodePool:NodePool": [
         "nodeCount",
         "version",

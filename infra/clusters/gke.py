@@ -1,12 +1,21 @@
 """A GKE study cluster: MTU-configured VPC, a cluster without its default pool, one study pool.
 
-Deletion protection is off from the first `up` (destroy reads it from state), auto-upgrade and
-auto-repair are off so nodes do not change under a study, and every knob of the spec reaches the
-node pool. Children are parented to the component; outputs are registered at the end.
+Deletion protection is off from the first `up` (destroy reads it from state), and every knob of
+the spec reaches the node pool. Nodes must not change under a study, and a later `up` (the resume
+path) must not touch them:
+- The cluster is on a release channel ("No channel" is removed by GKE on 2027-06-14) with a
+  maintenance exclusion of scope NO_MINOR_OR_NODE_UPGRADES that lasts until study:expires_at.
+  GKE refuses `auto_upgrade=false` on a channel's node pools, so auto-upgrade stays on and the
+  exclusion is what blocks node upgrades; only control-plane patches can still happen.
+- The pool's `version` is what the stack says ("1.35"); GKE resolves it to a full version and the
+  provider stores that, so the pool ignores later changes to `version` (see NodePool below).
+- The GCP APIs the cluster needs are enabled by the stack and never disabled by a destroy.
+Children are parented to the component; outputs are registered at the end.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -15,16 +24,21 @@ from pulumi import ComponentResource, Output, ResourceOptions
 
 from infra import sdk
 from infra.clusters.kubeconfig import gke_kubeconfig
-from infra.spec.gke import GkeClusterSpec
+from infra.spec.gke import GkeClusterSpec, gke_versions
 
 if TYPE_CHECKING:
-    from pulumi_gcp import compute, container
+    from pulumi_gcp import compute, container, projects
 else:
     compute = sdk.package("pulumi_gcp.compute", "network", "subnetwork")
     container = sdk.package("pulumi_gcp.container", "cluster", "node_pool")
+    projects = sdk.package("pulumi_gcp.projects", "service")
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 SUBNET_CIDR = "10.128.0.0/16"  # room for 65k nodes; pods and services get secondary ranges
+EXCLUSION_NAME = "study-lifetime"
+# The provider's schema requires a window beside any exclusion (ExactlyOneOf daily/recurring). Under
+# the exclusion only control-plane patches can run in it; 03:00 UTC is night in the US and Europe.
+DAILY_WINDOW_START = "03:00"
 
 
 class GkeCluster(ComponentResource):
@@ -34,17 +48,32 @@ class GkeCluster(ComponentResource):
         spec: GkeClusterSpec,
         labels: dict[str, str],
         opts: ResourceOptions | None = None,
+        *,
+        expires_at: dt.datetime,
     ):
         super().__init__("study:infra:GkeCluster", name, None, opts)
         child = ResourceOptions(parent=self)
 
+        self.services = {
+            api: projects.Service(
+                f"{name}-{api.split('.', 1)[0]}-api",
+                project=spec.project,
+                service=api,
+                # Other stacks and people in the project use these APIs too: a destroy leaves
+                # them on, and never takes dependent services down with them.
+                disable_on_destroy=False,
+                disable_dependent_services=False,
+                opts=child,
+            )
+            for api in required_apis(spec)
+        }
         self.network = compute.Network(
             f"{name}-net",
             name=f"{name}-net",
             project=spec.project,
             auto_create_subnetworks=False,
             mtu=spec.network_mtu,
-            opts=child,
+            opts=ResourceOptions(parent=self, depends_on=[self.services["compute.googleapis.com"]]),
         )
         self.subnetwork = compute.Subnetwork(
             f"{name}-subnet",
@@ -65,13 +94,23 @@ class GkeCluster(ComponentResource):
             remove_default_node_pool=True,
             initial_node_count=1,
             deletion_protection=False,
+            # A floor, not a pin: the provider never reads it back (master_version holds the
+            # running version), so "1.35" does not diff on a later up; no ignore_changes needed.
             min_master_version=spec.kubernetes_version,
             release_channel=container.ClusterReleaseChannelArgs(channel=spec.release_channel),
+            maintenance_policy=maintenance_policy(spec, expires_at),
+            # The harness's StorageClass uses pd.csi.storage.gke.io; GKE turns the driver on by
+            # default on new clusters, but the stack should not depend on that default.
+            addons_config=container.ClusterAddonsConfigArgs(
+                gce_persistent_disk_csi_driver_config=(
+                    container.ClusterAddonsConfigGcePersistentDiskCsiDriverConfigArgs(enabled=True)
+                )
+            ),
             ip_allocation_policy=container.ClusterIpAllocationPolicyArgs(
                 cluster_ipv4_cidr_block="/14", services_ipv4_cidr_block="/20"
             ),
             resource_labels=labels,
-            opts=child,
+            opts=ResourceOptions(parent=self, depends_on=list(self.services.values())),
         )
         self.node_pool = container.NodePool(
             f"{name}-pool",
@@ -88,14 +127,18 @@ class GkeCluster(ComponentResource):
             ),
             management=container.NodePoolManagementArgs(
                 auto_repair=False,
-                # GKE refuses auto_upgrade=false on a release channel; validation warns about it.
-                auto_upgrade=spec.release_channel != "UNSPECIFIED",
+                # GKE refuses auto_upgrade=false on a release channel; the cluster's maintenance
+                # exclusion (NO_MINOR_OR_NODE_UPGRADES) is what keeps the nodes' version fixed.
+                auto_upgrade=True,
             ),
             node_config=_node_config(spec, labels),
             opts=ResourceOptions(
                 parent=self,
                 # Large compact pools take a while; the default 30 min is too tight at 256 nodes.
                 custom_timeouts=pulumi.CustomTimeouts(create="90m", update="60m", delete="60m"),
+                # GKE resolves "1.35" to a full version, which the provider reads back into
+                # `version`; without this every later up would upgrade (recreate) the nodes.
+                ignore_changes=["version"],
             ),
         )
 
@@ -110,6 +153,11 @@ class GkeCluster(ComponentResource):
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             delete_unreachable=True,  # destroy proceeds when the cluster is already gone
+            # An up killed after a create but before the state was written leaves objects the
+            # state does not know; upsert adopts them (server-side apply) instead of failing
+            # with "already exists". Upsert only works with server-side apply, so say both.
+            upsert_existing_objects=True,
+            enable_server_side_apply=True,
             opts=ResourceOptions(parent=self, depends_on=[self.node_pool]),
         )
         self.outputs = {
@@ -121,6 +169,51 @@ class GkeCluster(ComponentResource):
             "machine_type": Output.from_input(spec.machine_type),
         }
         self.register_outputs(self.outputs)
+
+
+def required_apis(spec: GkeClusterSpec) -> list[str]:
+    """The GCP APIs this cluster uses: compute and container always, the others when used."""
+    apis = ["compute.googleapis.com", "container.googleapis.com"]
+    if spec.image_streaming:
+        apis.append("containerfilesystem.googleapis.com")
+    if spec.artifact_registry:
+        apis.append("artifactregistry.googleapis.com")
+    return apis
+
+
+def maintenance_policy(
+    spec: GkeClusterSpec, expires_at: dt.datetime
+) -> container.ClusterMaintenancePolicyArgs:
+    """No minor or node upgrades from the minor version's release until the study expires.
+
+    Both ends come from the spec, never from the clock, so the exclusion does not diff on a later
+    up. The start is the minor's Regular-channel availability (past starts are accepted; the
+    provider's own acceptance tests use 2019 dates); validation keeps the end within the minor's
+    support on the channel, the longest GKE allows for this scope.
+    """
+    start = dt.datetime.combine(gke_versions()[spec.minor]["regular"], dt.time(), dt.UTC)
+    return container.ClusterMaintenancePolicyArgs(
+        daily_maintenance_window=container.ClusterMaintenancePolicyDailyMaintenanceWindowArgs(
+            start_time=DAILY_WINDOW_START
+        ),
+        maintenance_exclusions=[
+            container.ClusterMaintenancePolicyMaintenanceExclusionArgs(
+                exclusion_name=EXCLUSION_NAME,
+                start_time=_zulu(start),
+                end_time=_zulu(expires_at),
+                exclusion_options=(
+                    container.ClusterMaintenancePolicyMaintenanceExclusionExclusionOptionsArgs(
+                        scope="NO_MINOR_OR_NODE_UPGRADES"
+                    )
+                ),
+            )
+        ],
+    )
+
+
+def _zulu(t: dt.datetime) -> str:
+    """RFC 3339 in UTC with a Z, the form GKE returns: any other form diffs on every up."""
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _node_config(spec: GkeClusterSpec, labels: dict[str, str]) -> container.NodePoolNodeConfigArgs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from infra.machines import LOCAL_SSD_GB, compact_placement_families, gce_shape
+from infra.spec.gke import gke_versions
 from infra.validate import Problem, error, quota_problems, warning
 
 K = "study:cluster"
@@ -55,16 +56,7 @@ def gke_problems(spec) -> list[Problem]:
             )
     if c.threads_per_core is not None and shape.family == "e2":
         out.append(error(f"{K}.threads_per_core", "is not supported on e2 machines; remove it"))
-    if c.release_channel != "UNSPECIFIED":
-        out.append(
-            warning(
-                f"{K}.release_channel",
-                f"'{c.release_channel}' forces node auto-upgrade, so nodes may change during a "
-                "study; use 'UNSPECIFIED' with kubernetes_version",
-            )
-        )
-    elif c.kubernetes_version is None:
-        out.append(warning(f"{K}.kubernetes_version", "not pinned; GKE picks its default version"))
+    out += _lifetime_problems(spec)
     needs = {
         "cpus": c.node_count * shape.vcpus,
         "in_use_addresses": c.node_count,
@@ -74,3 +66,25 @@ def gke_problems(spec) -> list[Problem]:
         needs["local_ssd_gb"] = c.node_count * c.local_ssd_count * LOCAL_SSD_GB
     out += quota_problems(needs, spec.quota, f"for {c.node_count} x {c.machine_type}")
     return out
+
+
+def _lifetime_problems(spec) -> list[Problem]:
+    """The maintenance exclusion that keeps nodes fixed ends at study:expires_at. GKE refuses an
+    exclusion of that scope ending after the minor version's end of support (and upgrades the
+    cluster at that date whatever the exclusions say), so the expiry must fall within support."""
+    c = spec.cluster
+    expiry = spec.expires_at.date()
+    if expiry <= c.support_end:
+        return []
+    fixes = ["an earlier expiry"]
+    extended_end = gke_versions()[c.minor]["extended_end"]
+    if c.release_channel != "EXTENDED" and extended_end >= expiry:
+        fixes.append(f"release_channel EXTENDED (supports {c.minor} until {extended_end})")
+    return [
+        error(
+            "study:expires_at",
+            f"'{expiry}' is after GKE's end of support for {c.minor} on the {c.release_channel} "
+            f"channel ({c.support_end}), when the study's maintenance exclusion must end; use "
+            + " or ".join(fixes),
+        )
+    ]

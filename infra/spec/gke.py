@@ -6,15 +6,30 @@ here are the ones a single field or this model alone can decide.
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime as dt
+from functools import cache
+from pathlib import Path
+from typing import Literal, get_args
 
+import yaml
 from pydantic import Field, field_validator
 
 from infra.spec.common import Strict
 
+VERSIONS = Path(__file__).resolve().parent.parent / "data" / "gke_versions.yaml"
+
 ImageType = Literal["COS_CONTAINERD", "UBUNTU_CONTAINERD"]
 DiskType = Literal["pd-standard", "pd-balanced", "pd-ssd", "hyperdisk-balanced"]
-ReleaseChannel = Literal["UNSPECIFIED", "RAPID", "REGULAR", "STABLE", "EXTENDED"]
+# "No channel" (UNSPECIFIED) is deprecated and GKE removes it on 2027-06-14 (GKE release notes);
+# a channel plus a maintenance exclusion (infra.clusters.gke) keeps the versions fixed instead.
+ReleaseChannel = Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"]
+CHANNELS: tuple[str, ...] = get_args(ReleaseChannel)
+
+
+@cache
+def gke_versions() -> dict[str, dict[str, dt.date]]:
+    """GKE minor -> {regular, standard_end, extended_end} (dates), from data/gke_versions.yaml."""
+    return yaml.safe_load(VERSIONS.read_text())
 
 
 class GkeClusterSpec(Strict):
@@ -22,9 +37,11 @@ class GkeClusterSpec(Strict):
     project: str = Field(min_length=1, description="GCP project id")
     region: str = Field(pattern=r"^[a-z]+-[a-z]+\d+$", description="e.g. us-central1")
     zone: str = Field(pattern=r"^[a-z]+-[a-z]+\d+-[a-z]$", description="e.g. us-central1-a")
-    # Pin a version so nodes do not change under a study; a channel implies node auto-upgrade.
-    kubernetes_version: str | None = Field(default=None, pattern=r"^1\.\d{2}(\.\d+(-gke\.\d+)?)?$")
-    release_channel: ReleaseChannel = "UNSPECIFIED"
+    # A minor ("1.35") or an exact GKE version; required because the maintenance exclusion that
+    # keeps nodes fixed can last only until the end of support of this minor version.
+    kubernetes_version: str = Field(pattern=r"^1\.\d{2}(\.\d+(-gke\.\d+)?)?$")
+    # EXTENDED keeps a minor version for up to 24 months; the others for about 14.
+    release_channel: ReleaseChannel = "REGULAR"
     node_count: int = Field(ge=1)
     machine_type: str
     threads_per_core: Literal[1, 2] | None = None
@@ -40,6 +57,28 @@ class GkeClusterSpec(Strict):
     image_registry: str = Field(default="ghcr.io", min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("release_channel", mode="before")
+    @classmethod
+    def _not_no_channel(cls, v: object) -> object:
+        if v == "UNSPECIFIED":
+            msg = (
+                "deprecated: GKE removes 'No channel' on 2027-06-14; use one of "
+                f"{', '.join(CHANNELS)} (the study's maintenance exclusion keeps versions fixed)"
+            )
+            raise ValueError(msg)
+        return v
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _known_version(cls, v: str) -> str:
+        if _minor(v) not in gke_versions():
+            msg = (
+                "not a GKE minor version this harness knows the support dates of; known: "
+                f"{', '.join(gke_versions())} (infra/data/gke_versions.yaml)"
+            )
+            raise ValueError(msg)
+        return v
+
     @field_validator("machine_type")
     @classmethod
     def _known_machine(cls, v: str) -> str:
@@ -52,3 +91,17 @@ class GkeClusterSpec(Strict):
     def artifact_registry(self) -> bool:
         # The registry is a host plus a path (`us-central1-docker.pkg.dev/PROJECT/REPO`).
         return self.image_registry.split("/", 1)[0].endswith("-docker.pkg.dev")
+
+    @property
+    def minor(self) -> str:
+        return _minor(self.kubernetes_version)
+
+    @property
+    def support_end(self) -> dt.date:
+        """The last day GKE supports this minor here (only EXTENDED goes past standard support)."""
+        dates = gke_versions()[self.minor]
+        return dates["extended_end" if self.release_channel == "EXTENDED" else "standard_end"]
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])

@@ -53,14 +53,14 @@ def test_every_knob_reaches_the_resources(stack):
     assert cluster["project"] == c["project"]
     assert cluster["removeDefaultNodePool"] is True
     assert cluster["deletionProtection"] is False
-    assert cluster["releaseChannel"] == {"channel": "UNSPECIFIED"}
+    assert cluster["releaseChannel"] == {"channel": c["release_channel"]}
     assert cluster["minMasterVersion"] == c["kubernetes_version"]
 
     pool = one(by_type, "gcp:container/nodePool:NodePool")
     assert pool["nodeCount"] == c["node_count"]
     assert pool["location"] == c["zone"]
     assert pool["version"] == c["kubernetes_version"]
-    assert pool["management"] == {"autoRepair": False, "autoUpgrade": False}
+    assert pool["management"] == {"autoRepair": False, "autoUpgrade": True}
     node = pool["nodeConfig"]
     assert node["machineType"] == c["machine_type"]
     assert node["imageType"] == c.get("image_type", "COS_CONTAINERD")
@@ -128,7 +128,9 @@ def test_kubeconfig_is_a_secret_output_and_provider_survives_a_deleted_cluster()
     seen = {}
 
     def program():
-        cluster = GkeCluster("gke-4-nightly", spec.cluster, {"study": "nightly"})
+        cluster = GkeCluster(
+            "gke-4-nightly", spec.cluster, {"study": "nightly"}, expires_at=spec.expires_at
+        )
 
         async def secretness():
             seen["secret"] = await cluster.kubeconfig.is_secret()
@@ -139,17 +141,6 @@ def test_kubeconfig_is_a_secret_output_and_provider_survives_a_deleted_cluster()
     assert seen["secret"] is True
     provider = next(r for r in mocks.resources if r.type == "pulumi:providers:kubernetes")
     assert provider.inputs["deleteUnreachable"] == "true"
-
-
-def test_release_channel_turns_node_auto_upgrade_on_because_gke_requires_it():
-    sec = sections("gke-4-nightly")
-    sec["cluster"]["release_channel"] = "STABLE"
-    sec["cluster"].pop("kubernetes_version")
-    _, by_type = render("gke-4-nightly", sec)
-    pool = one(by_type, "gcp:container/nodePool:NodePool")
-    assert pool["management"] == {"autoRepair": False, "autoUpgrade": True}
-    assert "version" not in pool
-    assert "minMasterVersion" not in one(by_type, "gcp:container/cluster:Cluster")
 
 
 def test_plan_does_not_grow_with_node_count():
@@ -191,3 +182,150 @@ def test_a_gke_plan_imports_no_aws_sdk(tmp_path):
     ).stdout
     assert "pulumi_gcp" in out
     assert "pulumi_aws" not in out
+
+
+def resource(run, token):
+    found = [r for r in run.resources if r.type == token]
+    assert len(found) == 1, f"expected one {token}, got {len(found)}"
+    return found[0]
+
+
+def test_a_later_up_leaves_the_node_version_alone():
+    """The pool's "1.35" must not upgrade (recreate) the nodes on the next `pulumi up`.
+
+    hashicorp/terraform-provider-google at e03b762 (the 8.0.0 release merge, 2026-08-21; the
+    nearest stored version to what pulumi-gcp 10.2.0 bridges),
+    google/services/container/resource_container_node_pool.go: `version` is Optional+Computed
+    with no diff suppression ("Terraform will see spurious diffs when fuzzy versions are used"),
+    flattenNodePool stores the API's full `np.Version`, and nodePoolUpdate sends an
+    UpdateNodePoolRequest{NodeVersion} whenever it differs: so the pool ignores `version`.
+    resource_container_cluster.go: `min_master_version` is Optional only, read never sets it
+    (`master_version` carries the running version) and the update path only ever raises the
+    master; `node_version` applies to the removed default pool only. So the cluster needs no
+    ignore_changes, and ignoring `minMasterVersion` would only hide a deliberate change.
+    """
+    run, _ = render("gke-4-nightly")
+    pool = resource(run, "gcp:container/nodePool:NodePool")
+    assert pool.inputs["version"] == "1.35"
+    assert pool.options["ignoreChanges"] == ["version"]
+    cluster = resource(run, "gcp:container/cluster:Cluster")
+    assert cluster.inputs["minMasterVersion"] == "1.35"
+    assert cluster.options["ignoreChanges"] == []
+
+
+@pytest.mark.parametrize("stack", GKE_STACKS)
+def test_a_channel_and_an_exclusion_keep_versions_fixed_until_expiry(stack):
+    """A release channel plus a NO_MINOR_OR_NODE_UPGRADES exclusion from the minor's Regular
+    availability (2026-02-11 for 1.35, infra/data/gke_versions.yaml) to study:expires_at.
+
+    terraform-provider-google e03b762, resource_container_cluster.go: `maintenance_policy` needs
+    exactly one of daily_maintenance_window / recurring_window / recurring_maintenance_window
+    beside any `maintenance_exclusion`; flattenMaintenancePolicy reads start_time and end_time
+    back as GKE returns them (RFC 3339 UTC with Z: website/docs/r/container_cluster.html.markdown
+    warns other forms diff forever); the acceptance tests create exclusions starting in 2019, so
+    a past start is accepted. GKE refuses auto_upgrade=false on a channel's pools (GKE docs,
+    release channels): auto-upgrade stays on and the exclusion blocks node upgrades.
+    """
+    run, by_type = render(stack)
+    c = sections(stack)["cluster"]
+    cluster = one(by_type, "gcp:container/cluster:Cluster")
+    assert cluster["releaseChannel"] == {"channel": "EXTENDED"} == {"channel": c["release_channel"]}
+    assert cluster["maintenancePolicy"] == {
+        "dailyMaintenanceWindow": {"startTime": "03:00"},
+        "maintenanceExclusions": [
+            {
+                "exclusionName": "study-lifetime",
+                "startTime": "2026-02-11T00:00:00Z",
+                "endTime": "2027-12-31T00:00:00Z",
+                "exclusionOptions": {"scope": "NO_MINOR_OR_NODE_UPGRADES"},
+            }
+        ],
+    }
+    pool = one(by_type, "gcp:container/nodePool:NodePool")
+    assert pool["management"] == {"autoRepair": False, "autoUpgrade": True}
+
+
+def test_the_exclusion_does_not_depend_on_when_the_program_runs(monkeypatch):
+    """The exclusion is derived from the spec only: a later up renders the same times, so the
+    provider (which diffs maintenance_exclusion as a set) sees no change."""
+    import datetime as dt
+
+    from infra.clusters import gke
+    from infra.spec import load_spec
+
+    spec = load_spec(to_config(sections("gke-64-localssd")))
+    first = gke.maintenance_policy(spec.cluster, spec.expires_at)
+
+    class Later(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime(2027, 9, 1, tzinfo=dt.UTC)
+
+    monkeypatch.setattr(gke.dt, "datetime", Later)
+    assert gke.maintenance_policy(spec.cluster, spec.expires_at) == first
+    tokyo = spec.expires_at.astimezone(dt.timezone(dt.timedelta(hours=9)))
+    later = gke.maintenance_policy(spec.cluster, tokyo)
+    assert later.maintenance_exclusions[0].end_time == "2027-12-31T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("stack", "apis"),
+    [
+        ("gke-4-nightly", ["compute", "container"]),
+        ("gke-64-streaming", ["compute", "container", "containerfilesystem", "artifactregistry"]),
+        ("gke-64-artifact-registry", ["compute", "container", "artifactregistry"]),
+    ],
+)
+def test_the_apis_the_stack_uses_are_enabled_and_kept_on_destroy(stack, apis):
+    """gcp.projects.Service per API the stack needs, never disabled by a destroy, and the network
+    and cluster wait for them (GKE: "Kubernetes Engine API has not been used in project ...").
+
+    terraform-provider-google e03b762,
+    google/services/resourcemanager/resource_google_project_service.go: Delete disables the API
+    (for every other user of the project too) only when `disable_on_destroy` is true, and
+    `disable_dependent_services` would take dependants with it. Both are Optional without a
+    default there; they are set false explicitly so no provider default decides it.
+    """
+    run, _ = render(stack)
+    services = [r for r in run.resources if r.type == "gcp:projects/service:Service"]
+    assert [s.inputs["service"] for s in services] == [f"{a}.googleapis.com" for a in apis]
+    project = sections(stack)["cluster"]["project"]
+    for s in services:
+        assert s.inputs["project"] == project
+        assert s.inputs["disableOnDestroy"] is False
+        assert s.inputs["disableDependentServices"] is False
+    urn = {s.inputs["service"].split(".")[0]: f"::{s.name}" for s in services}
+    net = resource(run, "gcp:compute/network:Network")
+    assert [d for d in net.options["dependencies"] if d.endswith(urn["compute"])]
+    cluster = resource(run, "gcp:container/cluster:Cluster")
+    for api in apis:
+        assert [d for d in cluster.options["dependencies"] if d.endswith(urn[api])], api
+
+
+def test_the_pd_csi_driver_is_enabled_explicitly():
+    """The harness's StorageClass provisions through pd.csi.storage.gke.io.
+
+    terraform-provider-google e03b762, resource_container_cluster.go:
+    `gce_persistent_disk_csi_driver_config` is Optional+Computed ("enabled by default on newly
+    created clusters" from 1.18.10); create forces it on and only turns it off afterwards when
+    the config says so. The stack states it rather than lean on that default.
+    """
+    _, by_type = render("gke-4-nightly")
+    cluster = one(by_type, "gcp:container/cluster:Cluster")
+    assert cluster["addonsConfig"] == {"gcePersistentDiskCsiDriverConfig": {"enabled": True}}
+
+
+def test_the_kubernetes_provider_adopts_objects_left_by_a_killed_up():
+    """A Job created by an up that was killed before the state was written is adopted, not
+    refused with "already exists".
+
+    pulumi/pulumi-kubernetes at 9497796 (main, 2026-07-01; the nearest stored version to the
+    pinned 4.34.2), provider/pkg/provider/provider.go: `upsertExistingObjects` defaults to false,
+    server-side apply to true; provider/pkg/await/await.go Creation: only with server-side apply
+    AND upsert does a create become an apply PATCH; otherwise an existing object fails with
+    "The resource already exists in the cluster ... set upsertExistingObjects". Both are set.
+    """
+    run, _ = render("gke-4-nightly")
+    provider = resource(run, "pulumi:providers:kubernetes")
+    assert provider.inputs["upsertExistingObjects"] == "true"
+    assert provider.inputs["enableServerSideApply"] == "true"

@@ -95,8 +95,55 @@ CASES = [
     (
         "channel",
         with_cluster(release_channel="FAST"),
-        "study:cluster.release_channel: 'FAST' is not allowed; input should be 'UNSPECIFIED', "
-        "'RAPID', 'REGULAR', 'STABLE' or 'EXTENDED'",
+        "study:cluster.release_channel: 'FAST' is not allowed; input should be 'RAPID', "
+        "'REGULAR', 'STABLE' or 'EXTENDED'",
+    ),
+    (
+        "channel-none",
+        with_cluster(release_channel="UNSPECIFIED"),
+        "study:cluster.release_channel: 'UNSPECIFIED' is not allowed; deprecated: GKE removes "
+        "'No channel' on 2027-06-14; use one of RAPID, REGULAR, STABLE, EXTENDED (the study's "
+        "maintenance exclusion keeps versions fixed)",
+    ),
+    (
+        "k8s-version-unknown",
+        with_cluster(kubernetes_version="1.30"),
+        "study:cluster.kubernetes_version: '1.30' is not allowed; not a GKE minor version this "
+        "harness knows the support dates of; known: 1.33, 1.34, 1.35 "
+        "(infra/data/gke_versions.yaml)",
+    ),
+    (
+        "k8s-version-exact-unknown",
+        with_cluster(kubernetes_version="1.36.1-gke.100"),
+        "study:cluster.kubernetes_version: '1.36.1-gke.100' is not allowed; not a GKE minor "
+        "version this harness knows the support dates of; known: 1.33, 1.34, 1.35 "
+        "(infra/data/gke_versions.yaml)",
+    ),
+    (
+        "k8s-version-missing",
+        without("cluster.kubernetes_version"),
+        "study:cluster.kubernetes_version: required key is missing",
+    ),
+    (
+        "expiry-after-standard-support",
+        with_cluster(release_channel="REGULAR"),
+        "study:expires_at: '2027-12-31' is after GKE's end of support for 1.35 on the REGULAR "
+        "channel (2027-04-11), when the study's maintenance exclusion must end; use an earlier "
+        "expiry or release_channel EXTENDED (supports 1.35 until 2028-02-11)",
+    ),
+    (
+        "expiry-after-extended-support",
+        {**sections("gke-64-localssd"), "expires_at": "2028-03-01T00:00:00Z"},
+        "study:expires_at: '2028-03-01' is after GKE's end of support for 1.35 on the EXTENDED "
+        "channel (2028-02-11), when the study's maintenance exclusion must end; use an earlier "
+        "expiry",
+    ),
+    (
+        "version-past-support",
+        with_cluster(kubernetes_version="1.34"),
+        "study:expires_at: '2027-12-31' is after GKE's end of support for 1.34 on the EXTENDED "
+        "channel (2027-09-30), when the study's maintenance exclusion must end; use an earlier "
+        "expiry",
     ),
     (
         "machine-shape",
@@ -315,9 +362,19 @@ def test_streaming_outside_artifact_registry_is_a_warning_not_an_error():
     )
 
 
-def test_release_channel_warns_about_auto_upgrade():
-    sec = with_cluster(release_channel="REGULAR")
-    assert any("forces node auto-upgrade" in w for w in warnings_of(sec))
+def test_an_expiry_within_the_channels_support_is_accepted():
+    """GKE lets a NO_MINOR_OR_NODE_UPGRADES exclusion run to the minor's end of support on its
+    channel (GKE docs, maintenance windows and exclusions; the API's
+    MaintenanceExclusionOptions.EndTimeBehavior UNTIL_END_OF_SUPPORT ends it there: "the cluster
+    control plane version's end of support time, or end of extended support time when the
+    cluster is on extended support channel"), so the last day of support itself is fine."""
+    for channel, expiry in (
+        ("REGULAR", "2027-04-11T00:00:00Z"),
+        ("EXTENDED", "2028-02-11T00:00:00Z"),
+    ):
+        sec = with_cluster(release_channel=channel)
+        sec["expires_at"] = expiry
+        assert problems_of(sec) == [], channel
 
 
 def test_stack_name_must_fit_cluster_naming():

@@ -37,7 +37,8 @@ BASE = {
     "expires_at": "2027-12-31T00:00:00Z",
     "cluster": {
         "cloud": "gke", "project": "study-harness-sandbox", "region": "us-central1",
-        "zone": "us-central1-a", "kubernetes_version": "1.30", "node_count": 4,
+        "zone": "us-central1-a", "kubernetes_version": "1.35", "release_channel": "EXTENDED",
+        "node_count": 4,
         "machine_type": "n1-standard-4", "gvnic": True, "image_registry": "ghcr.io",
     },
     "budget": {"usd": 5, "max_hours": 1.5},
