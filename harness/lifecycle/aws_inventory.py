@@ -4,8 +4,12 @@ Quota: Service Quotas for EC2, by code for the standard family (`L-1216C47A`, Ru
 Standard (A, C, D, H, I, M, R, T, Z) instances) and otherwise by the quota's name from
 `infra.aws_instances.QUOTA_NAMES`; usage is the vCPUs of pending/running instances of that
 family. Leftovers: the Resource Groups Tagging API with the tag `stack=<stack>` (it lags after
-deletes, which the destroy verification tolerates). boto3 is imported lazily (extra `cloud`);
-without credentials the quota falls back to the stack's declared figures, with a message.
+deletes, which the destroy verification tolerates), plus EC2 `DescribeVolumes` with the filter
+`tag:stack`: an EBS volume the CSI driver provisioned (tagged through the harness's StorageClass,
+`infra.storage`) outlives the cluster when destroy removes the driver before its PersistentVolume
+is deleted, and `DescribeVolumes` is EC2's own, current view of it. boto3 is imported lazily
+(extra `cloud`); without credentials the quota falls back to the stack's declared figures, with a
+message.
 """
 
 from __future__ import annotations
@@ -102,7 +106,10 @@ class AwsInventory:
                             f"{c.region} {QUOTA_NAMES[family]}")
 
     def labelled(self, spec, stack: str) -> list[CloudResource]:
-        return self._tagged(spec.cluster.region, [{"Key": "stack", "Values": [stack]}])
+        region = spec.cluster.region
+        found = self._tagged(region, [{"Key": "stack", "Values": [stack]}])
+        listed = {r.name.rsplit("/", 1)[-1] for r in found if r.kind == "ec2:volume"}
+        return found + [v for v in self._volumes(region, stack) if v.name not in listed]
 
     def expiring_stacks(self, spec_hint=None) -> dict[str, datetime]:
         if spec_hint is None:
@@ -113,6 +120,21 @@ class AwsInventory:
         except PermanentError:
             return {}
         return earliest_expiries(found)
+
+    def _volumes(self, region: str, stack: str) -> list[CloudResource]:
+        """EBS volumes tagged `stack=<stack>`, by volume id, in their availability zone."""
+        session, problem = self._session(region)
+        if session is None:
+            msg = f"cannot list EBS volumes tagged stack={stack} in {region}: {problem}"
+            raise PermanentError(msg)
+        flt = [{"Name": "tag:stack", "Values": [stack]}]
+        out = []
+        for page in session.client("ec2").get_paginator("describe_volumes").paginate(Filters=flt):
+            for vol in page["Volumes"]:
+                tags = {t["Key"]: t["Value"] for t in vol.get("Tags", [])}
+                out.append(CloudResource("ec2:volume", vol["VolumeId"], tags,
+                                         vol.get("AvailabilityZone", region)))
+        return out
 
     def _tagged(self, region: str, tag_filters: list[dict]) -> list[CloudResource]:
         session, problem = self._session(region)

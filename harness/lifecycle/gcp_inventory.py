@@ -4,7 +4,9 @@ Quota: `RegionsClient.get(project, region).quotas` - the machine family's own me
 (`N2_CPUS`, `C2D_CPUS`, ...) when the region lists one, else `CPUS` (N1 and friends);
 `LOCAL_SSD_TOTAL_GB`, `IN_USE_ADDRESSES`, `INSTANCES`.
 
-Leftovers: instances, disks and addresses by the label filter `labels.stack = <stack>`, GKE
+Leftovers: instances, disks and addresses by the label filter `labels.stack = <stack>` (disks
+include any the PD CSI driver provisioned through the harness's StorageClass, which labels them
+with the study labels, `infra.storage`, and outlive a cluster deleted before them), GKE
 clusters by `resourceLabels.stack` through the GKE REST API (google-cloud-container is not a
 dependency), and the VPC network and subnetwork by name (`<stack>-net`, `<stack>-subnet`:
 networks cannot carry labels). SDKs are imported lazily (optional extra `cloud`); without
