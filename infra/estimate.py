@@ -79,23 +79,20 @@ def experiment_deadline_seconds(spec) -> float:
 
 
 def budget_deadlines(steps: list[Step], total_seconds: float) -> list[Step]:
-    """Cap each step's deadline at its share of the experiment deadline.
+    """Scale the steps' deadlines down, all alike, until their sum fits the experiment deadline.
 
-    A step's share is its estimate scaled by total/sum(estimates): the sum of all deadlines then
-    fits in the experiment deadline, so one runaway step (the seed's 4.4 h osu_allgather) cannot
-    eat the budget of the others. When the budget is short of the estimates the share falls
-    below the estimate; `over_cap_problems` reports that rather than hiding it.
+    The sum of all deadlines then fits in the experiment deadline, so one runaway step (the
+    seed's 4.4 h osu_allgather) cannot eat the budget of the others; deadlines that already fit
+    are kept as the kinds set them. When the budget is short, a deadline may fall below its
+    estimate; `over_cap_problems` reports that rather than hiding it.
     """
     from dataclasses import replace
 
-    est = sum(s.estimated_seconds for s in steps)
-    if not steps or est <= 0:
+    total = sum(s.deadline_seconds for s in steps)
+    if not steps or total <= total_seconds:
         return steps
-    ratio = total_seconds / est
-    return [
-        replace(s, deadline_seconds=round(min(s.deadline_seconds, s.estimated_seconds * ratio), 1))
-        for s in steps
-    ]
+    ratio = total_seconds / total
+    return [replace(s, deadline_seconds=round(s.deadline_seconds * ratio, 1)) for s in steps]
 
 
 def over_cap_problems(spec, steps: list[Step]) -> list[tuple[str, str]]:
@@ -137,9 +134,11 @@ def experiment_steps(spec) -> list[Step]:
     if spec.experiment is None:
         return []
     from experiments.base import check_step_names
+    from experiments.pernode import with_prepull
 
     kind, params = experiment_params(spec)
-    steps = kind.steps(params, cluster_facts(spec))
+    facts = cluster_facts(spec)
+    steps = with_prepull(kind, params, facts, kind.steps(params, facts))
     check_step_names(steps)
     return budget_deadlines(steps, experiment_deadline_seconds(spec))
 

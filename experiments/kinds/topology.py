@@ -43,10 +43,10 @@ from experiments.topology_designs import DESIGN, designs, leaves, levels, middle
 START_SECONDS = 70.0
 DEADLINE_MARGIN = 2.5  # max/median of a run's summed event times in the seed is 2.24
 DEADLINE_SLACK_SECONDS = 300.0
-# The flux view image, explicit: its default differs between flux-operator versions (main
-# @0d75cef: flux-view-ubuntu:tag-noble, api/v1alpha2/minicluster_types.go; 0.2.1:
-# flux-view-rocky:tag-9), and the pre-pull list must name what the pods run.
-FLUX_VIEW = "ghcr.io/converged-computing/flux-view-ubuntu:tag-noble"
+# The flux view image: the pinned flux-operator's default (1f686fe and 0.2.1: rocky:tag-9; later
+# main builds such as 0d75cef: ubuntu:tag-noble; api/v1alpha2/minicluster_types.go), set
+# explicitly so the pre-pull list names what the pods run even if the pin moves.
+FLUX_VIEW = "ghcr.io/converged-computing/flux-view-rocky:tag-9"
 SERVE_DIR = "/tmp/srv"  # the archive server's payload files
 READY_FILE = "/tmp/ready"  # its readiness probe's marker
 PER_GB = {"create": 4.0, "distribute": 2.7 * 4, "direct": 3.5, "clean": 1.0 * 4}

@@ -1,0 +1,141 @@
+"""Deadlines come from each kind's fitted model with a margin the seed data justifies, and a step
+whose estimate exceeds its cap is a plan error naming it (exit 3: a failed check, not bad input).
+
+Seed data: tests/fixtures/seed (converged-computing/operator-experiments@234ab98
+google/kubecon/run1/times.log for OSU; converged-computing/flux-distribute@685caa7
+topology/cloud-experiment/data/parsed-*/topologies-events.csv for topology). Operator sleeps:
+converged-computing/metrics-operator@8f15755 pkg/metrics/network/osu-benchmark.go (`sleep` 60,
+then `sleep 5` before collection).
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections import defaultdict
+
+import pytest
+
+from experiments.base import ClusterFacts
+from experiments.kinds import apps, osu, topology
+from tests.conftest import NOW, ROOT, sections, to_config
+
+SEED = ROOT / "tests" / "fixtures" / "seed"
+
+
+def facts(**kw) -> ClusterFacts:
+    base = dict(cloud="gke", node_count=64, machine_type="c2d-standard-2", vcpus_per_node=2,
+                image_registry="ghcr.io")
+    return ClusterFacts(**{**base, **kw})
+
+
+def seed_osu_times() -> list[tuple[str, int, float]]:
+    lines = (SEED / "osu-scale/google/kubecon/run1/times.log").read_text().splitlines()
+    out = []
+    for row in csv.DictReader(lines):
+        out.append((row["METRIC"], int(row["SIZE_NODES"]), float(row["TIME_SECONDS"])))
+    return out
+
+
+class TestOsuModel:
+    """The fit, the margin, and the parts of a step the seed's `real` times do not contain."""
+
+    def test_model_is_fitted_to_every_seed_point(self):
+        seed = seed_osu_times()
+        assert len(seed) == 107
+        assert {(b, n): t for b, n, t in seed} == {
+            (b, n): t for b, pts in osu.SEED_TIMES.items() for n, t in pts.items()}
+
+    def test_margin_covers_the_seed_spread(self):
+        ratios = [t / osu.benchmark_seconds(b, n) for b, n, t in seed_osu_times()]
+        assert max(ratios) == pytest.approx(1.19, abs=0.005)
+        assert osu.DEADLINE_MARGIN >= max(ratios)
+
+    def test_estimate_counts_pod_start_and_the_operators_sleeps(self):
+        (s,) = osu.Osu().steps(osu.OsuParams(benchmarks=["osu_latency"]), facts())
+        fitted = sum(osu.SEED_TIMES["osu_latency"].values()) / 5
+        assert s.estimated_seconds == pytest.approx(30 + 60 + 5 + fitted, abs=0.1)
+        assert s.deadline_seconds == pytest.approx(s.estimated_seconds + 120, abs=0.1)
+
+    def test_long_step_deadline_is_the_margin(self):
+        params = osu.OsuParams(benchmarks=["osu_allgather"], node_counts=[64])
+        (s,) = osu.Osu().steps(params, facts())
+        assert s.deadline_seconds == pytest.approx(1.25 * s.estimated_seconds, abs=0.1)
+
+
+def test_topology_margin_covers_the_seed_spread():
+    """A run's summed event times against the median at its node count and size."""
+    ratios = []
+    for path in sorted((SEED / "topology/data").glob("parsed-*/topologies-events.csv")):
+        totals: dict[tuple[str, ...], float] = defaultdict(float)
+        for r in csv.DictReader(path.open()):
+            key = (r["topology"], r["nodes"], r["iteration"], r["size_gb"])
+            totals[key] += float(r["time_seconds"])
+        groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for (_, nodes, _, size), total in totals.items():
+            groups[(nodes, size)].append(total)
+        ratios += [max(v) / statistics.median(v) for v in groups.values()]
+    assert len(ratios) >= 10
+    assert max(ratios) < topology.DEADLINE_MARGIN
+
+
+def test_apps_estimate_has_no_first_pulls():
+    """The pre-pull step puts app and flux view images on the nodes: 30 s start, not 60 s."""
+    kind = apps.Apps()
+    (s,) = kind.steps(kind.Params(apps=["minife"], node_counts=[4]), facts(vcpus_per_node=8))
+    assert s.estimated_seconds == pytest.approx(30 + 9.0, abs=0.1)
+
+
+class TestOverCapIsAPlanError:
+    """The shipped OSU matrix under the old 2 h cap: the four steps the seed says need more."""
+
+    def report(self, mutate):
+        from infra.spec import load_spec
+        from infra.validate import validate_stack
+
+        sec = sections("gke-64-osu")
+        mutate(sec)
+        return validate_stack(load_spec(to_config(sec)), "gke-64-osu", now=NOW)
+
+    def test_time_limit_below_an_estimate_names_each_step(self):
+        def cap(sec):
+            sec["experiment"]["params"]["time_limit_seconds"] = 7200
+
+        errors = [p for p in self.report(cap).errors
+                  if p.key == "study:experiment.params.time_limit_seconds"]
+        named = [p.message.split("'")[1] for p in errors]
+        assert named == ["osu-multi-lat-n64-r1", "osu-allgather-n64-r1", "osu-allreduce-n32-r1",
+                         "osu-allreduce-n64-r1"]
+        assert not any(p.invalid_input for p in errors)  # a failed check: exit 3
+        assert errors[0].message.startswith(
+            "7200 is less than the estimate of step 'osu-multi-lat-n64-r1' (12712 s)")
+
+    def test_short_budget_names_the_longest_steps(self):
+        def short(sec):
+            sec["budget"]["max_hours"] = 20
+
+        errors = [p for p in self.report(short).errors if p.key == "study:budget.max_hours"]
+        assert len(errors) == 2  # the whole run's hours, and the steps cut below their estimates
+        cut = errors[1].message
+        assert "longest 'osu-allreduce-n64-r1' (41015 s)" in cut
+        assert not errors[1].invalid_input
+
+    def test_shipped_stack_has_no_step_over_its_cap(self):
+        report = self.report(lambda sec: None)
+        keys = {p.key for p in report.errors}
+        assert "study:experiment.params.time_limit_seconds" not in keys
+        assert "study:budget.max_hours" not in keys
+        assert all(s.deadline_seconds >= s.estimated_seconds for s in report.estimate.steps)
+
+
+def test_over_cap_plan_exits_3(cli, project, tmp_path):
+    sec = sections("gke-64-osu")
+    sec["experiment"]["params"]["time_limit_seconds"] = 7200
+    project("osu-capped", sec)
+    code, out, _ = cli("plan", "osu-capped", "--json", "--manifests", str(tmp_path))
+    assert code == 3
+    import json
+
+    lines = [v for v in json.loads(out)["violations"]
+             if v.startswith("study:experiment.params.time_limit_seconds")]
+    assert len(lines) == 4
