@@ -58,6 +58,7 @@ SHOWN: dict[str, list[str]] = {
         "networkInterfaces",
     ],
     "aws:eks/nodeGroup:NodeGroup": ["version", "scalingConfig", "subnetIds"],
+    "kubernetes:storage.k8s.io/v1:StorageClass": ["provisioner", "parameters.type"],
 }
 
 
