@@ -3,11 +3,14 @@
 Why dicts: kinds and operators build objects as data (easy to test, to print, to validate against
 schemas without an engine); this one function turns any of them into the matching typed
 pulumi-kubernetes resource (so `study plan` sees and validates it) or a CustomResource.
-Nested keys stay camelCase, exactly as the API server expects them.
+Nested keys stay camelCase, exactly as the API server expects them. Every image an object names
+is rendered by digest here when the committed image lock has one (`infra.image_lock`), so no kind
+can forget to.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pulumi
@@ -30,6 +33,9 @@ def create(obj: dict[str, Any], opts: pulumi.ResourceOptions, name: str | None =
     """The typed resource for `obj`; the Pulumi name defaults to `<kind>-<metadata.name>`."""
     import pulumi_kubernetes as k8s
 
+    from infra.image_lock import pin_object
+
+    obj = pin_object(copy.deepcopy(obj))
     api, kind = obj["apiVersion"], obj["kind"]
     meta = obj.get("metadata", {})
     rname = name or f"{kind.lower()}-{meta.get('name')}"

@@ -106,9 +106,11 @@ def common_problems(spec, est: Estimate | None, now: datetime | None = None) -> 
 
 
 def operator_problems(spec) -> list[Problem]:
-    """The experiment's kind needs its operators; unverified controller pins are a warning."""
-    from infra.operators.versions import unverified_pins
+    """The experiment's kind needs its operators.
 
+    Image pins are not checked here: the plan's `image-pinned` rule checks every image the stack
+    renders (controllers included) against the image lock, as an error.
+    """
     out: list[Problem] = []
     if spec.experiment is not None:
         from experiments.registry import get_kind
@@ -126,17 +128,6 @@ def operator_problems(spec) -> list[Problem]:
                     f"which experiment kind '{spec.experiment.kind}' needs; add them",
                 )
             )
-    pins = unverified_pins(list(spec.operators))
-    if pins:
-        out.append(
-            warning(
-                "study:operators",
-                f"controller images not pinned to a published digest: {', '.join(pins)}; "
-                "upstream publishes main-branch builds only as ':latest', so build the pinned "
-                "commit into your registry (or record the digest of its ':latest' build) and set "
-                "it in infra/operators/versions.py",
-            )
-        )
     return out
 
 
