@@ -15,7 +15,7 @@ from infra import sdk
 from infra.config import all_config
 from infra.labels import study_labels
 from infra.spec import StackSpec, load_spec
-from infra.storage import create_storage_class
+from infra.storage import create_storage_class, storage_class
 from infra.validate import validate_stack
 
 
@@ -46,13 +46,12 @@ def build(stack: str, spec: StackSpec) -> None:
 
     core = sdk.package("pulumi_kubernetes.core.v1", "Namespace")
     labels = study_labels(spec, stack)
+    storage = storage_class(spec.cluster.cloud, labels)  # bad disk labels fail before the cloud
     cluster = make_cluster(stack, spec, labels)
     # Every workload waits on the study namespace; the namespace waits on the harness's
     # StorageClass, so each claim's class (and on EKS its CSI driver) exists before the claim.
-    storage_class = create_storage_class(
-        spec.cluster.cloud, labels, cluster.provider, getattr(cluster, "storage_driver", None)
-    )
-    k8s_opts = ResourceOptions(provider=cluster.provider, depends_on=[storage_class])
+    sc = create_storage_class(storage, cluster.provider, getattr(cluster, "storage_driver", None))
+    k8s_opts = ResourceOptions(provider=cluster.provider, depends_on=[sc])
     namespace = core.Namespace(
         "study-namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(

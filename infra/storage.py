@@ -44,7 +44,7 @@ _EBS_RESERVED_PREFIXES = ("kubernetes.io", "ebs.csi.aws.com/")
 
 
 def _bad(key: str, value: str, allowed: str) -> SpecError:
-    return SpecError([f"storage class label {key}={value!r}: {allowed}"])
+    return SpecError([f"study label {key}={value!r} cannot tag the results disk: {allowed}"])
 
 
 def gce_labels_parameter(labels: dict[str, str]) -> str:
@@ -98,8 +98,9 @@ def storage_class(cloud: str, labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def create_storage_class(cloud: str, labels: dict[str, str], provider, driver=None):
-    """The StorageClass resource on `provider`, after the CSI `driver` resource when given.
+def create_storage_class(obj: dict[str, Any], provider, driver=None):
+    """The StorageClass resource for `obj` (from `storage_class`, built before any cloud resource
+    so bad labels fail first) on `provider`, after the CSI `driver` resource when given.
 
     EKS passes its `aws-ebs-csi-driver` add-on; on GKE the PD CSI driver is a cluster add-on,
     ready once the cluster is, which the provider already waits for.
@@ -108,7 +109,6 @@ def create_storage_class(cloud: str, labels: dict[str, str], provider, driver=No
 
     from infra import sdk
 
-    obj = storage_class(cloud, labels)
     storage = sdk.package("pulumi_kubernetes.storage.v1", "StorageClass")
     return storage.StorageClass(
         "study-storage-class",

@@ -82,15 +82,15 @@ class TestStorageClassObject:
     @pytest.mark.parametrize(
         ("cloud", "labels", "message"),
         [
-            ("gke", {"Team": "x"}, "storage class label Team='x': GCE label keys are a lowercase "
+            ("gke", {"Team": "x"}, "study label Team='x' cannot tag the results disk: GCE label keys are a lowercase "
                                    "letter, then up to 62 of a-z 0-9 _ -"),
-            ("gke", {"team": "a,b=c"}, "storage class label team='a,b=c': GCE label values are "
+            ("gke", {"team": "a,b=c"}, "study label team='a,b=c' cannot tag the results disk: GCE label values are "
                                        "up to 63 of a-z 0-9 _ -"),
-            ("eks", {"kubernetes.io/x": "1"}, "storage class label kubernetes.io/x='1': EBS CSI "
-             "tag keys are 1-128 characters without '=', not CSIVolumeName/CSIVolumeSnapshotName "
+            ("eks", {"kubernetes.io/x": "1"}, "study label kubernetes.io/x='1' cannot tag the results "
+             "disk: EBS CSI tag keys are 1-128 characters without '=', not CSIVolumeName/CSIVolumeSnapshotName "
              "nor prefixed kubernetes.io or ebs.csi.aws.com/"),
-            ("eks", {"team": "{{ .PVName }}"}, "storage class label team='{{ .PVName }}': EBS "
-             "CSI tag values are up to 256 characters without '{{'"),
+            ("eks", {"team": "{{ .PVName }}"}, "study label team='{{ .PVName }}' cannot tag the results "
+             "disk: EBS CSI tag values are up to 256 characters without '{{'"),
         ],
     )
     def test_labels_the_driver_would_reject_are_one_line_errors(self, cloud, labels, message):
@@ -144,3 +144,18 @@ def test_every_claim_in_the_plan_names_the_class_the_plan_installs(stack):
     claims = [m for m in plan.manifests if m["kind"] == "PersistentVolumeClaim"]
     assert claims
     assert {c["spec"]["storageClassName"] for c in claims} == {storage.STORAGE_CLASS}
+
+
+def test_a_label_the_ebs_driver_rejects_fails_before_any_cloud_resource():
+    """EKS cluster labels become volume tags; a reserved key (validateExtraTags) would fail every
+    CreateVolume after the cluster is up, so the program refuses it before registering any."""
+    sec = sections("eks-16-pulling")
+    sec["cluster"]["labels"] = {"kubernetes.io/team": "hpc"}
+    run = run_program("eks-16-pulling", to_config(sec), ROOT / "__main__.py")
+    assert isinstance(run.error, SpecError)
+    assert run.error.problems == [
+        "study label kubernetes.io/team='hpc' cannot tag the results disk: EBS CSI tag keys are "
+        "1-128 characters without '=', not CSIVolumeName/CSIVolumeSnapshotName nor prefixed "
+        "kubernetes.io or ebs.csi.aws.com/"
+    ]
+    assert [r for r in run.resources if r.type.startswith(("aws:", "kubernetes:"))] == []
