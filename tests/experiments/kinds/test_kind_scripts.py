@@ -1,0 +1,135 @@
+"""The shell the topology and apps kinds generate, run for real with stub node tools.
+
+Every value interpolated into a script is one shell word (`shlex.quote`): a hostile value is data,
+never a command. `flux` and `curl` are stubs on PATH that log their arguments (the real ones exist
+only inside a MiniCluster); bash, sh, head, awk and base64 are the machine's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from experiments.base import ClusterFacts, RenderContext
+from experiments.kinds import apps, topology
+
+STUB = """#!/bin/sh
+printf '%s\\n' "$*" >> "$STUB_LOG"
+if [ "$1 $2" = "overlay status" ]; then echo "0 flux-sample-0: full"; fi
+exit 0
+"""
+
+
+def ctx(nodes: int = 6, namespace: str = "study-harness") -> RenderContext:
+    facts = ClusterFacts(cloud="gke", node_count=nodes, machine_type="c2d-standard-32",
+                         vcpus_per_node=8, image_registry="ghcr.io")
+    return RenderContext("s", namespace, facts, {"study-harness.io/stack": "s"})
+
+
+@pytest.fixture
+def stubs(tmp_path):
+    """A PATH with logging `flux`, `curl` and `python` in front of the real tools."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("flux", "curl", "python"):
+        (bin_dir / tool).write_text(STUB)
+        (bin_dir / tool).chmod(0o755)
+    log = tmp_path / "calls.log"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STUB_LOG": str(log)}
+    return env, log
+
+
+@pytest.fixture
+def scratch():
+    """The step script works in /tmp/study-src and /tmp/study-dst, as on a broker; tidy up."""
+    before = {p for p in ("/tmp/study-src", "/tmp/study-dst") if Path(p).exists()}
+    yield
+    for p in {"/tmp/study-src"} - before:
+        if Path(p).exists():
+            os.rmdir(p)
+
+
+def test_topology_script_runs_every_event_on_the_design(stubs, scratch, tmp_path):
+    env, log = stubs
+    mark = tmp_path / "pwned"
+    hostile_ns = f"x';touch {mark};'"  # a namespace is free text to render_script
+    params = topology.TopologyParams(sizes_gb=[1.0], purge_target_bytes=1024)
+    script = topology.render_script("kary:2", 6, 1000, params, hostile_ns)
+    run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    timings = [json.loads(line.split(" ", 1)[1]) for line in run.stdout.splitlines()
+               if line.startswith("STUDY-TIMING ")]
+    assert [t["event"] for t in timings] == [
+        "generate-payload", "create-archive", "distribute-all-nodes", "clean-all-nodes",
+        "distribute-leaf-nodes", "clean-leaf-nodes", "distribute-middle-nodes",
+        "distribute-middle-then-leaf-nodes", "clean-middle-nodes", "delete-archive",
+        "direct-download-all-nodes", "clean-direct-download"]
+    assert {t["rc"] for t in timings} == {0}
+    assert {(t["design"], t["nodes"], t["size_bytes"]) for t in timings} == {("kary:2", 6, 1000)}
+    calls = log.read_text().splitlines()
+    extract = "flux archive extract --name study -C /tmp/study-dst"
+    assert f"exec -r 3,4,5 -x 0 {extract}" in calls  # the design's leaves
+    assert f"exec -r 1,2 {extract}" in calls  # its middle level
+    assert "exec -r all flux setattr content.purge-target-size 1024" in calls
+    url = f"http://study-archive-server.{hostile_ns}.svc:8080/1000"
+    assert f"exec -r all -x 0 curl -sSf -o /tmp/study-dst/payload.bin {url}" in calls
+    assert not mark.exists()
+    assert not Path("/tmp/study-src/payload.bin").exists()
+
+
+def test_topology_pre_command_writes_the_script(tmp_path, monkeypatch):
+    """The MiniCluster's `pre` decodes exactly the rendered script (run with sh, cwd moved)."""
+    import experiments.k8s
+
+    monkeypatch.setattr(experiments.k8s, "create", lambda obj, opts, name=None: obj)
+    kind = topology.Topology()
+    params = topology.TopologyParams(designs=["kary:2"], sizes_gb=[1.0])
+    step = kind.steps(params, ctx().cluster)[0]
+    obj = kind.render(step, params, ctx(), None).resources[0]
+    (container,) = obj["spec"]["containers"]
+    pre = container["commands"]["pre"].replace("/tmp/study-topology.sh", "study-topology.sh")
+    subprocess.run(["sh", "-c", pre], cwd=tmp_path, check=True, timeout=30)
+    want = topology.render_script("kary:2", 6, step.params["size_bytes"], params, "study-harness")
+    assert (tmp_path / "study-topology.sh").read_text() == want
+    assert obj["spec"]["flux"]["container"]["image"] == topology.FLUX_VIEW
+
+
+def test_archive_server_boot_writes_each_payload_then_serves(stubs, tmp_path, monkeypatch):
+    env, log = stubs
+    serve = tmp_path / "srv dir;touch pwned"  # quoting, not luck, keeps this one path
+    ready = tmp_path / "ready"
+    monkeypatch.setattr(topology, "SERVE_DIR", str(serve))
+    monkeypatch.setattr(topology, "READY_FILE", str(ready))
+    params = topology.TopologyParams(sizes_gb=[0.000001, 0.000002], payload="zeros")
+    pod = topology.server_objects(params, ctx())[0]
+    cmd = pod["spec"]["containers"][0]["command"]
+    assert cmd[:2] == ["sh", "-c"]
+    run = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in serve.iterdir()) == ["1000", "2000"]
+    assert (serve / "2000").read_bytes() == b"\0" * 2000
+    assert ready.exists() and not (tmp_path / "pwned").exists()
+    assert log.read_text().splitlines() == [f"-m http.server --directory {serve} 8080"]
+    probe = pod["spec"]["containers"][0]["readinessProbe"]["exec"]["command"]
+    assert probe == ["test", "-f", str(ready)]
+
+
+def test_apps_command_is_the_flux_submit_words(monkeypatch):
+    """The MiniCluster command is split into words by the operator's script: the grid is three."""
+    import experiments.k8s
+
+    monkeypatch.setattr(experiments.k8s, "create", lambda obj, opts, name=None: obj)
+    kind = apps.Apps()
+    params = kind.Params(apps=["amg2023"], node_counts=[4])
+    step = kind.steps(params, ctx(nodes=4).cluster)[-1]
+    obj = kind.render(step, params, ctx(nodes=4), None).resources[0]
+    words = shlex.split(obj["spec"]["containers"][0]["command"])
+    i = words.index("-P")
+    assert words[i:i + 4] == ["-P", "4", "2", "4"]  # 32 tasks, the seed's grid
+
