@@ -6,14 +6,15 @@ does not change a pair); collectives and the multi-pair tests run on N pods for 
 `node_counts`. `soleTenancy` keeps one pod per node, which the recorder checks.
 
 Each step's MetricSet names its own headless Service (`serviceName` = the step name). Why: the
-metrics-operator (converged-computing/metrics-operator@8f15755, controllers/metric/service.go)
-creates the Service `spec.serviceName` (default `ms`) only when it is missing, with the selector
-`metricset-name: <MetricSet name>` (controllers/metric/metric.go); pods get that name as their
-`subdomain` (pkg/metrics/set.go) and the launcher's host list is
-`<set>-l-0-0.<serviceName>.<ns>.svc.cluster.local` (pkg/metrics/launcher.go). With one shared `ms`
-only the first MetricSet's pods resolve and every later step's `getent` loop spins to its
-deadline. `dontSetFQDN` keeps the pod's hostname short: with the FQDN as hostname (the default)
-the kubelet refuses FQDNs over 64 characters, which step names plus the namespace exceed.
+metrics-operator (converged-computing/metrics-operator, the pinned v0.1.13-1 and main @8f15755
+alike; controllers/metric/service.go) creates the Service `spec.serviceName` (default `ms`) only
+when it is missing, with the selector `metricset-name: <MetricSet name>`
+(controllers/metric/metric.go); pods get that name as their `subdomain` (pkg/metrics/set.go) and
+the launcher's host list is `<set>-l-0-0.<serviceName>.<ns>.svc.cluster.local`
+(pkg/metrics/launcher.go). With one shared `ms` only the first MetricSet's pods resolve and every
+later step's `getent` loop spins to its deadline. `dontSetFQDN` keeps the pod's hostname short:
+with the FQDN as hostname (the default) the kubelet refuses FQDNs over 64 characters, which step
+names plus the namespace exceed.
 
 Duration model (seconds), per step: pod start with images already on the node (the pre-pull step
 puts them there, so no first pulls are counted) + the operator's own sleeps (60 s `sleep` option
@@ -50,8 +51,8 @@ COLLECTION_SLEEP_SECONDS = 5  # the launcher's fixed `sleep 5` before the first 
 DEADLINE_MARGIN = 1.25  # max observed/fitted over the seed is 1.19 (see the module docstring)
 DEADLINE_SLACK_SECONDS = 120.0  # start-up jitter of a 2..64-pod JobSet with its images present
 # The image the metrics-operator runs for `network-osu-benchmark` (OSUContainer in
-# pkg/metrics/network/osu-benchmark.go at 8f15755; upstream publishes only this tag). Set
-# explicitly on the metric so the pre-pull list, the image lock and the pods agree.
+# pkg/metrics/network/osu-benchmark.go, v0.1.13-1 and 8f15755; upstream publishes only this
+# tag). Set explicitly on the metric so the pre-pull list, the image lock and the pods agree.
 OSU_METRIC_IMAGE = "ghcr.io/converged-computing/metric-osu-benchmark:latest"
 
 # Benchmarks the seed ran, with how many pods they need ("pair" = exactly 2).
