@@ -138,6 +138,7 @@ class GkeCluster(ComponentResource):
                 custom_timeouts=pulumi.CustomTimeouts(create="90m", update="60m", delete="60m"),
                 # GKE resolves "1.35" to a full version, which the provider reads back into
                 # `version`; without this every later up would upgrade (recreate) the nodes.
+                # A deliberate version change therefore means a new cluster (destroy, up).
                 ignore_changes=["version"],
             ),
         )
