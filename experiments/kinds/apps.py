@@ -8,14 +8,20 @@ broker's log (app output included), checks one pod per node, and the event recor
 pull event. Artifact Registry stacks mirror the images first (image streaming only accelerates
 images in Artifact Registry).
 
-Duration model per step: 30 s start with the images already on the nodes (the pre-pull step puts
-the app and flux view images on every node first, so the seed's first pulls, app image ~14 s and
-flux view ~18 s of its 60 s start, are not counted) plus the seed's 4-node wall time scaled by
-4/N (strong scaling, optimistic at large N; it never drops below the 4-node time's tenth, since
-start-up and communication do not shrink). Deadline: 1.25 x the estimate, at least 300 s beyond
-it: the seed's two 4-node runs of each app (with and without streaming) differ from their mean
-wall time by at most 11% (minife 10.0 s against 9.0 s), and start-up jitter is what the floor is
-for. The `{grid}` values put into the command are shell-quoted with `shlex.quote`.
+Pre-pull: the flux view image (a helper) always; the app images only with
+`prepull_app_images`, since the shipped app stacks are the seed's streaming study, whose subject
+is how those images reach the nodes (streaming against the control): pre-pulling them would
+erase it, as it would a pulling study's.
+
+Duration model per step: 30 s start with the flux view already on the nodes (the seed's 60 s
+start less its ~18 s first pull of the view and ~14 s of the app image) plus, unless the app
+images are pre-pulled, 14 s for the app image's first pull on the step's new nodes, plus the
+seed's 4-node wall time scaled by 4/N (strong scaling, optimistic at large N; it never drops below
+the 4-node time's tenth, since start-up and communication do not shrink). Deadline: 1.25 x the
+estimate, at least 300 s beyond it: the seed's two 4-node runs of each app (with and without
+streaming) differ from their mean wall time by at most 11% (minife 10.0 s against 9.0 s), and
+start-up jitter is what the floor is for. The `{grid}` values put into the command are
+shell-quoted with `shlex.quote`.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from experiments.registry import register
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "apps.yaml"
 START_SECONDS = 30.0
+APP_PULL_SECONDS = 14.0  # the seed's first pull of an app image (streaming study events)
 DEADLINE_MARGIN = 1.25
 DEADLINE_SLACK_SECONDS = 300.0
 
@@ -76,6 +83,8 @@ class AppsParams(BaseModel):
     node_counts: list[int] = Field(min_length=1)
     tasks_per_node: int | None = Field(default=None, ge=1)  # default: the node's vCPUs
     iterations: int = Field(default=1, ge=1, le=20)
+    # Pre-pull the app images too (app timing studies); off, the steps' first pulls are data.
+    prepull_app_images: bool = False
 
     @field_validator("apps")
     @classmethod
@@ -109,6 +118,7 @@ class Apps:
         out = mirror_steps(sources, cluster)
         cat = catalogue()
         tpn = params.tasks_per_node or cluster.vcpus_per_node
+        pull = 0.0 if params.prepull_app_images else APP_PULL_SECONDS
         for r in range(1, params.iterations + 1):
             for n in params.node_counts:
                 for app in params.apps:
@@ -117,7 +127,7 @@ class Apps:
                     out.append(
                         timed_step(
                             f"app-{app}-n{n}-r{r}",
-                            START_SECONDS + run,
+                            START_SECONDS + pull + run,
                             {"app": app, "nodes": n, "tasks": n * tpn, "iteration": r,
                              "image": mirrored(app_image(app, cluster), cluster.image_registry)},
                             margin=DEADLINE_MARGIN,
@@ -127,14 +137,17 @@ class Apps:
         return out
 
     def helper_images(self, params: AppsParams, cluster: ClusterFacts) -> list[str]:
-        """Every image the app MiniClusters' pods run: each app image, as the steps reference it
-        (the stack's own registry after the mirror step), and the flux view init container.
+        """What the pre-pull step puts on every node: the flux view init container's image, and
+        the app images as the steps reference them when `prepull_app_images` is set.
 
         The mirror step's gcrane image is not listed: it runs once, on one node, before the
-        measured steps, and the pre-pull of mirrored images must come after it.
+        measured steps; mirrored app images exist only after it, so it must run first.
         """
+        view = catalogue()["flux_view"]
+        if not params.prepull_app_images:
+            return [view]
         apps = [mirrored(app_image(a, cluster), cluster.image_registry) for a in params.apps]
-        return [*dict.fromkeys(apps), catalogue()["flux_view"]]
+        return [*dict.fromkeys(apps), view]
 
     def render(self, step: Step, params: AppsParams, ctx: RenderContext, opts) -> Workload:
         if step.name == MIRROR_STEP:

@@ -79,11 +79,13 @@ def test_topology_margin_covers_the_seed_spread():
     assert max(ratios) < topology.DEADLINE_MARGIN
 
 
-def test_apps_estimate_has_no_first_pulls():
-    """The pre-pull step puts app and flux view images on the nodes: 30 s start, not 60 s."""
+@pytest.mark.parametrize(("prepull", "pull"), [(True, 0.0), (False, 14.0)])
+def test_apps_estimate_counts_only_first_pulls_not_prepulled(prepull, pull):
+    """30 s start (the flux view is pre-pulled), the app image's first pull unless pre-pulled."""
     kind = apps.Apps()
-    (s,) = kind.steps(kind.Params(apps=["minife"], node_counts=[4]), facts(vcpus_per_node=8))
-    assert s.estimated_seconds == pytest.approx(30 + 9.0, abs=0.1)
+    params = kind.Params(apps=["minife"], node_counts=[4], prepull_app_images=prepull)
+    (s,) = kind.steps(params, facts(vcpus_per_node=8))
+    assert s.estimated_seconds == pytest.approx(30 + pull + 9.0, abs=0.1)
 
 
 class TestOverCapIsAPlanError:

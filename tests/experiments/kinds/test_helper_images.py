@@ -37,6 +37,7 @@ def pod_images(kind, params, cluster) -> set[str]:
 
 @pytest.fixture(autouse=True)
 def _plain_objects(monkeypatch):
+    import experiments.component  # noqa: F401  (binds the real `create` before the patch)
     import experiments.k8s
 
     monkeypatch.setattr(experiments.k8s, "create", lambda obj, opts, name=None: obj)
@@ -70,12 +71,19 @@ def test_flux_view_is_the_pinned_operators_default():
     assert topology.FLUX_VIEW == default
 
 
+def test_apps_prepull_only_the_flux_view_by_default():
+    """The app images are the streaming study's subject: their first pulls stay in the steps."""
+    kind = apps.Apps()
+    params = kind.Params(apps=["lammps"], node_counts=[4])
+    assert kind.helper_images(params, facts()) == [apps.catalogue()["flux_view"]]
+
+
 def test_apps_list_the_images_as_steps_reference_them():
     """On an Artifact Registry stack the steps run the mirrored copies: those are pre-pulled."""
     ar = "us-central1-docker.pkg.dev/p/apps"
     cluster = facts(node_count=8, image_registry=ar)
     kind = apps.Apps()
-    params = kind.Params(apps=["lammps", "minife"], node_counts=[4, 8])
+    params = kind.Params(apps=["lammps", "minife"], node_counts=[4, 8], prepull_app_images=True)
     images = kind.helper_images(params, cluster)
     assert images == [f"{ar}/ensemble-lammps:spack-skylake", f"{ar}/ensemble-minife:spack-skylake",
                       apps.catalogue()["flux_view"]]

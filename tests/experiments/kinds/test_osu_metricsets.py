@@ -35,6 +35,7 @@ def facts() -> ClusterFacts:
 @pytest.fixture
 def metricsets(monkeypatch):
     """Every MetricSet of the shipped OSU stack's matrix, as rendered, in run order."""
+    import experiments.component  # noqa: F401  (binds the real `create` before the patch)
     import experiments.k8s
 
     monkeypatch.setattr(experiments.k8s, "create", lambda obj, opts, name=None: obj)
