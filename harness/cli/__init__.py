@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "collect",
     "runs",
     "janitor",
+    "images",
 ]
 
 

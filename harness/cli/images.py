@@ -1,0 +1,63 @@
+"""`study images lock STACK` and `study images mirror STACK`: the image lock and the mirror.
+
+Both talk to registries, so both need the network and (for private registries) credentials in
+the docker config; without them each says which image and registry failed, on one line, and
+exits 1. Neither touches a cluster.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+images_app = typer.Typer(
+    help="Pin every image a stack runs by digest (lock) and copy them into its registry (mirror).",
+    no_args_is_help=True,
+)
+
+StackArg = Annotated[str, typer.Argument(metavar="STACK", help="stack name")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(images_app, name="images")
+
+
+@images_app.command("lock")
+def lock(
+    stack: StackArg,
+    lock_file: Annotated[
+        Path | None,
+        typer.Option("--lock", help="lock file to update (default: infra/image_lock.json)"),
+    ] = None,
+) -> None:
+    """Resolve every image the stack runs to its digest now and record it in the lock."""
+    from harness import console
+    from harness.images import lock_images, stack_images, write_lock
+    from infra import image_lock
+
+    path = lock_file or image_lock.LOCK_PATH
+    try:
+        current = image_lock.load(path)
+    except ValueError as exc:
+        from harness.errors import StudyError
+
+        raise StudyError(str(exc)) from None
+    found = stack_images(stack)
+    new = lock_images(stack, found.refs, current, found.sources)
+    write_lock(new, path)
+    console.info(f"locked {len(found.refs)} images of {stack} in {path}")
+
+
+@images_app.command("mirror")
+def mirror(stack: StackArg) -> None:
+    """Copy every image the stack runs into its own registry (study:cluster.image_registry)."""
+    from harness import console
+    from harness.images import copy_image, mirror_plan, stack_images
+
+    pairs = mirror_plan(stack_images(stack))
+    for src, dst in pairs:
+        digest = copy_image(src, dst)
+        console.out_console().print(f"{src} -> {dst}@{digest}", markup=False, highlight=False)
+    console.info(f"mirrored {len(pairs)} images of {stack}")
