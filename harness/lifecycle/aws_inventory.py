@@ -131,6 +131,8 @@ class AwsInventory:
         out = []
         for page in session.client("ec2").get_paginator("describe_volumes").paginate(Filters=flt):
             for vol in page["Volumes"]:
+                if vol.get("State") == "deleted":  # still listed for a while, but gone
+                    continue
                 tags = {t["Key"]: t["Value"] for t in vol.get("Tags", [])}
                 out.append(CloudResource("ec2:volume", vol["VolumeId"], tags,
                                          vol.get("AvailabilityZone", region)))

@@ -79,7 +79,8 @@ class TestAwsVolumes:
         tags = _ebs_volume_tags(spec, EKS_STACK)
         vol = {"VolumeId": "vol-0abc", "AvailabilityZone": "us-east-2a", "State": "available",
                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-        self._expect(session, EKS_STACK, [], [vol])
+        gone = {**vol, "VolumeId": "vol-0def", "State": "deleted"}  # DescribeVolumes lags too
+        self._expect(session, EKS_STACK, [], [vol, gone])
         with session.stubs["ec2"], session.stubs["resourcegroupstaggingapi"]:
             found = aws_inventory.AwsInventory().labelled(spec, EKS_STACK)
         for stub in session.stubs.values():
