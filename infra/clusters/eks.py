@@ -315,8 +315,11 @@ class EksCluster(ComponentResource):
 
     def _storage_addons(self) -> tuple[eks.Addon, eks.Addon]:
         """The EKS Pod Identity agent and the EBS CSI driver, whose controller assumes its role
-        through it. Both run pods, so both wait for the node group (an add-on is ACTIVE only
-        once its pods are); the driver also waits for the agent and its policy."""
+        through it. Both run pods, so both wait for the node group: the provider waits for the
+        add-on to be ACTIVE, and one without nodes stays DEGRADED until the 20 min timeout
+        (hashicorp/terraform-provider-aws internal/service/eks/addon.go, which pulumi-aws wraps;
+        terraform-aws-modules/terraform-aws-eks #1838). The driver also waits for the agent and
+        its policy."""
         name, tags = self._name, self._tags
         after_nodes = ResourceOptions(
             parent=self, provider=self.aws_provider, depends_on=[self.node_group]
