@@ -266,7 +266,7 @@ def test_topology_steps_carry_their_design(recorded):
     assert first["spec"]["flux"]["topology"] == "binomial" and first["spec"]["size"] == 6
     pre = first["spec"]["containers"][0]["commands"]["pre"]
     script = base64.b64decode(pre.split()[1]).decode()
-    assert "LEAVES='1,3,5'" in script and "SIZE_BYTES=1000000000" in script
+    assert "LEAVES=1,3,5;" in script and "SIZE_BYTES=1000000000;" in script  # shlex-quoted words
     assert "direct-download-all-nodes" in script and "STUDY-TIMING" in script
     assert "PAYLOAD=random" in script
 
