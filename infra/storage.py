@@ -98,6 +98,18 @@ def storage_class(cloud: str, labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def storage_problems(spec, stack: str) -> list:
+    """The labels `storage_class` would refuse, as input errors for `infra.validate`."""
+    from infra.labels import study_labels
+    from infra.validate import input_error
+
+    try:
+        storage_class(spec.cluster.cloud, study_labels(spec, stack))
+    except SpecError as err:
+        return [input_error("study:cluster.labels", p) for p in err.problems]
+    return []
+
+
 def create_storage_class(obj: dict[str, Any], provider, driver=None):
     """The StorageClass resource for `obj` (from `storage_class`, built before any cloud resource
     so bad labels fail first) on `provider`, after the CSI `driver` resource when given.

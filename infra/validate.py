@@ -201,5 +201,8 @@ def validate_stack(spec, stack: str, now: datetime | None = None) -> Report:
             else:
                 problems.append(input_error("study:experiment.params", line))
     problems += cluster_problems(spec)
+    from infra.storage import storage_problems  # the results disk's labels, as its CSI reads them
+
+    problems += storage_problems(spec, stack)
     problems += common_problems(spec, est, now)
     return Report(est, tuple(problems))

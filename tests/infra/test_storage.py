@@ -25,6 +25,8 @@ from harness.errors import SpecError
 from harness.mock_engine import run_program
 from harness.plan import make_plan
 from infra import storage
+from infra.spec import load_spec
+from infra.validate import validate_stack
 from tests.conftest import ROOT, sections, to_config
 
 LABELS = {
@@ -151,11 +153,14 @@ def test_a_label_the_ebs_driver_rejects_fails_before_any_cloud_resource():
     CreateVolume after the cluster is up, so the program refuses it before registering any."""
     sec = sections("eks-16-pulling")
     sec["cluster"]["labels"] = {"kubernetes.io/team": "hpc"}
+    message = (
+        "study:cluster.labels: study label kubernetes.io/team='hpc' cannot tag the results disk: "
+        "EBS CSI tag keys are 1-128 characters without '=', not "
+        "CSIVolumeName/CSIVolumeSnapshotName nor prefixed kubernetes.io or ebs.csi.aws.com/"
+    )
+    report = validate_stack(load_spec(to_config(sec)), "eks-16-pulling")
+    assert [(str(p), p.invalid_input) for p in report.errors] == [(message, True)]
     run = run_program("eks-16-pulling", to_config(sec), ROOT / "__main__.py")
     assert isinstance(run.error, SpecError)
-    assert run.error.problems == [
-        "study label kubernetes.io/team='hpc' cannot tag the results disk: EBS CSI tag keys are "
-        "1-128 characters without '=', not CSIVolumeName/CSIVolumeSnapshotName nor prefixed "
-        "kubernetes.io or ebs.csi.aws.com/"
-    ]
+    assert run.error.problems == [message]
     assert [r for r in run.resources if r.type.startswith(("aws:", "kubernetes:"))] == []
