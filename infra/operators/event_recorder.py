@@ -53,6 +53,15 @@ def exporter_config() -> str:
         "logLevel": "error",
         "logFormat": "json",
         "maxEventAgeSeconds": 3600,
+        # No lookup of each event's involved object. At v1.7 a lookup is keyed by the object's
+        # uid/resourceVersion (pkg/kube/objects.go), which changes between a pod's events, so
+        # nearly every event costs an API discovery plus a GET through a client limited to
+        # kubeQPS 5 / kubeBurst 10 (pkg/exporter/config.go SetDefaults), inside the informer's
+        # handler (pkg/kube/watcher.go onEvent). A 256-node step emits thousands of events: the
+        # file would lag by minutes (the recorder reads it 15 s after a step) and events queued
+        # past maxEventAgeSeconds are discarded. The lookup only adds the object's labels;
+        # node labels come from the nodes.json that `study collect` writes.
+        "omitLookup": True,
         "route": {"routes": [{"match": [{"receiver": "results-file"}]}]},
         "receivers": [
             {
@@ -106,10 +115,10 @@ def objects() -> list[dict[str, Any]]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": {"name": name},
-            # Events cluster-wide, plus read access to the objects they involve (the exporter
-            # looks up labels and annotations of involved objects).
+            # Events cluster-wide, nothing else: the exporter's informer lists and watches core
+            # v1 Events, and with omitLookup it reads no involved objects.
             "rules": [
-                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]},
             ],
         },
         {

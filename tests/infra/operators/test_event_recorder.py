@@ -87,6 +87,23 @@ class TestExporterConfigMatchesV17:
         assert cfg["receivers"][0]["file"]["maxsize"] == event_recorder.MAX_EVENTS_MB
 
 
+class TestExporterKeepsUp:
+    """At v1.7 looking up an event's involved object costs API discovery plus a GET per event
+    (pkg/kube/objects.go: cache keyed by uid/resourceVersion; pkg/exporter/config.go: a client
+    limited to kubeQPS 5 / kubeBurst 10) inside the informer's handler (pkg/kube/watcher.go
+    onEvent), where events queued longer than maxEventAgeSeconds are discarded."""
+
+    def test_no_involved_object_lookups(self):
+        cfg = yaml.safe_load(event_recorder.exporter_config())
+        assert cfg["omitLookup"] is True
+
+    def test_reads_events_and_nothing_else(self):
+        (role,) = [o for o in event_recorder.objects() if o["kind"] == "ClusterRole"]
+        assert role["rules"] == [
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]}
+        ]
+
+
 class TestResultsClaim:
     """The results claim names the harness's StorageClass (which binds on first consumer)."""
 

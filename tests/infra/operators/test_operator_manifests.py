@@ -113,6 +113,6 @@ class TestEventRecorder:
     def test_can_watch_events_cluster_wide(self):
         role = next(o for o in event_recorder.objects() if o["kind"] == "ClusterRole")
         rule = role["rules"][0]
-        assert {"list", "watch"} <= set(rule["verbs"]) and rule["resources"] == ["*"]
+        assert {"list", "watch"} <= set(rule["verbs"]) and rule["resources"] == ["events"]
         binding = next(o for o in event_recorder.objects() if o["kind"] == "ClusterRoleBinding")
         assert binding["subjects"][0]["namespace"] == layout.NAMESPACE
