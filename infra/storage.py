@@ -37,8 +37,12 @@ PROVISIONERS = {"gke": "pd.csi.storage.gke.io", "eks": "ebs.csi.aws.com"}
 # gp3: the EBS CSI default, 3000 IOPS baseline whatever the size.
 DISK_TYPES = {"gke": "pd-balanced", "eks": "gp3"}
 
-_GCE_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_GCE_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_GCE_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")  # fullmatch: `$` would let a "\n" through
+_GCE_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+GCE_MAX_LABELS = 64  # ConvertLabelsStringToMap's own limit
+# EC2 allows 50 tags per volume; the driver adds up to 9 of its own (CSIVolumeName,
+# ebs.csi.aws.com/cluster, three kubernetes.io/created-for/*, four cluster-id tags).
+EBS_MAX_TAGS = 41
 _EBS_RESERVED_KEYS = {"CSIVolumeName", "CSIVolumeSnapshotName"}
 _EBS_RESERVED_PREFIXES = ("kubernetes.io", "ebs.csi.aws.com/")
 
@@ -49,17 +53,23 @@ def _bad(key: str, value: str, allowed: str) -> SpecError:
 
 def gce_labels_parameter(labels: dict[str, str]) -> str:
     """The pd CSI `labels` parameter, or a SpecError naming the label the driver would reject."""
+    if len(labels) > GCE_MAX_LABELS:
+        msg = f"study labels: {len(labels)} labels; the results disk takes at most 64"
+        raise SpecError([msg])
     for key, value in labels.items():
-        if not _GCE_KEY.match(key):
+        if not _GCE_KEY.fullmatch(key):
             raise _bad(key, value, "GCE label keys are a lowercase letter, then up to 62 of a-z "
                                    "0-9 _ -")
-        if not _GCE_VALUE.match(value):
+        if not _GCE_VALUE.fullmatch(value):
             raise _bad(key, value, "GCE label values are up to 63 of a-z 0-9 _ -")
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 def ebs_tag_parameters(labels: dict[str, str]) -> dict[str, str]:
     """`tagSpecification_<n>` parameters, or a SpecError naming a tag the driver would reject."""
+    if len(labels) > EBS_MAX_TAGS:
+        msg = f"study labels: {len(labels)} labels; the results disk takes at most {EBS_MAX_TAGS}"
+        raise SpecError([msg])
     out: dict[str, str] = {}
     for i, (key, value) in enumerate(sorted(labels.items()), 1):
         if (key in _EBS_RESERVED_KEYS or key.startswith(_EBS_RESERVED_PREFIXES)

@@ -34,6 +34,11 @@ LABELS = {
     "expires-at": "20271231t000000z", "budget-usd": "5_00", "managed-by": "study-harness",
 }
 SC_TYPE = "kubernetes:storage.k8s.io/v1:StorageClass"
+GCE_KEYS = "GCE label keys are a lowercase letter, then up to 62 of a-z 0-9 _ -"
+GCE_VALUES = "GCE label values are up to 63 of a-z 0-9 _ -"
+EBS_KEYS = ("EBS CSI tag keys are 1-128 characters without '=', not "
+            "CSIVolumeName/CSIVolumeSnapshotName nor prefixed kubernetes.io or ebs.csi.aws.com/")
+EBS_VALUES = "EBS CSI tag values are up to 256 characters without '{{'"
 
 
 def pd_csi_labels(value: str) -> dict[str, str]:
@@ -82,23 +87,34 @@ class TestStorageClassObject:
         assert sc["reclaimPolicy"] == "Delete"
 
     @pytest.mark.parametrize(
-        ("cloud", "labels", "message"),
+        ("cloud", "labels", "allowed"),
         [
-            ("gke", {"Team": "x"}, "study label Team='x' cannot tag the results disk: GCE label keys are a lowercase "
-                                   "letter, then up to 62 of a-z 0-9 _ -"),
-            ("gke", {"team": "a,b=c"}, "study label team='a,b=c' cannot tag the results disk: GCE label values are "
-                                       "up to 63 of a-z 0-9 _ -"),
-            ("eks", {"kubernetes.io/x": "1"}, "study label kubernetes.io/x='1' cannot tag the results "
-             "disk: EBS CSI tag keys are 1-128 characters without '=', not CSIVolumeName/CSIVolumeSnapshotName "
-             "nor prefixed kubernetes.io or ebs.csi.aws.com/"),
-            ("eks", {"team": "{{ .PVName }}"}, "study label team='{{ .PVName }}' cannot tag the results "
-             "disk: EBS CSI tag values are up to 256 characters without '{{'"),
+            ("gke", {"Team": "x"}, GCE_KEYS),
+            ("gke", {"team": "a,b=c"}, GCE_VALUES),
+            ("gke", {"team": "hpc\n"}, GCE_VALUES),  # a `$` anchor would let the newline in
+            ("eks", {"kubernetes.io/x": "1"}, EBS_KEYS),
+            ("eks", {"CSIVolumeName": "1"}, EBS_KEYS),
+            ("eks", {"team": "{{ .PVName }}"}, EBS_VALUES),
         ],
     )
-    def test_labels_the_driver_would_reject_are_one_line_errors(self, cloud, labels, message):
+    def test_labels_the_driver_would_reject_are_one_line_errors(self, cloud, labels, allowed):
+        ((key, value),) = labels.items()
         with pytest.raises(SpecError) as err:
             storage.storage_class(cloud, labels)
-        assert err.value.problems == [message]
+        assert err.value.problems == [
+            f"study label {key}={value!r} cannot tag the results disk: {allowed}"
+        ]
+
+    @pytest.mark.parametrize(("cloud", "most"), [("gke", 64), ("eks", 41)])
+    def test_too_many_labels(self, cloud, most):
+        """pd CSI: at most 64 labels; EC2: 50 tags per volume, 9 of them the driver's own."""
+        labels = {f"k{i}": "v" for i in range(most + 1)}
+        with pytest.raises(SpecError) as err:
+            storage.storage_class(cloud, labels)
+        assert err.value.problems == [
+            f"study labels: {most + 1} labels; the results disk takes at most {most}"
+        ]
+        assert storage.storage_class(cloud, dict(list(labels.items())[:most]))
 
 
 def _render(stack: str):
