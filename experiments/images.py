@@ -4,7 +4,10 @@ Why: the pulling and apps studies name images as data (a repository plus layer c
 explicit references), and an Artifact Registry stack must pull from its own repository, which the
 seed filled by hand (re-tag and push). Here the copy is a step of the experiment: one Job whose
 init containers run `gcrane cp SRC DST` (idempotent: blobs already present are skipped) with the
-node's Google credentials, so a re-run copies nothing new.
+node's Google credentials, so a re-run copies nothing new. `study images mirror` does the same
+copy from a workstation before `up`. A source the image lock has a digest for is copied as
+`name:tag@digest`, so the copy is the locked content even if the tag has moved since
+(go-containerregistry pkg/name/digest.go `NewDigest` accepts `tag@digest` and uses the digest).
 """
 
 from __future__ import annotations
@@ -69,10 +72,13 @@ def mirror_steps(sources: list[str], cluster: ClusterFacts) -> list[Step]:
 
 def mirror_job(step: Step, ctx, labels: dict[str, str]) -> dict[str, Any]:
     """One pod, one init container per copy (no shell needed), then a no-op main container."""
+    from infra.image_lock import committed
     from infra.operators.versions import GCRANE
 
+    lock = committed()
     return init_containers_job(step, ctx, labels, [
-        {"name": f"copy-{i}", "image": GCRANE.ref, "command": ["gcrane", "cp", s, d]}
+        {"name": f"copy-{i}", "image": GCRANE.ref,
+         "command": ["gcrane", "cp", lock.pinned(s), d]}
         for i, (s, d) in enumerate(step.params["copies"])
     ], backoff_limit=3)  # registry hiccups; gcrane cp is idempotent
 

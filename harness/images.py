@@ -159,7 +159,7 @@ def mirror_pairs(manifests: list[dict[str, Any]]) -> dict[str, str]:
         for holder, _, _ in image_slots(obj):
             argv = holder.get("command") or []
             if len(argv) == 4 and argv[:2] == ["gcrane", "cp"]:
-                out[argv[3]] = argv[2]
+                out[argv[3]] = argv[2].split("@", 1)[0]  # the source as tagged, not as locked
     return out
 
 

@@ -209,6 +209,27 @@ class TestStackImages:
 
     def test_mirror_pairs_read_the_copy_commands(self):
         job = {"kind": "Job", "spec": {"template": {"spec": {"initContainers": [
-            {"name": "copy-0", "image": "gcrane", "command": ["gcrane", "cp", "a/b:1", "c/b:1"]},
+            {"name": "copy-0", "image": "gcrane",
+             "command": ["gcrane", "cp", f"a/b:1@sha256:{'0' * 64}", "c/b:1"]},
         ]}}}}
         assert mirror_pairs([job]) == {"c/b:1": "a/b:1"}
+
+    def test_the_in_cluster_copy_takes_the_locked_digest(self, monkeypatch):
+        """gcrane (go-containerregistry pkg/name/digest.go NewDigest) pulls `tag@digest` by
+        the digest, so the copy is the locked content even after the tag moves."""
+        from experiments.base import Step
+        from experiments.images import mirror_job
+        from infra import image_lock
+        from infra.image_lock import LockEntry
+
+        src, dst, digest = "ghcr.io/a/app:1.0.0", "us-central1-docker.pkg.dev/p/r/app:1.0.0", (
+            "sha256:" + "cd" * 32)
+        lock = ImageLock({src: LockEntry(digest, "2026-12-01T00:00:00Z", ("s",))})
+        monkeypatch.setattr(image_lock, "committed", lambda: lock)
+
+        class Ctx:
+            namespace = "ns"
+
+        job = mirror_job(Step("mirror-images", 50.0, 900.0, {"copies": [(src, dst)]}), Ctx(), {})
+        (copy,) = job["spec"]["template"]["spec"]["initContainers"]
+        assert copy["command"] == ["gcrane", "cp", f"{src}@{digest}", dst]
