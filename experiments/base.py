@@ -76,6 +76,13 @@ class ExperimentKind(Protocol):
         """Create the step's Kubernetes resources (opts: pulumi.ResourceOptions with depends_on)."""
         ...
 
+    # Optional (looked up with getattr, so it is not part of the structural type):
+    #   helper_images(params, cluster) -> list[str]
+    # every image the steps run besides the studied ones, operator-injected ones included (the
+    # flux view, metric images). `experiments.pernode.with_prepull` then puts a `prepull` step
+    # first that pulls them on every node, so no measured step pays a first pull. A pulling
+    # study must never list its studied images here: they have to stay cold.
+
 
 _DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 MAX_STEP_NAME = 48  # room for the recorder's `rec-` prefix and the Job controller's pod suffix

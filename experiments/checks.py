@@ -8,7 +8,9 @@ whether a measurement can be trusted; it never decides what a measurement means.
 - pulls: every expected (node, image) pull observed, on distinct nodes, none warm
   (`Container image "..." already present on machine` means the cache was not cold);
 - pods per node: the scheduler placed exactly the expected number of pods on each node;
-- overlay: the Flux tree printed by the step has the requested shape.
+- overlay: the Flux tree printed by the step has the requested shape;
+- pull speed: no pull faster than a cold download can be (see `check_pull_speed`);
+- clears: every node that pulled, and every one of the N nodes, proved its cache cold.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from typing import Any
 _PULLED = re.compile(r'^Successfully pulled image "(?P<ref>[^"]+)"')
 _WARM = re.compile(r'^Container image "(?P<ref>[^"]+)" already present on machine')
 _PULLING = re.compile(r'^Pulling image "(?P<ref>[^"]+)"')
+# Kubernetes >= 1.30: `... in 6.959s (6.959s including waiting). Image size: 3369495 bytes.`
+_PULL_TIME = re.compile(r' in (?P<pull>\S+) \((?P<wait>\S+) including waiting\)\. '
+                        r'Image size: (?P<bytes>\d+) bytes')
+_GO_DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<unit>ns|us|µs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _TREE = re.compile(r"^(?P<prefix>[│├└─ ]*)(?P<rank>\d+) \S+")
 
 
@@ -111,6 +118,86 @@ def check_pulls(
     counts = {"expected_pulls": expected, "observed_pulls": len(pairs),
               "distinct_nodes": distinct, "warm": len(warm)}
     return _verdict("pulls", counts, (len(pairs), expected), complete and not warm, problems)
+
+
+# Fastest cold pulls in the seed (GKE n1-standard-16, gVNIC, runs 1-3, 480 chonk pulls): 196 MB/s
+# of uncompressed layers; 235 MB/s of compressed bytes for any image (system images included).
+# A pull whose layer snapshots already exist fetches only manifest and config (containerd
+# core/unpack/unpacker.go skips a layer whose chain-ID snapshot exists), so it "pulls" gigabytes
+# in a fraction of a second: the seed's image-streaming run4 shows 35-41 GB/s. Thresholds sit an
+# order of magnitude above any cold pull and far below any warm one.
+MAX_NETWORK_BYTES_PER_SECOND = 1.25e9  # 10 Gb/s of compressed bytes: more than a node downloads
+MAX_UNPACK_BYTES_PER_SECOND = 2e9  # 2 GB/s of uncompressed layers written to the node's disk
+
+
+def go_seconds(text: str) -> float | None:
+    """Seconds of a Go duration (`627ms`, `6.959s`, `1m2.3s`), None if it is not one."""
+    parts = list(_GO_DURATION.finditer(text))
+    if not parts or "".join(m.group(0) for m in parts) != text:
+        return None
+    return sum(float(m["n"]) * _GO_UNITS[m["unit"]] for m in parts)
+
+
+def check_pull_speed(
+    events: Iterable[dict[str, Any]],
+    uncompressed: dict[str, int | None],
+    pods: set[str] | None = None,
+) -> dict[str, Any]:
+    """Was any cold pull of the studied images faster than a cold download can be?
+
+    `uncompressed`: image -> uncompressed bytes when known (container-chonks tags), else None.
+    Rule: a pull is too fast when its compressed `Image size` over its pull time exceeds
+    MAX_NETWORK_BYTES_PER_SECOND, or its uncompressed size over its pull time exceeds
+    MAX_UNPACK_BYTES_PER_SECOND. A pull event without an `Image size` (kubelet < 1.30) cannot be
+    judged and makes the check invalid.
+    """
+    cold, _ = image_pulls(events, list(uncompressed), pods)
+    problems: list[str] = []
+    fast = unjudged = 0
+    for row in cold:
+        m = _PULL_TIME.search(row["message"])
+        secs = go_seconds(m["pull"]) if m else None
+        if m is None or secs is None:
+            unjudged += 1
+            continue
+        secs = max(secs, 1e-9)
+        net = int(m["bytes"]) / secs
+        size = uncompressed.get(row["image"])
+        unpack = size / secs if size else 0.0
+        if net > MAX_NETWORK_BYTES_PER_SECOND or unpack > MAX_UNPACK_BYTES_PER_SECOND:
+            fast += 1
+            if fast == 1:
+                problems.append(
+                    f"too fast for a cold pull on {row['node']}: {row['image']} in {m['pull']} "
+                    f"= {net / 1e6:.0f} MB/s compressed, {unpack / 1e6:.0f} MB/s uncompressed "
+                    f"(limits {MAX_NETWORK_BYTES_PER_SECOND / 1e6:.0f} and "
+                    f"{MAX_UNPACK_BYTES_PER_SECOND / 1e6:.0f} MB/s): its layers were cached")
+    if fast > 1:
+        problems.append(f"{fast} pulls too fast for a cold cache in all")
+    if unjudged:
+        problems.append(f"{unjudged} pull event(s) without 'in <duration> ... Image size: N bytes'"
+                        " (kubelet < 1.30): speed cannot be judged")
+    counts = {"pulls": len(cold), "too_fast": fast, "unjudged": unjudged}
+    return _verdict("pull_speed", counts, (len(cold) - fast - unjudged, len(cold)),
+                    not problems and bool(cold), problems or ([] if cold else ["no pulls"]))
+
+
+def check_clears(records: list[dict[str, Any]], pull_nodes: set[str], nodes: int) -> dict:
+    """records: [{node, ok}] from the cache-clear pods. Did every node that pulled, and at least
+    `nodes` distinct nodes, prove its cache cold before the pull?"""
+    cleared = {r["node"] for r in records if r.get("ok") and r.get("node")}
+    failed = sorted({r.get("node") or "?" for r in records if not r.get("ok")})
+    missing = sorted(pull_nodes - cleared)
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} node(s) pulled without a cache-clear record, "
+                        f"e.g. {missing[0]}")
+    if len(cleared) < nodes:
+        problems.append(f"cache cleared on {len(cleared)} distinct nodes; expected {nodes}")
+    if failed:
+        problems.append(f"cache clear failed on {len(failed)} node(s), e.g. {failed[0]}")
+    return _verdict("clears", {"expected_nodes": nodes, "cleared_nodes": len(cleared)},
+                    (min(len(cleared), nodes), nodes), not problems, problems)
 
 
 def check_pods_per_node(pods: list[dict[str, Any]], nodes: int, per_node: int = 1) -> dict:

@@ -26,6 +26,7 @@ from pulumi import ComponentResource, CustomTimeouts, ResourceOptions
 from experiments import layout
 from experiments.base import ExperimentKind, RenderContext, Step, Workload
 from experiments.k8s import create
+from experiments.pernode import PREPULL_STEP, render_prepull
 from infra.operators.versions import PYTHON
 
 RECORDER_MARGIN_SECONDS = 180  # the recorder outlives the workload's own deadline by this much
@@ -73,6 +74,9 @@ def shared_objects(ctx: RenderContext) -> list[dict[str, Any]]:
                  "verbs": ["get", "list", "watch"]},
                 {"apiGroups": ["batch"], "resources": ["jobs"],
                  "verbs": ["get", "list", "watch", "delete"]},
+                # Per-node work (cache clears, pre-pulls) is a DaemonSet the recorder deletes.
+                {"apiGroups": ["apps"], "resources": ["daemonsets"],
+                 "verbs": ["get", "list", "delete"]},
                 {"apiGroups": ["flux-framework.org"], "resources": ["miniclusters", "metricsets"],
                  "verbs": ["get", "list", "delete"]},
                 {"apiGroups": ["jobset.x-k8s.io"], "resources": ["jobsets"],
@@ -190,7 +194,10 @@ class Experiment(ComponentResource):
         for step in steps:
             timeouts = step_timeouts(step)
             step_opts = ResourceOptions(parent=self, depends_on=previous, custom_timeouts=timeouts)
-            wl = kind.render(step, params, ctx, step_opts)
+            if step.name == PREPULL_STEP:  # generic: the kind only names its helper images
+                wl = render_prepull(step, ctx, step_opts)
+            else:
+                wl = kind.render(step, params, ctx, step_opts)
             rec = create(
                 recorder_job(step, kind.name, wl, ctx),
                 ResourceOptions(

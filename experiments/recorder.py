@@ -36,6 +36,7 @@ SA = "/var/run/secrets/kubernetes.io/serviceaccount"
 API = "https://kubernetes.default.svc"
 RESULTS = os.environ.get("RESULTS_DIR", "/results")
 POLL_SECONDS = 10
+CLEANUP_SECONDS = 600  # pods stop within their grace period (1 s for per-node pods, 30 s others)
 
 
 def now() -> str:
@@ -47,12 +48,13 @@ class Api:
         self.token = open(f"{SA}/token").read().strip()
         self.ctx = ssl.create_default_context(cafile=f"{SA}/ca.crt")
 
-    def request(self, path: str, method: str = "GET", raw: bool = False):
+    def request(self, path: str, method: str = "GET", raw: bool = False,
+                propagation: str = "Background"):
         req = urllib.request.Request(API + path, method=method)
         req.add_header("Authorization", f"Bearer {self.token}")
         if method == "DELETE":
             req.add_header("Content-Type", "application/json")
-            req.data = json.dumps({"propagationPolicy": "Background"}).encode()
+            req.data = json.dumps({"propagationPolicy": propagation}).encode()
         with urllib.request.urlopen(req, context=self.ctx, timeout=60) as resp:
             body = resp.read()
         return body.decode(errors="replace") if raw else json.loads(body)
@@ -119,6 +121,55 @@ def pods_of(api: Api, ns: str, selector: str) -> list[dict]:
     ]
 
 
+def delete_and_wait(api: Api, ns: str, paths: list[str], selectors: list[str],
+                    timeout: float = CLEANUP_SECONDS) -> dict[str, Any]:
+    """Delete `paths` with foreground propagation and wait until they and the pods of
+    `selectors` are gone (a `clears`-style verdict).
+
+    Foreground: the API server keeps the owner until the garbage collector has deleted every
+    dependent with blockOwnerDeletion (the Job's and DaemonSet's pods), and a pod object goes
+    only when its kubelet has stopped its containers; the next step's cache clear then finds
+    no running container of the image, and removes the exited ones.
+    """
+    problems: list[str] = []
+    for path in paths:
+        try:
+            api.request(path, method="DELETE", propagation="Foreground")
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                problems.append(f"delete {path}: HTTP {exc.code}")
+    end = time.time() + timeout
+    left = list(paths)
+    pods: list[dict] = []
+    while True:
+        left = [p for p in left if get(api, p) is not None]
+        pods = [p for sel in selectors for p in pods_of(api, ns, sel)]
+        if (not left and not pods) or time.time() >= end:
+            break
+        time.sleep(POLL_SECONDS)
+    if left:
+        problems.append(f"still present after {timeout:.0f} s: {', '.join(left)}")
+    if pods:
+        problems.append(f"{len(pods)} pod(s) still present after {timeout:.0f} s, "
+                        f"e.g. {pods[0]['name']} on {pods[0]['node']}")
+    return {"check": "cleanup", "deleted": paths, "valid": not problems, "problems": problems,
+            "completeness": 1.0 if not problems else 0.0}
+
+
+def clear_records(api: Api, ns: str, spec: dict[str, str]) -> tuple[list[dict], str]:
+    """[{node, pod, ok}] of the cache-clear pods (their `clear` container's log), and the logs."""
+    records, parts = [], []
+    for p in pods_of(api, ns, spec["selector"]):
+        try:
+            text = api.request(f"/api/v1/namespaces/{ns}/pods/{p['name']}/log"
+                               f"?container={spec['container']}", raw=True)
+        except Exception as exc:  # noqa: BLE001 - no log is no record: the check says so
+            text = f"(no log: {exc})"
+        records.append({"node": p["node"], "pod": p["name"], "ok": spec["ok"] in text})
+        parts.append(f"===== cache-clear pod {p['name']} node {p['node']}\n{text}")
+    return records, "\n".join(parts)
+
+
 def main() -> int:
     step, ns = os.environ["STEP"], os.environ["NAMESPACE"]
     paths = json.loads(os.environ.get("WAIT_FOR", "[]"))
@@ -153,8 +204,12 @@ def main() -> int:
             text = f"(no log: {exc})"
         log_parts.append(f"===== pod {p['name']} node {p['node']}\n{text}")
     log = "\n".join(log_parts)
+    clears: list[dict] = []
+    if "clears" in expect:
+        clears, clear_log = clear_records(api, ns, expect["clears"])
+        log_parts.append(clear_log)
     with open(os.path.join(out, "log.txt"), "w") as f:
-        f.write(log)
+        f.write("\n".join(log_parts))
     results = []
     if "pull_images" in expect:
         time.sleep(15)  # let the event recorder flush the last kubelet events
@@ -162,11 +217,20 @@ def main() -> int:
             events = checks.read_events(f)
         names = {p["name"] for p in pods}
         results.append(checks.check_pulls(events, expect["pull_images"], expect["nodes"], names))
+        if expect.get("pull_speed"):
+            results.append(checks.check_pull_speed(events, expect["pull_speed"], names))
+        if "clears" in expect:
+            cold, _ = checks.image_pulls(events, expect["pull_images"], names)
+            pulled = {r["node"] for r in cold} | {p["node"] for p in pods if p["node"]}
+            results.append(checks.check_clears(clears, pulled, expect["nodes"]))
     if "pods_per_node" in expect:
         results.append(checks.check_pods_per_node(pods, expect["nodes"], expect["pods_per_node"]))
     if "overlay_parents" in expect:
         results.append(checks.check_overlay(checks.overlay_section(log),
                                             expect["overlay_parents"]))
+    if expect.get("cleanup"):
+        selectors = [selector] + ([expect["clears"]["selector"]] if "clears" in expect else [])
+        results.append(delete_and_wait(api, ns, expect["cleanup"], selectors))
     status["checks"] = results
     status["timings"] = checks.timing_lines(log)
     invalid = [r for r in results if not r["valid"]]

@@ -134,9 +134,11 @@ def experiment_steps(spec) -> list[Step]:
     if spec.experiment is None:
         return []
     from experiments.base import check_step_names
+    from experiments.pernode import with_prepull
 
     kind, params = experiment_params(spec)
-    steps = kind.steps(params, cluster_facts(spec))
+    facts = cluster_facts(spec)
+    steps = with_prepull(kind, params, facts, kind.steps(params, facts))
     check_step_names(steps)
     return budget_deadlines(steps, experiment_deadline_seconds(spec))
 

@@ -25,6 +25,7 @@ and disk writes dominate. With image streaming the seed saw `Pulled` after ~1 s 
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -41,6 +42,8 @@ from experiments.images import (
     slug,
 )
 from experiments.kinds._common import job_path, job_workload, pod_selector, timed_step
+from experiments.pernode import daemonset, daemonset_path
+from experiments.reference import ImageRef, RepositoryName, normalize
 from experiments.registry import register
 
 PRIME_STEP = "prime-images"
@@ -48,18 +51,19 @@ SECONDS_PER_GB = 5.8
 STREAMING_SECONDS_PER_GB = 1.0
 NETWORK_BYTES_PER_SECOND = 100e6
 CHONK_COMPRESSED_FRACTION = 20.7e6 / 19034736629  # zero layers compress ~1000x
+CLEAR_TIMEOUT_SECONDS = 1200  # image pull of the clear pod, then seconds per node
 
 
 class PullingParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Where the images live upstream; Artifact Registry stacks copy them into their own repo.
-    repository: str = Field(
+    repository: RepositoryName = Field(
         default="ghcr.io/converged-computing/container-chonks-run1", min_length=1
     )
     layers: list[int] = Field(default_factory=list, description="chonk layer counts")
     sizes: list[int] = Field(default_factory=list, description="chonk sizes, uncompressed bytes")
-    images: list[str] = Field(default_factory=list, description="explicit image references")
+    images: list[ImageRef] = Field(default_factory=list, description="explicit image references")
     iterations: int = Field(default=1, ge=1, le=100)
     command: list[str] = Field(default_factory=lambda: ["true"], min_length=1)
     assumed_size_bytes: int = Field(default=2_000_000_000, gt=0)
@@ -123,16 +127,68 @@ def one_pod_per_node(labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def clear_script(image: str) -> str:
-    """Remove `image` from the host's containerd store, then prove it is gone."""
-    return (
-        # crictl lives in /home/kubernetes/bin on COS, /usr/bin or /usr/local/bin elsewhere.
-        "export PATH=$PATH:/home/kubernetes/bin:/usr/local/bin; "
-        f"crictl rmi '{image}' >/dev/null 2>&1 || true; "
-        f"if crictl inspecti -q '{image}' >/dev/null 2>&1; then "
-        f"echo \"cache-clear: '{image}' still present on $(hostname)\"; exit 1; fi; "
-        f"echo \"cache-clear: '{image}' absent on $(hostname)\""
-    )
+CLEAR_OK = "cache-clear: OK"  # the record the step recorder looks for in each node's clear log
+SNAPSHOTTER = "overlayfs"  # containerd's default snapshotter on COS and AL2023
+
+# Runs on the host (nsenter into PID 1's mount namespace) as root, so every value is quoted.
+# Why each step, from containerd v2.1 (internal/cri/server/images/image_remove.go,
+# core/unpack/unpacker.go, cmd/ctr) and cri-tools v1.35 (cmd/crictl/image.go):
+# - removing an image drops only its references; the layer snapshots stay while any container,
+#   also an exited one, uses them, and the next pull's unpacker skips every layer whose
+#   chain-ID snapshot exists. So: remove the image's containers first, then the image.
+# - `crictl rmi`/`inspecti` exit 1 for a missing image *and* for any other failure, and a
+#   missing crictl (EKS AL2023, awslabs/amazon-eks-ami#2163) is "command not found": none of
+#   those may read as "absent". Absence is proven with `ctr` (which ships with containerd on
+#   every node): `images ls -q` exits 0 and prints nothing, and none of the chain IDs that
+#   `ctr images usage` listed before the removal is left in `ctr snapshots ls`.
+_CLEAR_SCRIPT = r"""
+set -u
+export PATH="$PATH:/home/kubernetes/bin:/usr/local/bin"
+node="${NODE_NAME:-$(hostname)}"
+fail() { echo "cache-clear: FAIL node=$node image=$IMG: $*"; exit 1; }
+command -v ctr >/dev/null 2>&1 || fail "no ctr on the node: cannot prove the image is gone"
+if command -v crictl >/dev/null 2>&1; then client=crictl; else client=ctr; fi
+listed=$(ctr -n k8s.io images ls -q "name==$IMG") || fail "ctr images ls failed"
+chains=""
+if [ -n "$listed" ]; then
+  usage=$(ctr -n k8s.io images usage --snapshotter "$SNAPSHOTTER" "$IMG") \
+    || fail "ctr images usage failed: cannot list the image's layer snapshots"
+  chains=$(printf '%s\n' "$usage" | awk 'NR > 1 && $1 != "" {print $1}')
+fi
+if [ "$client" = crictl ]; then
+  ids=$(crictl ps -a -q --image "$IMG") || fail "crictl ps failed"
+  for id in $ids; do crictl rm "$id" >/dev/null || fail "crictl rm $id failed"; done
+  if [ -n "$listed" ]; then crictl rmi "$IMG" >/dev/null || fail "crictl rmi failed"; fi
+else
+  ids=$(ctr -n k8s.io containers ls -q "image==$IMG") || fail "ctr containers ls failed"
+  for id in $ids; do
+    ctr -n k8s.io containers rm "$id" >/dev/null || fail "ctr containers rm $id failed"
+  done
+  ctr -n k8s.io images rm --sync "$IMG" >/dev/null || fail "ctr images rm failed"
+fi
+left=$(ctr -n k8s.io images ls -q "name==$IMG") || fail "ctr images ls failed"
+[ -z "$left" ] || fail "image still present after $client removed it"
+if [ -n "$chains" ]; then
+  snaps=$(ctr -n k8s.io snapshots --snapshotter "$SNAPSHOTTER" ls) || fail "ctr snapshots ls failed"
+  for c in $chains; do
+    if printf '%s\n' "$snaps" | awk -v c="$c" '$1 == c {f = 1} END {exit !f}'; then
+      fail "layer snapshot $c still present"
+    fi
+  done
+fi
+n=$(printf '%s\n' "$chains" | awk 'NF' | wc -l)
+echo "cache-clear: OK node=$node image=$IMG client=$client snapshots_removed=$n"
+"""
+
+
+def clear_script(image: str, snapshotter: str = SNAPSHOTTER) -> str:
+    """The POSIX sh script that removes `image` (its containerd name) and proves it is gone.
+
+    Exit 0 and a `cache-clear: OK` line only when the image and all its layer snapshots are
+    gone; exit 1 and `cache-clear: FAIL ...` otherwise (also when no client exists).
+    """
+    head = f"IMG={shlex.quote(image)}\nSNAPSHOTTER={shlex.quote(snapshotter)}\n"
+    return head + _CLEAR_SCRIPT.lstrip("\n")
 
 
 def job(name: str, ctx: RenderContext, labels: dict[str, str], n: int, pod: dict[str, Any],
@@ -196,23 +252,23 @@ class Pulling:
             return job_workload(step, ctx, "prime", opts, prime_job)
         image, n = step.params["image"], ctx.cluster.node_count
         clear_labels = step_labels(ctx, step.name, "cache-clear")
-        clear_pod = {
-            "hostPID": True,
-            "containers": [
-                {
-                    "name": "clear",
-                    "image": _debian(),
-                    "command": ["nsenter", "-t", "1", "-m", "--", "sh", "-c", clear_script(image)],
-                    "securityContext": {"privileged": True},
-                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-                }
-            ],
+        clear_container = {
+            "name": "clear",
+            "image": _debian(),
+            # The image is passed as containerd stores it (docker.io/library/..., :latest).
+            "command": ["nsenter", "-t", "1", "-m", "--", "sh", "-c",
+                        clear_script(normalize(image))],
+            "env": [{"name": "NODE_NAME",
+                     "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+            "securityContext": {"privileged": True},
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
         }
+        clear_name = f"clr-{step.name}"
+        timeout = f"{CLEAR_TIMEOUT_SECONDS}s"
         clear = create(
-            job(f"clr-{step.name}", ctx, clear_labels, n, clear_pod, 900, skip_await=False),
-            ResourceOptions.merge(
-                opts, ResourceOptions(custom_timeouts=CustomTimeouts(create="20m"))
-            ),
+            daemonset(clear_name, ctx, clear_labels, [clear_container], _debian(), hostPID=True),
+            ResourceOptions.merge(opts, ResourceOptions(
+                custom_timeouts=CustomTimeouts(create=timeout, update=timeout))),
         )
         labels = step_labels(ctx, step.name, "workload")
         pull_pod = {
@@ -231,13 +287,30 @@ class Pulling:
             ResourceOptions.merge(opts, ResourceOptions(depends_on=[clear])),
         )
         path = job_path(ctx.namespace, step.name)
-        return Workload(
-            [clear, pull],
-            [path],
-            [path],
-            pod_selector(labels),
-            {"pull_images": [image], "nodes": n, "pods_per_node": 1},
-        )
+        chonk = parse_chonk(image)
+        expect = {
+            "pull_images": [image], "nodes": n, "pods_per_node": 1,
+            # Speed is no evidence under image streaming: `Pulled` comes before the bytes do.
+            "pull_speed": None if ctx.cluster.image_streaming else
+            {image: chonk[1] if chonk else None},
+            "clears": {"selector": pod_selector(clear_labels), "container": "clear",
+                       "ok": CLEAR_OK},
+            # Pull pods deleted before the next step's clear: their exited containers would
+            # keep the layer snapshots. Then the idle clear pods.
+            "cleanup": [path, daemonset_path(ctx.namespace, clear_name)],
+        }
+        return Workload([clear, pull], [path], [path], pod_selector(labels), expect)
+
+    def helper_images(self, params: PullingParams, cluster: ClusterFacts) -> list[str]:
+        """Images the steps run besides the studied ones (never the studied ones: they must
+        stay cold): the clear and its idle container, the step recorder, the mirror's copier."""
+        from experiments.images import is_artifact_registry
+        from infra.operators.versions import GCRANE, PYTHON
+
+        out = [_debian(), PYTHON.ref]
+        if is_artifact_registry(cluster.image_registry):
+            out.append(GCRANE.ref)
+        return out
 
 
 def prime_job(step: Step, ctx: RenderContext, labels: dict[str, str]) -> dict[str, Any]:

@@ -69,6 +69,13 @@ class TopologyParams(BaseModel):
     baseline: bool = True  # the direct download from one in-cluster server
     image: str = Field(default="", description="app image; default: pinned buildpack-deps noble")
 
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str) -> str:
+        from experiments.reference import validated
+
+        return validated(v) if v else v
+
     @field_validator("designs")
     @classmethod
     def _designs(cls, v: list[str]) -> list[str]:

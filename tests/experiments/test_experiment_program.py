@@ -107,10 +107,10 @@ def test_matrix_sizes(recorded):
     assert _kinds(res)["MiniCluster"] == 4 * 2 * 5
     res, _, _ = recorded("gke-64-osu")
     _, steps = spec_and_steps("gke-64-osu")
-    assert _kinds(res)["MetricSet"] == len(steps) == 14 + 8 * 5  # pairs once, collectives x5
+    assert _kinds(res)["MetricSet"] == len(steps) - 1 == 14 + 8 * 5  # pairs once, collect. x5
     res, _, _ = recorded("gke-64-ghcr")
-    jobs = [r for r in res if r.type == "kubernetes:batch/v1:Job"]
-    assert len(jobs) == 18 * 3  # cache clear + pull + recorder per step
+    assert _kinds(res)["Job"] == 18 * 2 + 1  # pull + recorder per step, the pre-pull's recorder
+    assert _kinds(res)["DaemonSet"] == 18 + 1  # one cache clear per step, one pre-pull
     res, _, _ = recorded("gke-64-apps-streaming")
     assert _kinds(res)["MiniCluster"] == 4 * 7
 
@@ -161,8 +161,7 @@ def test_resume_names_are_deterministic(recorded):
         (r.type, r.name, r.inputs) for r in first]
     names = [r.inputs.get("metadata", {}).get("name") for r in first
              if r.type == "kubernetes:batch/v1:Job"]
-    assert names == ["clr-pull-l9-s1176249324-r1", "pull-l9-s1176249324-r1",
-                     "rec-pull-l9-s1176249324-r1", "clr-pull-l9-s1176249324-r2",
+    assert names == ["rec-prepull", "pull-l9-s1176249324-r1", "rec-pull-l9-s1176249324-r1",
                      "pull-l9-s1176249324-r2", "rec-pull-l9-s1176249324-r2"]
 
 
@@ -176,7 +175,7 @@ class TestPullSteps:
 
     def test_one_pod_per_node(self, recorded):
         _, calls, _ = recorded("gke-64-localssd")
-        for role in ("workload", "cache-clear"):
+        for role in ("workload",):
             for c in _jobs(calls, role):
                 spec = c["obj"]["spec"]
                 tmpl = spec["template"]
@@ -191,19 +190,24 @@ class TestPullSteps:
                 assert (spread["maxSkew"], spread["whenUnsatisfiable"]) == (1, "DoNotSchedule")
 
     def test_cache_cleared_on_containerd_and_verified(self, recorded):
+        """One clear DaemonSet per pull step (the script itself: test_clear_script.py)."""
+        from experiments.kinds.pulling import clear_script
+        from experiments.reference import normalize
+
         _, calls, _ = recorded("gke-64-localssd")
-        clears, pulls = _jobs(calls, "cache-clear"), _jobs(calls, "workload")
+        clears = [c for c in calls if c["obj"]["kind"] == "DaemonSet"
+                  and c["obj"]["metadata"]["labels"][layout.LABEL_ROLE] == "cache-clear"]
+        pulls = _jobs(calls, "workload")
         assert len(clears) == len(pulls) == 18
         for clr, pull in zip(clears, pulls, strict=True):
             assert clr["name"] in pull["depends_on"]
             pod = clr["obj"]["spec"]["template"]["spec"]
-            c = pod["containers"][0]
+            c = pod["initContainers"][0]
             image = pull["obj"]["spec"]["template"]["spec"]["containers"][0]["image"]
-            script = c["command"][-1]
-            assert c["command"][:4] == ["nsenter", "-t", "1", "-m"] and pod["hostPID"]
-            assert c["securityContext"]["privileged"]
-            assert f"crictl rmi '{image}'" in script and f"crictl inspecti -q '{image}'" in script
-            assert "exit 1" in script and "docker" not in script
+            assert c["command"] == ["nsenter", "-t", "1", "-m", "--", "sh", "-c",
+                                    clear_script(normalize(image))]
+            assert pod["hostPID"] and c["securityContext"]["privileged"]
+            assert [x["name"] for x in pod["containers"]] == ["idle"]
             # Pulumi awaits the clear (a warm cache stops the run), not the pull.
             assert "annotations" not in clr["obj"]["metadata"]
             assert pull["obj"]["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
@@ -214,12 +218,17 @@ class TestPullSteps:
         import json
 
         _, calls, _ = recorded("gke-64-localssd")
-        for rec in _jobs(calls, "recorder"):
+        recs = [r for r in _jobs(calls, "recorder")
+                if r["obj"]["metadata"]["name"] != "rec-prepull"]
+        assert len(recs) == 18
+        for rec in recs:
             env = {e["name"]: e["value"] for e in
                    rec["obj"]["spec"]["template"]["spec"]["containers"][0]["env"]}
             expect = json.loads(env["EXPECT"])
             assert expect["nodes"] == 64 and len(expect["pull_images"]) == 1
             assert env["POD_SELECTOR"].endswith(f"{layout.LABEL_ROLE}=workload")
+            assert expect["clears"]["selector"].endswith(f"{layout.LABEL_ROLE}=cache-clear")
+            assert [p.split("/")[-2] for p in expect["cleanup"]] == ["jobs", "daemonsets"]
 
 
 def test_deadlines_reach_workload_recorder_and_pulumi(recorded):
@@ -237,7 +246,8 @@ def test_deadlines_reach_workload_recorder_and_pulumi(recorded):
             assert int(env["DEADLINE_SECONDS"]) == int(deadline[step] + RECORDER_MARGIN_SECONDS)
             assert rec["timeout"] == (
                 f"{int(deadline[step] + RECORDER_MARGIN_SECONDS + PULUMI_MARGIN_SECONDS)}s")
-            assert json.loads(env["WAIT_FOR"])
+            # The pre-pull DaemonSet is awaited by Pulumi; its recorder waits for nothing.
+            assert bool(json.loads(env["WAIT_FOR"])) == (step != "prepull")
         for c in calls:
             labels = c["obj"]["metadata"].get("labels", {})
             if labels.get(layout.LABEL_ROLE) != "workload":
@@ -360,10 +370,11 @@ def test_only_recorders_are_awaited(recorded, stack):
         ann = c["obj"]["metadata"].get("annotations", {})
         if role in ("workload", "mirror", "prime"):
             assert ann.get("pulumi.com/skipAwait") == "true", c["name"]
-        if role == "recorder":
+        if role in ("recorder", "prepull", "cache-clear"):
             assert "pulumi.com/skipAwait" not in ann
         roles[role] += 1
-    assert roles["recorder"] == roles["workload"] + roles["mirror"] + roles["prime"]
+    assert roles["prepull"] == 1
+    assert roles["recorder"] == roles["workload"] + roles["mirror"] + roles["prime"] + 1
 
 
 def test_recorder_ships_the_checks_the_laptop_uses(recorded):
@@ -387,16 +398,16 @@ def test_resume_after_destroy_renders_only_unfinished_steps(monkeypatch):
     cfg = config_of(stack_yaml("gke-4-nightly"))
     full = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
     steps = full.exports["steps"]
-    assert len(steps) == 2
-    monkeypatch.setenv(RESUME_ENV, steps[0])
+    assert len(steps) == 3 and steps[0] == "prepull"
+    monkeypatch.setenv(RESUME_ENV, steps[1])
     resumed = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
     assert resumed.error is None
     assert resumed.exports["steps"] == steps
-    assert resumed.exports["skipped_steps"] == [steps[0]]
+    assert resumed.exports["skipped_steps"] == [steps[1]]
 
     def job_names(run):
         return {r.inputs["metadata"]["name"] for r in run.resources
                 if r.type == "kubernetes:batch/v1:Job"}
 
-    assert job_names(resumed) == {n for n in job_names(full) if not n.endswith(steps[0])}
-    assert not any(n.endswith(steps[0]) for n in job_names(resumed))
+    assert job_names(resumed) == {n for n in job_names(full) if not n.endswith(steps[1])}
+    assert not any(n.endswith(steps[1]) for n in job_names(resumed))

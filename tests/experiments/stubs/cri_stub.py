@@ -1,0 +1,155 @@
+"""Stand-ins for `crictl` and `ctr` over a JSON state file, with the real CLIs' output and exit codes.
+
+Read from kubernetes-sigs/cri-tools v1.35.0 cmd/crictl/image.go, container.go, util.go and
+containerd v2.1.4 cmd/ctr/commands/{images,containers,snapshots}:
+- `crictl inspecti X`: JSON and exit 0; a missing image is `no such image "X" present`, exit 1.
+- `crictl rmi X`: `Deleted: X`, exit 0; a missing image is `no such image X`, exit 1.
+- `crictl ps -a -q --image X`: container IDs whose image resolves to X's; none (exit 0) when X
+  is missing. `crictl rm ID` fails for a running container.
+- `ctr images ls -q name==X`: X or nothing, exit 0. `ctr images rm [--sync] X`: prints X; a
+  missing image only warns, exit 0. `ctr images usage X`: `KEY SIZE INODES` then one chain ID
+  per layer snapshot, top first; exit 1 when X is missing.
+- `ctr snapshots ls`: `KEY PARENT KIND` then one row per snapshot.
+- `ctr containers ls -q image==X`, `ctr containers rm ID`.
+containerd's garbage collector removes a snapshot once no image and no container holds it; the
+`pin` fault keeps them (something else holds them), `rmi_fails` and `rmi_noop` break removal.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+STATE = Path(os.environ["STUB_STATE"])
+
+
+def say(text: str, err: bool = False) -> None:
+    (sys.stderr if err else sys.stdout).write(text + "\n")
+
+
+def load() -> dict:
+    return json.loads(STATE.read_text())
+
+
+def save(st: dict) -> None:
+    STATE.write_text(json.dumps(st))
+
+
+def log(tool: str) -> None:
+    with open(STATE.with_suffix(".calls"), "a") as f:
+        f.write(" ".join([tool, *sys.argv[1:]]) + "\n")
+
+
+def gc(st: dict) -> None:
+    """Drop snapshots no image or container holds (unless a fault pins them)."""
+    if "pin" in st.get("faults", []):
+        return
+    held = {c for img in st["images"].values() for c in img}
+    held |= {c for ct in st["containers"] for c in st["chains"].get(ct["image"], [])}
+    st["snapshots"] = [s for s in st["snapshots"] if s in held]
+
+
+def fatal(msg: str) -> None:
+    say(f'level=fatal msg="{msg}"', err=True)
+    sys.exit(1)
+
+
+def crictl(args: list[str]) -> None:
+    st = load()
+    cmd, rest = args[0], args[1:]
+    if cmd == "inspecti":
+        ref = rest[-1]
+        if ref not in st["images"]:
+            fatal(f'no such image "{ref}" present')
+        say(json.dumps({"status": {"id": "sha256:" + "0" * 64, "repoTags": [ref]}}))
+    elif cmd == "rmi":
+        ref = rest[-1]
+        if "rmi_fails" in st.get("faults", []):
+            fatal(f"error of removing image \"{ref}\": rpc error: code = Unknown")
+        if ref not in st["images"]:
+            fatal(f"no such image {ref}")
+        if "rmi_noop" not in st.get("faults", []):
+            del st["images"][ref]
+            gc(st)
+        save(st)
+        say(f"Deleted: {ref}")
+    elif cmd == "ps":
+        ref = rest[rest.index("--image") + 1]
+        if ref in st["images"]:
+            for c in st["containers"]:
+                if c["image"] == ref:
+                    say(c["id"])
+    elif cmd == "rm":
+        for cid in rest:
+            ct = next((c for c in st["containers"] if c["id"] == cid), None)
+            if ct is None:
+                fatal(f"removing container {cid}: not found")
+            if ct.get("running"):
+                fatal(f"removing container {cid}: container is running")
+            st["containers"].remove(ct)
+            say(cid)
+        save(st)
+    else:
+        fatal(f"stub crictl: unsupported {args}")
+
+
+def ctr(args: list[str]) -> None:
+    st = load()
+    if args[:2] == ["-n", "k8s.io"]:
+        args = args[2:]
+    else:
+        fatal("stub ctr: the CRI namespace is k8s.io")
+    group, rest = args[0], [a for a in args[1:] if not a.startswith("--snapshotter")]
+    if "--snapshotter" in args:
+        i = rest.index(args[args.index("--snapshotter") + 1])
+        rest.pop(i)
+    if group == "images" and rest[0] == "ls":
+        name = rest[-1].split("==", 1)[1]
+        if name in st["images"]:
+            say(name)
+    elif group == "images" and rest[0] == "usage":
+        ref = rest[-1]
+        if ref not in st["images"]:
+            say(f"ctr: failed to ensure if image {ref} exists: image \"{ref}\": not found",
+                  err=True)
+            sys.exit(1)
+        say("KEY SIZE INODES ")
+        for c in st["images"][ref]:
+            say(f"{c} 1.2 GiB 3 ")
+    elif group == "images" and rest[0] == "rm":
+        ref = rest[-1]
+        if ref in st["images"]:
+            if "rmi_noop" not in st.get("faults", []):
+                del st["images"][ref]
+                gc(st)
+            save(st)
+            say(ref)
+        else:
+            say(f'level=warning msg="{ref}: image not found"', err=True)
+    elif group == "snapshots" and rest[0] == "ls":
+        say("KEY PARENT KIND ")
+        for s in st["snapshots"]:
+            say(f"{s}  Committed ")
+    elif group == "containers" and rest[0] == "ls":
+        ref = rest[-1].split("==", 1)[1]
+        for c in st["containers"]:
+            if c["image"] == ref:
+                say(c["id"])
+    elif group == "containers" and rest[0] == "rm":
+        ct = next((c for c in st["containers"] if c["id"] == rest[1]), None)
+        if ct is None or ct.get("running"):
+            say(f"ctr: cannot delete container {rest[1]}", err=True)
+            sys.exit(1)
+        st["containers"].remove(ct)
+        save(st)
+    else:
+        fatal(f"stub ctr: unsupported {args}")
+
+
+def main(tool: str) -> None:
+    log(tool)
+    {"crictl": crictl, "ctr": ctr}[tool](sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[0]).name)

@@ -1,0 +1,137 @@
+"""The real cache-clear script, run under sh with stand-ins for crictl and ctr on PATH.
+
+What the script must get right comes from containerd v2.1.4 (internal/cri/server/images/
+image_remove.go: removal drops references, snapshots stay while a container uses them;
+core/unpack/unpacker.go: a layer whose chain-ID snapshot exists is not fetched again) and from
+the CLIs' exit codes (kubernetes-sigs/cri-tools v1.35.0 cmd/crictl/image.go: `rmi` and
+`inspecti` exit 1 for a missing image and for any other error; containerd cmd/ctr: `images ls -q`
+prints nothing for a missing image, `images rm` only warns). EKS AL2023 nodes have no crictl
+(awslabs/amazon-eks-ami#2163). The stand-ins in stubs/cri_stub.py reproduce those outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments.kinds.pulling import CLEAR_OK, clear_script
+from experiments.reference import normalize
+
+STUB = Path(__file__).resolve().parent / "stubs" / "cri_stub.py"
+IMAGE = normalize("ghcr.io/converged-computing/container-chonks-run1:9-layers-size-1176249324-bytes")
+CHAINS = [f"sha256:{c * 64}" for c in "abc"]  # top first, as `ctr images usage` lists them
+OTHER = "sha256:" + "d" * 64  # another image's snapshot: must survive
+DEBIAN = "docker.io/library/debian:12.7-slim"
+
+
+def state(images=None, containers=None, snapshots=None, faults=()):
+    return {
+        "images": {IMAGE: CHAINS, DEBIAN: [OTHER]} if images is None else images,
+        "chains": {IMAGE: CHAINS},
+        "containers": [{"id": "c1", "image": IMAGE}] if containers is None else containers,
+        "snapshots": CHAINS + [OTHER] if snapshots is None else snapshots,
+        "faults": list(faults),
+    }
+
+
+def run(tmp_path: Path, st: dict, tools=("crictl", "ctr"), image: str = IMAGE):
+    """Run the script as the clear pod does (`sh -c SCRIPT`), with only `tools` on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in tools:
+        exe = bin_dir / tool
+        exe.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(STUB.parent)!r})\n"
+                       f"import cri_stub\ncri_stub.main({tool!r})\n")
+        exe.chmod(0o755)
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(st))
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STUB_STATE": str(state_file),
+           "NODE_NAME": "node-a"}
+    proc = subprocess.run(["sh", "-c", clear_script(image)], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    calls = state_file.with_suffix(".calls")
+    return (proc, json.loads(state_file.read_text()),
+            calls.read_text().splitlines() if calls.exists() else [])
+
+
+def test_crictl_removes_exited_containers_then_image_and_proves_snapshots_gone(tmp_path):
+    proc, st, calls = run(tmp_path, state())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a image={IMAGE} client=crictl "
+                                   f"snapshots_removed=3")
+    assert IMAGE not in st["images"] and st["containers"] == [] and st["snapshots"] == [OTHER]
+    assert calls.index("crictl rm c1") < calls.index(f"crictl rmi {IMAGE}")
+
+
+def test_ctr_only_node_clears_with_ctr(tmp_path):
+    """AL2023: no crictl; the same proof with ctr in the k8s.io namespace."""
+    proc, st, calls = run(tmp_path, state(), tools=("ctr",))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().endswith("client=ctr snapshots_removed=3")
+    assert IMAGE not in st["images"] and st["containers"] == [] and st["snapshots"] == [OTHER]
+    assert f"ctr -n k8s.io images rm --sync {IMAGE}" in calls
+    assert "ctr -n k8s.io containers rm c1" in calls
+
+
+def test_no_client_fails_closed(tmp_path):
+    """The old script turned `crictl: not found` into "absent"; now it is a failure."""
+    proc, _, _ = run(tmp_path, state(), tools=())
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == (f"cache-clear: FAIL node=node-a image={IMAGE}: no ctr on the "
+                                   f"node: cannot prove the image is gone")
+
+
+def test_crictl_without_ctr_fails_closed(tmp_path):
+    proc, st, _ = run(tmp_path, state(), tools=("crictl",))
+    assert proc.returncode == 1
+    assert "no ctr on the node" in proc.stdout
+    assert IMAGE in st["images"]  # nothing was removed on a node where nothing can be proven
+
+
+def test_rmi_failing_fails(tmp_path):
+    proc, _, _ = run(tmp_path, state(faults=["rmi_fails"]))
+    assert proc.returncode == 1
+    assert proc.stdout.strip().endswith(": crictl rmi failed")
+
+
+@pytest.mark.parametrize("tools", [("crictl", "ctr"), ("ctr",)])
+def test_image_still_present_fails(tmp_path, tools):
+    proc, _, _ = run(tmp_path, state(faults=["rmi_noop"]), tools=tools)
+    assert proc.returncode == 1
+    assert proc.stdout.strip().endswith(f": image still present after {tools[0]} removed it")
+
+
+def test_snapshot_still_present_fails(tmp_path):
+    """The image reference is gone but its layers are still cached: a re-pull would be warm."""
+    proc, st, _ = run(tmp_path, state(faults=["pin"]))
+    assert proc.returncode == 1
+    assert IMAGE not in st["images"]
+    assert proc.stdout.strip().endswith(f": layer snapshot {CHAINS[0]} still present")
+
+
+def test_running_container_of_the_image_fails(tmp_path):
+    proc, _, _ = run(tmp_path, state(containers=[{"id": "c1", "image": IMAGE, "running": True}]))
+    assert proc.returncode == 1
+    assert proc.stdout.strip().endswith(": crictl rm c1 failed")
+
+
+def test_absent_image_is_already_cold(tmp_path):
+    """The first repeat: the node never pulled the image."""
+    proc, _, _ = run(tmp_path, state(images={}, containers=[], snapshots=[OTHER]))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().endswith("client=crictl snapshots_removed=0")
+
+
+@pytest.mark.parametrize("hostile", ["x'; touch PWNED; echo '", "$(touch PWNED)", "`touch PWNED`"])
+def test_quoting_holds_for_hostile_values(tmp_path, hostile):
+    """Spec validation refuses these; the script must still treat them as one literal word."""
+    proc, _, calls = run(tmp_path, state(), image=hostile)
+    assert not (tmp_path / "PWNED").exists()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a image={hostile} client=crictl "
+                                   f"snapshots_removed=0")
+    assert f"ctr -n k8s.io images ls -q name=={hostile}" in calls
