@@ -21,7 +21,13 @@ How each pin was checked against its upstream release process (read with git at 
   same, so the released build is pinned.
 - JobSet: kubernetes-sigs/jobset releases push `registry.k8s.io/jobset/jobset:<tag>` (Makefile
   `IMAGE_REGISTRY`, the rendered manifest names it).
-- event exporter: resmoio/kubernetes-event-exporter release tags (`v1.7`) on ghcr.io.
+- event exporter: resmoio/kubernetes-event-exporter `.github/workflows/release.yml` at v1.7
+  (2024-02-23) pushes `ghcr.io/resmoio/kubernetes-event-exporter:<release tag>` when a release is
+  published (docker/metadata-action defaults); v1.7 is the last tag, and later master builds go
+  to the company's private registries only.
+- gcrane: google/go-containerregistry `cloudbuild.yaml` at v0.20.2 (2024-08-06) builds
+  `gcr.io/go-containerregistry/gcrane` tagged with the release tag (ko); releases after it also
+  push to ghcr.io/google/go-containerregistry (`release-container.yml`, added 2024-08-15).
 - helper images: Docker official images, pulled from ECR Public's mirror of them
   (`public.ecr.aws/docker/library/...`, every tag of the official images) rather than Docker Hub,
   whose anonymous pulls are limited per address and every EKS node pulls through one NAT address.
