@@ -353,9 +353,11 @@ class TestParamErrors:
 
 
 def test_every_stack_file_is_still_valid_yaml_with_comments():
+    """Stack files are hand-kept: their experiment section and their comments (why a value) stay."""
     for s in STACKS:
         text = (Path(ROOT) / "stacks" / f"Pulumi.{s}.yaml").read_text()
-        assert "study:experiment:" in text and "# Issue #4" in text
+        assert "study:experiment:" in text, s
+        assert any(line.lstrip().startswith("#") for line in text.splitlines()), s
 
 
 @pytest.mark.parametrize("stack", ["gke-4-nightly", "gke-6-topology", "gke-64-osu", "gke-64-apps",
