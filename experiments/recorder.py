@@ -7,8 +7,11 @@ runs in a pinned python image next to the event recorder, which holds the ReadWr
 1. wait for the step's Jobs to finish (Complete or Failed) or for the step deadline, deleting the
    workload at the deadline so the next step starts on a quiet cluster;
 2. write `/results/steps/<step>/log.txt` (every pod's log), `pods.json` (pod -> node, phase);
-3. run `checks.py` (pulls, pods per node, overlay) against the recorded events and pods;
-4. write `status.json`: {step, kind, status, started_at, finished_at, checks, ...}.
+3. run `checks.py` (pulls, pull speed, cache clears, pods per node, overlay) against the recorded
+   events, pods and the cache-clear pods' logs;
+4. delete what EXPECT["cleanup"] names (the pull Job, per-node DaemonSets) with foreground
+   propagation and wait until they and their pods are gone (a `cleanup` check);
+5. write `status.json`: {step, kind, status, started_at, finished_at, checks, ...}.
 
 It exits 0 whatever the verdict (a failed step is data; the next step should still run); it exits
 non-zero only when it could not record at all. Configuration comes from environment variables set

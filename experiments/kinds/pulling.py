@@ -3,16 +3,21 @@
 Steps, in order: the registry mirror (Artifact Registry stacks only), the optional priming pull
 (`prime`, for image streaming, which streams an image only after its first pull), then for each
 iteration and each image one step made of
-  1. `clr-<step>`: a Job with one privileged pod per node that removes the image from the node's
-     containerd store (`crictl rmi` through nsenter into the host; the seed's DaemonSet talked to
-     the Docker socket, which does nothing on containerd) and fails unless `crictl inspecti` then
-     says the image is absent (verified cold). Pulumi awaits it: a cache that cannot be cleared
-     stops the run rather than producing a warm measurement;
+  1. `clr-<step>`: a DaemonSet (experiments.pernode: one pod pinned to every node) whose
+     privileged init container enters the host (nsenter) and runs `clear_script`: remove the
+     image's containers, exited ones included (they keep its layer snapshots), remove the image
+     (crictl, or ctr where there is no crictl, as on EKS AL2023), then prove with ctr that
+     neither the image nor any of its layer snapshots is left. Pulumi awaits the DaemonSet: a
+     node whose cache cannot be proven cold stops the run rather than producing a warm pull;
   2. `<step>`: the pull Job, completions = parallelism = N, one pod per node enforced by the
-     scheduler (required pod anti-affinity on the hostname plus a DoNotSchedule topology spread),
+     scheduler (required pod anti-affinity on the hostname plus a DoNotSchedule topology spread;
+     a pull pod holds its node for the whole pull, and the pods-per-node check catches the rest),
      `imagePullPolicy: IfNotPresent` so a warm cache shows up as `already present on machine`;
-  3. the recorder checks the events afterwards: N cold pulls on N distinct nodes, none warm.
-The plan stays the same size whatever N is: two Jobs per step, never one object per node.
+  3. the recorder checks the events afterwards (N cold pulls on N distinct nodes, none warm,
+     none faster than a cold pull can be, a clear record from every node that pulled), then
+     deletes the pull Job and the clear DaemonSet in the foreground and waits until their pods
+     are gone, so the next repeat finds no container holding the image's snapshots.
+The plan stays the same size whatever N is: a DaemonSet and two Jobs per step.
 
 Duration model (per step): 30 s cache clear + 15 s scheduling + pull + 30 s recording, where
 pull = 0.5 s + 5.8 s per GB uncompressed + compressed bytes / 100 MB/s. The 5.8 s/GB is the seed's

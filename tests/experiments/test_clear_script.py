@@ -38,7 +38,7 @@ def state(images=None, containers=None, snapshots=None, faults=()):
     }
 
 
-def run(tmp_path: Path, st: dict, tools=("crictl", "ctr"), image: str = IMAGE):
+def run(tmp_path: Path, st: dict, tools=("crictl", "ctr"), image: str = IMAGE, shell="sh"):
     """Run the script as the clear pod does (`sh -c SCRIPT`), with only `tools` on PATH."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -51,15 +51,16 @@ def run(tmp_path: Path, st: dict, tools=("crictl", "ctr"), image: str = IMAGE):
     state_file.write_text(json.dumps(st))
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STUB_STATE": str(state_file),
            "NODE_NAME": "node-a"}
-    proc = subprocess.run(["sh", "-c", clear_script(image)], env=env, cwd=tmp_path,
+    proc = subprocess.run([shell, "-c", clear_script(image)], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     calls = state_file.with_suffix(".calls")
     return (proc, json.loads(state_file.read_text()),
             calls.read_text().splitlines() if calls.exists() else [])
 
 
-def test_crictl_removes_exited_containers_then_image_and_proves_snapshots_gone(tmp_path):
-    proc, st, calls = run(tmp_path, state())
+@pytest.mark.parametrize("shell", ["sh", "bash"])  # COS and AL2023 hosts: sh is bash; dash here
+def test_crictl_removes_exited_containers_then_image_and_proves_snapshots_gone(tmp_path, shell):
+    proc, st, calls = run(tmp_path, state(), shell=shell)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a image={IMAGE} client=crictl "
                                    f"snapshots_removed=3")
@@ -67,9 +68,10 @@ def test_crictl_removes_exited_containers_then_image_and_proves_snapshots_gone(t
     assert calls.index("crictl rm c1") < calls.index(f"crictl rmi {IMAGE}")
 
 
-def test_ctr_only_node_clears_with_ctr(tmp_path):
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_ctr_only_node_clears_with_ctr(tmp_path, shell):
     """AL2023: no crictl; the same proof with ctr in the k8s.io namespace."""
-    proc, st, calls = run(tmp_path, state(), tools=("ctr",))
+    proc, st, calls = run(tmp_path, state(), tools=("ctr",), shell=shell)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip().endswith("client=ctr snapshots_removed=3")
     assert IMAGE not in st["images"] and st["containers"] == [] and st["snapshots"] == [OTHER]

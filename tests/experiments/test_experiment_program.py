@@ -330,6 +330,14 @@ class TestParamErrors:
         assert v == ["study:experiment.params.zzz: unknown key; allowed: repository, layers, "
                      "sizes, images, iterations, command, assumed_size_bytes, prime"]
 
+    def test_hostile_repository_is_refused_before_any_cloud_call(self, project):
+        """The quote would have ended the '...' of the root clear script on every node."""
+        bad = "ghcr.io/x/chonks'; touch /pwned; echo '"
+        v = self.problems(project, {"kind": "pulling", "params": {
+            "repository": bad, "layers": [9], "sizes": [1]}})
+        assert v == [f"study:experiment.params.repository: {bad!r} is not allowed; does not "
+                     "match the reference grammar; must be a repository [registry[:port]/]path"]
+
     def test_bad_value(self, project):
         v = self.problems(project, {"kind": "osu", "params": {"benchmarks": ["osu_latencyy"]}},
                           operators=("jobset", "metrics-operator", "event-recorder"))

@@ -1,0 +1,88 @@
+"""Per-node work is a DaemonSet: one pod pinned to every node, done when every pod is Ready.
+
+The DaemonSet controller pins each pod to its node with node affinity on the node name
+(kubernetes/kubernetes pkg/controller/daemon), which pod anti-affinity and topology spread do not
+do for finished pods. pulumi-kubernetes awaits a DaemonSet until kstatus calls it Current,
+desiredNumberScheduled == numberReady (provider/pkg/await/daemonset.go, since v4.12.0; read at
+the snapshot after v4.32.0; the lock pins 4.34.2), so a failing init container stops `up`.
+The static busybox is docker-library/busybox's musl variant (CONFIG_STATIC=y in
+latest/musl/Dockerfile.builder; the glibc variant is dynamic).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from experiments import layout
+from experiments.pernode import PREPULL_STEP, TOOLS_MOUNT
+from harness.mock_engine import run_program
+from tests.conftest import ROOT, config_of, stack_yaml
+
+
+def resources(stack: str, **cluster):
+    cfg = stack_yaml(stack)
+    cfg["config"]["study:cluster"].update(cluster)
+    out = run_program(stack, config_of(cfg), ROOT / "__main__.py")
+    assert out.error is None, out.error
+    return out
+
+
+def daemonsets(out, role: str) -> list:
+    return [r for r in out.resources if r.type == "kubernetes:apps/v1:DaemonSet"
+            and r.inputs["metadata"]["labels"][layout.LABEL_ROLE] == role]
+
+
+def test_object_count_does_not_grow_with_the_node_count():
+    small = resources("gke-4-nightly")
+    fewer = resources("gke-4-nightly", node_count=2)
+    assert Counter(r.type for r in small.resources) == Counter(r.type for r in fewer.resources)
+    assert len(daemonsets(small, "cache-clear")) == 2 and len(daemonsets(small, "prepull")) == 1
+
+
+def test_prepull_is_the_first_step_and_pulls_only_helper_images():
+    out = resources("gke-64-ghcr")
+    steps = out.exports["steps"]
+    assert steps[0] == PREPULL_STEP
+    (ds,) = daemonsets(out, "prepull")
+    pod = ds.inputs["spec"]["template"]["spec"]
+    inits = pod["initContainers"]
+    assert inits[0]["command"] == ["cp", "/bin/busybox", f"{TOOLS_MOUNT}/busybox"]
+    assert "busybox" in inits[0]["image"] and "1.36.1-musl" in inits[0]["image"]
+    pulled = [c["image"] for c in inits[1:]]
+    assert all(c["command"] == [f"{TOOLS_MOUNT}/busybox", "true"] for c in inits[1:])
+    assert all(c["imagePullPolicy"] == "IfNotPresent" for c in inits[1:])
+    assert not any("container-chonks" in i for i in pulled)  # studied images stay cold
+    recorder = next(r for r in out.resources if r.inputs.get("metadata", {}).get("name")
+                    == "rec-pull-l9-s1176249324-r1")
+    clear = daemonsets(out, "cache-clear")[0].inputs["spec"]["template"]["spec"]
+    runs = {recorder.inputs["spec"]["template"]["spec"]["containers"][0]["image"],
+            clear["initContainers"][0]["image"], clear["containers"][0]["image"]}
+    assert runs <= set(pulled)
+    assert pod["volumes"] == [{"name": "tools", "emptyDir": {}}]
+    assert "annotations" not in ds.inputs["metadata"]  # Pulumi awaits it: all nodes pulled
+
+
+def test_prepull_is_priced():
+    from infra.estimate import experiment_steps
+    from infra.spec import load_spec
+
+    spec = load_spec(config_of(stack_yaml("gke-64-ghcr")))
+    first = experiment_steps(spec)[0]
+    assert first.name == PREPULL_STEP
+    assert first.estimated_seconds == pytest.approx(60 + 10 * len(first.params["images"]))
+
+
+def test_clear_daemonset_pins_one_pod_per_node_and_is_awaited():
+    out = resources("eks-16-pulling")
+    for ds in daemonsets(out, "cache-clear"):
+        spec = ds.inputs["spec"]
+        assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"][
+            "labels"].items()
+        pod = spec["template"]["spec"]
+        assert "nodeName" not in pod and "affinity" not in pod  # the controller pins the node
+        assert [c["name"] for c in pod["initContainers"]] == ["clear"]
+        assert pod["containers"][0]["command"][0] == "sleep"
+        assert ds.options["customTimeouts"]["create"] == ds.options["customTimeouts"]["update"]
+        assert "annotations" not in ds.inputs["metadata"]
