@@ -36,7 +36,7 @@ def step_dir(step: str) -> str:
     return f"{STEPS_DIR}/{step}"
 
 
-# --- added with the experiment renderer (issue #4); names above are unchanged -----------------
+# --- the experiment renderer's names; the names above are the collector's contract ------------
 LABEL_ROLE = f"{LABEL_PREFIX}/role"  # results | workload | cache-clear | recorder | mirror | server
 LABEL_KIND = f"{LABEL_PREFIX}/kind"
 ROLE_RESULTS = "results"  # the event recorder pod: the one pod that always mounts the PVC

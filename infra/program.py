@@ -62,7 +62,7 @@ def build(stack: str, spec: StackSpec) -> None:
     )
     for key, value in cluster.outputs.items():
         pulumi.export(key, value)
-    # Operators, then the experiment (issue #4): see infra/workloads.py.
+    # Operators, then the experiment: see infra/workloads.py.
     from infra.workloads import deploy
 
     deploy(stack, spec, cluster.provider, namespace, labels)
