@@ -1,4 +1,4 @@
-"""Acceptance of the analysis on the full seed data (issue #6). Exits 1 when a check fails.
+"""Acceptance of the analysis on the full seed data. Exits 1 when a check fails.
 
     .venv/bin/python benchmarks/acceptance_seed.py [SEED_DIR]
 

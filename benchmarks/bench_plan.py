@@ -1,6 +1,6 @@
 """Benchmark: `study plan` as a cold process (median of N runs), and plan time vs node count.
 
-Targets (issue #2): median <= 1.5 s for gke-64-localssd on the 2-core machine; 1024 nodes vs 4
+Targets: median <= 1.5 s for gke-64-localssd on the 2-core machine; 1024 nodes vs 4
 nodes <= 1.1x. Run: `.venv/bin/python benchmarks/bench_plan.py [--runs 7]`. Prints the numbers;
 exits 1 when a target is missed. Not a test: timings belong here, never in the suite.
 """
