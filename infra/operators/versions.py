@@ -10,10 +10,11 @@ How each pin was checked against its upstream release process (read with git at 
 - flux-operator: `.github/workflows/release.yaml` (workflow_dispatch) pushes
   `ghcr.io/flux-framework/flux-operator:v<tag>`; `build-deploy.yaml` pushes main builds only as
   `:latest`. The last release is 0.2.1 (2024-08-15), whose MiniCluster has no `flux.topology`;
-  that field arrived in main 1f686fea (#237, 2024-11-04) and no release has followed. So the pin is
-  the `:latest` build of 1f686fea by digest: the seed studies ran exactly this image on 2024-11-10
-  (`Successfully pulled image "ghcr.io/flux-framework/flux-operator:latest@sha256:0f61b69f..."` in
-  ../shared/data/operator-experiments/pulling/.../without-streaming/4/events-size-4-*.json), and
+  that field arrived in main 1f686fea ("add support for custom topology", 2024-11-04) and no
+  release has followed. So the pin is the `:latest` build of 1f686fea by digest. The seed studies
+  ran exactly this image on 2024-11-10: the kubelet's `Successfully pulled image` event for
+  `ghcr.io/flux-framework/flux-operator:latest@sha256:0f61b69f...` is in
+  ../shared/data/operator-experiments/pulling/.../without-streaming/4/events-size-4-*.json; and
   no commit landed on main between 2024-11-04 and 2025-03-03, so that `:latest` was 1f686fea.
 - metrics-operator: the same release workflow pushes `...metrics-operator:v<tag>`; release
   0.1.13-1 (8835f15, 2023-11-26) is the parent of main 8f15755, which only adds the `custom` app

@@ -4,7 +4,7 @@ Upstream, read with git at the versions pinned (fetched repositories):
 - flux-framework/flux-operator `.github/workflows/release.yaml` (workflow_dispatch: pushes
   `ghcr.io/flux-framework/flux-operator:v<tag>`) and `build-deploy.yaml` (push to main: `make
   docker-push` with `IMG ?= ...:latest` only); tags end at 0.2.1 (2024-08-15); `flux.topology`
-  arrives in 1f686fea (#237, 2024-11-04); api/v1alpha2/minicluster_types.go @1f686fea defaults
+  arrives in 1f686fea ("add support for custom topology", 2024-11-04); api/v1alpha2/minicluster_types.go @1f686fea defaults
   the flux view to `ghcr.io/converged-computing/flux-view-rocky:tag-9` and a container image to
   `ghcr.io/rse-ops/accounting:app-latest`.
 - converged-computing/metrics-operator `.github/workflows/release.yaml` @0.1.13-1 (pushes
