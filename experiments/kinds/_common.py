@@ -128,6 +128,10 @@ def minicluster_workload(step: Step, ctx: RenderContext, opts: Any, *, size: int
         "deadlineSeconds": int(step.deadline_seconds),
         "logging": logging,
         "flux": flux,
+        # flux-operator @1f686fea defaults headlessName to a shared `flux-service` and creates it
+        # only when missing (api/v1alpha2/minicluster_types.go): a step could find the previous
+        # step's Service still deleting and never bootstrap. Each step names its own.
+        "network": {"headlessName": step.name},
         "pod": {"labels": labels},
         "containers": containers,
     })

@@ -175,3 +175,25 @@ class TestRenderByDigest:
 
     def test_the_committed_lock_parses(self):
         assert isinstance(image_lock.load(), ImageLock)
+
+
+class TestFluxOperatorAtThePin:
+    """flux-operator @1f686fea defaults `network.headlessName` to one shared `flux-service`
+    (api/v1alpha2/minicluster_types.go `+kubebuilder:default`, removed upstream in 6d5e432a
+    "race condition for service name", 2025-09-29) and creates it only when missing, so every
+    rendered MiniCluster names its own."""
+
+    def test_the_pinned_crd_defaults_to_a_shared_service(self):
+        crd = next(o for o in manifests.install_objects("flux-operator")
+                   if o["kind"] == "CustomResourceDefinition")
+        net = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
+            "properties"]["network"]["properties"]
+        assert net["headlessName"]["default"] == "flux-service"
+
+    def test_every_minicluster_names_its_own_headless_service(self):
+        from harness.plan import make_plan
+
+        mcs = [o for o in make_plan("gke-6-topology").manifests if o["kind"] == "MiniCluster"]
+        names = [o["spec"]["network"]["headlessName"] for o in mcs]
+        assert len(mcs) > 1
+        assert names == [o["metadata"]["name"] for o in mcs]
