@@ -133,7 +133,6 @@ def one_pod_per_node(labels: dict[str, str]) -> dict[str, Any]:
 
 
 CLEAR_OK = "cache-clear: OK"  # the record the step recorder looks for in each node's clear log
-SNAPSHOTTER = "overlayfs"  # containerd's default snapshotter on COS and AL2023
 
 # Runs on the host (nsenter into PID 1's mount namespace) as root, so every value is quoted.
 # Why each step, from containerd v2.1 (internal/cri/server/images/image_remove.go,
@@ -145,7 +144,8 @@ SNAPSHOTTER = "overlayfs"  # containerd's default snapshotter on COS and AL2023
 #   missing crictl (EKS AL2023, awslabs/amazon-eks-ami#2163) is "command not found": none of
 #   those may read as "absent". Absence is proven with `ctr` (which ships with containerd on
 #   every node): `images ls -q` exits 0 and prints nothing, and none of the chain IDs that
-#   `ctr images usage` listed before the removal is left in `ctr snapshots ls`.
+#   `ctr images usage` listed before the removal (in any snapshotter `ctr plugins ls` shows)
+#   is left in `ctr snapshots ls`.
 _CLEAR_SCRIPT = r"""
 set -u
 export PATH="$PATH:/home/kubernetes/bin:/usr/local/bin"
@@ -154,11 +154,20 @@ fail() { echo "cache-clear: FAIL node=$node image=$IMG: $*"; exit 1; }
 command -v ctr >/dev/null 2>&1 || fail "no ctr on the node: cannot prove the image is gone"
 if command -v crictl >/dev/null 2>&1; then client=crictl; else client=ctr; fi
 listed=$(ctr -n k8s.io images ls -q "name==$IMG") || fail "ctr images ls failed"
-chains=""
+# Every snapshotter the node runs (overlayfs; gcfs too with GKE image streaming).
+plugins=$(ctr plugins ls) || fail "ctr plugins ls failed"  # TYPE ID PLATFORMS STATUS
+sns=$(printf '%s\n' "$plugins" | awk '$1 == "io.containerd.snapshotter.v1" && $NF == "ok" {
+  print $2 }')
+chains=""  # "<snapshotter> <chain ID>" lines, the image's layer snapshots, top first
 if [ -n "$listed" ]; then
-  usage=$(ctr -n k8s.io images usage --snapshotter "$SNAPSHOTTER" "$IMG") \
-    || fail "ctr images usage failed: cannot list the image's layer snapshots"
-  chains=$(printf '%s\n' "$usage" | awk 'NR > 1 && $1 != "" {print $1}')
+  for sn in $sns; do
+    if usage=$(ctr -n k8s.io images usage --snapshotter "$sn" "$IMG" 2>/dev/null); then
+      chains="$chains$(printf '%s\n' "$usage" | awk -v sn="$sn" 'NR > 1 && $1 != "" {print sn, $1}')
+"
+    fi
+  done
+  [ -n "$(printf '%s' "$chains" | awk 'NF')" ] \
+    || fail "ctr images usage found the image in no snapshotter: cannot list its layer snapshots"
 fi
 if [ "$client" = crictl ]; then
   ids=$(crictl ps -a -q --image "$IMG") || fail "crictl ps failed"
@@ -173,27 +182,28 @@ else
 fi
 left=$(ctr -n k8s.io images ls -q "name==$IMG") || fail "ctr images ls failed"
 [ -z "$left" ] || fail "image still present after $client removed it"
-if [ -n "$chains" ]; then
-  snaps=$(ctr -n k8s.io snapshots --snapshotter "$SNAPSHOTTER" ls) || fail "ctr snapshots ls failed"
-  for c in $chains; do
+for sn in $sns; do
+  mine=$(printf '%s\n' "$chains" | awk -v sn="$sn" '$1 == sn {print $2}')
+  [ -n "$mine" ] || continue
+  snaps=$(ctr -n k8s.io snapshots --snapshotter "$sn" ls) || fail "ctr snapshots ls failed"
+  for c in $mine; do
     if printf '%s\n' "$snaps" | awk -v c="$c" '$1 == c {f = 1} END {exit !f}'; then
-      fail "layer snapshot $c still present"
+      fail "layer snapshot $c still present in $sn"
     fi
   done
-fi
+done
 n=$(printf '%s\n' "$chains" | awk 'NF' | wc -l)
 echo "cache-clear: OK node=$node image=$IMG client=$client snapshots_removed=$n"
 """
 
 
-def clear_script(image: str, snapshotter: str = SNAPSHOTTER) -> str:
+def clear_script(image: str) -> str:
     """The POSIX sh script that removes `image` (its containerd name) and proves it is gone.
 
     Exit 0 and a `cache-clear: OK` line only when the image and all its layer snapshots are
     gone; exit 1 and `cache-clear: FAIL ...` otherwise (also when no client exists).
     """
-    head = f"IMG={shlex.quote(image)}\nSNAPSHOTTER={shlex.quote(snapshotter)}\n"
-    return head + _CLEAR_SCRIPT.lstrip("\n")
+    return f"IMG={shlex.quote(image)}\n" + _CLEAR_SCRIPT.lstrip("\n")
 
 
 def job(name: str, ctx: RenderContext, labels: dict[str, str], n: int, pod: dict[str, Any],

@@ -28,8 +28,8 @@ OTHER = "sha256:" + "d" * 64  # another image's snapshot: must survive
 DEBIAN = "docker.io/library/debian:12.7-slim"
 
 
-def state(images=None, containers=None, snapshots=None, faults=()):
-    return {
+def state(images=None, containers=None, snapshots=None, faults=(), **extra):
+    return {**extra,
         "images": {IMAGE: CHAINS, DEBIAN: [OTHER]} if images is None else images,
         "chains": {IMAGE: CHAINS},
         "containers": [{"id": "c1", "image": IMAGE}] if containers is None else containers,
@@ -112,7 +112,7 @@ def test_snapshot_still_present_fails(tmp_path):
     proc, st, _ = run(tmp_path, state(faults=["pin"]))
     assert proc.returncode == 1
     assert IMAGE not in st["images"]
-    assert proc.stdout.strip().endswith(f": layer snapshot {CHAINS[0]} still present")
+    assert proc.stdout.strip().endswith(f": layer snapshot {CHAINS[0]} still present in overlayfs")
 
 
 def test_running_container_of_the_image_fails(tmp_path):
@@ -137,3 +137,22 @@ def test_quoting_holds_for_hostile_values(tmp_path, hostile):
     assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a image={hostile} client=crictl "
                                    f"snapshots_removed=0")
     assert f"ctr -n k8s.io images ls -q name=={hostile}" in calls
+
+
+def test_streaming_node_checks_the_snapshotter_the_image_is_in(tmp_path):
+    """GKE image streaming adds the gcfs snapshotter; the proof follows the image there."""
+    st = state(snapshotters={"overlayfs": "ok", "gcfs": "ok"}, unpacked_in="gcfs",
+               faults=["pin"])
+    proc, _, calls = run(tmp_path, st)
+    assert proc.returncode == 1
+    assert proc.stdout.strip().endswith(f": layer snapshot {CHAINS[0]} still present in gcfs")
+    assert "ctr -n k8s.io snapshots --snapshotter gcfs ls" in calls
+
+
+def test_image_in_no_snapshotter_fails_closed(tmp_path):
+    """Listed but unpacked nowhere ctr can see: its snapshots cannot be listed, so no proof."""
+    st = state(snapshotters={"overlayfs": "ok", "gcfs": "error"}, unpacked_in="gcfs")
+    proc, _, _ = run(tmp_path, st)
+    assert proc.returncode == 1
+    assert proc.stdout.strip().endswith(
+        ": ctr images usage found the image in no snapshotter: cannot list its layer snapshots")

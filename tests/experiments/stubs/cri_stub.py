@@ -95,14 +95,22 @@ def crictl(args: list[str]) -> None:
 
 def ctr(args: list[str]) -> None:
     st = load()
+    if args[:2] == ["plugins", "ls"]:  # global, not namespaced; tabwriter columns
+        say("TYPE                            ID        PLATFORMS      STATUS    ")
+        for sn, status in st.get("snapshotters", {"overlayfs": "ok", "native": "ok"}).items():
+            say(f"io.containerd.snapshotter.v1    {sn:<9} linux/amd64    {status}        ")
+        say("io.containerd.grpc.v1           cri       linux/amd64    ok        ")
+        return
     if args[:2] == ["-n", "k8s.io"]:
         args = args[2:]
     else:
         fatal("stub ctr: the CRI namespace is k8s.io")
-    group, rest = args[0], [a for a in args[1:] if not a.startswith("--snapshotter")]
+    snapshotter = "overlayfs"
     if "--snapshotter" in args:
-        i = rest.index(args[args.index("--snapshotter") + 1])
-        rest.pop(i)
+        i = args.index("--snapshotter")
+        snapshotter = args[i + 1]
+        args = args[:i] + args[i + 2:]
+    group, rest = args[0], args[1:]
     if group == "images" and rest[0] == "ls":
         name = rest[-1].split("==", 1)[1]
         if name in st["images"]:
@@ -112,6 +120,9 @@ def ctr(args: list[str]) -> None:
         if ref not in st["images"]:
             say(f"ctr: failed to ensure if image {ref} exists: image \"{ref}\": not found",
                   err=True)
+            sys.exit(1)
+        if snapshotter != st.get("unpacked_in", "overlayfs"):
+            say(f"ctr: image {ref} isn't unpacked in snapshotter {snapshotter}", err=True)
             sys.exit(1)
         say("KEY SIZE INODES ")
         for c in st["images"][ref]:
@@ -128,8 +139,9 @@ def ctr(args: list[str]) -> None:
             say(f'level=warning msg="{ref}: image not found"', err=True)
     elif group == "snapshots" and rest[0] == "ls":
         say("KEY PARENT KIND ")
-        for s in st["snapshots"]:
-            say(f"{s}  Committed ")
+        if snapshotter == st.get("unpacked_in", "overlayfs"):
+            for s in st["snapshots"]:
+                say(f"{s}  Committed ")
     elif group == "containers" and rest[0] == "ls":
         ref = rest[-1].split("==", 1)[1]
         for c in st["containers"]:
