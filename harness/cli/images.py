@@ -26,13 +26,16 @@ def register(app: typer.Typer) -> None:
 
 @images_app.command("lock")
 def lock(
-    stack: StackArg,
+    stacks: Annotated[list[str], typer.Argument(metavar="STACK...", help="stack names")],
     lock_file: Annotated[
         Path | None,
         typer.Option("--lock", help="lock file to update (default: infra/image_lock.json)"),
     ] = None,
 ) -> None:
-    """Resolve every image the stack runs to its digest now and record it in the lock."""
+    """Resolve every image the stacks run to its digest now and record it in the lock.
+
+    The lock file is written once, after every stack resolved: a failure leaves it unchanged.
+    """
     from harness import console
     from harness.images import lock_images, stack_images, write_lock
     from infra import image_lock
@@ -44,10 +47,12 @@ def lock(
         from harness.errors import StudyError
 
         raise StudyError(str(exc)) from None
-    found = stack_images(stack)
-    new = lock_images(stack, found.refs, current, found.sources)
-    write_lock(new, path)
-    console.info(f"locked {len(found.refs)} images of {stack} in {path}")
+    for stack in stacks:
+        found = stack_images(stack)
+        current = lock_images(stack, found.refs, current, found.sources)
+        console.info(f"resolved {len(found.refs)} images of {stack}")
+    write_lock(current, path)
+    console.info(f"wrote {path}")
 
 
 @images_app.command("mirror")

@@ -72,6 +72,16 @@ def test_mirror_refuses_a_registry_the_stack_does_not_own(cli):
     )
 
 
+def test_lock_of_several_stacks_records_each(cli, monkeypatch, registry, tmp_path):
+    push_image(registry, "library/tool", "1.2.3", b"tool")
+    ref = f"{registry}/library/tool:1.2.3"
+    _stack(monkeypatch, [ref])
+    lock = tmp_path / "lock.json"
+    code, _, err = cli("images", "lock", "gke-4-nightly", "gke-64-ghcr", "--lock", str(lock))
+    assert code == 0, err
+    assert json.loads(lock.read_text())["images"][ref]["stacks"] == ["gke-4-nightly", "gke-64-ghcr"]
+
+
 def test_unknown_stack_is_one_line(cli):
     code, _, err = cli("images", "lock", "no-such-stack")
     assert code == 1
