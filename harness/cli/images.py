@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 @images_app.command("lock")
 def lock(
-    stacks: Annotated[list[str], typer.Argument(metavar="STACK...", help="stack names")],
+    stacks: Annotated[list[str], typer.Argument(metavar="STACK", help="stack names")],
     lock_file: Annotated[
         Path | None,
         typer.Option("--lock", help="lock file to update (default: infra/image_lock.json)"),
