@@ -174,9 +174,16 @@ if [ "$client" = crictl ]; then
   for id in $ids; do crictl rm "$id" >/dev/null || fail "crictl rm $id failed"; done
   if [ -n "$listed" ]; then crictl rmi "$IMG" >/dev/null || fail "crictl rmi failed"; fi
 else
-  ids=$(ctr -n k8s.io containers ls -q "image==$IMG") || fail "ctr containers ls failed"
-  for id in $ids; do
-    ctr -n k8s.io containers rm "$id" >/dev/null || fail "ctr containers rm $id failed"
+  # CRI containers carry no image name in containerd; each has an active snapshot keyed by its
+  # ID whose parent is the image's top layer: that is how ctr finds them.
+  for sn in $sns; do
+    top=$(printf '%s\n' "$chains" | awk -v sn="$sn" '$1 == sn {print $2; exit}')
+    [ -n "$top" ] || continue
+    snaps=$(ctr -n k8s.io snapshots --snapshotter "$sn" ls) || fail "ctr snapshots ls failed"
+    ids=$(printf '%s\n' "$snaps" | awk -v p="$top" '$2 == p && $3 == "Active" {print $1}')
+    for id in $ids; do
+      ctr -n k8s.io containers rm "$id" >/dev/null || fail "ctr containers rm $id failed"
+    done
   done
   ctr -n k8s.io images rm --sync "$IMG" >/dev/null || fail "ctr images rm failed"
 fi

@@ -115,10 +115,13 @@ def test_snapshot_still_present_fails(tmp_path):
     assert proc.stdout.strip().endswith(f": layer snapshot {CHAINS[0]} still present in overlayfs")
 
 
-def test_running_container_of_the_image_fails(tmp_path):
-    proc, _, _ = run(tmp_path, state(containers=[{"id": "c1", "image": IMAGE, "running": True}]))
+@pytest.mark.parametrize("tools", [("crictl", "ctr"), ("ctr",)])
+def test_running_container_of_the_image_fails(tmp_path, tools):
+    running = [{"id": "c1", "image": IMAGE, "running": True}]
+    proc, _, _ = run(tmp_path, state(containers=running), tools=tools)
     assert proc.returncode == 1
-    assert proc.stdout.strip().endswith(": crictl rm c1 failed")
+    rm = "crictl rm" if tools[0] == "crictl" else "ctr containers rm"
+    assert proc.stdout.strip().endswith(f": {rm} c1 failed")
 
 
 def test_absent_image_is_already_cold(tmp_path):

@@ -9,8 +9,10 @@ containerd v2.1.4 cmd/ctr/commands/{images,containers,snapshots}:
 - `ctr images ls -q name==X`: X or nothing, exit 0. `ctr images rm [--sync] X`: prints X; a
   missing image only warns, exit 0. `ctr images usage X`: `KEY SIZE INODES` then one chain ID
   per layer snapshot, top first; exit 1 when X is missing.
-- `ctr snapshots ls`: `KEY PARENT KIND` then one row per snapshot.
-- `ctr containers ls -q image==X`, `ctr containers rm ID`.
+- `ctr snapshots ls`: `KEY PARENT KIND` then one row per snapshot; a CRI container's rootfs is
+  an Active snapshot keyed by the container ID whose parent is the image's top chain ID
+  (internal/cri/opts/container.go WithNewSnapshot; CRI sets no image name on the container).
+- `ctr containers rm ID` removes the container and its snapshot; it fails while a task runs.
 containerd's garbage collector removes a snapshot once no image and no container holds it; the
 `pin` fault keeps them (something else holds them), `rmi_fails` and `rmi_noop` break removal.
 """
@@ -142,11 +144,10 @@ def ctr(args: list[str]) -> None:
         if snapshotter == st.get("unpacked_in", "overlayfs"):
             for s in st["snapshots"]:
                 say(f"{s}  Committed ")
-    elif group == "containers" and rest[0] == "ls":
-        ref = rest[-1].split("==", 1)[1]
-        for c in st["containers"]:
-            if c["image"] == ref:
-                say(c["id"])
+            for c in st["containers"]:  # a CRI container's rootfs: key = ID, parent = top layer
+                chains = st["chains"].get(c["image"], [])
+                if chains and chains[0] in st["snapshots"]:
+                    say(f"{c['id']} {chains[0]} Active ")
     elif group == "containers" and rest[0] == "rm":
         ct = next((c for c in st["containers"] if c["id"] == rest[1]), None)
         if ct is None or ct.get("running"):
