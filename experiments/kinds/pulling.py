@@ -141,11 +141,12 @@ CLEAR_OK = "cache-clear: OK"  # the record the step recorder looks for in each n
 #   also an exited one, uses them, and the next pull's unpacker skips every layer whose
 #   chain-ID snapshot exists. So: remove the image's containers first, then the image.
 # - `crictl rmi`/`inspecti` exit 1 for a missing image *and* for any other failure, and a
-#   missing crictl (EKS AL2023, awslabs/amazon-eks-ami#2163) is "command not found": none of
-#   those may read as "absent". Absence is proven with `ctr` (which ships with containerd on
-#   every node): `images ls -q` exits 0 and prints nothing, and none of the chain IDs that
-#   `ctr images usage` listed before the removal (in any snapshotter `ctr plugins ls` shows)
-#   is left in `ctr snapshots ls`.
+#   missing crictl (EKS AL2023, awslabs/amazon-eks-ami#2163; its install-worker.sh installs the
+#   containerd RPM and nerdctl, no cri-tools) is "command not found": none of those may read as
+#   "absent". Absence is proven with `ctr` (it ships with containerd on every node):
+#   `images ls -q` exits 0 and prints nothing, and none of the chain IDs that `ctr images
+#   usage` listed before the removal (in any snapshotter `ctr plugins ls` shows) is left in
+#   `ctr snapshots ls`.
 _CLEAR_SCRIPT = r"""
 set -u
 export PATH="$PATH:/home/kubernetes/bin:/usr/local/bin"
