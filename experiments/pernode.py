@@ -3,17 +3,18 @@
 Why a DaemonSet and not a Job: the scheduler's pod anti-affinity and topology spread ignore
 finished pods, so a short Job pod frees its node and a second one may land there, leaving another
 node untouched. The DaemonSet controller instead creates one pod per eligible node and pins it
-there with node affinity on the node's name (kubernetes/kubernetes pkg/controller/daemon,
-`util.ReplaceDaemonSetPodNodeNameNodeAffinity`). The work runs in init containers; the main
-container only idles, so the pod turns Ready exactly when the work succeeded on its node.
+there with node affinity on the node's name (kubernetes/kubernetes
+pkg/controller/daemon/util/daemonset_util.go, `ReplaceDaemonSetPodNodeNameNodeAffinity`). The work
+runs in init containers; the main container only idles, so the pod turns Ready exactly when the
+work succeeded on its node.
 
-pulumi-kubernetes awaits a DaemonSet until kstatus calls it Current: `desiredNumberScheduled ==
-numberReady == numberAvailable == updatedNumberScheduled` at the observed generation
-(pulumi/pulumi-kubernetes provider/pkg/await/daemonset.go, since v4.12.0; read at the snapshot
-after v4.32.0, unchanged through the pinned 4.34.2). A failing init container restarts
-(CrashLoopBackOff) and never turns Ready, so the create times out and `pulumi up` stops: work
-that did not happen on a node fails closed. One object per step whatever the node count; the step
-recorder deletes it afterwards (foreground) so idle pods do not pile up.
+pulumi-kubernetes awaits a DaemonSet until kstatus calls it Current: `desiredNumberScheduled`
+current, updated, available and ready at the observed generation (pulumi/pulumi-kubernetes
+provider/pkg/await/daemonset.go, since v4.12.0, read at the snapshot after v4.32.0; the lock pins
+4.34.2; sigs.k8s.io/cli-utils pkg/kstatus/status/core.go `daemonsetConditions`). A failing init
+container restarts (CrashLoopBackOff) and never turns Ready, so the create times out and `pulumi
+up` stops: work that did not happen on a node fails closed. One object per step whatever the node
+count; the step recorder deletes it afterwards (foreground) so idle pods do not pile up.
 
 `prepull` is the generic pre-pull step every kind may start with: it puts the helper images the
 steps run (`ExperimentKind.helper_images`) on every node, so no measured step pays a first pull.

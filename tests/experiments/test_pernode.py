@@ -1,7 +1,8 @@
 """Per-node work is a DaemonSet: one pod pinned to every node, done when every pod is Ready.
 
 The DaemonSet controller pins each pod to its node with node affinity on the node name
-(kubernetes/kubernetes pkg/controller/daemon), which pod anti-affinity and topology spread do not
+(kubernetes/kubernetes pkg/controller/daemon/util/daemonset_util.go,
+ReplaceDaemonSetPodNodeNameNodeAffinity), which pod anti-affinity and topology spread do not
 do for finished pods. pulumi-kubernetes awaits a DaemonSet until kstatus calls it Current,
 desiredNumberScheduled == numberReady (provider/pkg/await/daemonset.go, since v4.12.0; read at
 the snapshot after v4.32.0; the lock pins 4.34.2), so a failing init container stops `up`.
