@@ -17,9 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from experiments.layout import LABEL_STEP
+from infra.image_lock import image_slots, pod_specs
 
 STEP_KINDS = {"Job", "MiniCluster", "MetricSet", "JobSet", "DaemonSet", "Deployment", "Pod"}
 SHELLS = {"sh", "bash", "ash", "dash"}
+# The Service names the operators use when a step leaves them unset, at the pinned versions:
+# flux-operator @1f686fea api/v1alpha2/minicluster_types.go (`+kubebuilder:default="flux-service"`,
+# also set in MiniCluster.Validate) and metrics-operator v0.1.13-1 api/v1alpha2
+# metricset_types.go (`serviceName` default `ms`). A test compares both with the pinned CRDs.
+MINICLUSTER_DEFAULT_SERVICE = "flux-service"
+METRICSET_DEFAULT_SERVICE = "ms"
 DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
 
 
@@ -55,26 +62,6 @@ def _name(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind')}/{meta.get('name')}"
 
 
-def pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every pod spec an object carries: Pods, workload templates, JobSet replicated jobs."""
-    spec = obj.get("spec") or {}
-    kind = obj.get("kind")
-    if kind == "Pod":
-        yield spec
-    template = spec.get("template") or {}
-    if kind in {"Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job"}:
-        yield template.get("spec") or {}
-    if kind == "CronJob":
-        yield ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template", {}).get(
-            "spec"
-        ) or {}
-    if kind == "JobSet":
-        for rj in spec.get("replicatedJobs") or []:
-            yield ((rj.get("template") or {}).get("spec") or {}).get("template", {}).get(
-                "spec"
-            ) or {}
-
-
 def containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every container (init, main, ephemeral) of every pod spec in `obj`."""
     for pod in pod_specs(obj):
@@ -85,19 +72,9 @@ def containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def images(obj: dict[str, Any]) -> Iterator[str]:
-    """Every image reference an object makes a node pull, operator-injected ones included."""
-    for c in containers(obj):
-        if c.get("image"):
-            yield c["image"]
-    spec = obj.get("spec") or {}
-    if obj.get("kind") == "MiniCluster":
-        view = ((spec.get("flux") or {}).get("container") or {}).get("image")
-        if view:
-            yield view
-    if obj.get("kind") == "MetricSet":
-        for m in spec.get("metrics") or []:
-            if m.get("image"):
-                yield m["image"]
+    """Every image an object makes a node pull, operator defaults for unset fields included."""
+    for _, _, ref in image_slots(obj):
+        yield ref
 
 
 def registry_host(ref: str) -> str:
@@ -186,11 +163,9 @@ def _effective_service(obj: dict[str, Any]) -> str | None:
     spec = obj.get("spec") or {}
     kind = obj.get("kind")
     if kind == "MetricSet":
-        return spec.get("serviceName") or "ms"
+        return spec.get("serviceName") or METRICSET_DEFAULT_SERVICE
     if kind == "MiniCluster":
-        return (spec.get("network") or {}).get("headlessName") or (obj.get("metadata") or {}).get(
-            "name"
-        )
+        return (spec.get("network") or {}).get("headlessName") or MINICLUSTER_DEFAULT_SERVICE
     if kind == "Service":
         return (obj.get("metadata") or {}).get("name")
     return None
@@ -348,9 +323,9 @@ RULES: list[Rule] = [
     ),
     Rule(
         "distinct-step-services",
-        "converged-computing/metrics-operator controllers/metric/service.go @8f15755 and "
-        "flux-framework/flux-operator controllers/flux/service.go @0d75cef (the headless Service "
-        "is created only when missing, selecting the first object's pods)",
+        "converged-computing/metrics-operator controllers/metric/service.go v0.1.13-1 and "
+        "flux-framework/flux-operator controllers/flux/service.go @1f686fea (the headless "
+        "Service is created only when missing, selecting the first object's pods)",
         "No two step objects share a Service (MetricSet serviceName, MiniCluster headlessName, "
         "or a Service), and a step's Service selects only that step's pods.",
         _distinct_step_services,
@@ -380,8 +355,8 @@ RULES: list[Rule] = [
     ),
     Rule(
         "resume-upsert",
-        "pulumi/pulumi-kubernetes provider/pkg/provider/provider.go v4.34 "
-        "(upsertExistingObjects; without it a create of an existing object fails)",
+        "pulumi/pulumi-kubernetes provider/pkg/await/await.go (a create of an object that "
+        "exists fails with 'already exists' unless upsertExistingObjects is set, v4.32-v4.34)",
         "Every Kubernetes provider sets upsert_existing_objects, so an up after a hard kill "
         "adopts the objects created but not yet recorded in the state.",
         _resume_upsert,

@@ -147,7 +147,8 @@ def committed() -> ImageLock:
 # --- where images are in rendered objects -------------------------------------------------------
 
 
-def _pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every pod spec an object carries: Pods, workload templates, JobSet replicated jobs."""
     kind, spec = obj.get("kind"), obj.get("spec") or {}
     if kind == "Pod":
         yield spec
@@ -165,7 +166,7 @@ def _pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def image_slots(obj: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str, str]]:
     """(holder, key, image) for every image `obj` makes a node pull; an unset operator field
     yields the operator's default, so callers can tell the user to set it."""
-    for pod in _pod_specs(obj):
+    for pod in pod_specs(obj):
         for key in ("initContainers", "containers", "ephemeralContainers"):
             for c in pod.get(key) or []:
                 if c.get("image"):

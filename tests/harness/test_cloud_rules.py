@@ -86,14 +86,33 @@ def test_metricsets_with_their_own_service_pass():
     assert run("distinct-step-services", [metricset("a", "svc-a"), metricset("b", "svc-b")]) == []
 
 
-def test_miniclusters_default_to_their_own_name():
-    """flux-framework/flux-operator @0d75cef api/v1alpha2/minicluster_types.go: an empty
-    `network.headlessName` becomes the MiniCluster's name, so distinct names do not collide;
-    the same explicit headlessName on two MiniClusters does (controllers/flux/service.go)."""
+def test_miniclusters_on_the_default_headless_service_collide():
+    """flux-framework/flux-operator @1f686fea: an unset `network.headlessName` becomes
+    `flux-service` (api/v1alpha2/minicluster_types.go), and controllers/flux/service.go
+    exposeServices creates that Service only when missing, selecting `job-name: <first>`."""
     mc = lambda n, h=None: {"kind": "MiniCluster", "metadata": {"name": n, "namespace": "ns"},  # noqa: E731
                             "spec": {"network": {"headlessName": h}} if h else {}}
-    assert run("distinct-step-services", [mc("a"), mc("b")]) == []
+    assert len(run("distinct-step-services", [mc("a"), mc("b")])) == 1
     assert len(run("distinct-step-services", [mc("a", "x"), mc("b", "x")])) == 1
+    assert run("distinct-step-services", [mc("a", "a"), mc("b", "b")]) == []
+
+
+def test_default_service_names_are_the_pinned_crds_defaults():
+    """The rule's defaults are read from the same CRDs the plan validates against."""
+    from harness.cloud_rules import METRICSET_DEFAULT_SERVICE, MINICLUSTER_DEFAULT_SERVICE
+    from infra.operators.manifests import install_objects
+
+    def crd_props(operator: str, kind: str) -> dict:
+        for o in install_objects(operator):
+            if o["kind"] == "CustomResourceDefinition" and o["spec"]["names"]["kind"] == kind:
+                schema = o["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+                return schema["properties"]["spec"]["properties"]
+        raise AssertionError(kind)
+
+    mc = crd_props("flux-operator", "MiniCluster")
+    assert mc["network"]["properties"]["headlessName"]["default"] == MINICLUSTER_DEFAULT_SERVICE
+    ms = crd_props("metrics-operator", "MetricSet")
+    assert ms["serviceName"]["default"] == METRICSET_DEFAULT_SERVICE
 
 
 def test_a_step_service_must_select_its_own_step():
