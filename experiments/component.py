@@ -153,6 +153,14 @@ def recorder_job(step: Step, kind: str, wl: Workload, ctx: RenderContext) -> dic
     }
 
 
+def step_kind(kind: ExperimentKind, step: Step, params: Any, ctx: RenderContext) -> str:
+    """The kind recorded in a step's status: a composite kind (smoke) names its member's."""
+    member_of = getattr(kind, "member_of", None)
+    if member_of is None or step.name == PREPULL_STEP:  # the study's own step, not a member's
+        return kind.name
+    return member_of(step, params, ctx.cluster)
+
+
 def pulumi_timeout(step: Step) -> str:
     return f"{int(step.deadline_seconds + RECORDER_MARGIN_SECONDS + PULUMI_MARGIN_SECONDS)}s"
 
@@ -199,7 +207,7 @@ class Experiment(ComponentResource):
             else:
                 wl = kind.render(step, params, ctx, step_opts)
             rec = create(
-                recorder_job(step, kind.name, wl, ctx),
+                recorder_job(step, step_kind(kind, step, params, ctx), wl, ctx),
                 ResourceOptions(
                     parent=self,
                     depends_on=[*previous, *wl.resources],
