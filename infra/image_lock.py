@@ -50,6 +50,10 @@ OFFICIAL_REGISTRIES = frozenset(
         "mirror.gcr.io",  # Google's cache of Docker Hub
     }
 )
+# Amazon EKS's own image registries (account 602401143452, one per region): where AWS publishes
+# the EKS add-ons and device plugins (Amazon EKS user guide, "Amazon container image registries
+# for Amazon EKS add-ons"); the EFA device plugin comes from there.
+EKS_ADDON_REGISTRY = re.compile(r"^602401143452\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$")
 DOCKER_HUB = "docker.io"
 MOVING_WORDS = ("latest", "main", "master", "edge", "nightly", "dev", "snapshot", "head")
 RELEASED_TAG = re.compile(r"^v?\d+(\.\d+){1,3}([-+_.][0-9A-Za-z][0-9A-Za-z._-]*)?$")
@@ -233,7 +237,11 @@ def why_unpinned(ref: str, lock: ImageLock) -> str | None:
     tag = tag or "latest"
     if CHONK_CONTENT_TAG.match(tag) and path.rsplit("/", 1)[-1].startswith(CHONK_REPOSITORY):
         return None
-    official = host in OFFICIAL_REGISTRIES or (host == DOCKER_HUB and path.startswith("library/"))
+    official = (
+        host in OFFICIAL_REGISTRIES
+        or bool(EKS_ADDON_REGISTRY.match(host))
+        or (host == DOCKER_HUB and path.startswith("library/"))
+    )
     moving = any(w in tag.lower().split("-") for w in MOVING_WORDS)
     if official and RELEASED_TAG.match(tag) and not moving:
         return None

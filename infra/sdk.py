@@ -2,11 +2,12 @@
 
 Why: a generated SDK package's `__init__` star-imports every resource module it has
 (`pulumi_gcp.compute` 285, `pulumi_aws.ec2` 179), so touching `gcp.compute.Network` costs 0.3 s
-of a plan that should start in well under two seconds. Generated packages are uniform (`from .<module> import *` per resource, then
-`from ._enums import *`, `from ._inputs import *`, `from . import outputs`), so `package()` builds
-the same module object with just the named resource modules in it. The classes are the SDK's own,
-unchanged. The first lookup of anything else runs the package's real `__init__` into that same
-module (PEP 562 `__getattr__`), so code expecting the whole package still gets it, only slower.
+of a plan that should start in well under two seconds. Generated packages are uniform
+(`from .<module> import *` per resource, then `from ._enums import *`, `from ._inputs import *`,
+`from . import outputs`), so `package()` builds the same module object with just the named
+resource modules in it. The classes are the SDK's own, unchanged. The first lookup of anything
+else runs the package's real `__init__` into that same module (PEP 562 `__getattr__`), so code
+expecting the whole package still gets it, only slower.
 """
 
 from __future__ import annotations

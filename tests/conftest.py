@@ -49,6 +49,42 @@ def _pinned_validation_clock(monkeypatch):
     monkeypatch.setattr(infra.validate, "clock", lambda: NOW)
 
 
+# The shipped stacks' images with neither a released tag nor a digest in the committed lock
+# (infra/image_lock.json): `study images lock STACK` resolves them, which needs the network and
+# registry credentials these machines lack. Until then those stacks' plans fail the image-pinned
+# rule (tests/harness/test_shipped_image_lock.py); tests of a plan as it is after locking use
+# the `locked_images` fixture.
+UNLOCKED_SHIPPED_IMAGES = (
+    "ghcr.io/converged-computing/flux-view-ubuntu:tag-jammy",
+    "ghcr.io/converged-computing/flux-view-ubuntu:tag-noble",
+    "ghcr.io/converged-computing/metric-osu-benchmark:latest",
+    "public.ecr.aws/docker/library/buildpack-deps:noble-curl",
+    "us-central1-docker.pkg.dev/llnl-flux/converged-computing/ensemble-minife:spack-skylake",
+    "us-central1-docker.pkg.dev/study-harness-sandbox/apps/ensemble-amg2023:spack-skylake",
+    "us-central1-docker.pkg.dev/study-harness-sandbox/apps/ensemble-lammps:spack-skylake",
+    "us-central1-docker.pkg.dev/study-harness-sandbox/apps/ensemble-minife:spack-skylake",
+    "us-central1-docker.pkg.dev/study-harness-sandbox/apps/ensemble-osu:spack-skylake",
+)
+
+
+@pytest.fixture
+def locked_images(monkeypatch):
+    """The committed lock as `study images lock` leaves it for the shipped stacks: each unlocked
+    image with a digest (here the sha256 of its reference, a well-formed stand-in)."""
+    import hashlib
+
+    from infra import image_lock
+
+    entries = {
+        ref: image_lock.LockEntry("sha256:" + hashlib.sha256(ref.encode()).hexdigest(),
+                                  "2026-12-01T00:00:00Z", ("test",))
+        for ref in UNLOCKED_SHIPPED_IMAGES
+    }
+    lock = image_lock.ImageLock(entries)
+    monkeypatch.setattr(image_lock, "committed", lambda: lock)
+    return lock
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A throwaway copy of the project layout whose stack files a test may write."""

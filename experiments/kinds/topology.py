@@ -43,10 +43,12 @@ from experiments.topology_designs import DESIGN, designs, leaves, levels, middle
 START_SECONDS = 70.0
 DEADLINE_MARGIN = 2.5  # max/median of a run's summed event times in the seed is 2.24
 DEADLINE_SLACK_SECONDS = 300.0
-# The flux view image: the pinned flux-operator's default (1f686fe and 0.2.1: rocky:tag-9; later
-# main builds such as 0d75cef: ubuntu:tag-noble; api/v1alpha2/minicluster_types.go), set
-# explicitly so the pre-pull list names what the pods run even if the pin moves.
-FLUX_VIEW = "ghcr.io/converged-computing/flux-view-rocky:tag-9"
+# The flux view image, set explicitly (the pre-pull list names what the pods run, whatever the
+# operator's default): the view's Flux and Python are built against its own OS, and the operator
+# only copies the view into the app container and puts it on PATH (pkg/flux/templates/
+# components.sh @1f686fea), so the view matches the app image's OS, Ubuntu noble
+# (`infra.operators.versions.TOPOLOGY_APP`). The pinned operator's own default is rocky:tag-9.
+FLUX_VIEW = "ghcr.io/converged-computing/flux-view-ubuntu:tag-noble"
 SERVE_DIR = "/tmp/srv"  # the archive server's payload files
 READY_FILE = "/tmp/ready"  # its readiness probe's marker
 PER_GB = {"create": 4.0, "distribute": 2.7 * 4, "direct": 3.5, "clean": 1.0 * 4}

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 def rules(
     json_out: Annotated[bool, typer.Option("--json", help="JSON list on stdout")] = False,
 ) -> None:
-    """List the rules `study plan` checks beyond the schemas, and where each behaviour is written."""
+    """List the rules `study plan` checks beyond the schemas, and where each behaviour is read."""
     from harness import console
     from harness.cloud_rules import RULES
 

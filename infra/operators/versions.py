@@ -110,7 +110,7 @@ BUSYBOX = Image(f"{LIBRARY}/busybox", "1.36.1")  # results volume preparation
 # variant is dynamic): the pre-pull step copies it into images that have no `true` or `sh`.
 BUSYBOX_STATIC = Image(f"{LIBRARY}/busybox", "1.36.1-musl")
 GCRANE = Image("gcr.io/go-containerregistry/gcrane", "v0.20.2")  # registry mirror (GCP keychain)
-# The topology app image: bash, coreutils, curl; Ubuntu noble like the default flux view.
+# The topology app image: bash, coreutils, curl; Ubuntu noble like the topology's flux view.
 # buildpack-deps publishes only suite tags (no releases): the image lock pins it by digest.
 TOPOLOGY_APP = Image(f"{LIBRARY}/buildpack-deps", "noble-curl")
 

@@ -75,7 +75,7 @@ def test_stacks_with_experiments():
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_plan_has_no_violations(stack):
+def test_plan_has_no_violations(stack, locked_images):
     from harness.plan import make_plan
 
     plan = make_plan(stack, now=NOW)

@@ -34,7 +34,7 @@ def test_plan_json_has_the_documented_shape(cli, tmp_path):
         assert obj["apiVersion"] and obj["kind"] and obj["metadata"]["name"]
 
 
-def test_plan_human_output_shows_cost_and_resources(cli, tmp_path):
+def test_plan_human_output_shows_cost_and_resources(cli, tmp_path, locked_images):
     code, out, err = cli("plan", "gke-6-topology", "--manifests", str(tmp_path))
     assert code == 0, err
     assert "gcp:container/nodePool:NodePool" in out.replace("\n", "")
@@ -151,7 +151,7 @@ def test_unusable_manifests_dir_is_one_line_before_the_plan(cli, tmp_path):
                            "pass a directory")
 
 
-def test_manifests_dir_keeps_files_the_plan_did_not_write(cli, tmp_path):
+def test_manifests_dir_keeps_files_the_plan_did_not_write(cli, tmp_path, locked_images):
     """`--manifests .` in the project must not delete Pulumi.yaml or anyone's YAML."""
     (tmp_path / "Pulumi.yaml").write_text("name: keep\n")
     (tmp_path / "999-stale-old.yaml").write_text("kind: Old\n")
@@ -198,7 +198,7 @@ def test_values_that_look_like_markup_are_shown_not_parsed(cli, project):
     assert "'[/]'" in out.replace("\n", "")
 
 
-def test_description_with_brackets_is_printed_whole(cli, project, tmp_path):
+def test_description_with_brackets_is_printed_whole(cli, project, tmp_path, locked_images):
     sec = sections("gke-6-topology")
     sec["description"] = "[draft] six nodes"
     project("draft", sec)

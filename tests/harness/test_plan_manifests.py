@@ -6,7 +6,7 @@ from harness.plan import make_plan, manifests_of
 from harness.schemas import validate_object
 
 
-def test_operator_objects_inside_a_config_group_are_planned(tmp_path):
+def test_operator_objects_inside_a_config_group_are_planned(tmp_path, locked_images):
     plan = make_plan("gke-64-osu", tmp_path)
     assert plan.ok, plan.violations
     kinds = {(o["kind"], o["metadata"]["name"]) for o in plan.manifests}

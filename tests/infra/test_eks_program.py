@@ -302,7 +302,7 @@ class TestEfaVariant:
         assert (pg.inputs["strategy"], pg.inputs["partitionCount"]) == ("partition", 3.0)
 
 
-def test_efa_plan_validates_the_device_plugin_manifest(cli, project, tmp_path):
+def test_efa_plan_validates_the_device_plugin_manifest(cli, project, tmp_path, locked_images):
     """The plugin DaemonSet passes the strict Kubernetes schema of the stack's version."""
     import json
 
@@ -313,7 +313,7 @@ def test_efa_plan_validates_the_device_plugin_manifest(cli, project, tmp_path):
     project("eks-efa", sec)
     out_dir = tmp_path / "manifests"  # tmp_path is the project: Pulumi.yaml lives there
     code, out, err = cli("plan", "eks-efa", "--json", "--manifests", str(out_dir))
-    assert code == 0, err
+    assert code == 0, out
     doc = json.loads(out)
     assert doc["violations"] == []
     kinds = sorted(p.name.split("-", 2)[1] for p in out_dir.glob("*.yaml"))

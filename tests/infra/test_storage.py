@@ -153,7 +153,7 @@ def test_eks_class_waits_for_the_ebs_csi_driver():
 
 
 @pytest.mark.parametrize("stack", ["gke-4-nightly", "eks-6-topology"])
-def test_every_claim_in_the_plan_names_the_class_the_plan_installs(stack):
+def test_every_claim_in_the_plan_names_the_class_the_plan_installs(stack, locked_images):
     """Plan manifests: the class validates (kubernetes-validate strict) and every claim names it."""
     plan = make_plan(stack)
     assert plan.manifest_problems == []

@@ -14,7 +14,6 @@ import pytest
 
 from experiments.base import ClusterFacts, RenderContext
 from experiments.kinds import apps, topology
-from infra.operators.manifests import upstream_objects
 
 
 def facts(**kw) -> ClusterFacts:
@@ -60,15 +59,14 @@ def test_topology_app_image_override():
     assert pod_images(kind, params, facts()) == {"ghcr.io/acme/tools:1.0", topology.FLUX_VIEW}
 
 
-def test_flux_view_is_the_pinned_operators_default():
-    """If the flux-operator pin moves, the explicit view must be reviewed with it."""
-    crd = next(o for o in upstream_objects("flux-operator")
-               if o["kind"] == "CustomResourceDefinition"
-               and o["spec"]["names"]["kind"] == "MiniCluster")
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha2"]
-    flux = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["flux"]
-    default = flux["properties"]["container"]["properties"]["image"]["default"]
-    assert topology.FLUX_VIEW == default
+def test_flux_view_matches_the_app_images_os():
+    """The view brings Flux built against its own OS; the operator only copies it into the app
+    container (flux-operator @1f686fea pkg/flux/templates/components.sh, `wait-view`), so the
+    view and the default app image are the same Ubuntu release."""
+    from infra.operators.versions import TOPOLOGY_APP
+
+    assert topology.FLUX_VIEW.endswith("flux-view-ubuntu:tag-noble")
+    assert TOPOLOGY_APP.tag.split("-")[0] == topology.FLUX_VIEW.rsplit("tag-", 1)[1]
 
 
 def test_apps_prepull_only_the_flux_view_by_default():

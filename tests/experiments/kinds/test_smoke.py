@@ -61,7 +61,7 @@ def test_smoke_needs_all_four_operators():
 
 
 @pytest.mark.parametrize("stack", ["gke-2-smoke", "eks-2-smoke"])
-def test_smoke_stacks_plan_each_kind_within_a_few_dollars(stack):
+def test_smoke_stacks_plan_each_kind_within_a_few_dollars(stack, locked_images):
     """Every step's recorder records its member's kind (what analysis dispatches on), and the
     plan prices the whole run, cluster up to down, within the stack's 5 USD budget."""
     import json

@@ -97,6 +97,8 @@ class TestPinRule:
         f"quay.io/x/y@{DIGEST}",
         "ghcr.io/converged-computing/container-chonks-run1:9-layers-size-66460665-bytes",
         "us-central1-docker.pkg.dev/p/r/container-chonks-run1:9-layers-size-66460665-bytes",
+        # Amazon EKS's add-on registry (user guide, "Amazon container image registries"): EFA
+        "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.8",
     ])
     def test_accepted(self, ref):
         assert image_pin_problems([pod(ref)], ImageLock()) == []
@@ -110,6 +112,8 @@ class TestPinRule:
         ("ghcr.io/x/chonk:9-layers-size-1-bytes", "tag '9-layers-size-1-bytes' is not a released version tag"),
         ("someone/tool:1.2.3", "'docker.io' is not an official registry"),
         ("example.com/tool:1.2.3", "'example.com' is not an official registry"),
+        ("123456789012.dkr.ecr.us-west-2.amazonaws.com/eks/plugin:v0.5.8",
+         "'123456789012.dkr.ecr.us-west-2.amazonaws.com' is not an official registry"),
     ])
     def test_refused_with_the_reason(self, ref, why):
         assert image_pin_problems([pod(ref)], ImageLock()) == [
