@@ -72,10 +72,23 @@ def experiment_params(spec):
         raise ValueError("\n".join(lines)) from None
 
 
+def hours_within_budget(budget, usd_per_hour: float) -> float:
+    """How long a run may last, cluster up to down: the earlier of `max_hours` and what `usd`
+    buys at the stack's hourly price. The `study run` watchdog stops a run there, so the
+    experiment's deadlines must fit inside the same figure."""
+    if usd_per_hour <= 0:
+        return budget.max_hours
+    return min(budget.max_hours, budget.usd / usd_per_hour)
+
+
 def experiment_deadline_seconds(spec) -> float:
-    """The whole experiment's deadline: the budget's hours minus provisioning and teardown."""
+    """The whole experiment's deadline: the run's hours within budget minus provisioning and
+    teardown."""
+    from infra.clusters.shapes import hourly_price
+
     cloud = spec.cluster.cloud
-    return max(0.0, (spec.budget.max_hours - PROVISION_HOURS[cloud] - TEARDOWN_HOURS[cloud]) * 3600)
+    hours = hours_within_budget(spec.budget, hourly_price(spec).total)
+    return max(0.0, (hours - PROVISION_HOURS[cloud] - TEARDOWN_HOURS[cloud]) * 3600)
 
 
 def budget_deadlines(steps: list[Step], total_seconds: float) -> list[Step]:
@@ -118,13 +131,20 @@ def over_cap_problems(spec, steps: list[Step]) -> list[tuple[str, str]]:
     rest = sorted((s for s in short if s not in by_limit),
                   key=lambda s: s.estimated_seconds, reverse=True)
     if rest:
+        from infra.clusters.shapes import hourly_price
+
         names = ", ".join(f"'{s.name}' ({s.estimated_seconds:.0f} s)" for s in rest[:3])
         need = sum(x.estimated_seconds for x in steps) / 3600
+        b = spec.budget
+        per_hour = hourly_price(spec).total
+        by_usd = per_hour > 0 and b.usd / per_hour < b.max_hours
+        key, value = ("usd", f"{b.usd:g} (buys {b.usd / per_hour:.2f} h)") if by_usd else (
+            "max_hours", f"{b.max_hours:g}")
         out.append((
-            "study:budget.max_hours",
-            f"{spec.budget.max_hours:g} leaves the steps less than their estimates "
+            f"study:budget.{key}",
+            f"{value} leaves the steps less than their estimates "
             f"(estimates sum to {need:.2f} h), so {len(rest)} steps would be killed at their "
-            f"deadlines, longest {names}; raise max_hours or shrink the experiment",
+            f"deadlines, longest {names}; raise {key} or shrink the experiment",
         ))
     return out
 

@@ -110,10 +110,9 @@ def run_stack(stack: str, services: Services, options: RunOptions | None = None)
 
 
 def deadline_hours(spec, usd_per_hour: float) -> float:
-    b = spec.budget
-    if usd_per_hour <= 0:
-        return b.max_hours
-    return min(b.max_hours, b.usd / usd_per_hour)
+    from infra.estimate import hours_within_budget
+
+    return hours_within_budget(spec.budget, usd_per_hour)
 
 
 class _Run:

@@ -49,8 +49,11 @@ def test_over_budget_plan_exits_non_zero_with_the_numbers(cli, project, tmp_path
     code, out, err = cli("plan", "tight", "--json", "--manifests", str(tmp_path))
     assert code == 3
     doc = json.loads(out)
-    assert len(doc["violations"]) == 1
+    assert len(doc["violations"]) == 2
     assert doc["violations"][0].startswith("study:budget.usd: 1 does not cover the estimated cost")
+    # 1 USD buys minutes, not the 3 h of max_hours: the watchdog would stop every step early.
+    assert doc["violations"][1].startswith("study:budget.usd: 1 (buys 0.02 h) leaves the steps "
+                                           "less than their estimates")
     assert doc["resources"] == []  # nothing rendered for an invalid stack
 
 
