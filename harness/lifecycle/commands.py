@@ -11,7 +11,12 @@ from pathlib import Path
 
 from harness.errors import StudyError
 from harness.lifecycle.collect import Collection, collect, finalize_provenance
-from harness.lifecycle.destroy import DestroyOutcome, DestroyPolicy, destroy_stack
+from harness.lifecycle.destroy import (
+    DestroyOutcome,
+    DestroyPolicy,
+    destroy_stack,
+    volume_release,
+)
 from harness.lifecycle.interfaces import LifecycleError
 from harness.lifecycle.state import STATE_FILE, RunState, latest_state, load_state, new_run_id
 
@@ -105,7 +110,9 @@ def destroy_command(stack: str, services, config: dict[str, str],
     """Destroy STACK and record it in its latest run state (if any)."""
     spec = load_spec_of(stack, config)
     outcome = destroy_stack(stack, spec, services.backend, services.inventory, services.clock,
-                            policy or DestroyPolicy(), log=services.progress.line)
+                            policy or DestroyPolicy(), log=services.progress.line,
+                            release=volume_release(stack, services.backend,
+                                                   services.reader_factory))
     st = latest_state(services.results_root, stack)
     if st is not None:
         st.destroy_started_at = st.destroy_started_at or outcome.started_at

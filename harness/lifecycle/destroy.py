@@ -7,6 +7,7 @@ calling anything a leftover. Shared by `study run`, `study destroy` and `study j
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.lifecycle.interfaces import (
@@ -29,6 +30,7 @@ class DestroyPolicy:
     backoff_max_seconds: float = 300.0
     verify_timeout_seconds: float = 600.0  # how long a deleted resource may still be listed
     verify_interval_seconds: float = 30.0
+    release_timeout_seconds: float = 600.0  # how long the CSI drivers get to delete the disks
 
 
 @dataclass
@@ -43,7 +45,25 @@ class DestroyOutcome:
     interrupted: bool = False  # a Ctrl-C cancelled an attempt (it was retried)
 
     def finish_command(self, stack: str) -> str:
-        return f"study destroy {stack}   (or: pulumi destroy -s {stack} --yes)"
+        """What finishes the job: destroy again, and delete the disks Pulumi never owned (a
+        CSI driver created them from the results claim; destroy cannot see them)."""
+        out = f"study destroy {stack}   (or: pulumi destroy -s {stack} --yes)"
+        disks = [delete_disk_command(r) for r in self.leftovers]
+        return "; ".join([out, *(d for d in disks if d)])
+
+
+def delete_disk_command(r: CloudResource) -> str | None:
+    """The cloud CLI command that deletes a leftover disk, every value quoted; else None."""
+    import shlex
+
+    q = shlex.quote
+    if r.kind == "ec2:volume":
+        region = f" --region {q(r.location)}" if r.location else ""
+        return f"aws ec2 delete-volume --volume-id {q(r.name)}{region}"
+    if r.kind == "compute.disks":
+        zone = f" --zone {q(r.location.rsplit('/', 1)[-1])}" if r.location else ""
+        return f"gcloud compute disks delete {q(r.name)}{zone} --quiet"
+    return None
 
 
 def destroy_stack(
@@ -55,10 +75,24 @@ def destroy_stack(
     policy: DestroyPolicy = DestroyPolicy(),  # noqa: B008 - frozen dataclass
     on_event: EventSink | None = None,
     log=lambda msg: None,
+    release: Callable[[float], list[str]] | None = None,
 ) -> DestroyOutcome:
-    """Destroy with retries, then verify by labels; never raises for cloud failures."""
+    """Destroy with retries, then verify by labels; never raises for cloud failures.
+
+    `release` (a reachable cluster's `ClusterReader.release_volumes`) runs first, so the CSI
+    drivers delete the study's disks while they still exist; a cluster that cannot be reached
+    is destroyed all the same, and the label listing afterwards reports any disk left.
+    """
     started = clock.now()
     errors: list[str] = []
+    if release is not None:
+        try:
+            left = release(policy.release_timeout_seconds)
+            if left:
+                log(f"volumes still being deleted by their CSI driver: {', '.join(left)}")
+        except Exception as exc:  # noqa: BLE001 - the cluster may be gone; destroy regardless
+            log(f"volumes not released before destroy ({exc}); the leftover check will list "
+                f"any disk that remains")
     done = False
     delay = policy.backoff_seconds
     attempts = 0
@@ -108,6 +142,23 @@ def destroy_stack(
         verified=verified,
         interrupted=interrupted,
     )
+
+
+def volume_release(stack: str, backend: StackBackend, reader_factory,
+                   outputs: dict | None = None) -> Callable[[float], list[str]]:
+    """`destroy_stack`'s `release` for STACK: a reader from its outputs, `release_volumes`."""
+
+    def release(timeout_s: float) -> list[str]:
+        outs = outputs or backend.outputs(stack)
+        if not outs:
+            return []  # nothing was created, so no disk either
+        reader = reader_factory(outs)
+        try:
+            return reader.release_volumes(timeout_s)
+        finally:
+            _quietly(reader.close)
+
+    return release
 
 
 def verify_gone(

@@ -43,7 +43,8 @@ from harness.lifecycle.system import AtomicWriter
 POINTS = (
     "plan", "check", "quota", "up.start", "up.resource", "up.step", "up.end", "reader.statuses",
     "reader.stop",
-    "reader.events", "reader.log", "reader.nodes", "destroy", "destroy.resource", "refresh",
+    "reader.events", "reader.log", "reader.nodes", "reader.release", "destroy",
+    "destroy.resource", "refresh",
     "cancel", "inventory.labelled", "writer",
 )
 
@@ -512,6 +513,13 @@ class FakeClusterReader:
         self.clock.sleep(5)
         self._reachable()
         self.exp.stopped_at = self.clock.now()
+
+    def release_volumes(self, timeout_s: float) -> list[str]:
+        self.faults.hit("reader.release")
+        self.clock.sleep(20)  # namespace finalisation, detach, DeleteVolume
+        self._reachable()
+        self.backend.calls.append(("release_volumes", self.clock.now()))
+        return []
 
     def close(self) -> None:
         self.closed = True

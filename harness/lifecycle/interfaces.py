@@ -180,6 +180,11 @@ class ClusterReader(Protocol):
         """Stop every step still running (delete the stack's step Jobs)."""
         ...
 
+    def release_volumes(self, timeout_s: float) -> list[str]:
+        """Delete the study namespace and wait until no PersistentVolume of the harness's
+        StorageClass is left; the names of those still there at the timeout."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -243,6 +243,40 @@ class KubernetesReader:
         except Exception as exc:  # noqa: BLE001
             raise self._wrap(exc, "delete the step Jobs") from None
 
+    def release_volumes(self, timeout_s: float, poll_s: float = 10.0) -> list[str]:
+        """Delete the study namespace, then wait for the harness's volumes to be deleted.
+
+        Why before `pulumi destroy`: a disk is deleted by its CSI driver only after its claim is
+        gone and the disk is detached (kubernetes-csi/external-provisioner keeps the PV, with its
+        `external-provisioner.volume.kubernetes.io/finalizer`, until DeleteVolume succeeds).
+        `pulumi destroy` deletes the claim and moves on to the StorageClass, the EBS CSI add-on
+        and the cluster within seconds, so the driver can be gone before it deletes the disk,
+        which then outlives the cluster (and GKE does not delete PD CSI disks with a cluster).
+        """
+        from kubernetes.client.exceptions import ApiException
+
+        from infra.storage import STORAGE_CLASS
+
+        try:
+            self.core.delete_namespace(NAMESPACE, propagation_policy="Foreground")
+        except ApiException as exc:
+            if exc.status != 404:
+                raise self._wrap(exc, f"delete namespace {NAMESPACE}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise self._wrap(exc, f"delete namespace {NAMESPACE}") from None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                pvs = self.core.list_persistent_volume().items
+            except Exception as exc:  # noqa: BLE001
+                raise self._wrap(exc, "list persistent volumes") from None
+            left = sorted(str(pv.metadata.name) for pv in pvs
+                          if pv.metadata is not None and pv.spec is not None
+                          and pv.spec.storage_class_name == STORAGE_CLASS)
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(poll_s)
+
     def close(self) -> None:
         if self._pod_ready:
             try:

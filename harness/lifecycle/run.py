@@ -24,7 +24,12 @@ from experiments.layout import RESUME_ENV
 from harness.errors import CheckFailed, StudyError
 from harness.lifecycle import ledger
 from harness.lifecycle.collect import TERMINAL, Collection, collect, finalize_provenance
-from harness.lifecycle.destroy import DestroyOutcome, DestroyPolicy, destroy_stack
+from harness.lifecycle.destroy import (
+    DestroyOutcome,
+    DestroyPolicy,
+    destroy_stack,
+    volume_release,
+)
 from harness.lifecycle.interfaces import (
     Clock,
     CloudInventory,
@@ -454,6 +459,8 @@ class _Run:
                 self.opts.destroy,
                 on_event=lambda ev: None,
                 log=self.line,
+                release=volume_release(self.stack, self.sv.backend, self.sv.reader_factory,
+                                       self.outputs),
             )
             if destroy.interrupted:
                 self._note_signal(signal.SIGINT)
