@@ -49,12 +49,15 @@ EFA_PLUGIN_IMAGE = (
 )
 ROOT_DEVICE = "/dev/xvda"  # root device of the EKS-optimised Amazon Linux AMIs
 # The EBS CSI driver's controller identity (kubernetes-sigs/aws-ebs-csi-driver v1.64.0,
-# docs/install.md "EKS Pod Identity"). The V2 managed policy is scoped to volumes tagged
-# `ebs.csi.aws.com/cluster=true`, which the driver adds to every volume it creates, and allows
-# ec2:CreateTags when ec2:CreateAction is CreateVolume, so StorageClass tags land at creation
-# (docs/AmazonEBSCSIDriverPolicyV2.json). Dynamic provisioning is all the harness does.
+# docs/install.md "EKS Pod Identity"). The managed policy is the long-standing
+# `service-role/AmazonEBSCSIDriverPolicy` (Amazon EKS user guide, "Create the Amazon EBS CSI
+# driver IAM role"): it allows ec2:CreateVolume with the driver's `ebs.csi.aws.com/cluster`
+# request tag, which the driver adds to every volume, and ec2:CreateTags when ec2:CreateAction
+# is CreateVolume, so StorageClass tags land at creation. Not V2: its ARN is given with and
+# without the `service-role/` path in different sources, and the wrong one fails the attachment
+# with NoSuchEntity; dynamic provisioning needs nothing V2 adds.
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"  # in kube-system, the add-on's namespace
-EBS_CSI_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicyV2"
+EBS_CSI_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 POD_IDENTITY_ACTIONS = ["sts:AssumeRole", "sts:TagSession"]
 

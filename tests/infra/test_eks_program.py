@@ -140,7 +140,7 @@ class TestEveryEksStack:
                       of_type(run, "iam/rolePolicyAttachment:RolePolicyAttachment"))
         assert arns == sorted([
             "AmazonEKSClusterPolicy", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
-            "AmazonEC2ContainerRegistryReadOnly", "AmazonEBSCSIDriverPolicyV2",
+            "AmazonEC2ContainerRegistryReadOnly", "AmazonEBSCSIDriverPolicy",
         ])
 
     def test_every_taggable_resource_has_the_study_labels(self, rendered):
@@ -190,9 +190,9 @@ class TestEbsCsiDriver:
     """The EBS CSI driver add-on with an EKS Pod Identity role, after the nodes it runs on.
 
     kubernetes-sigs/aws-ebs-csi-driver v1.64.0: docs/install.md ("EKS Pod Identity": a role
-    for `kube-system/ebs-csi-controller-sa`, the Pod Identity agent installed; managed policy
-    `service-role/AmazonEBSCSIDriverPolicyV2`), docs/AmazonEBSCSIDriverPolicyV2.json
-    (ec2:CreateTags on volumes when ec2:CreateAction is CreateVolume: StorageClass tags are
+    for `kube-system/ebs-csi-controller-sa`, the Pod Identity agent installed); the managed
+    policy `service-role/AmazonEBSCSIDriverPolicy` (Amazon EKS user guide, "Create the Amazon
+    EBS CSI driver IAM role"; ec2:CreateTags when ec2:CreateAction is CreateVolume: tags are
     applied at creation; CreateVolume needs the request tag ebs.csi.aws.com/cluster=true, which
     pkg/driver/controller.go always adds). pulumi-aws 7.51 `eks.Addon` has
     `pod_identity_associations` {role_arn, service_account} (the installed SDK's addon.py).
@@ -216,7 +216,7 @@ class TestEbsCsiDriver:
         (policy,) = [a for a in of_type(run, "rolePolicyAttachment:RolePolicyAttachment")
                      if a.name == f"{stack}-ebs-csi-policy"]
         assert policy.inputs["policyArn"] == (
-            "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicyV2"
+            "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
         )
 
     def test_driver_addon_associates_the_controller_service_account(self, rendered):
