@@ -183,12 +183,22 @@ def check_pull_speed(
 
 
 def check_clears(records: list[dict[str, Any]], pull_nodes: set[str], nodes: int) -> dict:
-    """records: [{node, ok}] from the cache-clear pods. Did every node that pulled, and at least
-    `nodes` distinct nodes, prove its cache cold before the pull?"""
-    cleared = {r["node"] for r in records if r.get("ok") and r.get("node")}
+    """records: [{node, ok, restarts}] from the cache-clear pods. Did every node that pulled, and
+    at least `nodes` distinct nodes, prove its cache cold before the pull, at the first attempt?
+
+    A clear that failed and was restarted (a DaemonSet's init container is retried) proves
+    nothing: the failed attempt may have removed the names the retry looks the image up by,
+    so the retry can find nothing to check while the layers are still on the node.
+    """
+    retried = sorted({r.get("node") or "?" for r in records if r.get("restarts")})
+    cleared = {r["node"] for r in records
+               if r.get("ok") and r.get("node") and not r.get("restarts")}
     failed = sorted({r.get("node") or "?" for r in records if not r.get("ok")})
     missing = sorted(pull_nodes - cleared)
     problems = []
+    if retried:
+        problems.append(f"cache clear retried after a failure on {len(retried)} node(s), "
+                        f"e.g. {retried[0]}: a retry cannot prove the cache cold")
     if missing:
         problems.append(f"{len(missing)} node(s) pulled without a cache-clear record, "
                         f"e.g. {missing[0]}")

@@ -119,6 +119,13 @@ def pods_of(api: Api, ns: str, selector: str) -> list[dict]:
             "node": p["spec"].get("nodeName", ""),
             "phase": p.get("status", {}).get("phase", ""),
             "started_at": p.get("status", {}).get("startTime"),
+            # container name -> restart count (init containers included): a DaemonSet pod's
+            # failed init container is restarted, and only its last attempt's log remains.
+            "restarts": {
+                c.get("name", ""): int(c.get("restartCount") or 0)
+                for key in ("initContainerStatuses", "containerStatuses")
+                for c in p.get("status", {}).get(key) or []
+            },
         }
         for p in items
     ]
@@ -168,7 +175,8 @@ def clear_records(api: Api, ns: str, spec: dict[str, str]) -> tuple[list[dict], 
                                f"?container={spec['container']}", raw=True)
         except Exception as exc:  # noqa: BLE001 - no log is no record: the check says so
             text = f"(no log: {exc})"
-        records.append({"node": p["node"], "pod": p["name"], "ok": spec["ok"] in text})
+        records.append({"node": p["node"], "pod": p["name"], "ok": spec["ok"] in text,
+                        "restarts": p["restarts"].get(spec["container"], 0)})
         parts.append(f"===== cache-clear pod {p['name']} node {p['node']}\n{text}")
     return records, "\n".join(parts)
 

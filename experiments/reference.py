@@ -78,7 +78,12 @@ RepositoryName = Annotated[str, AfterValidator(lambda v: validated(v, name_only=
 
 
 def normalize(ref: str) -> str:
-    """The fully qualified name containerd stores `ref` under (docker.io/library/..., :latest)."""
+    """The fully qualified name containerd stores `ref` under (docker.io/library/..., :latest).
+
+    A reference with both a tag and a digest is pulled, and stored, by its digest alone:
+    containerd's `reference/docker.ParseDockerRef` drops the tag of a tagged and digested
+    reference (the same rule as distribution/reference normalize.go ParseDockerRef).
+    """
     check(ref, "image")
     m = REFERENCE.match(ref)
     assert m is not None  # checked above
@@ -92,6 +97,6 @@ def normalize(ref: str) -> str:
         name = f"docker.io/{rest}"
     if name.startswith("docker.io/") and "/" not in name[len("docker.io/"):]:
         name = f"docker.io/library/{name[len('docker.io/'):]}"
-    if tag is None and digest is None:
-        tag = "latest"
-    return name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+    if digest:
+        return f"{name}@{digest}"
+    return f"{name}:{tag or 'latest'}"

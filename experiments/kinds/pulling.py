@@ -155,6 +155,17 @@ fail() { echo "cache-clear: FAIL node=$node image=$IMG: $*"; exit 1; }
 command -v ctr >/dev/null 2>&1 || fail "no ctr on the node: cannot prove the image is gone"
 if command -v crictl >/dev/null 2>&1; then client=crictl; else client=ctr; fi
 listed=$(ctr -n k8s.io images ls -q "name==$IMG") || fail "ctr images ls failed"
+# CRI records one pull under three names with one target (name:tag, name@digest and the config
+# digest as `sha256:...`): every name of the image holds its content, so remove and check them all.
+refs_of() {  # the names whose target (DIGEST, third column of `ctr images ls`) is $1
+  ctr -n k8s.io images ls | awk -v t="$1" 'NR > 1 && $3 == t {print $1}'
+}
+target=""
+if [ -n "$listed" ]; then
+  target=$(ctr -n k8s.io images ls | awk -v r="$IMG" 'NR > 1 && $1 == r {print $3; exit}') \
+    || fail "ctr images ls failed"
+  [ -n "$target" ] || fail "ctr images ls shows no target digest for the image"
+fi
 # Every snapshotter the node runs (overlayfs; gcfs too with GKE image streaming).
 plugins=$(ctr plugins ls) || fail "ctr plugins ls failed"  # TYPE ID PLATFORMS STATUS
 sns=$(printf '%s\n' "$plugins" | awk '$1 == "io.containerd.snapshotter.v1" && $NF == "ok" {
@@ -186,10 +197,19 @@ else
       ctr -n k8s.io containers rm "$id" >/dev/null || fail "ctr containers rm $id failed"
     done
   done
-  ctr -n k8s.io images rm --sync "$IMG" >/dev/null || fail "ctr images rm failed"
+  if [ -n "$target" ]; then
+    names=$(refs_of "$target") || fail "ctr images ls failed"
+    for ref in $names; do
+      ctr -n k8s.io images rm --sync "$ref" >/dev/null || fail "ctr images rm $ref failed"
+    done
+  fi
 fi
 left=$(ctr -n k8s.io images ls -q "name==$IMG") || fail "ctr images ls failed"
 [ -z "$left" ] || fail "image still present after $client removed it"
+if [ -n "$target" ]; then
+  others=$(refs_of "$target") || fail "ctr images ls failed"
+  [ -z "$others" ] || fail "image still present as $(echo $others) after $client removed it"
+fi
 for sn in $sns; do
   mine=$(printf '%s\n' "$chains" | awk -v sn="$sn" '$1 == sn {print $2}')
   [ -n "$mine" ] || continue
@@ -273,12 +293,18 @@ class Pulling:
             return job_workload(step, ctx, "mirror", opts, mirror_job)
         if step.name == PRIME_STEP:
             return job_workload(step, ctx, "prime", opts, prime_job)
-        image, n = step.params["image"], ctx.cluster.node_count
+        from infra.image_lock import committed
+
+        source, n = step.params["image"], ctx.cluster.node_count
+        # What the pod runs: by digest once the lock has one (experiments.k8s.create renders
+        # every image so), so the clear and the checks name the very same reference.
+        image = committed().pinned(source)
         clear_labels = step_labels(ctx, step.name, "cache-clear")
         clear_container = {
             "name": "clear",
             "image": _debian(),
-            # The image is passed as containerd stores it (docker.io/library/..., :latest).
+            # The image is passed as containerd stores it (docker.io/library/..., :latest,
+            # name@digest without the tag when pinned).
             "command": ["nsenter", "-t", "1", "-m", "--", "sh", "-c",
                         clear_script(normalize(image))],
             "env": [{"name": "NODE_NAME",
@@ -310,7 +336,7 @@ class Pulling:
             ResourceOptions.merge(opts, ResourceOptions(depends_on=[clear])),
         )
         path = job_path(ctx.namespace, step.name)
-        chonk = parse_chonk(image)
+        chonk = parse_chonk(source)
         expect = {
             "pull_images": [image], "nodes": n, "pods_per_node": 1,
             # Speed is no evidence under image streaming: `Pulled` comes before the bytes do.

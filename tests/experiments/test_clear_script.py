@@ -26,11 +26,19 @@ IMAGE = normalize("ghcr.io/converged-computing/container-chonks-run1:9-layers-si
 CHAINS = [f"sha256:{c * 64}" for c in "abc"]  # top first, as `ctr images usage` lists them
 OTHER = "sha256:" + "d" * 64  # another image's snapshot: must survive
 DEBIAN = "docker.io/library/debian:12.7-slim"
+# The two other names a CRI pull gives the same image (containerd internal/cri/server/images/
+# image_pull.go: imageID, repoTag, repoDigest all point at the image's target).
+TARGET = "sha256:" + "e" * 64
+BY_DIGEST = IMAGE.split(":9-layers")[0] + "@" + TARGET
+IMAGE_ID = "sha256:" + "f" * 64
+NAMES = (IMAGE, BY_DIGEST, IMAGE_ID)
 
 
 def state(images=None, containers=None, snapshots=None, faults=(), **extra):
     return {**extra,
-        "images": {IMAGE: CHAINS, DEBIAN: [OTHER]} if images is None else images,
+        "images": ({**{n: CHAINS for n in NAMES}, DEBIAN: [OTHER]} if images is None
+                   else images),
+        "targets": {n: TARGET for n in NAMES},
         "chains": {IMAGE: CHAINS},
         "containers": [{"id": "c1", "image": IMAGE}] if containers is None else containers,
         "snapshots": CHAINS + [OTHER] if snapshots is None else snapshots,
@@ -64,7 +72,8 @@ def test_crictl_removes_exited_containers_then_image_and_proves_snapshots_gone(t
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a image={IMAGE} client=crictl "
                                    f"snapshots_removed=3")
-    assert IMAGE not in st["images"] and st["containers"] == [] and st["snapshots"] == [OTHER]
+    assert not set(NAMES) & set(st["images"])
+    assert st["containers"] == [] and st["snapshots"] == [OTHER]
     assert calls.index("crictl rm c1") < calls.index(f"crictl rmi {IMAGE}")
 
 
@@ -75,7 +84,10 @@ def test_ctr_only_node_clears_with_ctr(tmp_path, shell):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip().endswith("client=ctr snapshots_removed=3")
     assert IMAGE not in st["images"] and st["containers"] == [] and st["snapshots"] == [OTHER]
-    assert f"ctr -n k8s.io images rm --sync {IMAGE}" in calls
+    # ctr removes one name at a time: all three names of the CRI pull must go, or the others
+    # keep the layers (and a restarted clear would find no `name:tag` left to check).
+    assert not set(NAMES) & set(st["images"])
+    assert {f"ctr -n k8s.io images rm --sync {n}" for n in NAMES} <= set(calls)
     assert "ctr -n k8s.io containers rm c1" in calls
 
 
@@ -159,3 +171,16 @@ def test_image_in_no_snapshotter_fails_closed(tmp_path):
     assert proc.returncode == 1
     assert proc.stdout.strip().endswith(
         ": ctr images usage found the image in no snapshotter: cannot list its layer snapshots")
+
+
+def test_a_name_left_behind_fails(tmp_path):
+    """Another name of the same image (a tag pushed twice, say) that ctr did not remove keeps
+    the layers: the proof names it."""
+    st = state()
+    st["images"]["ghcr.io/x/y:other"] = CHAINS
+    st["targets"]["ghcr.io/x/y:other"] = TARGET
+    st["faults"] = ["rm_skips:ghcr.io/x/y:other"]
+    proc, _, _ = run(tmp_path, st, tools=("ctr",))
+    assert proc.returncode == 1
+    assert proc.stdout.strip().endswith(
+        ": image still present as ghcr.io/x/y:other after ctr removed it")

@@ -98,11 +98,17 @@ def run(tmp_path, monkeypatch):
                  "EXPECT": json.dumps(expect)}.items():
         monkeypatch.setenv(k, v)
 
-    def go(clear_logs: dict[str, str], lag: int = 2):
+    def go(clear_logs: dict[str, str], lag: int = 2, clear_restarts: dict[str, int] | None = None):
         nodes = sorted(set(seed_nodes().values()))
         pulls = [pod(p, n) for p, n in sorted(seed_nodes().items())]
         pulls = [next(p for p in pulls if p["spec"]["nodeName"] == n) for n in nodes]
         clears = [pod(f"clr-{i}", n, "Running") for i, n in enumerate(nodes)]
+        for c in clears:  # the DaemonSet pod's statuses, as the API server reports them
+            restarts = (clear_restarts or {}).get(c["spec"]["nodeName"], 0)
+            c["status"]["initContainerStatuses"] = [
+                {"name": "prepare", "restartCount": 0},
+                {"name": "clear", "restartCount": restarts}]
+            c["status"]["containerStatuses"] = [{"name": "idle", "restartCount": 0}]
         logs = {p["metadata"]["name"]: "pulled\n" for p in pulls}
         logs.update({f"clr-{i}": clear_logs.get(n, "") for i, n in enumerate(nodes)})
         api = FakeApi({PULL_SEL: pulls, CLEAR_SEL: clears}, logs, lag)
@@ -152,4 +158,17 @@ def test_objects_that_never_go_make_the_step_invalid(run, monkeypatch):
     cleanup = next(c for c in status["checks"] if c["check"] == "cleanup")
     assert cleanup["valid"] is False
     assert cleanup["problems"][0] == f"still present after 600 s: {JOB}, {DS}"
+    assert status["status"] == "invalid"
+
+
+def test_a_clear_that_succeeded_only_on_a_retry_makes_the_step_invalid(run):
+    """The kubelet restarts a DaemonSet pod's failed init container; the retry's log says OK,
+    but only `initContainerStatuses[].restartCount` shows there was a failed attempt."""
+    nodes = sorted(set(seed_nodes().values()))
+    _, status, _ = run({n: ok_line(n) for n in nodes}, clear_restarts={nodes[1]: 1})
+    clears = next(c for c in status["checks"] if c["check"] == "clears")
+    assert clears["valid"] is False
+    assert clears["problems"][0] == (
+        f"cache clear retried after a failure on 1 node(s), e.g. {nodes[1]}: a retry cannot "
+        "prove the cache cold")
     assert status["status"] == "invalid"

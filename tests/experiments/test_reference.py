@@ -52,6 +52,9 @@ def test_hostile_references_are_refused(ref):
     ("index.docker.io/library/python:3", "docker.io/library/python:3"),
     ("localhost/x", "localhost/x:latest"),
     ("ghcr.io/a/b@sha256:" + "c" * 64, "ghcr.io/a/b@sha256:" + "c" * 64),
+    # Tagged and digested: ParseDockerRef keeps the digest only (what a locked image becomes).
+    ("ghcr.io/a/b:1.0@sha256:" + "c" * 64, "ghcr.io/a/b@sha256:" + "c" * 64),
+    ("busybox:1.36@sha256:" + "c" * 64, "docker.io/library/busybox@sha256:" + "c" * 64),
 ])
 def test_normalize_is_the_name_containerd_stores(ref, stored):
     assert reference.normalize(ref) == stored

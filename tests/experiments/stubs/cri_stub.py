@@ -6,17 +6,24 @@ containerd v2.1.4 cmd/ctr/commands/{images,containers,snapshots}:
 - `crictl rmi X`: `Deleted: X`, exit 0; a missing image is `no such image X`, exit 1.
 - `crictl ps -a -q --image X`: container IDs whose image resolves to X's; none (exit 0) when X
   is missing. `crictl rm ID` fails for a running container.
-- `ctr images ls -q name==X`: X or nothing, exit 0. `ctr images rm [--sync] X`: prints X; a
-  missing image only warns, exit 0. `ctr images usage X`: `KEY SIZE INODES` then one chain ID
+- `ctr images ls -q name==X`: X or nothing, exit 0. `ctr images ls`: `REF TYPE DIGEST SIZE
+  PLATFORMS LABELS`, one row per name. `ctr images rm [--sync] X` removes that one name and
+  prints X; a missing image only warns, exit 0.
+- A CRI pull stores one image under three names with one target (internal/cri/server/images/
+  image_pull.go: the loop over imageID, repoTag, repoDigest): state `targets` maps each name to
+  its target digest; `crictl rmi` removes every name of the image (image_remove.go, the loop over
+  image.References), `ctr images rm` only the name it is given. `ctr images usage X`: `KEY SIZE INODES` then one chain ID
   per layer snapshot, top first; exit 1 when X is missing.
 - `ctr snapshots ls`: `KEY PARENT KIND` then one row per snapshot; a CRI container's rootfs is
   an Active snapshot keyed by the container ID whose parent is the image's top chain ID
   (internal/cri/opts/container.go WithNewSnapshot; CRI sets no image name on the container).
 - `ctr containers rm ID` removes the container and its snapshot; it fails while a task runs.
 containerd's garbage collector removes a snapshot once no image and no container holds it; the
-`pin` fault keeps them (something else holds them), `rmi_fails` and `rmi_noop` break removal.
+`pin` fault keeps them (something else holds them), `rmi_fails` and `rmi_noop` break removal,
+`rm_skips:<name>` makes `ctr images rm` leave that one name.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -40,6 +47,11 @@ def save(st: dict) -> None:
 def log(tool: str) -> None:
     with open(STATE.with_suffix(".calls"), "a") as f:
         f.write(" ".join([tool, *sys.argv[1:]]) + "\n")
+
+
+def target(st: dict, ref: str) -> str:
+    """The image's target digest (a name not in `targets` is an image of its own)."""
+    return st.get("targets", {}).get(ref) or "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
 
 
 def gc(st: dict) -> None:
@@ -71,7 +83,9 @@ def crictl(args: list[str]) -> None:
         if ref not in st["images"]:
             fatal(f"no such image {ref}")
         if "rmi_noop" not in st.get("faults", []):
-            del st["images"][ref]
+            mine = target(st, ref)
+            for name in [n for n in st["images"] if target(st, n) == mine]:
+                del st["images"][name]
             gc(st)
         save(st)
         say(f"Deleted: {ref}")
@@ -113,7 +127,12 @@ def ctr(args: list[str]) -> None:
         snapshotter = args[i + 1]
         args = args[:i] + args[i + 2:]
     group, rest = args[0], args[1:]
-    if group == "images" and rest[0] == "ls":
+    if group == "images" and rest[0] == "ls" and len(rest) == 1:
+        say("REF TYPE DIGEST SIZE PLATFORMS LABELS ")
+        for name in st["images"]:
+            say(f"{name} application/vnd.oci.image.index.v1+json {target(st, name)} 1.2 GiB "
+                f"linux/amd64 io.cri-containerd.image=managed ")
+    elif group == "images" and rest[0] == "ls":
         name = rest[-1].split("==", 1)[1]
         if name in st["images"]:
             say(name)
@@ -132,7 +151,8 @@ def ctr(args: list[str]) -> None:
     elif group == "images" and rest[0] == "rm":
         ref = rest[-1]
         if ref in st["images"]:
-            if "rmi_noop" not in st.get("faults", []):
+            skip = "rmi_noop" in st.get("faults", []) or f"rm_skips:{ref}" in st.get("faults", [])
+            if not skip:
                 del st["images"][ref]
                 gc(st)
             save(st)
