@@ -318,6 +318,7 @@ class FakeBackend:
         self.template = resources or GKE_RESOURCES
         self.state: dict[str, list[str]] = {}  # stack -> names in creation order
         self.calls: list[tuple[str, float]] = []
+        self.envs: list[dict[str, str]] = []  # the program environment of each up
         self.locked = False
 
     def _name(self, stack: str, suffix: str) -> str:
@@ -339,6 +340,7 @@ class FakeBackend:
     def up(self, stack: str, on_event: EventSink, should_stop: StopCheck,
            env: dict[str, str] | None = None) -> dict[str, OutputValue]:
         self._start_update("up", stack)
+        self.envs.append(dict(env or {}))
         self.faults.hit("up.start")
         names = self.state.setdefault(stack, [])
         for type_, suffix, kind, latency in self.template:
@@ -380,6 +382,10 @@ class FakeBackend:
             names.append(name)
             on_event(ResourceEvent(f"urn:{name}", "kubernetes:batch/v1:Job", f"rec-{step.name}",
                                    "create", True, self.clock.now()))
+
+    def recorded_steps(self, stack: str) -> set[str]:
+        prefix = f"{stack}-rec-"
+        return {n[len(prefix):] for n in self.state.get(stack, []) if n.startswith(prefix)}
 
     def outputs(self, stack: str) -> dict[str, OutputValue]:
         names = self.state.get(stack, [])

@@ -89,6 +89,11 @@ class StackBackend(Protocol):
 
     def outputs(self, stack: str) -> dict[str, OutputValue]: ...
 
+    def recorded_steps(self, stack: str) -> set[str]:
+        """Steps whose recorder Job the state holds as created: Pulumi records a recorder only
+        once it has completed, so these steps are finished on the cluster."""
+        ...
+
     def versions(self) -> dict[str, str]:
         """Pulumi CLI / engine versions when known (SDK versions come from package metadata)."""
         ...

@@ -294,6 +294,19 @@ class PulumiBackend:
             raise map_error(exc) from None
         return {**outputs_from_checkpoint(dep), **outs}
 
+    def recorded_steps(self, stack: str) -> set[str]:
+        from pulumi import automation as auto
+
+        try:
+            st = self._stack(stack, create=False)
+        except PermanentError:
+            return set()
+        try:
+            dep = st.export_stack().deployment or {}
+        except auto.CommandError as exc:
+            raise map_error(exc) from None
+        return recorded_steps_of(dep)
+
     def versions(self) -> dict[str, str]:
         from pulumi import automation as auto
 
@@ -312,6 +325,25 @@ def _forward(raw: Any, on_event: EventSink) -> None:
     ev = _resource_event(raw)
     if ev is not None:
         on_event(ev)
+
+
+def recorded_steps_of(deployment: dict) -> set[str]:
+    """Steps whose recorder Job (`job-rec-<step>`, experiments.component) a checkpoint holds as
+    created without errors and with no operation pending on it.
+
+    pulumi-kubernetes records a Job only once its await has seen it Complete; a Job whose await
+    failed or timed out is kept with `initErrors` (provider/pkg/await), so it does not count.
+    """
+    pending = {(op.get("resource") or {}).get("urn")
+               for op in deployment.get("pending_operations") or []}
+    out = set()
+    for r in deployment.get("resources") or []:
+        urn = r.get("urn", "")
+        name = urn.rsplit("::", 1)[-1]
+        if (r.get("type") == "kubernetes:batch/v1:Job" and name.startswith("job-rec-")
+                and not r.get("initErrors") and urn not in pending):
+            out.add(name[len("job-rec-"):])
+    return out
 
 
 def outputs_from_checkpoint(deployment: dict) -> dict[str, OutputValue]:

@@ -359,6 +359,12 @@ class _Run:
                 self.sv.clock.sleep(backoff)
                 backoff *= 2
                 self.sv.backend.refresh(self.stack)
+                # The recorders delete their steps' pull Jobs and DaemonSets, so the refresh
+                # drops those from the state, and an up that rendered the finished steps again
+                # would recreate them: a finished step's pulls re-run during a later one.
+                done = set(self.previously_finished) | self.sv.backend.recorded_steps(self.stack)
+                if done:
+                    env[RESUME_ENV] = ",".join(sorted(done))
 
     def _watch(self) -> None:
         st = self.state
