@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -168,6 +168,7 @@ class StackImages:
     refs: list[str]  # every image the stack runs, as rendered without a digest
     sources: dict[str, str]  # mirrored destination -> its source
     registry: str  # the stack's `study:cluster.image_registry` ("" when unset)
+    digests: dict[str, str] = field(default_factory=dict)  # ref -> the digest it is rendered by
 
 
 def stack_images(stack: str) -> StackImages:
@@ -178,9 +179,12 @@ def stack_images(stack: str) -> StackImages:
     if plan.report.errors:
         msg = f"stack {stack} does not validate; run `study plan {stack}` to see why"
         raise ImageError(msg)
-    refs = [ref.split("@", 1)[0] for ref in images_of(plan.manifests)]
+    rendered = images_of(plan.manifests)
+    refs = [ref.split("@", 1)[0] for ref in rendered]
+    digests = dict(ref.split("@", 1) for ref in rendered if "@" in ref)
     registry = getattr(plan.spec.cluster, "image_registry", None) or ""
-    return StackImages(list(dict.fromkeys(refs)), mirror_pairs(plan.manifests), registry)
+    return StackImages(list(dict.fromkeys(refs)), mirror_pairs(plan.manifests), registry,
+                       digests)
 
 
 # --- the lock -----------------------------------------------------------------------------------
@@ -251,8 +255,10 @@ def _copy_blob(src: Any, dst: Any, ref: str, sr: Ref, dr: Ref, desc: dict[str, A
         raise ImageError(msg)
 
 
-def _copy_manifest(src: Any, dst: Any, ref: str, sr: Ref, dr: Ref, reference: str) -> str:
-    """Copy one manifest (and what it references) from `reference` in sr to the same in dr."""
+def _copy_manifest(src: Any, dst: Any, ref: str, sr: Ref, dr: Ref, reference: str,
+                   put_as: str | None = None) -> str:
+    """Copy one manifest (and what it references) from `reference` in sr to dr, stored under
+    `put_as` (the destination's tag for the top manifest; an index's children by digest)."""
     import json
 
     body, media = _get_manifest(src, ref, sr, reference)
@@ -265,7 +271,7 @@ def _copy_manifest(src: Any, dst: Any, ref: str, sr: Ref, dr: Ref, reference: st
             if desc.get("digest"):
                 _copy_blob(src, dst, ref, sr, dr, desc)
     digest = "sha256:" + hashlib.sha256(body).hexdigest()
-    target = reference if reference.startswith("sha256:") else dr.reference
+    target = put_as or (reference if reference.startswith("sha256:") else dr.reference)
     put = _request(dst, ref, dr.manifest_url(target), "PUT", data=body,
                    headers={"Content-Type": media})
     if put.status_code not in (200, 201):
@@ -274,11 +280,19 @@ def _copy_manifest(src: Any, dst: Any, ref: str, sr: Ref, dr: Ref, reference: st
     return digest
 
 
-def copy_image(src_ref: str, dst_ref: str) -> str:
-    """Copy `src_ref` to `dst_ref` byte for byte (all platforms of an index); the digest."""
+def copy_image(src_ref: str, dst_ref: str, digest: str | None = None) -> str:
+    """Copy `src_ref` to `dst_ref` byte for byte (all platforms of an index); the digest.
+
+    With `digest` (the locked one) the source is read by that digest, not by its tag as it is
+    now, and a copy whose digest differs is refused: pods ask for `dst@digest`.
+    """
     sr, dr = Ref.parse(src_ref), Ref.parse(dst_ref)
     src, dst = _registry(sr.host), _registry(dr.host)
-    return _copy_manifest(src, dst, src_ref, sr, dr, sr.reference)
+    copied = _copy_manifest(src, dst, src_ref, sr, dr, digest or sr.reference, dr.reference)
+    if digest and copied != digest:
+        msg = f"image {src_ref}: copied {copied}, but the lock pins {digest}"
+        raise ImageError(msg)
+    return copied
 
 
 def owned_registry(registry: str) -> bool:

@@ -60,9 +60,14 @@ def mirror(stack: StackArg) -> None:
     """Copy every image the stack runs into its own registry (study:cluster.image_registry)."""
     from harness import console
     from harness.images import copy_image, mirror_plan, stack_images
+    from infra import image_lock
 
-    pairs = mirror_plan(stack_images(stack))
+    found = stack_images(stack)
+    lock = image_lock.committed()
+    pairs = mirror_plan(found)
     for src, dst in pairs:
-        digest = copy_image(src, dst)
+        # What the pods will ask for: the digest the stack renders, else the lock's.
+        want = found.digests.get(dst) or found.digests.get(src) or lock.digest(src)
+        digest = copy_image(src, dst, want)
         console.out_console().print(f"{src} -> {dst}@{digest}", markup=False, highlight=False)
     console.info(f"mirrored {len(pairs)} images of {stack}")

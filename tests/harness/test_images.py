@@ -159,6 +159,27 @@ class TestMirror:
         src, dst = f"{registry}/upstream/app:1.0.0", f"{registry_b}/mirror/app:1.0.0"
         assert copy_image(src, dst) == copy_image(src, dst) == digest
 
+    def test_copy_by_the_locked_digest_after_the_tag_moved(self, registry, registry_b):
+        """Pods ask for `dst@locked-digest`: the mirror must hold that content, not whatever
+        the tag points at today (a tag moves; distribution-spec, "Pulling manifests")."""
+        locked = push_image(registry, "upstream/app", "1.0.0", b"first build")
+        moved = push_image(registry, "upstream/app", "1.0.0", b"a later build")
+        assert moved != locked
+        src, dst = f"{registry}/upstream/app:1.0.0", f"{registry_b}/mirror/app:1.0.0"
+        assert copy_image(src, dst, locked) == locked
+        assert resolve(dst) == locked  # the destination tag holds the locked content
+
+    def test_a_locked_build_the_source_no_longer_has_is_named(self, registry, registry_b):
+        """The lock pins a build the upstream repository has since deleted: the mirror says so
+        rather than copying today's tag under the old name."""
+        locked = push_image(registry, "upstream/app", "1.0.0", b"first build")
+        push_image(registry, "upstream/other", "1.0.0", b"unrelated")
+        src, dst = f"{registry}/upstream/other:1.0.0", f"{registry_b}/mirror/app:1.0.0"
+        with pytest.raises(ImageError) as err:
+            copy_image(src, dst, locked)
+        assert str(err.value) == (f"image {src}: unknown to registry {registry} "
+                                  f"(no manifest {locked})")
+
     def test_plan_copies_every_image_into_the_owned_registry(self):
         images = StackImages(
             refs=[
