@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from experiments.layout import LABEL_STEP
-from infra.image_lock import image_slots, pod_specs
+from infra.image_lock import image_pin_problems, image_slots, pod_specs, split
 
 STEP_KINDS = {"Job", "MiniCluster", "MetricSet", "JobSet", "DaemonSet", "Deployment", "Pod"}
 SHELLS = {"sh", "bash", "ash", "dash"}
@@ -78,15 +78,9 @@ def images(obj: dict[str, Any]) -> Iterator[str]:
 
 
 def registry_host(ref: str) -> str:
-    """The registry a reference pulls from, normalised the way the container runtimes do.
-
-    distribution/reference normalize.go (`splitDockerDomain`): the first path component is a
-    domain only if it contains '.' or ':' or is `localhost`; otherwise the domain is docker.io.
-    """
-    first, sep, _ = ref.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first.lower()
-    return "docker.io"
+    """The registry a reference pulls from, normalised the way the container runtimes do
+    (distribution/reference normalize.go: no domain means docker.io)."""
+    return split(ref)[0]
 
 
 def shell_scripts(obj: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -297,10 +291,6 @@ def _resume_upsert(stack: RenderedStack) -> list[str]:
 
 
 def _image_pins(stack: RenderedStack) -> list[str]:
-    try:
-        from infra.image_lock import image_pin_problems  # type: ignore[import-not-found]
-    except ImportError:  # the lock lands separately
-        return []
     return image_pin_problems(stack.manifests, stack.lock)
 
 

@@ -40,6 +40,9 @@ from typing import Any
 LOCK_PATH = Path(__file__).resolve().parent / "image_lock.json"
 LOCK_VERSION = 1
 
+# Registries projects publish their releases to. Any owner's version tag counts there: what
+# makes `v1.2.3` stable is the publisher's release process, which this check cannot see, so a
+# stricter pin is the lock's digest (`study images lock`), which the plan prefers when it has one.
 OFFICIAL_REGISTRIES = frozenset(
     {
         "registry.k8s.io",  # Kubernetes SIG releases (JobSet)
