@@ -86,7 +86,7 @@ def print_stacks(rows: list[dict]) -> None:
         "USD/h",
         "est. USD",
         "budget",
-        "ok",
+        "valid",
     ):
         table.add_column(col)
     for r in rows:
@@ -105,3 +105,9 @@ def print_stacks(rows: list[dict]) -> None:
             "yes" if r["ok"] else "[red]no[/]",
         )
     console.out_console().print(table)
+    # Listing renders nothing (16 plans would take a while): say what "valid" covers.
+    console.out_console().print(
+        "valid: stack file, budget, quota and expiry; `study plan STACK` also renders the stack "
+        "and checks its objects against the real-cloud rules (`study rules`)",
+        markup=False, highlight=False,
+    )
