@@ -218,6 +218,12 @@ def _needs_quoting(value: str) -> bool:
 
 
 def _quoted_scripts(stack: RenderedStack) -> list[str]:
+    """A stack value inside a generated script must appear as one shell word (shlex.quote).
+
+    A script that *is* a stack value (a user's own `sh -c` command) is the user's to write and is
+    not judged. Generated scripts must tokenise (comments allowed): an unbalanced quote there
+    means an interpolated value broke out of its quoting.
+    """
     values = {v for o in stack.manifests for v in images(o)}
     experiment = getattr(stack.spec, "experiment", None)
     if experiment is not None:
@@ -226,9 +232,11 @@ def _quoted_scripts(stack: RenderedStack) -> list[str]:
     out = []
     for o in stack.manifests:
         for where, script in shell_scripts(o):
+            if script in values:
+                continue
             if not where.startswith("ConfigMap"):
                 try:
-                    shlex.split(script)
+                    shlex.split(script, comments=True)
                 except ValueError as exc:
                     out.append(
                         f"{where}: the script does not parse as shell words ({exc}): "

@@ -4,10 +4,12 @@ Steps, in order: the registry mirror (Artifact Registry stacks only), the option
 (`prime`, for image streaming, which streams an image only after its first pull), then for each
 iteration and each image one step made of
   1. `clr-<step>`: a DaemonSet (experiments.pernode: one pod pinned to every node) whose
-     privileged init container enters the host (nsenter) and runs `clear_script`: remove the
-     image's containers, exited ones included (they keep its layer snapshots), remove the image
-     (crictl, or ctr where there is no crictl, as on EKS AL2023), then prove with ctr that
-     neither the image nor any of its layer snapshots is left. Pulumi awaits the DaemonSet: a
+     privileged init container enters the host (nsenter) and runs `clear_script`: remove every
+     studied image's containers, exited ones included (they keep its layer snapshots), remove
+     every studied image (the chonks share a base layer, so an earlier step's image would keep
+     part of this one warm; crictl, or ctr where there is no crictl, as on EKS AL2023), then
+     prove with ctr that no name of them and none of their layer snapshots is left; a layer
+     still held by another image is named. Pulumi awaits the DaemonSet: a
      node whose cache cannot be proven cold stops the run rather than producing a warm pull;
   2. `<step>`: the pull Job, completions = parallelism = N, one pod per node enforced by the
      scheduler (required pod anti-affinity on the hostname plus a DoNotSchedule topology spread;
@@ -139,7 +141,8 @@ CLEAR_OK = "cache-clear: OK"  # the record the step recorder looks for in each n
 # core/unpack/unpacker.go, cmd/ctr) and cri-tools v1.35 (cmd/crictl/image.go):
 # - removing an image drops only its references; the layer snapshots stay while any container,
 #   also an exited one, uses them, and the next pull's unpacker skips every layer whose
-#   chain-ID snapshot exists. So: remove the image's containers first, then the image.
+#   chain-ID snapshot exists. So: remove the images' containers first, then the images, and
+#   every studied image of the study, not only the step's: they share their base layer.
 # - `crictl rmi`/`inspecti` exit 1 for a missing image *and* for any other failure, and a
 #   missing crictl (EKS AL2023, awslabs/amazon-eks-ami#2163; its install-worker.sh installs the
 #   containerd RPM and nerdctl, no cri-tools) is "command not found": none of those may read as
@@ -149,89 +152,113 @@ CLEAR_OK = "cache-clear: OK"  # the record the step recorder looks for in each n
 #   `ctr snapshots ls`.
 _CLEAR_SCRIPT = r"""
 set -u
+set -f  # the names are data: no globbing when the list is split into words
 export PATH="$PATH:/home/kubernetes/bin:/usr/local/bin"
 node="${NODE_NAME:-$(hostname)}"
-fail() { echo "cache-clear: FAIL node=$node image=$IMG: $*"; exit 1; }
-command -v ctr >/dev/null 2>&1 || fail "no ctr on the node: cannot prove the image is gone"
+fail() { echo "cache-clear: FAIL node=$node: $*"; exit 1; }
+command -v ctr >/dev/null 2>&1 || fail "no ctr on the node: cannot prove the images are gone"
 if command -v crictl >/dev/null 2>&1; then client=crictl; else client=ctr; fi
-listed=$(ctr -n k8s.io images ls -q "name==$IMG") || fail "ctr images ls failed"
+listing() { ctr -n k8s.io images ls || fail "ctr images ls failed"; }  # REF TYPE DIGEST ...
 # CRI records one pull under three names with one target (name:tag, name@digest and the config
-# digest as `sha256:...`): every name of the image holds its content, so remove and check them all.
-refs_of() {  # the names whose target (DIGEST, third column of `ctr images ls`) is $1
-  ctr -n k8s.io images ls | awk -v t="$1" 'NR > 1 && $3 == t {print $1}'
-}
-target=""
-if [ -n "$listed" ]; then
-  target=$(ctr -n k8s.io images ls | awk -v r="$IMG" 'NR > 1 && $1 == r {print $3; exit}') \
-    || fail "ctr images ls failed"
-  [ -n "$target" ] || fail "ctr images ls shows no target digest for the image"
-fi
+# digest as `sha256:...`): every name holds the content, so each is removed and checked.
+refs_of() { listing | awk -v t="$1" 'NR > 1 && $3 == t {print $1}'; }
 # Every snapshotter the node runs (overlayfs; gcfs too with GKE image streaming).
 plugins=$(ctr plugins ls) || fail "ctr plugins ls failed"  # TYPE ID PLATFORMS STATUS
 sns=$(printf '%s\n' "$plugins" | awk '$1 == "io.containerd.snapshotter.v1" && $NF == "ok" {
   print $2 }')
-chains=""  # "<snapshotter> <chain ID>" lines, the image's layer snapshots, top first
-if [ -n "$listed" ]; then
+all=$(listing)
+present=""  # "<name> <target>" of the studied images on the node
+chains=""   # "<snapshotter> <chain ID>": their layer snapshots
+tops=""     # "<snapshotter> <chain ID>": each image's top layer (its containers' parent)
+for img in $IMGS; do
+  t=$(printf '%s\n' "$all" | awk -v r="$img" 'NR > 1 && $1 == r {print $3; exit}')
+  [ -n "$t" ] || continue
+  present="$present$img $t
+"
+  found=""
   for sn in $sns; do
-    if usage=$(ctr -n k8s.io images usage --snapshotter "$sn" "$IMG" 2>/dev/null); then
-      chains="$chains$(printf '%s\n' "$usage" | awk -v sn="$sn" 'NR > 1 && $1 != "" {print sn, $1}')
+    if usage=$(ctr -n k8s.io images usage --snapshotter "$sn" "$img" 2>/dev/null); then
+      c=$(printf '%s\n' "$usage" | awk 'NR > 1 && $1 != "" {print $1}')
+      [ -n "$c" ] || continue
+      found=1
+      chains="$chains$(printf '%s\n' "$c" | awk -v sn="$sn" '{print sn, $1}')
+"
+      tops="$tops$sn $(printf '%s\n' "$c" | head -n 1)
 "
     fi
   done
-  [ -n "$(printf '%s' "$chains" | awk 'NF')" ] \
-    || fail "ctr images usage found the image in no snapshotter: cannot list its layer snapshots"
-fi
+  [ -n "$found" ] \
+    || fail "ctr images usage found $img in no snapshotter: cannot list its layer snapshots"
+done
+names=$(printf '%s' "$present" | awk 'NF {print $1}')
 if [ "$client" = crictl ]; then
-  ids=$(crictl ps -a -q --image "$IMG") || fail "crictl ps failed"
-  for id in $ids; do crictl rm "$id" >/dev/null || fail "crictl rm $id failed"; done
-  if [ -n "$listed" ]; then crictl rmi "$IMG" >/dev/null || fail "crictl rmi failed"; fi
+  for img in $names; do
+    ids=$(crictl ps -a -q --image "$img") || fail "crictl ps failed"
+    for id in $ids; do crictl rm "$id" >/dev/null || fail "crictl rm $id failed"; done
+    crictl rmi "$img" >/dev/null || fail "crictl rmi $img failed"
+  done
 else
   # CRI containers carry no image name in containerd; each has an active snapshot keyed by its
-  # ID whose parent is the image's top layer: that is how ctr finds them.
+  # ID whose parent is its image's top layer: that is how ctr finds them.
   for sn in $sns; do
-    top=$(printf '%s\n' "$chains" | awk -v sn="$sn" '$1 == sn {print $2; exit}')
-    [ -n "$top" ] || continue
+    mine=$(printf '%s' "$tops" | awk -v sn="$sn" '$1 == sn {print $2}')
+    [ -n "$mine" ] || continue
     snaps=$(ctr -n k8s.io snapshots --snapshotter "$sn" ls) || fail "ctr snapshots ls failed"
-    ids=$(printf '%s\n' "$snaps" | awk -v p="$top" '$2 == p && $3 == "Active" {print $1}')
-    for id in $ids; do
-      ctr -n k8s.io containers rm "$id" >/dev/null || fail "ctr containers rm $id failed"
+    for top in $mine; do
+      ids=$(printf '%s\n' "$snaps" | awk -v p="$top" '$2 == p && $3 == "Active" {print $1}')
+      for id in $ids; do
+        ctr -n k8s.io containers rm "$id" >/dev/null || fail "ctr containers rm $id failed"
+      done
     done
   done
-  if [ -n "$target" ]; then
-    names=$(refs_of "$target") || fail "ctr images ls failed"
-    for ref in $names; do
+  for t in $(printf '%s' "$present" | awk 'NF {print $2}'); do
+    for ref in $(refs_of "$t"); do
       ctr -n k8s.io images rm --sync "$ref" >/dev/null || fail "ctr images rm $ref failed"
     done
-  fi
+  done
 fi
-left=$(ctr -n k8s.io images ls -q "name==$IMG") || fail "ctr images ls failed"
-[ -z "$left" ] || fail "image still present after $client removed it"
-if [ -n "$target" ]; then
-  others=$(refs_of "$target") || fail "ctr images ls failed"
+for img in $names; do
+  left=$(ctr -n k8s.io images ls -q "name==$img") || fail "ctr images ls failed"
+  [ -z "$left" ] || fail "image $img still present after $client removed it"
+done
+for t in $(printf '%s' "$present" | awk 'NF {print $2}'); do
+  others=$(refs_of "$t")
   [ -z "$others" ] || fail "image still present as $(echo $others) after $client removed it"
-fi
+done
 for sn in $sns; do
-  mine=$(printf '%s\n' "$chains" | awk -v sn="$sn" '$1 == sn {print $2}')
+  mine=$(printf '%s' "$chains" | awk -v sn="$sn" '$1 == sn {print $2}' | sort -u)
   [ -n "$mine" ] || continue
   snaps=$(ctr -n k8s.io snapshots --snapshotter "$sn" ls) || fail "ctr snapshots ls failed"
   for c in $mine; do
     if printf '%s\n' "$snaps" | awk -v c="$c" '$1 == c {f = 1} END {exit !f}'; then
-      fail "layer snapshot $c still present in $sn"
+      holder=""  # another image with the same layer (a helper image built on the same base)
+      for ref in $(listing | awk 'NR > 1 {print $1}'); do
+        if ctr -n k8s.io images usage --snapshotter "$sn" "$ref" 2>/dev/null \
+            | awk -v c="$c" '$1 == c {f = 1} END {exit !f}'; then holder=" (held by $ref)"; break
+        fi
+      done
+      fail "layer snapshot $c still present in $sn$holder"
     fi
   done
 done
-n=$(printf '%s\n' "$chains" | awk 'NF' | wc -l)
-echo "cache-clear: OK node=$node image=$IMG client=$client snapshots_removed=$n"
+n=$(printf '%s' "$chains" | awk 'NF' | sort -u | wc -l | tr -d ' ')
+k=$(printf '%s' "$present" | awk 'NF' | wc -l | tr -d ' ')
+echo "cache-clear: OK node=$node images_removed=$k client=$client snapshots_removed=$n"
 """
 
 
-def clear_script(image: str) -> str:
-    """The POSIX sh script that removes `image` (its containerd name) and proves it is gone.
+def clear_script(images: list[str]) -> str:
+    """The POSIX sh script that removes every studied image (as containerd names them) and
+    proves they are gone.
 
-    Exit 0 and a `cache-clear: OK` line only when the image and all its layer snapshots are
-    gone; exit 1 and `cache-clear: FAIL ...` otherwise (also when no client exists).
+    Why every studied image and not only the step's: the chonk images are built on one base
+    image (container-crafter builds them `FROM busybox`; the seed's container-layers.csv shows
+    one shared bottom layer), so an image pulled by an earlier step keeps layers the next step's
+    image would otherwise have to fetch. Exit 0 and a `cache-clear: OK` line only when none of
+    the images and none of their layer snapshots is left; exit 1 and `cache-clear: FAIL ...`
+    otherwise (also when no client exists).
     """
-    return f"IMG={shlex.quote(image)}\n" + _CLEAR_SCRIPT.lstrip("\n")
+    return f"IMGS={shlex.quote(chr(10).join(images))}\n" + _CLEAR_SCRIPT.lstrip("\n")
 
 
 def job(name: str, ctx: RenderContext, labels: dict[str, str], n: int, pod: dict[str, Any],
@@ -299,6 +326,9 @@ class Pulling:
         # What the pod runs: by digest once the lock has one (experiments.k8s.create renders
         # every image so), so the clear and the checks name the very same reference.
         image = committed().pinned(source)
+        # Every studied image of the study, as its pods run them: the clear removes them all.
+        studied = [committed().pinned(mirrored(src, ctx.cluster.image_registry))
+                   for src in params.sources()]
         clear_labels = step_labels(ctx, step.name, "cache-clear")
         clear_container = {
             "name": "clear",
@@ -306,7 +336,7 @@ class Pulling:
             # The image is passed as containerd stores it (docker.io/library/..., :latest,
             # name@digest without the tag when pinned).
             "command": ["nsenter", "-t", "1", "-m", "--", "sh", "-c",
-                        clear_script(normalize(image))],
+                        clear_script([normalize(ref) for ref in studied])],
             "env": [{"name": "NODE_NAME",
                      "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
             "securityContext": {"privileged": True},

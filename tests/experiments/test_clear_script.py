@@ -46,7 +46,7 @@ def state(images=None, containers=None, snapshots=None, faults=(), **extra):
     }
 
 
-def run(tmp_path: Path, st: dict, tools=("crictl", "ctr"), image: str = IMAGE, shell="sh"):
+def run(tmp_path: Path, st: dict, tools=("crictl", "ctr"), images=(IMAGE,), shell="sh"):
     """Run the script as the clear pod does (`sh -c SCRIPT`), with only `tools` on PATH."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -59,7 +59,7 @@ def run(tmp_path: Path, st: dict, tools=("crictl", "ctr"), image: str = IMAGE, s
     state_file.write_text(json.dumps(st))
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STUB_STATE": str(state_file),
            "NODE_NAME": "node-a"}
-    proc = subprocess.run([shell, "-c", clear_script(image)], env=env, cwd=tmp_path,
+    proc = subprocess.run([shell, "-c", clear_script(list(images))], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     calls = state_file.with_suffix(".calls")
     return (proc, json.loads(state_file.read_text()),
@@ -70,7 +70,7 @@ def run(tmp_path: Path, st: dict, tools=("crictl", "ctr"), image: str = IMAGE, s
 def test_crictl_removes_exited_containers_then_image_and_proves_snapshots_gone(tmp_path, shell):
     proc, st, calls = run(tmp_path, state(), shell=shell)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a image={IMAGE} client=crictl "
+    assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a images_removed=1 client=crictl "
                                    f"snapshots_removed=3")
     assert not set(NAMES) & set(st["images"])
     assert st["containers"] == [] and st["snapshots"] == [OTHER]
@@ -95,8 +95,8 @@ def test_no_client_fails_closed(tmp_path):
     """The old script turned `crictl: not found` into "absent"; now it is a failure."""
     proc, _, _ = run(tmp_path, state(), tools=())
     assert proc.returncode == 1
-    assert proc.stdout.strip() == (f"cache-clear: FAIL node=node-a image={IMAGE}: no ctr on the "
-                                   f"node: cannot prove the image is gone")
+    assert proc.stdout.strip() == ("cache-clear: FAIL node=node-a: no ctr on the node: cannot "
+                                   "prove the images are gone")
 
 
 def test_crictl_without_ctr_fails_closed(tmp_path):
@@ -109,14 +109,15 @@ def test_crictl_without_ctr_fails_closed(tmp_path):
 def test_rmi_failing_fails(tmp_path):
     proc, _, _ = run(tmp_path, state(faults=["rmi_fails"]))
     assert proc.returncode == 1
-    assert proc.stdout.strip().endswith(": crictl rmi failed")
+    assert proc.stdout.strip().endswith(f": crictl rmi {IMAGE} failed")
 
 
 @pytest.mark.parametrize("tools", [("crictl", "ctr"), ("ctr",)])
 def test_image_still_present_fails(tmp_path, tools):
     proc, _, _ = run(tmp_path, state(faults=["rmi_noop"]), tools=tools)
     assert proc.returncode == 1
-    assert proc.stdout.strip().endswith(f": image still present after {tools[0]} removed it")
+    assert proc.stdout.strip().endswith(
+        f": image {IMAGE} still present after {tools[0]} removed it")
 
 
 def test_snapshot_still_present_fails(tmp_path):
@@ -146,12 +147,13 @@ def test_absent_image_is_already_cold(tmp_path):
 @pytest.mark.parametrize("hostile", ["x'; touch PWNED; echo '", "$(touch PWNED)", "`touch PWNED`"])
 def test_quoting_holds_for_hostile_values(tmp_path, hostile):
     """Spec validation refuses these; the script must still treat them as one literal word."""
-    proc, _, calls = run(tmp_path, state(), image=hostile)
+    proc, st, _ = run(tmp_path, state(), images=(hostile, IMAGE))
     assert not (tmp_path / "PWNED").exists()
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a image={hostile} client=crictl "
-                                   f"snapshots_removed=0")
-    assert f"ctr -n k8s.io images ls -q name=={hostile}" in calls
+    # The hostile words are names no image has; the real image is still cleared.
+    assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a images_removed=1 client=crictl "
+                                   f"snapshots_removed=3")
+    assert IMAGE not in st["images"]
 
 
 def test_streaming_node_checks_the_snapshotter_the_image_is_in(tmp_path):
@@ -170,7 +172,7 @@ def test_image_in_no_snapshotter_fails_closed(tmp_path):
     proc, _, _ = run(tmp_path, st)
     assert proc.returncode == 1
     assert proc.stdout.strip().endswith(
-        ": ctr images usage found the image in no snapshotter: cannot list its layer snapshots")
+        f": ctr images usage found {IMAGE} in no snapshotter: cannot list its layer snapshots")
 
 
 def test_a_name_left_behind_fails(tmp_path):
@@ -184,3 +186,36 @@ def test_a_name_left_behind_fails(tmp_path):
     assert proc.returncode == 1
     assert proc.stdout.strip().endswith(
         ": image still present as ghcr.io/x/y:other after ctr removed it")
+
+
+SECOND = normalize("ghcr.io/converged-computing/container-chonks-run1:9-layers-size-2770722493-bytes")
+SECOND_CHAINS = [f"sha256:{c * 64}" for c in "12"] + [CHAINS[-1]]  # same base layer, bottom
+
+
+def shared_base_state(**extra):
+    """Two studied chonks built on one base image (container-crafter builds them FROM busybox;
+    the seed's run1 container-layers.csv lists one shared bottom layer for all of them)."""
+    st = state(**extra)
+    st["images"][SECOND] = SECOND_CHAINS
+    st["chains"][SECOND] = SECOND_CHAINS
+    st["snapshots"] = sorted(set(st["snapshots"]) | set(SECOND_CHAINS))
+    return st
+
+
+@pytest.mark.parametrize("tools", [("crictl", "ctr"), ("ctr",)])
+def test_every_studied_image_is_cleared_so_a_shared_base_layer_goes_too(tmp_path, tools):
+    """Clearing only the step's image leaves the earlier step's image, which holds the shared
+    base layer: the next pull would find it (unpacker.go skips it), and the proof fails."""
+    proc, st, _ = run(tmp_path, shared_base_state(), tools=tools, images=(IMAGE, SECOND))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a images_removed=2 client={tools[0]} "
+                                   f"snapshots_removed=5")
+    assert st["snapshots"] == [OTHER]
+
+
+def test_clearing_one_image_of_two_sharing_a_base_fails_and_names_the_holder(tmp_path):
+    """What the previous clear did: the base layer stays, held by the other image."""
+    proc, st, _ = run(tmp_path, shared_base_state(), images=(IMAGE,))
+    assert proc.returncode == 1
+    assert proc.stdout.strip().endswith(
+        f": layer snapshot {CHAINS[-1]} still present in overlayfs (held by {SECOND})")

@@ -123,7 +123,7 @@ def test_a_locked_studied_image_is_cleared_and_checked_by_the_reference_the_pod_
     for ds in clears:
         (clear,) = [c for c in ds["spec"]["template"]["spec"]["initContainers"]
                     if c["name"] == "clear"]
-        assert clear["command"][-1].startswith(f"IMG={stored}\n")
+        assert clear["command"][-1].startswith(f"IMGS={stored}\n")
     recorders = [o for o in plan.manifests if o["kind"] == "Job"
                  and o["metadata"]["name"].startswith("rec-pull-")]
     for rec in recorders:

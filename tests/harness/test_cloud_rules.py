@@ -250,3 +250,17 @@ def test_study_rules_lists_every_rule_with_its_source(cli):
     rows = json.loads(out)
     assert [r["name"] for r in rows] == [r.name for r in RULES]
     assert all(r["source"] == RULE[r["name"]].source for r in rows)
+
+
+def test_a_users_own_script_is_not_judged_and_comments_may_hold_quotes():
+    """A pulling stack's `command: [sh, -c, "echo hello world"]` is the user's script, not an
+    interpolation; a generated script may say "don't" in a comment (shlex comments=True)."""
+    class UserSpec:
+        class experiment:  # noqa: N801
+            params = {"command": ["sh", "-c", "echo hello world"]}
+
+    own = job("own", [{"name": "c", "image": "ghcr.io/x/y:1",
+                       "command": ["sh", "-c", "echo hello world"]}])
+    commented = job("gen", [{"name": "c", "image": "ghcr.io/x/y:1",
+                             "command": ["sh", "-c", "# don't glob\nset -f\necho ok"]}])
+    assert run("quoted-scripts", [own, commented], spec=UserSpec) == []
