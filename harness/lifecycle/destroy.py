@@ -86,13 +86,7 @@ def destroy_stack(
     started = clock.now()
     errors: list[str] = []
     if release is not None:
-        try:
-            left = release(policy.release_timeout_seconds)
-            if left:
-                log(f"volumes still being deleted by their CSI driver: {', '.join(left)}")
-        except Exception as exc:  # noqa: BLE001 - the cluster may be gone; destroy regardless
-            log(f"volumes not released before destroy ({exc}); the leftover check will list "
-                f"any disk that remains")
+        _release_volumes(stack, backend, release, policy, log)
     done = False
     delay = policy.backoff_seconds
     attempts = 0
@@ -159,6 +153,30 @@ def volume_release(stack: str, backend: StackBackend, reader_factory,
             _quietly(reader.close)
 
     return release
+
+
+def _release_volumes(stack: str, backend: StackBackend, release: Callable[[float], list[str]],
+                     policy: DestroyPolicy, log) -> None:
+    """Release the study's volumes, but only when no other update holds the stack.
+
+    Deleting the namespace deletes the results claim: while another `study run` (or a
+    `pulumi up`) holds the stack's lock, that is a live experiment's data, and its destroy would
+    fail on the lock anyway. A refresh takes the same lock, so it is the probe.
+    """
+    try:
+        backend.refresh(stack)
+    except ConcurrentUpdateError as exc:
+        log(f"volumes not released: another update holds {stack} ({exc})")
+        return
+    except Exception:  # noqa: BLE001, S110 - a refresh that fails otherwise proves no update runs
+        pass
+    try:
+        left = release(policy.release_timeout_seconds)
+        if left:
+            log(f"volumes still being deleted by their CSI driver: {', '.join(left)}")
+    except Exception as exc:  # noqa: BLE001 - the cluster may be gone; destroy regardless
+        log(f"volumes not released before destroy ({exc}); the leftover check will list "
+            f"any disk that remains")
 
 
 def verify_gone(

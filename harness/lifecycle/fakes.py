@@ -413,7 +413,7 @@ class FakeBackend:
         self.experiment.stopped_at = self.experiment.stopped_at or self.clock.now()
 
     def refresh(self, stack: str) -> None:
-        self.calls.append(("refresh", self.clock.now()))
+        self._start_update("refresh", stack)  # a refresh takes the stack's lock like an update
         self.faults.hit("refresh")
 
     def cancel(self, stack: str) -> None:

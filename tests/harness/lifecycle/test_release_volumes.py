@@ -19,7 +19,7 @@ from harness.lifecycle.destroy import DestroyOutcome, delete_disk_command
 from harness.lifecycle.fakes import raising
 from harness.lifecycle.interfaces import CloudResource
 from infra.storage import STORAGE_CLASS
-from tests.harness.lifecycle.conftest import STEPS3
+from tests.harness.lifecycle.conftest import STACK, STEPS3
 
 
 def test_run_releases_the_volumes_before_destroying(harness):
@@ -151,3 +151,23 @@ def test_release_returns_the_volumes_still_there_at_the_timeout():
 def test_release_after_the_namespace_is_gone_still_waits_for_volumes():
     with FakeApiServer(pv_polls=1, namespace_exists=False) as api:
         assert api.reader().release_volumes(timeout_s=30, poll_s=0.01) == []
+
+
+def test_destroy_while_another_update_holds_the_stack_keeps_its_results(harness):
+    """`study destroy` during someone else's `study run`: the results claim is a live
+    experiment's data, and the destroy fails on the lock anyway, so nothing is released. A
+    refresh takes the stack's lock (Pulumi's update lock), which is how that is known."""
+    from harness.lifecycle.commands import destroy_command
+    from harness.lifecycle.destroy import DestroyPolicy
+    from tests.conftest import to_config
+
+    h = harness(steps=list(STEPS3))
+    assert h.run(keep=True).exit_code == 0
+    h.world.backend.locked = True  # another update is running
+    out = destroy_command(STACK, h.services, to_config(h.sec),
+                          DestroyPolicy(attempts=1, verify_timeout_seconds=0))
+    assert not out.ok
+    ops = [op for op, _ in h.world.backend.calls]
+    assert "release_volumes" not in ops[ops.index("refresh"):]
+    assert any(line.startswith(f"volumes not released: another update holds {STACK}")
+               for line in h.progress.lines)
