@@ -299,7 +299,7 @@ def _resume_upsert(stack: RenderedStack) -> list[str]:
 
 
 def _image_pins(stack: RenderedStack) -> list[str]:
-    return image_pin_problems(stack.manifests, stack.lock)
+    return image_pin_problems(stack.manifests, stack.lock, stack.studied)
 
 
 RULES: list[Rule] = [

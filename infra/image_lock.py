@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -229,8 +229,12 @@ def split(ref: str) -> tuple[str, str, str | None, str | None]:
     return host, path, m.group(2), m.group(3)
 
 
-def why_unpinned(ref: str, lock: ImageLock) -> str | None:
-    """None when `ref` is pinned by the rules in the module docstring, else the reason."""
+def why_unpinned(ref: str, lock: ImageLock, studied: Collection[str] = ()) -> str | None:
+    """None when `ref` is pinned by the rules in the module docstring, else the reason.
+
+    `studied`: the images the stack's pulling study measures; only those may go by a chonk
+    content tag (any other object naming a `container-chonks` repository is judged as usual).
+    """
     try:
         host, path, tag, digest = split(ref)
     except ValueError as exc:
@@ -238,7 +242,8 @@ def why_unpinned(ref: str, lock: ImageLock) -> str | None:
     if digest or lock.digest(ref):
         return None
     tag = tag or "latest"
-    if CHONK_CONTENT_TAG.match(tag) and path.rsplit("/", 1)[-1].startswith(CHONK_REPOSITORY):
+    chonk = CHONK_CONTENT_TAG.match(tag) and path.rsplit("/", 1)[-1].startswith(CHONK_REPOSITORY)
+    if chonk and ref in studied:
         return None
     official = (
         host in OFFICIAL_REGISTRIES
@@ -253,7 +258,8 @@ def why_unpinned(ref: str, lock: ImageLock) -> str | None:
     return f"tag '{tag}' is not a released version tag and the lock has no digest for it"
 
 
-def image_pin_problems(manifests: list[dict[str, Any]], lock: ImageLock | None = None) -> list[str]:
+def image_pin_problems(manifests: list[dict[str, Any]], lock: ImageLock | None = None,
+                       studied: Collection[str] = ()) -> list[str]:
     """One line per image that is neither locked by digest nor a released tag (see module doc),
     naming the first object that runs it and how many others do."""
     lock = committed() if lock is None else lock
@@ -269,7 +275,7 @@ def image_pin_problems(manifests: list[dict[str, Any]], lock: ImageLock | None =
                 defaulted.add(ref)
     out = []
     for ref, names in users.items():
-        why = why_unpinned(ref, lock)
+        why = why_unpinned(ref, lock, studied)
         if why is None:
             continue
         more = f" and {len(names) - 1} more" if len(names) > 1 else ""

@@ -95,13 +95,26 @@ class TestPinRule:
         "public.ecr.aws/docker/library/python:3.12.7-slim-bookworm",
         "debian:12.7-slim",  # docker.io/library: official, though the helper rule objects
         f"quay.io/x/y@{DIGEST}",
-        "ghcr.io/converged-computing/container-chonks-run1:9-layers-size-66460665-bytes",
-        "us-central1-docker.pkg.dev/p/r/container-chonks-run1:9-layers-size-66460665-bytes",
         # Amazon EKS's add-on registry (user guide, "Amazon container image registries"): EFA
         "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.8",
     ])
     def test_accepted(self, ref):
         assert image_pin_problems([pod(ref)], ImageLock()) == []
+
+    @pytest.mark.parametrize(("ref", "why"), [
+        ("ghcr.io/converged-computing/container-chonks-run1:9-layers-size-66460665-bytes",
+         "tag '9-layers-size-66460665-bytes' is not a released version tag"),
+        ("us-central1-docker.pkg.dev/p/r/container-chonks-run1:9-layers-size-66460665-bytes",
+         "'us-central1-docker.pkg.dev' is not an official registry"),
+    ])
+    def test_a_studied_chonk_goes_by_its_content_tag_and_nothing_else_does(self, ref, why):
+        """Only the pulling study's own images (its recorders' expectations) are exempt: any
+        other object naming a container-chonks repository is judged like every image."""
+        assert image_pin_problems([pod(ref)], ImageLock(), studied={ref}) == []
+        assert image_pin_problems([pod(ref)], ImageLock()) == [
+            f"'{ref}' (run by Job/x): {why} and the lock has no digest for it; run "
+            "`study images lock STACK` and commit infra/image_lock.json, or use a released tag"
+        ]
 
     @pytest.mark.parametrize(("ref", "why"), [
         ("ghcr.io/flux-framework/flux-operator:main-0d75cef", "tag 'main-0d75cef' is not a released version tag"),
