@@ -158,15 +158,17 @@ node="${NODE_NAME:-$(hostname)}"
 fail() { echo "cache-clear: FAIL node=$node: $*"; exit 1; }
 command -v ctr >/dev/null 2>&1 || fail "no ctr on the node: cannot prove the images are gone"
 if command -v crictl >/dev/null 2>&1; then client=crictl; else client=ctr; fi
-listing() { ctr -n k8s.io images ls || fail "ctr images ls failed"; }  # REF TYPE DIGEST ...
+# `list_images` runs in the script's own shell (never inside $(...), where `fail` would only end
+# a subshell): $all is then the current `ctr images ls` (REF TYPE DIGEST SIZE ...).
+list_images() { all=$(ctr -n k8s.io images ls) || fail "ctr images ls failed"; }
 # CRI records one pull under three names with one target (name:tag, name@digest and the config
 # digest as `sha256:...`): every name holds the content, so each is removed and checked.
-refs_of() { listing | awk -v t="$1" 'NR > 1 && $3 == t {print $1}'; }
+refs_of() { printf '%s\n' "$all" | awk -v t="$1" 'NR > 1 && $3 == t {print $1}'; }
 # Every snapshotter the node runs (overlayfs; gcfs too with GKE image streaming).
 plugins=$(ctr plugins ls) || fail "ctr plugins ls failed"  # TYPE ID PLATFORMS STATUS
 sns=$(printf '%s\n' "$plugins" | awk '$1 == "io.containerd.snapshotter.v1" && $NF == "ok" {
   print $2 }')
-all=$(listing)
+list_images
 present=""  # "<name> <target>" of the studied images on the node
 chains=""   # "<snapshotter> <chain ID>": their layer snapshots
 tops=""     # "<snapshotter> <chain ID>": each image's top layer (its containers' parent)
@@ -211,6 +213,7 @@ else
       done
     done
   done
+  list_images
   for t in $(printf '%s' "$present" | awk 'NF {print $2}'); do
     for ref in $(refs_of "$t"); do
       ctr -n k8s.io images rm --sync "$ref" >/dev/null || fail "ctr images rm $ref failed"
@@ -221,6 +224,7 @@ for img in $names; do
   left=$(ctr -n k8s.io images ls -q "name==$img") || fail "ctr images ls failed"
   [ -z "$left" ] || fail "image $img still present after $client removed it"
 done
+list_images
 for t in $(printf '%s' "$present" | awk 'NF {print $2}'); do
   others=$(refs_of "$t")
   [ -z "$others" ] || fail "image still present as $(echo $others) after $client removed it"
@@ -232,7 +236,7 @@ for sn in $sns; do
   for c in $mine; do
     if printf '%s\n' "$snaps" | awk -v c="$c" '$1 == c {f = 1} END {exit !f}'; then
       holder=""  # another image with the same layer (a helper image built on the same base)
-      for ref in $(listing | awk 'NR > 1 {print $1}'); do
+      for ref in $(printf '%s\n' "$all" | awk 'NR > 1 {print $1}'); do
         if ctr -n k8s.io images usage --snapshotter "$sn" "$ref" 2>/dev/null \
             | awk -v c="$c" '$1 == c {f = 1} END {exit !f}'; then holder=" (held by $ref)"; break
         fi

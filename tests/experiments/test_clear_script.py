@@ -219,3 +219,12 @@ def test_clearing_one_image_of_two_sharing_a_base_fails_and_names_the_holder(tmp
     assert proc.returncode == 1
     assert proc.stdout.strip().endswith(
         f": layer snapshot {CHAINS[-1]} still present in overlayfs (held by {SECOND})")
+
+
+@pytest.mark.parametrize("tools", [("crictl", "ctr"), ("ctr",)])
+def test_a_listing_that_fails_during_the_proof_fails_the_clear(tmp_path, tools):
+    """The last `ctr images ls` (the proof) fails: that is no proof, never an OK."""
+    last = 2 if tools == ("crictl", "ctr") else 3  # ctr lists again before removing names
+    proc, _, _ = run(tmp_path, state(faults=[f"ls_fails_from:{last}"]), tools=tools)
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == "cache-clear: FAIL node=node-a: ctr images ls failed"

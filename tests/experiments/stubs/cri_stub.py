@@ -20,7 +20,8 @@ containerd v2.1.4 cmd/ctr/commands/{images,containers,snapshots}:
 - `ctr containers rm ID` removes the container and its snapshot; it fails while a task runs.
 containerd's garbage collector removes a snapshot once no image and no container holds it; the
 `pin` fault keeps them (something else holds them), `rmi_fails` and `rmi_noop` break removal,
-`rm_skips:<name>` makes `ctr images rm` leave that one name.
+`rm_skips:<name>` makes `ctr images rm` leave that one name, `ls_fails_from:<n>` makes the
+n-th and later `ctr images ls` fail.
 """
 
 import hashlib
@@ -128,6 +129,13 @@ def ctr(args: list[str]) -> None:
         args = args[:i] + args[i + 2:]
     group, rest = args[0], args[1:]
     if group == "images" and rest[0] == "ls" and len(rest) == 1:
+        st["listings"] = st.get("listings", 0) + 1
+        save(st)
+        limits = [int(f.split(":")[1]) for f in st.get("faults", [])
+                  if f.startswith("ls_fails_from:")]
+        if any(st["listings"] >= n for n in limits):
+            say("ctr: failed to list images: rpc error: code = Unavailable", err=True)
+            sys.exit(1)
         say("REF TYPE DIGEST SIZE PLATFORMS LABELS ")
         for name in st["images"]:
             say(f"{name} application/vnd.oci.image.index.v1+json {target(st, name)} 1.2 GiB "
