@@ -76,17 +76,33 @@ def destroy_stack(
     on_event: EventSink | None = None,
     log=lambda msg: None,
     release: Callable[[float], list[str]] | None = None,
+    owns_stack: bool = False,
 ) -> DestroyOutcome:
     """Destroy with retries, then verify by labels; never raises for cloud failures.
 
     `release` (a reachable cluster's `ClusterReader.release_volumes`) runs first, so the CSI
     drivers delete the study's disks while they still exist; a cluster that cannot be reached
     is destroyed all the same, and the label listing afterwards reports any disk left.
+
+    `owns_stack`: the caller ran the stack's last update (`study run` cleaning up after itself),
+    so a lock still held after a backoff is that update's stale lock and may be broken. Anyone
+    else (`study destroy`, the janitor) never breaks a lock: a live run's update may hold it, and
+    destroying under it would delete that run's cluster and results.
     """
     started = clock.now()
     errors: list[str] = []
+    released = release is None
     if release is not None:
-        _release_volumes(stack, backend, release, policy, log)
+        lock = _lock_state(stack, backend)
+        if lock == "held" and not owns_stack:
+            msg = (f"another update holds {stack}: nothing was released or destroyed; if no run "
+                   f"is active, pulumi cancel -s {stack}, then study destroy {stack}")
+            log(msg)
+            return DestroyOutcome(ok=False, attempts=0, started_at=started,
+                                  finished_at=clock.now(), errors=[msg])
+        if lock == "free":
+            _release_volumes(release, policy, log)
+            released = True
     done = False
     delay = policy.backoff_seconds
     attempts = 0
@@ -103,8 +119,15 @@ def destroy_stack(
         except ConcurrentUpdateError as exc:
             errors.append(f"attempt {attempts}: {exc}")
             conflicts += 1
-            if conflicts >= 2:  # still held after a backoff: a killed run's stale lock
+            if conflicts >= 2 and owns_stack:  # still held after a backoff: our killed update's
                 _quietly(lambda: backend.cancel(stack))
+                if not released and _lock_state(stack, backend) == "free":
+                    _release_volumes(release, policy, log)  # type: ignore[arg-type]
+                    released = True
+            elif conflicts >= 2:
+                errors.append(f"another update holds {stack}: not destroyed; if no run is "
+                              f"active, pulumi cancel -s {stack}, then study destroy {stack}")
+                break
         except TransientError as exc:
             errors.append(f"attempt {attempts}: {exc}")
         except PermanentError as exc:
@@ -155,21 +178,28 @@ def volume_release(stack: str, backend: StackBackend, reader_factory,
     return release
 
 
-def _release_volumes(stack: str, backend: StackBackend, release: Callable[[float], list[str]],
-                     policy: DestroyPolicy, log) -> None:
-    """Release the study's volumes, but only when no other update holds the stack.
+def _lock_state(stack: str, backend: StackBackend) -> str:
+    """'free', 'held' or 'unknown': a refresh takes the stack's update lock, so it is the probe.
 
-    Deleting the namespace deletes the results claim: while another `study run` (or a
-    `pulumi up`) holds the stack's lock, that is a live experiment's data, and its destroy would
-    fail on the lock anyway. A refresh takes the same lock, so it is the probe.
+    Only a refresh that succeeded says no update is running; one that failed otherwise (state
+    backend or cloud unreachable) says nothing, and then nothing is released.
     """
     try:
         backend.refresh(stack)
-    except ConcurrentUpdateError as exc:
-        log(f"volumes not released: another update holds {stack} ({exc})")
-        return
-    except Exception:  # noqa: BLE001, S110 - a refresh that fails otherwise proves no update runs
-        pass
+    except ConcurrentUpdateError:
+        return "held"
+    except Exception:  # noqa: BLE001 - unknown, not free
+        return "unknown"
+    return "free"
+
+
+def _release_volumes(release: Callable[[float], list[str]], policy: DestroyPolicy,
+                     log) -> None:
+    """Delete the namespace and wait for the CSI drivers to delete the study's disks.
+
+    Only called when no other update holds the stack: the results claim goes with the
+    namespace, and while a run is live that is its data.
+    """
     try:
         left = release(policy.release_timeout_seconds)
         if left:

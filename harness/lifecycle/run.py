@@ -467,6 +467,7 @@ class _Run:
                 log=self.line,
                 release=volume_release(self.stack, self.sv.backend, self.sv.reader_factory,
                                        self.outputs),
+                owns_stack=True,  # this run made the last update: a lock left is its own
             )
             if destroy.interrupted:
                 self._note_signal(signal.SIGINT)

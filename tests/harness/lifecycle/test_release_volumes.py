@@ -153,10 +153,11 @@ def test_release_after_the_namespace_is_gone_still_waits_for_volumes():
         assert api.reader().release_volumes(timeout_s=30, poll_s=0.01) == []
 
 
-def test_destroy_while_another_update_holds_the_stack_keeps_its_results(harness):
-    """`study destroy` during someone else's `study run`: the results claim is a live
-    experiment's data, and the destroy fails on the lock anyway, so nothing is released. A
-    refresh takes the stack's lock (Pulumi's update lock), which is how that is known."""
+def test_destroy_while_another_update_holds_the_stack_touches_nothing(harness):
+    """`study destroy` during someone else's `study run`: that run's cluster and results claim
+    are live. A refresh takes the stack's update lock (Pulumi), so it tells; then nothing is
+    released, no lock is broken and nothing is destroyed, with the command to use if the lock
+    turns out to be stale."""
     from harness.lifecycle.commands import destroy_command
     from harness.lifecycle.destroy import DestroyPolicy
     from tests.conftest import to_config
@@ -164,10 +165,22 @@ def test_destroy_while_another_update_holds_the_stack_keeps_its_results(harness)
     h = harness(steps=list(STEPS3))
     assert h.run(keep=True).exit_code == 0
     h.world.backend.locked = True  # another update is running
-    out = destroy_command(STACK, h.services, to_config(h.sec),
-                          DestroyPolicy(attempts=1, verify_timeout_seconds=0))
+    before = len(h.world.backend.calls)
+    out = destroy_command(STACK, h.services, to_config(h.sec), DestroyPolicy())
     assert not out.ok
+    assert [op for op, _ in h.world.backend.calls[before:]] == ["refresh"]
+    assert out.errors == [f"another update holds {STACK}: nothing was released or destroyed; if "
+                          f"no run is active, pulumi cancel -s {STACK}, then study destroy {STACK}"]
+    assert h.world.cloud.live(STACK)
+
+
+def test_a_run_breaks_its_own_stale_lock_then_releases_and_destroys(harness):
+    """The run's own update was killed and left its lock: the run may break it, and then still
+    releases the volumes before destroying."""
+    h = harness(steps=list(STEPS3))
+    h.world.faults.add("up.end", lambda: setattr(h.world.backend, "locked", True))
+    out = h.run()
+    assert out.exit_code == 0, out.message
     ops = [op for op, _ in h.world.backend.calls]
-    assert "release_volumes" not in ops[ops.index("refresh"):]
-    assert any(line.startswith(f"volumes not released: another update holds {STACK}")
-               for line in h.progress.lines)
+    tail = ops[ops.index("cancel"):]
+    assert tail.index("release_volumes") < tail.index("destroy")
