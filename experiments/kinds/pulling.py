@@ -172,14 +172,14 @@ list_images
 present=""  # "<name> <target>" of the studied images on the node
 chains=""   # "<snapshotter> <chain ID>": their layer snapshots
 tops=""     # "<snapshotter> <chain ID>": each image's top layer (its containers' parent)
-for img in $IMGS; do
-  t=$(printf '%s\n' "$all" | awk -v r="$img" 'NR > 1 && $1 == r {print $3; exit}')
-  [ -n "$t" ] || continue
-  present="$present$img $t
+add_present() {  # $1: a name of the image, $2: its target
+  case "$present" in *" $2
+"*) return ;; esac  # this image (target) is already counted
+  present="$present$1 $2
 "
   found=""
   for sn in $sns; do
-    if usage=$(ctr -n k8s.io images usage --snapshotter "$sn" "$img" 2>/dev/null); then
+    if usage=$(ctr -n k8s.io images usage --snapshotter "$sn" "$1" 2>/dev/null); then
       c=$(printf '%s\n' "$usage" | awk 'NR > 1 && $1 != "" {print $1}')
       [ -n "$c" ] || continue
       found=1
@@ -190,7 +190,22 @@ for img in $IMGS; do
     fi
   done
   [ -n "$found" ] \
-    || fail "ctr images usage found $img in no snapshotter: cannot list its layer snapshots"
+    || fail "ctr images usage found $1 in no snapshotter: cannot list its layer snapshots"
+}
+for img in $IMGS; do
+  # The image by its name, and every digest name in its repository: what an interrupted
+  # earlier clear left (its `name:tag` gone, `name@digest` not), or another tag of the study's
+  # repository. One entry per target.
+  repo=$(printf '%s\n' "$img" | awk '{sub(/@.*/, ""); n = split($0, p, "/");
+    sub(/:[^:]*$/, "", p[n]); s = p[1]; for (i = 2; i <= n; i++) s = s "/" p[i]; print s}')
+  rows=$(printf '%s\n' "$all" | awk -v r="$img" -v p="$repo@" \
+    'NR > 1 && ($1 == r || index($1, p) == 1) && !seen[$3]++ {print $1, $3}')
+  [ -n "$rows" ] || continue
+  while read -r name t; do
+    add_present "$name" "$t"
+  done <<ROWS
+$rows
+ROWS
 done
 names=$(printf '%s' "$present" | awk 'NF {print $1}')
 if [ "$client" = crictl ]; then
@@ -236,7 +251,7 @@ for sn in $sns; do
   for c in $mine; do
     if printf '%s\n' "$snaps" | awk -v c="$c" '$1 == c {f = 1} END {exit !f}'; then
       holder=""  # another image with the same layer (a helper image built on the same base)
-      for ref in $(printf '%s\n' "$all" | awk 'NR > 1 {print $1}'); do
+      for ref in $(printf '%s\n' "$all" | awk 'NR > 1 && !seen[$3]++ {print $1}'); do
         if ctr -n k8s.io images usage --snapshotter "$sn" "$ref" 2>/dev/null \
             | awk -v c="$c" '$1 == c {f = 1} END {exit !f}'; then holder=" (held by $ref)"; break
         fi

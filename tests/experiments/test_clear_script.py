@@ -228,3 +228,17 @@ def test_a_listing_that_fails_during_the_proof_fails_the_clear(tmp_path, tools):
     proc, _, _ = run(tmp_path, state(faults=[f"ls_fails_from:{last}"]), tools=tools)
     assert proc.returncode == 1
     assert proc.stdout.strip() == "cache-clear: FAIL node=node-a: ctr images ls failed"
+
+
+@pytest.mark.parametrize("tools", [("crictl", "ctr"), ("ctr",)])
+def test_an_image_known_only_by_its_digest_name_is_still_cleared(tmp_path, tools):
+    """An interrupted earlier clear removed `name:tag` but not `name@digest` and the config ID:
+    the layers are still there, and a pull by tag would find them. The repository's digest
+    names are looked for too."""
+    st = state()
+    del st["images"][IMAGE]
+    proc, st, _ = run(tmp_path, st, tools=tools)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a images_removed=1 client={tools[0]} "
+                                   f"snapshots_removed=3")
+    assert not set(NAMES) & set(st["images"]) and st["snapshots"] == [OTHER]

@@ -90,11 +90,11 @@ def crictl(args: list[str]) -> None:
             gc(st)
         save(st)
         say(f"Deleted: {ref}")
-    elif cmd == "ps":
+    elif cmd == "ps":  # --image resolves to the image, then matches containers by image ID
         ref = rest[rest.index("--image") + 1]
         if ref in st["images"]:
             for c in st["containers"]:
-                if c["image"] == ref:
+                if target(st, c["image"]) == target(st, ref):
                     say(c["id"])
     elif cmd == "rm":
         for cid in rest:
