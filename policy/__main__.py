@@ -8,18 +8,25 @@ violation stops the update before the resource is created.
 import sys
 from pathlib import Path
 
-from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyPack,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+)
 
 # The pack runs from this directory; the rules reuse the harness's own knowledge (infra.*).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policy.policies import POLICIES  # noqa: E402
+from policy.policies import POLICIES, STACK_POLICIES  # noqa: E402
 
 PolicyPack(
     name="study-harness",
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[
-        ResourceValidationPolicy(name=name, description=description, validate=validate)
-        for name, description, validate in POLICIES
+        *(ResourceValidationPolicy(name=name, description=description, validate=validate)
+          for name, description, validate in POLICIES),
+        *(StackValidationPolicy(name=name, description=description, validate=validate)
+          for name, description, validate in STACK_POLICIES),
     ],
 )

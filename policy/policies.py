@@ -7,7 +7,8 @@ policy` as much as for `study run`:
   so a protected cluster cannot be destroyed by the harness) and no `protect` option on them;
 - node count within the declared quota (quota ran out at 128 and 256 nodes in the seed studies
   only after the clusters were requested);
-- compact placement only on machine families and locations that support it.
+- compact placement only on machine families and locations that support it;
+- and, over the whole stack at once, the plan's real-cloud rules (`real_cloud_rules`).
 
 Kept free of `PolicyPack` so tests import this module without starting the policy server
 (`policy/__main__.py` builds the pack). Props arrive camelCased, numbers as floats.
@@ -200,6 +201,46 @@ def compact_placement_supported(args, report_violation: Report) -> None:
             f"'{args.name}': compact placement needs a single zone, not region '{location}'", None
         )
 
+
+def _duration(seconds: float | None) -> str | None:
+    return f"{int(seconds)}s" if seconds else None
+
+
+def real_cloud_rules(args, report_violation: Report) -> None:
+    """The plan's real-cloud rules (`harness.cloud_rules`) over the stack as `pulumi up` sees it.
+
+    A stack validation policy: the rules compare objects with each other (one StorageClass for
+    every claim, one Service per step), so they need every resource at once. Kubernetes props
+    become the objects the API server would receive, resource options the recorded options.
+    """
+    from types import SimpleNamespace
+
+    from harness.cloud_rules import RenderedStack, check
+    from harness.plan import manifests_of, studied_images
+
+    manifests: list[dict] = []
+    resources = []
+    for r in args.resources:
+        manifests += manifests_of(r.resource_type, dict(r.props or {}))
+        t = getattr(r.opts, "custom_timeouts", None)
+        timeouts = {k: v for k, v in {
+            "create": _duration(getattr(t, "create_seconds", None)),
+            "update": _duration(getattr(t, "update_seconds", None)),
+            "delete": _duration(getattr(t, "delete_seconds", None)),
+        }.items() if v}
+        resources.append(SimpleNamespace(type=r.resource_type, name=r.name,
+                                         inputs=dict(r.props or {}),
+                                         options={"customTimeouts": timeouts}))
+    stack = RenderedStack(None, manifests, resources, studied_images(manifests))
+    for problem in check(stack):
+        report_violation(problem, None)
+
+
+# Rules over the whole stack at once (StackValidationPolicy), in the same (name, doc, fn) shape.
+STACK_POLICIES: list[tuple[str, str, Callable]] = [
+    ("real-cloud-rules", "What real providers and controllers need beyond the schemas "
+     "(`study rules` lists each rule and its upstream source).", real_cloud_rules),
+]
 
 POLICIES: list[tuple[str, str, Callable]] = [
     ("study-labels-mandatory", "Budget, expiry and ownership labels on every taggable resource.",

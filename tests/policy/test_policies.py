@@ -148,3 +148,52 @@ class TestCompactPlacement:
 def test_pack_lists_every_policy_once():
     names = [n for n, _, _ in POLICIES]
     assert len(names) == len(set(names)) == 4
+
+
+def _seconds(duration: str | None) -> float:
+    """'20m' / '1421s' / '1h30m' as the engine hands timeouts to a policy pack (seconds)."""
+    import re
+
+    unit = {"h": 3600, "m": 60, "s": 1}
+    return float(sum(int(n) * unit[u] for n, u in re.findall(r"(\d+)([hms])", duration or "")))
+
+
+def stack_args(stack: str, drop_types: tuple[str, ...] = ()):
+    """The stack's resources as `pulumi up --policy-pack` hands them to a stack policy: props
+    (inputs, camelCased) and options, custom timeouts in seconds (pulumi_policy
+    PolicyCustomTimeouts). Registered by the real program under the SDK's mocks."""
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from harness.mock_engine import run_program
+    from harness.stacks import project_dir, read_stack_config
+
+    run = run_program(stack, read_stack_config(stack), project_dir() / "__main__.py")
+    assert run.error is None
+    resources = []
+    for r in run.resources:
+        if r.type in drop_types:
+            continue
+        t = r.options.get("customTimeouts") or {}
+        opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(
+            _seconds(t.get("create")), _seconds(t.get("update")), _seconds(t.get("delete"))), [])
+        resources.append(PolicyResource(r.type, r.inputs, f"urn:pulumi:{stack}::p::{r.type}::"
+                                        f"{r.name}", r.name, opts, None, None, [], {}))
+    return StackValidationArgs(resources)
+
+
+def test_real_cloud_rules_pass_on_a_shipped_stack_as_pulumi_up_sees_it():
+    from policy.policies import STACK_POLICIES, real_cloud_rules
+
+    assert [name for name, _, _ in STACK_POLICIES] == ["real-cloud-rules"]
+    assert violations(real_cloud_rules, stack_args("gke-64-localssd")) == []
+
+
+def test_real_cloud_rules_stop_an_up_whose_claim_has_no_storage_class():
+    """The same rule as the plan's (harness.cloud_rules pvc-storage-class), at `pulumi up`."""
+    from policy.policies import real_cloud_rules
+
+    args_ = stack_args("gke-64-localssd", drop_types=("kubernetes:storage.k8s.io/v1:StorageClass",))
+    assert violations(real_cloud_rules, args_) == [
+        "rule pvc-storage-class: PersistentVolumeClaim/study-results names storageClassName "
+        "'study-results', which the stack does not install (installed: none)"
+    ]
