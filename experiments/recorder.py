@@ -131,6 +131,15 @@ def pods_of(api: Api, ns: str, selector: str) -> list[dict]:
     ]
 
 
+def pod_log(api: Api, ns: str, pod: str, container: str | None = None) -> str:
+    """A pod's log (of one container when named); a pod without one is recorded as such."""
+    query = f"?container={container}" if container else ""
+    try:
+        return api.request(f"/api/v1/namespaces/{ns}/pods/{pod}/log{query}", raw=True)
+    except Exception as exc:  # noqa: BLE001 - no log is data too: the checks say what it means
+        return f"(no log: {exc})"
+
+
 def delete_and_wait(api: Api, ns: str, paths: list[str], selectors: list[str],
                     timeout: float = CLEANUP_SECONDS) -> dict[str, Any]:
     """Delete `paths` with foreground propagation and wait until they and the pods of
@@ -170,11 +179,7 @@ def clear_records(api: Api, ns: str, spec: dict[str, str]) -> tuple[list[dict], 
     """[{node, pod, ok}] of the cache-clear pods (their `clear` container's log), and the logs."""
     records, parts = [], []
     for p in pods_of(api, ns, spec["selector"]):
-        try:
-            text = api.request(f"/api/v1/namespaces/{ns}/pods/{p['name']}/log"
-                               f"?container={spec['container']}", raw=True)
-        except Exception as exc:  # noqa: BLE001 - no log is no record: the check says so
-            text = f"(no log: {exc})"
+        text = pod_log(api, ns, p["name"], spec["container"])
         records.append({"node": p["node"], "pod": p["name"], "ok": spec["ok"] in text,
                         "restarts": p["restarts"].get(spec["container"], 0)})
         parts.append(f"===== cache-clear pod {p['name']} node {p['node']}\n{text}")
@@ -207,13 +212,8 @@ def main() -> int:
     pods = pods_of(api, ns, selector)
     with open(os.path.join(out, "pods.json"), "w") as f:
         json.dump(pods, f, indent=1)
-    log_parts = []
-    for p in pods:
-        try:
-            text = api.request(f"/api/v1/namespaces/{ns}/pods/{p['name']}/log", raw=True)
-        except Exception as exc:  # noqa: BLE001 - a pod without logs is recorded as such
-            text = f"(no log: {exc})"
-        log_parts.append(f"===== pod {p['name']} node {p['node']}\n{text}")
+    log_parts = [f"===== pod {p['name']} node {p['node']}\n{pod_log(api, ns, p['name'])}"
+                 for p in pods]
     log = "\n".join(log_parts)
     clears: list[dict] = []
     if "clears" in expect:

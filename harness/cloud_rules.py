@@ -11,6 +11,7 @@ user writes as much as to the shipped ones. A violation is a plan error carrying
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from typing import Any
 from experiments.layout import LABEL_STEP
 from infra.image_lock import image_pin_problems, image_slots, pod_specs, split
 
-STEP_KINDS = {"Job", "MiniCluster", "MetricSet", "JobSet", "DaemonSet", "Deployment", "Pod"}
 SHELLS = {"sh", "bash", "ash", "dash"}
 # The Service names the operators use when a step leaves them unset, at the pinned versions:
 # flux-operator @1f686fea api/v1alpha2/minicluster_types.go (`+kubebuilder:default="flux-service"`,
@@ -44,6 +44,25 @@ class RenderedStack:
     resources: list[Any] = field(default_factory=list)
     studied: frozenset[str] = frozenset()
     lock: Any = None
+
+    @classmethod
+    def of(cls, spec: Any, manifests: list[dict[str, Any]], resources: list[Any]) -> RenderedStack:
+        """The stack as `study plan` and the policy pack both see it: studied images read off
+        the rendered step recorders."""
+        return cls(spec, manifests, resources, studied_images(manifests))
+
+
+def studied_images(manifests: list[dict[str, Any]]) -> frozenset[str]:
+    """The images a pulling study measures: what its step recorders expect to see pulled."""
+    out: set[str] = set()
+    for obj in manifests:
+        if obj.get("kind") != "Job":
+            continue
+        for c in obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+            for env in c.get("env") or []:
+                if env.get("name") == "EXPECT":
+                    out.update(json.loads(env.get("value") or "{}").get("pull_images", []))
+    return frozenset(out)
 
 
 @dataclass(frozen=True)
@@ -86,9 +105,10 @@ def registry_host(ref: str) -> str:
 def shell_scripts(obj: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(where, script) for every `sh -c SCRIPT` a container runs (after nsenter ... -- too)."""
     for c in containers(obj):
-        argv = [*(c.get("command") or []), *(c.get("args") or [])]
-        if isinstance(argv, str):  # a MiniCluster's `command` is one string, run by flux
-            continue
+        command, args = c.get("command") or [], c.get("args") or []
+        if isinstance(command, str) or isinstance(args, str):
+            continue  # a MiniCluster's `command` is one string, which flux runs, not a shell
+        argv = [*command, *args]
         for i, word in enumerate(argv[:-1]):
             if (
                 isinstance(word, str)
@@ -120,11 +140,12 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def _pvc_storage_class(stack: RenderedStack) -> list[str]:
-    classes = {
-        (o.get("metadata") or {}).get("name")
+    classes: set[str] = {
+        name
         for o in stack.manifests
-        if o.get("kind") == "StorageClass"
+        if o.get("kind") == "StorageClass" and (name := (o.get("metadata") or {}).get("name"))
     }
+    installed = sorted(classes)
     claims: list[tuple[str, dict[str, Any]]] = [
         (_name(o), o.get("spec") or {})
         for o in stack.manifests
@@ -142,12 +163,12 @@ def _pvc_storage_class(stack: RenderedStack) -> list[str]:
         if not sc:
             out.append(
                 f"{where} names no storageClassName; the stack installs "
-                f"{sorted(c for c in classes if c) or 'no StorageClass'}"
+                f"{installed or 'no StorageClass'}"
             )
         elif sc not in classes:
             out.append(
                 f"{where} names storageClassName '{sc}', which the stack does not install "
-                f"(installed: {sorted(c for c in classes if c) or 'none'})"
+                f"(installed: {installed or 'none'})"
             )
     return out
 
@@ -257,7 +278,7 @@ def _quoted_scripts(stack: RenderedStack) -> list[str]:
 
 def _step_resources(stack: RenderedStack) -> Iterator[Any]:
     for r in stack.resources:
-        if not r.type.startswith("kubernetes:") or r.type.startswith("pulumi:providers"):
+        if not r.type.startswith("kubernetes:"):
             continue
         labels = ((r.inputs.get("metadata") or {}).get("labels")) or {}
         if LABEL_STEP in labels:
@@ -285,12 +306,8 @@ def _step_timeouts(stack: RenderedStack) -> list[str]:
 def _resume_upsert(stack: RenderedStack) -> list[str]:
     out = []
     for r in stack.resources:
-        if r.type == "pulumi:providers:kubernetes" and r.inputs.get(
-            "upsertExistingObjects"
-        ) not in (
-            True,
-            "true",
-        ):
+        upsert = r.inputs.get("upsertExistingObjects")
+        if r.type == "pulumi:providers:kubernetes" and upsert not in (True, "true"):
             out.append(
                 f"Kubernetes provider '{r.name}' does not set upsert_existing_objects: a "
                 f"resumed up fails with 'already exists' on objects created before a kill"

@@ -244,26 +244,11 @@ def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None) -> 
     return plan
 
 
-def studied_images(manifests: list[dict]) -> frozenset[str]:
-    """The images a pulling study measures: what its step recorders expect to see pulled."""
-    import json
-
-    out: set[str] = set()
-    for obj in manifests:
-        if obj.get("kind") != "Job":
-            continue
-        for c in obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
-            for env in c.get("env") or []:
-                if env.get("name") == "EXPECT":
-                    out.update(json.loads(env.get("value") or "{}").get("pull_images", []))
-    return frozenset(out)
-
-
 def real_cloud_problems(spec, manifests: list[dict], resources: list) -> list[str]:
     """The named real-cloud rules (`harness.cloud_rules`) over what the program rendered."""
     from harness.cloud_rules import RenderedStack, check
 
-    return check(RenderedStack(spec, manifests, resources, studied_images(manifests)))
+    return check(RenderedStack.of(spec, manifests, resources))
 
 
 def write_manifests(objs: list[dict], out: Path) -> list[Path]:

@@ -216,7 +216,7 @@ def real_cloud_rules(args, report_violation: Report) -> None:
     from types import SimpleNamespace
 
     from harness.cloud_rules import RenderedStack, check
-    from harness.plan import manifests_of, studied_images
+    from harness.plan import manifests_of
 
     manifests: list[dict] = []
     resources = []
@@ -231,8 +231,7 @@ def real_cloud_rules(args, report_violation: Report) -> None:
         resources.append(SimpleNamespace(type=r.resource_type, name=r.name,
                                          inputs=dict(r.props or {}),
                                          options={"customTimeouts": timeouts}))
-    stack = RenderedStack(None, manifests, resources, studied_images(manifests))
-    for problem in check(stack):
+    for problem in check(RenderedStack.of(None, manifests, resources)):
         report_violation(problem, None)
 
 

@@ -101,6 +101,11 @@ class PullingParams(BaseModel):
                 out.append(ref)
         return out
 
+    def studied(self, registry: str) -> list[str]:
+        """The studied images as the cluster pulls them: copies in `registry` when it is the
+        stack's Artifact Registry, else the sources themselves."""
+        return [mirrored(src, registry) for src in self.sources()]
+
 
 def pull_seconds(ref: str, cluster: ClusterFacts, assumed: int) -> float:
     chonk = parse_chonk(ref)
@@ -309,15 +314,13 @@ class Pulling:
     Params = PullingParams
 
     def steps(self, params: PullingParams, cluster: ClusterFacts) -> list[Step]:
-        sources = params.sources()
-        out = mirror_steps(sources, cluster)
+        out = mirror_steps(params.sources(), cluster)
+        refs = params.studied(cluster.image_registry)
         if params.prime:
-            refs = [mirrored(src, cluster.image_registry) for src in sources]
             est = 30.0 + sum(pull_seconds(r, cluster, params.assumed_size_bytes) for r in refs)
             out.append(timed_step(PRIME_STEP, est, {"images": refs}))
         for r in range(1, params.iterations + 1):
-            for src in sources:
-                ref = mirrored(src, cluster.image_registry)
+            for ref in refs:
                 est = 30.0 + 15.0 + pull_seconds(ref, cluster, params.assumed_size_bytes) + 30.0
                 out.append(
                     timed_step(
@@ -344,10 +347,10 @@ class Pulling:
         source, n = step.params["image"], ctx.cluster.node_count
         # What the pod runs: by digest once the lock has one (experiments.k8s.create renders
         # every image so), so the clear and the checks name the very same reference.
-        image = committed().pinned(source)
+        lock = committed()
+        image = lock.pinned(source)
         # Every studied image of the study, as its pods run them: the clear removes them all.
-        studied = [committed().pinned(mirrored(src, ctx.cluster.image_registry))
-                   for src in params.sources()]
+        studied = [lock.pinned(ref) for ref in params.studied(ctx.cluster.image_registry)]
         clear_labels = step_labels(ctx, step.name, "cache-clear")
         clear_container = {
             "name": "clear",

@@ -52,7 +52,7 @@ def test_other_stacks_fail_only_on_their_unlocked_images(stack, expected):
 
 def test_every_unlocked_image_is_used_by_a_shipped_stack():
     """The list the `locked_images` fixture locks is exactly what the shipped stacks need."""
-    from harness.plan import studied_images
+    from harness.cloud_rules import studied_images
     from infra.image_lock import committed, images_of, why_unpinned
 
     needed: set[str] = set()
