@@ -86,11 +86,18 @@ def destroy(
 
     config = read_stack_config(stack)
     out = destroy_command(stack, services(), config)
+    if out.never_created and out.ok:
+        listed = (f"nothing labelled stack={stack} remains" if out.verified
+                  else f"labelled resources not checked ({out.errors[-1]})")
+        report(0, f"nothing to destroy: {stack} has no resources in its Pulumi state (never "
+                  f"created here, or already destroyed); {listed}", [])
+        return
     if out.ok:
         report(0, f"destroyed {stack}; nothing labelled stack={stack} remains", [])
         return
     details = [f"leftover: {r}" for r in out.leftovers] + out.errors[-3:]
     details.append(f"finish it with: {out.finish_command(stack)}")
-    report(EXIT_LEFTOVERS, f"destroy of {stack} did not complete after {out.attempts} attempt(s)",
-           details)
+    what = (f"{stack} has no Pulumi state, yet resources carry its labels" if out.never_created
+            else f"destroy of {stack} did not complete after {out.attempts} attempt(s)")
+    report(EXIT_LEFTOVERS, what, details)
     raise typer.Exit(EXIT_LEFTOVERS)

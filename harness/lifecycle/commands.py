@@ -17,7 +17,7 @@ from harness.lifecycle.destroy import (
     destroy_stack,
     volume_release,
 )
-from harness.lifecycle.interfaces import LifecycleError
+from harness.lifecycle.interfaces import LifecycleError, PrerequisiteMissing
 from harness.lifecycle.state import STATE_FILE, RunState, latest_state, load_state, new_run_id
 
 
@@ -67,6 +67,8 @@ def collect_stack(stack: str, services, config: dict[str, str], run_id: str | No
     spec = load_spec_of(stack, config)
     try:  # without a usable CLI every stack would look like "nothing was brought up"
         services.backend.check()
+    except PrerequisiteMissing:
+        raise
     except LifecycleError as exc:
         msg = f"cannot collect {stack}: {exc}"
         raise StudyError(msg) from None
@@ -107,8 +109,16 @@ def collect_stack(stack: str, services, config: dict[str, str], run_id: str | No
 
 def destroy_command(stack: str, services, config: dict[str, str],
                     policy: DestroyPolicy | None = None) -> DestroyOutcome:
-    """Destroy STACK and record it in its latest run state (if any)."""
+    """Destroy STACK and record it in its latest run state (if any).
+
+    A stack whose state holds nothing (never created here, or already destroyed) is not
+    destroyed again; what carries its labels is still listed, so a cluster whose state was lost
+    is reported rather than called gone.
+    """
     spec = load_spec_of(stack, config)
+    services.backend.check()
+    if not services.backend.exists(stack):
+        return _nothing_to_destroy(stack, spec, services)
     outcome = destroy_stack(stack, spec, services.backend, services.inventory, services.clock,
                             policy or DestroyPolicy(), log=services.progress.line,
                             release=volume_release(stack, services.backend,
@@ -129,3 +139,15 @@ def destroy_command(stack: str, services, config: dict[str, str],
         except OSError as exc:
             services.progress.line(f"warning: run state not updated: {exc}")
     return outcome
+
+
+def _nothing_to_destroy(stack: str, spec, services) -> DestroyOutcome:
+    from harness.lifecycle.destroy import verify_gone
+
+    now = services.clock.now()
+    # Listed once, without waiting for eventual consistency: nothing was deleted just now.
+    leftovers, verified, err = verify_gone(stack, spec, services.inventory, services.clock,
+                                           DestroyPolicy(verify_timeout_seconds=0))
+    return DestroyOutcome(ok=not leftovers, attempts=0, started_at=now,
+                          finished_at=services.clock.now(), errors=[err] if err else [],
+                          leftovers=leftovers, verified=verified, never_created=True)

@@ -43,6 +43,7 @@ class DestroyOutcome:
     leftovers: list[CloudResource] = field(default_factory=list)
     verified: bool = False  # the label listing succeeded and came back empty
     interrupted: bool = False  # a Ctrl-C cancelled an attempt (it was retried)
+    never_created: bool = False  # the state held nothing, so nothing was destroyed
 
     def finish_command(self, stack: str) -> str:
         """What finishes the job: destroy again, and delete the disks Pulumi never owned (a

@@ -32,6 +32,15 @@ class PermanentError(LifecycleError):
     """Retrying will not help (permission denied, invalid program, quota exceeded)."""
 
 
+class PrerequisiteMissing(PermanentError):
+    """A tool or setting every lifecycle command needs is missing (the pulumi CLI, the secrets
+    passphrase): said in one line before anything is touched, the same for every command."""
+
+
+class StackNotFound(PermanentError):
+    """The state backend has no such stack: it was never created (or was removed) here."""
+
+
 class StopRequested(LifecycleError):
     """An update was cancelled by the orchestrator (deadline, stall or a signal)."""
 

@@ -3,8 +3,9 @@
 Decisions:
 - the workspace is the project directory as is (`work_dir=project_dir()`); `project_settings=`
   is never passed, because it rewrites Pulumi.yaml and drops `stackConfigDir`;
-- local file state and a passphrase by default (`PULUMI_BACKEND_URL=file://<project>/.pulumi-state`,
-  `PULUMI_CONFIG_PASSPHRASE` from the environment), unless the caller already chose a backend;
+- local file state by default (`PULUMI_BACKEND_URL=file://<project>/.pulumi-state`) unless the
+  caller already chose a backend; the passphrase is the user's (`PULUMI_CONFIG_PASSPHRASE` or
+  `PULUMI_CONFIG_PASSPHRASE_FILE`, passed on as set) and never defaulted to an empty one;
 - `up` runs in a worker thread while the calling (main) thread delivers engine events, polls
   the watchdog and receives signals. To stop an update (deadline, stall, Ctrl-C, SIGTERM) the
   pulumi CLI child process gets SIGINT - its own graceful cancel - and the thread is awaited, so
@@ -34,7 +35,9 @@ from harness.lifecycle.interfaces import (
     LifecycleError,
     OutputValue,
     PermanentError,
+    PrerequisiteMissing,
     ResourceEvent,
+    StackNotFound,
     StopCheck,
     StopRequested,
     TransientError,
@@ -53,6 +56,12 @@ TRANSIENT_PATTERNS = [
         r"resourceInUseByAnotherResource",
     )
 ]
+INSTALL_URL = "https://www.pulumi.com/docs/install/"
+MIN_CLI = "3.272"  # README: the version the provider plugins in requirements.lock were checked with
+# The one line every lifecycle command prints when the CLI is missing (PyPI ships only the SDK).
+MISSING_CLI = (f"the pulumi CLI is not installed (no `pulumi` on PATH); install it ({MIN_CLI} or "
+               f"newer) from {INSTALL_URL} and run the command again")
+PASSPHRASE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 STOP_WAIT_SECONDS = 900  # a cancelled update finishes its in-flight cloud calls first
 POLL_SECONDS = 1.0
 
@@ -82,7 +91,7 @@ def map_error(exc: Exception) -> LifecycleError:
     if isinstance(exc, auto.ConcurrentUpdateError):
         return ConcurrentUpdateError(one_line(text))
     if isinstance(exc, auto.StackNotFoundError):
-        return PermanentError(one_line(text))
+        return StackNotFound(one_line(text))
     return classify(text)(one_line(text))
 
 
@@ -143,24 +152,18 @@ class PulumiBackend:
             "PULUMI_BACKEND_URL": os.environ.get("PULUMI_BACKEND_URL", f"file://{state}"),
             "PULUMI_SKIP_UPDATE_CHECK": "true",
         }
-        if "PULUMI_CONFIG_PASSPHRASE_FILE" in os.environ:
-            env["PULUMI_CONFIG_PASSPHRASE_FILE"] = os.environ["PULUMI_CONFIG_PASSPHRASE_FILE"]
-        else:
-            env["PULUMI_CONFIG_PASSPHRASE"] = os.environ.get("PULUMI_CONFIG_PASSPHRASE", "")
+        # As set, both if both are: the CLI itself prefers the variable over the file.
+        env.update({k: os.environ[k] for k in PASSPHRASE_VARS if k in os.environ})
         if env["PULUMI_BACKEND_URL"].startswith("file://"):
             Path(env["PULUMI_BACKEND_URL"][len("file://"):]).mkdir(parents=True, exist_ok=True)
         return env
 
     def check(self) -> None:
-        """The pulumi CLI must be on PATH (PyPI ships only the SDK)."""
-        from pulumi import automation as auto
-
-        try:
-            auto.PulumiCommand()
-        except (OSError, auto.InvalidVersionError) as exc:
-            msg = (f"the pulumi CLI is not usable ({exc}); install it: "
-                   "https://www.pulumi.com/docs/install/")
-            raise PermanentError(msg) from None
+        """The pulumi CLI on PATH (PyPI ships only the SDK) and, for state outside Pulumi Cloud,
+        the passphrase its secrets provider needs; PrerequisiteMissing otherwise."""
+        require_cli()
+        backend = os.environ.get("PULUMI_BACKEND_URL", "file://")
+        require_passphrase(os.environ, backend)
 
     def _stack(self, stack: str, create: bool = True, extra_env: dict[str, str] | None = None):
         from pulumi import automation as auto
@@ -183,7 +186,7 @@ class PulumiBackend:
 
         try:
             st = self._stack(stack, create=False)
-        except PermanentError:
+        except StackNotFound:
             return False
         try:
             dep = st.export_stack().deployment or {}
@@ -283,7 +286,7 @@ class PulumiBackend:
 
         try:
             st = self._stack(stack, create=False)
-        except PermanentError:
+        except StackNotFound:
             return {}
         try:
             outs = {k: OutputValue(v.value, v.secret) for k, v in st.outputs().items()}
@@ -299,7 +302,7 @@ class PulumiBackend:
 
         try:
             st = self._stack(stack, create=False)
-        except PermanentError:
+        except StackNotFound:
             return set()
         try:
             dep = st.export_stack().deployment or {}
@@ -319,6 +322,50 @@ class PulumiBackend:
             return out
         except Exception as exc:  # noqa: BLE001 - versions are informative only
             return {"pulumi-cli": f"unknown ({type(exc).__name__})"}
+
+
+def require_cli() -> None:
+    """PrerequisiteMissing unless a usable pulumi CLI is on PATH."""
+    from pulumi import automation as auto
+
+    try:
+        auto.PulumiCommand()
+    except FileNotFoundError:
+        raise PrerequisiteMissing(MISSING_CLI) from None
+    except (OSError, subprocess.CalledProcessError) as exc:
+        msg = (f"the pulumi CLI on PATH does not run ({exc}); reinstall it ({MIN_CLI} or newer) "
+               f"from {INSTALL_URL}")
+        raise PrerequisiteMissing(msg) from None
+    except auto.InvalidVersionError as exc:
+        msg = f"the pulumi CLI is too old ({exc}); install {MIN_CLI} or newer from {INSTALL_URL}"
+        raise PrerequisiteMissing(msg) from None
+
+
+def require_passphrase(environ, backend_url: str) -> None:
+    """Refuse to run the passphrase secrets provider without a passphrase the user chose.
+
+    The CLI reads PULUMI_CONFIG_PASSPHRASE when it is set (an empty value included), else the
+    file PULUMI_CONFIG_PASSPHRASE_FILE names, else fails when not interactive (pulumi/pulumi
+    pkg/secrets/passphrase/manager.go, readPassphrase). Without this check the harness used to
+    pass an empty passphrase, encrypting the stack's secrets with it. Pulumi Cloud (http/https
+    backends) manages secrets itself and needs none.
+    """
+    if backend_url.startswith(("https://", "http://")):
+        return
+    if "PULUMI_CONFIG_PASSPHRASE" in environ:
+        return
+    path = environ.get("PULUMI_CONFIG_PASSPHRASE_FILE", "")
+    if not path:
+        msg = ("PULUMI_CONFIG_PASSPHRASE is not set: the stacks' secrets are encrypted with a "
+               "passphrase; export PULUMI_CONFIG_PASSPHRASE=... or name a file holding it with "
+               "PULUMI_CONFIG_PASSPHRASE_FILE=PATH")
+        raise PrerequisiteMissing(msg)
+    try:
+        Path(path).read_bytes()
+    except OSError as exc:
+        msg = (f"PULUMI_CONFIG_PASSPHRASE_FILE={path}: cannot read it ({exc.strerror or exc}); "
+               "name a readable file holding the passphrase")
+        raise PrerequisiteMissing(msg) from None
 
 
 def _forward(raw: Any, on_event: EventSink) -> None:

@@ -4,7 +4,9 @@ Guarantees (each one proven by tests/harness/lifecycle/test_faults.py against th
 - nothing is created unless the stack fits its budget and quota (checked with numbers);
 - once anything may exist, collection and destroy run whatever happened before: a failed step,
   an exception, SIGINT/SIGTERM, the deadline or a stalled experiment;
-- the run state on disk is saved at every stage, so `--resume` and `study destroy` can act later;
+- the run state on disk is saved at every stage from the end of the preflight on, so `--resume`
+  and `study destroy` can act later; a preflight that fails (or is interrupted) with nothing to
+  clean up leaves no results directory and no ledger row: nothing happened, nothing is recorded;
 - a destroy that does not complete is loud: exit 5, the leftovers, the command to finish it.
 
 The deadline is the earlier of `budget.max_hours` and `budget.usd / hourly price`, counted from
@@ -37,6 +39,7 @@ from harness.lifecycle.interfaces import (
     ConcurrentUpdateError,
     OutputValue,
     PermanentError,
+    PrerequisiteMissing,
     ReaderFactory,
     ResourceEvent,
     Signals,
@@ -142,6 +145,8 @@ class _Run:
         self.experiment_started = False
         self.stall_s = opts.stall_seconds
         self.busy = False  # the stack's lock is held by another update: hands off
+        self.prerequisite: str | None = None  # the pulumi CLI or the passphrase is missing
+        self.persist = False  # the run state goes to disk once the preflight passed
 
     # -- plumbing -------------------------------------------------------------------------------
     def now(self) -> float:
@@ -151,6 +156,8 @@ class _Run:
         self.sv.progress.line(msg)
 
     def save(self) -> None:
+        if not self.persist:
+            return
         try:
             self.sv.writer.write_bytes(self.run_dir / STATE_FILE, self.state.to_json())
         except OSError as exc:  # a full disk must never block destroy
@@ -208,6 +215,8 @@ class _Run:
             self._note_signal(signal.SIGINT)
         elif isinstance(exc, StopRequested):
             self.stop_reason = self.stop_reason or "deadline"
+        elif isinstance(exc, PrerequisiteMissing):
+            self.prerequisite = str(exc)
         elif isinstance(exc, CheckFailed):
             self.check_failure = str(exc)
         elif isinstance(exc, StudyError):
@@ -237,7 +246,6 @@ class _Run:
             run_id = new_run_id(self.now(), root / self.stack)
             self.state = RunState(stack=self.stack, run_id=run_id, started_at=self.now())
         self.run_dir = root / self.stack / self.state.run_id
-        self.save()
 
     # -- stages ---------------------------------------------------------------------------------
     def _preflight(self) -> None:
@@ -255,13 +263,15 @@ class _Run:
         est = plan.report.estimate
         try:
             self.sv.backend.check()
+        except PrerequisiteMissing:
+            raise
         except PermanentError as exc:
-            msg = f"preflight: {exc}"
+            msg = f"preflight of {self.stack}: {exc}"
             raise CheckFailed(msg) from None
         reading = self.sv.inventory.quota(spec)
         short = shortfalls(spec, reading)
         if short:
-            raise CheckFailed("preflight: " + "; ".join(short))
+            raise CheckFailed(f"preflight of {self.stack}: " + "; ".join(short))
         st.usd_per_hour = est.price.total
         st.estimated_usd = est.usd
         st.node_count = spec.cluster.node_count
@@ -283,6 +293,7 @@ class _Run:
             f"({est.hours:.2f} h); deadline {self.deadline_h:.2f} h after the first resource; "
             f"quota {reading.source}{': ' + reading.note if reading.note else ''}"
         )
+        self.persist = True  # from here on every stage is on disk
         self.save()
 
     def _on_resource(self, ev: ResourceEvent) -> None:
@@ -428,7 +439,8 @@ class _Run:
     def _finish_preflight(self) -> RunOutcome:
         """Preflight failed: this run created nothing; destroy only what an earlier attempt left."""
         st = self.state
-        if st.resources_may_exist and not self.opts.keep:
+        if st.resources_may_exist and not self.opts.keep and not self.prerequisite:
+            self.persist = True  # an earlier attempt's resources are destroyed: that is recorded
             return self._cleanup()
         return self._conclude(collection=None, destroy=None)
 
@@ -538,6 +550,8 @@ class _Run:
             status, code = "interrupted", EXIT_SIGNAL.get(sig, 130)
             name = signal.Signals(sig).name
             msg = f"run of {self.stack} interrupted by {name} during {self._stage_at_stop()}"
+        elif self.prerequisite:
+            status, code, msg = "preflight-failed", EXIT_FAILED, self.prerequisite
         elif self.check_failure:
             status, code, msg = "preflight-failed", EXIT_CHECK, self.check_failure
         elif self.failure:
@@ -565,18 +579,19 @@ class _Run:
             details.append(f"kept: {self.stack} is still up; study destroy {self.stack} when done")
         if status not in ("succeeded", "preflight-failed"):
             details.append(f"continue with: study run {self.stack} --resume")
-        st.status, st.exit_code, st.message, st.leftovers = status, code, msg, leftovers
-        st.stage = "done"
-        self.save()
-        if collection is not None:
-            try:
-                finalize_provenance(self.run_dir, st, self.sv.writer, self.now())
+        if self.persist:  # else the preflight stopped it: nothing happened, nothing recorded
+            st.status, st.exit_code, st.message, st.leftovers = status, code, msg, leftovers
+            st.stage = "done"
+            self.save()
+            if collection is not None:
+                try:
+                    finalize_provenance(self.run_dir, st, self.sv.writer, self.now())
+                except OSError as exc:
+                    details.append(f"provenance.json not finalized: {exc}")
+            try:  # every run that got past its preflight is in the ledger
+                ledger.append(self.sv.results_root, ledger.LedgerEntry.of(st, self.now()))
             except OSError as exc:
-                details.append(f"provenance.json not finalized: {exc}")
-        try:  # every attempt is in the ledger, preflight failures included
-            ledger.append(self.sv.results_root, ledger.LedgerEntry.of(st, self.now()))
-        except OSError as exc:
-            details.append(f"ledger not updated: {exc}")
+                details.append(f"ledger not updated: {exc}")
         return RunOutcome(
             stack=self.stack,
             run_id=st.run_id,

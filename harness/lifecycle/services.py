@@ -51,13 +51,17 @@ def results_root() -> Path:
 
 
 def real_services(progress=None) -> Services:
+    """The real wiring, after checking what every lifecycle command needs (the pulumi CLI, the
+    passphrase): one line and one exit code for all of them, before anything is read or touched."""
     from harness.lifecycle.k8s_reader import reader_from_outputs
     from harness.lifecycle.progress import default_progress
     from harness.lifecycle.pulumi_backend import PulumiBackend
     from harness.lifecycle.system import AtomicWriter, ProcessSignals, SystemClock
 
+    backend = PulumiBackend()
+    backend.check()
     return Services(
-        backend=PulumiBackend(),
+        backend=backend,
         inventory=CloudDispatch(),
         reader_factory=reader_from_outputs,
         clock=SystemClock(),

@@ -194,6 +194,76 @@ class TestCommands:
         assert "nothing to resume for gke-4-nightly: no run" in err
 
 
+class TestNothingToDestroy:
+    """`study destroy` of a stack whose state holds nothing destroys nothing and says why."""
+
+    def test_a_stack_never_created_exits_0_and_says_so(self, wired, cli):
+        h = wired()
+        code, out, err = cli("destroy", STACK)
+        assert (code, out) == (0, "")
+        assert err.strip() == (f"nothing to destroy: {STACK} has no resources in its Pulumi "
+                               "state (never created here, or already destroyed); nothing "
+                               f"labelled stack={STACK} remains")
+        assert [op for op, _ in h.world.backend.calls] == []  # no refresh, no destroy
+        assert not (h.results / STACK).exists()
+
+    def test_resources_carrying_its_labels_without_state_are_listed(self, wired, cli):
+        """A lost state file does not make a running cluster "gone": the labels say otherwise."""
+        from tests.harness.lifecycle.conftest import labels_of
+
+        h = wired()
+        h.world.cloud.create("container.clusters", f"{STACK}-cluster", labels_of(h.sec))
+        code, out, err = cli("destroy", STACK)
+        assert (code, out) == (5, "")
+        lines = err.strip().splitlines()
+        assert lines[0] == f"error: {STACK} has no Pulumi state, yet resources carry its labels"
+        assert lines[1] == f"  leftover: container.clusters {STACK}-cluster"
+
+
+class TestPrerequisites:
+    """Without the pulumi CLI or a passphrase every lifecycle command prints the same one line
+    and exits 1, before anything is read from a cloud or written to results/."""
+
+    COMMANDS = [("run", STACK), ("destroy", STACK), ("collect", STACK), ("janitor",),
+                ("janitor", "--dry-run")]
+
+    @pytest.fixture
+    def real(self, project, monkeypatch, tmp_path):
+        project(STACK, nightly())
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        monkeypatch.setenv("PATH", str(bin_dir))  # nothing but what a test puts there
+        monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+        return project.root, bin_dir
+
+    @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+    def test_without_the_pulumi_cli(self, real, cli, args):
+        from harness.lifecycle.pulumi_backend import MISSING_CLI
+
+        root, _ = real
+        code, out, err = cli(*args)
+        assert (code, out, err) == (1, "", f"error: {MISSING_CLI}\n")
+        assert not (root / "results").exists()
+
+    @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+    def test_without_a_passphrase(self, real, cli, monkeypatch, args):
+        """The CLI on PATH answers `pulumi version` (all the harness asks before the check);
+        with neither passphrase variable set, the real CLI would fail non-interactively
+        (pulumi/pulumi pkg/secrets/passphrase/manager.go, readPassphrase, at 037bd642)."""
+        root, bin_dir = real
+        fake = bin_dir / "pulumi"
+        fake.write_text("#!/bin/sh\necho v3.272.0\n")
+        fake.chmod(0o755)
+        monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+        monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
+        code, out, err = cli(*args)
+        assert (code, out) == (1, "")
+        assert err == ("error: PULUMI_CONFIG_PASSPHRASE is not set: the stacks' secrets are "
+                       "encrypted with a passphrase; export PULUMI_CONFIG_PASSPHRASE=... or name "
+                       "a file holding it with PULUMI_CONFIG_PASSPHRASE_FILE=PATH\n")
+        assert not (root / "results").exists()
+
+
 class TestInvalidInput:
     """A typo'd or broken stack is invalid input: exit 1, one line each, no run recorded."""
 

@@ -22,7 +22,7 @@ from harness.lifecycle.fakes import (
     gke_in_progress,
     raising,
 )
-from harness.lifecycle.interfaces import PermanentError
+from harness.lifecycle.interfaces import PermanentError, PrerequisiteMissing
 from harness.lifecycle.run import EXIT_CHECK, EXIT_FAILED, EXIT_LEFTOVERS, EXIT_OK, EXIT_STOPPED
 from harness.lifecycle.state import load_state
 from tests.harness.lifecycle.conftest import STACK, STEPS3
@@ -35,29 +35,32 @@ def check_invariants(h, out, *, created: bool) -> dict[str, Any]:
     """The guarantees every case shares; returns the on-disk run state for extra checks."""
     w = h.world
     assert w.signals.installed == 1 and w.signals.restored == 1, "signal handlers not restored"
-    assert out.message and STACK in out.message or out.exit_code == EXIT_CHECK
+    assert STACK in out.message, out.message
+    live = w.cloud.live(STACK)
+    if not created:
+        # The preflight stopped it: nothing exists, so nothing is recorded either.
+        assert not w.backend.exists(STACK) and not live
+        assert w.backend.destroy_started_at is None
+        assert not out.run_dir.exists(), "a stopped preflight left a results directory"
+        assert not (h.results / "ledger.jsonl").exists(), "a stopped preflight left a ledger row"
+        return {"state": None}
     state = load_state(out.run_dir)
     assert state.stage == "done"
     assert state.status == out.status
     assert state.exit_code == out.exit_code
-    live = w.cloud.live(STACK)
     # Consistency: the state may only say "nothing exists" when nothing exists.
     if live:
         assert state.resources_may_exist, f"state says destroyed but {live} remain"
-    if created:
-        assert w.backend.destroy_started_at is not None, "destroy was never attempted"
-        assert (out.run_dir / "provenance.json").is_file()
-        prov = json.loads((out.run_dir / "provenance.json").read_text())
-        assert prov["partial"] == bool(out.collection and out.collection.partial)
-    else:
-        assert not w.backend.exists(STACK) and not live
-        assert w.backend.destroy_started_at is None
+    assert w.backend.destroy_started_at is not None, "destroy was never attempted"
+    assert (out.run_dir / "provenance.json").is_file()
+    prov = json.loads((out.run_dir / "provenance.json").read_text())
+    assert prov["partial"] == bool(out.collection and out.collection.partial)
     if out.exit_code == EXIT_LEFTOVERS:
         assert f"study destroy {STACK}" in " ".join(out.details)
-    elif created:
+    else:
         assert not live, f"resources left behind: {live}"
         assert not state.resources_may_exist
-    if out.status not in ("succeeded", "preflight-failed") and created:
+    if out.status != "succeeded":
         assert f"study run {STACK} --resume" in " ".join(out.details)
     assert not list(out.run_dir.rglob("*.tmp")), "a torn temporary file was left behind"
     return {"state": state}
@@ -73,6 +76,17 @@ class Case:
     created: bool = True
     after: int = 0
     times: int = 1
+    leftovers: tuple[str, ...] = ()  # what the label listing still shows after the destroy
+    verified: bool = True  # the label listing itself worked
+
+
+# Everything the fake GKE stack creates that carries the stack's labels, in creation order
+# (harness.lifecycle.fakes.GKE_RESOURCES): what a destroy that deleted nothing leaves.
+ALL_LABELLED = (
+    f"compute.networks {STACK}-net", f"compute.subnetworks {STACK}-subnet",
+    f"container.clusters {STACK}-cluster", f"compute.instances {STACK}-pool",
+    f"compute.disks {STACK}-results",
+)
 
 
 def _action(h, case: Case):
@@ -83,6 +97,7 @@ def _action(h, case: Case):
         "permanent": PermanentError(f"injected permanent failure at {case.point}"),
         "transient": gke_in_progress(),
         "KeyboardInterrupt": KeyboardInterrupt(),
+        "disk": OSError(errno.EIO, "Input/output error"),
     }[case.action]
     return raising(exc)
 
@@ -90,7 +105,10 @@ def _action(h, case: Case):
 CASES = [
     # an exception at each stage
     Case("error-plan", "plan", "error", "failed", EXIT_FAILED, created=False),
+    Case("error-check", "check", "permanent", "preflight-failed", EXIT_CHECK, created=False),
     Case("error-quota", "quota", "error", "failed", EXIT_FAILED, created=False),
+    # the first save of the run state fails: the run goes on, and exits 1 saying so
+    Case("disk-error", "writer", "disk", "succeeded", EXIT_FAILED),
     Case("error-up-start", "up.start", "error", "failed", EXIT_FAILED),
     Case("partial-creation", "up.resource", "permanent", "failed", EXIT_FAILED, after=2),
     Case("error-experiment", "up.step", "error", "failed", EXIT_FAILED, after=40),
@@ -99,15 +117,19 @@ CASES = [
     Case("error-collect-events", "reader.events", "error", "failed", EXIT_FAILED),
     Case("error-collect-nodes", "reader.nodes", "error", "failed", EXIT_FAILED),
     Case("collect-fails-half-way", "reader.log", "error", "failed", EXIT_FAILED, after=1),
+    # before the destroy: the lock probe and the volume release may fail; destroy goes on
+    Case("transient-lock-probe", "refresh", "transient", "succeeded", EXIT_OK),
+    Case("error-release", "reader.release", "error", "succeeded", EXIT_OK),
     # destroy: transient N times (retried), permanent, beyond the retry budget
     Case("destroy-transient-3x", "destroy", "transient", "succeeded", EXIT_OK, times=3),
     Case("destroy-transient-mid-delete", "destroy.resource", "transient", "succeeded", EXIT_OK,
          after=2, times=2),
     Case("destroy-transient-forever", "destroy", "transient", "destroy-incomplete",
-         EXIT_LEFTOVERS, times=10),
-    Case("destroy-permanent", "destroy", "permanent", "destroy-incomplete", EXIT_LEFTOVERS),
+         EXIT_LEFTOVERS, times=10, leftovers=ALL_LABELLED),
+    Case("destroy-permanent", "destroy", "permanent", "destroy-incomplete", EXIT_LEFTOVERS,
+         leftovers=ALL_LABELLED),
     Case("verify-listing-fails", "inventory.labelled", "error", "destroy-incomplete",
-         EXIT_LEFTOVERS),
+         EXIT_LEFTOVERS, verified=False),
     Case("transient-during-up", "up.resource", "transient", "succeeded", EXIT_OK, after=3),
     # raw KeyboardInterrupt (default SIGINT disposition) mid-experiment and mid-destroy
     Case("kbint-experiment", "up.step", "KeyboardInterrupt", "interrupted", 130, after=10),
@@ -137,14 +159,20 @@ def test_fault(harness, case):
     check_invariants(h, out, created=case.created)
     if case.action in ("SIGINT", "SIGTERM", "KeyboardInterrupt"):
         assert case.action.replace("KeyboardInterrupt", "SIGINT") in out.message
-    if case.code == EXIT_LEFTOVERS:
-        assert out.leftovers or "could not verify" in " ".join(out.details)
+    assert out.leftovers == list(case.leftovers)
+    unverified = "could not verify by labels; assume resources remain" in out.details
+    assert unverified is not case.verified
 
 
-def test_the_table_alone_injects_at_least_30_faults():
-    assert len(CASES) >= 30
-    assert {c.action for c in CASES} >= {"error", "permanent", "transient", "SIGINT", "SIGTERM",
-                                          "KeyboardInterrupt"}
+def test_the_table_injects_a_fault_at_every_point_a_run_passes(harness):
+    """A clean run passes exactly the table's fault points, so no stage goes without a fault
+    (a stage added later fails this until the table covers it)."""
+    h = harness(steps=list(STEPS3))
+    assert h.run().exit_code == EXIT_OK
+    assert set(h.world.faults.hits) == {c.point for c in CASES}
+    assert {c.action for c in CASES} == {"error", "permanent", "transient", "disk", "SIGINT",
+                                         "SIGTERM", "KeyboardInterrupt"}
+    assert len({c.id for c in CASES}) == len(CASES)
 
 
 def test_preflight_quota_shortfall_stops_before_any_resource(harness):
@@ -238,8 +266,10 @@ def test_full_disk_never_blocks_destroy(harness):
     for path in out.run_dir.rglob("*.json"):
         json.loads(path.read_text())
     assert not list(out.run_dir.rglob("*.tmp"))
-    state = load_state(out.run_dir)  # an older but consistent state
-    assert state.resources_may_exist or state.status != "running"
+    # The last state that fitted was written while the cluster was up: it says resources may
+    # exist (the safe side: a later destroy or --resume cleans up), never a false "destroyed".
+    state = load_state(out.run_dir)
+    assert (state.status, state.resources_may_exist) == ("running", True)
 
 
 @pytest.mark.parametrize("await_steps", [True, False], ids=["in-up", "after-up"])
@@ -429,20 +459,38 @@ def test_the_real_nightly_stack_with_its_experiment(harness):
     assert 0 < delay <= 60
 
 
-def test_preflight_failure_is_in_the_ledger(harness):
-    from harness.lifecycle import ledger
-
+def test_a_failed_preflight_leaves_no_results_directory_and_no_ledger_row(harness):
+    """Nothing was created, so nothing is recorded: `study runs` lists runs, not refusals."""
     h = harness()
     h.world.cloud.quota_usage["cpus"] = 999
     out = h.run()
-    assert [e.status for e in ledger.read(h.results)] == ["preflight-failed"]
-    assert ledger.read(h.results)[0].cost_usd == 0 and out.exit_code == EXIT_CHECK
-
-
-def test_missing_pulumi_cli_stops_in_preflight(harness):
-    h = harness(steps=list(STEPS3))
-    h.world.faults.add("check", raising(PermanentError("the pulumi CLI is not usable")))
-    out = h.run()
     assert (out.status, out.exit_code) == ("preflight-failed", EXIT_CHECK)
-    assert "preflight: the pulumi CLI is not usable" in out.message
+    assert not h.results.exists()
+
+
+def test_a_failed_preflight_of_a_resume_keeps_the_run_resumable(harness):
+    """The interrupted run's record is left as it was, so --resume works once quota is back."""
+    h = harness(steps=list(STEPS3))
+    h.world.faults.add("up.step", h.world.signals.action(SIGTERM), after=70)
+    first = h.run()
+    before = (first.run_dir / "run-state.json").read_bytes()
+    ledger_before = (h.results / "ledger.jsonl").read_bytes()
+    h.world.cloud.quota_usage["cpus"] = 999
+    second = h.run(resume=True)
+    assert (second.status, second.exit_code) == ("preflight-failed", EXIT_CHECK)
+    assert (first.run_dir / "run-state.json").read_bytes() == before
+    assert (h.results / "ledger.jsonl").read_bytes() == ledger_before
+    h.world.cloud.quota_usage["cpus"] = 0
+    assert h.run(resume=True).exit_code == EXIT_OK
+
+
+def test_missing_pulumi_cli_is_the_one_line_of_every_command(harness):
+    from harness.lifecycle.pulumi_backend import MISSING_CLI
+
+    h = harness(steps=list(STEPS3))
+    h.world.faults.add("check", raising(PrerequisiteMissing(MISSING_CLI)))
+    out = h.run()
+    assert (out.status, out.exit_code, out.message) == ("preflight-failed", EXIT_FAILED,
+                                                         MISSING_CLI)
     assert h.world.backend.calls == []
+    assert not h.results.exists()

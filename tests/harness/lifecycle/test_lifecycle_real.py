@@ -228,10 +228,96 @@ def _dmi(name: str) -> str:
         return ""
 
 
-def test_missing_cli_is_a_permanent_error(monkeypatch, tmp_path):
+def test_missing_cli_is_the_install_line(monkeypatch, tmp_path):
+    from harness.lifecycle.interfaces import PrerequisiteMissing
+    from harness.lifecycle.pulumi_backend import MISSING_CLI
+
     monkeypatch.setenv("PATH", str(tmp_path))  # no pulumi anywhere
-    with pytest.raises(PermanentError, match="pulumi CLI is not usable"):
+    with pytest.raises(PrerequisiteMissing) as info:
         PulumiBackend(project=tmp_path).check()
+    assert str(info.value) == MISSING_CLI
+
+
+class TestPassphrase:
+    """The passphrase is the user's: never an empty default (pulumi/pulumi
+    pkg/secrets/passphrase/manager.go at 037bd642, readPassphrase: the variable when set, even
+    empty; else the file PULUMI_CONFIG_PASSPHRASE_FILE names, trimmed; else an error when not
+    interactive, as under the Automation API)."""
+
+    def _refused(self, environ, backend="file:///x/.pulumi-state") -> str:
+        from harness.lifecycle.interfaces import PrerequisiteMissing
+        from harness.lifecycle.pulumi_backend import require_passphrase
+
+        with pytest.raises(PrerequisiteMissing) as info:
+            require_passphrase(environ, backend)
+        return str(info.value)
+
+    def test_unset_is_refused_with_the_line_to_set_it(self):
+        assert self._refused({}) == (
+            "PULUMI_CONFIG_PASSPHRASE is not set: the stacks' secrets are encrypted with a "
+            "passphrase; export PULUMI_CONFIG_PASSPHRASE=... or name a file holding it with "
+            "PULUMI_CONFIG_PASSPHRASE_FILE=PATH")
+
+    def test_an_empty_file_variable_counts_as_unset(self):
+        assert self._refused({"PULUMI_CONFIG_PASSPHRASE_FILE": ""}).startswith(
+            "PULUMI_CONFIG_PASSPHRASE is not set")
+
+    def test_an_unreadable_passphrase_file_is_named(self, tmp_path):
+        missing = tmp_path / "nope"
+        assert self._refused({"PULUMI_CONFIG_PASSPHRASE_FILE": str(missing)}) == (
+            f"PULUMI_CONFIG_PASSPHRASE_FILE={missing}: cannot read it (No such file or "
+            "directory); name a readable file holding the passphrase")
+
+    def test_object_store_state_needs_it_too(self):
+        assert self._refused({}, "gs://bucket/state").startswith(
+            "PULUMI_CONFIG_PASSPHRASE is not set")
+
+    def test_what_the_cli_accepts_is_accepted(self, tmp_path):
+        from harness.lifecycle.pulumi_backend import require_passphrase
+
+        phrase = tmp_path / "phrase"
+        phrase.write_text("correct horse\n")
+        require_passphrase({"PULUMI_CONFIG_PASSPHRASE": ""}, "file:///s")  # explicit, as the CLI
+        require_passphrase({"PULUMI_CONFIG_PASSPHRASE_FILE": str(phrase)}, "file:///s")
+        require_passphrase({}, "https://api.pulumi.com")  # Pulumi Cloud manages secrets itself
+
+    def test_only_what_is_set_is_passed_to_the_cli(self, tmp_path, monkeypatch):
+        monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+        monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", "/run/secrets/phrase")
+        env = PulumiBackend(project=tmp_path).env_vars()
+        assert "PULUMI_CONFIG_PASSPHRASE" not in env
+        assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == "/run/secrets/phrase"
+
+
+class TestStackNotFound:
+    """Only "no such stack" means nothing exists; any other failure to read the state (a wrong
+    passphrase, an unreachable bucket) must not look like an empty stack to destroy or janitor."""
+
+    def test_exists(self, tmp_path, monkeypatch):
+        from harness.lifecycle.interfaces import StackNotFound
+
+        b = PulumiBackend(project=tmp_path)
+        monkeypatch.setattr(b, "_stack", raising_stack(StackNotFound("no stack named 's'")))
+        assert b.exists("s") is False
+        monkeypatch.setattr(b, "_stack", raising_stack(PermanentError("incorrect passphrase")))
+        with pytest.raises(PermanentError, match="incorrect passphrase"):
+            b.exists("s")
+
+    def test_the_sdk_error_maps_to_stack_not_found(self):
+        from pulumi import automation as auto
+        from pulumi.automation._cmd import CommandResult
+
+        from harness.lifecycle.interfaces import StackNotFound
+
+        res = CommandResult("", "error: no stack named 'dev' found\n", 255)
+        assert isinstance(map_error(auto.StackNotFoundError(res)), StackNotFound)
+
+
+def raising_stack(exc):
+    def _stack(stack, create=True, extra_env=None):
+        raise exc
+
+    return _stack
 
 
 class _Md:
