@@ -21,9 +21,15 @@ def collect(
     from harness import console
     from harness.cli.run import services
     from harness.lifecycle.commands import collect_stack
+    from harness.paths import run_id as checked_run_id
+    from harness.paths import stack_name
     from harness.stacks import read_stack_config
 
-    out = collect_stack(stack, services(), read_stack_config(stack), run_id)
+    config = read_stack_config(stack)
+    stack_name(stack)  # both are joined into results/<stack>/<run-id>/
+    if run_id is not None:
+        checked_run_id(run_id)
+    out = collect_stack(stack, services(), config, run_id)
     if out.collection is not None and out.collection.partial:
         console.error(out.message)
         raise typer.Exit(1)

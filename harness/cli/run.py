@@ -43,14 +43,17 @@ def run(
     5 destroy incomplete; 130/143 interrupted.
     """
     from harness.lifecycle.run import RunOptions, run_stack
+    from harness.paths import stack_name
     from harness.stacks import read_stack_config
     from infra.spec import load_spec
 
     # An unknown stack or an invalid stack file is invalid input (exit 1, one line per problem),
     # not a failed run: nothing is recorded in results/ and there is nothing to --resume. A
     # --resume goes straight to the orchestrator, whose cleanup must run whatever the file says.
+    config = read_stack_config(stack)  # an unknown stack: "did you mean", before the name rule
+    stack_name(stack)  # joined into results/<stack>/
     if not resume:
-        load_spec(read_stack_config(stack))
+        load_spec(config)
     out = run_stack(stack, services(), RunOptions(keep=keep, resume=resume,
                                                   stall_seconds=stall_minutes * 60))
     report(out.exit_code, out.message, out.details)
@@ -82,9 +85,11 @@ def destroy(
     """
     from harness.lifecycle.commands import destroy_command
     from harness.lifecycle.run import EXIT_LEFTOVERS
+    from harness.paths import stack_name
     from harness.stacks import read_stack_config
 
     config = read_stack_config(stack)
+    stack_name(stack)
     out = destroy_command(stack, services(), config)
     if out.never_created and out.ok:
         listed = (f"nothing labelled stack={stack} remains" if out.verified

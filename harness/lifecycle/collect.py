@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.lifecycle.interfaces import ClusterReader, OutputValue, Writer
 from harness.lifecycle.state import RunState
+from harness.paths import is_step_name
 
 TERMINAL = ("succeeded", "failed", "invalid", "deadline")
 # Output names that never reach disk even if a program forgets to mark them secret.
@@ -215,6 +216,10 @@ def _collect(c: Collector, state: RunState, reader, outputs, stop_reason) -> Non
     for name, st in statuses.items():
         if st.get("status", "pending") == "pending":
             continue  # never started: no log to expect
+        if not is_step_name(name):  # read from the cluster, joined into steps/<step>/
+            c.result.problems.append(f"step {name!r}: not a step name (a DNS-1123 label); "
+                                     "its log was not written")
+            continue
         log = c.attempt(f"steps/{name}/log.txt", lambda n=name: reader.step_log(n))
         if log is not None:
             rel = f"steps/{name}/log.txt"

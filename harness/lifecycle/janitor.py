@@ -8,6 +8,7 @@ Stacks with nothing left are skipped; `--dry-run` only reports.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -102,7 +103,8 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
             continue
         if stack not in configs:
             items.append(JanitorItem(stack, when, source, "failed",
-                                     "no stack file; destroy by hand: pulumi destroy -s " + stack))
+                                     "no stack file; destroy by hand: pulumi destroy -s "
+                                     + shlex.quote(stack)))
             continue
         out = destroy_command(stack, services, configs[stack], policy)
         if out.ok:
