@@ -252,18 +252,7 @@ def real_cloud_problems(spec, manifests: list[dict], resources: list) -> list[st
 
 
 def write_manifests(objs: list[dict], out: Path) -> list[Path]:
-    """One YAML file per object, named <nn>-<kind>-<name>.yaml in declaration order."""
-    import yaml
+    """One YAML file per object in `out`, replacing only what an earlier plan wrote there."""
+    from harness import manifest_dir
 
-    out.mkdir(parents=True, exist_ok=True)
-    # Only files this function wrote (<nnn>-<kind>-<name>.yaml): `--manifests .` must never
-    # delete Pulumi.yaml or anyone else's YAML.
-    for old in out.glob("[0-9][0-9][0-9]-*.yaml"):
-        old.unlink()
-    paths = []
-    for i, obj in enumerate(objs):
-        name = (obj.get("metadata") or {}).get("name", "unnamed")
-        path = out / f"{i:03d}-{obj['kind'].lower()}-{name}.yaml"
-        path.write_text(yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=False))
-        paths.append(path)
-    return paths
+    return manifest_dir.write(objs, out)

@@ -18,7 +18,12 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def print_plan(plan, manifests_dir: Path) -> None:
+def print_plan(plan, manifests_dir: Path, removed: int = 0) -> None:
+    """The plan on stdout; warnings, violations and where the manifests went on stderr.
+
+    `removed`: files of an earlier plan taken out of `manifests_dir` before this one ran; said
+    when this plan wrote none in their place.
+    """
     out = console.out_console()
     spec = plan.spec
     out.print(f"[bold]study plan[/] {plan.stack} — {escape(spec.description or spec.study)}")
@@ -72,7 +77,15 @@ def print_plan(plan, manifests_dir: Path) -> None:
             if not plan.manifest_problems
             else f"{len(plan.manifests)} manifest(s) written to {manifests_dir}"
         )
+    elif removed:
+        console.info(removed_note(removed, manifests_dir))
     console.info("plan OK: within budget and quota" if plan.ok else "plan FAILED")
+
+
+def removed_note(removed: int, manifests_dir: Path) -> str:
+    """Said when a plan wrote no manifests where an earlier plan's were (and now are not)."""
+    return (f"the {removed} manifest(s) of an earlier plan in {manifests_dir} were removed: "
+            "they no longer match the stack")
 
 
 def print_stacks(rows: list[dict]) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from harness.errors import ensure_dir
+from harness.errors import StudyError
 
 
 def register(app: typer.Typer) -> None:
@@ -19,9 +19,10 @@ def plan(
     stack: Annotated[str, typer.Argument(metavar="STACK", help="stack name, e.g. gke-64-localssd")],
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
     manifests: Annotated[
-        Path | None,
-        typer.Option("--manifests",
-                     help="directory for rendered manifests (default: plan-out/<stack>)"),
+        str | None,
+        typer.Option("--manifests", metavar="DIR",
+                     help="directory for rendered manifests, new, empty or written by an earlier "
+                          "plan (default: plan-out/<stack>)"),
     ] = None,
 ) -> None:
     """Show every resource, the cost, and the budget and quota checks of STACK, offline.
@@ -34,21 +35,48 @@ def plan(
     gc.disable()
     from harness import console
     from harness.plan import make_plan
-    from harness.stacks import project_dir
 
-    out_dir = manifests or project_dir() / "plan-out" / stack
-    if manifests is not None:  # a typo'd --manifests fails before the plan, in one line
-        ensure_dir(manifests, "--manifests")
-    p = make_plan(stack, out_dir)
+    out_dir, removed = _manifest_dir(stack, manifests)
+    try:
+        p = make_plan(stack, out_dir)
+    except StudyError:
+        if removed:
+            console.info(_removed_note(removed, out_dir))
+        raise
     if json_out:
         console.print_json(p.to_json())
+        if removed and not p.manifests:
+            console.info(_removed_note(removed, out_dir))
     else:
         from harness.render import print_plan
 
-        print_plan(p, out_dir)
+        print_plan(p, out_dir, removed)
     if p.exit_code:
         # The violations were printed above (or are in the JSON); only the exit code is left.
         raise typer.Exit(p.exit_code)
+
+
+def _manifest_dir(stack: str, manifests: str | None):
+    """The checked output directory (a typo'd --manifests fails before the plan, in one line)
+    and how many files of an earlier plan were removed from it: a plan that fails must not
+    leave manifests that no longer match the stack."""
+    from harness import manifest_dir
+    from harness.paths import stack_name
+    from harness.stacks import project_dir, stack_file
+
+    stack_file(stack)  # an unknown stack: "did you mean", before any directory is made
+    if manifests is None:
+        default = project_dir() / "plan-out" / stack_name(stack)
+        out_dir = manifest_dir.prepare(default, "plan-out", adopt=True)
+    else:
+        out_dir = manifest_dir.prepare(manifests)
+    return out_dir, manifest_dir.clear(out_dir)
+
+
+def _removed_note(removed: int, out_dir: Path) -> str:
+    from harness.render import removed_note
+
+    return removed_note(removed, out_dir)
 
 
 def stacks(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from tests.conftest import sections
@@ -46,7 +47,7 @@ def test_over_budget_plan_exits_non_zero_with_the_numbers(cli, project, tmp_path
     sec = sections("gke-64-localssd")
     sec["budget"] = {"usd": 1, "max_hours": 3}
     project("tight", sec)
-    code, out, err = cli("plan", "tight", "--json", "--manifests", str(tmp_path))
+    code, out, err = cli("plan", "tight", "--json", "--manifests", str(tmp_path / "m"))
     assert code == 3
     doc = json.loads(out)
     assert len(doc["violations"]) == 2
@@ -62,7 +63,7 @@ def test_structural_errors_are_one_line_each_without_traceback(cli, project, tmp
     sec["cluster"]["node_count"] = 0
     sec["cluster"]["machine_typ"] = "n1-standard-4"
     project("broken", sec)
-    code, out, err = cli("plan", "broken", "--manifests", str(tmp_path))
+    code, out, err = cli("plan", "broken", "--manifests", str(tmp_path / "m"))
     assert code == 1
     assert out == ""
     lines = err.strip().splitlines()
@@ -145,6 +146,109 @@ def test_key_outside_the_study_namespace_is_named(cli, project):
                            "did you mean 'study:quota'?")
 
 
+class TestManifestsDir:
+    """`--manifests` never writes into a directory by accident and never deletes a file the
+    harness did not write: it writes into a new or empty directory, or one whose index
+    (`.study-manifests.json`) says which files an earlier plan wrote."""
+
+    def test_a_directory_holding_a_users_files_is_refused_and_left_untouched(self, cli, tmp_path):
+        """`--manifests .` in the project must not delete Pulumi.yaml or anyone's YAML."""
+        (tmp_path / "Pulumi.yaml").write_text("name: keep\n")
+        (tmp_path / "999-stale-old.yaml").write_text("kind: Old\n")
+        code, out, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(tmp_path))
+        assert (code, out) == (1, "")
+        assert err.strip() == (f"error: --manifests {tmp_path}: holds files study plan did not "
+                               "write (999-stale-old.yaml, Pulumi.yaml); pass a new or empty "
+                               "directory, or remove it")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["999-stale-old.yaml", "Pulumi.yaml"]
+        assert (tmp_path / "999-stale-old.yaml").read_text() == "kind: Old\n"
+
+    def test_the_working_directory_is_never_written_by_accident(self, cli, tmp_path, monkeypatch):
+        """An empty value is not "." (pathlib reads "" as the current directory)."""
+        monkeypatch.chdir(tmp_path)
+        code, out, err = cli("plan", "gke-64-localssd", "--manifests", "")
+        assert (code, out) == (1, "")
+        assert err.strip() == ("error: --manifests '': empty; pass a directory (default: "
+                               "plan-out/<stack>)")
+        assert list(tmp_path.iterdir()) == []
+
+    @pytest.mark.parametrize("where", ["/", "/proc", "/proc/self"])
+    def test_system_directories_are_refused(self, cli, where):
+        code, out, err = cli("plan", "gke-64-localssd", "--manifests", where)
+        assert (code, out) == (1, "")
+        why = ("holds files study plan did not write" if where == "/"
+               else "is inside a kernel pseudo-filesystem; pass a directory of your own")
+        assert err.startswith(f"error: --manifests {where}: {why}")
+        assert len(err.strip().splitlines()) == 1
+
+    def test_a_second_plan_replaces_only_its_own_files(self, cli, tmp_path):
+        out_dir = tmp_path / "m"
+        assert cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))[0] == 0
+        index = json.loads((out_dir / ".study-manifests.json").read_text())
+        written = sorted(p.name for p in out_dir.glob("*.yaml"))
+        assert sorted(index["files"]) == written and written
+        (out_dir / "notes.txt").write_text("mine\n")  # a user's file beside the manifests
+        stale = out_dir / index["files"][0]
+        stale.write_text("edited by hand\n")
+        assert cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))[0] == 0
+        assert (out_dir / "notes.txt").read_text() == "mine\n"
+        assert stale.read_text() != "edited by hand\n"  # the harness's file, rewritten
+        assert sorted(p.name for p in out_dir.glob("*.yaml")) == written
+
+    def test_a_failed_plan_removes_the_earlier_manifests_and_says_so(self, cli, project, tmp_path):
+        sec = sections("gke-64-localssd")
+        project("later-broken", sec)
+        out_dir = tmp_path / "m"
+        code, _, err = cli("plan", "later-broken", "--json", "--manifests", str(out_dir))
+        assert code == 0, err
+        count = len(list(out_dir.glob("*.yaml")))
+        (out_dir / "notes.txt").write_text("mine\n")
+        sec["budget"] = {"usd": 1, "max_hours": 3}  # over budget: nothing is rendered
+        project("later-broken", sec)
+        code, out, err = cli("plan", "later-broken", "--manifests", str(out_dir))
+        assert code == 3
+        assert list(out_dir.glob("*.yaml")) == []
+        assert (out_dir / "notes.txt").read_text() == "mine\n"
+        assert (f"the {count} manifest(s) of an earlier plan in {out_dir} were removed: they no "
+                "longer match the stack") in err.splitlines()
+
+    def test_a_structurally_broken_stack_removes_them_too(self, cli, project, tmp_path):
+        sec = sections("gke-64-localssd")
+        project("typo-later", sec)
+        out_dir = tmp_path / "m"
+        assert cli("plan", "typo-later", "--json", "--manifests", str(out_dir))[0] == 0
+        count = len(list(out_dir.glob("*.yaml")))
+        sec["cluster"]["machine_typ"] = sec["cluster"].pop("machine_type")
+        project("typo-later", sec)
+        code, _, err = cli("plan", "typo-later", "--manifests", str(out_dir))
+        assert code == 1
+        assert list(out_dir.glob("*.yaml")) == []
+        assert err.splitlines()[0] == (f"the {count} manifest(s) of an earlier plan in {out_dir} "
+                                       "were removed: they no longer match the stack")
+
+    def test_a_hand_edited_index_cannot_reach_outside(self, cli, tmp_path):
+        outside = tmp_path / "precious.yaml"
+        outside.write_text("keep\n")
+        out_dir = tmp_path / "m"
+        out_dir.mkdir()
+        (out_dir / ".study-manifests.json").write_text(json.dumps(
+            {"written_by": "study plan", "files": ["../precious.yaml", "/etc/hostname"]}))
+        assert cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))[0] == 0
+        assert outside.read_text() == "keep\n"
+
+    def test_the_default_directory_adopts_files_of_plans_before_the_index(self, cli, project):
+        """plan-out/<stack> is the harness's own: its older `<nnn>-<kind>-<name>.yaml` files
+        are taken as written by the harness (and replaced), nothing else is."""
+        project("adopt", sections("gke-64-localssd"))
+        old = project.root / "plan-out" / "adopt"
+        old.mkdir(parents=True)
+        (old / "999-namespace-gone.yaml").write_text("kind: Namespace\n")
+        code, _, err = cli("plan", "adopt", "--json")
+        assert code == 0, err
+        assert not (old / "999-namespace-gone.yaml").exists()
+        assert (old / ".study-manifests.json").is_file()
+
+
 def test_unusable_manifests_dir_is_one_line_before_the_plan(cli, tmp_path):
     target = tmp_path / "a-file"
     target.write_text("x")
@@ -152,16 +256,6 @@ def test_unusable_manifests_dir_is_one_line_before_the_plan(cli, tmp_path):
     assert (code, out) == (1, "")
     assert err.strip() == (f"error: --manifests {target}: exists and is not a directory; "
                            "pass a directory")
-
-
-def test_manifests_dir_keeps_files_the_plan_did_not_write(cli, tmp_path, locked_images):
-    """`--manifests .` in the project must not delete Pulumi.yaml or anyone's YAML."""
-    (tmp_path / "Pulumi.yaml").write_text("name: keep\n")
-    (tmp_path / "999-stale-old.yaml").write_text("kind: Old\n")
-    code, _, err = cli("plan", "gke-6-topology", "--json", "--manifests", str(tmp_path))
-    assert code == 0, err
-    assert (tmp_path / "Pulumi.yaml").read_text() == "name: keep\n"
-    assert not (tmp_path / "999-stale-old.yaml").exists()  # a manifest of an earlier plan
 
 
 def test_help_shows_defaults_and_exit_codes(cli):
@@ -214,7 +308,7 @@ def test_experiment_typo_is_invalid_input_not_a_failed_check(cli, project, tmp_p
     sec = sections("gke-4-nightly")
     sec["experiment"]["params"]["iterationz"] = 2
     project("typo", sec)
-    code, out, err = cli("plan", "typo", "--json", "--manifests", str(tmp_path))
+    code, out, err = cli("plan", "typo", "--json", "--manifests", str(tmp_path / "m"))
     assert code == 1
     violations = json.loads(out)["violations"]
     assert len(violations) == 1
