@@ -194,6 +194,29 @@ class TestCommands:
         assert "nothing to resume for gke-4-nightly: no run" in err
 
 
+class TestPathsFromOutside:
+    """Values that become paths (a --run-id, a step name read back from the cluster) cannot
+    reach outside results/<stack>/<run-id>/."""
+
+    def test_collect_refuses_a_run_id_that_is_a_path(self, wired, cli):
+        h = wired()
+        code, out, err = cli("collect", STACK, "--run-id", "../../etc")
+        assert (code, out) == (1, "")
+        assert err == ("error: --run-id '../../etc': not allowed; a run id as `study runs` lists "
+                       "them, e.g. 20261122T120000Z or 20261122T120000Z-2\n")
+        assert h.world.backend.calls == []
+
+    def test_a_step_name_from_the_cluster_that_is_a_path_is_not_written(self, harness):
+        from harness.lifecycle.fakes import FakeStep
+
+        h = harness(steps=[FakeStep("ok", 60), FakeStep("../../escaped", 60)])
+        out = h.run()
+        assert not (h.results / STACK / "escaped").exists()
+        assert (out.run_dir / "steps" / "ok" / "log.txt").is_file()
+        assert ("step '../../escaped': not a step name (a DNS-1123 label); its log was not "
+                "written") in out.collection.problems
+
+
 class TestNothingToDestroy:
     """`study destroy` of a stack whose state holds nothing destroys nothing and says why."""
 
