@@ -9,20 +9,25 @@ import gc
 import importlib
 import os
 import sys
+from typing import Annotated
 
 import typer
 
+from harness.cli.help import StudyGroup, quiet_types
 from harness.errors import StudyError
 
+quiet_types()
 app = typer.Typer(
     name="study",
+    cls=StudyGroup,  # --help lists the commands in the README's order
     help="Plan, run, collect and analyse cloud Kubernetes studies declared as Pulumi stacks.",
     no_args_is_help=True,
-    add_completion=False,
+    # typer's own --install-completion / --show-completion (bash, zsh, fish, PowerShell).
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
-# Modules under harness.cli that define `register(app)`; order is the order in --help.
+# Modules under harness.cli that define `register(app)`.
 COMMAND_MODULES = [
     "plan",
     "rules",
@@ -38,8 +43,22 @@ COMMAND_MODULES = [
 ]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"study-harness {version('study-harness')}\n")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_version,
+                     help="Print the study-harness version and exit."),
+    ] = False,
+) -> None:
     """Plan, run, collect and analyse cloud Kubernetes studies declared as Pulumi stacks."""
 
 

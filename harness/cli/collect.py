@@ -6,13 +6,17 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.help import complete_stack
+
 
 def register(app: typer.Typer) -> None:
     app.command("collect")(collect)
 
 
 def collect(
-    stack: Annotated[str, typer.Argument(metavar="STACK", help="stack name")],
+    stack: Annotated[str, typer.Argument(
+        metavar="STACK", help="stack name",
+        autocompletion=complete_stack)],
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="collect into this run (default: the latest)")
     ] = None,

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.help import complete_stack
+
 USAGE_EXIT = 2  # click's code for usage errors
 
 
@@ -20,7 +22,9 @@ def register(app: typer.Typer) -> None:
 
 def compare_stacks(
     stacks: Annotated[
-        list[str], typer.Argument(metavar="STACK_A STACK_B ...", help="two or more stack names")
+        list[str], typer.Argument(
+            metavar="STACK_A STACK_B ...", help="two or more stack names",
+            autocompletion=complete_stack)
     ],
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:

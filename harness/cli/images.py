@@ -12,12 +12,16 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.help import complete_stack
+
 images_app = typer.Typer(
     help="Pin every image a stack runs by digest (lock) and copy them into its registry (mirror).",
     no_args_is_help=True,
 )
 
-StackArg = Annotated[str, typer.Argument(metavar="STACK", help="stack name")]
+StackArg = Annotated[str, typer.Argument(
+    metavar="STACK", help="stack name",
+    autocompletion=complete_stack)]
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +30,9 @@ def register(app: typer.Typer) -> None:
 
 @images_app.command("lock")
 def lock(
-    stacks: Annotated[list[str], typer.Argument(metavar="STACK", help="stack names")],
+    stacks: Annotated[list[str], typer.Argument(
+        metavar="STACK", help="stack names",
+        autocompletion=complete_stack)],
     lock_file: Annotated[
         Path | None,
         typer.Option("--lock", help="lock file to update (default: infra/image_lock.json)"),

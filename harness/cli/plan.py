@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.help import complete_stack
 from harness.errors import StudyError
 
 
@@ -16,7 +17,9 @@ def register(app: typer.Typer) -> None:
 
 
 def plan(
-    stack: Annotated[str, typer.Argument(metavar="STACK", help="stack name, e.g. gke-64-localssd")],
+    stack: Annotated[str, typer.Argument(
+        metavar="STACK", help="stack name, e.g. gke-64-localssd",
+        autocompletion=complete_stack)],
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
     manifests: Annotated[
         str | None,

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.help import complete_stack
+
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
@@ -25,7 +27,9 @@ def services():
 
 
 def run(
-    stack: Annotated[str, typer.Argument(metavar="STACK", help="stack name, e.g. gke-4-nightly")],
+    stack: Annotated[str, typer.Argument(
+        metavar="STACK", help="stack name, e.g. gke-4-nightly",
+        autocompletion=complete_stack)],
     keep: Annotated[
         bool, typer.Option("--keep", help="leave the cluster up (its expiry still applies)")
     ] = False,
@@ -33,7 +37,8 @@ def run(
         bool, typer.Option("--resume", help="continue the last interrupted run of STACK")
     ] = False,
     stall_minutes: Annotated[
-        float, typer.Option("--stall-minutes", min=1, help="stop when no step progressed this long")
+        float, typer.Option("--stall-minutes", min=1, metavar="MINUTES",
+                           help="stop when no step progressed this long")
     ] = 30.0,
 ) -> None:
     """Preflight, bring STACK up, run its experiment, collect, then destroy - always.
@@ -77,7 +82,9 @@ def report(code: int, message: str, details: list[str]) -> None:
 
 
 def destroy(
-    stack: Annotated[str, typer.Argument(metavar="STACK", help="stack name")],
+    stack: Annotated[str, typer.Argument(
+        metavar="STACK", help="stack name",
+        autocompletion=complete_stack)],
 ) -> None:
     """Destroy STACK with retries, then verify nothing carrying its labels remains.
 
