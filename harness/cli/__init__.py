@@ -30,6 +30,7 @@ app = typer.Typer(
 # Modules under harness.cli that define `register(app)`.
 COMMAND_MODULES = [
     "plan",
+    "new",
     "rules",
     "analyze",
     "compare",
