@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from harness.new_stack import _ttl_is_a_key, lifetime_config
-from tests.conftest import ROOT, NOW
+from tests.conftest import NOW, ROOT
 
 
 @pytest.fixture
