@@ -45,5 +45,9 @@ def step_name(value: str, what: str = "step") -> str:
     return _checked(what, value, STEP_NAME, STEP_ALLOWED)
 
 
+def is_stack_name(value: str) -> bool:
+    return isinstance(value, str) and STACK_NAME.fullmatch(value) is not None
+
+
 def is_step_name(value: str) -> bool:
     return isinstance(value, str) and STEP_NAME.fullmatch(value) is not None

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import yaml
 
 from harness.lifecycle.destroy import DestroyPolicy
+from harness.paths import is_stack_name
 
 
 @dataclass
@@ -85,6 +86,11 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
             items.append(JanitorItem("*", None, "labels", "failed", f"{place}: {exc}"))
             continue
         for stack, when in labelled.items():
+            if not is_stack_name(stack):  # a label value, never a path or a Pulumi argument
+                items.append(JanitorItem(stack, when, "labels", "failed",
+                                         "the stack label is not a stack name; not touched, "
+                                         "find the resources by their labels"))
+                continue
             if stack not in expiries or expiries[stack][0] is None:
                 expiries[stack] = (when, "labels")
     for stack, (when, source) in sorted(expiries.items()):

@@ -83,6 +83,19 @@ class TestJanitor:
         assert items["orphan"].source == "labels"
         assert items["orphan"].action == "would destroy"
 
+    def test_a_stack_label_that_is_no_stack_name_is_not_touched(self, harness):
+        """AWS tag values may hold anything; one like `../x` reaches no path and no pulumi
+        argument, and the sweep reports it as failed so cron notices."""
+        h = self._expired_world(harness)
+        h.world.cloud.create("ec2:instance", "i-1", {"stack": "../x", "managed-by": "study-harness",
+                                                     "expires-at": "20261101t000000z"})
+        items = {i.stack: i for i in sweep(h.services, AFTER, False, [STACK],
+                                           lambda s: to_config(h.sec))}
+        assert (items["../x"].action, items["../x"].detail) == (
+            "failed", "the stack label is not a stack name; not touched, find the resources by "
+                      "their labels")
+        assert h.world.cloud.live("../x")
+
     def test_failed_destroy_is_loud(self, harness):
         h = self._expired_world(harness)
         h.world.faults.add("destroy", raising(PermanentError("permission denied")), times=9)
