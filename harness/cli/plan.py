@@ -70,7 +70,7 @@ def _manifest_dir(stack: str, manifests: str | None):
     stack_file(stack)  # an unknown stack: "did you mean", before any directory is made
     if manifests is None:
         default = project_dir() / "plan-out" / stack_name(stack)
-        out_dir = manifest_dir.prepare(default, "plan-out", adopt=True)
+        out_dir = manifest_dir.prepare(default, "the manifests directory", adopt=True)
     else:
         out_dir = manifest_dir.prepare(manifests)
     return out_dir, manifest_dir.clear(out_dir)

@@ -248,6 +248,19 @@ class TestManifestsDir:
         assert not (old / "999-namespace-gone.yaml").exists()
         assert (old / ".study-manifests.json").is_file()
 
+    def test_the_default_directory_adopts_nothing_else(self, cli, project):
+        project("mixed", sections("gke-64-localssd"))
+        old = project.root / "plan-out" / "mixed"
+        old.mkdir(parents=True)
+        (old / "000-namespace-x.yaml").write_text("kind: Namespace\n")
+        (old / "notes.md").write_text("mine\n")
+        code, out, err = cli("plan", "mixed")
+        assert (code, out) == (1, "")
+        assert err.strip() == (f"error: the manifests directory {old}: holds files study plan "
+                               "did not write (000-namespace-x.yaml, notes.md); pass a new or "
+                               "empty directory, or remove it")
+        assert sorted(p.name for p in old.iterdir()) == ["000-namespace-x.yaml", "notes.md"]
+
 
 def test_unusable_manifests_dir_is_one_line_before_the_plan(cli, tmp_path):
     target = tmp_path / "a-file"
