@@ -304,6 +304,8 @@ class TestStackNotFound:
             b.exists("s")
 
     def test_the_sdk_error_maps_to_stack_not_found(self):
+        """The SDK raises StackNotFoundError for the CLI's "no stack named ... found"
+        (pulumi 3.x sdk/python/lib/pulumi/automation/errors.py, create_command_error)."""
         from pulumi import automation as auto
         from pulumi.automation._cmd import CommandResult
 
