@@ -48,7 +48,9 @@ def stack_names(root: Path | None = None) -> list[str]:
 def stack_file(stack: str, root: Path | None = None) -> Path:
     root = root or project_dir()
     path = root / "stacks" / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
+    # Anything at the path is this stack's file: the reader says what is wrong with it (a
+    # directory, a FIFO, a dangling symlink) rather than calling the stack unknown.
+    if not (path.exists() or path.is_symlink()):
         known = stack_names(root)
         named = re.search(r"Pulumi\.(.+)\.ya?ml$", stack)  # a stack file's path, not its name
         guess = difflib.get_close_matches(named.group(1) if named else stack, known, n=1)

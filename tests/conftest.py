@@ -49,6 +49,13 @@ def _pinned_validation_clock(monkeypatch):
     monkeypatch.setattr(infra.validate, "clock", lambda: NOW)
 
 
+@pytest.fixture(autouse=True)
+def _no_user_overlay(monkeypatch, tmp_path_factory):
+    """A developer's own stacks/local.yaml or STUDY_GCP_PROJECT never reaches a test's stacks."""
+    monkeypatch.delenv("STUDY_GCP_PROJECT", raising=False)
+    monkeypatch.setenv("STUDY_LOCAL_CONFIG", str(tmp_path_factory.getbasetemp() / "no-overlay"))
+
+
 # The shipped stacks' images with neither a released tag nor a digest in the committed lock
 # (infra/image_lock.json): `study images lock STACK` resolves them, which needs the network and
 # registry credentials these machines lack. Until then those stacks' plans fail the image-pinned

@@ -54,20 +54,30 @@ def plan(
 def stacks(
     json_out: Annotated[bool, typer.Option("--json", help="JSON list on stdout")] = False,
 ) -> None:
-    """List the project's stacks with cloud, nodes, machine type and estimated cost."""
+    """List the project's stacks with cloud, nodes, machine type and estimated cost.
+
+    Exit: 0 every stack valid; 3 a stack fails a check; 1 a stack file is unreadable or invalid.
+    """
     from harness import console
     from harness.errors import StudyError
     from harness.plan import load_and_validate
     from harness.stacks import stack_names
 
     rows: list[dict[str, object]] = []
+    exit_code = 0
     for name in stack_names():
         try:
             _, spec, report = load_and_validate(name)
-        except StudyError as exc:
-            rows.append({"stack": name, "error": str(exc)})
+        except StudyError as exc:  # one bad file never hides the others
+            problems = getattr(exc, "problems", None) or [str(exc)]
+            rows.append({"stack": name, "error": problems[0], "problems": problems})
+            exit_code = 1
             continue
         est = report.estimate
+        errors = [str(p) for p in report.errors]
+        if errors:
+            code = 1 if any(p.invalid_input for p in report.errors) else 3
+            exit_code = 1 if 1 in (exit_code, code) else 3  # invalid input outranks a check
         rows.append(
             {
                 "stack": name,
@@ -79,12 +89,18 @@ def stacks(
                 "estimated_hours": round(est.hours, 2) if est else None,
                 "estimated_usd": round(est.usd, 2) if est else None,
                 "budget_usd": spec.budget.usd,
-                "ok": not report.errors,
+                "ok": not errors,
+                "problems": errors,
             }
         )
     if json_out:
         console.print_json(rows)
-        return
-    from harness.render import print_stacks
+    else:
+        from harness.render import print_stacks
 
-    print_stacks(rows)
+        print_stacks(rows)
+        for r in rows:  # each problem whole, under the table, where a reader ends up
+            for line in r["problems"]:  # type: ignore[attr-defined]
+                console.error(f"{r['stack']}: {line}")
+    if exit_code:
+        raise typer.Exit(exit_code)
