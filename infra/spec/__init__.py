@@ -32,7 +32,7 @@ class StackSpec(Strict):
     study: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$", description="study name (a label)")
     description: str = ""
     owner: str = Field(min_length=1)
-    expires_at: AwareDatetime
+    expires_at: AwareDatetime = Field(strict=False)  # ISO 8601 text in the stack file
     cluster: ClusterSpec
     operators: list[OperatorName] = Field(default_factory=list)
     experiment: ExperimentSpec | None = None

@@ -17,14 +17,28 @@ LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
 class Strict(BaseModel):
-    """Base for every spec model: unknown keys are errors, values are immutable once loaded."""
+    """Base for every spec model: unknown keys are errors, values are immutable once loaded.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Strict types: `node_count: true` or `usd: "5"` are errors rather than 1 node and 5 USD, and
+    `.inf` or `.nan` are refused everywhere (an infinite cap is no cap).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+# Beyond these a cap stops capping: no study here needs more than a few thousand dollars or more
+# than a month of wall clock, and a typo'd extra digit must not pass.
+MAX_BUDGET_USD = 100_000
+MAX_HOURS = 720
+MAX_QUOTA = 10_000_000
+MAX_PRICE_USD_PER_HOUR = 1_000
 
 
 class Budget(Strict):
-    usd: float = Field(gt=0, description="Hard spending cap for one run, in US dollars.")
-    max_hours: float = Field(gt=0, description="Wall-clock cap for one run, cluster up to down.")
+    usd: float = Field(gt=0, le=MAX_BUDGET_USD,
+                       description="Hard spending cap for one run, in US dollars.")
+    max_hours: float = Field(gt=0, le=MAX_HOURS,
+                             description="Wall-clock cap for one run, cluster up to down.")
 
 
 class Quota(Strict):
@@ -33,18 +47,23 @@ class Quota(Strict):
     Read live when credentials are present (study run); this declared figure is the offline bound.
     """
 
-    cpus: int | None = Field(default=None, ge=0, description="vCPUs of the machine family")
-    local_ssd_gb: int | None = Field(default=None, ge=0)
-    in_use_addresses: int | None = Field(default=None, ge=0, description="one per node")
-    instances: int | None = Field(default=None, ge=0)
+    cpus: int | None = Field(default=None, ge=0, le=MAX_QUOTA,
+                             description="vCPUs of the machine family")
+    local_ssd_gb: int | None = Field(default=None, ge=0, le=MAX_QUOTA)
+    in_use_addresses: int | None = Field(default=None, ge=0, le=MAX_QUOTA,
+                                         description="one per node")
+    instances: int | None = Field(default=None, ge=0, le=MAX_QUOTA)
 
 
 class PriceOverride(Strict):
     """Per-stack price corrections (negotiated rates, another region); USD per hour."""
 
-    machine_usd_per_hour: float | None = Field(default=None, ge=0)
-    control_plane_usd_per_hour: float | None = Field(default=None, ge=0)
-    local_ssd_usd_per_hour: float | None = Field(default=None, ge=0)
+    # Positive and bounded: a zero or tiny price makes every budget pass.
+    machine_usd_per_hour: float | None = Field(default=None, gt=0, le=MAX_PRICE_USD_PER_HOUR)
+    # Zero is real: GKE's free tier covers one zonal control plane per billing account.
+    control_plane_usd_per_hour: float | None = Field(default=None, ge=0,
+                                                     le=MAX_PRICE_USD_PER_HOUR)
+    local_ssd_usd_per_hour: float | None = Field(default=None, gt=0, le=MAX_PRICE_USD_PER_HOUR)
 
 
 def expiry_label(when: datetime) -> str:

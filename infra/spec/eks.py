@@ -46,7 +46,8 @@ class EksClusterSpec(Strict):
     # over `zones`.
     zone: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
     kubernetes_version: str = Field(pattern=r"^1\.\d{2}$", description="EKS minor, e.g. 1.27")
-    node_count: int = Field(ge=1)
+    # EKS's default quota of nodes per managed node group (docs.aws.amazon.com/eks, service quotas).
+    node_count: int = Field(ge=1, le=450)
     machine_type: str = Field(description="EC2 instance type, e.g. c5a.4xlarge")
     boot_disk_type: EbsType = "gp3"
     boot_disk_size_gb: int = Field(default=80, ge=20, le=16384)

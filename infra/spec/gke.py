@@ -42,7 +42,8 @@ class GkeClusterSpec(Strict):
     kubernetes_version: str = Field(pattern=r"^1\.\d{2}(\.\d+(-gke\.\d+)?)?$")
     # EXTENDED keeps a minor version for up to 24 months; the others for about 14.
     release_channel: ReleaseChannel = "REGULAR"
-    node_count: int = Field(ge=1)
+    # GKE's limit per node pool and zone (cloud.google.com/kubernetes-engine/quotas).
+    node_count: int = Field(ge=1, le=1000)
     machine_type: str
     threads_per_core: Literal[1, 2] | None = None
     gvnic: bool = False

@@ -57,8 +57,8 @@ CASES = [
     (
         "node-count-text",
         with_cluster(node_count="many"),
-        "study:cluster.node_count: 'many' is not allowed; input should be a valid integer, unable to "
-        "parse string as an integer",
+        # Strict types: text is never parsed into a number (nor `true` into 1).
+        "study:cluster.node_count: 'many' is not allowed; input should be a valid integer",
     ),
     (
         "mtu-low",
