@@ -43,7 +43,7 @@ class StackSpec(Strict):
     @field_validator("owner")
     @classmethod
     def _owner_is_label(cls, v: str) -> str:
-        if not LABEL_VALUE.match(v):
+        if not LABEL_VALUE.fullmatch(v):
             msg = "must be lowercase letters, digits, '_' or '-', at most 63 characters"
             raise ValueError(msg)
         return v

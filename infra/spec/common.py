@@ -11,9 +11,62 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# GCP label values (the stricter of the two clouds): lowercase letters, digits, '_' and '-'.
-LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# GCP label rules (cloud.google.com/compute/docs/labeling-resources#requirements), the stricter
+# of the two clouds: keys start with a lowercase letter, keys and values are at most 63 of
+# lowercase letters, digits, '_' and '-'; at most 64 labels per resource. Use with fullmatch
+# (`$` would let a trailing newline through).
+LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+GCP_MAX_LABELS = 64
+# AWS tag rules (docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html): keys 1-128 and
+# values 0-256 characters of letters, digits, spaces and _ . : / = + - @; no "aws:" prefix.
+AWS_TAG_KEY = re.compile(r"(?!aws:)[\w .:/=+\-@]{1,128}", re.ASCII)
+AWS_TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}", re.ASCII)
+# The labels the harness sets on every resource (infra.labels.study_labels); a stack's own
+# labels may not replace them.
+RESERVED_LABELS = ("study", "stack", "owner", "expires-at", "budget-usd", "managed-by")
+
+
+def gcp_labels(labels: dict[str, str]) -> dict[str, str]:
+    """`labels` if GCP accepts them next to the harness's own, else ValueError naming the label."""
+    _not_reserved(labels)
+    if len(labels) + len(RESERVED_LABELS) > GCP_MAX_LABELS:
+        msg = (f"{len(labels)} labels; at most {GCP_MAX_LABELS - len(RESERVED_LABELS)} besides "
+               f"the harness's own {len(RESERVED_LABELS)} (GCP allows {GCP_MAX_LABELS})")
+        raise ValueError(msg)
+    for key, value in labels.items():
+        if not LABEL_KEY.fullmatch(key):
+            msg = (f"key {key!r} is not a GCP label key: a lowercase letter, then up to 62 "
+                   "lowercase letters, digits, '_' or '-'")
+            raise ValueError(msg)
+        if not LABEL_VALUE.fullmatch(value):
+            msg = (f"value {value!r} of {key!r} is not a GCP label value: up to 63 lowercase "
+                   "letters, digits, '_' or '-'")
+            raise ValueError(msg)
+    return labels
+
+
+def aws_tags(labels: dict[str, str]) -> dict[str, str]:
+    """`labels` if AWS accepts them as tags, else ValueError naming the label."""
+    _not_reserved(labels)
+    for key, value in labels.items():
+        if not AWS_TAG_KEY.fullmatch(key):
+            msg = (f"key {key!r} is not an AWS tag key: 1-128 of letters, digits, spaces and "
+                   "_ . : / = + - @, not starting with 'aws:'")
+            raise ValueError(msg)
+        if not AWS_TAG_VALUE.fullmatch(value):
+            msg = (f"value {value!r} of {key!r} is not an AWS tag value: up to 256 of letters, "
+                   "digits, spaces and _ . : / = + - @")
+            raise ValueError(msg)
+    return labels
+
+
+def _not_reserved(labels: dict[str, str]) -> None:
+    taken = [k for k in labels if k in RESERVED_LABELS]
+    if taken:
+        msg = (f"key {taken[0]!r} is set by the harness on every resource; allowed: any key but "
+               f"{', '.join(RESERVED_LABELS)}")
+        raise ValueError(msg)
 
 
 class Strict(BaseModel):

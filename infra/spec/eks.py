@@ -16,7 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, field_validator
 
-from infra.spec.common import Strict
+from infra.spec.common import Strict, aws_tags
 
 VERSIONS = Path(__file__).resolve().parent.parent / "data" / "eks_versions.yaml"
 
@@ -86,6 +86,12 @@ class EksClusterSpec(Strict):
 
         instance_shape(v)  # raises ValueError naming what is allowed
         return v
+
+    @field_validator("labels")
+    @classmethod
+    def _aws_tags(cls, v: dict[str, str]) -> dict[str, str]:
+        # The labels also tag the results disk, whose CSI driver is stricter (infra.storage).
+        return aws_tags(v)
 
     @property
     def node_zones(self) -> list[str]:
