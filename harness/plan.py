@@ -223,7 +223,7 @@ def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None) -> 
     plan = Plan(stack=stack, spec=spec, report=report)
     if report.errors:  # the program would refuse to run; nothing to render
         return plan
-    run = run_program(stack, config, project_dir() / "__main__.py")
+    run = run_program(stack, config, project_dir() / "__main__.py", now=now)
     if run.error is not None:
         if isinstance(run.error, SpecError):
             plan.manifest_problems += run.error.problems

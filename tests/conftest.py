@@ -42,14 +42,6 @@ def now() -> datetime:
 
 
 @pytest.fixture(autouse=True)
-def _pinned_validation_clock(monkeypatch):
-    """Expiry checks see NOW, so shipped stacks (expiring 2027-12-31) never age a test out."""
-    import infra.validate
-
-    monkeypatch.setattr(infra.validate, "clock", lambda: NOW)
-
-
-@pytest.fixture(autouse=True)
 def _no_user_overlay(monkeypatch, tmp_path_factory):
     """A developer's own stacks/local.yaml or STUDY_GCP_PROJECT never reaches a test's stacks."""
     monkeypatch.delenv("STUDY_GCP_PROJECT", raising=False)

@@ -2,7 +2,7 @@
 
 Expiries come from two places: `study:expires_at` in the stack files, and the `expires-at` label
 on the resources themselves (which also finds stacks whose file was deleted or whose up was never
-recorded here). A stack file's expiry wins over older labels (the owner may have extended it).
+recorded here, and is the only expiry of a `study:ttl` stack: stamped when it was created). A stack file's expiry wins over older labels (the owner may have extended it).
 Stacks with nothing left are skipped; `--dry-run` only reports.
 """
 
@@ -21,7 +21,8 @@ class JanitorItem:
     stack: str
     expires_at: datetime | None
     source: str  # "stack file" | "labels"
-    action: str  # destroyed | would destroy | not expired | nothing left | failed | unreadable
+    # destroyed | would destroy | not expired | nothing left | not created | failed | unreadable
+    action: str
     detail: str = ""
 
     def to_json(self) -> dict:
@@ -87,6 +88,11 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
             if stack not in expiries or expiries[stack][0] is None:
                 expiries[stack] = (when, "labels")
     for stack, (when, source) in sorted(expiries.items()):
+        if when is None and getattr(specs.get(stack), "ttl", None) is not None:
+            # study:ttl is stamped on the resources at creation: none carries it, none exists.
+            items.append(JanitorItem(stack, None, "labels", "not created",
+                                     "study:ttl counts from creation; nothing carries its labels"))
+            continue
         if when is None:
             items.append(JanitorItem(stack, None, source, "unreadable", "no study:expires_at"))
             continue

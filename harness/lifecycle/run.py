@@ -16,7 +16,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +239,14 @@ class _Run:
         self.run_dir = root / self.stack / self.state.run_id
         self.save()
 
+    def _expiry_text(self) -> str:
+        """When the janitor destroys a kept cluster: a ttl counts from its first resource."""
+        spec, first = self.spec, self.state.first_resource_at
+        if spec is None:
+            return "?"
+        created = datetime.fromtimestamp(first, UTC) if first else datetime.now(UTC)
+        return spec.expiry(created).isoformat(timespec="seconds")
+
     # -- stages ---------------------------------------------------------------------------------
     def _preflight(self) -> None:
         from harness.lifecycle.preflight import shortfalls
@@ -446,7 +454,7 @@ class _Run:
         destroy: DestroyOutcome | None = None
         if self.opts.keep:
             st.kept = True
-            expires = self.spec.expires_at.isoformat() if self.spec else "?"
+            expires = self._expiry_text()
             self.line(
                 f"--keep: {self.stack} stays up (expires {expires}; the janitor destroys it "
                 f"then); destroy it with: study destroy {self.stack}"

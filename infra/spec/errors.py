@@ -110,6 +110,8 @@ def format_error(
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
+        if not loc:  # a rule over the whole stack: its message names its own keys
+            return msg
     msg = msg[:1].lower() + msg[1:]
     return f"{config_key(loc)}: {_short(err.get('input'))} is not allowed; {msg}"
 

@@ -102,7 +102,7 @@ class TestJanitor:
 
     def test_a_stack_without_a_readable_expiry_fails_the_sweep(self, wired, cli, project):
         """Cron must hear about a stack the janitor could not judge: it may be expired and up."""
-        wired()
+        wired(sec=nightly(expires_at=EXPIRY_TEXT))
         (project.root / "stacks" / "Pulumi.broken.yaml").write_text("config: [unclosed\n")
         code, out, err = cli("janitor", "--dry-run")
         assert code == 1
@@ -113,10 +113,33 @@ class TestJanitor:
         )
 
     def test_human_report_is_on_stdout(self, wired, cli):
-        wired()
+        wired(sec=nightly(expires_at=EXPIRY_TEXT))
         code, out, err = cli("janitor", "--dry-run")
         assert code == 0, err
         assert f"{STACK}: not expired" in out and "not expired" not in err
+
+    def test_a_ttl_stack_never_created_is_not_an_unreadable_expiry(self, wired, cli):
+        """A lifetime counts from creation and is stamped on the resources: with none there is
+        nothing to expire, and cron must not hear of a failure."""
+        wired(sec=nightly(ttl="12h"))
+        code, out, err = cli("janitor", "--dry-run")
+        assert (code, err) == (0, "")
+        assert out == (f"{STACK}: not created (expires ?, from labels): study:ttl counts from "
+                       "creation; nothing carries its labels\n")
+
+    def test_a_created_ttl_stack_expires_by_its_stamped_label(self, harness):
+        """The janitor reads a ttl stack's expiry from the `expires-at` label stamped at `up`."""
+        h = harness(sec=nightly(ttl="12h"), steps=list(STEPS3))
+        assert h.run(keep=True).exit_code == 0
+        stamped = h.services.inventory.expiring_stacks()[STACK]
+        early = sweep(h.services, stamped - timedelta(minutes=1), True, [STACK],
+                      lambda s: to_config(h.sec))
+        late = sweep(h.services, stamped + timedelta(minutes=1), True, [STACK],
+                     lambda s: to_config(h.sec))
+        assert [(i.action, i.source, i.expires_at) for i in early] == [
+            ("not expired", "labels", stamped)]
+        assert [(i.action, i.source, i.expires_at) for i in late] == [
+            ("would destroy", "labels", stamped)]
 
 
 def load_state_dir(h) -> str:
