@@ -124,7 +124,7 @@ def expiry_problems(spec, now: datetime) -> list[Problem]:
         return [input_error(
             "study:expires_at",
             f"'{when.isoformat()}' is in the past; must be after "
-            f"{now.isoformat(timespec='seconds')} (or use study:ttl, a lifetime from creation)",
+            f"{now.isoformat(timespec='seconds')}",
         )]
     if when - now > MAX_LIFETIME:
         return [input_error(

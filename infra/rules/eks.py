@@ -11,7 +11,7 @@ from datetime import datetime
 
 from infra.aws_instances import efa_instance_types, instance_shape
 from infra.spec.eks import eks_versions
-from infra.validate import Problem, input_error, quota_problems, warning
+from infra.validate import Problem, expiry_key, input_error, quota_problems, warning
 
 K = "study:cluster"
 SPREAD_PER_AZ = 7  # EC2 limit: running instances per AZ in one spread placement group
@@ -166,11 +166,13 @@ def _version_problems(spec, now: datetime) -> list[Problem]:
             f"no EKS version in infra/data/eks_versions.yaml is supported until {expiry} (its "
             f"last date is {last}); the calendar is out of date: add the versions EKS offers now",
         )]
+    key, shown = expiry_key(spec)
+    until = f"{key} {expiry}" if spec.expires_at is not None else f"{key} {shown} ends on {expiry}"
     return [
         warning(
             f"{K}.kubernetes_version",
-            f"'{v}' leaves EKS extended support on {extended_end}, before the cluster expires "
-            f"on {expiry}; after that EKS creates no {v} clusters and auto-upgrades existing "
-            f"ones; versions supported until the expiry: {', '.join(still)}",
+            f"'{v}' leaves EKS extended support on {extended_end}, before {until}; after that "
+            f"EKS creates no {v} clusters and auto-upgrades existing ones; versions supported "
+            f"until the expiry: {', '.join(still)}",
         )
     ]

@@ -103,16 +103,19 @@ def _lifetime_problems(spec, now: datetime) -> list[Problem]:
             f"no GKE minor in infra/data/gke_versions.yaml is supported until {expiry} (its "
             f"last date is {last}); the calendar is out of date: add the minors GKE offers now",
         )]
-    fixes = [f"kubernetes_version {', '.join(repr(m) for m in covering)}"] if covering else []
+    absolute = spec.expires_at is not None
+    fixes = ["an earlier expiry" if absolute else "a shorter lifetime"]
     if c.release_channel != "EXTENDED" and extended_end >= expiry:
         fixes.append(f"release_channel EXTENDED (supports {c.minor} until {extended_end})")
-    fixes.append("a shorter lifetime")
+    if covering:
+        fixes.append(f"kubernetes_version {' or '.join(repr(m) for m in covering)}")
+    when = f"'{expiry}' is" if absolute else f"{shown} ends on {expiry},"
     return [
         input_error(
             key,
-            f"{shown} ends on {expiry}, after GKE's end of support for {c.minor} on the "
-            f"{c.release_channel} channel ({c.support_end}), when the study's maintenance "
-            "exclusion must end; use " + " or ".join(fixes),
+            f"{when} after GKE's end of support for {c.minor} on the {c.release_channel} "
+            f"channel ({c.support_end}), when the study's maintenance exclusion must end; use "
+            + " or ".join(fixes),
         )
     ]
 

@@ -56,7 +56,7 @@ def _ttl(value: object) -> timedelta:
 def ttl_text(d: timedelta) -> str:
     """A lifetime as a stack file writes it: 12h, 3d, 90m."""
     minutes = int(d.total_seconds() // 60)
-    if minutes % 1440 == 0:
+    if minutes % 1440 == 0 and minutes >= 3 * 1440:  # 24h stays 24h, as stack files write it
         return f"{minutes // 1440}d"
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
