@@ -139,6 +139,25 @@ class Plan:
         }
 
 
+def invalid_json(stack: str, problems: list[str]) -> dict[str, Any]:
+    """What `plan --json` prints for a stack that cannot be planned: the same keys as
+    `Plan.to_json`, nothing planned, and every problem under `violations`."""
+    return {
+        "stack": stack,
+        "study": None,
+        "cloud": None,
+        "nodes": None,
+        "machine_type": None,
+        "resources": [],
+        "steps": [],
+        "cost": None,
+        "budget": None,
+        "manifests": 0,
+        "violations": list(problems),
+        "warnings": [],
+    }
+
+
 def _price_date() -> str:
     from infra.pricing import price_table
 

@@ -33,13 +33,21 @@ def plan(
     # A short-lived process: the cyclic collector only slows the SDK imports (see make_plan).
     gc.disable()
     from harness import console
-    from harness.plan import make_plan
+    from harness.errors import StudyError
+    from harness.plan import invalid_json, make_plan
     from harness.stacks import project_dir
 
-    out_dir = manifests or project_dir() / "plan-out" / stack
-    if manifests is not None:  # a typo'd --manifests fails before the plan, in one line
-        ensure_dir(manifests, "--manifests")
-    p = make_plan(stack, out_dir)
+    try:
+        out_dir = manifests or project_dir() / "plan-out" / stack
+        if manifests is not None:  # a typo'd --manifests fails before the plan, in one line
+            ensure_dir(manifests, "--manifests")
+        p = make_plan(stack, out_dir)
+    except StudyError as exc:
+        if not json_out:
+            raise
+        # --json promises one object on stdout whatever went wrong with the input.
+        console.print_json(invalid_json(stack, getattr(exc, "problems", None) or [str(exc)]))
+        raise typer.Exit(exc.exit_code) from None
     if json_out:
         console.print_json(p.to_json())
     else:

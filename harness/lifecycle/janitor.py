@@ -2,7 +2,8 @@
 
 Expiries come from two places: `study:expires_at` in the stack files, and the `expires-at` label
 on the resources themselves (which also finds stacks whose file was deleted or whose up was never
-recorded here, and is the only expiry of a `study:ttl` stack: stamped when it was created). A stack file's expiry wins over older labels (the owner may have extended it).
+recorded here, and is the only expiry of a `study:ttl` stack: stamped when it was created).
+A stack file's expiry wins over older labels (the owner may have extended it).
 Stacks with nothing left are skipped; `--dry-run` only reports.
 """
 
