@@ -275,6 +275,19 @@ OVERLAY_KEYS = {"gcp_project": "the GCP project id of GKE stacks that name the p
 GCP_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
 
+def placeholder_problems(spec) -> list[str]:
+    """What `study run` refuses that a plan accepts: the shipped placeholder project."""
+    if getattr(spec.cluster, "project", None) != PLACEHOLDER_PROJECT:
+        return []
+    return [f"study:cluster.project: {placeholder_message()}"]
+
+
+def placeholder_message() -> str:
+    return (f"'{PLACEHOLDER_PROJECT}' is the shipped placeholder, not your GCP project; set "
+            "yours without editing the stack file: `echo 'gcp_project: YOUR-PROJECT' > "
+            f"stacks/local.yaml` or `export {PROJECT_ENV}=YOUR-PROJECT`")
+
+
 def overlay_path(root: Path) -> Path:
     env = os.environ.get(OVERLAY_ENV)
     return Path(env) if env else root / "stacks" / "local.yaml"

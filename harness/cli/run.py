@@ -50,7 +50,12 @@ def run(
     # not a failed run: nothing is recorded in results/ and there is nothing to --resume. A
     # --resume goes straight to the orchestrator, whose cleanup must run whatever the file says.
     if not resume:
-        load_spec(read_stack_config(stack))
+        from harness.errors import SpecError
+        from harness.stacks import placeholder_problems
+
+        placeholder = placeholder_problems(load_spec(read_stack_config(stack)))
+        if placeholder:  # a plan may use it; a run would create resources in no one's project
+            raise SpecError(placeholder)
     out = run_stack(stack, services(), RunOptions(keep=keep, resume=resume,
                                                   stall_seconds=stall_minutes * 60))
     report(out.exit_code, out.message, out.details)

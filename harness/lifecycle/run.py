@@ -260,6 +260,10 @@ class _Run:
         if not plan.ok:
             msg = f"preflight: {self.stack} does not pass its plan: " + "; ".join(plan.violations)
             raise CheckFailed(msg)
+        from harness.stacks import placeholder_problems
+
+        if placeholder_problems(spec):  # invalid input for a run, though a plan may use it
+            raise StudyError("preflight: " + "; ".join(placeholder_problems(spec)))
         est = plan.report.estimate
         try:
             self.sv.backend.check()

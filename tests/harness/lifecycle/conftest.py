@@ -36,7 +36,7 @@ BASE = {
     "owner": "study-harness",
     "ttl": "12h",
     "cluster": {
-        "cloud": "gke", "project": "study-harness-sandbox", "region": "us-central1",
+        "cloud": "gke", "project": "study-harness-tests", "region": "us-central1",
         "zone": "us-central1-a", "kubernetes_version": "1.35", "release_channel": "EXTENDED",
         "node_count": 4,
         "machine_type": "n1-standard-4", "gvnic": True, "image_registry": "ghcr.io",

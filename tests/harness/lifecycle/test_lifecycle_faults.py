@@ -417,6 +417,7 @@ def test_the_real_nightly_stack_with_its_experiment(harness):
     from tests.harness.lifecycle.conftest import _plan, nightly
 
     sec = nightly(real=True)
+    sec["cluster"]["project"] = "study-harness-tests"  # the user's own, as stacks/local.yaml sets
     plan = _plan(json.dumps(sec, sort_keys=True, default=str))
     assert plan.ok, plan.violations
     steps = [FakeStep(s.name, s.estimated_seconds) for s in plan.report.estimate.steps]
