@@ -78,9 +78,11 @@ def read_stack_config(stack: str, root: Path | None = None) -> dict[str, str]:
     root = root or project_dir()
     path = stack_file(stack, root)
     doc = load_yaml_file(path)
+    if doc is None:
+        msg = f"{path.name}: is empty; a stack file is a mapping with a 'config:' key"
+        raise StudyError(msg)
     if not isinstance(doc, dict):
-        kind = "empty file" if doc is None else type(doc).__name__
-        msg = f"{path.name}: must be a mapping with a 'config:' key, not a {kind}"
+        msg = f"{path.name}: must be a mapping with a 'config:' key, not a {type(doc).__name__}"
         raise StudyError(msg)
     config = doc.get("config") or {}
     if not isinstance(config, dict):
