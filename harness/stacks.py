@@ -274,7 +274,6 @@ PLACEHOLDER_PROJECT = "study-harness-sandbox"
 PROJECT_ENV = "STUDY_GCP_PROJECT"
 OVERLAY_ENV = "STUDY_LOCAL_CONFIG"  # another overlay file than stacks/local.yaml
 OVERLAY_KEYS = {"gcp_project": "the GCP project id of GKE stacks that name the placeholder"}
-GCP_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
 
 def placeholder_problems(spec) -> list[str]:
@@ -320,7 +319,9 @@ def read_overlay(root: Path) -> dict[str, str]:
     if env is not None:
         out["gcp_project"] = env
     project = out.get("gcp_project")
-    if project is not None and not GCP_PROJECT_ID.match(project):
+    from infra.spec.common import GCP_PROJECT_ID
+
+    if project is not None and not GCP_PROJECT_ID.fullmatch(project):
         where = PROJECT_ENV if env is not None else f"{path.name}: gcp_project"
         msg = (f"{where}: {project!r} is not a GCP project id; 6-30 lowercase letters, digits "
                "or '-', starting with a letter, not ending with '-'")

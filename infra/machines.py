@@ -54,7 +54,7 @@ def gce_shape(machine_type: str) -> MachineShape:
     offered = fam["vcpus"][m["klass"]]
     if vcpus not in offered:
         sizes = ", ".join(f"{m['family']}-{m['klass']}-{n}" for n in offered)
-        msg = f"Compute Engine has no such shape; {m['family']}-{m['klass']} comes as {sizes}"
+        msg = f"no such Compute Engine shape; {m['family']}-{m['klass']} comes as {sizes}"
         raise ValueError(msg)
     counts: tuple[int, ...] = ()
     for row in fam["local_ssd"]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 GCP_MAX_LABELS = 64
+GCP_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")  # fullmatch
 # AWS tag rules (docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html): keys 1-128 and
 # values 0-256 characters of letters, digits, spaces and _ . : / = + - @; no "aws:" prefix.
 AWS_TAG_KEY = re.compile(r"(?!aws:)[\w .:/=+\-@]{1,128}", re.ASCII)
@@ -27,8 +28,16 @@ AWS_TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}", re.ASCII)
 RESERVED_LABELS = ("study", "stack", "owner", "expires-at", "budget-usd", "managed-by")
 
 
+class KeyedValueError(ValueError):
+    """A problem with one entry of a mapping: reported under `<field>.<key>` with `shown`."""
+
+    def __init__(self, key: str, shown: str, message: str):
+        super().__init__(message)
+        self.key, self.shown = key, shown
+
+
 def gcp_labels(labels: dict[str, str]) -> dict[str, str]:
-    """`labels` if GCP accepts them next to the harness's own, else ValueError naming the label."""
+    """`labels` if GCP accepts them next to the harness's own, else an error naming the label."""
     _not_reserved(labels)
     if len(labels) + len(RESERVED_LABELS) > GCP_MAX_LABELS:
         msg = (f"{len(labels)} labels; at most {GCP_MAX_LABELS - len(RESERVED_LABELS)} besides "
@@ -36,37 +45,32 @@ def gcp_labels(labels: dict[str, str]) -> dict[str, str]:
         raise ValueError(msg)
     for key, value in labels.items():
         if not LABEL_KEY.fullmatch(key):
-            msg = (f"key {key!r} is not a GCP label key: a lowercase letter, then up to 62 "
-                   "lowercase letters, digits, '_' or '-'")
-            raise ValueError(msg)
+            raise KeyedValueError(key, repr(key), "a GCP label key is a lowercase letter, then "
+                                  "up to 62 lowercase letters, digits, '_' or '-'")
         if not LABEL_VALUE.fullmatch(value):
-            msg = (f"value {value!r} of {key!r} is not a GCP label value: up to 63 lowercase "
-                   "letters, digits, '_' or '-'")
-            raise ValueError(msg)
+            raise KeyedValueError(key, repr(value), "a GCP label value is up to 63 lowercase "
+                                  "letters, digits, '_' or '-'")
     return labels
 
 
 def aws_tags(labels: dict[str, str]) -> dict[str, str]:
-    """`labels` if AWS accepts them as tags, else ValueError naming the label."""
+    """`labels` if AWS accepts them as tags, else an error naming the label."""
     _not_reserved(labels)
     for key, value in labels.items():
         if not AWS_TAG_KEY.fullmatch(key):
-            msg = (f"key {key!r} is not an AWS tag key: 1-128 of letters, digits, spaces and "
-                   "_ . : / = + - @, not starting with 'aws:'")
-            raise ValueError(msg)
+            raise KeyedValueError(key, repr(key), "an AWS tag key is 1-128 of letters, digits, "
+                                  "spaces and _ . : / = + - @, not starting with 'aws:'")
         if not AWS_TAG_VALUE.fullmatch(value):
-            msg = (f"value {value!r} of {key!r} is not an AWS tag value: up to 256 of letters, "
-                   "digits, spaces and _ . : / = + - @")
-            raise ValueError(msg)
+            raise KeyedValueError(key, repr(value), "an AWS tag value is up to 256 of letters, "
+                                  "digits, spaces and _ . : / = + - @")
     return labels
 
 
 def _not_reserved(labels: dict[str, str]) -> None:
-    taken = [k for k in labels if k in RESERVED_LABELS]
-    if taken:
-        msg = (f"key {taken[0]!r} is set by the harness on every resource; allowed: any key but "
-               f"{', '.join(RESERVED_LABELS)}")
-        raise ValueError(msg)
+    for key in labels:
+        if key in RESERVED_LABELS:
+            raise KeyedValueError(key, repr(key), "the harness sets this label on every "
+                                  f"resource; allowed: any key but {', '.join(RESERVED_LABELS)}")
 
 
 class Strict(BaseModel):

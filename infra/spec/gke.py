@@ -14,7 +14,7 @@ from typing import Literal, get_args
 import yaml
 from pydantic import Field, field_validator
 
-from infra.spec.common import Strict, gcp_labels
+from infra.spec.common import GCP_PROJECT_ID, Strict, gcp_labels
 
 VERSIONS = Path(__file__).resolve().parent.parent / "data" / "gke_versions.yaml"
 
@@ -34,10 +34,7 @@ def gke_versions() -> dict[str, dict[str, dt.date]]:
 
 class GkeClusterSpec(Strict):
     cloud: Literal["gke"] = "gke"
-    # GCP's project id rule (cloud.google.com/resource-manager/docs/creating-managing-projects):
-    # 6-30 lowercase letters, digits or '-', starting with a letter, not ending with '-'.
-    # (pydantic patterns are Rust regexes: `$` is the end of the text, no newline before it.)
-    project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP project id")
+    project: str = Field(description="GCP project id")
     region: str = Field(pattern=r"^[a-z]+-[a-z]+\d+$", description="e.g. us-central1")
     zone: str = Field(pattern=r"^[a-z]+-[a-z]+\d+-[a-z]$", description="e.g. us-central1-a")
     # A minor ("1.35") or an exact GKE version; required because the maintenance exclusion that
@@ -95,6 +92,16 @@ class GkeClusterSpec(Strict):
     @classmethod
     def _gcp_labels(cls, v: dict[str, str]) -> dict[str, str]:
         return gcp_labels(v)
+
+    @field_validator("project")
+    @classmethod
+    def _gcp_project_id(cls, v: str) -> str:
+        # GCP's rule (cloud.google.com/resource-manager/docs/creating-managing-projects).
+        if not GCP_PROJECT_ID.fullmatch(v):
+            msg = ("a GCP project id is 6-30 lowercase letters, digits or '-', starting with a "
+                   "letter and not ending with '-'")
+            raise ValueError(msg)
+        return v
 
     @property
     def artifact_registry(self) -> bool:
