@@ -45,8 +45,12 @@ def plan(
     except StudyError as exc:
         if not json_out:
             raise
-        # --json promises one object on stdout whatever went wrong with the input.
-        console.print_json(invalid_json(stack, getattr(exc, "problems", None) or [str(exc)]))
+        # --json promises one object on stdout whatever went wrong with the input; the lines
+        # still go to stderr, as without --json.
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        console.print_json(invalid_json(stack, problems))
+        for line in problems:
+            console.error(line)
         raise typer.Exit(exc.exit_code) from None
     if json_out:
         console.print_json(p.to_json())

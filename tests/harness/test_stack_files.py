@@ -78,7 +78,7 @@ class TestOneLine:
     def test_plan_json_is_one_object(self, good, cli, make, line):
         make(bad_file(good))
         code, out, err = cli("plan", "bad", "--json")
-        assert (code, err) == (1, "")
+        assert (code, err) == (1, f"error: {line}\n")
         doc = json.loads(out)
         assert (doc["stack"], doc["violations"], doc["resources"]) == ("bad", [line], [])
 
