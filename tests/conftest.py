@@ -1,4 +1,6 @@
-"""Shared test helpers: a fixed clock, stack configs built from dicts, and offline plans."""
+"""Shared test helpers: a fixed date for tests that pass it, stack configs built from dicts, and
+offline plans. Nothing pins the validation clock for every test: the shipped stacks must plan
+whatever today's date is (tests/harness/test_years_ahead.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-# Every test sees the same "now", so stack expiries never make a test flaky.
+# A fixed "now" for tests that pass it explicitly (fake worlds, dated calendar cases).
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 

@@ -4,7 +4,8 @@ Deletion protection is off from the first `up` (destroy reads it from state), an
 the spec reaches the node pool. Nodes must not change under a study, and a later `up` (the resume
 path) must not touch them:
 - The cluster is on a release channel ("No channel" is removed by GKE on 2027-06-14) with a
-  maintenance exclusion of scope NO_MINOR_OR_NODE_UPGRADES that lasts until study:expires_at.
+  maintenance exclusion of scope NO_MINOR_OR_NODE_UPGRADES that lasts until the expiry stamped
+  at creation (infra.expiry).
   GKE refuses `auto_upgrade=false` on a channel's node pools, so auto-upgrade stays on and the
   exclusion is what blocks node upgrades; only control-plane patches can still happen.
 - The pool's `version` is what the stack says ("1.35"); GKE resolves it to a full version and the
