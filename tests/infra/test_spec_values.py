@@ -108,6 +108,9 @@ CASES = [
     ("no-lifetime", {k: v for k, v in sections("gke-4-nightly").items() if k != "ttl"},
      "study:ttl: required key is missing; a lifetime from the cluster's creation, e.g. '12h' "
      "(or study:expires_at, an ISO 8601 date-time, for a one-off stack)"),
+    ("bool-iterations", with_section(experiment={"params": {
+        **sections("gke-4-nightly")["experiment"]["params"], "iterations": True}}),
+     "study:experiment.params.iterations: True is not allowed; input should be a valid integer"),
     # Cloud rules on what the stack says are invalid input too, not failed checks.
     ("zone-outside-region", gke(zone="europe-west4-a"),
      "study:cluster.zone: 'europe-west4-a' is not in region 'us-central1'"),
