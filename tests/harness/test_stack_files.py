@@ -151,3 +151,30 @@ def test_a_few_aliases_are_still_yaml(good):
         "config:\n  study:owner: &who study-harness\n  study:description: *who\n")
     assert read_stack_config("small") == {"study:owner": "study-harness",
                                           "study:description": "study-harness"}
+
+
+def test_a_bad_file_never_touches_a_comparison_of_good_stacks(good, cli):
+    good("good-2", sections("gke-4-nightly"))
+    os.mkfifo(bad_file(good))
+    code, out, err = cli("compare-stacks", "good", "good-2", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["stacks"] == ["good", "good-2"]
+
+
+def test_an_unreadable_file_is_one_line(good, monkeypatch):
+    """Root reads any mode, so the refusal the kernel gives a user is injected at os.open."""
+    from harness.errors import StudyError
+    from harness.stacks import read_stack_config
+
+    bad_file(good).write_text("config: {}\n")
+    real_open = os.open
+
+    def denied(path, flags, *args):
+        if str(path).endswith("Pulumi.bad.yaml"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(StudyError) as caught:
+        read_stack_config("bad")
+    assert str(caught.value) == "Pulumi.bad.yaml: cannot be read (Permission denied)"
