@@ -136,16 +136,23 @@ def expiry_problems(spec, now: datetime) -> list[Problem]:
     return []
 
 
+# A price override this far under the list price is a typo (a dropped digit), not a discount:
+# committed-use discounts reach about 70 % and Spot about 91 % off, and neither is modelled.
+MIN_PRICE_FRACTION = 0.05
+
+
 def estimate_problems(spec, est: Estimate) -> list[Problem]:
-    """An estimate that no run can meet makes every budget pass: the declared override of the
-    experiment's hours may raise the modelled steps' time, never cut it."""
+    """An estimate no run can meet makes every budget pass: the declared override of the
+    experiment's hours may raise the modelled steps' time, never cut it, and a price override
+    may not sit far below the list price."""
+    out = _price_problems(spec)
     exp = spec.experiment
     if exp is None or exp.estimated_hours is None:
-        return []
+        return out
     modelled = sum(s.estimated_seconds for s in est.steps) / 3600
     if exp.estimated_hours >= modelled:
-        return []
-    return [input_error(
+        return out
+    return out + [input_error(
         "study:experiment.estimated_hours",
         f"{exp.estimated_hours:g} is less than the {modelled:.2f} h its steps are estimated to "
         f"take; an override may raise the estimate, not lower it (remove it or use at least "
@@ -254,3 +261,25 @@ def validate_stack(spec, stack: str, now: datetime | None = None) -> Report:
     problems += storage_problems(spec, stack)
     problems += common_problems(spec, est, now)
     return Report(est, tuple(problems))
+
+
+def _price_problems(spec) -> list[Problem]:
+    from infra.clusters.shapes import hourly_price
+    from infra.spec.common import PriceOverride
+
+    given = spec.prices
+    if given.machine_usd_per_hour is None and given.local_ssd_usd_per_hour is None:
+        return []
+    listed = hourly_price(spec.model_copy(update={"prices": PriceOverride()}))
+    out: list[Problem] = []
+    for key, value, list_price in (
+        ("machine_usd_per_hour", given.machine_usd_per_hour, listed.machine),
+        ("local_ssd_usd_per_hour", given.local_ssd_usd_per_hour, listed.local_ssd),
+    ):
+        if value is not None and list_price and value < MIN_PRICE_FRACTION * list_price:
+            out.append(input_error(
+                f"study:prices.{key}",
+                f"{value:g} is less than {MIN_PRICE_FRACTION:.0%} of the list price "
+                f"{list_price:.4f} USD/h; no discount is that deep (a dropped digit?)",
+            ))
+    return out

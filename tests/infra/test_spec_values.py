@@ -67,6 +67,9 @@ CASES = [
      "study:cluster.node_count: 1001 is not allowed; input should be less than or equal to 1000"),
     ("free-machines", with_section(prices={"machine_usd_per_hour": 0}),
      "study:prices.machine_usd_per_hour: 0 is not allowed; input should be greater than 0"),
+    ("price-typo", with_section(prices={"machine_usd_per_hour": 0.0001}),
+     "study:prices.machine_usd_per_hour: 0.0001 is less than 5% of the list price 0.1900 USD/h; "
+     "no discount is that deep (a dropped digit?)"),
     ("no-such-shape", gke(machine_type="n1-standard-7"),
      "study:cluster.machine_type: 'n1-standard-7' is not allowed; no such Compute Engine "
      "shape; n1-standard comes as n1-standard-1, n1-standard-2, n1-standard-4, n1-standard-8, "
