@@ -74,9 +74,9 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
                 items.append(JanitorItem(stack, None, "stack file", "unreadable", str(exc)))
     # Labels: one listing per distinct place (project/region) the stacks use.
     seen_places: set[tuple] = set()
+    unlisted: set[tuple] = set()  # places whose labels could not be read
     for spec in specs.values():
-        c = spec.cluster  # type: ignore[attr-defined]
-        place = (c.cloud, getattr(c, "project", None), getattr(c, "region", None))
+        place = _place(spec)
         if place in seen_places:
             continue
         seen_places.add(place)
@@ -84,12 +84,19 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
             labelled = services.inventory.expiring_stacks(spec)
         except Exception as exc:  # noqa: BLE001
             items.append(JanitorItem("*", None, "labels", "failed", f"{place}: {exc}"))
+            unlisted.add(place)
             continue
         for stack, when in labelled.items():
             if stack not in expiries or expiries[stack][0] is None:
                 expiries[stack] = (when, "labels")
     for stack, (when, source) in sorted(expiries.items()):
-        if when is None and getattr(specs.get(stack), "ttl", None) is not None:
+        spec = specs.get(stack)
+        if when is None and getattr(spec, "ttl", None) is not None:
+            if _place(spec) in unlisted:  # its only expiry is on labels nobody could read
+                items.append(JanitorItem(stack, None, "labels", "unreadable",
+                                         "study:ttl: its expiry is on its resources' labels, "
+                                         "which could not be listed"))
+                continue
             # study:ttl is stamped on the resources at creation: none carries it, none exists.
             items.append(JanitorItem(stack, None, "labels", "not created",
                                      "study:ttl counts from creation; nothing carries its labels"))
@@ -100,7 +107,6 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
         if when > now:
             items.append(JanitorItem(stack, when, source, "not expired"))
             continue
-        spec = specs.get(stack)
         if not _anything_left(services, stack, spec):
             items.append(JanitorItem(stack, when, source, "nothing left"))
             continue
@@ -120,6 +126,12 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
                                      f"{'; '.join(out.errors[-1:])}; leftovers: {left}; "
                                      f"finish with: {out.finish_command(stack)}"))
     return items
+
+
+def _place(spec) -> tuple:
+    """Where a stack's resources are listed: one listing per cloud, project and region."""
+    c = spec.cluster
+    return (c.cloud, getattr(c, "project", None), getattr(c, "region", None))
 
 
 def _anything_left(services, stack: str, spec) -> bool:

@@ -127,6 +127,23 @@ class TestJanitor:
         assert out == (f"{STACK}: not created (expires ?, from labels): study:ttl counts from "
                        "creation; nothing carries its labels\n")
 
+    def test_a_ttl_stack_whose_labels_cannot_be_listed_is_unreadable(self, harness,
+                                                                       monkeypatch):
+        """No listing, no expiry: the janitor must not call such a stack never created."""
+        h = harness(sec=nightly(ttl="12h"), steps=list(STEPS3))
+
+        def unreachable(spec=None):
+            raise PermissionError("compute.instances.list denied")
+
+        monkeypatch.setattr(h.services.inventory, "expiring_stacks", unreachable)
+        items = sweep(h.services, AFTER, True, [STACK], lambda s: to_config(h.sec))
+        assert [(i.stack, i.action, i.detail) for i in items] == [
+            ("*", "failed", "('gke', 'study-harness-tests', 'us-central1'): compute.instances."
+                            "list denied"),
+            (STACK, "unreadable", "study:ttl: its expiry is on its resources' labels, which "
+                                  "could not be listed"),
+        ]
+
     def test_a_created_ttl_stack_expires_by_its_stamped_label(self, harness):
         """The janitor reads a ttl stack's expiry from the `expires-at` label stamped at `up`."""
         h = harness(sec=nightly(ttl="12h"), steps=list(STEPS3))
