@@ -133,7 +133,8 @@ class TestJanitor:
         h = harness(sec=nightly(ttl="12h"), steps=list(STEPS3))
 
         def unreachable(spec=None):
-            raise PermissionError("compute.instances.list denied")
+            msg = "compute.instances.list denied"
+            raise PermissionError(msg)
 
         monkeypatch.setattr(h.services.inventory, "expiring_stacks", unreachable)
         items = sweep(h.services, AFTER, True, [STACK], lambda s: to_config(h.sec))
