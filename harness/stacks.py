@@ -199,11 +199,15 @@ _Loader = yaml.SafeLoader
 
 
 def _check_nodes(root: yaml.Node, name: str) -> None:
-    """Refuse repeated keys (yaml.v3's rule) and alias-driven blow-up, walking each node once.
+    """Refuse repeated keys and alias-driven blow-up, walking each composed node once.
 
-    gopkg.in/yaml.v3 decode.go (`mapping`: "mapping key %#v already defined at line %d";
-    `unmarshal`: "document contains excessive aliasing") is the YAML library the Pulumi CLI
-    reads stack files with; a later key silently replacing a reviewed budget is what it prevents.
+    Both are refusals of gopkg.in/yaml.v3 (decode.go: `mapping` reports "mapping key %#v already
+    defined at line %d", on by default; `unmarshal` stops on "document contains excessive
+    aliasing"). The Pulumi CLI decodes stack files through its `encoding` package
+    (pulumi/pulumi sdk/go/common/workspace/loaders.go -> encoding.YAML); the versions of it read
+    here decode with gopkg.in/yaml.v2, whose non-strict Unmarshal lets a later key win. So the
+    harness refuses repeated keys itself: a second `study:budget` block must never silently
+    replace the reviewed one, whichever YAML library the CLI at hand uses.
     """
     sizes: dict[int, int] = {}
     aliases = 0
@@ -252,7 +256,7 @@ def _duplicate_keys(node: yaml.MappingNode, name: str, where: str) -> None:
         if ident in first:
             key = f"{where}.{k.value}" if where else k.value
             msg = (f"{name}: key '{key}' appears twice, at lines {first[ident]} and {line}; "
-                   "keep one (the Pulumi CLI refuses repeated keys)")
+                   "keep one (the later would silently replace the first)")
             raise StudyError(msg)
         first[ident] = line
 

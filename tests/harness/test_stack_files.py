@@ -50,11 +50,11 @@ CASES = [
     ("duplicate", lambda p: p.write_text(
         "config:\n  study:budget:\n    usd: 5\n    max_hours: 1\n  study:budget:\n    usd: 500\n"),
      "Pulumi.bad.yaml: key 'config.study:budget' appears twice, at lines 2 and 5; keep one "
-     "(the Pulumi CLI refuses repeated keys)"),
+     "(the later would silently replace the first)"),
     ("duplicate-nested", lambda p: p.write_text(
         "config:\n  study:cluster:\n    node_count: 4\n    node_count: 400\n"),
      "Pulumi.bad.yaml: key 'config.study:cluster.node_count' appears twice, at lines 3 and 4; "
-     "keep one (the Pulumi CLI refuses repeated keys)"),
+     "keep one (the later would silently replace the first)"),
     ("laughs", lambda p: p.write_text(BILLION_LAUGHS),
      "Pulumi.bad.yaml: expands to more than 100000 YAML nodes through aliases; refused (a "
      "stack file needs none)"),
