@@ -2,6 +2,11 @@
 
 `stacks/Pulumi.<stack>.yaml` holds a `config:` map; object values are passed to the program as
 JSON text and scalars as strings, exactly as the CLI's language host passes them.
+
+This is the one stack reader: plan, stacks, compare-stacks, run, the janitor, the policy pack
+and the Pulumi program (infra.config) all read through it, so they agree. It reads only UTF-8
+YAML text from regular files, refuses repeated keys and alias blow-up before building anything,
+and applies the user's git-ignored overlay (`stacks/local.yaml`, `STUDY_GCP_PROJECT`).
 """
 
 from __future__ import annotations
