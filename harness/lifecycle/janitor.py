@@ -63,6 +63,7 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
     specs: dict[str, object] = {}
     configs: dict[str, dict[str, str]] = {}
     expiries: dict[str, tuple[datetime | None, str]] = {}
+    invalid: dict[str, str] = {}
     for stack in stacks:
         try:
             cfg = read_config(stack)
@@ -72,6 +73,8 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
         except Exception as exc:  # noqa: BLE001 - reported, the sweep goes on
             if stack not in expiries:
                 items.append(JanitorItem(stack, None, "stack file", "unreadable", str(exc)))
+            else:  # the expiry read, the rest did not: say why if no expiry is found either
+                invalid[stack] = str(exc)
     # Labels: one listing per distinct place (project/region) the stacks use.
     seen_places: set[tuple] = set()
     unlisted: set[tuple] = set()  # places whose labels could not be read
@@ -102,7 +105,8 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
                                      "study:ttl counts from creation; nothing carries its labels"))
             continue
         if when is None:
-            items.append(JanitorItem(stack, None, source, "unreadable", "no study:expires_at"))
+            items.append(JanitorItem(stack, None, source, "unreadable",
+                                     invalid.get(stack, "no study:expires_at")))
             continue
         if when > now:
             items.append(JanitorItem(stack, when, source, "not expired"))

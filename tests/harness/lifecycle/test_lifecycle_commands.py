@@ -145,6 +145,16 @@ class TestJanitor:
                                   "could not be listed"),
         ]
 
+    def test_an_invalid_ttl_stack_says_why_it_cannot_be_judged(self, harness):
+        sec = nightly(ttl="12h")
+        sec["budget"] = {"usd": float("inf"), "max_hours": 1}
+        h = harness(sec=nightly(ttl="12h"), steps=list(STEPS3))
+        items = sweep(h.services, AFTER, True, [STACK], lambda s: to_config(sec))
+        assert [(i.stack, i.action, i.detail) for i in items] == [
+            (STACK, "unreadable", "study:budget.usd: inf is not allowed; input should be a "
+                                  "finite number"),
+        ]
+
     def test_a_created_ttl_stack_expires_by_its_stamped_label(self, harness):
         """The janitor reads a ttl stack's expiry from the `expires-at` label stamped at `up`."""
         h = harness(sec=nightly(ttl="12h"), steps=list(STEPS3))
