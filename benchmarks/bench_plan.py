@@ -1,8 +1,9 @@
 """Benchmark: `study plan` as a cold process (median of N runs), and plan time vs node count.
 
-Targets: median <= 1.5 s for gke-64-localssd on the 2-core machine; 1024 nodes vs 4
-nodes <= 1.1x. Run: `.venv/bin/python benchmarks/bench_plan.py [--runs 7]`. Prints the numbers;
-exits 1 when a target is missed. Not a test: timings belong here, never in the suite.
+Targets: median <= 1.5 s for gke-64-localssd on the 2-core machine; 1000 nodes (GKE's most per
+node pool and zone) vs 4 nodes <= 1.1x. Run: `.venv/bin/python benchmarks/bench_plan.py
+[--runs 7]`. Prints the numbers; exits 1 when a target is missed. Not a test: timings belong
+here, never in the suite.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def scaled_project(nodes: int) -> Path:
     cfg = copy.deepcopy(doc["config"])
     cfg["study:cluster"]["node_count"] = nodes
     cfg["study:quota"] = {"cpus": nodes * 64, "in_use_addresses": nodes * 2}
-    cfg["study:budget"] = {"usd": 1e7, "max_hours": 1000}
+    cfg["study:budget"] = {"usd": 100_000, "max_hours": 100}  # the spec's caps: a valid plan
     doc["config"] = cfg
     (tmp / "stacks" / "Pulumi.scale.yaml").write_text(yaml.safe_dump(doc))
     return tmp
@@ -84,11 +85,11 @@ def main() -> int:
         cold_runs("scale", args.runs, {"STUDY_PROJECT_DIR": str(scaled_project(4))})
     )
     big = statistics.median(
-        cold_runs("scale", args.runs, {"STUDY_PROJECT_DIR": str(scaled_project(1024))})
+        cold_runs("scale", args.runs, {"STUDY_PROJECT_DIR": str(scaled_project(1000))})
     )
     ratio = big / small
     print(
-        f"node-count scaling: 4 nodes {small:.2f} s, 1024 nodes {big:.2f} s, ratio {ratio:.2f}x; "
+        f"node-count scaling: 4 nodes {small:.2f} s, 1000 nodes {big:.2f} s, ratio {ratio:.2f}x; "
         "target <= 1.10x"
     )
     return 0 if med <= 1.5 and ratio <= 1.1 else 1

@@ -11,6 +11,7 @@ import base64
 import logging
 import runpy
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +80,34 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _computed_now(args, now: datetime | None) -> dict[str, Any]:
+    """Outputs the provider computes from the time of creation: the plan's clock (`now`, else
+    infra.validate.clock) stands in for it, so the plan's labels agree with its expiry checks."""
+    if args.typ != "time:index/offset:Offset":
+        return {}
+    from datetime import timedelta
+
+    from infra.expiry import parse_rfc3339, zulu
+    from infra.validate import clock
+
+    if args.inputs.get("baseRfc3339"):
+        base = parse_rfc3339(args.inputs["baseRfc3339"])
+    else:
+        base = now or clock()
+    minutes = int(args.inputs.get("offsetMinutes") or 0)
+    return {"baseRfc3339": zulu(base), "rfc3339": zulu(base + timedelta(minutes=minutes))}
+
+
 @dataclass
 class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Recorded] = field(default_factory=list)
+    now: datetime | None = None  # when the plan creates the stack (None: infra.validate.clock)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.resources.append(
             Recorded(args.typ, args.name, dict(args.inputs), bool(args.custom), args.provider)
         )
-        outputs = {**args.inputs, **COMPUTED.get(args.typ, {})}
+        outputs = {**args.inputs, **COMPUTED.get(args.typ, {}), **_computed_now(args, self.now)}
         outputs.setdefault("name", args.inputs.get("name", args.name))
         if args.typ.startswith("aws:"):
             outputs.setdefault("arn", f"arn:aws:mock:::{args.name}")
@@ -117,10 +137,11 @@ class _Capture(logging.Handler):
 
 
 def run_program(
-    stack: str, config: dict[str, str], main: Path, project: str = "study-harness"
+    stack: str, config: dict[str, str], main: Path, project: str = "study-harness",
+    now: datetime | None = None,
 ) -> ProgramRun:
     """Execute `main` (the real __main__.py) under mocks with `config`; never touches a network."""
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(now=now)
     capture = _Capture()
     logger = logging.getLogger(f"study.mock-engine.{stack}")
     logger.handlers[:] = [capture]

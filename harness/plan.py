@@ -139,6 +139,25 @@ class Plan:
         }
 
 
+def invalid_json(stack: str, problems: list[str]) -> dict[str, Any]:
+    """What `plan --json` prints for a stack that cannot be planned: the same keys as
+    `Plan.to_json`, nothing planned, and every problem under `violations`."""
+    return {
+        "stack": stack,
+        "study": None,
+        "cloud": None,
+        "nodes": None,
+        "machine_type": None,
+        "resources": [],
+        "steps": [],
+        "cost": None,
+        "budget": None,
+        "manifests": 0,
+        "violations": list(problems),
+        "warnings": [],
+    }
+
+
 def _price_date() -> str:
     from infra.pricing import price_table
 
@@ -223,7 +242,7 @@ def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None) -> 
     plan = Plan(stack=stack, spec=spec, report=report)
     if report.errors:  # the program would refuse to run; nothing to render
         return plan
-    run = run_program(stack, config, project_dir() / "__main__.py")
+    run = run_program(stack, config, project_dir() / "__main__.py", now=now)
     if run.error is not None:
         if isinstance(run.error, SpecError):
             plan.manifest_problems += run.error.problems

@@ -104,7 +104,7 @@ def print_stacks(rows: list[dict]) -> None:
         table.add_column(col)
     for r in rows:
         if "error" in r:
-            table.add_row(r["stack"], "", "", "", "", "", "", "", f"[red]{escape(r['error'])}[/]")
+            table.add_row(r["stack"], "", "", "", "", "", "", "", "[red]unreadable (below)[/]")
             continue
         table.add_row(
             r["stack"],
@@ -115,7 +115,7 @@ def print_stacks(rows: list[dict]) -> None:
             f"{r['usd_per_hour']:.2f}" if r["usd_per_hour"] is not None else "?",
             f"{r['estimated_usd']:.2f}" if r["estimated_usd"] is not None else "?",
             f"{r['budget_usd']:g}",
-            "yes" if r["ok"] else "[red]no[/]",
+            "yes" if r["ok"] else "[red]no (below)[/]",
         )
     console.out_console().print(table)
     # Listing renders nothing (16 plans would take a while): say what "valid" covers.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from harness.errors import SpecError
+from harness.errors import SpecError, StudyError
 
 NONE = "none"
 
@@ -184,23 +184,31 @@ def stack_facts(spec, report) -> list[tuple[str, str, Any]]:
 
 
 def compare_stacks(stacks: list[str], now: datetime | None = None) -> StackComparison:
-    """Load, validate and estimate each stack, then line their facts up; StudyError on a bad one."""
+    """Load, validate and estimate each stack, then line their facts up; SpecError naming the
+    stack of each problem when any stack cannot be read (every stack is read first)."""
     from harness.plan import load_and_validate
 
     result = StackComparison(stacks=list(stacks))
     columns: list[list[tuple[str, str, Any]]] = []
     definitions: list[dict | None] = []
+    unreadable: list[str] = []
     for stack in stacks:
         try:
             _, spec, report = load_and_validate(stack, now)
         except SpecError as exc:  # several stacks: say which one each problem is in
-            raise SpecError([f"{stack}: {p}" for p in exc.problems]) from None
+            unreadable += [f"{stack}: {p}" for p in exc.problems]
+            continue
+        except StudyError as exc:  # names the stack or its file already
+            unreadable.append(str(exc))
+            continue
         columns.append(stack_facts(spec, report))
         definitions.append(experiment_definition(spec))
         if report.errors:
             result.warnings.append(
                 f"{stack}: the plan has {len(report.errors)} error(s); run `study plan {stack}`"
             )
+    if unreadable:
+        raise SpecError(unreadable)
     for i, (section, setting, _) in enumerate(columns[0]):
         result.rows.append(Row(section, setting, tuple(col[i][2] for col in columns)))
     if len({definition_digest(d) for d in definitions}) > 1:

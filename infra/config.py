@@ -8,7 +8,11 @@ from pulumi.runtime import config as runtime_config
 
 
 def all_config() -> dict[str, Any]:
-    """Every config key the engine gave this program: the CLI's env bag plus explicit settings."""
+    """Every config key the engine gave this program (the CLI's env bag plus explicit settings),
+    with the user's git-ignored overlay applied as `study plan` applies it (harness.stacks), so a
+    `pulumi up` builds the project `study plan` showed."""
+    from harness.stacks import apply_overlay
+
     merged: dict[str, Any] = dict(runtime_config.get_config_env())
     merged.update(runtime_config.CONFIG.get())
-    return merged
+    return apply_overlay(merged)

@@ -51,6 +51,11 @@ def gce_shape(machine_type: str) -> MachineShape:
         msg = f"unknown class '{m['klass']}' for family {m['family']}; known: {known}"
         raise ValueError(msg)
     vcpus = int(m["vcpus"])
+    offered = fam["vcpus"][m["klass"]]
+    if vcpus not in offered:
+        sizes = ", ".join(f"{m['family']}-{m['klass']}-{n}" for n in offered)
+        msg = f"no such Compute Engine shape; {m['family']}-{m['klass']} comes as {sizes}"
+        raise ValueError(msg)
     counts: tuple[int, ...] = ()
     for row in fam["local_ssd"]:
         if vcpus <= row["max_vcpus"]:

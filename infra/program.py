@@ -13,9 +13,10 @@ from experiments.layout import NAMESPACE as STUDY_NAMESPACE
 from harness.errors import SpecError
 from infra import sdk
 from infra.config import all_config
+from infra.expiry import ExpiryStamp, expiry_stamp
 from infra.labels import study_labels
 from infra.spec import StackSpec, load_spec
-from infra.storage import create_storage_class, storage_class
+from infra.storage import create_storage_class, stamped_storage_class
 from infra.validate import validate_stack
 
 
@@ -30,12 +31,12 @@ def main() -> None:
     build(stack, spec)
 
 
-def make_cluster(stack: str, spec: StackSpec, labels: dict[str, str]):
+def make_cluster(stack: str, spec: StackSpec, labels: dict, stamp: ExpiryStamp):
     """The cloud's cluster component; only that cloud's SDK is imported."""
     if spec.cluster.cloud == "gke":
         from infra.clusters.gke import GkeCluster
 
-        return GkeCluster(stack, spec.cluster, labels, expires_at=spec.expires_at)
+        return GkeCluster(stack, spec.cluster, labels, expires_at=stamp.rfc3339)
     from infra.clusters.eks import EksCluster
 
     return EksCluster(stack, spec.cluster, labels)
@@ -45,9 +46,11 @@ def build(stack: str, spec: StackSpec) -> None:
     import pulumi_kubernetes as k8s
 
     core = sdk.package("pulumi_kubernetes.core.v1", "Namespace")
-    labels = study_labels(spec, stack)
-    storage = storage_class(spec.cluster.cloud, labels)  # bad disk labels fail before the cloud
-    cluster = make_cluster(stack, spec, labels)
+    stamp = expiry_stamp(spec, stack)  # study:ttl: stamped once, at creation, kept in state
+    labels = study_labels(spec, stack, stamp.label)
+    # Bad disk labels fail before the cloud.
+    storage = stamped_storage_class(spec.cluster.cloud, labels)
+    cluster = make_cluster(stack, spec, labels, stamp)
     # Every workload waits on the study namespace; the namespace waits on the harness's
     # StorageClass, so each claim's class (and on EKS its CSI driver) exists before the claim.
     sc = create_storage_class(storage, cluster.provider, getattr(cluster, "storage_driver", None))

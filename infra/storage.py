@@ -108,6 +108,20 @@ def storage_class(cloud: str, labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def stamped_storage_class(cloud: str, labels: dict[str, Any]) -> dict[str, Any]:
+    """`storage_class` with labels that may be Outputs (the expiry stamped at creation): the
+    parameters resolve with them; the labels known now are checked now, before any cloud call."""
+    import pulumi
+
+    known = {k: v for k, v in labels.items() if isinstance(v, str)}
+    obj = storage_class(cloud, known)
+    if len(known) < len(labels):
+        obj["parameters"] = pulumi.Output.all(**labels).apply(
+            lambda resolved: storage_class(cloud, resolved)["parameters"]
+        )
+    return obj
+
+
 def storage_problems(spec, stack: str) -> list:
     """The labels `storage_class` would refuse, as input errors for `infra.validate`."""
     from infra.labels import study_labels

@@ -24,8 +24,9 @@ class Problem:
     level: Literal["error", "warning"]
     key: str
     message: str
-    # True for mistakes in what the stack file says (a typo'd parameter or kind), as opposed to a
-    # valid stack that fails a check (budget, quota, placement): they exit 1 and 3 respectively.
+    # True for mistakes in what the stack file says (a typo'd parameter, a zone outside its
+    # region, compact placement on n1, a missing operator), as opposed to a valid stack that
+    # fails a check against its budget or quota: they exit 1 and 3 respectively.
     invalid_input: bool = False
 
     def __str__(self) -> str:
@@ -44,31 +45,26 @@ def warning(key: str, message: str) -> Problem:
     return Problem("warning", key, message)
 
 
-def cluster_problems(spec) -> list[Problem]:
+def cluster_problems(spec, now: datetime | None = None) -> list[Problem]:
+    """The cloud's own rules: input errors, except a declared quota too small (a check)."""
+    now = now or clock()
     if spec.cluster.cloud == "gke":
         from infra.rules.gke import gke_problems
 
-        return gke_problems(spec)
+        return gke_problems(spec, now)
     from infra.rules.eks import eks_problems
 
-    return eks_problems(spec)
+    return eks_problems(spec, now)
 
 
 def common_problems(spec, est: Estimate | None, now: datetime | None = None) -> list[Problem]:
     """Ownership, operators, budget: the same on every cloud."""
     now = now or clock()
-    out: list[Problem] = []
-    if spec.expires_at <= now:
-        out.append(
-            error(
-                "study:expires_at",
-                f"'{spec.expires_at.isoformat()}' is in the past; must be after "
-                f"{now.isoformat(timespec='seconds')}",
-            )
-        )
+    out: list[Problem] = expiry_problems(spec, now)
     ops = set(spec.operators)
     if "metrics-operator" in ops and "jobset" not in ops:
-        out.append(error("study:operators", "'metrics-operator' needs 'jobset' in the same list"))
+        out.append(input_error("study:operators",
+                               "'metrics-operator' needs 'jobset' in the same list"))
     out += operator_problems(spec)
     if est is None:
         return out
@@ -93,16 +89,75 @@ def common_problems(spec, est: Estimate | None, now: datetime | None = None) -> 
     from infra.estimate import over_cap_problems  # steps killed at their deadline every run
 
     out += [error(key, message) for key, message in over_cap_problems(spec, list(est.steps))]
+    out += estimate_problems(spec, est)
     end = now.timestamp() + est.hours * 3600
-    if spec.expires_at > now and spec.expires_at.timestamp() < end:
+    expiry = spec.expiry(now)
+    if expiry > now and expiry.timestamp() < end:
+        key, shown = expiry_key(spec)
         out.append(
             warning(
-                "study:expires_at",
-                f"'{spec.expires_at.isoformat()}' falls before the run's estimated end; the "
+                key,
+                f"{shown} falls before the run's estimated end ({est.hours:.2f} h); the "
                 "janitor may destroy the cluster mid-study",
             )
         )
     return out
+
+
+def expiry_key(spec) -> tuple[str, str]:
+    """The key that sets the stack's expiry and its value as written: for messages."""
+    if spec.expires_at is not None:
+        return "study:expires_at", f"'{spec.expires_at.isoformat()}'"
+    from infra.spec import ttl_text
+
+    return "study:ttl", f"'{ttl_text(spec.ttl)}'"
+
+
+def expiry_problems(spec, now: datetime) -> list[Problem]:
+    """An absolute expiry must lie ahead, and no further than a forgotten cluster may live."""
+    from infra.spec import MAX_LIFETIME, ttl_text
+
+    if spec.expires_at is None:
+        return []  # a ttl is bounded by its own validator and always lies ahead
+    when = spec.expires_at
+    if when <= now:
+        return [input_error(
+            "study:expires_at",
+            f"'{when.isoformat()}' is in the past; must be after "
+            f"{now.isoformat(timespec='seconds')}",
+        )]
+    if when - now > MAX_LIFETIME:
+        return [input_error(
+            "study:expires_at",
+            f"'{when.isoformat()}' is more than {ttl_text(MAX_LIFETIME)} away; a forgotten "
+            f"cluster would run until then; use study:ttl (e.g. '12h') or an expiry before "
+            f"{(now + MAX_LIFETIME).isoformat(timespec='seconds')}",
+        )]
+    return []
+
+
+# A price override this far under the list price is a typo (a dropped digit), not a discount:
+# committed-use discounts reach about 70 % and Spot about 91 % off, and neither is modelled.
+MIN_PRICE_FRACTION = 0.05
+
+
+def estimate_problems(spec, est: Estimate) -> list[Problem]:
+    """An estimate no run can meet makes every budget pass: the declared override of the
+    experiment's hours may raise the modelled steps' time, never cut it, and a price override
+    may not sit far below the list price."""
+    out = _price_problems(spec)
+    exp = spec.experiment
+    if exp is None or exp.estimated_hours is None:
+        return out
+    modelled = sum(s.estimated_seconds for s in est.steps) / 3600
+    if exp.estimated_hours >= modelled:
+        return out
+    return out + [input_error(
+        "study:experiment.estimated_hours",
+        f"{exp.estimated_hours:g} is less than the {modelled:.2f} h its steps are estimated to "
+        f"take; an override may raise the estimate, not lower it (remove it or use at least "
+        f"{modelled:.2f})",
+    )]
 
 
 def operator_problems(spec) -> list[Problem]:
@@ -122,7 +177,7 @@ def operator_problems(spec) -> list[Problem]:
         missing = [o for o in getattr(kind, "requires", ()) if o not in spec.operators]
         if missing:
             out.append(
-                error(
+                input_error(
                     "study:operators",
                     f"{list(spec.operators)} is missing {', '.join(repr(m) for m in missing)}, "
                     f"which experiment kind '{spec.experiment.kind}' needs; add them",
@@ -177,9 +232,9 @@ def validate_stack(spec, stack: str, now: datetime | None = None) -> Report:
     from infra.estimate import estimate
 
     problems: list[Problem] = []
-    if not STACK_NAME.match(stack):
+    if not STACK_NAME.fullmatch(stack):
         problems.append(
-            error(
+            input_error(
                 "stack",
                 f"'{stack}' is not allowed; the cluster is named after the stack: lowercase "
                 "letters, digits and '-', starting with a letter, at most 36 characters",
@@ -200,9 +255,31 @@ def validate_stack(spec, stack: str, now: datetime | None = None) -> Report:
                 problems.append(input_error(key, message))
             else:
                 problems.append(input_error("study:experiment.params", line))
-    problems += cluster_problems(spec)
+    problems += cluster_problems(spec, now)
     from infra.storage import storage_problems  # the results disk's labels, as its CSI reads them
 
     problems += storage_problems(spec, stack)
     problems += common_problems(spec, est, now)
     return Report(est, tuple(problems))
+
+
+def _price_problems(spec) -> list[Problem]:
+    from infra.clusters.shapes import hourly_price
+    from infra.spec.common import PriceOverride
+
+    given = spec.prices
+    if given.machine_usd_per_hour is None and given.local_ssd_usd_per_hour is None:
+        return []
+    listed = hourly_price(spec.model_copy(update={"prices": PriceOverride()}))
+    out: list[Problem] = []
+    for key, value, list_price in (
+        ("machine_usd_per_hour", given.machine_usd_per_hour, listed.machine),
+        ("local_ssd_usd_per_hour", given.local_ssd_usd_per_hour, listed.local_ssd),
+    ):
+        if value is not None and list_price and value < MIN_PRICE_FRACTION * list_price:
+            out.append(input_error(
+                f"study:prices.{key}",
+                f"{value:g} is less than {MIN_PRICE_FRACTION:.0%} of the list price "
+                f"{list_price:.4f} USD/h; no discount is that deep (a dropped digit?)",
+            ))
+    return out

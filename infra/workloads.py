@@ -11,6 +11,7 @@ params, per-step estimate and deadline) and `experiment_deadline_seconds`.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pulumi
 from pulumi import ResourceOptions
@@ -19,7 +20,7 @@ from experiments import layout
 from infra import sdk
 
 
-def _artifact_repository(spec, labels: dict[str, str]):
+def _artifact_repository(spec, labels: dict[str, Any]):
     """The stack's Docker repository when its images live in Artifact Registry, else None."""
     from experiments.images import is_artifact_registry
 
@@ -49,7 +50,7 @@ def completed_steps() -> set[str]:
     return {s.strip() for s in os.environ.get(layout.RESUME_ENV, "").split(",") if s.strip()}
 
 
-def deploy(stack: str, spec, provider, namespace, labels: dict[str, str]) -> None:
+def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any]) -> None:
     from infra.estimate import (
         cluster_facts,
         experiment_deadline_seconds,

@@ -1,4 +1,6 @@
-"""Shared test helpers: a fixed clock, stack configs built from dicts, and offline plans."""
+"""Shared test helpers: a fixed date for tests that pass it, stack configs built from dicts, and
+offline plans. Nothing pins the validation clock for every test: the shipped stacks must plan
+whatever today's date is (tests/harness/test_years_ahead.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-# Every test sees the same "now", so stack expiries never make a test flaky.
+# A fixed "now" for tests that pass it explicitly (fake worlds, dated calendar cases).
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
@@ -42,11 +44,10 @@ def now() -> datetime:
 
 
 @pytest.fixture(autouse=True)
-def _pinned_validation_clock(monkeypatch):
-    """Expiry checks see NOW, so shipped stacks (expiring 2027-12-31) never age a test out."""
-    import infra.validate
-
-    monkeypatch.setattr(infra.validate, "clock", lambda: NOW)
+def _no_user_overlay(monkeypatch, tmp_path_factory):
+    """A developer's own stacks/local.yaml or STUDY_GCP_PROJECT never reaches a test's stacks."""
+    monkeypatch.delenv("STUDY_GCP_PROJECT", raising=False)
+    monkeypatch.setenv("STUDY_LOCAL_CONFIG", str(tmp_path_factory.getbasetemp() / "no-overlay"))
 
 
 # The shipped stacks' images with neither a released tag nor a digest in the committed lock

@@ -77,7 +77,7 @@ def process_grid(tasks: int) -> tuple[int, int, int]:
 
 
 class AppsParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     apps: list[str] = Field(default_factory=lambda: sorted(catalogue()["apps"]), min_length=1)
     node_counts: list[int] = Field(min_length=1)

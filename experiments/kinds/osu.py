@@ -123,7 +123,7 @@ def step_seconds(bench: str, pods: int) -> float:
 
 
 class OsuParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     benchmarks: list[str] = Field(min_length=1)
     node_counts: list[int] = Field(default_factory=list)  # default: the cluster's node count

@@ -62,7 +62,7 @@ CLEAR_TIMEOUT_SECONDS = 1200  # image pull of the clear pod, then seconds per no
 
 
 class PullingParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     # Where the images live upstream; Artifact Registry stacks copy them into their own repo.
     repository: RepositoryName = Field(

@@ -39,7 +39,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 class SmokeParams(BaseModel):
     """Per-member params; a member left out runs with DEFAULTS, `skip` leaves members out."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     pulling: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULTS["pulling"]))
     topology: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULTS["topology"]))

@@ -59,7 +59,7 @@ GB = 1_000_000_000
 
 
 class TopologyParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     # Explicit designs; default: binomial + kary:1..max_k for the cluster's node count.
     designs: list[str] = Field(default_factory=list)

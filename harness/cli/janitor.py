@@ -18,7 +18,7 @@ def janitor(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="JSON list on stdout")] = False,
 ) -> None:
-    """Destroy every stack whose study:expires_at has passed (for cron and CI).
+    """Destroy every stack whose expiry (expires-at label or study:expires_at) has passed.
 
     Exit 0 when nothing expired is left, 5 when an expired stack could not be destroyed, 1 when
     a stack's expiry could not be read (it may be expired and still running).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -39,13 +39,16 @@ def plan(
     from harness import console
     from harness.plan import make_plan
 
-    out_dir, removed = _manifest_dir(stack, manifests)
+    try:
+        out_dir, removed = _manifest_dir(stack, manifests)
+    except StudyError as exc:
+        _fail(exc, stack, json_out)
     try:
         p = make_plan(stack, out_dir)
-    except StudyError:
+    except StudyError as exc:
         if removed:
             console.info(_removed_note(removed, out_dir))
-        raise
+        _fail(exc, stack, json_out)
     if json_out:
         console.print_json(p.to_json())
         if removed and not p.manifests:
@@ -85,20 +88,30 @@ def _removed_note(removed: int, out_dir: Path) -> str:
 def stacks(
     json_out: Annotated[bool, typer.Option("--json", help="JSON list on stdout")] = False,
 ) -> None:
-    """List the project's stacks with cloud, nodes, machine type and estimated cost."""
+    """List the project's stacks with cloud, nodes, machine type and estimated cost.
+
+    Exit: 0 every stack valid; 3 a stack fails a check; 1 a stack file is unreadable or invalid.
+    """
     from harness import console
     from harness.errors import StudyError
     from harness.plan import load_and_validate
     from harness.stacks import stack_names
 
     rows: list[dict[str, object]] = []
+    exit_code = 0
     for name in stack_names():
         try:
             _, spec, report = load_and_validate(name)
-        except StudyError as exc:
-            rows.append({"stack": name, "error": str(exc)})
+        except StudyError as exc:  # one bad file never hides the others
+            problems = getattr(exc, "problems", None) or [str(exc)]
+            rows.append({"stack": name, "error": problems[0], "problems": problems})
+            exit_code = 1
             continue
         est = report.estimate
+        errors = [str(p) for p in report.errors]
+        if errors:
+            code = 1 if any(p.invalid_input for p in report.errors) else 3
+            exit_code = 1 if 1 in (exit_code, code) else 3  # invalid input outranks a check
         rows.append(
             {
                 "stack": name,
@@ -110,12 +123,35 @@ def stacks(
                 "estimated_hours": round(est.hours, 2) if est else None,
                 "estimated_usd": round(est.usd, 2) if est else None,
                 "budget_usd": spec.budget.usd,
-                "ok": not report.errors,
+                "ok": not errors,
+                "problems": errors,
             }
         )
     if json_out:
         console.print_json(rows)
-        return
-    from harness.render import print_stacks
+    else:
+        from harness.render import print_stacks
 
-    print_stacks(rows)
+        print_stacks(rows)
+        for r in rows:  # each problem whole, under the table, where a reader ends up
+            for line in r["problems"]:  # type: ignore[attr-defined]
+                console.error(f"{r['stack']}: {line}")
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+def _fail(exc: StudyError, stack: str, json_out: bool) -> NoReturn:
+    """Re-raise an input error; under --json first print the one object --json promises.
+
+    The lines still go to stderr, as without --json.
+    """
+    if not json_out:
+        raise exc
+    from harness import console
+    from harness.plan import invalid_json
+
+    problems = getattr(exc, "problems", None) or [str(exc)]
+    console.print_json(invalid_json(stack, problems))
+    for line in problems:
+        console.error(line)
+    raise typer.Exit(exc.exit_code) from None

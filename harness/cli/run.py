@@ -58,7 +58,12 @@ def run(
     config = read_stack_config(stack)  # an unknown stack: "did you mean", before the name rule
     stack_name(stack)  # joined into results/<stack>/
     if not resume:
-        load_spec(config)
+        from harness.errors import SpecError
+        from harness.stacks import placeholder_problems
+
+        placeholder = placeholder_problems(load_spec(config))
+        if placeholder:  # a plan may use it; a run would create resources in no one's project
+            raise SpecError(placeholder)
     out = run_stack(stack, services(), RunOptions(keep=keep, resume=resume,
                                                   stall_seconds=stall_minutes * 60))
     report(out.exit_code, out.message, out.details)

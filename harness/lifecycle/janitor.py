@@ -2,7 +2,8 @@
 
 Expiries come from two places: `study:expires_at` in the stack files, and the `expires-at` label
 on the resources themselves (which also finds stacks whose file was deleted or whose up was never
-recorded here). A stack file's expiry wins over older labels (the owner may have extended it).
+recorded here, and is the only expiry of a `study:ttl` stack: stamped when it was created).
+A stack file's expiry wins over older labels (the owner may have extended it).
 Stacks with nothing left are skipped; `--dry-run` only reports.
 """
 
@@ -23,7 +24,8 @@ class JanitorItem:
     stack: str
     expires_at: datetime | None
     source: str  # "stack file" | "labels"
-    action: str  # destroyed | would destroy | not expired | nothing left | failed | unreadable
+    # destroyed | would destroy | not expired | nothing left | not created | failed | unreadable
+    action: str
     detail: str = ""
 
     def to_json(self) -> dict:
@@ -63,6 +65,7 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
     specs: dict[str, object] = {}
     configs: dict[str, dict[str, str]] = {}
     expiries: dict[str, tuple[datetime | None, str]] = {}
+    invalid: dict[str, str] = {}
     for stack in stacks:
         try:
             cfg = read_config(stack)
@@ -72,11 +75,13 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
         except Exception as exc:  # noqa: BLE001 - reported, the sweep goes on
             if stack not in expiries:
                 items.append(JanitorItem(stack, None, "stack file", "unreadable", str(exc)))
+            else:  # the expiry read, the rest did not: say why if no expiry is found either
+                invalid[stack] = str(exc)
     # Labels: one listing per distinct place (project/region) the stacks use.
     seen_places: set[tuple] = set()
+    unlisted: set[tuple] = set()  # places whose labels could not be read
     for spec in specs.values():
-        c = spec.cluster  # type: ignore[attr-defined]
-        place = (c.cloud, getattr(c, "project", None), getattr(c, "region", None))
+        place = _place(spec)
         if place in seen_places:
             continue
         seen_places.add(place)
@@ -84,6 +89,7 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
             labelled = services.inventory.expiring_stacks(spec)
         except Exception as exc:  # noqa: BLE001
             items.append(JanitorItem("*", None, "labels", "failed", f"{place}: {exc}"))
+            unlisted.add(place)
             continue
         for stack, when in labelled.items():
             if not is_stack_name(stack):  # a label value, never a path or a Pulumi argument
@@ -94,13 +100,24 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
             if stack not in expiries or expiries[stack][0] is None:
                 expiries[stack] = (when, "labels")
     for stack, (when, source) in sorted(expiries.items()):
+        spec = specs.get(stack)
+        if when is None and getattr(spec, "ttl", None) is not None:
+            if _place(spec) in unlisted:  # its only expiry is on labels nobody could read
+                items.append(JanitorItem(stack, None, "labels", "unreadable",
+                                         "study:ttl: its expiry is on its resources' labels, "
+                                         "which could not be listed"))
+                continue
+            # study:ttl is stamped on the resources at creation: none carries it, none exists.
+            items.append(JanitorItem(stack, None, "labels", "not created",
+                                     "study:ttl counts from creation; nothing carries its labels"))
+            continue
         if when is None:
-            items.append(JanitorItem(stack, None, source, "unreadable", "no study:expires_at"))
+            items.append(JanitorItem(stack, None, source, "unreadable",
+                                     invalid.get(stack, "no study:expires_at")))
             continue
         if when > now:
             items.append(JanitorItem(stack, when, source, "not expired"))
             continue
-        spec = specs.get(stack)
         if not _anything_left(services, stack, spec):
             items.append(JanitorItem(stack, when, source, "nothing left"))
             continue
@@ -121,6 +138,12 @@ def sweep(services, now: datetime, dry_run: bool, stacks: list[str], read_config
                                      f"{'; '.join(out.errors[-1:])}; leftovers: {left}; "
                                      f"finish with: {out.finish_command(stack)}"))
     return items
+
+
+def _place(spec) -> tuple:
+    """Where a stack's resources are listed: one listing per cloud, project and region."""
+    c = spec.cluster
+    return (c.cloud, getattr(c, "project", None), getattr(c, "region", None))
 
 
 def _anything_left(services, stack: str, spec) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +247,14 @@ class _Run:
             self.state = RunState(stack=self.stack, run_id=run_id, started_at=self.now())
         self.run_dir = root / self.stack / self.state.run_id
 
+    def _expiry_text(self) -> str:
+        """When the janitor destroys a kept cluster: a ttl counts from its first resource."""
+        spec, first = self.spec, self.state.first_resource_at
+        if spec is None:
+            return "?"
+        created = datetime.fromtimestamp(first, UTC) if first else datetime.now(UTC)
+        return spec.expiry(created).isoformat(timespec="seconds")
+
     # -- stages ---------------------------------------------------------------------------------
     def _preflight(self) -> None:
         from harness.lifecycle.preflight import shortfalls
@@ -260,6 +268,10 @@ class _Run:
         if not plan.ok:
             msg = f"preflight: {self.stack} does not pass its plan: " + "; ".join(plan.violations)
             raise CheckFailed(msg)
+        from harness.stacks import placeholder_problems
+
+        if placeholder_problems(spec):  # invalid input for a run, though a plan may use it
+            raise StudyError("preflight: " + "; ".join(placeholder_problems(spec)))
         est = plan.report.estimate
         try:
             self.sv.backend.check()
@@ -458,7 +470,7 @@ class _Run:
         destroy: DestroyOutcome | None = None
         if self.opts.keep:
             st.kept = True
-            expires = self.spec.expires_at.isoformat() if self.spec else "?"
+            expires = self._expiry_text()
             self.line(
                 f"--keep: {self.stack} stays up (expires {expires}; the janitor destroys it "
                 f"then); destroy it with: study destroy {self.stack}"

@@ -13,7 +13,7 @@ provider for the spec's region, which also applies the study labels as default t
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -92,7 +92,7 @@ class EksCluster(ComponentResource):
         self,
         name: str,
         spec: EksClusterSpec,
-        labels: dict[str, str],
+        labels: dict[str, Any],
         opts: ResourceOptions | None = None,
     ):
         super().__init__("study:infra:EksCluster", name, None, opts)

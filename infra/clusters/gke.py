@@ -4,7 +4,8 @@ Deletion protection is off from the first `up` (destroy reads it from state), an
 the spec reaches the node pool. Nodes must not change under a study, and a later `up` (the resume
 path) must not touch them:
 - The cluster is on a release channel ("No channel" is removed by GKE on 2027-06-14) with a
-  maintenance exclusion of scope NO_MINOR_OR_NODE_UPGRADES that lasts until study:expires_at.
+  maintenance exclusion of scope NO_MINOR_OR_NODE_UPGRADES that lasts until the expiry stamped
+  at creation (infra.expiry).
   GKE refuses `auto_upgrade=false` on a channel's node pools, so auto-upgrade stays on and the
   exclusion is what blocks node upgrades; only control-plane patches can still happen.
 - The pool's `version` is what the stack says ("1.35"); GKE resolves it to a full version and the
@@ -16,7 +17,7 @@ Children are parented to the component; outputs are registered at the end.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -46,10 +47,10 @@ class GkeCluster(ComponentResource):
         self,
         name: str,
         spec: GkeClusterSpec,
-        labels: dict[str, str],
+        labels: dict[str, Any],
         opts: ResourceOptions | None = None,
         *,
-        expires_at: dt.datetime,
+        expires_at: pulumi.Input[str],
     ):
         super().__init__("study:infra:GkeCluster", name, None, opts)
         child = ResourceOptions(parent=self)
@@ -183,14 +184,15 @@ def required_apis(spec: GkeClusterSpec) -> list[str]:
 
 
 def maintenance_policy(
-    spec: GkeClusterSpec, expires_at: dt.datetime
+    spec: GkeClusterSpec, expires_at: pulumi.Input[str]
 ) -> container.ClusterMaintenancePolicyArgs:
     """No minor or node upgrades from the minor version's release until the study expires.
 
-    Both ends come from the spec, never from the clock, so the exclusion does not diff on a later
-    up. The start is the minor's Regular-channel availability (past starts are accepted; the
-    provider's own acceptance tests use 2019 dates); validation keeps the end within the minor's
-    support on the channel, the longest GKE allows for this scope.
+    Neither end comes from this run's clock, so the exclusion does not diff on a later up. The
+    start is the minor's Regular-channel availability (past starts are accepted; the provider's
+    own acceptance tests use 2019 dates); the end (RFC 3339) is the expiry stamped at creation
+    (infra.expiry), which validation keeps within the minor's support on the channel, the
+    longest GKE allows for this scope.
     """
     start = dt.datetime.combine(gke_versions()[spec.minor]["regular"], dt.time(), dt.UTC)
     return container.ClusterMaintenancePolicyArgs(
@@ -201,7 +203,7 @@ def maintenance_policy(
             container.ClusterMaintenancePolicyMaintenanceExclusionArgs(
                 exclusion_name=EXCLUSION_NAME,
                 start_time=_zulu(start),
-                end_time=_zulu(expires_at),
+                end_time=expires_at,
                 exclusion_options=(
                     container.ClusterMaintenancePolicyMaintenanceExclusionExclusionOptionsArgs(
                         scope="NO_MINOR_OR_NODE_UPGRADES"
@@ -217,7 +219,7 @@ def _zulu(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _node_config(spec: GkeClusterSpec, labels: dict[str, str]) -> container.NodePoolNodeConfigArgs:
+def _node_config(spec: GkeClusterSpec, labels: dict[str, Any]) -> container.NodePoolNodeConfigArgs:
     """Every node-level knob; absent knobs stay absent (None) rather than set to a default."""
     return container.NodePoolNodeConfigArgs(
         machine_type=spec.machine_type,

@@ -8,10 +8,19 @@ Flow: stack file (or Pulumi runtime config) -> `load_spec` -> `StackSpec`. Struc
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from experiments.spec import ExperimentSpec
 from harness.errors import SpecError
@@ -23,6 +32,37 @@ NAMESPACE = "study"
 
 ClusterSpec = Annotated[GkeClusterSpec | EksClusterSpec, Field(discriminator="cloud")]
 
+# A cluster's lifetime: long enough for a study, short enough that a forgotten one is destroyed
+# within a month (the same bound as an absolute expiry; infra.validate).
+MAX_LIFETIME = timedelta(days=30)
+MIN_TTL = timedelta(minutes=10)
+_TTL = re.compile(r"(\d{1,6})([mhd])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def _ttl(value: object) -> timedelta:
+    if not isinstance(value, str) or not _TTL.fullmatch(value):
+        msg = "must be a whole number of minutes, hours or days, e.g. '90m', '12h', '3d'"
+        raise ValueError(msg)
+    m = _TTL.fullmatch(value)
+    assert m is not None
+    ttl = timedelta(**{_UNITS[m[2]]: int(m[1])})
+    if not MIN_TTL <= ttl <= MAX_LIFETIME:
+        msg = f"must be between {ttl_text(MIN_TTL)} and {ttl_text(MAX_LIFETIME)}"
+        raise ValueError(msg)
+    return ttl
+
+
+def ttl_text(d: timedelta) -> str:
+    """A lifetime as a stack file writes it: 12h, 3d, 90m."""
+    minutes = int(d.total_seconds() // 60)
+    if minutes % 1440 == 0 and minutes >= 3 * 1440:  # 24h stays 24h, as stack files write it
+        return f"{minutes // 1440}d"
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+Ttl = Annotated[timedelta, BeforeValidator(_ttl)]
+
 OperatorName = Literal["flux-operator", "metrics-operator", "jobset", "event-recorder"]
 
 
@@ -32,7 +72,11 @@ class StackSpec(Strict):
     study: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$", description="study name (a label)")
     description: str = ""
     owner: str = Field(min_length=1)
-    expires_at: AwareDatetime
+    # How long the cluster may live, from its creation ("12h", "3d"): stamped once, when the
+    # cluster is created, as its `expires-at` label (infra.expiry). Or, for a one-off stack, an
+    # absolute `expires_at` (ISO 8601 text in the stack file). Exactly one of the two.
+    ttl: Ttl | None = None
+    expires_at: AwareDatetime | None = Field(default=None, strict=False)
     cluster: ClusterSpec
     operators: list[OperatorName] = Field(default_factory=list)
     experiment: ExperimentSpec | None = None
@@ -40,10 +84,29 @@ class StackSpec(Strict):
     quota: Quota = Field(default_factory=Quota)
     prices: PriceOverride = Field(default_factory=PriceOverride)
 
+    @model_validator(mode="after")
+    def _one_expiry(self) -> StackSpec:
+        # Whole lines that name their keys: a model-level error has no field to be reported under.
+        if self.ttl is None and self.expires_at is None:
+            msg = ("study:ttl: required key is missing; a lifetime from the cluster's creation, "
+                   "e.g. '12h' (or study:expires_at, an ISO 8601 date-time, for a one-off stack)")
+            raise ValueError(msg)
+        if self.ttl is not None and self.expires_at is not None:
+            msg = "study:expires_at: not allowed together with study:ttl; keep one"
+            raise ValueError(msg)
+        return self
+
+    def expiry(self, now: datetime) -> datetime:
+        """When the cluster expires if it is created at `now` (the absolute expiry as is)."""
+        if self.expires_at is not None:
+            return self.expires_at
+        assert self.ttl is not None  # the model validator requires one of the two
+        return now + self.ttl
+
     @field_validator("owner")
     @classmethod
     def _owner_is_label(cls, v: str) -> str:
-        if not LABEL_VALUE.match(v):
+        if not LABEL_VALUE.fullmatch(v):
             msg = "must be lowercase letters, digits, '_' or '-', at most 63 characters"
             raise ValueError(msg)
         return v

@@ -11,20 +11,91 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# GCP label values (the stricter of the two clouds): lowercase letters, digits, '_' and '-'.
-LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# GCP label rules (cloud.google.com/compute/docs/labeling-resources#requirements), the stricter
+# of the two clouds: keys start with a lowercase letter, keys and values are at most 63 of
+# lowercase letters, digits, '_' and '-'; at most 64 labels per resource. Use with fullmatch
+# (`$` would let a trailing newline through).
+LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+GCP_MAX_LABELS = 64
+GCP_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")  # fullmatch
+# AWS tag rules (docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html): keys 1-128 and
+# values 0-256 characters of letters, digits, spaces and _ . : / = + - @; no "aws:" prefix.
+AWS_TAG_KEY = re.compile(r"(?!aws:)[\w .:/=+\-@]{1,128}", re.ASCII)
+AWS_TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}", re.ASCII)
+# The labels the harness sets on every resource (infra.labels.study_labels); a stack's own
+# labels may not replace them.
+RESERVED_LABELS = ("study", "stack", "owner", "expires-at", "budget-usd", "managed-by")
+
+
+class KeyedValueError(ValueError):
+    """A problem with one entry of a mapping: reported under `<field>.<key>` with `shown`."""
+
+    def __init__(self, key: str, shown: str, message: str):
+        super().__init__(message)
+        self.key, self.shown = key, shown
+
+
+def gcp_labels(labels: dict[str, str]) -> dict[str, str]:
+    """`labels` if GCP accepts them next to the harness's own, else an error naming the label."""
+    _not_reserved(labels)
+    if len(labels) + len(RESERVED_LABELS) > GCP_MAX_LABELS:
+        msg = (f"{len(labels)} labels; at most {GCP_MAX_LABELS - len(RESERVED_LABELS)} besides "
+               f"the harness's own {len(RESERVED_LABELS)} (GCP allows {GCP_MAX_LABELS})")
+        raise ValueError(msg)
+    for key, value in labels.items():
+        if not LABEL_KEY.fullmatch(key):
+            raise KeyedValueError(key, repr(key), "a GCP label key is a lowercase letter, then "
+                                  "up to 62 lowercase letters, digits, '_' or '-'")
+        if not LABEL_VALUE.fullmatch(value):
+            raise KeyedValueError(key, repr(value), "a GCP label value is up to 63 lowercase "
+                                  "letters, digits, '_' or '-'")
+    return labels
+
+
+def aws_tags(labels: dict[str, str]) -> dict[str, str]:
+    """`labels` if AWS accepts them as tags, else an error naming the label."""
+    _not_reserved(labels)
+    for key, value in labels.items():
+        if not AWS_TAG_KEY.fullmatch(key):
+            raise KeyedValueError(key, repr(key), "an AWS tag key is 1-128 of letters, digits, "
+                                  "spaces and _ . : / = + - @, not starting with 'aws:'")
+        if not AWS_TAG_VALUE.fullmatch(value):
+            raise KeyedValueError(key, repr(value), "an AWS tag value is up to 256 of letters, "
+                                  "digits, spaces and _ . : / = + - @")
+    return labels
+
+
+def _not_reserved(labels: dict[str, str]) -> None:
+    for key in labels:
+        if key in RESERVED_LABELS:
+            raise KeyedValueError(key, repr(key), "the harness sets this label on every "
+                                  f"resource; allowed: any key but {', '.join(RESERVED_LABELS)}")
 
 
 class Strict(BaseModel):
-    """Base for every spec model: unknown keys are errors, values are immutable once loaded."""
+    """Base for every spec model: unknown keys are errors, values are immutable once loaded.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Strict types: `node_count: true` or `usd: "5"` are errors rather than 1 node and 5 USD, and
+    `.inf` or `.nan` are refused everywhere (an infinite cap is no cap).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+# Beyond these a cap stops capping: no study here needs more than a few thousand dollars or more
+# than a month of wall clock, and a typo'd extra digit must not pass.
+MAX_BUDGET_USD = 100_000
+MAX_HOURS = 720
+MAX_QUOTA = 10_000_000
+MAX_PRICE_USD_PER_HOUR = 1_000
 
 
 class Budget(Strict):
-    usd: float = Field(gt=0, description="Hard spending cap for one run, in US dollars.")
-    max_hours: float = Field(gt=0, description="Wall-clock cap for one run, cluster up to down.")
+    usd: float = Field(gt=0, le=MAX_BUDGET_USD,
+                       description="Hard spending cap for one run, in US dollars.")
+    max_hours: float = Field(gt=0, le=MAX_HOURS,
+                             description="Wall-clock cap for one run, cluster up to down.")
 
 
 class Quota(Strict):
@@ -33,18 +104,23 @@ class Quota(Strict):
     Read live when credentials are present (study run); this declared figure is the offline bound.
     """
 
-    cpus: int | None = Field(default=None, ge=0, description="vCPUs of the machine family")
-    local_ssd_gb: int | None = Field(default=None, ge=0)
-    in_use_addresses: int | None = Field(default=None, ge=0, description="one per node")
-    instances: int | None = Field(default=None, ge=0)
+    cpus: int | None = Field(default=None, ge=0, le=MAX_QUOTA,
+                             description="vCPUs of the machine family")
+    local_ssd_gb: int | None = Field(default=None, ge=0, le=MAX_QUOTA)
+    in_use_addresses: int | None = Field(default=None, ge=0, le=MAX_QUOTA,
+                                         description="one per node")
+    instances: int | None = Field(default=None, ge=0, le=MAX_QUOTA)
 
 
 class PriceOverride(Strict):
     """Per-stack price corrections (negotiated rates, another region); USD per hour."""
 
-    machine_usd_per_hour: float | None = Field(default=None, ge=0)
-    control_plane_usd_per_hour: float | None = Field(default=None, ge=0)
-    local_ssd_usd_per_hour: float | None = Field(default=None, ge=0)
+    # Positive and bounded: a zero or tiny price makes every budget pass.
+    machine_usd_per_hour: float | None = Field(default=None, gt=0, le=MAX_PRICE_USD_PER_HOUR)
+    # Zero is real: GKE's free tier covers one zonal control plane per billing account.
+    control_plane_usd_per_hour: float | None = Field(default=None, ge=0,
+                                                     le=MAX_PRICE_USD_PER_HOUR)
+    local_ssd_usd_per_hour: float | None = Field(default=None, gt=0, le=MAX_PRICE_USD_PER_HOUR)
 
 
 def expiry_label(when: datetime) -> str:

@@ -16,7 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, field_validator
 
-from infra.spec.common import Strict
+from infra.spec.common import Strict, aws_tags
 
 VERSIONS = Path(__file__).resolve().parent.parent / "data" / "eks_versions.yaml"
 
@@ -46,7 +46,8 @@ class EksClusterSpec(Strict):
     # over `zones`.
     zone: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
     kubernetes_version: str = Field(pattern=r"^1\.\d{2}$", description="EKS minor, e.g. 1.27")
-    node_count: int = Field(ge=1)
+    # EKS's default quota of nodes per managed node group (docs.aws.amazon.com/eks, service quotas).
+    node_count: int = Field(ge=1, le=450)
     machine_type: str = Field(description="EC2 instance type, e.g. c5a.4xlarge")
     boot_disk_type: EbsType = "gp3"
     boot_disk_size_gb: int = Field(default=80, ge=20, le=16384)
@@ -85,6 +86,12 @@ class EksClusterSpec(Strict):
 
         instance_shape(v)  # raises ValueError naming what is allowed
         return v
+
+    @field_validator("labels")
+    @classmethod
+    def _aws_tags(cls, v: dict[str, str]) -> dict[str, str]:
+        # The labels also tag the results disk, whose CSI driver is stricter (infra.storage).
+        return aws_tags(v)
 
     @property
     def node_zones(self) -> list[str]:

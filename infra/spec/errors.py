@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from infra.spec.common import KeyedValueError
+
 
 def config_key(loc: tuple[Any, ...]) -> str:
     """('cluster', 'labels', 'x') -> 'study:cluster.labels.x'; list indexes as [i]."""
@@ -108,8 +110,13 @@ def format_error(
         key = err.get("ctx", {}).get("discriminator", "kind").strip(chr(39))
         return f"{config_key(loc)}.{key}: required key is missing; allowed: {tags}"
     msg = err["msg"]
+    keyed = (err.get("ctx") or {}).get("error")
+    if isinstance(keyed, KeyedValueError):  # one entry of a mapping (a label): name it
+        return f"{config_key((*loc, keyed.key))}: {keyed.shown} is not allowed; {keyed}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
+        if not loc:  # a rule over the whole stack: its message names its own keys
+            return msg
     msg = msg[:1].lower() + msg[1:]
     return f"{config_key(loc)}: {_short(err.get('input'))} is not allowed; {msg}"
 

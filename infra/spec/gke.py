@@ -14,7 +14,7 @@ from typing import Literal, get_args
 import yaml
 from pydantic import Field, field_validator
 
-from infra.spec.common import Strict
+from infra.spec.common import GCP_PROJECT_ID, Strict, gcp_labels
 
 VERSIONS = Path(__file__).resolve().parent.parent / "data" / "gke_versions.yaml"
 
@@ -34,7 +34,7 @@ def gke_versions() -> dict[str, dict[str, dt.date]]:
 
 class GkeClusterSpec(Strict):
     cloud: Literal["gke"] = "gke"
-    project: str = Field(min_length=1, description="GCP project id")
+    project: str = Field(description="GCP project id")
     region: str = Field(pattern=r"^[a-z]+-[a-z]+\d+$", description="e.g. us-central1")
     zone: str = Field(pattern=r"^[a-z]+-[a-z]+\d+-[a-z]$", description="e.g. us-central1-a")
     # A minor ("1.35") or an exact GKE version; required because the maintenance exclusion that
@@ -42,7 +42,8 @@ class GkeClusterSpec(Strict):
     kubernetes_version: str = Field(pattern=r"^1\.\d{2}(\.\d+(-gke\.\d+)?)?$")
     # EXTENDED keeps a minor version for up to 24 months; the others for about 14.
     release_channel: ReleaseChannel = "REGULAR"
-    node_count: int = Field(ge=1)
+    # GKE's limit per node pool and zone (cloud.google.com/kubernetes-engine/quotas).
+    node_count: int = Field(ge=1, le=1000)
     machine_type: str
     threads_per_core: Literal[1, 2] | None = None
     gvnic: bool = False
@@ -85,6 +86,21 @@ class GkeClusterSpec(Strict):
         from infra.machines import gce_shape
 
         gce_shape(v)  # raises ValueError naming what is allowed
+        return v
+
+    @field_validator("labels")
+    @classmethod
+    def _gcp_labels(cls, v: dict[str, str]) -> dict[str, str]:
+        return gcp_labels(v)
+
+    @field_validator("project")
+    @classmethod
+    def _gcp_project_id(cls, v: str) -> str:
+        # GCP's rule (cloud.google.com/resource-manager/docs/creating-managing-projects).
+        if not GCP_PROJECT_ID.fullmatch(v):
+            msg = ("a GCP project id is 6-30 lowercase letters, digits or '-', starting with a "
+                   "letter and not ending with '-'")
+            raise ValueError(msg)
         return v
 
     @property

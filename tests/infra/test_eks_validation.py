@@ -182,10 +182,23 @@ class TestWarnings:
                                                                    "eks-256-topology"))
 
     def test_version_out_of_extended_support_before_expiry(self):
+        sec = with_cluster(kubernetes_version="1.27")
+        del sec["ttl"]
+        sec["expires_at"] = "2026-12-20T00:00:00Z"  # within a month of NOW (2026-11-22)
         assert (
             f"{C}.kubernetes_version: '1.27' leaves EKS extended support on 2025-07-24, before "
-            "study:expires_at 2027-12-31; after that EKS creates no 1.27 clusters and "
-            "auto-upgrades existing ones; versions supported until the expiry: 1.35"
+            "study:expires_at 2026-12-20; after that EKS creates no 1.27 clusters and "
+            "auto-upgrades existing ones; versions supported until the expiry: 1.32, 1.33, "
+            "1.34, 1.35"
+        ) in warnings_of(sec)
+
+    def test_version_out_of_support_within_the_ttl(self):
+        """A lifetime ends `ttl` after creation: the plan checks a cluster created NOW."""
+        assert (
+            f"{C}.kubernetes_version: '1.27' leaves EKS extended support on 2025-07-24, before "
+            "study:ttl '24h' ends on 2026-11-23; after that EKS creates no 1.27 clusters and "
+            "auto-upgrades existing ones; versions supported until the expiry: 1.31, 1.32, "
+            "1.33, 1.34, 1.35"
         ) in warnings_of(with_cluster(kubernetes_version="1.27"))
 
     def test_supported_version_has_no_version_warning(self):
@@ -217,7 +230,8 @@ def test_shipped_eks_stacks_are_valid_and_within_budget():
 
 
 class TestThroughTheCli:
-    """`study plan` prints each problem as one stderr line and exits 1 (spec) or 3 (rules)."""
+    """`study plan` prints each problem as one line and exits 1 for invalid input, whether the
+    schema or a cloud rule finds it (3 is for budget and quota checks)."""
 
     def plan(self, project, stack: str, sec: dict):
         project(stack, sec)
@@ -235,11 +249,11 @@ class TestThroughTheCli:
         ]
         assert "Traceback" not in out.stderr
 
-    def test_rule_error_exits_3_and_lands_in_the_json(self, project):
+    def test_rule_error_is_invalid_input_and_lands_in_the_json(self, project):
         import json
 
         out = self.plan(project, "eks-bad-efa", with_cluster(efa=True))
-        assert out.returncode == 3, out.stderr
+        assert out.returncode == 1, out.stderr
         doc = json.loads(out.stdout)
         assert doc["violations"] == [
             f"{C}.efa: true is not allowed for c5a.4xlarge (no EFA support); EFA instance types: "
@@ -247,8 +261,8 @@ class TestThroughTheCli:
         ]
         assert "Traceback" not in out.stderr
 
-    def test_missing_zone_for_placement_exits_3(self, project):
+    def test_missing_zone_for_placement_exits_1(self, project):
         out = self.plan(project, "eks-bad-zone", with_cluster(zone=None))
-        assert out.returncode == 3, out.stderr
+        assert out.returncode == 1, out.stderr
         assert (f"{C}.zone: required with a placement group: the node group must be in one AZ "
                 "of zones") in out.stdout

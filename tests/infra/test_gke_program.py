@@ -4,12 +4,20 @@ knobs a stack does not set stay absent (GKE defaults apply, not ours)."""
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
 
 from harness.mock_engine import run_program
 from tests.conftest import ROOT, sections, to_config
+
+
+def stamped(stack: str) -> datetime:
+    """The expiry a shipped (study:ttl) stack's cluster gets when created at CREATED."""
+    from infra.spec import load_spec
+
+    return load_spec(to_config(sections(stack))).expiry(CREATED)
 
 GKE_STACKS = [
     "gke-64-ghcr",
@@ -23,8 +31,13 @@ GKE_STACKS = [
 ]
 
 
+# When the mock engine "creates" the stack: the time the expiry stamp counts from (infra.expiry).
+CREATED = datetime.now(UTC).replace(microsecond=0)
+
+
 def render(stack: str, sec: dict | None = None):
-    run = run_program(stack, to_config(sec or sections(stack)), ROOT / "__main__.py")
+    run = run_program(stack, to_config(sec or sections(stack)), ROOT / "__main__.py",
+                      now=CREATED)
     assert run.error is None, run.error
     by_type: dict[str, list] = {}
     for r in run.resources:
@@ -90,7 +103,7 @@ def test_every_knob_reaches_the_resources(stack):
         assert labels["study"] == sec["study"]
         assert labels["stack"] == stack
         assert labels["owner"] == sec["owner"]
-        assert labels["expires-at"] == "20271231t000000z"
+        assert labels["expires-at"] == stamped(stack).strftime("%Y%m%dt%H%M%Sz")
 
 
 @pytest.mark.parametrize("stack", ["gke-64-localssd", "gke-6-topology"])
@@ -129,7 +142,7 @@ def test_kubeconfig_is_a_secret_output_and_provider_survives_a_deleted_cluster()
 
     def program():
         cluster = GkeCluster(
-            "gke-4-nightly", spec.cluster, {"study": "nightly"}, expires_at=spec.expires_at
+            "gke-4-nightly", spec.cluster, {"study": "nightly"}, expires_at="2027-01-01T00:00:00Z"
         )
 
         async def secretness():
@@ -144,16 +157,17 @@ def test_kubeconfig_is_a_secret_output_and_provider_survives_a_deleted_cluster()
 
 
 def test_plan_does_not_grow_with_node_count():
-    """1024 nodes declare the same resources as 4: nothing is rendered per node."""
+    """1000 nodes (GKE's most per node pool and zone) declare the same resources as 4:
+    nothing is rendered per node."""
     small = sections("gke-4-nightly")
     big = sections("gke-4-nightly")
-    big["cluster"]["node_count"] = 1024
-    big["quota"] = {"cpus": 4096, "in_use_addresses": 1024}
+    big["cluster"]["node_count"] = 1000
+    big["quota"] = {"cpus": 4096, "in_use_addresses": 1000}
     big["budget"] = {"usd": 100000, "max_hours": 100}
     _, a = render("gke-4-nightly", small)
     _, b = render("gke-4-nightly", big)
     assert {k: len(v) for k, v in a.items()} == {k: len(v) for k, v in b.items()}
-    assert one(b, "gcp:container/nodePool:NodePool")["nodeCount"] == 1024
+    assert one(b, "gcp:container/nodePool:NodePool")["nodeCount"] == 1000
 
 
 def test_invalid_stack_fails_inside_the_program_before_any_resource():
@@ -216,7 +230,8 @@ def test_a_later_up_leaves_the_node_version_alone():
 @pytest.mark.parametrize("stack", GKE_STACKS)
 def test_a_channel_and_an_exclusion_keep_versions_fixed_until_expiry(stack):
     """A release channel plus a NO_MINOR_OR_NODE_UPGRADES exclusion from the minor's Regular
-    availability (2026-02-11 for 1.35, infra/data/gke_versions.yaml) to study:expires_at.
+    availability (2026-02-11 for 1.35, infra/data/gke_versions.yaml) to the expiry stamped at
+    creation (study:ttl after the stamp's base; infra.expiry).
 
     terraform-provider-google e03b762, resource_container_cluster.go: `maintenance_policy` needs
     exactly one of daily_maintenance_window / recurring_window / recurring_maintenance_window
@@ -236,7 +251,7 @@ def test_a_channel_and_an_exclusion_keep_versions_fixed_until_expiry(stack):
             {
                 "exclusionName": "study-lifetime",
                 "startTime": "2026-02-11T00:00:00Z",
-                "endTime": "2027-12-31T00:00:00Z",
+                "endTime": stamped(stack).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "exclusionOptions": {"scope": "NO_MINOR_OR_NODE_UPGRADES"},
             }
         ],
@@ -246,15 +261,16 @@ def test_a_channel_and_an_exclusion_keep_versions_fixed_until_expiry(stack):
 
 
 def test_the_exclusion_does_not_depend_on_when_the_program_runs(monkeypatch):
-    """The exclusion is derived from the spec only: a later up renders the same times, so the
-    provider (which diffs maintenance_exclusion as a set) sees no change."""
+    """The exclusion is derived from the spec and the creation stamp only: a later up renders
+    the same times, so the provider (which diffs maintenance_exclusion as a set) sees no change."""
     import datetime as dt
 
     from infra.clusters import gke
+    from infra.expiry import zulu
     from infra.spec import load_spec
 
     spec = load_spec(to_config(sections("gke-64-localssd")))
-    first = gke.maintenance_policy(spec.cluster, spec.expires_at)
+    first = gke.maintenance_policy(spec.cluster, "2027-01-01T12:00:00Z")
 
     class Later(dt.datetime):
         @classmethod
@@ -262,10 +278,23 @@ def test_the_exclusion_does_not_depend_on_when_the_program_runs(monkeypatch):
             return dt.datetime(2027, 9, 1, tzinfo=dt.UTC)
 
     monkeypatch.setattr(gke.dt, "datetime", Later)
-    assert gke.maintenance_policy(spec.cluster, spec.expires_at) == first
-    tokyo = spec.expires_at.astimezone(dt.timezone(dt.timedelta(hours=9)))
-    later = gke.maintenance_policy(spec.cluster, tokyo)
-    assert later.maintenance_exclusions[0].end_time == "2027-12-31T00:00:00Z"
+    assert gke.maintenance_policy(spec.cluster, "2027-01-01T12:00:00Z") == first
+    # An absolute expiry in another zone is written as GKE returns it: UTC with Z.
+    tokyo = dt.datetime(2027, 1, 1, 21, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    assert zulu(tokyo) == "2027-01-01T12:00:00Z"
+
+
+def test_a_ttl_is_stamped_once_by_the_time_provider():
+    """study:ttl becomes one pulumiverse-time Offset with no base: hashicorp/terraform-provider-
+    time internal/provider/resource_time_offset.go (HEAD, 2026-12) takes the base from
+    time.Now() in Create only, and recomputes in ModifyPlan only when an offset changes, from the
+    base in state; so every later up keeps the label and the exclusion's end."""
+    run, by_type = render("gke-4-nightly")
+    offset = one(by_type, "time:index/offset:Offset")
+    assert offset == {"offsetMinutes": 12 * 60}  # no baseRfc3339, no triggers
+    cluster = one(by_type, "gcp:container/cluster:Cluster")
+    end = cluster["maintenancePolicy"]["maintenanceExclusions"][0]["endTime"]
+    assert end == (CREATED + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ Each case mutates a real shipped stack, so the rest of the config is known-good.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from harness.errors import SpecError
@@ -13,17 +15,24 @@ from infra.validate import validate_stack
 from tests.conftest import NOW, sections, to_config
 
 
-def problems_of(sec: dict, stack: str = "gke-64-localssd") -> list[str]:
+def problems_of(sec: dict, stack: str = "gke-64-localssd", now: datetime = NOW) -> list[str]:
     try:
         spec = load_spec(to_config(sec))
     except SpecError as exc:
         return exc.problems
-    return [str(p) for p in validate_stack(spec, stack, NOW).errors]
+    return [str(p) for p in validate_stack(spec, stack, now).errors]
 
 
-def warnings_of(sec: dict, stack: str = "gke-64-localssd") -> list[str]:
+def warnings_of(sec: dict, stack: str = "gke-64-localssd", now: datetime = NOW) -> list[str]:
     spec = load_spec(to_config(sec))
-    return [str(p) for p in validate_stack(spec, stack, NOW).warnings]
+    return [str(p) for p in validate_stack(spec, stack, now).warnings]
+
+
+def absolute(expires_at: str, sec: dict | None = None) -> dict:
+    """The stack with an absolute expiry in place of its lifetime (one of the two)."""
+    sec = dict(sec or sections("gke-64-localssd"))
+    sec.pop("ttl", None)
+    return {**sec, "expires_at": expires_at}
 
 
 def with_cluster(**changes) -> dict:
@@ -57,8 +66,8 @@ CASES = [
     (
         "node-count-text",
         with_cluster(node_count="many"),
-        "study:cluster.node_count: 'many' is not allowed; input should be a valid integer, unable to "
-        "parse string as an integer",
+        # Strict types: text is never parsed into a number (nor `true` into 1).
+        "study:cluster.node_count: 'many' is not allowed; input should be a valid integer",
     ),
     (
         "mtu-low",
@@ -123,27 +132,6 @@ CASES = [
         "k8s-version-missing",
         without("cluster.kubernetes_version"),
         "study:cluster.kubernetes_version: required key is missing",
-    ),
-    (
-        "expiry-after-standard-support",
-        with_cluster(release_channel="REGULAR"),
-        "study:expires_at: '2027-12-31' is after GKE's end of support for 1.35 on the REGULAR "
-        "channel (2027-04-11), when the study's maintenance exclusion must end; use an earlier "
-        "expiry or release_channel EXTENDED (supports 1.35 until 2028-02-11)",
-    ),
-    (
-        "expiry-after-extended-support",
-        {**sections("gke-64-localssd"), "expires_at": "2028-03-01T00:00:00Z"},
-        "study:expires_at: '2028-03-01' is after GKE's end of support for 1.35 on the EXTENDED "
-        "channel (2028-02-11), when the study's maintenance exclusion must end; use an earlier "
-        "expiry",
-    ),
-    (
-        "version-past-support",
-        with_cluster(kubernetes_version="1.34"),
-        "study:expires_at: '2027-12-31' is after GKE's end of support for 1.34 on the EXTENDED "
-        "channel (2027-09-30), when the study's maintenance exclusion must end; use an earlier "
-        "expiry",
     ),
     (
         "machine-shape",
@@ -218,12 +206,12 @@ CASES = [
     ),
     (
         "expiry-naive",
-        {**sections("gke-64-localssd"), "expires_at": "2027-01-01T00:00:00"},
+        absolute("2027-01-01T00:00:00"),
         "study:expires_at: '2027-01-01T00:00:00' is not allowed; input should have timezone info",
     ),
     (
         "expiry-past",
-        {**sections("gke-64-localssd"), "expires_at": "2026-01-01T00:00:00Z"},
+        absolute("2026-01-01T00:00:00Z"),
         "study:expires_at: '2026-01-01T00:00:00+00:00' is in the past; must be after "
         "2026-11-22T12:00:00+00:00",
     ),
@@ -368,13 +356,61 @@ def test_an_expiry_within_the_channels_support_is_accepted():
     MaintenanceExclusionOptions.EndTimeBehavior UNTIL_END_OF_SUPPORT ends it there: "the cluster
     control plane version's end of support time, or end of extended support time when the
     cluster is on extended support channel"), so the last day of support itself is fine."""
-    for channel, expiry in (
-        ("REGULAR", "2027-04-11T00:00:00Z"),
-        ("EXTENDED", "2028-02-11T00:00:00Z"),
+    for channel, now, expiry in (
+        ("REGULAR", datetime(2027, 4, 1, tzinfo=UTC), "2027-04-11T00:00:00Z"),
+        ("EXTENDED", datetime(2028, 2, 1, tzinfo=UTC), "2028-02-11T00:00:00Z"),
     ):
-        sec = with_cluster(release_channel=channel)
-        sec["expires_at"] = expiry
-        assert problems_of(sec) == [], channel
+        sec = absolute(expiry, with_cluster(release_channel=channel))
+        assert problems_of(sec, now=now) == [], channel
+
+
+class TestLifetimeWithinSupport:
+    """The expiry (absolute, or a lifetime from a creation at `now`) must fall within the
+    minor's support on its channel, the longest GKE lets the study's exclusion run."""
+
+    def test_absolute_expiry_after_standard_support(self):
+        sec = absolute("2027-04-30T00:00:00Z", with_cluster(release_channel="REGULAR"))
+        assert problems_of(sec, now=datetime(2027, 4, 1, tzinfo=UTC)) == [
+            "study:expires_at: '2027-04-30' is after GKE's end of support for 1.35 on the "
+            "REGULAR channel (2027-04-11), when the study's maintenance exclusion must end; use "
+            "an earlier expiry or release_channel EXTENDED (supports 1.35 until 2028-02-11)"
+        ]
+
+    def test_ttl_after_standard_support(self):
+        sec = with_cluster(release_channel="REGULAR")
+        # Created 2027-04-11 13:00, a 12h lifetime ends the next day, after standard support.
+        assert problems_of(sec, now=datetime(2027, 4, 11, 13, tzinfo=UTC)) == [
+            "study:ttl: '12h' ends on 2027-04-12, after GKE's end of support for 1.35 on the "
+            "REGULAR channel (2027-04-11), when the study's maintenance exclusion must end; use "
+            "a shorter lifetime or release_channel EXTENDED (supports 1.35 until 2028-02-11)"
+        ]
+
+    def test_version_past_support_names_the_minor_that_covers_it(self):
+        sec = absolute("2027-10-10T00:00:00Z", with_cluster(kubernetes_version="1.34"))
+        assert problems_of(sec, now=datetime(2027, 9, 25, tzinfo=UTC)) == [
+            "study:expires_at: '2027-10-10' is after GKE's end of support for 1.34 on the "
+            "EXTENDED channel (2027-09-30), when the study's maintenance exclusion must end; use "
+            "an earlier expiry or kubernetes_version '1.35'"
+        ]
+
+    def test_a_version_not_yet_offered(self):
+        sec = with_cluster(kubernetes_version="1.35")
+        assert problems_of(sec, now=datetime(2026, 1, 10, tzinfo=UTC)) == [
+            "study:cluster.kubernetes_version: '1.35' is not offered for new clusters until "
+            "2026-02-11; use one of 1.33, 1.34"
+        ]
+
+    def test_past_the_calendar_it_is_the_calendar_that_is_stale(self):
+        """Years ahead no minor the calendar knows is supported: not the stack's fault, so a
+        warning naming the file to update (the shipped stacks plan whatever the date)."""
+        later = datetime(2031, 6, 1, tzinfo=UTC)
+        sec = sections("gke-64-localssd")
+        assert problems_of(sec, now=later) == []
+        assert [w for w in warnings_of(sec, now=later) if "kubernetes_version" in w] == [
+            "study:cluster.kubernetes_version: no GKE minor in infra/data/gke_versions.yaml is "
+            "supported until 2031-06-01 (its last date is 2028-02-11); the calendar is out of "
+            "date: add the minors GKE offers now"
+        ]
 
 
 def test_stack_name_must_fit_cluster_naming():

@@ -137,7 +137,9 @@ class TestWiredIntoTheProgram:
         assert sc.inputs["provisioner"] == storage.PROVISIONERS[cloud]
         assert sc.inputs["parameters"]["type"] == storage.DISK_TYPES[cloud]
         (ns,) = [r for r in run.resources if r.name == "study-namespace"]
-        assert [_urn_name(u) for u in ns.options["dependencies"]] == ["study-storage-class"]
+        # The namespace's labels carry the expiry stamped at creation (infra.expiry).
+        assert sorted(_urn_name(u) for u in ns.options["dependencies"]) == [
+            f"{stack}-expiry", "study-storage-class"]
         assert sc.provider == ns.provider
 
     def test_disks_carry_the_stack_label(self, stack, cloud):
@@ -149,7 +151,9 @@ class TestWiredIntoTheProgram:
 
 def test_eks_class_waits_for_the_ebs_csi_driver():
     (sc,) = [r for r in _render("eks-16-pulling").resources if r.type == SC_TYPE]
-    assert [_urn_name(u) for u in sc.options["dependencies"]] == ["eks-16-pulling-ebs-csi-driver"]
+    # The disk tags carry the expiry stamped at creation (infra.expiry).
+    assert sorted(_urn_name(u) for u in sc.options["dependencies"]) == [
+        "eks-16-pulling-ebs-csi-driver", "eks-16-pulling-expiry"]
 
 
 @pytest.mark.parametrize("stack", ["gke-4-nightly", "eks-6-topology"])

@@ -34,9 +34,9 @@ def _plan(sec_json: str):
 BASE = {
     "study": "nightly",
     "owner": "study-harness",
-    "expires_at": "2027-12-31T00:00:00Z",
+    "ttl": "12h",
     "cluster": {
-        "cloud": "gke", "project": "study-harness-sandbox", "region": "us-central1",
+        "cloud": "gke", "project": "study-harness-tests", "region": "us-central1",
         "zone": "us-central1-a", "kubernetes_version": "1.35", "release_channel": "EXTENDED",
         "node_count": 4,
         "machine_type": "n1-standard-4", "gvnic": True, "image_registry": "ghcr.io",
@@ -49,16 +49,21 @@ BASE = {
 def nightly(**changes) -> dict:
     """BASE with some sections replaced; `nightly(real=True)` is the stack file as it stands."""
     sec = sections(STACK) if changes.pop("real", False) else copy.deepcopy(BASE)
+    if "expires_at" in changes:  # an absolute expiry replaces the lifetime (one of the two)
+        sec.pop("ttl", None)
     for key, value in changes.items():
         sec[key] = value
     return sec
 
 
 def labels_of(sec: dict) -> dict[str, str]:
+    """The labels `up` gives the fake world's resources: a ttl counts from the world's start."""
     from infra.labels import study_labels
     from infra.spec import load_spec
+    from infra.spec.common import expiry_label
 
-    return study_labels(load_spec(to_config(sec)), STACK)
+    spec = load_spec(to_config(sec))
+    return study_labels(spec, STACK, expiry_label(spec.expiry(NOW)))
 
 
 class Harness:

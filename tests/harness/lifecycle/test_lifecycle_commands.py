@@ -115,7 +115,7 @@ class TestJanitor:
 
     def test_a_stack_without_a_readable_expiry_fails_the_sweep(self, wired, cli, project):
         """Cron must hear about a stack the janitor could not judge: it may be expired and up."""
-        wired()
+        wired(sec=nightly(expires_at=EXPIRY_TEXT))
         (project.root / "stacks" / "Pulumi.broken.yaml").write_text("config: [unclosed\n")
         code, out, err = cli("janitor", "--dry-run")
         assert code == 1
@@ -126,10 +126,61 @@ class TestJanitor:
         )
 
     def test_human_report_is_on_stdout(self, wired, cli):
-        wired()
+        wired(sec=nightly(expires_at=EXPIRY_TEXT))
         code, out, err = cli("janitor", "--dry-run")
         assert code == 0, err
         assert f"{STACK}: not expired" in out and "not expired" not in err
+
+    def test_a_ttl_stack_never_created_is_not_an_unreadable_expiry(self, wired, cli):
+        """A lifetime counts from creation and is stamped on the resources: with none there is
+        nothing to expire, and cron must not hear of a failure."""
+        wired(sec=nightly(ttl="12h"))
+        code, out, err = cli("janitor", "--dry-run")
+        assert (code, err) == (0, "")
+        assert out == (f"{STACK}: not created (expires ?, from labels): study:ttl counts from "
+                       "creation; nothing carries its labels\n")
+
+    def test_a_ttl_stack_whose_labels_cannot_be_listed_is_unreadable(self, harness,
+                                                                       monkeypatch):
+        """No listing, no expiry: the janitor must not call such a stack never created."""
+        h = harness(sec=nightly(ttl="12h"), steps=list(STEPS3))
+
+        def unreachable(spec=None):
+            msg = "compute.instances.list denied"
+            raise PermissionError(msg)
+
+        monkeypatch.setattr(h.services.inventory, "expiring_stacks", unreachable)
+        items = sweep(h.services, AFTER, True, [STACK], lambda s: to_config(h.sec))
+        assert [(i.stack, i.action, i.detail) for i in items] == [
+            ("*", "failed", "('gke', 'study-harness-tests', 'us-central1'): compute.instances."
+                            "list denied"),
+            (STACK, "unreadable", "study:ttl: its expiry is on its resources' labels, which "
+                                  "could not be listed"),
+        ]
+
+    def test_an_invalid_ttl_stack_says_why_it_cannot_be_judged(self, harness):
+        sec = nightly(ttl="12h")
+        sec["budget"] = {"usd": float("inf"), "max_hours": 1}
+        h = harness(sec=nightly(ttl="12h"), steps=list(STEPS3))
+        items = sweep(h.services, AFTER, True, [STACK], lambda s: to_config(sec))
+        assert [(i.stack, i.action, i.detail) for i in items] == [
+            (STACK, "unreadable", "study:budget.usd: inf is not allowed; input should be a "
+                                  "finite number"),
+        ]
+
+    def test_a_created_ttl_stack_expires_by_its_stamped_label(self, harness):
+        """The janitor reads a ttl stack's expiry from the `expires-at` label stamped at `up`."""
+        h = harness(sec=nightly(ttl="12h"), steps=list(STEPS3))
+        assert h.run(keep=True).exit_code == 0
+        stamped = h.services.inventory.expiring_stacks()[STACK]
+        early = sweep(h.services, stamped - timedelta(minutes=1), True, [STACK],
+                      lambda s: to_config(h.sec))
+        late = sweep(h.services, stamped + timedelta(minutes=1), True, [STACK],
+                     lambda s: to_config(h.sec))
+        assert [(i.action, i.source, i.expires_at) for i in early] == [
+            ("not expired", "labels", stamped)]
+        assert [(i.action, i.source, i.expires_at) for i in late] == [
+            ("would destroy", "labels", stamped)]
 
 
 def load_state_dir(h) -> str:

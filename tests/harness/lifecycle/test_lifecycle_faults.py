@@ -11,6 +11,7 @@ import errno
 import json
 import signal
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -337,7 +338,10 @@ def test_keep_leaves_the_cluster_and_says_how_to_destroy(harness):
     state = load_state(out.run_dir)
     assert state.kept and state.resources_may_exist
     assert any(f"study destroy {STACK}" in x for x in out.details)
-    assert any("expires 2027-12-31" in x for x in h.progress.lines)
+    # study:ttl (12h) counts from the cluster's creation: the run's first resource.
+    created = datetime.fromtimestamp(state.first_resource_at, UTC)
+    expires = (created + timedelta(hours=12)).isoformat(timespec="seconds")
+    assert any(f"expires {expires};" in x for x in h.progress.lines)
 
 
 def test_eventual_consistency_longer_than_verify_is_reported(harness):
@@ -443,6 +447,7 @@ def test_the_real_nightly_stack_with_its_experiment(harness):
     from tests.harness.lifecycle.conftest import _plan, nightly
 
     sec = nightly(real=True)
+    sec["cluster"]["project"] = "study-harness-tests"  # the user's own, as stacks/local.yaml sets
     plan = _plan(json.dumps(sec, sort_keys=True, default=str))
     assert plan.ok, plan.violations
     steps = [FakeStep(s.name, s.estimated_seconds) for s in plan.report.estimate.steps]
