@@ -161,10 +161,11 @@ class TestManifestsDir:
         (tmp_path / "Pulumi.yaml").write_text("name: keep\n")
         (tmp_path / "999-stale-old.yaml").write_text("kind: Old\n")
         code, out, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(tmp_path))
-        assert (code, out) == (1, "")
-        assert err.strip() == (f"error: --manifests {tmp_path}: holds files study plan did not "
-                               "write (999-stale-old.yaml, Pulumi.yaml); pass a new or empty "
-                               "directory, or remove it")
+        line = (f"--manifests {tmp_path}: holds files study plan did not write "
+                "(999-stale-old.yaml, Pulumi.yaml); pass a new or empty directory, or remove it")
+        assert code == 1
+        assert json.loads(out)["violations"] == [line]  # --json: one object, also for bad input
+        assert err.strip() == f"error: {line}"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["999-stale-old.yaml", "Pulumi.yaml"]
         assert (tmp_path / "999-stale-old.yaml").read_text() == "kind: Old\n"
 

@@ -85,7 +85,8 @@ def test_run_refuses_the_placeholder_before_anything_is_recorded(shipped, cli):
 
 
 def test_plan_warns_about_the_placeholder_and_passes(shipped, cli, tmp_path):
-    code, out, err = cli("plan", "gke-4-nightly", "--json", "--manifests", str(tmp_path))
+    code, out, err = cli("plan", "gke-4-nightly", "--json",
+                         "--manifests", str(tmp_path / "manifests"))
     assert code == 0
     assert json.loads(out)["warnings"] == [
         "study:cluster.project: 'study-harness-sandbox' is the shipped placeholder, not your GCP "

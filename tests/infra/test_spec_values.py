@@ -162,7 +162,7 @@ class TestExitCodes:
     ], ids=["zone", "compact", "operator", "bool", "quota"])
     def test_plan_json(self, project, cli, tmp_path, sec, code):
         project("exit-codes", sec)
-        got, out, err = cli("plan", "exit-codes", "--json", "--manifests", str(tmp_path))
+        got, out, err = cli("plan", "exit-codes", "--json", "--manifests", str(tmp_path / "manifests"))
         assert got == code
         doc = json.loads(out)
         assert doc["stack"] == "exit-codes" and len(doc["violations"]) == 1
