@@ -41,8 +41,8 @@ from guard_decision import (  # noqa: E402  (mounted next to this file)
     RECORD_ACTIONS,
     Decision,
     StackState,
-    decide,
     deadline,
+    decide,
     history,
     iso,
     record_name,
@@ -134,7 +134,8 @@ def load_config(env: Mapping[str, str]) -> Config:
     except json.JSONDecodeError:
         steps = None
     if not isinstance(steps, list) or not all(isinstance(s, str) and NAME.match(s) for s in steps):
-        msg = f"GUARD_STEPS={env.get('GUARD_STEPS')!r} is not allowed; expected a JSON list of step names"
+        msg = (f"GUARD_STEPS={env.get('GUARD_STEPS')!r} is not allowed; "
+               "expected a JSON list of step names")
         raise GuardError(msg)
     return Config(
         results_url=url,
@@ -164,7 +165,7 @@ def run_cli(args: list[str], stdin: bytes | None = None) -> bytes:
         raise GuardError(msg) from None
     if done.returncode != 0:
         err = done.stderr.decode(errors="replace").strip().splitlines() or ["(no output)"]
-        msg = f"{' '.join(args[:3])} failed ({done.returncode}): {err[-1]}"
+        msg = f"{' '.join(args[:3])} failed ({done.returncode}): {' '.join(err)[:400]}"
         raise GuardError(msg)
     return done.stdout
 
