@@ -73,7 +73,10 @@ def results_url(spec, run_id: str) -> str:
     Local stand-in with the durable-results side's name and signature
     (`infra.results_bucket.results_url`), which replaces it when both sides meet.
     """
-    stack = pulumi.get_stack()
+    return stack_results_url(pulumi.get_stack(), spec, run_id)
+
+
+def stack_results_url(stack: str, spec, run_id: str) -> str:
     c = spec.cluster
     if c.cloud == "gke":
         return f"gs://study-results-{c.project}/{stack}/{run_id}/"
@@ -116,6 +119,25 @@ class GuardPlan:
     def bucket(self) -> str:
         return bucket_of(self.results_url)
 
+    def summary(self) -> dict[str, Any]:
+        """What `study plan` shows and the stack exports: when it acts, where it writes, as whom."""
+        from infra.spec.guard import SCHEDULE
+
+        return {
+            "cronjob": f"{layout.NAMESPACE}/{GUARD_NAME}",
+            "schedule": SCHEDULE,
+            "pool": self.pool,
+            "deadline_hours": round(self.deadline_hours, 4),
+            "grace_seconds": self.grace_seconds,
+            "bucket": self.bucket,
+            "records": f"{self.results_url}guard/",
+            "service_account": f"{layout.NAMESPACE}/{GUARD_NAME}",
+            "identity": self.identity,
+            "binding": ("Workload Identity (roles/iam.workloadIdentityUser)" if self.cloud == "gke"
+                        else "EKS Pod Identity association"),
+            "permissions": list(self.permissions),
+        }
+
 
 def guard_plan(stack: str, spec, steps: list[str]) -> GuardPlan:
     from infra.clusters.shapes import hourly_price
@@ -123,13 +145,13 @@ def guard_plan(stack: str, spec, steps: list[str]) -> GuardPlan:
 
     c = spec.cluster
     hours = hours_within_budget(spec.budget, hourly_price(spec).total)
-    url = results_url(spec, "$(RUN_ID)")
+    url = stack_results_url(stack, spec, "$(RUN_ID)")
     if c.cloud == "gke":
         email = f"{short_id('guard', stack)}@{c.project}.iam.gserviceaccount.com"
         return GuardPlan(stack, "gke", stack, f"{stack}-pool", c.zone, c.project, hours,
                          spec.guard.grace_seconds, tuple(steps), url, email, GKE_PERMISSIONS)
     return GuardPlan(stack, "eks", stack, f"{stack}-nodes", c.region, "", hours,
-                     spec.guard.grace_seconds, tuple(steps), url, f"iam role {stack}-guard",
+                     spec.guard.grace_seconds, tuple(steps), url, f"IAM role {stack}-guard-role-*",
                      ("eks:DescribeCluster", *EKS_SCALE_ACTIONS, "s3:GetObject",
                       "s3:ListBucket", "s3:PutObject"))
 
@@ -311,7 +333,9 @@ def eks_identity(plan: GuardPlan, cluster) -> list[pulumi.Resource]:
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
         "Action": POD_IDENTITY_ACTIONS}]})
-    role = iam.Role(f"{plan.stack}-guard", iam.RoleArgs(assume_role_policy=trust), opts=child)
+    tags = cluster._tags("guard")
+    role = iam.Role(f"{plan.stack}-guard-role", iam.RoleArgs(assume_role_policy=trust, tags=tags),
+                    opts=child)
     policy = iam.RolePolicy(
         f"{plan.stack}-guard-scale",
         iam.RolePolicyArgs(
@@ -325,7 +349,8 @@ def eks_identity(plan: GuardPlan, cluster) -> list[pulumi.Resource]:
         f"{plan.stack}-guard",
         eks.PodIdentityAssociationArgs(cluster_name=cluster.cluster.name,
                                        namespace=layout.NAMESPACE,
-                                       service_account=GUARD_NAME, role_arn=role.arn),
+                                       service_account=GUARD_NAME, role_arn=role.arn,
+                                       tags=tags),
         opts=ResourceOptions(parent=cluster, provider=cluster.aws_provider,
                              depends_on=[cluster.pod_identity_agent]),
     )
@@ -348,9 +373,7 @@ def deploy_guard(stack: str, spec, cluster, provider, namespace,
     opts = ResourceOptions(provider=provider, depends_on=[namespace, *grants])
     for obj in guard_objects(plan, labels, annotations):
         create(obj, opts)
-    pulumi.export("guard", {"deadline_hours": plan.deadline_hours,
-                            "grace_seconds": plan.grace_seconds, "identity": plan.identity,
-                            "results_url": plan.results_url})
+    pulumi.export("guard", plan.summary())
     return plan
 
 
