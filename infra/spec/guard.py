@@ -40,9 +40,12 @@ class GuardSpec(Strict):
     @field_validator("grace")
     @classmethod
     def _grace_is_duration(cls, v: str) -> str:
-        seconds = duration_seconds(v)
-        if seconds > 24 * 3600:
-            msg = f"'{v}' is longer than 24h; the deadline bounds a run, the grace only its tail"
+        # The error formatter already names the key and the value.
+        if not _DURATION.match(v.strip()):
+            msg = "not a duration; use a whole number with s, m or h (e.g. 15m)"
+            raise ValueError(msg)
+        if duration_seconds(v) > 24 * 3600:
+            msg = "longer than 24h; the deadline bounds a run, the grace only its tail"
             raise ValueError(msg)
         return v
 
