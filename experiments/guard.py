@@ -36,17 +36,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guard_decision import (  # noqa: E402  (mounted next to this file)
-    RECORD_ACTIONS,
-    Decision,
-    StackState,
-    deadline,
-    decide,
-    history,
-    iso,
-    record_name,
-)
+if __package__:  # imported by the harness and the tests
+    from experiments.guard_decision import (
+        RECORD_ACTIONS,
+        Decision,
+        StackState,
+        deadline,
+        decide,
+        history,
+        iso,
+        record_name,
+    )
+else:  # in the cluster: `python /guard/guard.py`, guard_decision.py mounted next to it
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from guard_decision import (  # type: ignore[no-redef]
+        RECORD_ACTIONS,
+        Decision,
+        StackState,
+        deadline,
+        decide,
+        history,
+        iso,
+        record_name,
+    )
 
 CLI_TIMEOUT_SECONDS = 120
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$")  # clusters, pools, zones, regions
@@ -170,11 +182,72 @@ def run_cli(args: list[str], stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
+def epoch(value: object, what: str) -> float:
+    """A CLI's timestamp: ISO 8601 (gcloud, AWS CLI v2) or epoch seconds (AWS CLI v1, whose
+    default `cli_timestamp_format` prints the API's own number)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        msg = f"{what}: cannot read the time {value!r}"
+        raise GuardError(msg) from None
+
+
 def _missing(exc: GuardError) -> bool:
     return any(m in str(exc) for m in MISSING)
 
 
-class CliStore:
+class BucketStore:
+    """`ResultsStore` over any object store that can read, write and list keys under the run's
+    URL; subclasses say how (here the CLIs, `harness.lifecycle.guard_store` the client
+    libraries). A step's results count only when its MANIFEST.json lists files that all exist
+    with the listed size and sha256, the manifest being uploaded last."""
+
+    def read(self, key: str) -> bytes | None:
+        """The object at `<run URL><key>`, or None when there is none."""
+        raise NotImplementedError
+
+    def write(self, key: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys under `<run URL><prefix>`, relative to the run URL."""
+        raise NotImplementedError
+
+    def has_step_results(self, step: str) -> bool:
+        raw = self.read(f"steps/{step}/MANIFEST.json")
+        if raw is None:
+            return False
+        try:
+            files = json.loads(raw)["files"]
+            wanted = [(name, int(want["bytes"]), str(want["sha256"]))
+                      for name, want in files.items()]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return False
+        for name, size, sha in wanted:
+            data = self.read(f"steps/{step}/{name}")
+            if data is None or len(data) != size or hashlib.sha256(data).hexdigest() != sha:
+                return False
+        return True
+
+    def step_finished_at(self, step: str) -> float | None:
+        if not self.has_step_results(step):
+            return None
+        raw = self.read(f"steps/{step}/status.json")
+        try:
+            return datetime.fromisoformat(json.loads(raw or b"{}")["finished_at"]).timestamp()
+        except (ValueError, KeyError, TypeError):
+            return None  # no readable end: only the deadline applies to this step
+
+    def write_record(self, name: str, data: dict) -> None:
+        self.write(f"guard/{name}", json.dumps(data, indent=2, sort_keys=True).encode())
+
+    def record_names(self) -> list[str]:
+        return [k.removeprefix("guard/") for k in self.list("guard/")]
+
+
+class CliStore(BucketStore):
     """The results URL through `gcloud storage` (gs://) or `aws s3` (s3://)."""
 
     def __init__(self, url: str, run: Runner = run_cli):
@@ -214,37 +287,6 @@ class CliStore:
         listed = json.loads(out or b"{}") or {}
         return [o["Key"].removeprefix(root) for o in listed.get("Contents", [])]
 
-    def has_step_results(self, step: str) -> bool:
-        raw = self.read(f"steps/{step}/MANIFEST.json")
-        if raw is None:
-            return False
-        try:
-            files = json.loads(raw)["files"]
-        except (ValueError, KeyError, TypeError):
-            return False
-        for name, want in files.items():
-            data = self.read(f"steps/{step}/{name}")
-            if data is None or len(data) != want.get("bytes"):
-                return False
-            if hashlib.sha256(data).hexdigest() != want.get("sha256"):
-                return False
-        return True
-
-    def step_finished_at(self, step: str) -> float | None:
-        if not self.has_step_results(step):
-            return None
-        raw = self.read(f"steps/{step}/status.json")
-        try:
-            return datetime.fromisoformat(json.loads(raw or b"{}")["finished_at"]).timestamp()
-        except (ValueError, KeyError, TypeError):
-            return None  # no readable end: only the deadline applies to this step
-
-    def write_record(self, name: str, data: dict) -> None:
-        self.write(f"guard/{name}", json.dumps(data, indent=2, sort_keys=True).encode())
-
-    def record_names(self) -> list[str]:
-        return [k.removeprefix("guard/") for k in self.list("guard/")]
-
 
 class GcloudScaler:
     """A GKE node pool through `gcloud`: the managed instance groups' target size, and resize."""
@@ -268,7 +310,7 @@ class GcloudScaler:
                 ["gcloud", "compute", "instance-groups", "managed", "describe", name,
                  "--zone", zone, "--project", c.project, "--format=json"], None))
             target += int(mig["targetSize"])
-        return target, datetime.fromisoformat(cluster["createTime"]).timestamp()
+        return target, epoch(cluster.get("createTime"), "gcloud container clusters describe")
 
     def scale_to_zero(self) -> None:
         c = self.cfg
@@ -295,7 +337,7 @@ class AwsScaler:
         cluster = json.loads(self.run(["aws", "eks", "describe-cluster", "--name",
                                        self.cfg.cluster, *self.region], None))["cluster"]
         desired = int(self._group()["scalingConfig"]["desiredSize"])
-        return desired, datetime.fromisoformat(cluster["createdAt"]).timestamp()
+        return desired, epoch(cluster.get("createdAt"), "aws eks describe-cluster")
 
     def scale_to_zero(self) -> None:
         # EKS requires maxSize >= 1: keep the group's max, bring min and desired to zero.
@@ -348,6 +390,9 @@ def main() -> int:
         decision = run_once(time.time(), cfg, scaler, CliStore(cfg.results_url))
     except GuardError as exc:
         sys.stderr.write(f"guard: {exc}\n")
+        return 1
+    except (ValueError, KeyError, TypeError) as exc:  # a CLI answered in an unexpected shape
+        sys.stderr.write(f"guard: could not read a cloud CLI's answer: {exc!r}\n")
         return 1
     sys.stdout.write(f"guard: {decision.action}: {decision.reason}\n")
     return 0
