@@ -22,18 +22,9 @@ Permissions:
   this node group (EKS supports resource-level permissions for both), s3:GetObject under
   `<bucket>/<stack>/`, s3:ListBucket for that prefix, s3:PutObject under `<stack>/*/guard/`.
 
-Scaling back: the guard changes the pool's size outside Pulumi. The GKE node pool and the EKS
-node group both read their size back on refresh and update it when it differs from the program's
-(hashicorp/terraform-provider-google google/services/container/resource_container_node_pool.go:
-`node_count` is Optional+Computed, set from the instance groups' target sizes on read, and
-`nodePoolUpdate` calls setSize when `d.HasChange("node_count")`;
-hashicorp/terraform-provider-aws internal/service/eks/node_group.go: `resourceNodeGroupRead`
-sets `scaling_config` from DescribeNodegroup and `resourceNodeGroupUpdate` calls
-UpdateNodegroupConfig when `d.HasChange("scaling_config")`). Without a refresh Pulumi compares
-the program with its own state, which still holds the old size, so a plain `pulumi up` would
-change nothing: `refresh_targets` names the one resource to refresh (`pulumi up --refresh
---target-dependents --target URN` or `pulumi refresh --target URN` first) so nothing else is
-re-read (a full refresh would bring back the step recorders' deleted Jobs).
+Scaling back: the guard changes the pool's size outside Pulumi, and Pulumi does not refresh
+before an update; `infra.node_size` holds the pool at its declared size, so a plain `pulumi up`
+after a guard stop scales the nodes back and resumes the unfinished steps.
 """
 
 from __future__ import annotations
@@ -370,6 +361,10 @@ def deploy_guard(stack: str, spec, cluster, provider, namespace,
         annotations, grants = gke_identity(plan, cluster)
     else:
         annotations, grants = {}, eks_identity(plan, cluster)
+    from infra.node_size import hold_node_size
+
+    pool = cluster.node_pool if plan.cloud == "gke" else cluster.node_group
+    hold_node_size(plan, spec.cluster.node_count, pool, cluster)
     opts = ResourceOptions(provider=provider, depends_on=[namespace, *grants])
     for obj in guard_objects(plan, labels, annotations):
         create(obj, opts)
@@ -384,8 +379,3 @@ def guard_steps(spec) -> list[str]:
 
     done = completed_steps()
     return [s.name for s in experiment_steps(spec) if s.name not in done]
-
-
-def refresh_targets(stack: str, cloud: str) -> str:
-    """The logical name of the one resource a scale-back must refresh (see the module doc)."""
-    return f"{stack}-pool" if cloud == "gke" else f"{stack}-nodes"

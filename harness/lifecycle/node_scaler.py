@@ -18,6 +18,7 @@ server on loopback.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -61,7 +62,18 @@ class GkeNodeScaler:
         return target, created.timestamp()
 
     def scale_to_zero(self) -> None:
-        self.container.set_node_pool_size(request={"name": self.pool_name, "node_count": 0})
+        self.scale_to(0)
+
+    def scale_to(self, nodes: int) -> None:
+        """SetNodePoolSize; returns when GKE's operation is done (the nodes are registered)."""
+        op = self.container.set_node_pool_size(
+            request={"name": self.pool_name, "node_count": nodes})
+        wait = getattr(self.container, "get_operation", None)
+        name = getattr(op, "name", "")
+        while wait is not None and name and str(getattr(op, "status", "DONE")).endswith(
+                ("PENDING", "RUNNING")):
+            time.sleep(10)
+            op = wait(name=f"{self.name.rsplit('/clusters/', 1)[0]}/operations/{name}")
 
 
 class EksNodeScaler:
@@ -95,3 +107,12 @@ class EksNodeScaler:
         self.client.update_nodegroup_config(
             clusterName=self.cluster, nodegroupName=self.nodegroup,
             scalingConfig={"minSize": 0, "maxSize": top, "desiredSize": 0})
+
+    def scale_to(self, nodes: int) -> None:
+        """The program's fixed size (min = max = desired); waits until the group is ACTIVE."""
+        self.client.update_nodegroup_config(
+            clusterName=self.cluster, nodegroupName=self.nodegroup,
+            scalingConfig={"minSize": nodes, "maxSize": max(1, nodes), "desiredSize": nodes})
+        self.client.get_waiter("nodegroup_active").wait(
+            clusterName=self.cluster, nodegroupName=self.nodegroup,
+            WaiterConfig={"Delay": 15, "MaxAttempts": 120})

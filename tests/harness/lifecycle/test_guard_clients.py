@@ -212,3 +212,13 @@ class TestGuardScriptWithTheAwsCli:
         assert len(keys) == 1 and keys[0].endswith("-scale-to-zero.json")
         record = json.loads(client.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read())
         assert (record["steps_in_bucket"], record["steps_missing"]) == (["good"], ["later"])
+
+
+def test_eks_scale_back_restores_the_fixed_size(moto_endpoint):  # noqa: F811
+    """What the node-size holder does on `pulumi up` after a guard stop (min = max = desired,
+    then the nodegroup_active waiter, which moto's EKS satisfies)."""
+    eks = eks_cluster(moto_endpoint, nodes=3)
+    scaler = EksNodeScaler("us-east-2", "eks-2-smoke", "eks-2-smoke-nodes", eks)
+    scaler.scale_to_zero()
+    scaler.scale_to(3)
+    assert scaling(eks) == {"minSize": 3, "maxSize": 3, "desiredSize": 3}
