@@ -204,19 +204,19 @@ class BucketStore:
     libraries). A step's results count only when its MANIFEST.json lists files that all exist
     with the listed size and sha256, the manifest being uploaded last."""
 
-    def read(self, key: str) -> bytes | None:
+    def read_object(self, key: str) -> bytes | None:
         """The object at `<run URL><key>`, or None when there is none."""
         raise NotImplementedError
 
-    def write(self, key: str, data: bytes) -> None:
+    def write_object(self, key: str, data: bytes) -> None:
         raise NotImplementedError
 
-    def list(self, prefix: str) -> list[str]:
+    def list_keys(self, prefix: str) -> list[str]:
         """Keys under `<run URL><prefix>`, relative to the run URL."""
         raise NotImplementedError
 
     def has_step_results(self, step: str) -> bool:
-        raw = self.read(f"steps/{step}/MANIFEST.json")
+        raw = self.read_object(f"steps/{step}/MANIFEST.json")
         if raw is None:
             return False
         try:
@@ -226,7 +226,7 @@ class BucketStore:
         except (ValueError, KeyError, TypeError, AttributeError):
             return False
         for name, size, sha in wanted:
-            data = self.read(f"steps/{step}/{name}")
+            data = self.read_object(f"steps/{step}/{name}")
             if data is None or len(data) != size or hashlib.sha256(data).hexdigest() != sha:
                 return False
         return True
@@ -234,17 +234,17 @@ class BucketStore:
     def step_finished_at(self, step: str) -> float | None:
         if not self.has_step_results(step):
             return None
-        raw = self.read(f"steps/{step}/status.json")
+        raw = self.read_object(f"steps/{step}/status.json")
         try:
             return datetime.fromisoformat(json.loads(raw or b"{}")["finished_at"]).timestamp()
         except (ValueError, KeyError, TypeError):
             return None  # no readable end: only the deadline applies to this step
 
     def write_record(self, name: str, data: dict) -> None:
-        self.write(f"guard/{name}", json.dumps(data, indent=2, sort_keys=True).encode())
+        self.write_object(f"guard/{name}", json.dumps(data, indent=2, sort_keys=True).encode())
 
     def record_names(self) -> list[str]:
-        return [k.removeprefix("guard/") for k in self.list("guard/")]
+        return [k.removeprefix("guard/") for k in self.list_keys("guard/")]
 
 
 class CliStore(BucketStore):
@@ -254,7 +254,7 @@ class CliStore(BucketStore):
         self.url, self.run = url, run
         self.gcs = url.startswith("gs://")
 
-    def read(self, key: str) -> bytes | None:
+    def read_object(self, key: str) -> bytes | None:
         target = self.url + key
         args = (["gcloud", "storage", "cat", target] if self.gcs
                 else ["aws", "s3", "cp", target, "-"])
@@ -265,13 +265,13 @@ class CliStore(BucketStore):
                 return None
             raise
 
-    def write(self, key: str, data: bytes) -> None:
+    def write_object(self, key: str, data: bytes) -> None:
         target = self.url + key
         args = (["gcloud", "storage", "cp", "-", target] if self.gcs
                 else ["aws", "s3", "cp", "-", target])
         self.run(args, data)
 
-    def list(self, prefix: str) -> list[str]:
+    def list_keys(self, prefix: str) -> list[str]:
         """Keys under `prefix`, relative to the run URL."""
         if self.gcs:
             try:

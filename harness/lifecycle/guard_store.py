@@ -23,13 +23,13 @@ def _split(url: str, scheme: str) -> tuple[str, str]:
 
 class GcsStore(BucketStore):
     def __init__(self, url: str, client: Any = None):
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]
 
         self.bucket_name, self.prefix = _split(url, "gs")
         self.client = client or storage.Client()
         self.bucket = self.client.bucket(self.bucket_name)
 
-    def read(self, key: str) -> bytes | None:
+    def read_object(self, key: str) -> bytes | None:
         from google.api_core.exceptions import NotFound
 
         try:
@@ -37,10 +37,10 @@ class GcsStore(BucketStore):
         except NotFound:
             return None
 
-    def write(self, key: str, data: bytes) -> None:
+    def write_object(self, key: str, data: bytes) -> None:
         self.bucket.blob(self.prefix + key).upload_from_string(data)
 
-    def list(self, prefix: str) -> list[str]:
+    def list_keys(self, prefix: str) -> list[str]:
         blobs = self.client.list_blobs(self.bucket_name, prefix=self.prefix + prefix)
         return [b.name.removeprefix(self.prefix) for b in blobs]
 
@@ -54,16 +54,16 @@ class S3Store(BucketStore):
             client = boto3.client("s3")
         self.client = client
 
-    def read(self, key: str) -> bytes | None:
+    def read_object(self, key: str) -> bytes | None:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
         except self.client.exceptions.NoSuchKey:
             return None
 
-    def write(self, key: str, data: bytes) -> None:
+    def write_object(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
 
-    def list(self, prefix: str) -> list[str]:
+    def list_keys(self, prefix: str) -> list[str]:
         out = []
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix + prefix)

@@ -69,7 +69,7 @@ def check_store(store, put) -> None:
     assert store.step_finished_at("truncated") is None
     store.write_record("20261201T120000Z-scale-to-zero.json", {"action": "scale-to-zero"})
     assert store.record_names() == ["20261201T120000Z-scale-to-zero.json"]
-    assert json.loads(store.read("guard/20261201T120000Z-scale-to-zero.json")) == {
+    assert json.loads(store.read_object("guard/20261201T120000Z-scale-to-zero.json")) == {
         "action": "scale-to-zero"}
 
 
