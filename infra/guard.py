@@ -258,7 +258,10 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
         display_name=f"study {plan.stack}: scales its nodes to zero",
         opts=child,
     )
-    member = gsa.email.apply(lambda e: f"serviceAccount:{e}")
+    # The email is known from the account id: no unknown output in the grants (a plan shows
+    # them whole, and a resumed up declares them identically); each grant waits for the GSA.
+    member = f"serviceAccount:{plan.identity}"
+    after_gsa = ResourceOptions(parent=cluster, depends_on=[gsa])
     role = projects.IAMCustomRole(
         f"{plan.stack}-guard-role",
         project=plan.project,
@@ -277,7 +280,7 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
             opts=child,
         ),
         projects.IAMMember(f"{plan.stack}-guard-resize", project=plan.project, role=role.name,
-                           member=member, opts=child),
+                           member=member, opts=after_gsa),
         storage.BucketIAMMember(
             f"{plan.stack}-guard-read", bucket=plan.bucket, role="roles/storage.objectViewer",
             member=member,
@@ -285,13 +288,13 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
             condition={"title": "guard-read", "expression":
                        f'resource.name == "projects/_/buckets/{plan.bucket}" || '
                        f'resource.name.startsWith("{prefix}")'},
-            opts=child),
+            opts=after_gsa),
         storage.BucketIAMMember(
             f"{plan.stack}-guard-write", bucket=plan.bucket, role="roles/storage.objectCreator",
             member=member,
             condition={"title": "guard-write",
                        "expression": f'resource.name.startsWith("{prefix}")'},
-            opts=child),
+            opts=after_gsa),
     ]
     return {"iam.gke.io/gcp-service-account": plan.identity}, grants
 
@@ -365,7 +368,11 @@ def deploy_guard(stack: str, spec, cluster, provider, namespace,
 
     pool = cluster.node_pool if plan.cloud == "gke" else cluster.node_group
     hold_node_size(plan, spec.cluster.node_count, pool, cluster)
-    opts = ResourceOptions(provider=provider, depends_on=[namespace, *grants])
+    # The objects wait for the namespace only, like every workload: a guard pod that starts
+    # before its grants propagate fails and the next run (five minutes on) succeeds, and
+    # waiting on the grants' outputs would make the registration order vary between runs.
+    del grants
+    opts = ResourceOptions(provider=provider, depends_on=[namespace])
     for obj in guard_objects(plan, labels, annotations):
         create(obj, opts)
     pulumi.export("guard", plan.summary())
