@@ -352,26 +352,23 @@ def eks_identity(plan: GuardPlan, cluster) -> list[pulumi.Resource]:
 
 
 def deploy_guard(stack: str, spec, cluster, provider, namespace,
-                 labels: dict[str, str], steps: list[str]) -> GuardPlan | None:
-    """The guard and its identity; None when the stack turned it off (which validation refuses
-    before anything is created)."""
+                 labels: dict[str, str], steps: list[str]) -> GuardPlan:
+    """The guard and its identity (`study:guard.enabled: false` never gets here: the spec
+    refuses it)."""
     from experiments.k8s import create
 
-    if not spec.guard.enabled:
-        return None
     plan = guard_plan(stack, spec, steps)
+    annotations: dict[str, str] = {}
     if plan.cloud == "gke":
-        annotations, grants = gke_identity(plan, cluster)
+        annotations, _grants = gke_identity(plan, cluster)
     else:
-        annotations, grants = {}, eks_identity(plan, cluster)
+        eks_identity(plan, cluster)
     from infra.node_size import hold_node_size
 
     pool = cluster.node_pool if plan.cloud == "gke" else cluster.node_group
     hold_node_size(plan, spec.cluster.node_count, pool, cluster)
     # The objects wait for the namespace only, like every workload: a guard pod that starts
-    # before its grants propagate fails and the next run (five minutes on) succeeds, and
-    # waiting on the grants' outputs would make the registration order vary between runs.
-    del grants
+    # before its grants propagate fails and the next run, five minutes on, succeeds.
     opts = ResourceOptions(provider=provider, depends_on=[namespace])
     for obj in guard_objects(plan, labels, annotations):
         create(obj, opts)

@@ -1,9 +1,9 @@
 """`study:guard`: the in-cluster guard that stops the node spend when nobody else does.
 
-Enabled by default on every stack: a stack brought up with plain `pulumi up`, a `study run`
-whose process died and a cluster nobody remembers all keep billing until someone acts; the guard
-is that someone. The policy pack and the real-cloud rules refuse a stack that turns it off, so the
-switch exists only to say so explicitly in a stack file (and be refused with a reason).
+On for every stack: a stack brought up with plain `pulumi up`, a `study run` whose process died
+and a cluster nobody remembers all keep billing until someone acts; the guard is that someone.
+`enabled: false` is refused with the reason (and the policy pack and the real-cloud rules refuse a
+stack whose program lacks the guard), so a stack file that tries to turn it off learns why.
 """
 
 from __future__ import annotations
@@ -36,6 +36,15 @@ class GuardSpec(Strict):
     # After the last step's results are in the bucket, how long the nodes may stay for someone to
     # look at the cluster before the guard scales them to zero.
     grace: str = Field(default="15m", description="e.g. 15m, 1h; 0s = at once")
+
+    @field_validator("enabled")
+    @classmethod
+    def _always_on(cls, v: bool) -> bool:
+        if not v:
+            msg = ("every study cluster runs the guard, which stops its nodes at the deadline "
+                   "when nobody else does (study:guard.grace changes when it acts after the run)")
+            raise ValueError(msg)
+        return v
 
     @field_validator("grace")
     @classmethod

@@ -50,3 +50,13 @@ def test_grace_over_a_day_is_refused():
         "study:guard.grace: '25h' is not allowed; longer than 24h; the deadline bounds a run, "
         "the grace only its tail"
     ]
+
+
+def test_turning_the_guard_off_is_refused_with_the_reason():
+    with pytest.raises(SpecError) as err:
+        spec_with({"enabled": False})
+    assert err.value.problems == [
+        "study:guard.enabled: False is not allowed; every study cluster runs the guard, which "
+        "stops its nodes at the deadline when nobody else does (study:guard.grace changes when "
+        "it acts after the run)"
+    ]
