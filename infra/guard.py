@@ -45,8 +45,11 @@ from infra.operators.versions import AWS_CLI, GCLOUD, PYTHON
 GUARD_NAME = "study-guard"  # CronJob, ServiceAccount and the scripts ConfigMap's prefix
 GUARD_SCRIPTS = "study-guard-scripts"
 GUARD_MOUNT = "/guard"
-TOOLS_MOUNT = "/tools"  # EKS: the AWS CLI copied from its own image
-AWS_CLI_BIN = f"{TOOLS_MOUNT}/aws-cli/v2/current/bin"
+# EKS: the AWS CLI copied from its own image into an emptyDir, which the guard container mounts
+# where the image has it, so the installer's links (v2/current -> the version's directory) hold.
+TOOLS_MOUNT = "/tools"
+AWS_CLI_HOME = "/usr/local/aws-cli"
+AWS_CLI_BIN = f"{AWS_CLI_HOME}/v2/current/bin"
 GKE_PERMISSIONS = (
     "compute.instanceGroupManagers.get",
     "container.clusters.get",
@@ -188,11 +191,11 @@ def guard_objects(plan: GuardPlan, labels: dict[str, str],
         # The AWS CLI image has no python3: copy its self-contained CLI into the pod first.
         image, command = PYTHON.ref, ["python", f"{GUARD_MOUNT}/guard.py"]
         init = [{"name": "aws-cli", "image": AWS_CLI.ref,
-                 "command": ["cp", "-a", "/usr/local/aws-cli/.", f"{TOOLS_MOUNT}/aws-cli/"],
+                 "command": ["cp", "-a", f"{AWS_CLI_HOME}/.", f"{TOOLS_MOUNT}/"],
                  "volumeMounts": [{"name": "tools", "mountPath": TOOLS_MOUNT}],
                  "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}}]
         volumes = [{"name": "tools", "emptyDir": {}}]
-        mounts = [{"name": "tools", "mountPath": TOOLS_MOUNT}]
+        mounts = [{"name": "tools", "mountPath": AWS_CLI_HOME, "readOnly": True}]
         env.append({"name": "PATH", "value": f"{AWS_CLI_BIN}:/usr/local/bin:/usr/bin:/bin"})
     pod = {
         "restartPolicy": "Never",

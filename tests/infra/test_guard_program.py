@@ -105,7 +105,12 @@ class TestEksGuard:
         cron = one(by_type, "kubernetes:batch/v1:CronJob")
         pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
         assert pod["initContainers"][0]["image"].startswith("public.ecr.aws/aws-cli/aws-cli:")
-        assert env_of(cron)["PATH"].startswith("/tools/aws-cli/v2/current/bin:")
+        assert pod["initContainers"][0]["command"] == ["cp", "-a", "/usr/local/aws-cli/.",
+                                                       "/tools/"]
+        # Mounted where the image has it: the installer's v2/current link may be absolute.
+        assert pod["containers"][0]["volumeMounts"][1] == {
+            "name": "tools", "mountPath": "/usr/local/aws-cli", "readOnly": True}
+        assert env_of(cron)["PATH"].startswith("/usr/local/aws-cli/v2/current/bin:")
 
 
 @pytest.mark.parametrize("stack", ["gke-2-smoke", "eks-2-smoke"])
