@@ -45,8 +45,11 @@ from infra.operators.versions import AWS_CLI, GCLOUD, PYTHON
 GUARD_NAME = "study-guard"  # CronJob, ServiceAccount and the scripts ConfigMap's prefix
 GUARD_SCRIPTS = "study-guard-scripts"
 GUARD_MOUNT = "/guard"
-# EKS: the AWS CLI copied from its own image into an emptyDir, which the guard container mounts
-# where the image has it, so the installer's links (v2/current -> the version's directory) hold.
+# GKE: the Cloud SDK slim image has python3 (GoogleCloudPlatform/cloud-sdk-docker
+# debian_slim/Dockerfile installs python3 and checks `python3 --version`). EKS: the AWS CLI image
+# is amazonlinux:2 with the CLI under /usr/local/aws-cli and no python3 (aws/aws-cli
+# docker/Dockerfile); the CLI is copied into an emptyDir that the guard container mounts where
+# the image has it, so the installer's absolute `v2/current` link still resolves.
 TOOLS_MOUNT = "/tools"
 AWS_CLI_HOME = "/usr/local/aws-cli"
 AWS_CLI_BIN = f"{AWS_CLI_HOME}/v2/current/bin"
@@ -188,7 +191,6 @@ def guard_objects(plan: GuardPlan, labels: dict[str, str],
         volumes: list[dict[str, Any]] = []
         mounts: list[dict[str, Any]] = []
     else:
-        # The AWS CLI image has no python3: copy its self-contained CLI into the pod first.
         image, command = PYTHON.ref, ["python", f"{GUARD_MOUNT}/guard.py"]
         init = [{"name": "aws-cli", "image": AWS_CLI.ref,
                  "command": ["cp", "-a", f"{AWS_CLI_HOME}/.", f"{TOOLS_MOUNT}/"],
