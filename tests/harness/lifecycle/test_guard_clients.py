@@ -172,13 +172,13 @@ def test_gke_scaler_sums_the_pools_instance_groups_and_sets_size_zero():
 AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent))
 
 
-@pytest.mark.skipif(AWS_CLI is None, reason="the dev group installs the AWS CLI into .venv")
 class TestGuardScriptWithTheAwsCli:
     """`python /guard/guard.py` as the EKS CronJob runs it, with the real `aws` CLI (v1 from
     PyPI; the image has v2, whose `eks` and `s3` commands and JSON shapes are the same) against
     moto on loopback: the node group goes to zero at the deadline, the record lands in S3."""
 
     def run(self, tmp_path, endpoint, hours: str):
+        assert AWS_CLI is not None, "the dev group installs the AWS CLI into .venv (bin/bootstrap)"
         mount = tmp_path / "guard"
         mount.mkdir(parents=True)
         for name in ("guard.py", "guard_decision.py"):
