@@ -319,6 +319,71 @@ def _image_pins(stack: RenderedStack) -> list[str]:
     return image_pin_problems(stack.manifests, stack.lock, stack.studied)
 
 
+def _cluster_cloud(stack: RenderedStack) -> str | None:
+    types = {r.type for r in stack.resources}
+    if "gcp:container/cluster:Cluster" in types:
+        return "gke"
+    if "aws:eks/cluster:Cluster" in types:
+        return "eks"
+    return None
+
+
+def _guard(stack: RenderedStack) -> list[str]:
+    from experiments.layout import NAMESPACE
+    from infra.guard import GUARD_NAME
+
+    cloud = _cluster_cloud(stack)
+    if cloud is None:
+        return []
+    where = f"{NAMESPACE}/{GUARD_NAME}"
+
+    def named(kind: str) -> dict[str, Any] | None:
+        for obj in stack.manifests:
+            meta = obj.get("metadata") or {}
+            if obj.get("kind") == kind and meta.get("name") == GUARD_NAME and \
+                    meta.get("namespace") == NAMESPACE:
+                return obj
+        return None
+
+    cron = named("CronJob")
+    if cron is None:
+        return [f"no CronJob {where}: nothing scales the nodes to zero at the deadline when the "
+                "run's process dies or nobody runs one (keep study:guard.enabled true)"]
+    out = []
+    pod = cron.get("spec", {}).get("jobTemplate", {}).get("spec", {}).get("template", {}).get(
+        "spec", {})
+    if pod.get("serviceAccountName") != GUARD_NAME or named("ServiceAccount") is None:
+        out.append(f"CronJob {where} does not run as its own ServiceAccount {where}")
+    env = {e.get("name"): e.get("value") for c in pod.get("containers", [])
+           for e in c.get("env") or []}
+    scheme = "gs://" if cloud == "gke" else "s3://"
+    url = env.get("RESULTS_URL") or ""
+    if not url.startswith(scheme):
+        out.append(f"CronJob {where} has no results bucket (RESULTS_URL {url!r}, expected "
+                   f"{scheme}BUCKET/STACK/RUN_ID/): its records would be lost with the cluster")
+    member = f"[{NAMESPACE}/{GUARD_NAME}]"
+    if cloud == "gke":
+        bound = any(r.type == "gcp:serviceaccount/iAMMember:IAMMember"
+                    and r.inputs.get("role") == "roles/iam.workloadIdentityUser"
+                    and str(r.inputs.get("member", "")).endswith(member) for r in stack.resources)
+        sa = named("ServiceAccount") or {}
+        annotated = "iam.gke.io/gcp-service-account" in (
+            (sa.get("metadata") or {}).get("annotations") or {})
+        if not (bound and annotated):
+            out.append(f"ServiceAccount {where} is not bound to a Google service account "
+                       "(Workload Identity: roles/iam.workloadIdentityUser for "
+                       f"PROJECT.svc.id.goog{member} and the iam.gke.io/gcp-service-account "
+                       "annotation): the guard could not scale the node pool")
+    else:
+        bound = any(r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+                    and r.inputs.get("serviceAccount") == GUARD_NAME
+                    and r.inputs.get("namespace") == NAMESPACE for r in stack.resources)
+        if not bound:
+            out.append(f"ServiceAccount {where} has no EKS Pod Identity association: the guard "
+                       "could not scale the node group")
+    return out
+
+
 RULES: list[Rule] = [
     Rule(
         "pvc-storage-class",
@@ -375,6 +440,16 @@ RULES: list[Rule] = [
         "Every Kubernetes provider sets upsert_existing_objects, so an up after a hard kill "
         "adopts the objects created but not yet recorded in the state.",
         _resume_upsert,
+    ),
+    Rule(
+        "guard",
+        "kubernetes/kubernetes pkg/controller/cronjob/cronjob_controllerv2.go (a CronJob runs "
+        "with no client connected); Workload Identity Federation for GKE, 'Link Kubernetes "
+        "ServiceAccounts to IAM'; Amazon EKS user guide, 'EKS Pod Identity'",
+        "Every cluster runs the guard CronJob as its own ServiceAccount, bound to a cloud "
+        "identity, with the results bucket to record to, so the nodes stop at the deadline "
+        "however the cluster came up.",
+        _guard,
     ),
 ]
 

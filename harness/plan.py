@@ -89,6 +89,29 @@ class Plan:
         return [str(p) for p in self.report.warnings]
 
     @property
+    def guard(self) -> dict[str, Any] | None:
+        """The in-cluster guard as the program declared it (infra.guard); None when absent."""
+        return self.exports.get("guard") or None
+
+    def guard_rows(self) -> list[tuple[str, str]]:
+        """The guard's plan lines: when it scales the nodes to zero, where it writes, as whom."""
+        g = self.guard
+        if g is None:
+            return [("guard", "none: nothing stops the nodes if the run's process dies")]
+        hours = g["deadline_hours"]
+        return [
+            ("guard", f"CronJob {g['cronjob']} ({g['schedule']}), scales {g['pool']} to zero"),
+            ("deadline", f"{hours:.2f} h after cluster creation (the earlier of budget.max_hours "
+                         "and budget.usd / price per hour)"),
+            ("grace", f"{g['grace_seconds'] / 60:g} min after the last step's results are in "
+                      "the bucket"),
+            ("bucket", g["bucket"]),
+            ("records", g["records"]),
+            ("identity", f"{g['service_account']} -> {g['identity']} ({g['binding']})"),
+            ("permissions", ", ".join(g["permissions"])),
+        ]
+
+    @property
     def ok(self) -> bool:
         return not self.violations
 
@@ -133,6 +156,7 @@ class Plan:
                 "price_table_as_of": _price_date(),
             },
             "budget": self.spec.budget.model_dump(),
+            "guard": self.guard,
             "manifests": len(self.manifests),
             "violations": self.violations,
             "warnings": self.warnings,

@@ -67,6 +67,13 @@ def print_plan(plan, manifests_dir: Path, removed: int = 0) -> None:
         cost.add_row("estimated cost", f"{est.usd:.2f} USD")
         cost.add_row("budget", f"{spec.budget.usd:g} USD, {spec.budget.max_hours:g} h")
         out.print(cost)
+    if plan.resources:
+        guard = Table(title="Guard", title_justify="left", show_header=False)
+        guard.add_column("item")
+        guard.add_column("value", overflow="fold")
+        for item, value in plan.guard_rows():
+            guard.add_row(item, escape(value))
+        out.print(guard)
     for w in plan.warnings:
         console.warn(w)
     for v in plan.violations:

@@ -65,6 +65,10 @@ def build(stack: str, spec: StackSpec) -> None:
     )
     for key, value in cluster.outputs.items():
         pulumi.export(key, value)
+    # The guard that stops the node spend at the deadline or after the results: infra/guard.py.
+    from infra.guard import deploy_guard, guard_steps
+
+    deploy_guard(stack, spec, cluster, cluster.provider, namespace, labels, guard_steps(spec))
     # Operators, then the experiment: see infra/workloads.py.
     from infra.workloads import deploy
 

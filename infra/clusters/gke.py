@@ -111,6 +111,11 @@ class GkeCluster(ComponentResource):
                 cluster_ipv4_cidr_block="/14", services_ipv4_cidr_block="/20"
             ),
             resource_labels=labels,
+            # Pods get cloud credentials only as a Kubernetes service account (the results
+            # writer); no key exists anywhere.
+            workload_identity_config=container.ClusterWorkloadIdentityConfigArgs(
+                workload_pool=workload_pool(spec)
+            ),
             opts=ResourceOptions(parent=self, depends_on=list(self.services.values())),
         )
         self.node_pool = container.NodePool(
@@ -248,4 +253,13 @@ def _node_config(spec: GkeClusterSpec, labels: dict[str, Any]) -> container.Node
         labels=labels,
         resource_labels=labels,
         oauth_scopes=[CLOUD_PLATFORM_SCOPE],
+        # The GKE metadata server answers pods with their Workload Identity, never the node's.
+        workload_metadata_config=container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+            mode="GKE_METADATA"
+        ),
     )
+
+
+def workload_pool(spec: GkeClusterSpec) -> str:
+    """The project's Workload Identity pool: pods authenticate as Kubernetes service accounts."""
+    return f"{spec.project}.svc.id.goog"

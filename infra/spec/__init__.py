@@ -27,6 +27,7 @@ from harness.errors import SpecError
 from infra.spec.common import LABEL_VALUE, Budget, PriceOverride, Quota, Strict
 from infra.spec.eks import EksClusterSpec
 from infra.spec.gke import GkeClusterSpec
+from infra.spec.guard import GuardSpec
 
 NAMESPACE = "study"
 
@@ -83,6 +84,7 @@ class StackSpec(Strict):
     budget: Budget
     quota: Quota = Field(default_factory=Quota)
     prices: PriceOverride = Field(default_factory=PriceOverride)
+    guard: GuardSpec = Field(default_factory=GuardSpec)
 
     @model_validator(mode="after")
     def _one_expiry(self) -> StackSpec:

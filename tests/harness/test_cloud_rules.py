@@ -32,7 +32,7 @@ def job(name: str, containers: list[dict], step: str | None = "s1") -> dict:
 def test_every_rule_names_its_upstream_source_and_requirement():
     assert [r.name for r in RULES] == [
         "pvc-storage-class", "image-pinned", "distinct-step-services", "helper-image-registry",
-        "quoted-scripts", "step-timeouts", "resume-upsert",
+        "quoted-scripts", "step-timeouts", "resume-upsert", "guard",
     ]
     for r in RULES:
         assert len(r.source) > 20 and len(r.doc) > 20, r.name

@@ -21,6 +21,9 @@ STUDY_LABELS = {"study", "stack", "owner", "expires-at", "budget-usd", "managed-
 # Types that carry no tags of their own (associations, attachments, providers).
 UNTAGGED = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    # An inline role policy takes no tags (terraform-provider-aws aws_iam_role_policy has no
+    # `tags` argument); its role carries them.
+    "aws:iam/rolePolicy:RolePolicy",
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
 }
 
