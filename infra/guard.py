@@ -177,13 +177,16 @@ RUN_CONFIGMAP = "study-run"
 RUN_KEY = "run_id"
 
 
-def guard_objects(plan: GuardPlan, labels: dict[str, str],
+def guard_objects(plan: GuardPlan, labels: dict[str, Any],
                   sa_annotations: dict[str, str]) -> list[dict[str, Any]]:
     """ServiceAccount, scripts ConfigMap and the CronJob, as plain objects (validated by
     `study plan` against the Kubernetes schemas like every other object)."""
     here = Path(__file__).resolve().parent.parent / "experiments"
     ns = layout.NAMESPACE
-    meta = {"namespace": ns, "labels": {**labels, layout.LABEL_ROLE: "guard"}}
+    # The expires-at label is an Output stamped at creation (infra.expiry); Kubernetes objects
+    # carry the labels known now, as the experiment's objects do.
+    known = {k: v for k, v in labels.items() if isinstance(v, str)}
+    meta = {"namespace": ns, "labels": {**known, layout.LABEL_ROLE: "guard"}}
     env = guard_env(plan)
     if plan.cloud == "gke":
         image, command = GCLOUD.ref, ["python3", f"{GUARD_MOUNT}/guard.py"]
@@ -357,7 +360,7 @@ def eks_identity(plan: GuardPlan, cluster) -> list[pulumi.Resource]:
 
 
 def deploy_guard(stack: str, spec, cluster, provider, namespace,
-                 labels: dict[str, str], steps: list[str]) -> GuardPlan:
+                 labels: dict[str, Any], steps: list[str]) -> GuardPlan:
     """The guard and its identity (`study:guard.enabled: false` never gets here: the spec
     refuses it)."""
     from experiments.k8s import create
