@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.errors import StudyError
+from harness.errors import StudyError, ensure_dir
 
 INDEX = ".study-manifests.json"
 WRITER = "study plan"
@@ -50,21 +50,20 @@ def prepare(raw: str | Path, option: str = "--manifests", adopt: bool = False) -
     if path.exists() and not path.is_dir():
         raise _refuse(option, path, "exists and is not a directory; pass a directory")
     if path.is_dir():
-        if read_index(path, option) is None:
-            others = _entries(path, option)
+        indexed = read_index(path, option)
+        others = _entries(path, option)
+        if indexed is None:
             if adopt and others and all(_FILE.fullmatch(n) for n in others):
                 _write_index(path, others)
                 others = []
-            if others:
-                shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-                raise _refuse(option, path, f"holds files {WRITER} did not write ({shown}); "
-                                            "pass a new or empty directory, or remove it")
+        else:  # beside an index, a user's notes may stay; a file named like a manifest may not
+            others = [n for n in others if _FILE.fullmatch(n) and n not in indexed]
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise _refuse(option, path, f"holds files {WRITER} did not write ({shown}); "
+                                        "pass a new or empty directory, or remove it")
     else:
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _refuse(option, path, f"cannot create the directory ({exc.strerror or exc})"
-                          ) from None
+        ensure_dir(path, option)
     if not os.access(path, os.W_OK | os.X_OK):
         raise _refuse(option, path, "is not writable; pass a directory you can write")
     return path
@@ -94,9 +93,17 @@ def read_index(path: Path, option: str = "--manifests") -> list[str] | None:
     return [f for f in files if _FILE.fullmatch(f)]
 
 
+def _create(path: Path, text: str) -> None:
+    """A new file at `path`: never written through a symlink or over a file already there."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def _write_index(path: Path, files: list[str]) -> None:
     tmp = path / f".{INDEX}.tmp"
-    tmp.write_text(json.dumps({"written_by": WRITER, "files": files}, indent=1) + "\n")
+    tmp.unlink(missing_ok=True)  # the harness's own name; a symlink there is not followed
+    _create(tmp, json.dumps({"written_by": WRITER, "files": files}, indent=1) + "\n")
     os.replace(tmp, path / INDEX)
 
 
@@ -137,7 +144,14 @@ def write(objs: list[dict], path: Path) -> list[Path]:
     out = []
     for name, obj in zip(names, objs, strict=True):
         p = path / name
-        p.write_text(yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=False))
+        if name in old:  # the harness's file (or a link put in its place): replaced, not followed
+            p.unlink(missing_ok=True)
+        try:
+            _create(p, yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=False))
+        except FileExistsError:  # appeared since the directory was checked: someone else's
+            msg = (f"the manifests directory {path}: {name} appeared while the plan ran and "
+                   f"is not {WRITER}'s; it was left as it is")
+            raise StudyError(msg) from None
         out.append(p)
     _write_index(path, names)
     return out
