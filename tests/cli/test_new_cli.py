@@ -117,6 +117,44 @@ def test_unknown_source_suggests_the_closest(cli, shipped):
     assert err.strip().endswith("did you mean 'gke-4-nightly'?")
 
 
+@pytest.mark.parametrize(("name", "text", "line"), [
+    ("dup", "config:\n  study:owner: a\n  study:owner: b\n",
+     "Pulumi.dup.yaml is not a stack file: line 3, column 3: found duplicate key "
+     "\"study:owner\" with value \"b\" (original value: \"a\")"),
+    ("broken", "config: [\n", "Pulumi.broken.yaml is not a stack file: line 2, column 1: "
+                              "expected the node content, but found '<stream end>'"),
+    ("bare", "config:\n  study:owner: a\n",
+     "Pulumi.bare.yaml has no study:cluster mapping under config:; copy a stack `study "
+     "stacks` lists"),
+    ("list", "- a\n", "Pulumi.list.yaml has no study:cluster mapping under config:; copy a "
+                      "stack `study stacks` lists"),
+])
+def test_a_source_that_is_no_stack_file_is_one_line(cli, shipped, name, text, line):
+    """Any stack may be copied, so the source is checked as input: a broken one is named in
+    one line, never an internal error, and nothing is written."""
+    (shipped / f"Pulumi.{name}.yaml").write_text(text)
+    code, out, err = cli("new", "mine", "--from", name, "--owner", "alice")
+    assert (code, out, err) == (1, "", f"error: --from {name}: {line}\n")
+    assert not (shipped / "Pulumi.mine.yaml").exists()
+
+
+def test_a_source_that_is_not_utf8_is_one_line(cli, shipped):
+    text = b"config:\n  study:owner: caf\xe9\n"  # Latin-1
+    (shipped / "Pulumi.latin.yaml").write_bytes(text)
+    code, out, err = cli("new", "mine", "--from", "latin", "--owner", "alice")
+    assert (code, out, err) == (1, "", "error: --from latin: Pulumi.latin.yaml is not UTF-8 "
+                                       f"text (byte {text.index(0xE9)}); fix it\n")
+
+
+def test_a_source_name_that_is_a_path_is_refused(cli, shipped):
+    code, out, err = cli("new", "mine", "--from", "../stacks/Pulumi.gke-4-nightly",
+                         "--owner", "alice")
+    assert (code, out) == (1, "")
+    assert err == ("error: --from '../stacks/Pulumi.gke-4-nightly': not allowed; letters, "
+                   "digits, '-', '_' and '.', starting with a letter or digit, at most 100 "
+                   "characters (Pulumi's stack names)\n")
+
+
 class TestLifetime:
     """A --ttl is written as `study:ttl` where the spec reads it (stamped when the cluster is
     created), else as the absolute `study:expires_at` it ends at; --expires-at as given, in UTC."""
