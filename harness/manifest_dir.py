@@ -47,9 +47,17 @@ def prepare(raw: str | Path, option: str = "--manifests", adopt: bool = False) -
     if any(real == p or real.startswith(p + "/") for p in PSEUDO):
         raise _refuse(option, path, "is inside a kernel pseudo-filesystem; pass a directory of "
                                     "your own")
-    if path.exists() and not path.is_dir():
+    try:  # a name too long for the filesystem is an OSError here, not a missing directory
+        exists, is_dir, is_link = path.exists(), path.is_dir(), path.is_symlink()
+    except OSError as exc:
+        raise _refuse(option, path, f"cannot be used ({exc.strerror or exc}); pass another "
+                                    "directory") from None
+    if is_link and not exists:
+        raise _refuse(option, path, f"is a link to nothing ({os.readlink(path)}); create its "
+                                    "target or pass another directory")
+    if exists and not is_dir:
         raise _refuse(option, path, "exists and is not a directory; pass a directory")
-    if path.is_dir():
+    if is_dir:
         indexed = read_index(path, option)
         others = _entries(path, option)
         if indexed is None:

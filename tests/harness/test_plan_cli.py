@@ -188,6 +188,22 @@ class TestManifestsDir:
         assert err == (f"error: --manifests /: holds files study plan did not write ({shown}, "
                        "...); pass a new or empty directory, or remove it\n")
 
+    def test_a_name_too_long_for_the_filesystem_is_one_line(self, cli, tmp_path):
+        where = tmp_path / ("x" * 300)  # NAME_MAX is 255 on Linux filesystems
+        code, out, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(where))
+        assert (code, out) == (1, "")
+        assert err == (f"error: --manifests {where}: cannot be used (File name too long); pass "
+                       "another directory\n")
+
+    def test_a_link_to_nothing_is_named_as_such(self, cli, tmp_path):
+        link = tmp_path / "m"
+        link.symlink_to(tmp_path / "gone")
+        code, out, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(link))
+        assert (code, out) == (1, "")
+        assert err == (f"error: --manifests {link}: is a link to nothing ({tmp_path / 'gone'}); "
+                       "create its target or pass another directory\n")
+        assert not (tmp_path / "gone").exists()
+
     def test_a_second_plan_replaces_only_its_own_files(self, cli, tmp_path):
         out_dir = tmp_path / "m"
         assert cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))[0] == 0
