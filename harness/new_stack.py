@@ -175,9 +175,16 @@ def create(stack: str, source: str, project: str | None, owner: str, ttl: str | 
     except FileExistsError:
         msg = f"stack '{stack}' exists ({dest}); pick another name, or edit that file"
         raise StudyError(msg) from None
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(header + buf.getvalue())
+    except OSError as exc:
+        msg = f"cannot create {dest} ({exc.strerror or exc})"
+        raise StudyError(msg) from None
     try:
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(header + buf.getvalue())
+        except OSError as exc:  # a full disk: no half-written stack file stays behind
+            msg = f"cannot write {dest} ({exc.strerror or exc}); it was removed"
+            raise StudyError(msg) from None
         _, _, report = load_and_validate(stack, now)
         if report.errors:
             raise SpecError([str(p) for p in report.errors])

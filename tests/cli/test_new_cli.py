@@ -111,6 +111,35 @@ def test_a_stack_the_loader_refuses_is_not_left_behind(cli, shipped):
     assert not (shipped / "Pulumi.mine.yaml").exists()
 
 
+def test_a_write_that_fails_leaves_no_half_written_file(cli, shipped, monkeypatch):
+    """A full disk while writing: one line, and no truncated stack file for `study plan`."""
+    import errno
+    import os
+
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, fd, *a, **kw):
+            self.fh = real_fdopen(fd, *a, **kw)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, text):
+            self.fh.write(text[:10])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("harness.new_stack.os.fdopen", FullDisk)
+    code, out, err = cli("new", "mine", "--from", "eks-2-smoke", "--owner", "alice")
+    dest = shipped / "Pulumi.mine.yaml"
+    assert (code, out, err) == (1, "", f"error: cannot write {dest} (No space left on device); "
+                                       "it was removed\n")
+    assert not dest.exists()
+
+
 def test_unknown_source_suggests_the_closest(cli, shipped):
     code, _, err = cli("new", "mine", "--from", "gke-4-nigthly", "--owner", "alice")
     assert code == 1
