@@ -141,9 +141,10 @@ def test_a_write_that_fails_leaves_no_half_written_file(cli, shipped, monkeypatc
 
 
 def test_unknown_source_suggests_the_closest(cli, shipped):
-    code, _, err = cli("new", "mine", "--from", "gke-4-nigthly", "--owner", "alice")
-    assert code == 1
-    assert err.strip().endswith("did you mean 'gke-4-nightly'?")
+    code, out, err = cli("new", "mine", "--from", "gke-4-nigthly", "--owner", "alice")
+    assert (code, out) == (1, "")
+    assert err == (f"error: stack 'gke-4-nigthly' not found in {shipped}; did you mean "
+                   "'gke-4-nightly'?\n")
 
 
 @pytest.mark.parametrize(("name", "text", "line"), [

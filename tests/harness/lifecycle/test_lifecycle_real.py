@@ -259,8 +259,7 @@ class TestPassphrase:
             "PULUMI_CONFIG_PASSPHRASE_FILE=PATH")
 
     def test_an_empty_file_variable_counts_as_unset(self):
-        assert self._refused({"PULUMI_CONFIG_PASSPHRASE_FILE": ""}).startswith(
-            "PULUMI_CONFIG_PASSPHRASE is not set")
+        assert self._refused({"PULUMI_CONFIG_PASSPHRASE_FILE": ""}) == self._refused({})
 
     def test_an_unreadable_passphrase_file_is_named(self, tmp_path):
         missing = tmp_path / "nope"
@@ -269,8 +268,7 @@ class TestPassphrase:
             "directory); name a readable file holding the passphrase")
 
     def test_object_store_state_needs_it_too(self):
-        assert self._refused({}, "gs://bucket/state").startswith(
-            "PULUMI_CONFIG_PASSPHRASE is not set")
+        assert self._refused({}, "gs://bucket/state") == self._refused({})
 
     def test_what_the_cli_accepts_is_accepted(self, tmp_path):
         from harness.lifecycle.pulumi_backend import require_passphrase
