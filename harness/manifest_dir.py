@@ -19,6 +19,7 @@ import yaml
 from harness.errors import StudyError, ensure_dir
 
 INDEX = ".study-manifests.json"
+TMP_INDEX = f".{INDEX}.tmp"
 WRITER = "study plan"
 # Kernel pseudo-filesystems: never a place for files, even where a directory looks empty.
 PSEUDO = ("/proc", "/sys", "/dev")
@@ -78,8 +79,10 @@ def prepare(raw: str | Path, option: str = "--manifests", adopt: bool = False) -
 
 
 def _entries(path: Path, option: str) -> list[str]:
+    """What `path` holds besides the harness's own index file in the making (a crash between
+    writing it and renaming it into place leaves it; it is replaced next time)."""
     try:
-        return sorted(e.name for e in os.scandir(path))
+        return sorted(e.name for e in os.scandir(path) if e.name != TMP_INDEX)
     except OSError as exc:
         raise _refuse(option, path, f"cannot be listed ({exc.strerror or exc})") from None
 
@@ -109,7 +112,7 @@ def _create(path: Path, text: str) -> None:
 
 
 def _write_index(path: Path, files: list[str]) -> None:
-    tmp = path / f".{INDEX}.tmp"
+    tmp = path / TMP_INDEX
     tmp.unlink(missing_ok=True)  # the harness's own name; a symlink there is not followed
     _create(tmp, json.dumps({"written_by": WRITER, "files": files}, indent=1) + "\n")
     os.replace(tmp, path / INDEX)

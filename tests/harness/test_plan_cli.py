@@ -188,6 +188,19 @@ class TestManifestsDir:
         assert err == (f"error: --manifests /: holds files study plan did not write ({shown}, "
                        "...); pass a new or empty directory, or remove it\n")
 
+    def test_an_index_left_half_written_by_a_crash_does_not_lock_the_directory(self, cli,
+                                                                               tmp_path):
+        """A crash between writing the index and renaming it into place leaves only the
+        harness's temporary file: the next plan writes there as into an empty directory."""
+        out_dir = tmp_path / "m"
+        out_dir.mkdir()
+        (out_dir / "..study-manifests.json.tmp").write_text('{"written_by": "study pl')
+        code, _, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))
+        assert code == 0, err
+        assert not (out_dir / "..study-manifests.json.tmp").exists()
+        index = json.loads((out_dir / ".study-manifests.json").read_text())
+        assert sorted(index["files"]) == sorted(p.name for p in out_dir.glob("*.yaml"))
+
     def test_a_name_too_long_for_the_filesystem_is_one_line(self, cli, tmp_path):
         where = tmp_path / ("x" * 300)  # NAME_MAX is 255 on Linux filesystems
         code, out, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(where))
