@@ -25,7 +25,7 @@ WRITER = "study plan"
 PSEUDO = ("/proc", "/sys", "/dev")
 # One path component made of a Kubernetes kind or name; anything else is written as `invalid`.
 _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
-_FILE = re.compile(r"\d{3}-[A-Za-z0-9._-]+\.yaml")
+_FILE = re.compile(r"[0-9]{3}-[A-Za-z0-9._-]+\.yaml")
 
 
 def _refuse(option: str, path: object, why: str) -> StudyError:

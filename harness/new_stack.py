@@ -18,7 +18,7 @@ from pathlib import Path
 from harness.errors import SpecError, StudyError
 
 # A lifetime as `study:ttl` writes it: a whole number of minutes, hours or days.
-TTL = re.compile(r"(\d{1,6})([mhd])")
+TTL = re.compile(r"([0-9]{1,6})([mhd])")  # ASCII digits: \d also takes other scripts' digits
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 MIN_TTL = timedelta(minutes=10)  # shorter than any cluster takes to come up
 MAX_TTL = timedelta(days=30)  # a forgotten cluster is destroyed within a month
@@ -72,7 +72,8 @@ def lifetime_config(ttl: str | None, expires_at: str | None, now: datetime,
                    "2027-01-31T00:00:00Z")
             raise StudyError(msg) from None
         if when.tzinfo is None:
-            msg = f"--expires-at {expires_at}: no time zone; end it with Z for UTC"
+            msg = (f"--expires-at {expires_at}: no time zone; a date and time ending in Z "
+                   "(UTC), e.g. 2027-01-31T00:00:00Z")
             raise StudyError(msg)
         text = when.astimezone(UTC).isoformat().replace("+00:00", "Z")
         return {"study:expires_at": text, "study:ttl": None}

@@ -71,6 +71,12 @@ def test_refuses_to_overwrite_a_stack_file(cli, shipped):
      "give the stack's lifetime once: --ttl (e.g. 12h) or --expires-at (ISO 8601)"),
     (["--project", "my-gcp-project", "--expires-at", "next week"],
      "--expires-at 'next week': not an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z"),
+    (["--project", "my-gcp-project", "--ttl", "\uff11\uff12h"],  # fullwidth digits
+     "--ttl '\uff11\uff12h': not a lifetime; a whole number of minutes, hours or days, e.g. "
+     "90m, 12h, 3d"),
+    (["--project", "my-gcp-project", "--expires-at", "2027-01-31Z"],
+     "--expires-at 2027-01-31Z: no time zone; a date and time ending in Z (UTC), e.g. "
+     "2027-01-31T00:00:00Z"),
 ])
 def test_each_bad_flag_is_one_line_and_nothing_is_written(cli, shipped, args, line):
     argv = ["new", "mine", "--from", "gke-4-nightly", *args]
