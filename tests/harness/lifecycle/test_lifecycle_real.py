@@ -287,6 +287,25 @@ class TestPassphrase:
         assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == "/run/secrets/phrase"
 
 
+def test_a_relative_passphrase_file_is_the_one_next_to_the_user(tmp_path, monkeypatch):
+    """The Automation API runs the CLI in the workspace's work_dir, the project (pulumi 3.272.0
+    sdk/python/lib/pulumi/automation/_local_workspace.py, `pulumi_command.run(args,
+    self.work_dir, ...)`), and the CLI reads PULUMI_CONFIG_PASSPHRASE_FILE relative to its own
+    directory (pulumi/pulumi pkg/secrets/passphrase/manager.go at 037bd642, readPassphrase,
+    filepath.Abs): the harness passes the path it checked, made absolute."""
+    from harness.lifecycle.pulumi_backend import require_passphrase
+
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    (here / "phrase").write_text("correct horse\n")
+    monkeypatch.chdir(here)
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", "phrase")
+    require_passphrase(os.environ, "file:///s")
+    env = PulumiBackend(project=tmp_path / "project").env_vars()
+    assert env["PULUMI_CONFIG_PASSPHRASE_FILE"] == str(here / "phrase")
+
+
 class TestStackNotFound:
     """Only "no such stack" means nothing exists; any other failure to read the state (a wrong
     passphrase, an unreachable bucket) must not look like an empty stack to destroy or janitor."""
