@@ -16,15 +16,16 @@ from pathlib import Path
 
 import yaml
 
-from harness.errors import StudyError
+from harness.errors import StudyError, ensure_dir
 
 INDEX = ".study-manifests.json"
+TMP_INDEX = f".{INDEX}.tmp"
 WRITER = "study plan"
 # Kernel pseudo-filesystems: never a place for files, even where a directory looks empty.
 PSEUDO = ("/proc", "/sys", "/dev")
 # One path component made of a Kubernetes kind or name; anything else is written as `invalid`.
 _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
-_FILE = re.compile(r"\d{3}-[A-Za-z0-9._-]+\.yaml")
+_FILE = re.compile(r"[0-9]{3}-[A-Za-z0-9._-]+\.yaml")
 
 
 def _refuse(option: str, path: object, why: str) -> StudyError:
@@ -47,32 +48,41 @@ def prepare(raw: str | Path, option: str = "--manifests", adopt: bool = False) -
     if any(real == p or real.startswith(p + "/") for p in PSEUDO):
         raise _refuse(option, path, "is inside a kernel pseudo-filesystem; pass a directory of "
                                     "your own")
-    if path.exists() and not path.is_dir():
+    try:  # a name too long for the filesystem is an OSError here, not a missing directory
+        exists, is_dir, is_link = path.exists(), path.is_dir(), path.is_symlink()
+    except OSError as exc:
+        raise _refuse(option, path, f"cannot be used ({exc.strerror or exc}); pass another "
+                                    "directory") from None
+    if is_link and not exists:
+        raise _refuse(option, path, f"is a link to nothing ({os.readlink(path)}); create its "
+                                    "target or pass another directory")
+    if exists and not is_dir:
         raise _refuse(option, path, "exists and is not a directory; pass a directory")
-    if path.is_dir():
-        if read_index(path, option) is None:
-            others = _entries(path, option)
+    if is_dir:
+        indexed = read_index(path, option)
+        others = _entries(path, option)
+        if indexed is None:
             if adopt and others and all(_FILE.fullmatch(n) for n in others):
                 _write_index(path, others)
                 others = []
-            if others:
-                shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-                raise _refuse(option, path, f"holds files {WRITER} did not write ({shown}); "
-                                            "pass a new or empty directory, or remove it")
+        else:  # beside an index, a user's notes may stay; a file named like a manifest may not
+            others = [n for n in others if _FILE.fullmatch(n) and n not in indexed]
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise _refuse(option, path, f"holds files {WRITER} did not write ({shown}); "
+                                        "pass a new or empty directory, or remove it")
     else:
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _refuse(option, path, f"cannot create the directory ({exc.strerror or exc})"
-                          ) from None
+        ensure_dir(path, option)
     if not os.access(path, os.W_OK | os.X_OK):
         raise _refuse(option, path, "is not writable; pass a directory you can write")
     return path
 
 
 def _entries(path: Path, option: str) -> list[str]:
+    """What `path` holds besides the harness's own index file in the making (a crash between
+    writing it and renaming it into place leaves it; it is replaced next time)."""
     try:
-        return sorted(e.name for e in os.scandir(path))
+        return sorted(e.name for e in os.scandir(path) if e.name != TMP_INDEX)
     except OSError as exc:
         raise _refuse(option, path, f"cannot be listed ({exc.strerror or exc})") from None
 
@@ -94,9 +104,17 @@ def read_index(path: Path, option: str = "--manifests") -> list[str] | None:
     return [f for f in files if _FILE.fullmatch(f)]
 
 
+def _create(path: Path, text: str) -> None:
+    """A new file at `path`: never written through a symlink or over a file already there."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def _write_index(path: Path, files: list[str]) -> None:
-    tmp = path / f".{INDEX}.tmp"
-    tmp.write_text(json.dumps({"written_by": WRITER, "files": files}, indent=1) + "\n")
+    tmp = path / TMP_INDEX
+    tmp.unlink(missing_ok=True)  # the harness's own name; a symlink there is not followed
+    _create(tmp, json.dumps({"written_by": WRITER, "files": files}, indent=1) + "\n")
     os.replace(tmp, path / INDEX)
 
 
@@ -137,7 +155,14 @@ def write(objs: list[dict], path: Path) -> list[Path]:
     out = []
     for name, obj in zip(names, objs, strict=True):
         p = path / name
-        p.write_text(yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=False))
+        if name in old:  # the harness's file (or a link put in its place): replaced, not followed
+            p.unlink(missing_ok=True)
+        try:
+            _create(p, yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=False))
+        except FileExistsError:  # appeared since the directory was checked: someone else's
+            msg = (f"the manifests directory {path}: {name} appeared while the plan ran and "
+                   f"is not {WRITER}'s; it was left as it is")
+            raise StudyError(msg) from None
         out.append(p)
     _write_index(path, names)
     return out

@@ -18,7 +18,7 @@ from pathlib import Path
 from harness.errors import SpecError, StudyError
 
 # A lifetime as `study:ttl` writes it: a whole number of minutes, hours or days.
-TTL = re.compile(r"(\d{1,6})([mhd])")
+TTL = re.compile(r"([0-9]{1,6})([mhd])")  # ASCII digits: \d also takes other scripts' digits
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 MIN_TTL = timedelta(minutes=10)  # shorter than any cluster takes to come up
 MAX_TTL = timedelta(days=30)  # a forgotten cluster is destroyed within a month
@@ -72,7 +72,8 @@ def lifetime_config(ttl: str | None, expires_at: str | None, now: datetime,
                    "2027-01-31T00:00:00Z")
             raise StudyError(msg) from None
         if when.tzinfo is None:
-            msg = f"--expires-at {expires_at}: no time zone; end it with Z for UTC"
+            msg = (f"--expires-at {expires_at}: no time zone; a date and time ending in Z "
+                   "(UTC), e.g. 2027-01-31T00:00:00Z")
             raise StudyError(msg)
         text = when.astimezone(UTC).isoformat().replace("+00:00", "Z")
         return {"study:expires_at": text, "study:ttl": None}
@@ -84,6 +85,33 @@ def lifetime_config(ttl: str | None, expires_at: str | None, now: datetime,
     return {"study:expires_at": end.isoformat().replace("+00:00", "Z"), "study:ttl": None}
 
 
+def _source_config(yaml, source: str, src: Path):
+    """The source document (round trip) with its `config:` and `study:cluster` mappings, or a
+    one-line StudyError: any stack may be copied, so the source is input like any other."""
+    from ruamel.yaml.error import YAMLError
+
+    from harness.stacks import _yaml_problem
+
+    try:
+        doc = yaml.load(src.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        msg = f"--from {source}: {src.name} is not UTF-8 text (byte {exc.start}); fix it"
+        raise StudyError(msg) from None
+    except OSError as exc:
+        msg = f"--from {source}: {src.name} cannot be read ({exc.strerror or exc})"
+        raise StudyError(msg) from None
+    except YAMLError as exc:
+        msg = f"--from {source}: {src.name} is not a stack file: {_yaml_problem(exc)}"
+        raise StudyError(msg) from None
+    config = doc.get("config") if isinstance(doc, dict) else None
+    cluster = config.get("study:cluster") if isinstance(config, dict) else None
+    if not isinstance(cluster, dict):
+        msg = (f"--from {source}: {src.name} has no study:cluster mapping under config:; copy "
+               "a stack `study stacks` lists")
+        raise StudyError(msg)
+    return doc, config, cluster
+
+
 def create(stack: str, source: str, project: str | None, owner: str, ttl: str | None,
            expires_at: str | None, now: datetime | None = None,
            root: Path | None = None) -> NewStack:
@@ -93,14 +121,14 @@ def create(stack: str, source: str, project: str | None, owner: str, ttl: str | 
     from harness.paths import stack_name
     from harness.plan import load_and_validate
     from harness.stacks import project_dir, stack_file
-    from infra.validate import STACK_NAME, clock
+    from infra.validate import STACK_NAME, STACK_NAME_RULE, clock
 
     root = root or project_dir()
     stack_name(stack, "STACK")
     if not STACK_NAME.match(stack):
-        msg = (f"STACK {stack!r}: not allowed; the cluster is named after the stack: lowercase "
-               "letters, digits and '-', starting with a letter, at most 36 characters")
+        msg = f"STACK {stack!r}: not allowed; {STACK_NAME_RULE}"
         raise StudyError(msg)
+    stack_name(source, "--from")
     src = stack_file(source, root)
     dest = root / "stacks" / f"Pulumi.{stack}.yaml"
     if dest.exists():
@@ -116,9 +144,7 @@ def create(stack: str, source: str, project: str | None, owner: str, ttl: str | 
     yaml = YAML()  # round trip: comments, key order and quoting stay as the shipped file has them
     yaml.width = 4096
     yaml.preserve_quotes = True
-    doc = yaml.load(src.read_text(encoding="utf-8"))
-    config = doc["config"]
-    cluster = config["study:cluster"]
+    doc, config, cluster = _source_config(yaml, source, src)
     if cluster.get("cloud") == "gke":
         if project is None:
             msg = (f"--project: required for a GKE stack ({source}): the GCP project to create "
@@ -150,9 +176,16 @@ def create(stack: str, source: str, project: str | None, owner: str, ttl: str | 
     except FileExistsError:
         msg = f"stack '{stack}' exists ({dest}); pick another name, or edit that file"
         raise StudyError(msg) from None
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(header + buf.getvalue())
+    except OSError as exc:
+        msg = f"cannot create {dest} ({exc.strerror or exc})"
+        raise StudyError(msg) from None
     try:
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(header + buf.getvalue())
+        except OSError as exc:  # a full disk: no half-written stack file stays behind
+            msg = f"cannot write {dest} ({exc.strerror or exc}); it was removed"
+            raise StudyError(msg) from None
         _, _, report = load_and_validate(stack, now)
         if report.errors:
             raise SpecError([str(p) for p in report.errors])

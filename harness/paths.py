@@ -18,7 +18,7 @@ STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 STACK_ALLOWED = ("letters, digits, '-', '_' and '.', starting with a letter or digit, at most "
                  "100 characters (Pulumi's stack names)")
 # What harness.lifecycle.state.new_run_id makes: a UTC timestamp, and a counter within a second.
-RUN_ID = re.compile(r"\d{8}T\d{6}Z(-\d{1,4})?")
+RUN_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z(-[0-9]{1,4})?")  # ASCII digits only
 RUN_ID_ALLOWED = "a run id as `study runs` lists them, e.g. 20261122T120000Z or 20261122T120000Z-2"
 # A step name is a Kubernetes name (experiments.base.check_step_names).
 STEP_NAME = re.compile(r"[a-z]([a-z0-9-]{0,46}[a-z0-9])?")

@@ -225,6 +225,8 @@ class Report:
 
 
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,34}[a-z0-9]$")
+STACK_NAME_RULE = ("the cluster is named after the stack: lowercase letters, digits and '-', "
+                   "starting with a letter, at most 36 characters")
 
 
 def validate_stack(spec, stack: str, now: datetime | None = None) -> Report:
@@ -236,8 +238,7 @@ def validate_stack(spec, stack: str, now: datetime | None = None) -> Report:
         problems.append(
             input_error(
                 "stack",
-                f"'{stack}' is not allowed; the cluster is named after the stack: lowercase "
-                "letters, digits and '-', starting with a letter, at most 36 characters",
+                f"'{stack}' is not allowed; {STACK_NAME_RULE}",
             )
         )
     est: Estimate | None = None

@@ -18,7 +18,8 @@ def collect(
         metavar="STACK", help="stack name",
         autocompletion=complete_stack)],
     run_id: Annotated[
-        str | None, typer.Option("--run-id", help="collect into this run (default: the latest)")
+        str | None, typer.Option("--run-id", metavar="RUN_ID",
+                                  help="collect into this run (default: the latest)")
     ] = None,
 ) -> None:
     """Collect events, step logs and statuses, nodes, outputs and provenance (idempotent)."""

@@ -26,7 +26,12 @@ class StudyGroup(TyperGroup):
         return sorted(names, key=lambda n: (rank.get(n, len(ORDER)), names.index(n)))
 
 
-_typer_option_type = TyperOption.display_type_rich
+# typer offers no setting for these (0.29: `metavar=` names an option's value, but flags still
+# show `<bool>`, an argument's type column ignores its metavar and the usage line wraps it in
+# braces), so the three display methods are replaced; a typer without them is left as it is.
+_HOOKS = ((TyperOption, "display_type_rich"), (TyperArgument, "display_type_rich"),
+          (TyperArgument, "_usage_display_name"))
+_typer_option_type = getattr(TyperOption, "display_type_rich", None)
 
 
 def _option_value_name(self: TyperOption, ctx) -> str | None:
@@ -34,7 +39,7 @@ def _option_value_name(self: TyperOption, ctx) -> str | None:
     (`--stall-minutes FLOAT`, as click does, not `<float>`)."""
     if self.is_flag or self.count:
         return None
-    shown = _typer_option_type(self, ctx)
+    shown = _typer_option_type(self, ctx) if _typer_option_type else None
     if shown is None or self.metavar is not None:
         return shown
     return shown.replace("<", "").replace(">", "").upper()
@@ -45,18 +50,23 @@ def _argument_value_name(self: TyperArgument, ctx) -> str | None:
 
 
 def _argument_usage_name(self: TyperArgument) -> str:
+    """`STACK`, `[STACK]`, `RUN_DIR...`; a metavar that already says `...` gets no second one
+    (as typer's own help column, `_rich_display_name`, does)."""
     name = self.display_name_raw
-    if not self.required:
-        name = f"[{name}]"
-    return name + ("..." if self.nargs != 1 else "")
+    if self.nargs != 1 and not name.endswith("..."):
+        name += "..."
+    return name if self.required else f"[{name}]"
 
 
-def quiet_types() -> None:
-    """Install the click-style names on typer's parameter classes (this process only)."""
+def quiet_types() -> bool:
+    """Install the click-style names on typer's parameter classes (this process only); False,
+    and typer's own help, when this typer lacks any of the methods replaced."""
+    if not all(callable(getattr(cls, name, None)) for cls, name in _HOOKS):
+        return False
     TyperOption.display_type_rich = _option_value_name  # type: ignore[method-assign]
     TyperArgument.display_type_rich = _argument_value_name  # type: ignore[method-assign,assignment]
-    if hasattr(TyperArgument, "_usage_display_name"):
-        TyperArgument._usage_display_name = _argument_usage_name  # type: ignore[method-assign]
+    TyperArgument._usage_display_name = _argument_usage_name  # type: ignore[method-assign]
+    return True
 
 
 def complete_stack(incomplete: str) -> list[str]:

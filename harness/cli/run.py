@@ -43,9 +43,10 @@ def run(
 ) -> None:
     """Preflight, bring STACK up, run its experiment, collect, then destroy - always.
 
-    Exit: 0 success; 1 failed (a step, the collection), invalid input, or no pulumi CLI or
-    passphrase; 3 preflight failed, nothing created; 4 stopped at the deadline or stalled;
-    5 destroy incomplete; 130/143 interrupted.
+    Exit: 0 success; 1 failed (a step, the collection), invalid input,
+    or no pulumi CLI or passphrase; 3 preflight failed, nothing created;
+    4 stopped at the deadline or stalled; 5 destroy incomplete;
+    130/143 interrupted.
     """
     from harness.lifecycle.run import RunOptions, run_stack
     from harness.paths import stack_name
@@ -93,8 +94,8 @@ def destroy(
 ) -> None:
     """Destroy STACK with retries, then verify nothing carrying its labels remains.
 
-    Exit 0 when nothing remains (also for a stack never created), 5 when the destroy did not
-    complete (leftovers listed).
+    Exit 0 when nothing remains (also for a stack never created),
+    5 when the destroy did not complete (leftovers listed).
     """
     from harness.lifecycle.commands import destroy_command
     from harness.lifecycle.run import EXIT_LEFTOVERS

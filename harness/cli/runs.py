@@ -8,13 +8,16 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.help import complete_stack
+
 
 def register(app: typer.Typer) -> None:
     app.command("runs")(runs)
 
 
 def runs(
-    stack: Annotated[str | None, typer.Option("--stack", help="only this stack")] = None,
+    stack: Annotated[str | None, typer.Option(
+        "--stack", metavar="STACK", help="only this stack", autocompletion=complete_stack)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="JSON list on stdout")] = False,
 ) -> None:
     """List recorded runs, oldest first."""

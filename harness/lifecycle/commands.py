@@ -118,13 +118,18 @@ def destroy_command(stack: str, services, config: dict[str, str],
     spec = load_spec_of(stack, config)
     services.backend.check()
     if not services.backend.exists(stack):
-        return _nothing_to_destroy(stack, spec, services)
-    outcome = destroy_stack(stack, spec, services.backend, services.inventory, services.clock,
-                            policy or DestroyPolicy(), log=services.progress.line,
-                            release=volume_release(stack, services.backend,
-                                                   services.reader_factory))
+        outcome = _nothing_to_destroy(stack, spec, services)
+    else:
+        outcome = destroy_stack(stack, spec, services.backend, services.inventory,
+                                services.clock, policy or DestroyPolicy(),
+                                log=services.progress.line,
+                                release=volume_release(stack, services.backend,
+                                                       services.reader_factory))
     st = latest_state(services.results_root, stack)
-    if st is not None:
+    # An empty state after a run that left resources (finished by hand with `pulumi destroy`)
+    # is recorded too: else the run still says resources may exist, and a --resume keeps the
+    # old cluster's deadline.
+    if st is not None and (not outcome.never_created or st.resources_may_exist):
         st.destroy_started_at = st.destroy_started_at or outcome.started_at
         if outcome.ok:
             st.resources_may_exist = False

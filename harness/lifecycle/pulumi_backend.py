@@ -154,6 +154,11 @@ class PulumiBackend:
         }
         # As set, both if both are: the CLI itself prefers the variable over the file.
         env.update({k: os.environ[k] for k in PASSPHRASE_VARS if k in os.environ})
+        if env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+            # The CLI runs in the project directory, not the user's: a relative path means
+            # what it meant where the user typed it, and what require_passphrase read.
+            env["PULUMI_CONFIG_PASSPHRASE_FILE"] = os.path.abspath(
+                env["PULUMI_CONFIG_PASSPHRASE_FILE"])
         if env["PULUMI_BACKEND_URL"].startswith("file://"):
             Path(env["PULUMI_BACKEND_URL"][len("file://"):]).mkdir(parents=True, exist_ok=True)
         return env

@@ -589,7 +589,8 @@ class _Run:
             details.append(f"destroyed {self.stack}; nothing labelled stack={self.stack} remains")
         if st.kept:
             details.append(f"kept: {self.stack} is still up; study destroy {self.stack} when done")
-        if status not in ("succeeded", "preflight-failed"):
+        # Only where a run is on disk to resume: this one, or the one a --resume started from.
+        if status not in ("succeeded", "preflight-failed") and (self.persist or self.opts.resume):
             details.append(f"continue with: study run {self.stack} --resume")
         if self.persist:  # else the preflight stopped it: nothing happened, nothing recorded
             st.status, st.exit_code, st.message, st.leftovers = status, code, msg, leftovers

@@ -54,14 +54,32 @@ def test_help_lists_the_commands_in_the_readme_order(cli):
 
 @pytest.mark.parametrize("command", [(), *all_commands()], ids=lambda c: " ".join(c) or "study")
 def test_help_has_no_type_noise(cli, command):
-    """Flags show no `<bool>`, arguments no `<str>`, usage lines `STACK`, not `{STACK}`."""
+    """Flags show no `<bool>`, arguments no `<str>`, usage lines `STACK`, not `{STACK}`, and a
+    repeated argument one `...`, not `RUN_DIR......`."""
     code, out, _ = cli(*command, "--help")
     assert code == 0
-    assert re.findall(r"<(?:bool|str|int|float|path)[^>]*>|\{[A-Z_]+\}", out) == []
+    assert re.findall(r"<(?:bool|str|int|float|path)[^>]*>|\{[A-Z_]+\}|\.{4,}", out) == []
+
+
+def test_a_typer_without_the_display_methods_is_left_as_it_is(monkeypatch):
+    """The help clean-up replaces three typer methods (typer 0.29.2, typer/core.py:
+    TyperOption.display_type_rich, TyperArgument.display_type_rich and _usage_display_name);
+    a typer that renamed one keeps its own help rather than failing on import."""
+    from typer.core import TyperArgument, TyperOption
+
+    from harness.cli.help import quiet_types
+
+    before = (TyperOption.display_type_rich, TyperArgument.display_type_rich)
+    monkeypatch.delattr(TyperArgument, "_usage_display_name")
+    assert quiet_types() is False
+    assert (TyperOption.display_type_rich, TyperArgument.display_type_rich) == before
 
 
 class TestCompletion:
-    """typer's completion (click's protocol): the shell calls `study` with _STUDY_COMPLETE."""
+    """typer's completion (click's protocol): the shell calls `study` with _STUDY_COMPLETE set
+    to `complete_bash` and the words in COMP_WORDS/COMP_CWORD; the bash script registers
+    `_study_completion` (typer 0.29.2, typer/_completion_shared.py COMPLETION_SCRIPT_BASH and
+    typer/_completion_classes.py BashComplete)."""
 
     def complete(self, words: str) -> list[str]:
         env = {**os.environ, "_STUDY_COMPLETE": "complete_bash", "COMP_WORDS": words,

@@ -71,6 +71,12 @@ def test_refuses_to_overwrite_a_stack_file(cli, shipped):
      "give the stack's lifetime once: --ttl (e.g. 12h) or --expires-at (ISO 8601)"),
     (["--project", "my-gcp-project", "--expires-at", "next week"],
      "--expires-at 'next week': not an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z"),
+    (["--project", "my-gcp-project", "--ttl", "\uff11\uff12h"],  # fullwidth digits
+     "--ttl '\uff11\uff12h': not a lifetime; a whole number of minutes, hours or days, e.g. "
+     "90m, 12h, 3d"),
+    (["--project", "my-gcp-project", "--expires-at", "2027-01-31Z"],
+     "--expires-at 2027-01-31Z: no time zone; a date and time ending in Z (UTC), e.g. "
+     "2027-01-31T00:00:00Z"),
 ])
 def test_each_bad_flag_is_one_line_and_nothing_is_written(cli, shipped, args, line):
     argv = ["new", "mine", "--from", "gke-4-nightly", *args]
@@ -111,10 +117,78 @@ def test_a_stack_the_loader_refuses_is_not_left_behind(cli, shipped):
     assert not (shipped / "Pulumi.mine.yaml").exists()
 
 
+def test_a_write_that_fails_leaves_no_half_written_file(cli, shipped, monkeypatch):
+    """A full disk while writing: one line, and no truncated stack file for `study plan`."""
+    import errno
+    import os
+
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, fd, *a, **kw):
+            self.fh = real_fdopen(fd, *a, **kw)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, text):
+            self.fh.write(text[:10])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("harness.new_stack.os.fdopen", FullDisk)
+    code, out, err = cli("new", "mine", "--from", "eks-2-smoke", "--owner", "alice")
+    dest = shipped / "Pulumi.mine.yaml"
+    assert (code, out, err) == (1, "", f"error: cannot write {dest} (No space left on device); "
+                                       "it was removed\n")
+    assert not dest.exists()
+
+
 def test_unknown_source_suggests_the_closest(cli, shipped):
-    code, _, err = cli("new", "mine", "--from", "gke-4-nigthly", "--owner", "alice")
-    assert code == 1
-    assert err.strip().endswith("did you mean 'gke-4-nightly'?")
+    code, out, err = cli("new", "mine", "--from", "gke-4-nigthly", "--owner", "alice")
+    assert (code, out) == (1, "")
+    assert err == (f"error: stack 'gke-4-nigthly' not found in {shipped}; did you mean "
+                   "'gke-4-nightly'?\n")
+
+
+@pytest.mark.parametrize(("name", "text", "line"), [
+    ("dup", "config:\n  study:owner: a\n  study:owner: b\n",
+     "Pulumi.dup.yaml is not a stack file: line 3, column 3: found duplicate key "
+     "\"study:owner\" with value \"b\" (original value: \"a\")"),
+    ("broken", "config: [\n", "Pulumi.broken.yaml is not a stack file: line 2, column 1: "
+                              "expected the node content, but found '<stream end>'"),
+    ("bare", "config:\n  study:owner: a\n",
+     "Pulumi.bare.yaml has no study:cluster mapping under config:; copy a stack `study "
+     "stacks` lists"),
+    ("list", "- a\n", "Pulumi.list.yaml has no study:cluster mapping under config:; copy a "
+                      "stack `study stacks` lists"),
+])
+def test_a_source_that_is_no_stack_file_is_one_line(cli, shipped, name, text, line):
+    """Any stack may be copied, so the source is checked as input: a broken one is named in
+    one line, never an internal error, and nothing is written."""
+    (shipped / f"Pulumi.{name}.yaml").write_text(text)
+    code, out, err = cli("new", "mine", "--from", name, "--owner", "alice")
+    assert (code, out, err) == (1, "", f"error: --from {name}: {line}\n")
+    assert not (shipped / "Pulumi.mine.yaml").exists()
+
+
+def test_a_source_that_is_not_utf8_is_one_line(cli, shipped):
+    text = b"config:\n  study:owner: caf\xe9\n"  # Latin-1
+    (shipped / "Pulumi.latin.yaml").write_bytes(text)
+    code, out, err = cli("new", "mine", "--from", "latin", "--owner", "alice")
+    assert (code, out, err) == (1, "", "error: --from latin: Pulumi.latin.yaml is not UTF-8 "
+                                       f"text (byte {text.index(0xE9)}); fix it\n")
+
+
+def test_a_source_name_that_is_a_path_is_refused(cli, shipped):
+    code, out, err = cli("new", "mine", "--from", "../stacks/Pulumi.gke-4-nightly",
+                         "--owner", "alice")
+    assert (code, out) == (1, "")
+    assert err == ("error: --from '../stacks/Pulumi.gke-4-nightly': not allowed; letters, "
+                   "digits, '-', '_' and '.', starting with a letter or digit, at most 100 "
+                   "characters (Pulumi's stack names)\n")
 
 
 class TestLifetime:

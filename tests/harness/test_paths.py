@@ -41,7 +41,8 @@ class TestRunId:
         assert (run_id(first), run_id(second)) == ("20261122T120000Z", "20261122T120000Z-2")
 
     @pytest.mark.parametrize("bad", ["", "latest", "../../etc", "20261117T084640Z/..",
-                                     "20261117T084640Z-2-3"])
+                                     "20261117T084640Z-2-3",
+                                     "\uff12\uff10\uff12\uff16" "1117T084640Z"])
     def test_anything_else_is_refused(self, bad):
         with pytest.raises(StudyError, match=r"^--run-id .*: not allowed; a run id as `study "
                                              r"runs` lists them"):

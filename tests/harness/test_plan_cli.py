@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import yaml
@@ -178,14 +179,49 @@ class TestManifestsDir:
                                "plan-out/<stack>)")
         assert list(tmp_path.iterdir()) == []
 
-    @pytest.mark.parametrize("where", ["/", "/proc", "/proc/self"])
-    def test_system_directories_are_refused(self, cli, where):
+    @pytest.mark.parametrize("where", ["/proc", "/proc/self"])
+    def test_kernel_pseudo_filesystems_are_refused(self, cli, where):
         code, out, err = cli("plan", "gke-64-localssd", "--manifests", where)
         assert (code, out) == (1, "")
-        why = ("holds files study plan did not write" if where == "/"
-               else "is inside a kernel pseudo-filesystem; pass a directory of your own")
-        assert err.startswith(f"error: --manifests {where}: {why}")
-        assert len(err.strip().splitlines()) == 1
+        assert err == (f"error: --manifests {where}: is inside a kernel pseudo-filesystem; pass "
+                       "a directory of your own\n")
+
+    def test_the_root_directory_is_refused(self, cli):
+        """`/` holds this machine's directories, named in the line (the first three)."""
+        code, out, err = cli("plan", "gke-64-localssd", "--manifests", "/")
+        assert (code, out) == (1, "")
+        shown = ", ".join(sorted(e.name for e in os.scandir("/"))[:3])
+        assert err == (f"error: --manifests /: holds files study plan did not write ({shown}, "
+                       "...); pass a new or empty directory, or remove it\n")
+
+    def test_an_index_left_half_written_by_a_crash_does_not_lock_the_directory(self, cli,
+                                                                               tmp_path):
+        """A crash between writing the index and renaming it into place leaves only the
+        harness's temporary file: the next plan writes there as into an empty directory."""
+        out_dir = tmp_path / "m"
+        out_dir.mkdir()
+        (out_dir / "..study-manifests.json.tmp").write_text('{"written_by": "study pl')
+        code, _, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))
+        assert code == 0, err
+        assert not (out_dir / "..study-manifests.json.tmp").exists()
+        index = json.loads((out_dir / ".study-manifests.json").read_text())
+        assert sorted(index["files"]) == sorted(p.name for p in out_dir.glob("*.yaml"))
+
+    def test_a_name_too_long_for_the_filesystem_is_one_line(self, cli, tmp_path):
+        where = tmp_path / ("x" * 300)  # NAME_MAX is 255 on Linux filesystems
+        code, out, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(where))
+        assert (code, out) == (1, "")
+        assert err == (f"error: --manifests {where}: cannot be used (File name too long); pass "
+                       "another directory\n")
+
+    def test_a_link_to_nothing_is_named_as_such(self, cli, tmp_path):
+        link = tmp_path / "m"
+        link.symlink_to(tmp_path / "gone")
+        code, out, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(link))
+        assert (code, out) == (1, "")
+        assert err == (f"error: --manifests {link}: is a link to nothing ({tmp_path / 'gone'}); "
+                       "create its target or pass another directory\n")
+        assert not (tmp_path / "gone").exists()
 
     def test_a_second_plan_replaces_only_its_own_files(self, cli, tmp_path):
         out_dir = tmp_path / "m"
@@ -195,10 +231,11 @@ class TestManifestsDir:
         assert sorted(index["files"]) == written and written
         (out_dir / "notes.txt").write_text("mine\n")  # a user's file beside the manifests
         stale = out_dir / index["files"][0]
+        rendered = stale.read_text()
         stale.write_text("edited by hand\n")
         assert cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))[0] == 0
         assert (out_dir / "notes.txt").read_text() == "mine\n"
-        assert stale.read_text() != "edited by hand\n"  # the harness's file, rewritten
+        assert stale.read_text() == rendered  # the harness's file, rendered again
         assert sorted(p.name for p in out_dir.glob("*.yaml")) == written
 
     def test_a_failed_plan_removes_the_earlier_manifests_and_says_so(self, cli, project, tmp_path):
@@ -241,6 +278,38 @@ class TestManifestsDir:
             {"written_by": "study plan", "files": ["../precious.yaml", "/etc/hostname"]}))
         assert cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))[0] == 0
         assert outside.read_text() == "keep\n"
+
+    def test_a_manifest_replaced_by_a_link_is_not_written_through(self, cli, tmp_path):
+        """A symlink where the harness's file was is removed; its target stays as it was."""
+        outside = tmp_path / "precious.yaml"
+        outside.write_text("keep\n")
+        out_dir = tmp_path / "m"
+        assert cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))[0] == 0
+        first = json.loads((out_dir / ".study-manifests.json").read_text())["files"][0]
+        written = (out_dir / first).read_text()
+        (out_dir / first).unlink()
+        (out_dir / first).symlink_to(outside)
+        (out_dir / "..study-manifests.json.tmp").symlink_to(tmp_path / "precious-too")
+        assert cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))[0] == 0
+        assert outside.read_text() == "keep\n"
+        assert not (tmp_path / "precious-too").exists()
+        assert not (out_dir / first).is_symlink()
+        assert (out_dir / first).read_text() == written
+
+    def test_a_users_file_named_like_a_manifest_beside_an_index_is_refused(self, cli, tmp_path):
+        """The index says what the harness wrote; a file it does not list is the user's, even
+        when its name is one a plan would write, so the plan refuses rather than replace it."""
+        out_dir = tmp_path / "m"
+        out_dir.mkdir()
+        (out_dir / ".study-manifests.json").write_text(
+            json.dumps({"written_by": "study plan", "files": []}))
+        (out_dir / "000-namespace-study-harness.yaml").write_text("mine\n")
+        code, out, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))
+        assert (code, out) == (1, "")
+        assert err == (f"error: --manifests {out_dir}: holds files study plan did not write "
+                       "(000-namespace-study-harness.yaml); pass a new or empty directory, or "
+                       "remove it\n")
+        assert (out_dir / "000-namespace-study-harness.yaml").read_text() == "mine\n"
 
     def test_the_default_directory_adopts_files_of_plans_before_the_index(self, cli, project):
         """plan-out/<stack> is the harness's own: its older `<nnn>-<kind>-<name>.yaml` files

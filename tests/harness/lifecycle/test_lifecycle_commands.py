@@ -307,6 +307,25 @@ class TestNothingToDestroy:
         assert lines[1] == f"  leftover: container.clusters {STACK}-cluster"
 
 
+    def test_a_destroy_finished_by_hand_is_recorded_in_the_run(self, wired, cli):
+        """After exit 5 the user runs `pulumi destroy` (the finish command offers it); the
+        next `study destroy` finds an empty state and the run stops saying resources remain."""
+        h = wired()
+        h.world.faults.add("destroy", raising(PermanentError("googleapi: Error 403")), times=9)
+        assert cli("run", STACK)[0] == 5
+        run_dir = next((h.results / STACK).iterdir())
+        assert load_state(run_dir).resources_may_exist is True
+        for r in h.world.cloud.live(STACK):  # `pulumi destroy -s STACK --yes`, by hand
+            h.world.cloud.delete(r.name)
+        h.world.backend.state[STACK] = []
+        h.world.clock.t += 3600  # the listing has caught up with the deletes
+        code, _, err = cli("destroy", STACK)
+        assert code == 0, err
+        st = load_state(run_dir)
+        assert (st.status, st.resources_may_exist, st.leftovers) == ("destroyed", False, [])
+        assert st.destroyed_at == h.world.clock.now()
+
+
 class TestPrerequisites:
     """Without the pulumi CLI or a passphrase every lifecycle command prints the same one line
     and exits 1, before anything is read from a cloud or written to results/."""

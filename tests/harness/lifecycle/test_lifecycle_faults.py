@@ -44,6 +44,8 @@ def check_invariants(h, out, *, created: bool) -> dict[str, Any]:
         assert w.backend.destroy_started_at is None
         assert not out.run_dir.exists(), "a stopped preflight left a results directory"
         assert not (h.results / "ledger.jsonl").exists(), "a stopped preflight left a ledger row"
+        # Nothing recorded, so nothing to resume: `--resume` would only say "no run".
+        assert "--resume" not in " ".join(out.details), out.details
         return {"state": None}
     state = load_state(out.run_dir)
     assert state.stage == "done"
@@ -487,6 +489,19 @@ def test_a_failed_preflight_of_a_resume_keeps_the_run_resumable(harness):
     assert (h.results / "ledger.jsonl").read_bytes() == ledger_before
     h.world.cloud.quota_usage["cpus"] = 0
     assert h.run(resume=True).exit_code == EXIT_OK
+
+
+def test_an_interrupted_preflight_of_a_resume_still_offers_the_resume(harness):
+    """The earlier run is still on disk, untouched, so the hint to resume it stays true."""
+    h = harness(steps=list(STEPS3))
+    h.world.faults.add("up.step", h.world.signals.action(SIGTERM), after=70)
+    first = h.run()
+    before = (first.run_dir / "run-state.json").read_bytes()
+    h.world.faults.add("quota", h.world.signals.action(SIGINT))
+    second = h.run(resume=True)
+    assert (second.status, second.exit_code) == ("interrupted", 130)
+    assert f"continue with: study run {STACK} --resume" in second.details
+    assert (first.run_dir / "run-state.json").read_bytes() == before
 
 
 def test_missing_pulumi_cli_is_the_one_line_of_every_command(harness):
