@@ -98,8 +98,9 @@ class TestErrors:
         code, out, err = run_study(monkeypatch, capsys, "analyze", tmp_path / "nope",
                                    "--out", tmp_path / "out")
         assert code == 1 and out == ""
-        assert err.strip() == (f"error: {tmp_path / 'nope'}: not a directory; pass a run "
-                               "directory (results/<stack>/<run-id>/ or a seed data directory)")
+        assert err.strip() == (f"error: {tmp_path / 'nope'}: no such file or directory; pass "
+                               "a run directory (results/<stack>/<run-id>/ or a seed data "
+                               "directory) or an event file")
 
     def test_bad_step_log(self, monkeypatch, capsys, tmp_path) -> None:
         run = seed.make_harness_run(tmp_path / "results")
