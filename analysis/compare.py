@@ -54,7 +54,8 @@ class ImageMatcher:
             return cls(value)
         path = Path(value)
         if not path.is_file():
-            raise BadInput("--match", value, "image, app, or a JSON/YAML mapping file that exists")
+            where = "--match"
+            raise BadInput(where, value, "image, app, or a JSON/YAML mapping file that exists")
         return cls("app", _read_mapping(path))
 
     def key(self, ref: str, image: str) -> str:
@@ -75,12 +76,13 @@ def _read_mapping(path) -> dict[str, str]:
     try:
         doc = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
-        msg = f"--match {path}: cannot read it ({str(exc).splitlines()[0]}); expected a JSON or YAML object"
+        msg = (f"--match {path}: cannot read it ({str(exc).splitlines()[0]}); expected a JSON "
+               "or YAML object")
         raise AnalysisError(msg) from None
     if not isinstance(doc, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                             for k, v in doc.items()):
-        raise BadInput(f"--match {path}", doc, "an object of image reference or name -> key "
-                                              "(strings)")
+        where = f"--match {path}"
+        raise BadInput(where, doc, "an object of image reference or name -> key (strings)")
     return doc
 
 
@@ -229,7 +231,8 @@ def compare_runs(datas, force: bool = False, match: str | ImageMatcher = "image"
 
     matcher = match if isinstance(match, ImageMatcher) else ImageMatcher.parse(match)
     if by is not None and by not in BY_MODES:
-        raise BadInput("--by", by, " or ".join(BY_MODES))
+        where = "--by"
+        raise BadInput(where, by, " or ".join(BY_MODES))
     labels = [d.label for d in datas]
     if len(datas) < 2:
         msg = "compare needs at least two run directories"

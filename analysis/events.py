@@ -167,6 +167,9 @@ class EventIngest:
     scheduled: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     nodes: dict[str, dict[str, str]] = field(default_factory=dict)  # node -> labels
     reporting_nodes: set[str] = field(default_factory=set)  # nodes whose kubelet sent events
+    # hash() of each stage event line kept in a slot: an identical line again is a duplicate
+    # without parsing it (64-bit SipHash; 8 bytes and a set slot per kept line)
+    seen_lines: set[int] = field(default_factory=set)
     stats: Counter = field(default_factory=Counter)
     # (file, what is wrong with it as a whole): empty, a JSON array, a byte-order mark
     file_problems: list[tuple[str, str]] = field(default_factory=list)
@@ -243,7 +246,9 @@ class EventIngest:
         rest = b""
         for chunk in chunks:
             self.stats["bytes"] += len(chunk)
-            lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+            lines = chunk.split(b"\n")
+            if rest:  # join the carried partial line alone, not by copying the whole chunk
+                lines[0] = rest + lines[0]
             rest = lines.pop()
             self._feed_lines(lines, last_is_partial=False)
         if rest:
@@ -254,8 +259,10 @@ class EventIngest:
         reason_search = _REASON.search
         loads = orjson.loads
         relevant = _RELEVANT
+        stages = _STAGE_SLOT
         add = self._add
-        blank = bad = not_event = ignored = 0
+        seen = self.seen_lines
+        blank = bad = not_event = ignored = copies = 0
         for line in lines:
             if line[-1:] == b"\r":
                 line = line[:-1]
@@ -273,6 +280,13 @@ class EventIngest:
             if reason not in relevant:
                 ignored += 1
                 continue
+            if reason in stages:
+                # A byte-identical copy of a stage event already kept (a stream captured
+                # twice, files concatenated) would end as a duplicate: skip the parse.
+                digest = hash(line)
+                if digest in seen:
+                    copies += 1
+                    continue
             try:
                 event = loads(line)
             except orjson.JSONDecodeError:
@@ -281,8 +295,12 @@ class EventIngest:
             if type(event) is not dict:
                 bad += 1
                 continue
-            add(reason, event)
+            if add(reason, event) and reason in stages:
+                seen.add(digest)
         stats = self.stats
+        if copies:
+            stats["events"] += copies
+            stats["duplicates"] += copies
         stats["lines"] += len(lines) - blank
         stats["truncated" if last_is_partial else "malformed"] += bad
         stats["not_event"] += not_event
@@ -290,12 +308,13 @@ class EventIngest:
         if blank:
             stats["blank"] += blank
 
-    def _add(self, reason: bytes, event: dict) -> None:
+    def _add(self, reason: bytes, event: dict) -> bool:
+        """Fold one event in; True when it was kept in a container's stage slot."""
         obj = event.get("involvedObject")
         meta = event.get("metadata")
         if type(obj) is not dict or type(meta) is not dict:
             self.stats["missing_fields"] += 1
-            return
+            return False
         ts = (event.get("eventTime") or event.get("firstTimestamp")
               or event.get("lastTimestamp") or meta.get("creationTimestamp"))
         message = event.get("message") or ""
@@ -311,13 +330,13 @@ class EventIngest:
                 and type(path) is str and type(node) is str and (ts is None or type(ts) is str)
                 and (uid is None or type(uid) is str)):
             self.stats["wrong_type"] += 1
-            return
+            return False
         self.stats["events"] += 1
         if reason == b"RegisteredNode":
             labels = obj.get("labels")
             if name:
                 self.nodes.setdefault(name, dict(labels) if type(labels) is dict else {})
-            return
+            return False
         if ts:
             ts = intern(ts)  # second-resolution stamps repeat across thousands of events
         pod_key = uid or f"{namespace}/{name}"
@@ -326,7 +345,7 @@ class EventIngest:
             seen = self.scheduled.get(pod_key)
             if seen is None or (ts and (not seen[0] or ts < seen[0])):
                 self.scheduled[pod_key] = (ts, intern(assigned.group(1)) if assigned else "")
-            return
+            return False
         if node:
             node = intern(node)
             self.reporting_nodes.add(node)
@@ -348,7 +367,7 @@ class EventIngest:
             # The exporter re-emits updated events (same uid); a new uid is a real repeat.
             self.stats["duplicates" if uids[slot - _S_PULLING] == uid else "repeats"] += 1
             if not ts or (rec[slot] and rec[slot] <= ts):
-                return
+                return uids[slot - _S_PULLING] == uid
         uids[slot - _S_PULLING] = uid
         rec[slot] = ts
         if reason == b"Pulling":
@@ -365,12 +384,14 @@ class EventIngest:
                     parsed.pull_seconds = parsed.waiting_seconds = None
                 rec[_S_MSG] = parsed
                 rec[_S_IMAGE] = intern(parsed.image_ref)
+        return True
 
     def merge(self, other: EventIngest) -> None:
         """Fold the ingest of a later byte range of the same stream into this one."""
         self.stats.update(other.stats)
         self.file_problems += other.file_problems
         self.reporting_nodes |= other.reporting_nodes
+        self.seen_lines |= other.seen_lines
         for name, labels in other.nodes.items():
             self.nodes.setdefault(name, labels)
         for pod, (ts, node) in other.scheduled.items():
@@ -425,13 +446,29 @@ def _role(obj: dict) -> str | None:
 PARALLEL_MIN_BYTES = 64 << 20
 
 
+def free_cores() -> int:
+    """Cores this process may use that other work is not already using (like `make -l`).
+
+    Forking workers onto a machine whose cores are busy only adds pickling and contention.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(cores, round(cores - busy + 1)))
+
+
 def ingest_files(paths: Iterable[Path], workers: int | None = None) -> EventIngest:
     """One streaming pass over event files; big files are split across worker processes.
 
     GC is paused during the pass: it allocates no reference cycles, and generational scans of
     the growing record dict would otherwise cost more than the parsing.
     """
-    workers = workers or os.cpu_count() or 1
+    workers = workers or free_cores()
     ingest = EventIngest()
     enabled = gc.isenabled()
     gc.disable()
@@ -515,7 +552,7 @@ def _pull_table(ingest: EventIngest, run: str, nodes: int | None,
              "scheduled_at", "pulling_at", "pulled_at", "created_at", "started_at",
              "image", "role", "layers", "tag_size"]
     rows: list[tuple] = []
-    per_image: dict[tuple[str, str], tuple] = {}
+    per_image: dict[tuple, tuple] = {}
     scheduled_of = ingest.scheduled
     items = iter(ingest.records.items())
     if release:

@@ -25,7 +25,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import (  # noqa: E402
+    FixedLocator,
+    FuncFormatter,
+    LogLocator,
+    NullFormatter,
+)
 
 from analysis.osu import SCALING_RULE  # noqa: E402
 
@@ -68,16 +73,18 @@ def _save(fig, out_dir: Path, name: str, title: str, caption: str) -> Figure:
     fig.suptitle(title, fontsize=11)
     for ax in fig.axes:
         for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
-            if scale == "log":
-                _log_axis(axis)
-    # Lay out once (constrained layout runs at draw time), then measure the tight box once and
-    # reuse it: bbox_inches="tight" would lay out and measure again for each file.
+            if scale == "log" and not isinstance(axis.get_major_locator(), FixedLocator):
+                _log_axis(axis)  # ticks a drawer placed by hand (node counts) stay
+    # Lay out once (constrained layout fits titles, labels and the outside legend into the
+    # figure), then freeze it: each file is one plain render, not another layout pass.
     fig.draw_without_rendering()
-    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
+    fig.set_layout_engine("none")
     out_dir.mkdir(parents=True, exist_ok=True)
     png, svg = out_dir / f"{name}.png", out_dir / f"{name}.svg"
-    fig.savefig(png, dpi=100, bbox_inches=bbox)
-    fig.savefig(svg, bbox_inches=bbox)
+    fig.savefig(png, dpi=100)
+    # Text as SVG text, not glyph outlines: searchable, a tenth of the size, and half the time.
+    with plt.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(svg)
     plt.close(fig)
     return Figure(name, title, caption, png, svg)
 
@@ -93,10 +100,10 @@ def _log_axis(axis) -> None:
     other ticks unlabelled, and plain numbers (`20`, `0.5`): labels never collide."""
     low, high = sorted(axis.get_view_interval())
     decades = math.log10(high / low) if low > 0 and high > 0 else 1.0
+    major: tuple[float, ...] = (1.0,)
+    minor: tuple[float, ...] = (2.0, 5.0)
     if decades <= 1.5:
         major, minor = (1.0, 2.0, 5.0), (3.0, 4.0, 6.0, 7.0, 8.0, 9.0)
-    else:
-        major, minor = (1.0,), (2.0, 5.0)
     axis.set_major_locator(LogLocator(base=10, subs=major, numticks=7))
     axis.set_minor_locator(LogLocator(base=10, subs=minor, numticks=30))
     axis.set_major_formatter(FuncFormatter(_plain))
@@ -126,8 +133,20 @@ def _grid(n_panels: int, ncols: int, width: float = 3.6, height: float = 2.9,
 def _legend(fig, handles, labels, title: str) -> None:
     if len(labels) > MAX_LEGEND:
         handles, labels = handles[:MAX_LEGEND], [*labels[:MAX_LEGEND - 1], "..."]
-    fig.legend(handles, labels, title=title, loc="outside right upper", fontsize=7, title_fontsize=8,
-               frameon=False)
+    fig.legend(handles, labels, title=title, loc="outside right upper", fontsize=7,
+               title_fontsize=8, frameon=False)
+
+
+def _handles(axes) -> tuple[list, list]:
+    """Legend entries of several panels, each label once, in first-seen order."""
+    handles: list = []
+    labels: list[str] = []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    return handles, labels
 
 
 def _quartiles(df, keys: list[str], value: str):
@@ -182,7 +201,8 @@ def pull_time_vs_size(tables: dict, out_dir: Path, context: dict | None = None) 
                 for s in ("linear", "log")]
     fresh = fresh.dropna(subset=["pull_seconds", "size_gb"])
     q = _quartiles(fresh, ["nodes", "layers", "run", "size_gb"], "pull_seconds")
-    panels = [(n, layer) for n in _sorted_values(q["nodes"]) for layer in _sorted_values(q["layers"])]
+    panels = [(n, layer) for n in _sorted_values(q["nodes"])
+              for layer in _sorted_values(q["layers"])]
     runs = sorted(q["run"].unique(), key=natural)
     figures = []
     for scale in ("linear", "log"):
@@ -264,7 +284,7 @@ def event_spread(tables: dict, out_dir: Path, context: dict | None = None) -> li
             ax.set_xticks(range(len(images)), [_short(im) for im in images], rotation=60,
                           ha="right", fontsize=7)
     axes[0].set_ylabel("last - first (s)")
-    _legend(fig, *axes[0].get_legend_handles_labels(), "run")
+    _legend(fig, *_handles(axes[:1]), "run")
     return [_save(fig, out_dir, "event_spread", title,
                   "For each image and event, the time between the first and the last pod to "
                   "reach it; one panel per event, one line per run.")]
@@ -324,7 +344,7 @@ def pull_vs_started(tables: dict, out_dir: Path, context: dict | None = None) ->
                                                                            "ha": "right"}
         ax.set_xticks(range(len(images)), [_short(im) for im in images], fontsize=7, **tilt)
         ax.set_ylabel(label)
-    _legend(fig, *axes[0].get_legend_handles_labels(), "run")
+    _legend(fig, *_handles(axes[:1]), "run")
     streaming = (context or {}).get("streaming_runs") or []
     caption = ("Median over pods (bars: interquartile range) of the kubelet's pull time and of "
                "the time from Pulling to the container's Started, per image and run.")
@@ -339,7 +359,11 @@ _HATCHES = ("", "//", "..", "xx", "\\\\", "++", "--", "oo")
 
 # --- topology --------------------------------------------------------------------------------
 def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None) -> list:
-    """Step times by design and archive size, one panel per event and node count."""
+    """Step times per overlay design, one panel per event and node count, a series per size.
+
+    Designs go along the x axis (up to 16 of them on 30 nodes), so no two designs' points sit
+    on top of each other; the archive sizes, few, are the series.
+    """
     topo = _table(tables, "topology")
     title = "Archive steps by overlay design and size, per node count"
     if topo is None:
@@ -350,44 +374,46 @@ def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None
         return [Skipped("topology_step_times", title,
                         "no all-nodes or create-archive step has a time (runs cut short)")]
     data = data.assign(topology=data["topology"].fillna("unknown"))
-    q = _quartiles(data, ["nodes", "event", "topology", "size_gb"], "time_seconds")
+    several_runs = data["run"].nunique() > 1
+    q = _quartiles(data, ["run", "nodes", "event", "topology", "size_gb"], "time_seconds")
     events = list(dict.fromkeys(data["event"]))
     nodes = _sorted_values(q["nodes"])
     designs = sorted(q["topology"].unique(), key=_design_order)
+    position = {d: k for k, d in enumerate(designs)}
+    series_keys = [(r, s) for r in sorted(q["run"].unique(), key=natural)
+                   for s in sorted(q["size_gb"].dropna().unique())]
     panels = [(n, e) for n in nodes for e in events]
-    fig, axes = _grid(len(panels), ncols=len(events), width=3.2, height=2.7)
-    # Designs at one size are spread sideways so their bars do not hide each other; a single
-    # design is not moved at all.
-    step = 0.6 / max(1, len(designs))
+    fig, axes = _grid(len(panels), ncols=min(len(events), 2 if len(designs) > 8 else 4),
+                      width=max(3.2, 0.28 * len(designs) + 1.2), height=2.8)
+    # Series at one design are spread sideways so their bars do not hide each other; a single
+    # series is not moved at all.
+    step = 0.6 / max(1, len(series_keys))
     for ax, (n, event) in zip(axes, panels, strict=True):
         part = _of(q, "nodes", n)
         part = part[part["event"] == event]
-        for i, design in enumerate(designs):
-            series = part[part["topology"] == design].sort_values("size_gb")
+        for i, (run, size) in enumerate(series_keys):
+            series = part[(part["run"] == run) & (part["size_gb"] == size)]
             if series.empty:
                 continue
-            offset = (i - (len(designs) - 1) / 2) * step
-            _errorbar(ax, series["size_gb"].astype(float), series, series_style(i), design,
-                      offset)
-        ax.set_title(f"{event}\n{_nodes_label(n)}", fontsize=8)
-        ax.set_xlabel("archive size (GB)")
-        sizes = sorted(part["size_gb"].dropna().unique())
-        if sizes:
-            ax.set_xticks([float(s) for s in sizes], [str(int(s)) for s in sizes])
-    for k in range(0, len(axes), len(events)):
-        axes[k].set_ylabel("seconds (real)")
-    handles, labels = [], []
-    for ax in axes:
-        for h, lbl in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lbl not in labels:
-                handles.append(h)
-                labels.append(lbl)
-    order = sorted(range(len(labels)), key=lambda k: _design_order(labels[k]))
-    _legend(fig, [handles[k] for k in order], [labels[k] for k in order], "design")
+            x = series["topology"].map(position).astype(float)
+            offset = (i - (len(series_keys) - 1) / 2) * step
+            label = f"{int(size)} GB" + (f" ({run})" if several_runs else "")
+            style = series_style(i)
+            lower = (series["median"] - series["q1"]).clip(lower=0)
+            upper = (series["q3"] - series["median"]).clip(lower=0)
+            ax.errorbar(x + offset, series["median"], yerr=[lower, upper], label=label,
+                        linestyle="none", capsize=2, markersize=5, **style)
+        ax.set_title(f"{event}, {_nodes_label(n)}", fontsize=8)
+        tilt = {"rotation": 0} if len(designs) <= 6 else {"rotation": 60, "ha": "right"}
+        ax.set_xticks(range(len(designs)), designs, fontsize=7, **tilt)
+        ax.set_xlim(-0.6, len(designs) - 0.4)
+    for ax in axes[::max(1, min(len(events), 2 if len(designs) > 8 else 4))]:
+        ax.set_ylabel("seconds (real)")
+    _legend(fig, *_handles(axes), "archive size")
     return [_save(fig, out_dir, "topology_step_times", title,
                   "Median over iterations (bars: interquartile range) of bash's real time per "
-                  "step; designs at one size are drawn side by side. Design labels are the Flux "
-                  "overlay topology (kary-K, binomial).")]
+                  "step and Flux overlay design (kary-K, binomial); one panel per step and node "
+                  "count, one series per archive size.")]
 
 
 def _design_order(name: str) -> tuple:
@@ -416,7 +442,8 @@ def osu_wall_scaling(tables: dict, out_dir: Path, context: dict | None = None) -
             label = bench if data["run"].nunique() == 1 else f"{bench} ({run})"
             ax.plot(series["nodes"].astype(float), series["wall_seconds"], label=label,
                     linewidth=1.1, markersize=4.5, **series_style(i))
-        ax.set(xscale="log", yscale="log", xlabel="nodes", title=f"{cls} ({part['benchmark'].nunique()})")
+        ax.set(xscale="log", yscale="log", xlabel="nodes")
+        ax.set_title(f"{cls} ({part['benchmark'].nunique()} benchmarks)", fontsize=9)
         ticks = sorted(part["nodes"].dropna().unique())
         ax.set_xticks([float(t) for t in ticks], [str(int(t)) for t in ticks])
         ax.xaxis.set_minor_locator(plt.NullLocator())
@@ -506,7 +533,7 @@ def app_times(tables: dict, out_dir: Path, context: dict | None = None) -> list:
         ax.set_xticks(range(len(apps)), apps, rotation=30, ha="right", fontsize=8)
         ax.set_title(kind, fontsize=9)
         ax.set_ylabel("seconds")
-    _legend(fig, *axes[0].get_legend_handles_labels(), "run")
+    _legend(fig, *_handles(axes[:1]), "run")
     return [_save(fig, out_dir, "app_times", title,
                   "fluxsubmit is the job; fluxstart is the whole broker lifetime. One bar per "
                   "run and app (the median where a run timed an app more than once).")]
@@ -516,16 +543,51 @@ ALL_FIGURES = (pull_time_vs_size, event_spread, pull_vs_started, topology_step_t
                osu_wall_scaling, osu_by_message_size, app_times)
 
 
-def draw_figures(tables: dict, out_dir: Path,
-                 context: dict | None = None) -> tuple[list[Figure], list[Skipped]]:
-    """Every figure the tables support, and the ones they do not with the reason."""
+def draw_figures(tables: dict, out_dir: Path, context: dict | None = None,
+                 workers: int | None = None) -> tuple[list[Figure], list[Skipped]]:
+    """Every figure the tables support, and the ones they do not with the reason.
+
+    Figures are independent and rendering is CPU-bound, so with more than one core the
+    drawers run in forked processes (which inherit the tables; only the small Figure records
+    come back). The result is in `ALL_FIGURES` order either way.
+    """
+    from analysis.events import free_cores
+
+    workers = workers or free_cores()
+    jobs = [(draw, tables, out_dir, context) for draw in ALL_FIGURES if _has_input(draw, tables)]
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context_ = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context_) as pool:
+            results = list(pool.map(_draw_one, jobs))
+    else:
+        results = [_draw_one(job) for job in jobs]
     drawn: list[Figure] = []
     skipped: list[Skipped] = []
-    with plt.style.context(STYLE):
-        for draw in ALL_FIGURES:
-            for item in draw(tables, out_dir, context):
-                (drawn if isinstance(item, Figure) else skipped).append(item)
+    for items in results:
+        for item in items:
+            (drawn if isinstance(item, Figure) else skipped).append(item)
     return drawn, skipped
+
+
+# The table each drawer starts from: a drawer whose table is absent returns nothing, so it is
+# not worth a process.
+_INPUT = {"pull_time_vs_size": "pulls", "event_spread": "event_spread",
+          "pull_vs_started": "pulls", "topology_step_times": "topology",
+          "osu_wall_scaling": "osu_wall", "osu_by_message_size": "osu_metrics",
+          "app_times": "app_times"}
+
+
+def _has_input(draw, tables: dict) -> bool:
+    return _table(tables, _INPUT[draw.__name__]) is not None
+
+
+def _draw_one(job) -> list:
+    draw, tables, out_dir, context = job
+    with plt.style.context(STYLE):
+        return draw(tables, out_dir, context)
 
 
 def draw_all(tables: dict, out_dir: Path, context: dict | None = None) -> list[Figure]:

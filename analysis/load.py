@@ -12,7 +12,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from analysis import apps, events, osu, topology
-from analysis.compare import flatten
 from analysis.rundir import RunDir
 
 # Node labels that describe how a cluster was built (GKE and EKS spellings).
@@ -71,6 +70,8 @@ class RunData:
 
     def uses_streaming(self) -> bool:
         """Whether the run's nodes had GKE image streaming on (labels or recorded config)."""
+        from analysis.compare import flatten
+
         flat = flatten(self.stack_config())
         return any(key.rsplit(".", 1)[-1] == "image_streaming" and str(value).lower() == "true"
                    for key, value in flat.items())
@@ -112,14 +113,17 @@ def load_run(run: RunDir, nodes: int | None = None) -> RunData:
     for log in run.logs:
         logs_by_kind.setdefault(log.kind, []).append(log)
     if "topology" in logs_by_kind:
-        data.tables["topology"] = _with_run(_topology(run, logs_by_kind["topology"]), run.label)
+        data.tables["topology"] = _with_run(_topology(run, logs_by_kind["topology"],
+                                                      data.problems), run.label)
     if "osu" in logs_by_kind:
-        wall, metrics, _meta = osu.osu_tables([log.path for log in logs_by_kind["osu"]])
+        wall, metrics, _meta = osu.osu_tables([log.path for log in logs_by_kind["osu"]],
+                                              data.problems)
         data.tables["osu_wall"] = _with_run(wall, run.label)
         data.tables["osu_metrics"] = _with_run(metrics, run.label)
         data.tables["osu_scaling"] = _with_run(osu.scaling_table(wall), run.label)
     if run.osu_times:
-        data.tables["osu_times"] = _with_run(osu.read_times_log(run.osu_times), run.label)
+        data.tables["osu_times"] = _with_run(osu.read_times_log(run.osu_times, data.problems),
+                                             run.label)
     if "app" in logs_by_kind:
         times, foms = apps.app_tables([log.path for log in logs_by_kind["app"]])
         data.tables["app_times"] = _with_run(times, run.label)
@@ -182,10 +186,11 @@ def _step_of(pulls, steps: list[dict]):
     return result
 
 
-def _topology(run: RunDir, logs: list):
+def _topology(run: RunDir, logs: list, problems: list[str]):
     rows: list[dict] = []
     for log in logs:
         parsed = topology.parse_topology_log(log.path.read_text(errors="replace"), log.path)
+        problems += parsed.problems
         if run.layout == "seed":
             nodes, topo, iteration = topology.seed_context(log.path)
         else:

@@ -31,8 +31,8 @@ figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #ee
 figcaption { font-size: 0.85rem; color: #555; } .note { font-size: 0.85rem; color: #555; }
 pre { background: #f7f7f7; padding: 0.6rem; font-size: 0.75rem; overflow-x: auto; }
 ul.warnings li { color: #8a4b00; font-size: 0.85rem; }
-dl.columns { font-size: 0.78rem; color: #444; display: grid; grid-template-columns: max-content auto;
-             gap: 0 0.8rem; margin: 0 0 1rem; } dl.columns dt { font-family: monospace; }
+dl.columns { font-size: 0.78rem; color: #444; display: grid; gap: 0 0.8rem; margin: 0 0 1rem;
+             grid-template-columns: max-content auto; } dl.columns dt { font-family: monospace; }
 dl.columns dd { margin: 0; }
 """
 _CHECK_SCRIPT = """

@@ -148,7 +148,7 @@ class RunDir:
             run.nodes, run.nodes_source = len(run.node_list), "inventory"
         else:
             _nodes_from_names(run)
-            if run.nodes is None and run.event_files and root.name.isdigit():
+            if run.nodes is None and run.event_files and _is_count(root.name):
                 run.nodes, run.nodes_source = int(root.name), "directory name"
         for log in sorted(p for p in root.rglob("topology-experiment.out") if p.is_file()):
             run.logs.append(StepLog(log, "topology"))
@@ -241,6 +241,10 @@ def _seed_label(root: Path) -> str:
     if root.name.isdigit() and root.parent.name:
         return f"{root.parent.name}-{root.name}"
     return root.name
+
+
+def _is_count(text: str) -> bool:
+    return text.isascii() and text.isdecimal()
 
 
 def _osu_size(path: Path) -> int:

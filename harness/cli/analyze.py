@@ -91,8 +91,6 @@ def register(app: typer.Typer) -> None:
     def analyze(run_dirs: RunDirs, out: OutDir, label: Labels = None,
                 nodes: Nodes = None) -> None:
         """Parse runs into tidy tables and the studies' figures."""
-        import pandas as pd
-
         from analysis.pipeline import analyze as run_analysis
         from analysis.pipeline import warnings_of
         from harness.console import info, warn
@@ -107,6 +105,8 @@ def register(app: typer.Typer) -> None:
                 warn(line)
         for skipped in result.skipped:
             warn(f"figure {skipped.name} not drawn: {skipped.reason}")
+        import pandas as pd
+
         summary = pd.DataFrame(
             [(name, len(df), str(out / "tables" / f"{name}.parquet"))
              for name, df in result.tables.items()], columns=["table", "rows", "parquet"])
