@@ -224,15 +224,20 @@ def _map_images(node, fn):
     return node
 
 
+def check_by(by: str | None) -> None:
+    """A one-line error for a `--by` other than the known ones."""
+    if by is not None and by not in BY_MODES:
+        where = "--by"
+        raise BadInput(where, by, " or ".join(BY_MODES))
+
+
 def compare_runs(datas, force: bool = False, match: str | ImageMatcher = "image",
                  by: str | None = None) -> CompareResult:
     """Compare runs 2..n with run 1 on every (metric, key) they share."""
     import pandas as pd
 
     matcher = match if isinstance(match, ImageMatcher) else ImageMatcher.parse(match)
-    if by is not None and by not in BY_MODES:
-        where = "--by"
-        raise BadInput(where, by, " or ".join(BY_MODES))
+    check_by(by)
     labels = [d.label for d in datas]
     if len(datas) < 2:
         msg = "compare needs at least two run directories"

@@ -434,7 +434,12 @@ def osu_wall_scaling(tables: dict, out_dir: Path, context: dict | None = None) -
         return [Skipped("osu_wall_scaling", title, "no benchmark finished with a wall time")]
     classes = [c for c in ("superlinear", "growing", "noisy", "flat", "insufficient")
                if c in set(data["class"])]
-    fig, axes = _grid(len(classes), ncols=len(classes), width=4.2, height=3.6, sharey=True)
+    # Each panel's legend sits under it in columns of at most ten names, and the figure is
+    # as tall as the longest one: names never overprint the data or each other.
+    most = max(data.loc[data["class"] == c, ["run", "benchmark"]].drop_duplicates().shape[0]
+               for c in classes)
+    fig, axes = _grid(len(classes), ncols=len(classes), width=4.2,
+                      height=3.0 + 0.14 * min(10, most), sharey=True)
     for ax, cls in zip(axes, classes, strict=True):
         part = data[data["class"] == cls]
         for i, ((run, bench), series) in enumerate(part.groupby(["run", "benchmark"])):
@@ -447,8 +452,9 @@ def osu_wall_scaling(tables: dict, out_dir: Path, context: dict | None = None) -
         ticks = sorted(part["nodes"].dropna().unique())
         ax.set_xticks([float(t) for t in ticks], [str(int(t)) for t in ticks])
         ax.xaxis.set_minor_locator(plt.NullLocator())
-        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.16), ncols=1,
-                  frameon=False)
+        entries = len(ax.get_legend_handles_labels()[1])
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.16),
+                  ncols=-(-entries // 10), frameon=False)
     axes[0].set_ylabel("wall seconds (real)")
     fig.text(0.0, 1.0, textwrap.fill(f"Rule: {SCALING_RULE}", 140), fontsize=7, va="bottom")
     return [_save(fig, out_dir, "osu_wall_scaling", title,

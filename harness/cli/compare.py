@@ -65,13 +65,14 @@ def register(app: typer.Typer) -> None:
         """Medians with 95% CIs, ratio, Mann-Whitney p and Cliff's delta for every shared metric."""
         import orjson
 
-        from analysis.compare import ImageMatcher, compare_runs
+        from analysis.compare import ImageMatcher, check_by, compare_runs
         from analysis.pipeline import load_runs
         from harness.cli.analyze import check_run_dirs, print_table, run_args
         from harness.console import out_console, warn
 
         check_run_dirs("compare", run_dirs, at_least=2)
-        matcher = ImageMatcher.parse(match)  # a bad --match fails before any file is read
+        matcher = ImageMatcher.parse(match)  # bad --match or --by fail before any file is read
+        check_by(by)
         result = compare_runs(load_runs(run_args("compare", run_dirs, label), nodes),
                               force=force, match=matcher, by=by)
         if result.experiment_differences:

@@ -25,10 +25,13 @@ def register(app: typer.Typer) -> None:
                nodes: Nodes = None, match: MatchOption = "image",
                by: ByOption = None) -> None:
         """Write DIR/report.html: summary, figures and tables inline, no server or network."""
+        from analysis.compare import ImageMatcher, check_by
         from analysis.pipeline import write_report as build
         from harness.cli.analyze import run_args
         from harness.console import info, out_console, warn
 
+        ImageMatcher.parse(match)  # bad --match or --by fail before any file is read
+        check_by(by)
         written = build(run_args("report", run_dirs, label), out, force=force, nodes=nodes,
                         match=match, by=by)
         for line in written.warnings:
