@@ -29,7 +29,9 @@ from matplotlib.ticker import (  # noqa: E402
     FixedLocator,
     FuncFormatter,
     LogLocator,
+    MaxNLocator,
     NullFormatter,
+    NullLocator,
 )
 
 from analysis.osu import SCALING_RULE  # noqa: E402
@@ -102,6 +104,13 @@ def _log_axis(axis) -> None:
     decades = math.log10(high / low) if low > 0 and high > 0 else 1.0
     major: tuple[float, ...] = (1.0,)
     minor: tuple[float, ...] = (2.0, 5.0)
+    if decades <= 0.6:
+        # Well under a decade a log locator finds one tick or none and falls back to crowded
+        # linear ones: four evenly chosen round numbers read better.
+        axis.set_major_locator(MaxNLocator(nbins=4))
+        axis.set_minor_locator(NullLocator())
+        axis.set_major_formatter(FuncFormatter(_plain))
+        return
     if decades <= 1.5:
         major, minor = (1.0, 2.0, 5.0), (3.0, 4.0, 6.0, 7.0, 8.0, 9.0)
     axis.set_major_locator(LogLocator(base=10, subs=major, numticks=7))
@@ -122,6 +131,8 @@ def _grid(n_panels: int, ncols: int, width: float = 3.6, height: float = 2.9,
           sharey: bool = False):
     ncols = max(1, min(ncols, n_panels))
     nrows = -(-n_panels // ncols)
+    if ncols == 1:
+        width = max(width, 5.0)  # room for the title beside an outside legend
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
                              squeeze=False, sharey=sharey, constrained_layout=True)
     flat = list(axes.flat)
@@ -133,7 +144,7 @@ def _grid(n_panels: int, ncols: int, width: float = 3.6, height: float = 2.9,
 def _legend(fig, handles, labels, title: str) -> None:
     if len(labels) > MAX_LEGEND:
         handles, labels = handles[:MAX_LEGEND], [*labels[:MAX_LEGEND - 1], "..."]
-    fig.legend(handles, labels, title=title, loc="outside right upper", fontsize=7,
+    fig.legend(handles, labels, title=title, loc="outside right center", fontsize=7,
                title_fontsize=8, frameon=False)
 
 
@@ -200,10 +211,11 @@ def pull_time_vs_size(tables: dict, out_dir: Path, context: dict | None = None) 
         return [Skipped(f"pull_time_vs_size_{s}", PULL_TITLE.format(s), skipped)
                 for s in ("linear", "log")]
     fresh = fresh.dropna(subset=["pull_seconds", "size_gb"])
+    size_label = _size_label(fresh)
     q = _quartiles(fresh, ["nodes", "layers", "run", "size_gb"], "pull_seconds")
     panels = [(n, layer) for n in _sorted_values(q["nodes"])
               for layer in _sorted_values(q["layers"])]
-    runs = sorted(q["run"].unique(), key=natural)
+    runs = list(dict.fromkeys(q["run"]))
     figures = []
     for scale in ("linear", "log"):
         fig, axes = _grid(len(panels), ncols=min(len(panels), 3), sharey=True)
@@ -215,7 +227,7 @@ def pull_time_vs_size(tables: dict, out_dir: Path, context: dict | None = None) 
                     _errorbar(ax, series["size_gb"], series, series_style(i), run)
             title = _nodes_label(nodes) + ("" if layers is None else f", {int(layers)} layers")
             ax.set_title(title, fontsize=9)
-            ax.set_xlabel("image size (GB, nominal)")
+            ax.set_xlabel(size_label)
             if scale == "log":
                 ax.set_xscale("log")
                 ax.set_yscale("log")
@@ -235,6 +247,17 @@ def pull_time_vs_size(tables: dict, out_dir: Path, context: dict | None = None) 
             "compressed size the kubelet reports.",
         ))
     return figures
+
+
+def _size_label(rows) -> str:
+    """What the size axis shows: the tag's nominal size (chonk images) or the compressed size
+    the kubelet reports; the label never claims one for the other."""
+    nominal = rows["layers"].notna()
+    if nominal.all():
+        return "image size (GB, nominal: from the tag)"
+    if not nominal.any():
+        return "image size (GB, compressed: kubelet)"
+    return "image size (GB: tag's nominal, else compressed)"
 
 
 def _pull_skip(fresh, column: str, what: str) -> str | None:
@@ -263,7 +286,7 @@ def event_spread(tables: dict, out_dir: Path, context: dict | None = None) -> li
     by_size = data["size_bytes"].notna().all()
     data["x"] = data["size_bytes"].astype("float64") / GB if by_size else data["image"]
     stages = list(dict.fromkeys(data["stage"]))
-    runs = sorted(data["run"].unique(), key=natural)
+    runs = list(dict.fromkeys(data["run"]))
     fig, axes = _grid(len(stages), ncols=3, sharey=True)
     images = sorted(data["image"].unique())
     for ax, stage in zip(axes, stages, strict=True):
@@ -279,10 +302,10 @@ def event_spread(tables: dict, out_dir: Path, context: dict | None = None) -> li
             ax.plot(x, series["spread_seconds"], label=run, linewidth=1.2, markersize=5, **style)
         ax.set_title(stage, fontsize=9)
         if by_size:
-            ax.set_xlabel("image size (GB, nominal)")
+            ax.set_xlabel(_size_label(part))
         else:
-            ax.set_xticks(range(len(images)), [_short(im) for im in images], rotation=60,
-                          ha="right", fontsize=7)
+            ticks = [_short(im) for im in images]
+            ax.set_xticks(range(len(images)), ticks, fontsize=7, **_tilt(ticks, 2.8))
     axes[0].set_ylabel("last - first (s)")
     _legend(fig, *_handles(axes[:1]), "run")
     return [_save(fig, out_dir, "event_spread", title,
@@ -302,9 +325,11 @@ def _short(name: str, width: int = 30) -> str:
     return f"{name[:keep]}…{name[-keep:]}"
 
 
-def natural(text: object) -> list:
-    """Sort key that puts `run1-4` before `run1-16`."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text))]
+def _tilt(labels: list[str], axis_inches: float) -> dict:
+    """Tick label rotation: level when the labels fit side by side at 7 pt, else slanted."""
+    needed = len(labels) * (max(map(len, labels), default=0) * 0.065 + 0.1)
+    return {"rotation": 0, "ha": "center"} if needed <= axis_inches else {"rotation": 35,
+                                                                         "ha": "right"}
 
 
 def pull_vs_started(tables: dict, out_dir: Path, context: dict | None = None) -> list:
@@ -323,10 +348,10 @@ def pull_vs_started(tables: dict, out_dir: Path, context: dict | None = None) ->
     sizes = fresh.groupby("image")["size_gb"].max()
     images = sorted(fresh["image"].unique(), key=lambda im: (sizes.get(im, 0) != sizes.get(im, 0),
                                                               sizes.get(im, 0), im))
-    runs = sorted(fresh["run"].unique(), key=natural)
+    runs = list(dict.fromkeys(fresh["run"]))
     bars = len(images) * len(runs)
-    fig, axes = _grid(len(measures), ncols=1, width=min(14.0, max(5.0, 0.16 * bars + 2.0)),
-                      height=3.2)
+    fig_width = min(14.0, max(5.0, 0.16 * bars + 2.0))
+    fig, axes = _grid(len(measures), ncols=1, width=fig_width, height=3.2)
     width = 0.8 / len(runs)
     for ax, (measure, label) in zip(axes, measures, strict=True):
         q = _quartiles(fresh.dropna(subset=[measure]), ["run", "image"], measure)
@@ -340,17 +365,16 @@ def pull_vs_started(tables: dict, out_dir: Path, context: dict | None = None) ->
                    edgecolor="white", linewidth=0.3)
             ax.errorbar(x, part["median"], yerr=[lower, upper], fmt="none", ecolor="#333",
                         capsize=1.5, linewidth=0.8)
-        tilt = {"rotation": 0, "ha": "center"} if len(images) <= 8 else {"rotation": 40,
-                                                                           "ha": "right"}
-        ax.set_xticks(range(len(images)), [_short(im) for im in images], fontsize=7, **tilt)
+        ticks = [_short(im) for im in images]
+        ax.set_xticks(range(len(images)), ticks, fontsize=7, **_tilt(ticks, fig_width - 2.0))
         ax.set_ylabel(label)
     _legend(fig, *_handles(axes[:1]), "run")
     streaming = (context or {}).get("streaming_runs") or []
     caption = ("Median over pods (bars: interquartile range) of the kubelet's pull time and of "
                "the time from Pulling to the container's Started, per image and run.")
     if streaming:
-        caption += (f" {', '.join(streaming)} used image streaming: its reported pull time is "
-                    "near zero, so the time until the container started is the fair comparison.")
+        caption += (f" {', '.join(streaming)} used image streaming, which moves part of the "
+                    "pull's cost to the container's start: compare the time to Started.")
     return [_save(fig, out_dir, "pull_vs_started", title, caption)]
 
 
@@ -380,7 +404,7 @@ def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None
     nodes = _sorted_values(q["nodes"])
     designs = sorted(q["topology"].unique(), key=_design_order)
     position = {d: k for k, d in enumerate(designs)}
-    series_keys = [(r, s) for r in sorted(q["run"].unique(), key=natural)
+    series_keys = [(r, s) for r in list(dict.fromkeys(q["run"]))
                    for s in sorted(q["size_gb"].dropna().unique())]
     panels = [(n, e) for n in nodes for e in events]
     fig, axes = _grid(len(panels), ncols=min(len(events), 2 if len(designs) > 8 else 4),
@@ -524,9 +548,10 @@ def app_times(tables: dict, out_dir: Path, context: dict | None = None) -> list:
         return [Skipped("app_times", title, "no FLUXTIME line has a time")]
     kinds = list(dict.fromkeys(data["kind"]))
     apps = sorted(data["app"].unique())
-    runs = sorted(data["run"].unique(), key=natural)
-    fig, axes = _grid(len(kinds), ncols=len(kinds), width=max(3.6, 0.9 * len(apps) + 1.5),
-                      height=3.2)
+    runs = list(dict.fromkeys(data["run"]))
+    panel_width = max(3.6, 0.9 * len(apps) + 1.5)
+    fig_width = panel_width * len(kinds)
+    fig, axes = _grid(len(kinds), ncols=len(kinds), width=panel_width, height=3.2)
     width = 0.8 / len(runs)
     for ax, kind in zip(axes, kinds, strict=True):
         q = _quartiles(data[data["kind"] == kind], ["run", "app"], "seconds")
@@ -536,7 +561,8 @@ def app_times(tables: dict, out_dir: Path, context: dict | None = None) -> list:
             ax.bar(x, part["median"], width=width * 0.95, label=run,
                    color=series_style(i)["color"], hatch=_HATCHES[i % len(_HATCHES)],
                    edgecolor="white", linewidth=0.3)
-        ax.set_xticks(range(len(apps)), apps, rotation=30, ha="right", fontsize=8)
+        ax.set_xticks(range(len(apps)), apps, fontsize=8, **_tilt(apps, fig_width / len(kinds)
+                                                                  - 1.0))
         ax.set_title(kind, fontsize=9)
         ax.set_ylabel("seconds")
     _legend(fig, *_handles(axes[:1]), "run")
