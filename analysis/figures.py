@@ -66,9 +66,12 @@ class Skipped:
 
 
 def series_style(i: int) -> dict:
-    """Colour and marker of the i-th series: both change, so neither alone must carry it."""
-    cmap = plt.get_cmap("tab10" if i < 10 else "tab20")
-    return {"color": cmap(i % cmap.N), "marker": MARKERS[i % len(MARKERS)]}
+    """Colour and marker of the i-th series: both change, so neither alone must carry it.
+
+    The first ten take tab10; the next ten tab20's light shades, which tab10 does not use.
+    """
+    color = plt.get_cmap("tab10")(i % 10) if i < 10 else plt.get_cmap("tab20")((2 * i + 1) % 20)
+    return {"color": color, "marker": MARKERS[i % len(MARKERS)]}
 
 
 def _save(fig, out_dir: Path, name: str, title: str, caption: str) -> Figure:
@@ -404,8 +407,9 @@ def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None
     nodes = _sorted_values(q["nodes"])
     designs = sorted(q["topology"].unique(), key=_design_order)
     position = {d: k for k, d in enumerate(designs)}
-    series_keys = [(r, s) for r in list(dict.fromkeys(q["run"]))
-                   for s in sorted(q["size_gb"].dropna().unique())]
+    runs = list(dict.fromkeys(q["run"]))
+    sizes = sorted(q["size_gb"].dropna().unique())
+    series_keys = [(r, s) for r in runs for s in sizes]
     panels = [(n, e) for n in nodes for e in events]
     fig, axes = _grid(len(panels), ncols=min(len(events), 2 if len(designs) > 8 else 4),
                       width=max(3.2, 0.28 * len(designs) + 1.2), height=2.8)
@@ -422,7 +426,12 @@ def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None
             x = series["topology"].map(position).astype(float)
             offset = (i - (len(series_keys) - 1) / 2) * step
             label = f"{int(size)} GB" + (f" ({run})" if several_runs else "")
-            style = series_style(i)
+            # One run: colour and marker both follow the size. Several: colour is the size
+            # and the marker the run, so one size reads the same colour in every run.
+            style = series_style(sizes.index(size))
+            if several_runs:
+                style["marker"] = MARKERS[runs.index(run) % len(MARKERS)]
+                style["markerfacecolor"] = "white" if runs.index(run) % 2 else style["color"]
             lower = (series["median"] - series["q1"]).clip(lower=0)
             upper = (series["q3"] - series["median"]).clip(lower=0)
             ax.errorbar(x + offset, series["median"], yerr=[lower, upper], label=label,
@@ -480,7 +489,8 @@ def osu_wall_scaling(tables: dict, out_dir: Path, context: dict | None = None) -
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.16),
                   ncols=-(-entries // 10), frameon=False)
     axes[0].set_ylabel("wall seconds (real)")
-    fig.text(0.0, 1.0, textwrap.fill(f"Rule: {SCALING_RULE}", 140), fontsize=7, va="bottom")
+    # A figure-level label, so the layout makes room for it: the rule is part of the figure.
+    fig.supxlabel(textwrap.fill(f"Rule: {SCALING_RULE}", 160), fontsize=7)
     return [_save(fig, out_dir, "osu_wall_scaling", title,
                   f"Each line is one benchmark, in the panel of its scaling class. "
                   f"Rule: {SCALING_RULE}.")]
