@@ -13,9 +13,9 @@ turn (the best of each is kept: other jobs on a shared machine only ever add tim
 * the whole `study analyze FILE --out DIR`: interpreter start, imports, ingest, every table
   (Parquet + CSV) and every figure (PNG + SVG), as a user runs it.
 
-Peak memory is the resident set of the analyze process and its workers together, sampled from
-/proc every 5 ms; beside it, the floor that merely importing the analysis's libraries takes
-(pandas, pyarrow, matplotlib, scipy), since only what lies above it grows with the input.
+Peak memory is the proportional set size (PSS) of the analyze process and its workers together,
+sampled from /proc every 5 ms; beside it, the floor that merely importing the libraries analyze
+uses takes (pandas, pyarrow, matplotlib), since only what lies above it grows with the input.
 Wall and CPU seconds are both reported: on a machine shared with other jobs, wall time also
 counts waiting for a core. The ingest is the pass over the events (`ingest_files`); building
 the pull table (which imports pandas) is reported on its own. Targets: analyze <= 2x the
@@ -60,8 +60,9 @@ table = pull_table(ingest, "bench", None, release=True)  # imports pandas
 print(json.dumps({"seconds": middle - start, "table_seconds": time.perf_counter() - middle,
                   "rows": len(table)}))
 """
-# What the analysis's libraries hold once imported, before any data: the floor of its memory.
-FLOOR = "import pandas, pyarrow.parquet, matplotlib.pyplot, scipy.stats, orjson"
+# What `study analyze` imports (checked with sys.modules after a run), before any data: the
+# floor of its memory. scipy is not among them: only compare and report need it.
+FLOOR = "import harness.cli, pandas, pyarrow.parquet, matplotlib.pyplot, orjson"
 
 
 def seed_event_files(seed: Path) -> list[Path]:
@@ -87,15 +88,21 @@ def build_stream(files: list[Path], target: Path, size_bytes: int) -> int:
     return written
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of a process and its children, from /proc (Linux)."""
+def _tree_pss(pid: int) -> int:
+    """Proportional set size of a process and its children, from /proc (Linux 4.14+).
+
+    PSS splits each shared page between the processes sharing it, so forked workers (which
+    share the parent's libraries copy-on-write) are not counted twice, as summed RSS would.
+    """
     total = 0
     todo = [pid]
-    page = os.sysconf("SC_PAGE_SIZE")
     while todo:
         current = todo.pop()
         try:
-            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * page
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
             for task in Path(f"/proc/{current}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, ValueError):
@@ -109,7 +116,7 @@ def _children_cpu() -> float:
 
 
 def timed(cmd: list[str]) -> tuple[float, float, int, str]:
-    """(wall seconds, CPU seconds, peak tree RSS, stdout) of one child process and its workers.
+    """(wall seconds, CPU seconds, peak tree PSS, stdout) of one child process and its workers.
 
     CPU seconds are what the process tree used; on a machine shared with other jobs they
     say more than wall time, which also counts the time spent waiting for a core.
@@ -125,7 +132,7 @@ def timed(cmd: list[str]) -> tuple[float, float, int, str]:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
+            peak = max(peak, _tree_pss(proc.pid))
             time.sleep(0.005)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -180,9 +187,9 @@ def main() -> None:
         "ingest_over_yardstick": {"wall": round(wall["ingest"] / wall["yardstick"], 2),
                                   "cpu": round(cpu["ingest"] / cpu["yardstick"], 2)},
         "pull_table_seconds": round(min(table_seconds), 2),
-        "analyze_peak_rss_mb": round(peak / 1e6, 1),
+        "analyze_peak_pss_mb": round(peak / 1e6, 1),
         "peak_over_input": round(peak / size, 3),
-        "library_floor_rss_mb": round(floor / 1e6, 1),
+        "library_floor_pss_mb": round(floor / 1e6, 1),
         "peak_above_floor_over_input": round((peak - floor) / size, 3),
         "every_run_wall_cpu": {k: " ".join(f"{r[0]:.2f}/{r[1]:.2f}" for r in v)
                                for k, v in runs.items()},
