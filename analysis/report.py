@@ -105,6 +105,13 @@ COLUMNS = {
     "unit": "the figure of merit's unit",
     "what": "what the line counts",
     "count": "how many",
+    "stack": "the harness stack the run belongs to (blank for seed data)",
+    "cloud": "gke or eks, from the stack config or the nodes' labels",
+    "machine": "machine type of the nodes",
+    "dates": "when it ran: the recorded start and end, else the first Pulling and last "
+             "Started event",
+    "data": "which kinds of data the run holds",
+    "path": "where it was read from",
 }
 # Ingest counters as the completeness table names them.
 _COUNTERS = {
@@ -202,12 +209,28 @@ def headline(datas):
 
     rows = []
     for data in datas:
-        obs = observations(data)
+        obs = _headline_only(observations(data))
         for (metric, key), group in obs.groupby(["metric", "key"], sort=False):
             s = summarize(group["value"].to_numpy())
             ci = "" if s.ci_low != s.ci_low else f"[{s.ci_low:.4g}, {s.ci_high:.4g}]"
             rows.append([data.label, metric, key, s.n, s.median, ci])
     return pd.DataFrame(rows, columns=["run", "metric", "key", "n", "median", "ci_95"])
+
+
+def _headline_only(obs):
+    """The numbers a study is quoted by: every pull metric, the distribution step of each
+    design, OSU at the largest cluster, the job's wall time and the figures of merit. The rest
+    is in the tables and the comparison."""
+    metric, key = obs["metric"], obs["key"]
+    keep = metric.isin(["pull_seconds", "time_to_started_seconds", "app_fom"])
+    keep |= (metric == "topology_seconds") & key.str.startswith("distribute-all-nodes ")
+    keep |= (metric == "app_seconds") & key.str.endswith(" fluxsubmit")
+    osu = metric == "osu_wall_seconds"
+    if osu.any():
+        nodes = key[osu].str.rsplit("nodes=", n=1).str[1]
+        largest = nodes == max(nodes, key=lambda n: int(n) if n.isdigit() else -1)
+        keep |= osu & largest.reindex(obs.index, fill_value=False)
+    return obs[keep]
 
 
 def completeness_summary(data):
@@ -246,14 +269,18 @@ def build_report(datas, tables: dict, figures, comparison=None, warnings: list[s
         "<h2>Summary</h2>",
     ]
     ran = pd.DataFrame([what_ran(d) for d in datas])
-    parts.append(_table_html(ran, "What ran", explain=False))
+    parts.append(_table_html(ran, "What ran"))
     heads = headline(datas)
     if not heads.empty:
         parts.append(_table_html(heads, "Headline medians (95% bootstrap CI)"))
+        parts.append('<p class="note">Pull times, the distribution step of each design, OSU at '
+                     "the largest cluster, the job's wall time and the figures of merit; every "
+                     "metric is in the tables and the comparison.</p>")
     for data in datas:
         summary = completeness_summary(data)
         if not summary.empty:
-            parts.append(_table_html(summary, f"Completeness: {data.label}", explain=False))
+            parts.append(_table_html(summary, f"Completeness: {data.label}",
+                                     explain=data is datas[-1]))
     parts.append("<h3>Warnings</h3>")
     if warnings:
         parts.append('<ul class="warnings">' + "".join(f"<li>{html.escape(w)}</li>"

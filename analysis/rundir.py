@@ -125,6 +125,10 @@ class RunDir:
             msg = (f"{path}: a step log, not an event file; pass the directory that holds it "
                    "(topology, OSU and app logs are read from their run directory)")
             raise AnalysisError(msg)
+        if path.stat().st_size and not is_event_stream(path):
+            msg = (f"{path}: not an event file (no Kubernetes Event in its first 64 KB); pass "
+                   "JSON lines of core/v1 Events, or the run directory that holds this file")
+            raise AnalysisError(msg)
         run = cls(path=path, label=path.stem or path.name, layout="file", event_files=[path])
         _nodes_from_names(run)
         return run

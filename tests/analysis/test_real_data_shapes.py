@@ -31,7 +31,7 @@ from seed_data import (
 
 from analysis import figures
 from analysis.compare import ImageMatcher, compare_runs
-from analysis.errors import BadInput
+from analysis.errors import AnalysisError, BadInput
 from analysis.events import EventIngest, pull_table
 from analysis.osu import parse_osu_log, read_times_log
 from analysis.pipeline import analyze, load_runs, unique_labels, warnings_of
@@ -355,3 +355,11 @@ class TestParsersNeverRaise:
         ingest, _ = ingest_of(line + b"\n")
         assert sum(ingest.stats[k] for k in ("events", "wrong_type", "missing_fields",
                                              "malformed", "ignored", "not_event")) == 1
+
+
+def test_a_file_that_is_not_events_is_one_line(tmp_path) -> None:
+    target = tmp_path / "times.log"
+    shutil.copy(OSU / "times.log", target)
+    with pytest.raises(AnalysisError, match=rf"^{re.escape(str(target))}: not an event file "
+                                            r"\(no Kubernetes Event in its first 64 KB\)"):
+        load_runs([target])
