@@ -177,6 +177,10 @@ def what_ran(data) -> dict[str, str]:
                                           else "")
     machine = (flat.get("cluster.machine_type") or flat.get("instance_type") or "")
     nodes = "" if run.nodes is None else f"{run.nodes} ({run.nodes_source})"
+    if not nodes:  # topology and OSU runs span cluster sizes; their logs say which
+        counts = sorted({int(n) for name in ("topology", "osu_wall", "app_times")
+                         for n in data.table(name).get("nodes", []) if n == n and n is not None})
+        nodes = f"{', '.join(map(str, counts))} (from the logs)" if counts else ""
     return {"run": data.label, "stack": run.stack or "", "cloud": str(cloud),
             "nodes": nodes, "machine": str(machine), "dates": _dates(data),
             "data": ", ".join(run.kinds), "path": str(run.path)}
