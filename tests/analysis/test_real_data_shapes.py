@@ -32,7 +32,7 @@ from seed_data import (
 from analysis import figures
 from analysis.compare import ImageMatcher, compare_runs
 from analysis.errors import AnalysisError, BadInput
-from analysis.events import EventIngest, pull_table
+from analysis.events import EventIngest, ingest_files, pull_table
 from analysis.osu import parse_osu_log, read_times_log
 from analysis.pipeline import analyze, load_runs, unique_labels, warnings_of
 from analysis.tables import combine
@@ -328,6 +328,16 @@ class TestParsersNeverRaise:
     def test_event_ingest(self, lines: list[str]) -> None:
         ingest, table = ingest_of("\n".join(lines).encode("utf-8", "surrogatepass"))
         assert len(table) <= len(lines)
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.sampled_from([b"", b"\xef\xbb\xbf", b"[", b"  \n", b"{"]),
+           st.lists(_lines, max_size=20))
+    def test_event_file(self, tmp_path_factory, head: bytes, lines: list[str]) -> None:
+        """Whole files too: a BOM, an array start or blanks before arbitrary lines."""
+        path = tmp_path_factory.mktemp("f") / "events.jsonl"
+        path.write_bytes(head + "\n".join(lines).encode("utf-8", "surrogatepass"))
+        ingest = ingest_files([path])
+        pull_table(ingest, "r", None)
 
     @settings(max_examples=150, deadline=None)
     @given(st.lists(_lines, max_size=30))
