@@ -235,13 +235,7 @@ def pull_time_vs_size(tables: dict, out_dir: Path, context: dict | None = None) 
                 ax.set_xscale("log")
                 ax.set_yscale("log")
         axes[0].set_ylabel("pull seconds (kubelet)")
-        handles, labels = axes[0].get_legend_handles_labels()
-        for ax in axes[1:]:
-            for h, lbl in zip(*ax.get_legend_handles_labels(), strict=True):
-                if lbl not in labels:
-                    handles.append(h)
-                    labels.append(lbl)
-        _legend(fig, handles, labels, "run")
+        _legend(fig, *_handles(axes), "run")
         figures.append(_save(
             fig, out_dir, f"pull_time_vs_size_{scale}", PULL_TITLE.format(scale),
             "Median over pods of the kubelet's own pull time (bars: interquartile range), per "
@@ -533,13 +527,7 @@ def osu_by_message_size(tables: dict, out_dir: Path, context: dict | None = None
             ax.set_xlabel("message size (bytes)", fontsize=8)
         for k in range(0, len(axes), 4):
             axes[k].set_ylabel(label, fontsize=8)
-        handles, labels = [], []
-        for ax in axes:
-            for h, lbl in zip(*ax.get_legend_handles_labels(), strict=True):
-                if lbl not in labels:
-                    handles.append(h)
-                    labels.append(lbl)
-        _legend(fig, handles, labels, "cluster")
+        _legend(fig, *_handles(axes), "cluster")
         figures.append(_save(fig, out_dir, name, f"OSU {label} by message size",
                              "One panel per benchmark, one line per cluster size "
                              "(single measurements, as the benchmark prints them)."))
@@ -596,16 +584,23 @@ def draw_figures(tables: dict, out_dir: Path, context: dict | None = None,
     from analysis.events import free_cores
 
     workers = workers or free_cores()
-    jobs = [(draw, tables, out_dir, context) for draw in ALL_FIGURES if _has_input(draw, tables)]
-    if workers > 1 and len(jobs) > 1:
+    draws = [draw for draw in ALL_FIGURES if _has_input(draw, tables)]
+    if workers > 1 and len(draws) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        context_ = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context_) as pool:
-            results = list(pool.map(_draw_one, jobs))
+        # Forked workers inherit the tables through this global: only the drawer's index
+        # crosses the pipe, not the tables.
+        _SHARED[:] = [tables, out_dir, context]
+        try:
+            fork = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=min(workers, len(draws)),
+                                     mp_context=fork) as pool:
+                results = list(pool.map(_draw_shared, [ALL_FIGURES.index(d) for d in draws]))
+        finally:
+            _SHARED.clear()
     else:
-        results = [_draw_one(job) for job in jobs]
+        results = [_draw_one(draw, tables, out_dir, context) for draw in draws]
     drawn: list[Figure] = []
     skipped: list[Skipped] = []
     for items in results:
@@ -620,14 +615,19 @@ _INPUT = {"pull_time_vs_size": "pulls", "event_spread": "event_spread",
           "pull_vs_started": "pulls", "topology_step_times": "topology",
           "osu_wall_scaling": "osu_wall", "osu_by_message_size": "osu_metrics",
           "app_times": "app_times"}
+_SHARED: list = []
 
 
 def _has_input(draw, tables: dict) -> bool:
-    return _table(tables, _INPUT[draw.__name__]) is not None
+    name = _INPUT.get(draw.__name__)
+    return name is None or _table(tables, name) is not None
 
 
-def _draw_one(job) -> list:
-    draw, tables, out_dir, context = job
+def _draw_shared(index: int) -> list:
+    return _draw_one(ALL_FIGURES[index], *_SHARED)
+
+
+def _draw_one(draw, tables: dict, out_dir: Path, context: dict | None) -> list:
     with plt.style.context(STYLE):
         return draw(tables, out_dir, context)
 
