@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from analysis import apps, events, osu, topology
+from analysis.errors import BadInput
 from analysis.rundir import RunDir
 
 # Node labels that describe how a cluster was built (GKE and EKS spellings).
@@ -122,8 +123,12 @@ def load_run(run: RunDir, nodes: int | None = None) -> RunData:
         data.tables["osu_metrics"] = _with_run(metrics, run.label)
         data.tables["osu_scaling"] = _with_run(osu.scaling_table(wall), run.label)
     if run.osu_times:
-        data.tables["osu_times"] = _with_run(osu.read_times_log(run.osu_times, data.problems),
-                                             run.label)
+        try:
+            times = osu.read_times_log(run.osu_times, data.problems)
+        except BadInput as exc:  # an unusable times.log costs its own table, not the run's
+            data.problems.append(f"{exc}; left out")
+        else:
+            data.tables["osu_times"] = _with_run(times, run.label)
     if "app" in logs_by_kind:
         times, foms = apps.app_tables([log.path for log in logs_by_kind["app"]])
         data.tables["app_times"] = _with_run(times, run.label)

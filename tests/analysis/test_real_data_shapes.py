@@ -373,3 +373,14 @@ def test_a_file_that_is_not_events_is_one_line(tmp_path) -> None:
     with pytest.raises(AnalysisError, match=rf"^{re.escape(str(target))}: not an event file "
                                             r"\(no Kubernetes Event in its first 64 KB\)"):
         load_runs([target])
+
+
+def test_empty_times_log_in_a_run_costs_only_its_table(tmp_path) -> None:
+    run = tmp_path / "run1"
+    shutil.copytree(OSU, run)
+    (run / "times.log").write_text("")
+    (data,) = load_runs([run])
+    assert "osu_times" not in data.tables and not data.table("osu_wall").empty
+    assert warnings_of(data) == [
+        f"run1: {run / 'times.log'}: got 'an empty file'; expected a CSV table with the header "
+        "METRIC,TIME_SECONDS,SIZE_NODES; left out"]
