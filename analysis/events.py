@@ -3,8 +3,10 @@
 Event files are large (a 256-node run writes hundreds of MB), so they are streamed in fixed-size
 binary chunks: a cheap byte-level look at each line decides whether it can matter before it is
 parsed with orjson, and only a small record per container is kept. Files over 64 MB are split at
-line boundaries across processes (one per core) and the partial ingests merged. Lines that
+line boundaries across processes (one per free core) and the partial ingests merged. Lines that
 cannot be read are counted by kind, never raised: a run with one torn line is still a run.
+Whole-file problems (empty, a JSON array instead of JSON lines, a byte-order mark) are said once
+per file, and a JSON array is read rather than refused.
 
 What it deliberately does not do: decide what a run *meant* (node count, experiment) - the
 caller passes that in (see `analysis.rundir`).
