@@ -3,8 +3,10 @@
 Event files are large (a 256-node run writes hundreds of MB), so they are streamed in fixed-size
 binary chunks: a cheap byte-level look at each line decides whether it can matter before it is
 parsed with orjson, and only a small record per container is kept. Files over 64 MB are split at
-line boundaries across processes (one per core) and the partial ingests merged. Lines that
+line boundaries across processes (one per free core) and the partial ingests merged. Lines that
 cannot be read are counted by kind, never raised: a run with one torn line is still a run.
+Whole-file problems (empty, a JSON array instead of JSON lines, a byte-order mark) are said once
+per file, and a JSON array is read rather than refused.
 
 What it deliberately does not do: decide what a run *meant* (node count, experiment) - the
 caller passes that in (see `analysis.rundir`).
@@ -25,7 +27,7 @@ import orjson
 
 from analysis.durations import parse_go_duration
 
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 2 << 20  # 8 MB held 23 MB more per process and was no faster (bench_analyze)
 
 # Reasons that contribute to the pull table; everything else is counted and skipped unparsed.
 _RELEVANT = frozenset(
@@ -45,16 +47,12 @@ _ASSIGNED = re.compile(r"Successfully assigned \S+ to (\S+)")
 _FIELD_PATH = re.compile(r"spec\.(initContainers|containers|ephemeralContainers)\{([^}]*)\}")
 _TAG_SCHEME = r"(?P<layers>\d+)-layers-size-(?P<size>\d+)-bytes"
 
-# Namespaces and registries of images the cluster runs for itself (GKE, EKS, upstream).
+# Namespaces the cluster runs its own add-ons in (GKE, EKS, upstream): never studied.
 SYSTEM_NAMESPACES = frozenset(
     ["kube-system", "kube-public", "kube-node-lease", "gke-managed-cim", "gke-managed-system",
      "gmp-system", "gmp-public", "gke-gmp-system", "amazon-cloudwatch", "amazon-guardduty"]
 )
-SYSTEM_REGISTRY_MARKERS = (
-    "gke-release", "gke.gcr.io", "registry.k8s.io", "k8s.gcr.io", ".dkr.ecr.", "eks/",
-    "gcr.io/gke-", "mcr.microsoft.com/oss/kubernetes",
-)
-# Images and namespaces of the operators and instrumentation a study deploys around its workload.
+# Namespaces and images of the operators and instrumentation a study deploys around its workload.
 OPERATOR_NAMESPACES = frozenset(
     ["monitoring", "flux-operator-system", "operator-system", "jobset-system", "metrics-system",
      "cert-manager", "study-harness-system"]
@@ -64,6 +62,15 @@ OPERATOR_IMAGE_MARKERS = (
     "kube-rbac-proxy", "cert-manager",
     "docker-cleanup",  # the seed studies' cache-clearing DaemonSet
 )
+# The harness labels each pod with its role; only the step's workload is what a study measures
+# (cache clears, pre-pulls, the recorder and mirrors are the harness's own helpers).
+ROLE_LABEL = "study-harness.io/role"
+WORKLOAD_ROLE = "workload"
+# Per-node helpers (cache clears, pre-pulls, log shippers) run as DaemonSets; a study's measured
+# pods are Jobs, JobSets or MiniClusters, never DaemonSets.
+HELPER_OWNER_KINDS = frozenset(["DaemonSet", "Node"])
+# Go durations are int64 nanoseconds: the kubelet cannot print anything longer.
+GO_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
 
 PULL_COLUMNS = [
     "run", "nodes", "image", "image_ref", "role", "layers", "size_bytes", "compressed_bytes",
@@ -109,30 +116,46 @@ def image_key(ref: str) -> str:
 
     run1 pulled from ghcr.io and run2 from Artifact Registry; both must meet under one key.
     """
-    ref = ref.split("@", 1)[0]
-    base = ref.rsplit("/", 1)[-1]
+    name, _, digest = ref.partition("@")
+    base = name.rsplit("/", 1)[-1]
     tag = base.split(":", 1)[1] if ":" in base else ""
     if re.fullmatch(_TAG_SCHEME, tag):
         return tag
+    if not tag and digest:
+        return f"{base}@{digest[:19]}"  # digest-only: `name@sha256:` + 12 hex digits
     return base
 
 
-def classify_image(ref: str, namespace: str, studied: frozenset[str] | None = None) -> str:
-    """`studied`, `system` or `operator`; `other` if a studied set is given and ref is not in it."""
-    if studied is not None and (ref in studied or image_key(ref) in studied):
-        return "studied"
-    if namespace in SYSTEM_NAMESPACES or any(m in ref for m in SYSTEM_REGISTRY_MARKERS):
+def repository_name(ref: str) -> str:
+    """The repository's last path segment without registry, tag or digest (`ensemble-lammps`).
+
+    The same application mirrored into each cloud's registry under its own tag meets here.
+    """
+    name = ref.partition("@")[0].rsplit("/", 1)[-1]
+    return name.split(":", 1)[0]
+
+
+def classify_image(ref: str, namespace: str, studied: frozenset[str] | None = None,
+                   owner_kind: str | None = None, role: str | None = None) -> str:
+    """`studied`, `system` or `operator` from where the pod ran and who owns it.
+
+    The reference's shape says nothing: studies pull by digest, and clusters pull their add-ons
+    by tag. With a studied set (the experiment names its images), a workload image outside it
+    is `other`.
+    """
+    if namespace in SYSTEM_NAMESPACES:
         return "system"
-    if namespace in OPERATOR_NAMESPACES or any(m in ref for m in OPERATOR_IMAGE_MARKERS):
+    if (namespace in OPERATOR_NAMESPACES or (role and role != WORKLOAD_ROLE)
+            or owner_kind in HELPER_OWNER_KINDS or any(m in ref for m in OPERATOR_IMAGE_MARKERS)):
         return "operator"
-    if "@sha256:" in ref and ":" not in ref.split("@", 1)[0].rsplit("/", 1)[-1]:
-        return "system"  # digest-only references are how clusters pin their own add-ons
-    return "other" if studied is not None else "studied"
+    if studied is not None:
+        return "studied" if ref in studied or image_key(ref) in studied else "other"
+    return "studied"
 
 
 # Slots of a per-container record; a list is smaller and faster than a dataclass at this volume.
 (_S_POD, _S_NS, _S_CONTAINER, _S_INIT, _S_NODE, _S_IMAGE,
- _S_PULLING, _S_PULLED, _S_CREATED, _S_STARTED, _S_MSG, _S_UIDS) = range(12)
+ _S_PULLING, _S_PULLED, _S_CREATED, _S_STARTED, _S_MSG, _S_UIDS, _S_OWNER, _S_ROLE) = range(14)
 _STAGE_SLOT = {b"Pulling": _S_PULLING, b"Pulled": _S_PULLED,
                b"Created": _S_CREATED, b"Started": _S_STARTED}
 
@@ -145,13 +168,25 @@ class EventIngest:
     # pod key -> (ts, node); ts is None when the Scheduled event carried no time at all
     scheduled: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     nodes: dict[str, dict[str, str]] = field(default_factory=dict)  # node -> labels
+    reporting_nodes: set[str] = field(default_factory=set)  # nodes whose kubelet sent events
+    # hash() of each stage event line kept in a slot: an identical line again is a duplicate
+    # without parsing it (64-bit SipHash; 8 bytes and a set slot per kept line)
+    seen_lines: set[int] = field(default_factory=set)
     stats: Counter = field(default_factory=Counter)
+    # (file, what is wrong with it as a whole): empty, a JSON array, a byte-order mark
+    file_problems: list[tuple[str, str]] = field(default_factory=list)
 
     def feed_file(self, path: Path, start: int = 0, end: int | None = None) -> None:
         """Stream one JSON-lines file (or the byte range [start, end) of it) into the ingest."""
         with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if start == 0 and not self._check_start(path, fh, size):
+                return
             fh.seek(start)
-            remaining = (os.fstat(fh.fileno()).st_size if end is None else end) - start
+            if start == 0 and fh.read(3) != b"\xef\xbb\xbf":
+                fh.seek(0)
+            start = fh.tell()
+            remaining = (size if end is None else end) - start
 
             def chunks():
                 nonlocal remaining
@@ -164,12 +199,58 @@ class EventIngest:
 
             self.feed_chunks(chunks())
 
+    def _check_start(self, path: Path, fh, size: int) -> bool:
+        """Whole-file problems, each said once; False when the file was handled here."""
+        head = fh.read(4096)
+        if not head.strip():
+            self.file_problems.append((str(path), "is empty" if size == 0 else "holds only blanks"))
+            self.stats["empty_files"] += 1
+            return False
+        if head.startswith(b"\xef\xbb\xbf"):
+            self.file_problems.append((str(path), "starts with a UTF-8 byte-order mark "
+                                                  "(skipped; the events after it were read)"))
+            self.stats["bom_files"] += 1
+            head = head[3:]
+        if head.lstrip()[:1] == b"[":
+            self._feed_array(path, fh)
+            return False
+        return True
+
+    def _feed_array(self, path: Path, fh) -> None:
+        """A JSON array of events (`kubectl get events -o json | jq .items`), not JSON lines."""
+        fh.seek(0)
+        data = fh.read()
+        self.stats["bytes"] += len(data)
+        try:
+            items = orjson.loads(data.removeprefix(b"\xef\xbb\xbf"))
+        except orjson.JSONDecodeError:
+            self.file_problems.append((str(path), "starts like a JSON array but is not valid "
+                                                  "JSON; nothing was read from it"))
+            self.stats["malformed"] += 1
+            return
+        if not isinstance(items, list):
+            items = [items]
+        events = [i for i in items if type(i) is dict and type(i.get("reason")) is str]
+        self.file_problems.append((str(path), f"is a JSON array, not JSON lines; read its "
+                                              f"{len(events)} event(s) of {len(items)} element(s)"))
+        self.stats["json_array_files"] += 1
+        self.stats["lines"] += len(items)
+        self.stats["not_event"] += len(items) - len(events)
+        for event in events:
+            reason = event["reason"].encode()
+            if reason in _RELEVANT:
+                self._add(reason, event)
+            else:
+                self.stats["ignored"] += 1
+
     def feed_chunks(self, chunks: Iterable[bytes]) -> None:
         """Stream JSON-lines bytes, in chunks that may split lines anywhere."""
         rest = b""
         for chunk in chunks:
             self.stats["bytes"] += len(chunk)
-            lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+            lines = chunk.split(b"\n")
+            if rest:  # join the carried partial line alone, not by copying the whole chunk
+                lines[0] = rest + lines[0]
             rest = lines.pop()
             self._feed_lines(lines, last_is_partial=False)
         if rest:
@@ -180,8 +261,10 @@ class EventIngest:
         reason_search = _REASON.search
         loads = orjson.loads
         relevant = _RELEVANT
+        stages = _STAGE_SLOT
         add = self._add
-        blank = bad = not_event = ignored = 0
+        seen = self.seen_lines
+        blank = bad = not_event = ignored = copies = 0
         for line in lines:
             if line[-1:] == b"\r":
                 line = line[:-1]
@@ -199,6 +282,13 @@ class EventIngest:
             if reason not in relevant:
                 ignored += 1
                 continue
+            if reason in stages:
+                # A byte-identical copy of a stage event already kept (a stream captured
+                # twice, files concatenated) would end as a duplicate: skip the parse.
+                digest = hash(line)
+                if digest in seen:
+                    copies += 1
+                    continue
             try:
                 event = loads(line)
             except orjson.JSONDecodeError:
@@ -207,8 +297,12 @@ class EventIngest:
             if type(event) is not dict:
                 bad += 1
                 continue
-            add(reason, event)
+            if add(reason, event) and reason in stages:
+                seen.add(digest)
         stats = self.stats
+        if copies:
+            stats["events"] += copies
+            stats["duplicates"] += copies
         stats["lines"] += len(lines) - blank
         stats["truncated" if last_is_partial else "malformed"] += bad
         stats["not_event"] += not_event
@@ -216,46 +310,58 @@ class EventIngest:
         if blank:
             stats["blank"] += blank
 
-    def _add(self, reason: bytes, event: dict) -> None:
+    def _add(self, reason: bytes, event: dict) -> bool:
+        """Fold one event in; True when it was kept in a container's stage slot."""
         obj = event.get("involvedObject")
         meta = event.get("metadata")
         if type(obj) is not dict or type(meta) is not dict:
             self.stats["missing_fields"] += 1
-            return
+            return False
+        ts = (event.get("eventTime") or event.get("firstTimestamp")
+              or event.get("lastTimestamp") or meta.get("creationTimestamp"))
+        message = event.get("message") or ""
+        name, namespace = obj.get("name") or "", obj.get("namespace") or ""
+        uid, path = obj.get("uid"), obj.get("fieldPath") or ""
+        node = event.get("reportingInstance")
+        if not node:
+            source = event.get("source")
+            node = (source.get("host") if type(source) is dict else None) or ""
+        # One check for every field used below: a number where a string belongs is a malformed
+        # record (counted and reported), not an internal error.
+        if not (type(message) is str and type(name) is str and type(namespace) is str
+                and type(path) is str and type(node) is str and (ts is None or type(ts) is str)
+                and (uid is None or type(uid) is str)):
+            self.stats["wrong_type"] += 1
+            return False
         self.stats["events"] += 1
         if reason == b"RegisteredNode":
-            name = obj.get("name")
+            labels = obj.get("labels")
             if name:
-                self.nodes.setdefault(name, dict(obj.get("labels") or {}))
-            return
-        ts: str | None = (event.get("eventTime") or event.get("firstTimestamp")
-                          or event.get("lastTimestamp") or meta.get("creationTimestamp"))
+                self.nodes.setdefault(name, dict(labels) if type(labels) is dict else {})
+            return False
         if ts:
             ts = intern(ts)  # second-resolution stamps repeat across thousands of events
-        message = event.get("message") or ""
-        pod_key = obj.get("uid") or f"{obj.get('namespace')}/{obj.get('name')}"
+        pod_key = uid or f"{namespace}/{name}"
         if reason == b"Scheduled":
             assigned = _ASSIGNED.search(message)
             seen = self.scheduled.get(pod_key)
             if seen is None or (ts and (not seen[0] or ts < seen[0])):
                 self.scheduled[pod_key] = (ts, intern(assigned.group(1)) if assigned else "")
-            return
-        node = event.get("reportingInstance")
-        if not node:
-            source = event.get("source")
-            node = (source.get("host") if type(source) is dict else None) or ""
-        path = obj.get("fieldPath") or ""
+            return False
+        if node:
+            node = intern(node)
+            self.reporting_nodes.add(node)
         key = (pod_key, path)
         rec = self.records.get(key)
         if rec is None:
             fp = _FIELD_PATH.match(path)
             init = bool(fp and fp.group(1) == "initContainers")
-            rec = [obj.get("name") or "", intern(obj.get("namespace") or ""),
-                   intern(fp.group(2) if fp else path), init,
-                   intern(node), None, None, None, None, None, None, [None, None, None, None]]
+            rec = [name, intern(namespace), intern(fp.group(2) if fp else path), init,
+                   node, None, None, None, None, None, None, [None, None, None, None],
+                   _owner_kind(obj), _role(obj)]
             self.records[key] = rec
         elif node and not rec[_S_NODE]:
-            rec[_S_NODE] = intern(node)
+            rec[_S_NODE] = node
         slot = _STAGE_SLOT[reason]
         uids = rec[_S_UIDS]
         uid = hash(meta.get("uid"))  # only compared for equality; a hash is 8 bytes, not 85
@@ -263,7 +369,7 @@ class EventIngest:
             # The exporter re-emits updated events (same uid); a new uid is a real repeat.
             self.stats["duplicates" if uids[slot - _S_PULLING] == uid else "repeats"] += 1
             if not ts or (rec[slot] and rec[slot] <= ts):
-                return
+                return uids[slot - _S_PULLING] == uid
         uids[slot - _S_PULLING] = uid
         rec[slot] = ts
         if reason == b"Pulling":
@@ -275,12 +381,19 @@ class EventIngest:
             if parsed is None:
                 self.stats["bad_message"] += 1
             else:
+                if not _possible(parsed.pull_seconds) or not _possible(parsed.waiting_seconds):
+                    self.stats["impossible_duration"] += 1
+                    parsed.pull_seconds = parsed.waiting_seconds = None
                 rec[_S_MSG] = parsed
                 rec[_S_IMAGE] = intern(parsed.image_ref)
+        return True
 
     def merge(self, other: EventIngest) -> None:
         """Fold the ingest of a later byte range of the same stream into this one."""
         self.stats.update(other.stats)
+        self.file_problems += other.file_problems
+        self.reporting_nodes |= other.reporting_nodes
+        self.seen_lines |= other.seen_lines
         for name, labels in other.nodes.items():
             self.nodes.setdefault(name, labels)
         for pod, (ts, node) in other.scheduled.items():
@@ -312,7 +425,43 @@ class EventIngest:
                 mine[_S_IMAGE] = theirs[_S_IMAGE]
 
 
+def _possible(seconds: float | None) -> bool:
+    return seconds is None or 0 <= seconds <= GO_MAX_DURATION_SECONDS
+
+
+def _owner_kind(obj: dict) -> str | None:
+    owners = obj.get("ownerReferences")
+    if type(owners) is list and owners and type(owners[0]) is dict:
+        kind = owners[0].get("kind")
+        return intern(kind) if type(kind) is str else None
+    return None
+
+
+def _role(obj: dict) -> str | None:
+    labels = obj.get("labels")
+    if type(labels) is dict:
+        role = labels.get(ROLE_LABEL)
+        return intern(role) if type(role) is str else None
+    return None
+
+
 PARALLEL_MIN_BYTES = 64 << 20
+
+
+def free_cores() -> int:
+    """Cores this process may use that other work is not already using (like `make -l`).
+
+    Forking workers onto a machine whose cores are busy only adds pickling and contention.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(cores, round(cores - busy + 1)))
 
 
 def ingest_files(paths: Iterable[Path], workers: int | None = None) -> EventIngest:
@@ -321,7 +470,7 @@ def ingest_files(paths: Iterable[Path], workers: int | None = None) -> EventInge
     GC is paused during the pass: it allocates no reference cycles, and generational scans of
     the growing record dict would otherwise cost more than the parsing.
     """
-    workers = workers or os.cpu_count() or 1
+    workers = workers or free_cores()
     ingest = EventIngest()
     enabled = gc.isenabled()
     gc.disable()
@@ -405,7 +554,7 @@ def _pull_table(ingest: EventIngest, run: str, nodes: int | None,
              "scheduled_at", "pulling_at", "pulled_at", "created_at", "started_at",
              "image", "role", "layers", "tag_size"]
     rows: list[tuple] = []
-    per_image: dict[tuple[str, str], tuple] = {}
+    per_image: dict[tuple, tuple] = {}
     scheduled_of = ingest.scheduled
     items = iter(ingest.records.items())
     if release:
@@ -417,14 +566,15 @@ def _pull_table(ingest: EventIngest, run: str, nodes: int | None,
             continue  # Created/Started of a container whose image events we never saw
         msg: PullMessage | None = rec[_S_MSG]
         scheduled = scheduled_of.get(pod_key)
-        derived = per_image.get((ref, rec[_S_NS]))
+        where = (ref, rec[_S_NS], rec[_S_OWNER], rec[_S_ROLE])
+        derived = per_image.get(where)
         if derived is None:
             key = image_key(ref)
             scheme = re.fullmatch(_TAG_SCHEME, key)
-            derived = (key, classify_image(ref, rec[_S_NS], studied),
+            derived = (key, classify_image(ref, rec[_S_NS], studied, rec[_S_OWNER], rec[_S_ROLE]),
                        int(scheme["layers"]) if scheme else None,
                        int(scheme["size"]) if scheme else None)
-            per_image[(ref, rec[_S_NS])] = derived
+            per_image[where] = derived
         rows.append((
             ref, rec[_S_NODE], rec[_S_NS], rec[_S_POD], rec[_S_CONTAINER], rec[_S_INIT],
             msg.cached if msg else None, msg.message_format if msg else None,
@@ -435,7 +585,7 @@ def _pull_table(ingest: EventIngest, run: str, nodes: int | None,
     values = zip(*rows, strict=True) if rows else ([] for _ in names)
     columns = {name: list(column) for name, column in zip(names, values, strict=True)}
     del rows
-    return _pull_frame(columns, run, nodes)
+    return _pull_frame(columns, run, nodes, ingest.stats)
 
 
 def pull_table(ingest: EventIngest, run: str, nodes: int | None,
@@ -455,8 +605,12 @@ def pull_table(ingest: EventIngest, run: str, nodes: int | None,
             gc.enable()
 
 
-def _pull_frame(cols: dict[str, list], run: str, nodes: int | None):
-    """Typed DataFrame of the pull columns, sorted by time."""
+def _pull_frame(cols: dict[str, list], run: str, nodes: int | None, stats: Counter):
+    """Typed DataFrame of the pull columns, sorted by time.
+
+    A timestamp that is not RFC 3339 (what the API server writes) becomes missing and is
+    counted in `stats["bad_timestamp"]`, so one odd exporter cannot stop the analysis.
+    """
     import pandas as pd
 
     n = len(cols["image_ref"])
@@ -476,8 +630,14 @@ def _pull_frame(cols: dict[str, list], run: str, nodes: int | None):
     df["size_bytes"] = pd.array(cols["tag_size"], dtype="Int64")
     df["size_bytes"] = df["size_bytes"].fillna(df["compressed_bytes"])
     for col in STAGES:
-        df[col] = pd.to_datetime(pd.Series(cols[col], dtype="object"), utc=True,
-                                 format="ISO8601")
+        raw = pd.Series(cols[col], dtype="object")
+        try:
+            df[col] = pd.to_datetime(raw, utc=True, format="ISO8601")
+        except (ValueError, OverflowError):
+            df[col] = pd.to_datetime(raw, utc=True, format="ISO8601", errors="coerce")
+            bad = int((df[col].isna() & raw.notna()).sum())
+            if bad:
+                stats["bad_timestamp"] += bad
     df["time_to_started_seconds"] = (df["started_at"] - df["pulling_at"]).dt.total_seconds()
     df = df[PULL_COLUMNS]
     order = ["run", "pulling_at", "pulled_at", "pod", "container"]

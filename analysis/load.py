@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from analysis import apps, events, osu, topology
+from analysis.errors import BadInput
 from analysis.rundir import RunDir
 
 # Node labels that describe how a cluster was built (GKE and EKS spellings).
@@ -33,6 +34,8 @@ class RunData:
     run: RunDir
     tables: dict = field(default_factory=dict)
     ingest_stats: Counter = field(default_factory=Counter)
+    file_problems: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # per-log parse problems, one line each
     node_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
@@ -66,6 +69,14 @@ class RunData:
             derived["apps"] = sorted(times["app"].unique())
         return derived
 
+    def uses_streaming(self) -> bool:
+        """Whether the run's nodes had GKE image streaming on (labels or recorded config)."""
+        from analysis.compare import flatten
+
+        flat = flatten(self.stack_config())
+        return any(key.rsplit(".", 1)[-1] == "image_streaming" and str(value).lower() == "true"
+                   for key, value in flat.items())
+
     def stack_config(self) -> dict:
         """The stack's configuration (recorded, or derived from node labels and registries)."""
         recorded = self.run.provenance.get("stack_config")
@@ -91,24 +102,33 @@ class RunData:
         return derived
 
 
-def load_run(run: RunDir) -> RunData:
-    """Parse everything a run directory holds."""
+def load_run(run: RunDir, nodes: int | None = None) -> RunData:
+    """Parse everything a run directory holds; `nodes` is the user's count when nothing says."""
     data = RunData(run=run)
     data.node_labels = run.node_labels()
     if run.event_files:
-        _load_pulls(data)
+        _load_pulls(data, nodes)
+    elif run.nodes is None and nodes is not None:
+        run.nodes, run.nodes_source = nodes, "--nodes"
     logs_by_kind: dict[str, list] = {}
     for log in run.logs:
         logs_by_kind.setdefault(log.kind, []).append(log)
     if "topology" in logs_by_kind:
-        data.tables["topology"] = _with_run(_topology(run, logs_by_kind["topology"]), run.label)
+        data.tables["topology"] = _with_run(_topology(run, logs_by_kind["topology"],
+                                                      data.problems), run.label)
     if "osu" in logs_by_kind:
-        wall, metrics, _meta = osu.osu_tables([log.path for log in logs_by_kind["osu"]])
+        wall, metrics, _meta = osu.osu_tables([log.path for log in logs_by_kind["osu"]],
+                                              data.problems)
         data.tables["osu_wall"] = _with_run(wall, run.label)
         data.tables["osu_metrics"] = _with_run(metrics, run.label)
         data.tables["osu_scaling"] = _with_run(osu.scaling_table(wall), run.label)
     if run.osu_times:
-        data.tables["osu_times"] = _with_run(osu.read_times_log(run.osu_times), run.label)
+        try:
+            times = osu.read_times_log(run.osu_times, data.problems)
+        except BadInput as exc:  # an unusable times.log costs its own table, not the run's
+            data.problems.append(f"{exc}; left out")
+        else:
+            data.tables["osu_times"] = _with_run(times, run.label)
     if "app" in logs_by_kind:
         times, foms = apps.app_tables([log.path for log in logs_by_kind["app"]])
         data.tables["app_times"] = _with_run(times, run.label)
@@ -116,14 +136,16 @@ def load_run(run: RunDir) -> RunData:
     return data
 
 
-def _load_pulls(data: RunData) -> None:
+def _load_pulls(data: RunData, nodes: int | None) -> None:
     import pandas as pd
 
     run = data.run
     ingest = events.ingest_files(run.event_files)
     data.ingest_stats = ingest.stats
+    data.file_problems = ingest.file_problems
     for node, labels in ingest.nodes.items():
         data.node_labels.setdefault(node, labels)
+    _resolve_nodes(run, ingest, nodes)
     pulls = events.pull_table(ingest, run.label, run.nodes, run.studied_images(), release=True)
     pulls["step"] = _step_of(pulls, run.steps)
     data.tables["pulls"] = pulls
@@ -131,6 +153,24 @@ def _load_pulls(data: RunData) -> None:
     data.tables["event_spread"] = events.event_spread(pulls)
     stats = {"run": run.label, **{k: int(v) for k, v in ingest.stats.items()}}
     data.tables["ingest_stats"] = pd.DataFrame([stats])
+
+
+def _resolve_nodes(run: RunDir, ingest: events.EventIngest, nodes: int | None) -> None:
+    """The node count: the inventory, else the nodes whose kubelet reported, else `--nodes`.
+
+    A count inferred from kubelet events is a floor (an idle node reports nothing) and is
+    marked as inferred wherever it is shown.
+    """
+    if run.nodes_source == "inventory":
+        return
+    if ingest.nodes:  # RegisteredNode events are the cluster's own inventory
+        run.nodes, run.nodes_source = len(ingest.nodes), "inventory"
+    elif run.nodes is not None:
+        return
+    elif ingest.reporting_nodes:
+        run.nodes, run.nodes_source = len(ingest.reporting_nodes), "inferred"
+    elif nodes is not None:
+        run.nodes, run.nodes_source = nodes, "--nodes"
 
 
 def _step_of(pulls, steps: list[dict]):
@@ -151,10 +191,11 @@ def _step_of(pulls, steps: list[dict]):
     return result
 
 
-def _topology(run: RunDir, logs: list):
+def _topology(run: RunDir, logs: list, problems: list[str]):
     rows: list[dict] = []
     for log in logs:
         parsed = topology.parse_topology_log(log.path.read_text(errors="replace"), log.path)
+        problems += parsed.problems
         if run.layout == "seed":
             nodes, topo, iteration = topology.seed_context(log.path)
         else:

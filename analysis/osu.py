@@ -46,10 +46,14 @@ class OsuLog:
     metadata: dict = field(default_factory=dict)
     wall: list[dict] = field(default_factory=list)
     metrics: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one line each: where, what, expected
 
 
 def parse_osu_log(text: str, source: str | Path = "<log>") -> OsuLog:
-    """Parse a metrics-operator OSU launcher log."""
+    """Parse a metrics-operator OSU launcher log.
+
+    It never raises: a line it cannot read is a problem recorded with its line number.
+    """
     log = OsuLog()
     bench: str | None = None
     np_ = 0
@@ -61,10 +65,14 @@ def parse_osu_log(text: str, source: str | Path = "<log>") -> OsuLog:
             continue
         if line.startswith("METADATA START "):
             try:
-                log.metadata = json.loads(line[len("METADATA START "):])
+                metadata = json.loads(line[len("METADATA START "):])
             except ValueError:
-                where = f"{source}:{number}"
-                raise BadInput(where, line, "METADATA START {json}") from None
+                metadata = None
+            if isinstance(metadata, dict):
+                log.metadata = metadata
+            else:
+                log.problems.append(str(BadInput(f"{source}:{number}", line,
+                                                 "METADATA START {json object}")))
             continue
         if mpirun := _MPIRUN.match(line):
             if bench is not None:
@@ -75,10 +83,11 @@ def parse_osu_log(text: str, source: str | Path = "<log>") -> OsuLog:
             continue
         if real := _REAL.match(line):
             try:
-                seconds = parse_real_time(real.group(1))
+                seconds: float | None = parse_real_time(real.group(1))
             except ValueError:
-                where = f"{source}:{number}"
-                raise BadInput(where, line, "bash time output like 'real\\t0m48.187s'") from None
+                log.problems.append(str(BadInput(f"{source}:{number}", line,
+                                                 "bash time output like 'real\\t0m48.187s'")))
+                seconds = None
             log.wall.append(_wall(bench, log.nodes, np_, seconds))
             bench = None
             continue
@@ -121,6 +130,8 @@ def _value_row(log: OsuLog, bench: str, np_: int, values: list[float], columns: 
     size = None
     names = columns
     if columns[:1] == ["size"]:
+        if not math.isfinite(values[0]):
+            return  # not a message size; nothing to attach the values to
         size, values, names = int(values[0]), values[1:], columns[1:]
     if len(names) != len(values):
         return  # a row whose header we did not see; the wall time still counts
@@ -134,16 +145,26 @@ def _metric(bench: str, nodes: int | None, np_: int, size: int | None, name: str
             "value": value}
 
 
-def osu_tables(paths: list[Path]):
-    """(wall, metrics, metadata) DataFrames of many launcher logs."""
+def osu_tables(paths: list[Path], problems: list[str] | None = None):
+    """(wall, metrics, metadata) DataFrames of many launcher logs.
+
+    A log's problems (and a log without its node count, which is left out) are appended to
+    `problems` when given.
+    """
     import pandas as pd
 
     wall, metrics, meta = [], [], []
     for path in sorted(paths):
         log = parse_osu_log(path.read_text(errors="replace"), path)
+        if problems is not None:
+            problems += log.problems
         if log.nodes is None:
-            raise BadInput(path, "no 'Number of tasks total (across N nodes)' line",
-                           "a metrics-operator OSU launcher log")
+            if problems is None:
+                raise BadInput(path, "no 'Number of tasks total (across N nodes)' line",
+                               "a metrics-operator OSU launcher log")
+            problems.append(f"{path}: no 'Number of tasks total (across N nodes)' line, so its "
+                            "node count is unknown; left out")
+            continue
         wall.extend(log.wall)
         metrics.extend(log.metrics)
         meta.append({"nodes": log.nodes, "source": path.name, "metadata": json.dumps(log.metadata)})
@@ -158,24 +179,45 @@ def osu_tables(paths: list[Path]):
     return wall_df, metrics_df, pd.DataFrame(meta, columns=["nodes", "source", "metadata"])
 
 
-def read_times_log(path: Path):
-    """The seed's hand-assembled `times.log` (`METRIC,TIME_SECONDS,SIZE_NODES`)."""
+def read_times_log(path: Path, problems: list[str] | None = None):
+    """The seed's hand-assembled `times.log` (`METRIC,TIME_SECONDS,SIZE_NODES`).
+
+    An empty file or another header is a one-line error; a row whose time or node count is not
+    a number is left out and said in `problems` (when given), with its line number.
+    """
     import pandas as pd
 
-    df = pd.read_csv(path, dtype=str)
     expected = ["METRIC", "TIME_SECONDS", "SIZE_NODES"]
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise BadInput(path, "an empty file", f"a CSV table with the header {','.join(expected)}"
+                       ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise BadInput(path, str(exc).splitlines()[0], f"a CSV table ({','.join(expected)})"
+                       ) from None
     if list(df.columns) != expected:
         where = f"{path} (header)"
-        raise BadInput(where, ",".join(df.columns), ",".join(expected))
+        raise BadInput(where, ",".join(map(str, df.columns)), ",".join(expected))
+    seconds = pd.to_numeric(df["TIME_SECONDS"], errors="coerce")
+    nodes = pd.to_numeric(df["SIZE_NODES"], errors="coerce")
+    whole = nodes.notna() & (nodes == nodes.round()) & (nodes > 0)
+    good = seconds.notna() & whole
+    for index in df.index[~good]:
+        if problems is not None:
+            row = ",".join(df.loc[index, expected])
+            problems.append(str(BadInput(f"{path}:{index + 2}", row,
+                                         "METRIC,<seconds>,<node count>; row left out")))
+    df, seconds, nodes = df[good], seconds[good], nodes[good]
     out = pd.DataFrame({
         "benchmark": df["METRIC"],
-        "nodes": pd.to_numeric(df["SIZE_NODES"]).astype("Int64"),
-        "wall_seconds": pd.to_numeric(df["TIME_SECONDS"]),
+        "nodes": nodes.astype("Int64"),
+        "wall_seconds": seconds.astype("float64"),
         # Kept as written: "2776" was truncated by hand from 46m16.204s, so equality with a
         # parsed time only holds at the precision the file records.
         "decimals": [len(v.split(".", 1)[1]) if "." in v else 0 for v in df["TIME_SECONDS"]],
     })
-    return out
+    return out.reset_index(drop=True)
 
 
 # --- Scaling classes -------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """One self-contained static HTML page of a run or a comparison.
 
+Ordered as a reader wants it: a summary first (what ran, the headline medians with confidence
+intervals, completeness, every warning), then the comparison, the figures, the tables (each
+column explained), and the stack configuration and experiment definition folded at the end.
+
 Everything the page shows is inside the file: CSS inline, figures as base64 PNG data URIs, no
 scripts or fonts from anywhere. It opens from a file share or an e-mail attachment without a
 server. A six-line inline script records on <body> whether every figure decoded, so headless
@@ -17,7 +21,8 @@ from datetime import UTC, datetime
 MAX_ROWS = 60
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222;
+       padding: 0 1rem; }
 h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; font-size: 0.8rem; margin: 0.6rem 0; }
 th, td { border: 1px solid #ddd; padding: 2px 6px; text-align: right; }
@@ -25,6 +30,10 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85rem; color: #555; } .note { font-size: 0.85rem; color: #555; }
 pre { background: #f7f7f7; padding: 0.6rem; font-size: 0.75rem; overflow-x: auto; }
+ul.warnings li { color: #8a4b00; font-size: 0.85rem; }
+dl.columns { font-size: 0.78rem; color: #444; display: grid; gap: 0 0.8rem; margin: 0 0 1rem;
+             grid-template-columns: max-content auto; } dl.columns dt { font-family: monospace; }
+dl.columns dd { margin: 0; }
 """
 _CHECK_SCRIPT = """
 window.addEventListener("load", function () {
@@ -35,8 +44,99 @@ window.addEventListener("load", function () {
 });
 """
 
+# What every column the page shows means; a column missing here is a test failure.
+COLUMNS = {
+    "run": "the run's label",
+    "nodes": "node count of the cluster (nodes table: where it came from)",
+    "nodes_source": "where the node count came from: inventory (node list or RegisteredNode "
+                    "events), file name, inferred (nodes whose kubelet reported events, a "
+                    "floor), stack config or --nodes",
+    "image": "studied image, registry-independent (the chonk tag, else name:tag)",
+    "layers": "layer count stated by the image tag (blank when the tag states none)",
+    "size_bytes": "image size: the tag's nominal size, else the compressed size the kubelet "
+                  "reports (1.30+)",
+    "n": "number of observations behind the median",
+    "median_pull_seconds": "median over fresh pulls of the kubelet's own pull time",
+    "median_time_to_started_seconds": "median time from the Pulling event to the container's "
+                                      "Started event",
+    "n_started": "fresh pulls whose container reported Started",
+    "missing_started": "fresh pulls with no Started event (blank time to Started)",
+    "node": "node name",
+    "expected": "pulls expected of this image on this node",
+    "observed": "pulls seen (fresh and cached)",
+    "cached": "pulls that were cache hits ('already present on machine')",
+    "status": "ok, missing (fewer than expected) or extra (more)",
+    "metric": "what is measured",
+    "key": "what the metric is measured on (image or app, design, benchmark)",
+    "median": "median of the observations",
+    "ci_95": "percentile-bootstrap 95% confidence interval of the median",
+    "n_a": "observations in the baseline run",
+    "median_a": "median in the baseline run",
+    "ci_low_a": "low end of the baseline median's 95% CI",
+    "ci_high_a": "high end of the baseline median's 95% CI",
+    "n_b": "observations in the compared run",
+    "median_b": "median in the compared run",
+    "ci_low_b": "low end of the compared median's 95% CI",
+    "ci_high_b": "high end of the compared median's 95% CI",
+    "ratio": "median_b / median_a (below 1: the compared run is faster or smaller)",
+    "p_value": "two-sided Mann-Whitney U p-value",
+    "effect_size": "Cliff's delta, -1..1; positive when the compared run's values tend to be "
+                   "larger",
+    "topology": "Flux overlay design (kary-K, binomial)",
+    "tree_depth": "levels of the overlay tree below the root",
+    "max_fanout": "most children of any broker in the overlay",
+    "event": "the timed archive step",
+    "size_gb": "archive size (GB)",
+    "median_seconds": "median over iterations of bash's real time",
+    "benchmark": "OSU benchmark",
+    "class": "scaling class of its wall time against node count (rule in the figure)",
+    "slope": "fitted b in log2(t) = a + b log2(nodes)",
+    "r2": "r squared of that fit",
+    "min_seconds": "shortest wall time over node counts",
+    "max_seconds": "longest wall time over node counts",
+    "np": "MPI ranks",
+    "wall_seconds": "bash real time of the benchmark",
+    "complete": "whether the benchmark finished (a wall time was printed)",
+    "app": "application executable",
+    "kind": "fluxsubmit (the job) or fluxstart (the whole broker)",
+    "seconds": "wall time (s)",
+    "source": "the log it came from",
+    "value": "the figure of merit's value",
+    "unit": "the figure of merit's unit",
+    "what": "what the line counts",
+    "count": "how many",
+    "stack": "the harness stack the run belongs to (blank for seed data)",
+    "cloud": "gke or eks, from the stack config or the nodes' labels",
+    "machine": "machine type of the nodes",
+    "dates": "when it ran: the recorded start and end, else the first Pulling and last "
+             "Started event",
+    "data": "which kinds of data the run holds",
+    "path": "where it was read from",
+}
+# Ingest counters as the completeness table names them.
+_COUNTERS = {
+    "files": "event files read", "lines": "lines read", "events": "events used",
+    "ignored": "events of reasons the analysis does not use", "not_event": "non-event lines",
+    "duplicates": "re-emitted copies of an event (same uid), dropped",
+    "repeats": "repeated events of one container stage (new uid), earliest kept",
+    "malformed": "lines that are not JSON objects", "truncated": "lines cut off at a file's end",
+    "bad_message": "Pulled messages in no known format",
+    "missing_fields": "events without involvedObject or metadata",
+    "wrong_type": "events with a field of the wrong type",
+    "bad_timestamp": "timestamps that are not RFC 3339",
+    "impossible_duration": "pull durations no kubelet can print",
+    "empty_files": "empty event files", "json_array_files": "files that were a JSON array",
+    "bom_files": "files with a byte-order mark", "blank": "blank lines",
+}
 
-def _table_html(df, caption: str) -> str:
+
+def _columns_html(df) -> str:
+    items = "".join(f"<dt>{html.escape(str(c))}</dt><dd>{html.escape(COLUMNS.get(str(c), ''))}"
+                    "</dd>" for c in df.columns)
+    return f'<dl class="columns">{items}</dl>'
+
+
+def _table_html(df, caption: str, explain: bool = True) -> str:
     shown = df.head(MAX_ROWS).copy()
     for col in shown.columns:
         if shown[col].dtype.kind not in "fc":  # nullable ints/bools print <NA>; show blank
@@ -45,7 +145,8 @@ def _table_html(df, caption: str) -> str:
             "Parquet/CSV output.</p>") if len(df) > MAX_ROWS else ""
     body = shown.to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.4g}",
                          escape=True)
-    return f"<h3>{html.escape(caption)}</h3>{body}{note}"
+    return (f"<h3>{html.escape(caption)}</h3>{body}{note}"
+            + (_columns_html(df) if explain else ""))
 
 
 def _figure_html(figure) -> str:
@@ -56,13 +157,111 @@ def _figure_html(figure) -> str:
             "</figcaption></figure>")
 
 
-def _doc_html(title: str, doc: dict) -> str:
-    text = json.dumps(doc, indent=2, sort_keys=True, default=str)
-    return f"<h3>{html.escape(title)}</h3><pre>{html.escape(text)}</pre>"
+def _doc_html(title: str, doc: dict, folded: bool = True) -> str:
+    text = html.escape(json.dumps(doc, indent=2, sort_keys=True, default=str))
+    if folded:
+        return f"<details><summary>{html.escape(title)}</summary><pre>{text}</pre></details>"
+    return f"<h3>{html.escape(title)}</h3><pre>{text}</pre>"
 
 
-def build_report(datas, tables: dict, figures, comparison=None) -> str:
+def what_ran(data) -> dict[str, str]:
+    """Stack, cloud, nodes, machine and dates of one run, from what it recorded or shows."""
+    run = data.run
+    config = data.stack_config()
+    flat = _flat(config)
+    cloud = flat.get("cluster.cloud") or ("gke" if any("gke" in k or "cloud.google.com" in k
+                                                        for lbl in data.node_labels.values()
+                                                        for k in lbl) else
+                                          "eks" if any("eks.amazonaws.com" in k for lbl in
+                                                       data.node_labels.values() for k in lbl)
+                                          else "")
+    machine = (flat.get("cluster.machine_type") or flat.get("instance_type") or "")
+    nodes = "" if run.nodes is None else f"{run.nodes} ({run.nodes_source})"
+    if not nodes:  # topology and OSU runs span cluster sizes; their logs say which
+        counts = sorted({int(n) for name in ("topology", "osu_wall", "app_times")
+                         for n in data.table(name).get("nodes", []) if n == n and n is not None})
+        nodes = f"{', '.join(map(str, counts))} (from the logs)" if counts else ""
+    return {"run": data.label, "stack": run.stack or "", "cloud": str(cloud),
+            "nodes": nodes, "machine": str(machine), "dates": _dates(data),
+            "data": ", ".join(run.kinds), "path": str(run.path)}
+
+
+def _flat(doc: dict) -> dict:
+    from analysis.compare import flatten
+
+    return flatten(doc)
+
+
+def _dates(data) -> str:
+    prov = data.run.provenance
+    if prov.get("started_at"):
+        return f"{prov.get('started_at')} .. {prov.get('finished_at') or ''}"
+    pulls = data.table("pulls")
+    if not pulls.empty and pulls["pulling_at"].notna().any():
+        first, last = pulls["pulling_at"].min(), pulls["started_at"].max()
+        last = last if last == last else pulls["pulling_at"].max()
+        return f"{first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC"
+    return ""
+
+
+def headline(datas):
+    """Median with its 95% CI of every comparable metric of each run (the numbers to quote)."""
+    import pandas as pd
+
+    from analysis.compare import observations
+    from analysis.stats import summarize
+
+    rows = []
+    for data in datas:
+        obs = _headline_only(observations(data))
+        for (metric, key), group in obs.groupby(["metric", "key"], sort=False):
+            s = summarize(group["value"].to_numpy())
+            ci = "" if s.ci_low != s.ci_low else f"[{s.ci_low:.4g}, {s.ci_high:.4g}]"
+            rows.append([data.label, metric, key, s.n, s.median, ci])
+    return pd.DataFrame(rows, columns=["run", "metric", "key", "n", "median", "ci_95"])
+
+
+def _headline_only(obs):
+    """The numbers a study is quoted by: every pull metric, the distribution step of each
+    design, OSU at the largest cluster, the job's wall time and the figures of merit. The rest
+    is in the tables and the comparison."""
+    metric, key = obs["metric"], obs["key"]
+    keep = metric.isin(["pull_seconds", "time_to_started_seconds", "app_fom"])
+    keep |= (metric == "topology_seconds") & key.str.startswith("distribute-all-nodes ")
+    keep |= (metric == "app_seconds") & key.str.endswith(" fluxsubmit")
+    osu = metric == "osu_wall_seconds"
+    if osu.any():
+        nodes = key[osu].str.rsplit("nodes=", n=1).str[1]
+        largest = nodes == max(nodes, key=lambda n: int(n) if n.isdigit() else -1)
+        keep |= osu & largest.reindex(obs.index, fill_value=False)
+    return obs[keep]
+
+
+def completeness_summary(data):
+    """What was expected and what arrived, as (what, count) lines for one run."""
+    import pandas as pd
+
+    rows = []
+    table = data.table("completeness")
+    if not table.empty:
+        for status in ("ok", "missing", "extra"):
+            rows.append([f"image/node pairs {status}", int((table["status"] == status).sum())])
+    pulls = data.table("pulls")
+    if not pulls.empty:
+        fresh = pulls[(pulls["role"] == "studied") & pulls["pulled_at"].notna()]
+        rows.append(["studied pulls with a Pulled event", len(fresh)])
+        rows.append(["... of which no Started event", int(fresh["started_at"].isna().sum())])
+    for key, label in _COUNTERS.items():
+        if data.ingest_stats.get(key):
+            rows.append([label, int(data.ingest_stats[key])])
+    return pd.DataFrame(rows, columns=["what", "count"])
+
+
+def build_report(datas, tables: dict, figures, comparison=None, warnings: list[str] | None = None,
+                 skipped=None) -> str:
     """The report page as a string."""
+    import pandas as pd
+
     labels = ", ".join(d.label for d in datas)
     parts = [
         "<!DOCTYPE html>",
@@ -71,15 +270,28 @@ def build_report(datas, tables: dict, figures, comparison=None) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Study report: {html.escape(labels)}</h1>",
         f'<p class="note">Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} by study-harness.</p>',
-        "<h2>Runs</h2>",
+        "<h2>Summary</h2>",
     ]
+    ran = pd.DataFrame([what_ran(d) for d in datas])
+    parts.append(_table_html(ran, "What ran"))
+    heads = headline(datas)
+    if not heads.empty:
+        parts.append(_table_html(heads, "Headline medians (95% bootstrap CI)"))
+        parts.append('<p class="note">Pull times, the distribution step of each design, OSU at '
+                     "the largest cluster, the job's wall time and the figures of merit; every "
+                     "metric is in the tables and the comparison.</p>")
     for data in datas:
-        parts.append(f"<h3>{html.escape(data.label)}</h3>")
-        parts.append(f'<p class="note">{html.escape(str(data.run.path))} '
-                     f"({html.escape(data.run.layout)} layout; data: "
-                     f"{html.escape(', '.join(data.run.kinds))})</p>")
-        parts.append(_doc_html("Stack configuration", data.stack_config()))
-        parts.append(_doc_html("Experiment definition", data.experiment()))
+        summary = completeness_summary(data)
+        if not summary.empty:
+            parts.append(_table_html(summary, f"Completeness: {data.label}",
+                                     explain=data is datas[-1]))
+    parts.append("<h3>Warnings</h3>")
+    if warnings:
+        parts.append('<ul class="warnings">' + "".join(f"<li>{html.escape(w)}</li>"
+                                                       for w in warnings) + "</ul>")
+    else:
+        parts.append('<p class="note">None: every line was read and every figure drawn.</p>')
+    medians = tables.get("pull_medians")
     if comparison is not None:
         parts.append("<h2>Comparison</h2>")
         parts.append(f'<p class="note">Baseline: {html.escape(comparison.baseline)}. Medians '
@@ -87,28 +299,37 @@ def build_report(datas, tables: dict, figures, comparison=None) -> str:
                      "Mann-Whitney U p-value, Cliff's delta (positive: other is larger).</p>")
         if comparison.experiment_differences:
             parts.append(_doc_html("Experiment definitions differ (compared with --force)",
-                                   comparison.experiment_differences))
-        parts.append(_doc_html("Stack configuration differences", comparison.config_differences))
+                                   comparison.experiment_differences, folded=False))
+        parts.append(_doc_html("Stack configuration differences", comparison.config_differences,
+                               folded=False))
         parts.append(_table_html(comparison.rows, "Shared metrics"))
+    parts.append("<h2>Figures</h2>")
+    parts.extend(_figure_html(f) for f in figures)
+    for s in skipped or []:
+        parts.append(f'<p class="note"><b>{html.escape(s.title)}</b> not drawn: '
+                     f"{html.escape(s.reason)}.</p>")
+    if not figures and not skipped:
+        parts.append('<p class="note">The runs hold no data any figure draws.</p>')
     parts.append("<h2>Tables</h2>")
     for name, caption in (
         ("pull_medians", "Median pull time per image (fresh pulls of studied images)"),
         ("completeness", "Expected vs observed pulls per image and node"),
-        ("ingest_stats", "Event lines read, skipped and counted"),
         ("topology_medians", "Median topology step time"),
         ("osu_scaling", "OSU benchmark scaling classes"),
         ("osu_wall", "OSU wall time per benchmark"),
         ("app_times", "Application wall times"),
         ("app_fom", "Application figures of merit"),
     ):
-        df = tables.get(name)
+        df = medians if name == "pull_medians" else tables.get(name)
         if df is not None and not df.empty:
             if name == "completeness" and (df["status"] != "ok").any():
                 df = df[df["status"] != "ok"]
                 caption += " (rows that are not ok)"
             parts.append(_table_html(df, caption))
-    if figures:
-        parts.append("<h2>Figures</h2>")
-        parts.extend(_figure_html(f) for f in figures)
+    parts.append("<h2>Configuration</h2>")
+    for data in datas:
+        parts.append(f"<h3>{html.escape(data.label)}</h3>")
+        parts.append(_doc_html("Stack configuration", data.stack_config()))
+        parts.append(_doc_html("Experiment definition", data.experiment()))
     parts.append(f"<script>{_CHECK_SCRIPT}</script></body></html>")
     return "\n".join(parts)

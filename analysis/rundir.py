@@ -6,7 +6,9 @@ Two layouts are read:
   `nodes.json`, `steps.json` and `steps/<step>/log.txt`;
 * the seed studies' raw trees: a directory of `events-size-N-*.json` (+ `nodes-N-*.json`,
   `logs/*.log`), a tree of `<nodes>/<topo>/<iter>/topology-experiment.out`, or a directory of
-  OSU `size-N.log` files (+ `times.log`).
+  OSU `size-N.log` files (+ `times.log`);
+* event streams as users have them: an event file of any name given directly, or a directory of
+  JSON-lines event files of any name (recognised by content, not by name).
 
 `RunDir.open` only finds files and reads the small JSON documents; parsing the bulky data is
 `analysis.load`'s job. Step logs are classified by content, not by name, so a renamed step
@@ -25,6 +27,7 @@ from analysis.errors import AnalysisError, BadInput
 _EVENTS_SIZE = re.compile(r"events-size-(\d+)-")
 _OSU_SIZE = re.compile(r"size-(\d+)\.log$")
 _SNIFF_BYTES = 1 << 20
+_SNIFF_EVENTS_BYTES = 64 << 10  # the first events follow the exporter's few log lines
 
 
 @dataclass
@@ -52,14 +55,19 @@ class RunDir:
     event_files: list[Path] = field(default_factory=list)
     logs: list[StepLog] = field(default_factory=list)
     osu_times: Path | None = None
+    # Where `nodes` came from: inventory | file name | inferred | --nodes ("" when unknown)
+    nodes_source: str = ""
+    notes: list[str] = field(default_factory=list)  # what was found but not read, and why
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
         """Detect the layout of `path`; raises AnalysisError when it holds no run data."""
         root = Path(path)
+        if root.is_file():
+            return cls._open_file(root)
         if not root.is_dir():
-            msg = (f"{root}: not a directory; pass a run directory "
-                   "(results/<stack>/<run-id>/ or a seed data directory)")
+            msg = (f"{root}: no such file or directory; pass a run directory "
+                   "(results/<stack>/<run-id>/ or a seed data directory) or an event file")
             raise AnalysisError(msg)
         if (root / "provenance.json").is_file():
             run = cls._open_harness(root)
@@ -95,7 +103,7 @@ class RunDir:
             run.steps = _read_json(root / "steps.json", list)
         by_name = {str(s.get("step")): s for s in run.steps if isinstance(s, dict)}
         for log in sorted(root.glob("steps/*/log.txt")):
-            kind = sniff_log(log)
+            kind = sniff_log(log) if log.is_file() else None
             if kind:
                 info = by_name.get(log.parent.name, {})
                 params = info.get("params")
@@ -103,31 +111,58 @@ class RunDir:
                                         params if isinstance(params, dict) else {}))
         config = provenance.get("stack_config")
         nodes = config.get("nodes") if isinstance(config, dict) else None
-        run.nodes = len(run.node_list) or (int(nodes) if isinstance(nodes, int) else None)
+        if run.node_list:
+            run.nodes, run.nodes_source = len(run.node_list), "inventory"
+        elif isinstance(nodes, int) and not isinstance(nodes, bool):
+            run.nodes, run.nodes_source = nodes, "stack config"
+        return run
+
+    # --- event files given as they are -----------------------------------------------------
+    @classmethod
+    def _open_file(cls, path: Path) -> RunDir:
+        """One event file of any name: the run is what it holds."""
+        if sniff_log(path) is not None:
+            msg = (f"{path}: a step log, not an event file; pass the directory that holds it "
+                   "(topology, OSU and app logs are read from their run directory)")
+            raise AnalysisError(msg)
+        if path.stat().st_size and not is_event_stream(path):
+            msg = (f"{path}: not an event file (no Kubernetes Event in its first 64 KB); pass "
+                   "JSON lines of core/v1 Events, or the run directory that holds this file")
+            raise AnalysisError(msg)
+        run = cls(path=path, label=path.stem or path.name, layout="file", event_files=[path])
+        _nodes_from_names(run)
         return run
 
     # --- seed layouts -----------------------------------------------------------------------
     @classmethod
     def _open_seed(cls, root: Path) -> RunDir:
         run = cls(path=root, label=_seed_label(root), layout="seed")
-        run.event_files = sorted(root.glob("events-*.json")) + sorted(root.glob("events*.jsonl"))
-        sizes = {int(m.group(1)) for f in run.event_files if (m := _EVENTS_SIZE.search(f.name))}
-        if len(sizes) == 1:
-            run.nodes = sizes.pop()
-        elif root.name.isdigit():
-            run.nodes = int(root.name)
+        named = sorted(root.glob("events-*.json")) + sorted(root.glob("events*.jsonl"))
+        for path in named:
+            if not path.is_file():
+                run.notes.append(f"{path}: a directory named like an event file; skipped "
+                                 "(pass it as a run directory to read what it holds)")
+        run.event_files = [p for p in named if p.is_file()]
+        run.event_files += [p for p in sorted(root.iterdir())
+                            if p not in named and p.is_file() and is_event_stream(p)]
         nodes_files = sorted(root.glob("nodes-*.json"))
         if nodes_files:
             run.node_list = _node_items(nodes_files[-1])
-        for log in sorted(root.rglob("topology-experiment.out")):
+        if run.node_list:
+            run.nodes, run.nodes_source = len(run.node_list), "inventory"
+        else:
+            _nodes_from_names(run)
+            if run.nodes is None and run.event_files and _is_count(root.name):
+                run.nodes, run.nodes_source = int(root.name), "directory name"
+        for log in sorted(p for p in root.rglob("topology-experiment.out") if p.is_file()):
             run.logs.append(StepLog(log, "topology"))
         for log in sorted(root.glob("size-*.log"), key=_osu_size):
-            if sniff_log(log) == "osu":
+            if log.is_file() and sniff_log(log) == "osu":
                 run.logs.append(StepLog(log, "osu"))
         for log in sorted(root.glob("logs/*.log")) + sorted(root.glob("*.log")):
             if log.name.startswith("size-") or log.name == "times.log":
                 continue
-            if sniff_log(log) == "app":
+            if log.is_file() and sniff_log(log) == "app":
                 run.logs.append(StepLog(log, "app"))
         if (root / "times.log").is_file():
             run.osu_times = root / "times.log"
@@ -147,6 +182,24 @@ class RunDir:
         found: set[str] = set()
         _collect_images(experiment, found)
         return frozenset(found) if found else None
+
+
+def is_event_stream(path: Path) -> bool:
+    """Whether a file of any name holds Kubernetes Events as JSON lines (or a JSON array)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_SNIFF_EVENTS_BYTES)
+    except OSError:
+        return False
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return head[:1] in (b"{", b"[") and b'"involvedObject"' in head
+
+
+def _nodes_from_names(run: RunDir) -> None:
+    """The seed's `events-size-N-*` names say the cluster size when no inventory does."""
+    sizes = {int(m.group(1)) for f in run.event_files if (m := _EVENTS_SIZE.search(f.name))}
+    if len(sizes) == 1:
+        run.nodes, run.nodes_source = sizes.pop(), "file name"
 
 
 def sniff_log(path: Path) -> str | None:
@@ -192,6 +245,10 @@ def _seed_label(root: Path) -> str:
     if root.name.isdigit() and root.parent.name:
         return f"{root.parent.name}-{root.name}"
     return root.name
+
+
+def _is_count(text: str) -> bool:
+    return text.isascii() and text.isdecimal()
 
 
 def _osu_size(path: Path) -> int:

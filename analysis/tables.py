@@ -49,15 +49,24 @@ def combine(datas) -> dict:
 
 
 def pull_medians(pulls):
-    """Median pull time and time to Started per run and studied image (fresh pulls only)."""
+    """Median pull time and time to Started per run and studied image (fresh pulls only).
+
+    `n_started` and `missing_started` sit beside the medians: a median of time to Started over
+    fewer pods than pulled is a median of the pods that started, and the reader must see that.
+    """
     fresh = pulls[(pulls["role"] == "studied") & (pulls["cached"] == False)]  # noqa: E712
     keys = ["run", "nodes", "image", "layers", "size_bytes"]
-    return (fresh.groupby(keys, dropna=False)
-            .agg(n=("pull_seconds", "size"),
-                 median_pull_seconds=("pull_seconds", "median"),
-                 median_time_to_started_seconds=("time_to_started_seconds", "median"))
-            .reset_index()
-            .sort_values(["run", "layers", "size_bytes"]))
+    table = (fresh.assign(_started=fresh["started_at"].notna())
+             .groupby(keys, dropna=False)
+             .agg(n=("pull_seconds", "size"),
+                  median_pull_seconds=("pull_seconds", "median"),
+                  median_time_to_started_seconds=("time_to_started_seconds", "median"),
+                  n_started=("_started", "sum"))
+             .reset_index()
+             .sort_values(["run", "layers", "size_bytes"]))
+    table["n_started"] = table["n_started"].astype("int64")
+    table["missing_started"] = table["n"] - table["n_started"]
+    return table
 
 
 def topology_medians(topo):

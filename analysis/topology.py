@@ -39,6 +39,7 @@ class TopologyLog:
     description: str | None = None
     tree: list[tuple[int, int]] = field(default_factory=list)  # (rank, depth) in diagram order
     timings: list[tuple[str, int, float | None]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one line each: where, what, expected
 
     @property
     def depth(self) -> int | None:
@@ -71,7 +72,11 @@ def parse_real_time(text: str) -> float:
 
 
 def parse_topology_log(text: str, source: str | Path = "<log>") -> TopologyLog:
-    """Parse one log; a timed event without a `real` line gets None (the run was cut short)."""
+    """Parse one log; a timed event without a `real` line gets None (the run was cut short).
+
+    It never raises: a line it cannot read is a problem recorded with its line number, and
+    the rest of the log still counts.
+    """
     log = TopologyLog()
     lines = [_ANSI.sub("", line).rstrip("\r") for line in text.splitlines()]
     section = None
@@ -83,7 +88,10 @@ def parse_topology_log(text: str, source: str | Path = "<log>") -> TopologyLog:
             section = line
             continue
         if line.startswith(TIMING_PREFIX):
-            log.timings.append(_parse_timing_line(line, f"{source}:{number}"))
+            try:
+                log.timings.append(_parse_timing_line(line, f"{source}:{number}"))
+            except BadInput as exc:
+                log.problems.append(str(exc))
             continue
         event = _EVENT.fullmatch(line)
         if event:
@@ -93,10 +101,11 @@ def parse_topology_log(text: str, source: str | Path = "<log>") -> TopologyLog:
             section = "EVENT"
             continue
         if section == "NODES" and line.strip():
-            if not line.strip().isdigit():
-                where = f"{source}:{number} (NODES)"
-                raise BadInput(where, line, "a node count")
-            log.nodes = int(line)
+            if line.strip().isdecimal() and line.strip().isascii():
+                log.nodes = int(line)
+            else:
+                log.problems.append(str(BadInput(f"{source}:{number} (NODES)", line,
+                                                 "a node count")))
             section = None
         elif section == "TOPOLOGY diagram":
             node = _TREE_LINE.match(line)
@@ -111,15 +120,22 @@ def parse_topology_log(text: str, source: str | Path = "<log>") -> TopologyLog:
             real = _REAL.match(line)
             if real:
                 try:
-                    seconds = parse_real_time(real.group(1))
+                    seconds: float | None = parse_real_time(real.group(1))
                 except ValueError:
                     where = f"{source}:{number}"
                     allowed = "bash time output like 'real\\t0m9.090s'"
-                    raise BadInput(where, line, allowed) from None
-                log.timings.append((*pending, seconds))
+                    log.problems.append(str(BadInput(where, line, allowed)))
+                    seconds = None
+                log.timings.append((*pending, seconds))  # type: ignore[arg-type]
                 pending = None
     if pending:
         log.timings.append((*pending, None))
+    if section == "TOPOLOGY diagram":
+        # The log stops inside the overlay tree: the shape seen so far is not the design's.
+        log.problems.append(f"{source}: the log ends inside its TOPOLOGY diagram (after "
+                            f"{len(log.tree)} broker line(s)); the run was cut short, so tree "
+                            "depth and fan-out are unknown and no step was timed")
+        log.tree = []
     return log
 
 
@@ -127,7 +143,7 @@ def _parse_timing_line(line: str, where: str) -> tuple[str, int, float]:
     try:
         data = json.loads(line[len(TIMING_PREFIX):])
         return str(data["event"]), int(data["size_gb"]), float(data["seconds"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         allowed = 'STUDY_TIMING {"event": str, "size_gb": int, "seconds": float}'
         raise BadInput(where, line, allowed) from None
 
@@ -154,9 +170,13 @@ def topology_rows(log: TopologyLog, topology: str | None, iteration: int | None,
 def seed_context(path: Path) -> tuple[int | None, str | None, int | None]:
     """(nodes, topology, iteration) from the seed layout `<nodes>/<topo>/<iter>/<log>`."""
     parts = path.parts
-    if len(parts) >= 4 and parts[-4].isdigit() and parts[-2].isdigit():
+    if len(parts) >= 4 and _count(parts[-4]) and _count(parts[-2]):
         return int(parts[-4]), parts[-3], int(parts[-2])
     return None, None, None
+
+
+def _count(text: str) -> bool:
+    return text.isascii() and text.isdecimal()
 
 
 def topology_table(paths: list[Path]):

@@ -1,6 +1,6 @@
 """The `study` command line. Each sub-command lives in its own module and registers itself here.
 
-Heavy imports (Pulumi, pandas, seaborn) happen inside command bodies so `--help` stays fast.
+Heavy imports (Pulumi, pandas, matplotlib) happen inside command bodies so `--help` stays fast.
 """
 
 from __future__ import annotations

@@ -9,8 +9,14 @@ import typer
 
 RunDirs = Annotated[list[Path], typer.Argument(
     metavar="RUN_DIR...",
-    help="Run directories: results/<stack>/<run-id>/ or seed data directories.")]
+    help="Run directories (results/<stack>/<run-id>/, seed data directories, directories of "
+         "JSON-lines event files) or event files of any name; DIR=LABEL names the run.")]
 OutDir = Annotated[Path, typer.Option("--out", help="Directory for tables/ and figures/.")]
+Labels = Annotated[list[str] | None, typer.Option(
+    "--label", help="Label of each run, in argument order (repeat the option).")]
+Nodes = Annotated[int | None, typer.Option(
+    "--nodes", min=1, help="Node count for runs whose data has no node inventory and no "
+                           "kubelet events.")]
 
 
 def print_table(df, title: str) -> None:
@@ -56,22 +62,51 @@ def check_run_dirs(command: str, run_dirs: list[Path], at_least: int = 1) -> Non
         raise typer.Exit(USAGE_EXIT)
 
 
+def run_args(command: str, run_dirs: list[Path], labels: list[str] | None) -> list:
+    """Runs as the user named them: `DIR=LABEL` arguments, or `--label` in argument order."""
+    from analysis.pipeline import RunArg
+    from harness.console import error
+
+    args = []
+    for raw in run_dirs:
+        text = str(raw)
+        path, sep, label = text.rpartition("=")
+        if sep and path and not raw.exists():
+            args.append(RunArg(Path(path), label.strip() or None))
+        else:
+            args.append(RunArg(raw))
+    if labels:
+        if len(labels) != len(args):
+            error(f"{command}: --label given {len(labels)} times for {len(args)} runs; give one "
+                  "label per run, in argument order")
+            raise typer.Exit(USAGE_EXIT)
+        for arg, label in zip(args, labels, strict=True):
+            arg.label = label
+    check_run_dirs(command, [a.path for a in args])
+    return args
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
-    def analyze(run_dirs: RunDirs, out: OutDir) -> None:
-        """Parse run directories into tidy tables and the studies' figures."""
-        import pandas as pd
-
+    def analyze(run_dirs: RunDirs, out: OutDir, label: Labels = None,
+                nodes: Nodes = None) -> None:
+        """Parse runs into tidy tables and the studies' figures."""
         from analysis.pipeline import analyze as run_analysis
         from analysis.pipeline import warnings_of
         from harness.console import info, warn
 
-        check_run_dirs("analyze", run_dirs)
-        result = run_analysis(run_dirs, out)
+        result = run_analysis(run_args("analyze", run_dirs, label), out, nodes=nodes)
         for data in result.datas:
-            info(f"read {data.label} ({', '.join(data.run.kinds)}) from {data.run.path}")
+            nodes_note = (f"{data.run.nodes} nodes ({data.run.nodes_source})"
+                          if data.run.nodes is not None else "nodes unknown")
+            info(f"read {data.label} ({', '.join(data.run.kinds)}; {nodes_note}) "
+                 f"from {data.run.path}")
             for line in warnings_of(data):
                 warn(line)
+        for skipped in result.skipped:
+            warn(f"figure {skipped.name} not drawn: {skipped.reason}")
+        import pandas as pd
+
         summary = pd.DataFrame(
             [(name, len(df), str(out / "tables" / f"{name}.parquet"))
              for name, df in result.tables.items()], columns=["table", "rows", "parquet"])

@@ -8,12 +8,20 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.analyze import Labels, Nodes
+
 RunDirs = Annotated[list[Path], typer.Argument(
     metavar="RUN_DIR_A RUN_DIR_B ...",
     help="Two or more run directories; the first is the baseline.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 ForceFlag = Annotated[bool, typer.Option(
     "--force", help="Compare even when the runs' experiment definitions differ.")]
+MatchOption = Annotated[str, typer.Option(
+    "--match", help="How pulls of different runs meet: image (tag, registry-independent), app "
+                    "(repository name without registry and tag), or a JSON/YAML file mapping "
+                    "references or names to keys.")]
+ByOption = Annotated[str | None, typer.Option(
+    "--by", help="design: compare topology steps by overlay design, whatever the node count.")]
 
 
 def _num(value: float) -> str:
@@ -51,17 +59,22 @@ def _human_tables(result):
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def compare(run_dirs: RunDirs, json_out: JsonFlag = False, force: ForceFlag = False) -> None:
+    def compare(run_dirs: RunDirs, json_out: JsonFlag = False, force: ForceFlag = False,
+                match: MatchOption = "image", by: ByOption = None, label: Labels = None,
+                nodes: Nodes = None) -> None:
         """Medians with 95% CIs, ratio, Mann-Whitney p and Cliff's delta for every shared metric."""
         import orjson
 
-        from analysis.compare import compare_runs
+        from analysis.compare import ImageMatcher, check_by, compare_runs
         from analysis.pipeline import load_runs
-        from harness.cli.analyze import check_run_dirs, print_table
+        from harness.cli.analyze import check_run_dirs, print_table, run_args
         from harness.console import out_console, warn
 
         check_run_dirs("compare", run_dirs, at_least=2)
-        result = compare_runs(load_runs(run_dirs), force=force)
+        matcher = ImageMatcher.parse(match)  # bad --match or --by fail before any file is read
+        check_by(by)
+        result = compare_runs(load_runs(run_args("compare", run_dirs, label), nodes),
+                              force=force, match=matcher, by=by)
         if result.experiment_differences:
             warn("experiment definitions differ (--force): "
                  + ", ".join(sorted(result.experiment_differences)))

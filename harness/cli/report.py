@@ -7,8 +7,12 @@ from typing import Annotated
 
 import typer
 
+from harness.cli.analyze import Labels, Nodes
+from harness.cli.compare import ByOption, MatchOption
+
 RunDirs = Annotated[list[Path], typer.Argument(
-    metavar="RUN_DIR...", help="One run directory, or several to compare against the first.")]
+    metavar="RUN_DIR...", help="One run (directory or event file; DIR=LABEL names it), or "
+                               "several to compare against the first.")]
 OutDir = Annotated[Path, typer.Option(
     "--out", help="Directory for report.html, tables/ and figures/.")]
 ForceFlag = Annotated[bool, typer.Option(
@@ -17,13 +21,20 @@ ForceFlag = Annotated[bool, typer.Option(
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def report(run_dirs: RunDirs, out: OutDir, force: ForceFlag = False) -> None:
-        """Write DIR/report.html: tables and figures inline, no server or network needed."""
-        from analysis.pipeline import report as build
-        from harness.cli.analyze import check_run_dirs
-        from harness.console import info, out_console
+    def report(run_dirs: RunDirs, out: OutDir, force: ForceFlag = False, label: Labels = None,
+               nodes: Nodes = None, match: MatchOption = "image",
+               by: ByOption = None) -> None:
+        """Write DIR/report.html: summary, figures and tables inline, no server or network."""
+        from analysis.compare import ImageMatcher, check_by
+        from analysis.pipeline import write_report as build
+        from harness.cli.analyze import run_args
+        from harness.console import info, out_console, warn
 
-        check_run_dirs("report", run_dirs)
-        target = build(run_dirs, out, force=force)
-        info(f"report written; open it in a browser: {target}")
-        out_console().print(str(target), markup=False, highlight=False)
+        ImageMatcher.parse(match)  # bad --match or --by fail before any file is read
+        check_by(by)
+        written = build(run_args("report", run_dirs, label), out, force=force, nodes=nodes,
+                        match=match, by=by)
+        for line in written.warnings:
+            warn(line)
+        info(f"report written; open it in a browser: {written.path}")
+        out_console().print(str(written.path), markup=False, highlight=False)

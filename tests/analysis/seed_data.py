@@ -6,6 +6,7 @@ A plain module (not conftest) so tests/cli can load it too; tests/ has no __init
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -63,3 +64,49 @@ def make_harness_run(root: Path, experiment: dict | None = None, stack_config: d
         (run / "steps" / step).mkdir(parents=True)
         shutil.copy(source_log, run / "steps" / step / "log.txt")
     return run
+
+
+# --- Other studies' shapes, made from the real lines above ----------------------------------
+# Each builder changes only what the named study shape differs in, so every other byte is still
+# real exporter output.
+AMG_AR = "us-central1-docker.pkg.dev/llnl-flux/converged-computing/ensemble-amg2023:spack-skylake"
+
+
+def events_of(path: Path) -> list[dict]:
+    """The JSON events of a seed file (its non-JSON exporter lines left out)."""
+    out = []
+    for line in event_lines(path):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and "involvedObject" in event:
+            out.append(event)
+    return out
+
+
+def jsonl(events: list[dict]) -> bytes:
+    return b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
+
+
+def without_sizes(events: list[dict]) -> list[dict]:
+    """The app-image study as a Kubernetes 1.26-1.29 kubelet reports it: no `Image size`."""
+    out = []
+    for event in events:
+        event = json.loads(json.dumps(event))
+        if event.get("reason") == "Pulled" and isinstance(event.get("message"), str):
+            event["message"] = re.sub(r"\. Image size: \d+ bytes\.$", "", event["message"])
+        out.append(event)
+    return out
+
+
+def moved_image(events: list[dict], old: str, new: str) -> list[dict]:
+    """The same pulls of `old` as a study that mirrored it to another registry and tag sees them."""
+    return [json.loads(json.dumps(e).replace(old, new)) for e in events]
+
+
+def write_run(root: Path, name: str, data: bytes) -> Path:
+    """A directory holding one event file of a name the seed never used."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / name).write_bytes(data)
+    return root

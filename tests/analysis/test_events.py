@@ -88,13 +88,38 @@ class TestImages:
         (REF, "default", "studied"),
         ("us-central1-artifactregistry.gcr.io/gke-release/gke-release/kube-state-metrics:v2.7.0-gke.64@sha256:9b7f",
          "gke-managed-cim", "system"),
-        ("registry.k8s.io/pause:3.9", "default", "system"),
+        ("registry.k8s.io/pause:3.9", "kube-system", "system"),
         ("ghcr.io/converged-computing/flux-view-ubuntu:tag-jammy", "default", "operator"),
         ("ghcr.io/resmoio/kubernetes-event-exporter:latest", "monitoring", "operator"),
-        ("quay.io/x/y@sha256:abc", "default", "system"),
+        # Where the pod ran decides, not the reference's shape: a study may pull by digest,
+        # and an EKS study mirrors its images into its own ECR registry.
+        ("quay.io/x/y@sha256:abc", "default", "studied"),
+        ("123456789012.dkr.ecr.us-east-2.amazonaws.com/ensemble-lammps:spack", "study-harness",
+         "studied"),
     ])
     def test_roles(self, ref: str, namespace: str, role: str) -> None:
         assert classify_image(ref, namespace) == role
+
+    def test_helpers_are_not_studied(self) -> None:
+        """The harness's cache clears, pre-pulls and recorder carry a role other than workload;
+        the seed's docker-cleanup and GKE's kube-proxy are owned by a DaemonSet or a Node."""
+        assert classify_image(REF, "study-harness", role="prepull") == "operator"
+        assert classify_image(REF, "study-harness", role="workload") == "studied"
+        assert classify_image("busybox:1.36", "default", owner_kind="DaemonSet") == "operator"
+
+    def test_digest_only_studied_image_is_in_the_medians(self) -> None:
+        """A studied image referenced only by digest is studied and keeps its own key."""
+        digest = "sha256:" + "ab" * 32
+        lines = [json.loads(line) for line in event_lines(RUN1_4 / "events-size-4-1731219229.json")
+                 if b'"container-pull' in line and b"1176249324" in line]
+        text = b"\n".join(orjson.dumps(e) for e in lines).replace(
+            b"container-chonks-run1:9-layers-size-1176249324-bytes",
+            b"container-chonks-run1@" + digest.encode())
+        _, df = table_of_bytes(text)
+        pulled = df[df["pull_seconds"].notna()]
+        assert not pulled.empty
+        assert set(pulled["role"]) == {"studied"}
+        assert set(pulled["image"]) == {"container-chonks-run1@" + digest[:19]}
 
     def test_explicit_studied_set_wins(self) -> None:
         studied = frozenset(["9-layers-size-1176249324-bytes"])

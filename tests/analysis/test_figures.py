@@ -28,3 +28,14 @@ def test_osu_figure_states_the_rule(tmp_path) -> None:
 
 def test_no_tables_no_figures(tmp_path) -> None:
     assert figures.draw_all({}, tmp_path) == []
+
+
+def test_parallel_draws_the_same_figures(tmp_path) -> None:
+    """Forked drawers return the same figures, in the same order, as drawing in-process."""
+    tables = combine(load_runs([RUN1_4, TOPOLOGY / "data", OSU]))
+    serial, skipped_serial = figures.draw_figures(tables, tmp_path / "s", workers=1)
+    forked, skipped_forked = figures.draw_figures(tables, tmp_path / "p", workers=2)
+    assert [f.name for f in forked] == [f.name for f in serial]
+    assert [(f.title, f.caption) for f in forked] == [(f.title, f.caption) for f in serial]
+    assert skipped_forked == skipped_serial
+    assert all(f.png.is_file() and f.svg.is_file() for f in forked)

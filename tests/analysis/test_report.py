@@ -6,6 +6,7 @@ import base64
 import re
 import shutil
 import subprocess
+from html import escape as html_escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -70,3 +71,58 @@ def test_broken_figure_is_detected(page: Path, tmp_path: Path) -> None:
     broken.write_text(re.sub(r"base64,[A-Za-z0-9+/=]{40}", "base64,AAAA", page.read_text(), count=1))
     dom = _render(broken, tmp_path / "profile")
     assert 'data-figures-ok="no"' in dom
+
+
+def test_summary_first_config_folded_last(page: Path) -> None:
+    """A reader meets what ran and the headline numbers first; JSON documents come last,
+    folded."""
+    html = page.read_text()
+    order = [html.index(mark) for mark in ("<h2>Summary</h2>", "What ran",
+                                           "Headline medians (95% bootstrap CI)", "Warnings",
+                                           "<h2>Comparison</h2>", "<h2>Figures</h2>",
+                                           "<h2>Tables</h2>", "<h2>Configuration</h2>")]
+    assert order == sorted(order)
+    config = html[html.index("<h2>Configuration</h2>"):]
+    assert config.count("<details><summary>Stack configuration</summary>") == 2
+    assert "<pre>" not in html[:html.index("<h2>Comparison</h2>")]
+
+
+def test_every_column_is_explained(page: Path) -> None:
+    from analysis.report import COLUMNS
+
+    html = page.read_text()
+    shown = set(re.findall(r"<th>([^<]+)</th>", html))
+    assert shown <= set(COLUMNS)
+    for column in ("n_a", "median_b", "ratio", "effect_size", "missing_started"):
+        assert f"<dt>{column}</dt><dd>{html_escape(COLUMNS[column])}</dd>" in html
+
+
+def test_headline_medians_have_cis(page: Path) -> None:
+    from analysis.pipeline import load_runs
+    from analysis.report import headline
+    from analysis.stats import summarize
+
+    datas = load_runs([WITHOUT_STREAMING, STREAMING])
+    heads = headline(datas).set_index(["run", "metric", "key"])
+    row = heads.loc[("streaming-4", "pull_seconds", "ensemble-amg2023:spack-skylake")]
+    pulls = datas[1].table("pulls")
+    values = pulls.loc[(pulls["image"] == "ensemble-amg2023:spack-skylake")
+                       & (pulls["role"] == "studied"), "pull_seconds"].dropna()
+    expected = summarize(values.to_numpy())
+    assert (row["n"], row["median"]) == (expected.n, expected.median)
+    assert row["ci_95"] == f"[{expected.ci_low:.4g}, {expected.ci_high:.4g}]"
+
+
+def test_warnings_and_skipped_figures_are_on_the_page(tmp_path: Path) -> None:
+    from seed_data import events_of, jsonl, without_sizes, write_run
+
+    from analysis.pipeline import write_report
+
+    events = without_sizes(events_of(next(STREAMING.glob("events-*.json"))))
+    run = write_run(tmp_path / "apps", "capture.jsonl", jsonl(events))
+    written = write_report([run], tmp_path / "out")
+    html = written.path.read_text()
+    assert written.warnings  # the figure skips at least
+    for line in written.warnings:
+        assert f"<li>{line}</li>" in html.replace("&#x27;", "'")
+    assert "<b>Pull time vs image size (log axes)</b> not drawn: no image size is known" in html

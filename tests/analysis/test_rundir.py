@@ -68,7 +68,7 @@ class TestRefusals:
             RunDir.open(tmp_path)
 
     def test_not_a_directory(self, tmp_path) -> None:
-        with pytest.raises(AnalysisError, match="not a directory"):
+        with pytest.raises(AnalysisError, match="no such file or directory"):
             RunDir.open(tmp_path / "missing")
 
     def test_bad_provenance(self, harness_run) -> None:
