@@ -35,6 +35,16 @@ COMPUTED: dict[str, dict[str, Any]] = {
     "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
 }
 
+# invoke token -> what the data source returns (the AWS documentation's example account).
+CALLS: dict[str, dict[str, Any]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": {
+        "accountId": "123456789012",
+        "arn": "arn:aws:iam::123456789012:user/mock",
+        "userId": "AIDAMOCK",
+        "id": "123456789012",
+    },
+}
+
 
 @dataclass
 class Recorded:
@@ -94,7 +104,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return [f"{args.name}-id", outputs]
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
+        return dict(CALLS.get(args.token, {}))
 
 
 @dataclass

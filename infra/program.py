@@ -62,7 +62,11 @@ def build(stack: str, spec: StackSpec) -> None:
     )
     for key, value in cluster.outputs.items():
         pulumi.export(key, value)
+    # Where the steps' results outlive the cluster: see infra/results_bucket.py.
+    from infra.results_bucket import wire
+
+    results = wire(stack, spec, cluster, namespace, labels)
     # Operators, then the experiment: see infra/workloads.py.
     from infra.workloads import deploy
 
-    deploy(stack, spec, cluster.provider, namespace, labels)
+    deploy(stack, spec, cluster.provider, namespace, labels, results)

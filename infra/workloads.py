@@ -49,7 +49,8 @@ def completed_steps() -> set[str]:
     return {s.strip() for s in os.environ.get(layout.RESUME_ENV, "").split(",") if s.strip()}
 
 
-def deploy(stack: str, spec, provider, namespace, labels: dict[str, str]) -> None:
+def deploy(stack: str, spec, provider, namespace, labels: dict[str, str],
+           results=None) -> None:
     from infra.estimate import (
         cluster_facts,
         experiment_deadline_seconds,
@@ -92,6 +93,7 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, str]) -> Non
         [s for s in steps if s.name not in done],
         ctx,
         ResourceOptions(provider=provider, depends_on=deps),
+        results=results,
     )
     pulumi.export("steps", [s.name for s in steps])
     pulumi.export("skipped_steps", [s.name for s in steps if s.name in done])

@@ -114,5 +114,11 @@ GCRANE = Image("gcr.io/go-containerregistry/gcrane", "v0.20.2")  # registry mirr
 # buildpack-deps publishes only suite tags (no releases): the image lock pins it by digest.
 TOPOLOGY_APP = Image(f"{LIBRARY}/buildpack-deps", "noble-curl")
 
+# The clouds' own CLIs, which upload each step's results to the results bucket: Google's
+# published Cloud SDK image (gcr.io/google.com/cloudsdktool, release tags `<version>-slim`) and
+# AWS's on ECR Public (public.ecr.aws/aws-cli/aws-cli, release tags `2.x.y`).
+GCLOUD = Image("gcr.io/google.com/cloudsdktool/google-cloud-cli", "502.0.0-slim")
+AWS_CLI = Image("public.ecr.aws/aws-cli/aws-cli", "2.22.0")
+
 HELPER_IMAGES = {"python": PYTHON, "debian": DEBIAN, "busybox": BUSYBOX, "gcrane": GCRANE}
 

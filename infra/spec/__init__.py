@@ -18,6 +18,7 @@ from harness.errors import SpecError
 from infra.spec.common import LABEL_VALUE, Budget, PriceOverride, Quota, Strict
 from infra.spec.eks import EksClusterSpec
 from infra.spec.gke import GkeClusterSpec
+from infra.spec.results import ResultsSpec
 
 NAMESPACE = "study"
 
@@ -39,6 +40,7 @@ class StackSpec(Strict):
     budget: Budget
     quota: Quota = Field(default_factory=Quota)
     prices: PriceOverride = Field(default_factory=PriceOverride)
+    results: ResultsSpec = Field(default_factory=ResultsSpec)
 
     @field_validator("owner")
     @classmethod
