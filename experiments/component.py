@@ -36,7 +36,6 @@ from infra.operators.versions import PYTHON
 
 RECORDER_MARGIN_SECONDS = 180  # the recorder outlives the workload's own deadline by this much
 PULUMI_MARGIN_SECONDS = 900  # scheduling, image pulls of the recorder, log collection
-UPLOAD_TIMEOUT = "30m"  # a CLI image pull and a few files; retries included
 
 
 
@@ -228,10 +227,11 @@ class Experiment(ComponentResource):
             self.recorders.append(rec)
             previous = [rec]
             if results is not None:
-                t = CustomTimeouts(create=UPLOAD_TIMEOUT, update=UPLOAD_TIMEOUT)
-                previous = [create(
+                # The step's own timeouts, like every resource of the step (a resumed up may
+                # update it); the upload itself takes a CLI image pull and a few files.
+                previous = [rec, create(
                     upload_job(step.name, results, ctx, results_affinity()),
                     ResourceOptions(parent=self, depends_on=[rec, *shared, *results.depends_on],
-                                    custom_timeouts=t),
+                                    custom_timeouts=timeouts),
                 )]
         self.register_outputs({"steps": [s.name for s in steps]})

@@ -19,6 +19,10 @@ from infra.operators.versions import AWS_CLI, GCLOUD
 
 UPLOAD_FILES = ("log.txt", "status.json", "checks.json", "events.jsonl")
 MANIFEST = "MANIFEST.json"
+# Which step an upload Job carries. Not the step label: an upload is no part of the step's
+# workload, and stopping the experiment (which deletes the step-labelled Jobs) must leave it
+# running so a finished step's results still leave the cluster.
+LABEL_UPLOADS = f"{layout.LABEL_PREFIX}/uploads"
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ def upload_job(step: str, target: UploadTarget, ctx, affinity: dict[str, Any]) -
     """The Job running `upload.sh` for `step`, next to the results volume (ReadWriteOnce)."""
     from infra.results_bucket import UPLOADER_SA
 
-    labels = {**ctx.labels, layout.LABEL_STEP: step, layout.LABEL_ROLE: "upload"}
+    labels = {**ctx.labels, LABEL_UPLOADS: step, layout.LABEL_ROLE: "upload"}
     env = [
         *target.env,
         {"name": "STEP", "value": step},

@@ -34,6 +34,8 @@ COMPUTED: dict[str, dict[str, Any]] = {
     "aws:iam/role:Role": {"arn": "arn:aws:iam::123456789012:role/mock"},
     "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
 }
+# Set by the API server on every object; a fixed placeholder keeps plans reproducible.
+MOCK_CREATION_TIMESTAMP = "2000-01-01T00:00:00Z"
 
 # invoke token -> what the data source returns (the AWS documentation's example account).
 CALLS: dict[str, dict[str, Any]] = {
@@ -99,6 +101,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         )
         outputs = {**args.inputs, **COMPUTED.get(args.typ, {})}
         outputs.setdefault("name", args.inputs.get("name", args.name))
+        if args.typ == "kubernetes:core/v1:Namespace" and isinstance(outputs.get("metadata"), dict):
+            outputs["metadata"] = {"creationTimestamp": MOCK_CREATION_TIMESTAMP,
+                                   **outputs["metadata"]}
         if args.typ.startswith("aws:"):
             outputs.setdefault("arn", f"arn:aws:mock:::{args.name}")
         return [f"{args.name}-id", outputs]

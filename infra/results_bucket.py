@@ -7,9 +7,11 @@ with it). The stack owns only its write access: a binding limited to `<bucket>/<
 
 Run identity under plain `pulumi up`: there is no `study run` process to name the run, so the
 cluster does. The first `up` creates the ConfigMap `study-run` holding `run_id`: the id `study
-run` passed (`STUDY_RUN_ID`), or else the UTC time of that first `up` (`20261201T181231Z`). The
-ConfigMap ignores later changes to its data, so every later `up` of the same cluster (a resume)
-keeps the id, and a new cluster (after a destroy) gets a new one. Pods read it through
+run` passed (`STUDY_RUN_ID`), or else the creation time of the study namespace in UTC
+(`20261201T181231Z`), which the API server sets once and every later `up` reads back unchanged.
+The ConfigMap also ignores later changes to its data (a plain `up` after `study run` died keeps
+`study run`'s id), so every later `up` of the same cluster (a resume) keeps the id, and a new
+cluster (after a destroy) gets a new one. Pods read it through
 `configMapKeyRef` as `RUN_ID`, and `RESULTS_URL` expands it (Kubernetes dependent environment
 variables, `$(RUN_ID)`), so no rendered object carries a value only known at apply time. The
 stack exports both (`run_id`, `results_url`) for `study collect`.
@@ -42,14 +44,25 @@ def run_id_problem(run_id: str) -> str | None:
     return None
 
 
-def proposed_run_id(now: datetime | None = None) -> str:
-    """The id the first `up` of a cluster records: `study run`'s, else the time of this up."""
+def given_run_id() -> str | None:
+    """`study run`'s id for this run (validated), or None under plain `pulumi up`."""
     given = os.environ.get(RUN_ID_ENV, "").strip()
+    if not given:
+        return None
+    if problem := run_id_problem(given):
+        raise SpecError([problem])
+    return given
+
+
+def run_id_of(created: str | None, given: str | None = None) -> str:
+    """`given`, else the namespace's creationTimestamp (RFC 3339) as `20261201T181231Z`."""
     if given:
-        if problem := run_id_problem(given):
-            raise SpecError([problem])
         return given
-    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    if created:
+        when = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    else:  # only a mock engine leaves it unset; the real API server always sets it
+        when = datetime.now(UTC)
+    return when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def scheme(spec) -> str:
@@ -102,17 +115,22 @@ def results_env(spec, stack: str, bucket: str) -> list[dict[str, Any]]:
     ]
 
 
-def run_identity(namespace: str, labels: dict[str, str], opts):
+def run_identity(namespace, labels: dict[str, str], opts):
     """The ConfigMap holding the run id; its data never changes after the first `up`."""
     from pulumi import ResourceOptions
 
+    from experiments.layout import NAMESPACE
     from infra import sdk
 
     core = sdk.package("pulumi_kubernetes.core.v1", "ConfigMap")
+    given = given_run_id()
+    run_id = namespace.metadata.apply(
+        lambda m: run_id_of(getattr(m, "creation_timestamp", None) if m else None, given)
+    )
     return core.ConfigMap(
         "study-run",
-        metadata={"name": RUN_CONFIGMAP, "namespace": namespace, "labels": labels},
-        data={RUN_KEY: proposed_run_id()},
+        metadata={"name": RUN_CONFIGMAP, "namespace": NAMESPACE, "labels": labels},
+        data={RUN_KEY: run_id},
         opts=ResourceOptions.merge(opts, ResourceOptions(ignore_changes=["data"])),
     )
 
@@ -135,7 +153,7 @@ def wire(stack: str, spec, cluster, namespace, labels: dict[str, str]):
 
     k8s_labels = {f"study-harness.io/{k}": v for k, v in labels.items()}
     identity = run_identity(
-        NAMESPACE, k8s_labels,
+        namespace, k8s_labels,
         ResourceOptions(provider=cluster.provider, depends_on=[namespace]),
     )
     if spec.cluster.cloud == "gke":
@@ -143,13 +161,13 @@ def wire(stack: str, spec, cluster, namespace, labels: dict[str, str]):
 
         bucket = checked_bucket_name(spec)
         annotations, grants = results_writer(stack, spec.cluster, bucket, NAMESPACE, UPLOADER_SA,
-                                             cluster)
+                                             cluster, namespace)
         region = ""
     else:
         from infra.clusters.eks import results_writer as eks_writer
 
         bucket = checked_bucket_name(spec, eks_account(cluster.aws_provider))
-        grants = eks_writer(stack, bucket, NAMESPACE, UPLOADER_SA, cluster)
+        grants = eks_writer(stack, bucket, NAMESPACE, UPLOADER_SA, cluster, namespace)
         annotations, region = {}, spec.cluster.region
     run_id = identity.data.apply(lambda d: (d or {}).get(RUN_KEY, ""))
     pulumi.export("run_id", run_id)

@@ -551,7 +551,7 @@ def results_write_policy(bucket: str, stack: str) -> str:
 
 
 def results_writer(stack: str, bucket: str, namespace: str, ksa: str,
-                   cluster: EksCluster) -> list[pulumi.Resource]:
+                   cluster: EksCluster, after: pulumi.Resource) -> list[pulumi.Resource]:
     """A role that may only PutObject under `<bucket>/<stack>/`, assumed by the pods of the
     Kubernetes service account `namespace/ksa` through EKS Pod Identity (no key in the cluster).
 
@@ -561,20 +561,19 @@ def results_writer(stack: str, bucket: str, namespace: str, ksa: str,
     website/docs/r/eks_pod_identity_association.html.markdown (pulumi-aws
     `eks.PodIdentityAssociation`); the Pod Identity agent add-on is the cluster's already.
     """
-    iam_ = sdk.package("pulumi_aws.iam", "role", "role_policy")
+    iam_ = sdk.package("pulumi_aws.iam", "role")
     eks_ = sdk.package("pulumi_aws.eks", "pod_identity_association")
     tags = cluster._tags("results-writer")
-    child = ResourceOptions(parent=cluster, provider=cluster.aws_provider)
+    child = ResourceOptions(parent=cluster, provider=cluster.aws_provider, depends_on=[after])
+    # The policy is inline in the role: it exists only with it and grants nothing elsewhere.
     role = iam_.Role(
         f"{stack}-results-writer",
         iam_.RoleArgs(
-            assume_role_policy=_assume(POD_IDENTITY_PRINCIPAL, POD_IDENTITY_ACTIONS), tags=tags
+            assume_role_policy=_assume(POD_IDENTITY_PRINCIPAL, POD_IDENTITY_ACTIONS),
+            inline_policies=[iam_.RoleInlinePolicyArgs(
+                name="write-results", policy=results_write_policy(bucket, stack))],
+            tags=tags,
         ),
-        opts=child,
-    )
-    policy = iam_.RolePolicy(
-        f"{stack}-results-write",
-        iam_.RolePolicyArgs(role=role.name, policy=results_write_policy(bucket, stack)),
         opts=child,
     )
     association = eks_.PodIdentityAssociation(
@@ -587,6 +586,6 @@ def results_writer(stack: str, bucket: str, namespace: str, ksa: str,
             tags=tags,
         ),
         opts=ResourceOptions(parent=cluster, provider=cluster.aws_provider,
-                             depends_on=[cluster.pod_identity_agent]),
+                             depends_on=[after, cluster.pod_identity_agent]),
     )
-    return [policy, association]
+    return [role, association]

@@ -287,7 +287,8 @@ def results_prefix_condition(bucket: str, stack: str) -> dict[str, str]:
 
 
 def results_writer(stack: str, spec: GkeClusterSpec, bucket: str, namespace: str, ksa: str,
-                   cluster: GkeCluster) -> tuple[dict[str, str], list[pulumi.Resource]]:
+                   cluster: GkeCluster, after: pulumi.Resource
+                   ) -> tuple[dict[str, str], list[pulumi.Resource]]:
     """A GSA that may only create objects under `<bucket>/<stack>/`, impersonable only by the
     Kubernetes service account `namespace/ksa` (no key ever exists).
 
@@ -303,7 +304,9 @@ def results_writer(stack: str, spec: GkeClusterSpec, bucket: str, namespace: str
     """
     serviceaccount = sdk.package("pulumi_gcp.serviceaccount", "account", "iam_member")
     storage = sdk.package("pulumi_gcp.storage", "bucket_iam_member")
-    child = ResourceOptions(parent=cluster)
+    # The pool `PROJECT.svc.id.goog` exists once a cluster with Workload Identity does; a
+    # binding naming it before then fails, so the writer comes `after` (the study namespace).
+    child = ResourceOptions(parent=cluster, depends_on=[after])
     account_id = results_account_id(stack)
     email = f"{account_id}@{spec.project}.iam.gserviceaccount.com"
     gsa = serviceaccount.Account(
@@ -324,8 +327,8 @@ def results_writer(stack: str, spec: GkeClusterSpec, bucket: str, namespace: str
         f"{stack}-results-write",
         bucket=bucket,
         role="roles/storage.objectCreator",
-        member=gsa.email.apply(lambda e: f"serviceAccount:{e}"),
+        member=f"serviceAccount:{email}",
         condition=results_prefix_condition(bucket, stack),
-        opts=child,
+        opts=ResourceOptions(parent=cluster, depends_on=[gsa]),
     )
     return {"iam.gke.io/gcp-service-account": email}, [impersonate, grant]
