@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "runs",
     "janitor",
     "images",
+    "bucket",
 ]
 
 

@@ -49,6 +49,25 @@ def results_store(services, spec, log=None):
         return None
 
 
+def ensure_results_bucket(services, spec) -> list[str]:
+    """Create the stack's results bucket on first use; what was done or falls short.
+
+    CheckFailed when it cannot be reached or made: the steps would have nowhere to upload."""
+    factory = getattr(services, "results_store", None)
+    if factory is None:
+        return []
+    from harness.errors import CheckFailed
+    from harness.lifecycle.object_store import settings_for
+
+    try:
+        store = factory(spec)
+        return [f"results bucket: {line}" for line in store.ensure(settings_for(spec))] or [
+            f"results bucket: {store.url}"]
+    except Exception as exc:  # noqa: BLE001 - one line: credentials, permissions, a bad name
+        msg = f"preflight: results bucket: {exc}"
+        raise CheckFailed(msg) from None
+
+
 def expected_steps(spec) -> list[str]:
     from infra.estimate import experiment_steps
 
@@ -157,6 +176,32 @@ def collect_stack(stack: str, services, config: dict[str, str], run_id: str | No
     finalize_provenance(run_dir, st, services.writer, services.clock.now())
     what = "partial: " + "; ".join(result.problems) if result.partial else "complete"
     return CollectOutcome(run_dir, result, f"collected {stack} into {run_dir} ({what})")
+
+
+def bucket_runs(services, stacks: list[str], read_config, log=None) -> dict[tuple[str, str], dict]:
+    """(stack, run id) -> what the results bucket holds of that run (`RunInBucket.summary`),
+    for every run of `stacks` found there; stacks whose bucket cannot be read are skipped
+    (`log` says why)."""
+    from harness.lifecycle.bucket_results import fetch_run, runs_of
+
+    out: dict[tuple[str, str], dict] = {}
+    for stack in stacks:
+        try:
+            spec = load_spec_of(stack, read_config(stack))
+        except Exception as exc:  # noqa: BLE001 - one stack's bad file hides no other run
+            if log is not None:
+                log(f"warning: {stack}: {exc}")
+            continue
+        store = results_store(services, spec, log)
+        if store is None:
+            continue
+        try:
+            for rid in runs_of(store, stack):
+                out[(stack, rid)] = fetch_run(store, stack, rid).summary(expected_steps(spec))
+        except LifecycleError as exc:
+            if log is not None:
+                log(f"warning: {stack}: {exc}")
+    return out
 
 
 def _run_id(stack: str, services, store, outputs: dict[str, OutputValue],

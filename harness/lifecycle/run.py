@@ -264,6 +264,10 @@ class _Run:
         short = shortfalls(spec, reading)
         if short:
             raise CheckFailed("preflight: " + "; ".join(short))
+        from harness.lifecycle.commands import ensure_results_bucket
+
+        for note in ensure_results_bucket(self.sv, spec):  # the steps upload there
+            self.line(note)
         st.usd_per_hour = est.price.total
         st.estimated_usd = est.usd
         st.node_count = spec.cluster.node_count
