@@ -280,8 +280,8 @@ def _collect(c: Collector, state: RunState, reader, outputs, stop_reason,
         body = "".join(json.dumps(e, sort_keys=True) + "\n" for e in merged).encode()
         c.attempt("events.jsonl", lambda: c.write("events.jsonl", body))
         if bucket is not None and not (c.result.bucket or {}).get("complete"):
-            c.result.problems.append("cluster: not reachable, and the bucket's copy is incomplete (named above); "
-                                     "what was collected before is kept")
+            c.result.problems.append("cluster: not reachable, and the bucket's copy is "
+                                     "incomplete (named above); what was collected before is kept")
         else:
             c.result.notes.append("cluster: gone; every step's results came from the bucket")
         return
