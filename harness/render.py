@@ -62,6 +62,7 @@ def print_plan(plan, manifests_dir: Path) -> None:
         cost.add_row("estimated cost", f"{est.usd:.2f} USD")
         cost.add_row("budget", f"{spec.budget.usd:g} USD, {spec.budget.max_hours:g} h")
         out.print(cost)
+    _print_results(out, plan)
     for w in plan.warnings:
         console.warn(w)
     for v in plan.violations:
@@ -73,6 +74,25 @@ def print_plan(plan, manifests_dir: Path) -> None:
             else f"{len(plan.manifests)} manifest(s) written to {manifests_dir}"
         )
     console.info("plan OK: within budget and quota" if plan.ok else "plan FAILED")
+
+
+def _print_results(out, plan) -> None:
+    """Where the steps' results go and who may write there (harness.results_plan)."""
+    from harness.plan import results_summary
+
+    res = results_summary(plan)
+    if res is None:
+        return
+    table = Table(title="Results (outlive the cluster)", title_justify="left", show_header=False)
+    table.add_column("item")
+    table.add_column("value", overflow="fold")
+    table.add_row("bucket", res["bucket"])
+    table.add_row("run URL", res["results_url"])
+    table.add_row("run id", res["run_id"])
+    table.add_row("uploads", f"{res['upload_jobs']} (one per step, as {res['writer']})")
+    for b in res["bindings"]:
+        table.add_row("identity", escape(b))
+    out.print(table)
 
 
 def print_stacks(rows: list[dict]) -> None:
