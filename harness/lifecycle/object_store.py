@@ -61,7 +61,7 @@ class GcsStore:
     """A GCS bucket through google-cloud-storage."""
 
     def __init__(self, bucket: str, client: Any = None, project: str | None = None):
-        from google.cloud import storage
+        import google.cloud.storage as storage
 
         self.name = bucket
         self.url = f"gs://{bucket}"
