@@ -6,7 +6,8 @@ cloud's own client, which lives in the cloud's CLI image (`upload.sh` runs `gclo
 `aws s3 cp`; no hand-written request signing). A failed upload is retried by the Job without
 re-running the recorder, and the next step waits for the upload, so "the step finished" means
 "its results are in the bucket". The pod runs as `UPLOADER_SA`, the only service account the
-cloud identity is bound to, with no Kubernetes API token and the results volume read-only.
+cloud identity is bound to and one without any Kubernetes RBAC, with the results volume
+read-only.
 """
 
 from __future__ import annotations
@@ -80,8 +81,10 @@ def upload_job(step: str, target: UploadTarget, ctx, affinity: dict[str, Any]) -
                 "metadata": {"labels": labels},
                 "spec": {
                     "restartPolicy": "Never",
+                    # The token stays mounted (Workload Identity on GKE has been reported to
+                    # fail without it, argoproj/argo-workflows #12781); the account has no
+                    # Kubernetes RBAC, so the token can do nothing in the cluster.
                     "serviceAccountName": UPLOADER_SA,
-                    "automountServiceAccountToken": False,
                     "affinity": affinity,
                     "containers": [
                         {

@@ -355,9 +355,9 @@ def _durable_results(stack: RenderedStack) -> list[str]:
         if (ref.get("name"), ref.get("key")) != (RUN_CONFIGMAP, RUN_KEY):
             out.append(f"{_name(job)}: RUN_ID does not come from ConfigMap {RUN_CONFIGMAP} "
                        f"key {RUN_KEY}, so a resumed up could write under another run")
-        if pod.get("serviceAccountName") != UPLOADER_SA or pod.get(
-                "automountServiceAccountToken") is not False:
-            out.append(f"{_name(job)}: must run as {UPLOADER_SA} without a Kubernetes API token")
+        if pod.get("serviceAccountName") != UPLOADER_SA:
+            out.append(f"{_name(job)}: runs as {pod.get('serviceAccountName')!r}, not "
+                       f"{UPLOADER_SA}, the only account the bucket grant is bound to")
     if len(targets) > 1:
         out.append(f"upload Jobs write to more than one place: {sorted(targets)}")
     for scheme, bucket, stack_name in sorted(targets)[:1]:
@@ -464,8 +464,8 @@ RULES: list[Rule] = [
     Rule(
         "durable-results",
         "GKE documentation, 'Authenticate to Google Cloud APIs from GKE workloads' (Workload "
-        "Identity Federation, GSA variant); hashicorp/terraform-provider-google website/docs/r/"
-        "storage_bucket_iam.html.markdown (IAM condition on bucket members); Amazon EKS user "
+        "Identity Federation, GSA variant); pulumi-gcp 10.2 pulumi_gcp/storage/"
+        "bucket_iam_member.py (IAM condition on a bucket member); Amazon EKS user "
         "guide, 'EKS Pod Identity', and hashicorp/terraform-provider-aws website/docs/r/"
         "eks_pod_identity_association.html.markdown",
         "Every recorded step has an upload Job writing to the results bucket under "

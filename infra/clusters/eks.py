@@ -558,8 +558,9 @@ def results_writer(stack: str, bucket: str, namespace: str, ksa: str,
     Trust policy and association as in the Amazon EKS user guide ("Assign an IAM role to a
     Kubernetes service account", Pod Identity: principal pods.eks.amazonaws.com, actions
     sts:AssumeRole and sts:TagSession) and hashicorp/terraform-provider-aws
-    website/docs/r/eks_pod_identity_association.html.markdown (pulumi-aws
-    `eks.PodIdentityAssociation`); the Pod Identity agent add-on is the cluster's already.
+    website/docs/r/eks_pod_identity_association.html.markdown (pulumi-aws 7.51
+    pulumi_aws/eks/pod_identity_association.py: cluster, namespace, service account, role);
+    the Pod Identity agent add-on is the cluster's already.
     """
     iam_ = sdk.package("pulumi_aws.iam", "role")
     eks_ = sdk.package("pulumi_aws.eks", "pod_identity_association")

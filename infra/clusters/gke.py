@@ -295,10 +295,11 @@ def results_writer(stack: str, spec: GkeClusterSpec, bucket: str, namespace: str
     Wiring as documented for Workload Identity Federation for GKE ("Link Kubernetes
     ServiceAccounts to IAM", GSA variant): `roles/iam.workloadIdentityUser` on the GSA for
     `serviceAccount:PROJECT.svc.id.goog[NS/KSA]`, and the KSA annotated with
-    `iam.gke.io/gcp-service-account`. The bucket grant is `google_storage_bucket_iam_member` with
-    a `condition` block (hashicorp/terraform-provider-google
-    website/docs/r/storage_bucket_iam.html.markdown; pulumi-gcp `storage.BucketIAMMember`),
-    which needs uniform bucket-level access, on by `study bucket create`. `objectCreator` cannot
+    `iam.gke.io/gcp-service-account`. The bucket grant is a non-authoritative member
+    (hashicorp/terraform-provider-google website/docs/r/storage_bucket_iam.html.markdown:
+    `google_storage_bucket_iam_member` keeps the bucket's other members) with an IAM condition
+    (pulumi-gcp 10.2 pulumi_gcp/storage/bucket_iam_member.py, `condition`), which needs uniform
+    bucket-level access, on by `study bucket create`. `objectCreator` cannot
     overwrite or delete, so a result once uploaded stays as it was.
     Returns the KSA annotations and the grants the writer must wait for.
     """
