@@ -94,16 +94,23 @@ def checked_bucket_name(spec, account: str | None = None) -> str:
     return name
 
 
+# stack -> its bucket as `wire` resolved it in this program run (on EKS the name needs the
+# account, which only the program's AWS provider can tell).
+_RESOLVED: dict[str, str] = {}
+
+
 def results_url(spec, run_id: str, stack: str | None = None, bucket: str | None = None) -> str:
     """`gs://BUCKET/STACK/RUN_ID/` or `s3://BUCKET/STACK/RUN_ID/` (with a trailing slash).
 
-    In the program, pass `RUN_ID_REF` as `run_id`: pods get the id from the run's ConfigMap.
+    In the program, pass `RUN_ID_REF` as `run_id`: pods get the id from the run's ConfigMap;
+    after `wire`, the bucket is the one it resolved for the stack.
     """
     if stack is None:
         import pulumi
 
         stack = pulumi.get_stack()
-    return f"{scheme(spec)}://{bucket or checked_bucket_name(spec)}/{stack}/{run_id}/"
+    name = bucket or _RESOLVED.get(stack) or checked_bucket_name(spec)
+    return f"{scheme(spec)}://{name}/{stack}/{run_id}/"
 
 
 def results_env(spec, stack: str, bucket: str) -> list[dict[str, Any]]:
@@ -169,6 +176,7 @@ def wire(stack: str, spec, cluster, namespace, labels: dict[str, str]):
         bucket = checked_bucket_name(spec, eks_account(cluster.aws_provider))
         grants = eks_writer(stack, bucket, NAMESPACE, UPLOADER_SA, cluster, namespace)
         annotations, region = {}, spec.cluster.region
+    _RESOLVED[stack] = bucket
     run_id = identity.data.apply(lambda d: (d or {}).get(RUN_KEY, ""))
     pulumi.export("run_id", run_id)
     pulumi.export("results_bucket", f"{scheme(spec)}://{bucket}")

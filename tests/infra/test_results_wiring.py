@@ -114,3 +114,15 @@ def test_every_step_uploads_after_its_recorder(programs):
     for step in steps:  # after its recorder, its run identity and its cloud grants
         deps = {d.rsplit("::", 1)[1] for d in jobs[f"upload-{step}"].options["dependencies"]}
         assert {f"job-rec-{step}", "study-run", "eks-16-pulling-results-writer"} <= deps, step
+
+
+def test_results_url_in_the_program_names_the_resolved_bucket(programs):
+    """The one function every in-cluster component's RESULTS_URL comes from: on EKS the bucket
+    carries the account the program resolved (the mock engine's is AWS's example account)."""
+    from infra.results_bucket import RUN_ID_REF, results_url
+    from infra.spec import load_spec
+
+    programs("eks-16-pulling")
+    spec = load_spec(config_of(stack_yaml("eks-16-pulling")))
+    assert results_url(spec, RUN_ID_REF, "eks-16-pulling") == (
+        "s3://study-results-123456789012-us-east-2/eks-16-pulling/$(RUN_ID)/")
