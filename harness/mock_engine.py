@@ -7,9 +7,11 @@ check that every knob reaches the resource inputs. Provider-computed outputs the
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import runpy
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return dict(CALLS.get(args.token, {}))
 
 
+def _loop() -> asyncio.AbstractEventLoop:
+    """The loop `pulumi.runtime.sync_await._sync_await` runs the program on."""
+    try:
+        return asyncio.get_event_loop()
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        return loop
+
+
 @dataclass
 class ProgramRun:
     resources: list[Recorded]
@@ -162,5 +174,10 @@ def run_program(
     def keep(values):
         exports.update(values or {})
 
+    # One worker for the SDK's RPCs (on the loop the SDK's test runner uses): the mock monitor
+    # answers each at once, so one thread costs nothing, and registrations then complete in
+    # the order they were made, so two runs of a program record the same resources in the
+    # same order.
+    _loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
     pulumi_mocks.test(lambda: pulumi.Output.from_input(program()).apply(keep))()
     return ProgramRun(mocks.resources, exports, failure[0] if failure else None, capture.lines)
