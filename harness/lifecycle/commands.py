@@ -180,27 +180,23 @@ def collect_stack(stack: str, services, config: dict[str, str], run_id: str | No
 
 def bucket_runs(services, stacks: list[str], read_config, log=None) -> dict[tuple[str, str], dict]:
     """(stack, run id) -> what the results bucket holds of that run (`RunInBucket.summary`),
-    for every run of `stacks` found there; stacks whose bucket cannot be read are skipped
-    (`log` says why)."""
+    for every run of `stacks` found there. Stacks whose bucket cannot be read are skipped, and
+    `log` gets one line for all of them (no credentials would otherwise say it per stack)."""
     from harness.lifecycle.bucket_results import fetch_run, runs_of
 
     out: dict[tuple[str, str], dict] = {}
+    failed: dict[str, list[str]] = {}  # reason -> stacks
     for stack in stacks:
         try:
             spec = load_spec_of(stack, read_config(stack))
-        except Exception as exc:  # noqa: BLE001 - one stack's bad file hides no other run
-            if log is not None:
-                log(f"warning: {stack}: {exc}")
-            continue
-        store = results_store(services, spec, log)
-        if store is None:
-            continue
-        try:
+            store = services.results_store(spec)
             for rid in runs_of(store, stack):
                 out[(stack, rid)] = fetch_run(store, stack, rid).summary(expected_steps(spec))
-        except LifecycleError as exc:
-            if log is not None:
-                log(f"warning: {stack}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one stack's bucket hides no other run
+            failed.setdefault(f"{type(exc).__name__}: {exc}", []).append(stack)
+    if log is not None:
+        for reason, names in failed.items():
+            log(f"warning: results bucket not read for {', '.join(names)} ({reason})")
     return out
 
 

@@ -268,3 +268,39 @@ def test_nothing_anywhere_is_one_clear_error(harness, gcs):  # noqa: F811
         collect_stack(STACK, h.services, to_config(h.sec))
     assert str(err.value) == (f"{STACK} has no outputs and {store.url} has no run of it: "
                               f"nothing was brought up; run `study run {STACK}` first")
+
+
+class TestRunsCommand:
+    """`study runs` lists a run only the bucket knows (a plain `pulumi up` nobody collected)
+    and says whether each run's results are complete there."""
+
+    def test_uncollected_run_is_listed_complete(self, world, project, cli, monkeypatch):
+        h, store, uploaded = world
+        project(STACK, h.sec)
+        monkeypatch.setattr("harness.cli.run.services", lambda: h.services)
+        monkeypatch.setattr("harness.lifecycle.services.results_root", lambda: h.results)
+        code, out, err = cli("runs", "--json")
+        assert (code, err) == (0, "")
+        (row,) = json.loads(out)
+        assert (row["stack"], row["run_id"], row["status"]) == (STACK, RUN, "not collected")
+        assert row["bucket"]["complete"] is True
+        assert row["bucket"]["steps_in_bucket"] == sorted(uploaded)
+        code, out, _ = cli("runs")
+        assert code == 0
+        line = next(x for x in out.splitlines() if RUN in x)
+        assert "not collected" in line and "complete (3 steps)" in line
+
+    def test_a_damaged_run_is_incomplete(self, world, project, cli, monkeypatch):
+        h, store, _ = world
+        store.client.bucket(store.name).blob(
+            f"{STACK}/{RUN}/steps/pull-warm/MANIFEST.json").delete()
+        project(STACK, h.sec)
+        monkeypatch.setattr("harness.cli.run.services", lambda: h.services)
+        monkeypatch.setattr("harness.lifecycle.services.results_root", lambda: h.results)
+        code, out, _ = cli("runs", "--json")
+        (row,) = json.loads(out)
+        assert row["bucket"]["complete"] is False
+        assert row["bucket"]["steps_in_bucket"] == ["pull-again", "pull-cold"]
+        assert row["bucket"]["problems"] == [
+            f"{store.url}/{STACK}/{RUN}/steps/pull-warm/MANIFEST.json: missing; 4 other "
+            "object(s) there: the upload did not finish"]
