@@ -175,6 +175,7 @@ def collect_stack(stack: str, services, config: dict[str, str], run_id: str | No
     services.writer.write_bytes(run_dir / STATE_FILE, st.to_json())
     finalize_provenance(run_dir, st, services.writer, services.clock.now())
     what = "partial: " + "; ".join(result.problems) if result.partial else "complete"
+    what = "; ".join([what, *result.notes])
     return CollectOutcome(run_dir, result, f"collected {stack} into {run_dir} ({what})")
 
 

@@ -209,6 +209,8 @@ class TestJanitorLosesNothing:
         out = collect_stack(STACK, h.services, to_config(h.sec))
         assert out.run_dir == h.results / STACK / RUN
         assert not out.collection.partial, out.collection.problems
+        assert out.message == (f"collected {STACK} into {out.run_dir} (complete; cluster: gone; "
+                               "every step's results came from the bucket)")
         for step, files in uploaded.items():
             assert (out.run_dir / "steps" / step / "log.txt").read_bytes() == files["log.txt"]
             assert (out.run_dir / "steps" / step / "status.json").read_bytes() == files[
@@ -304,3 +306,36 @@ class TestRunsCommand:
         assert row["bucket"]["problems"] == [
             f"{store.url}/{STACK}/{RUN}/steps/pull-warm/MANIFEST.json: missing; 4 other "
             "object(s) there: the upload did not finish"]
+
+
+class TestStudyRunUsesTheBucket:
+    """`study run` makes the bucket on first use (before anything is created) and its
+    collection reads the bucket too; a bucket it cannot make stops it in preflight."""
+
+    def test_first_run_creates_the_bucket(self, harness, gcs):  # noqa: F811
+        h = harness(steps=list(STEPS3))
+        store = GcsStore(bucket_name(), client=gcs)
+        h.services.results_store = lambda spec: store
+        out = h.run()
+        assert out.exit_code == 0, out.message
+        assert store.exists()
+        assert f"results bucket: created {store.url} in us-central1: versioning on, runs " \
+               "deleted after 365 days, public access prevented" in h.progress.lines
+        # The fakes' cluster uploads nothing: the bucket's summary says so, the cluster's
+        # copy is complete.
+        summary = json.loads((out.run_dir / "bucket.json").read_text())
+        assert (summary["complete"], summary["steps_in_bucket"]) == (False, [])
+        assert not out.collection.partial
+
+    def test_a_bucket_that_cannot_be_made_stops_preflight(self, harness):
+        h = harness(steps=list(STEPS3))
+
+        def refuse(spec):
+            msg = "403 Forbidden: storage.buckets.create"
+            raise PermissionError(msg)
+
+        h.services.results_store = refuse
+        out = h.run()
+        assert out.exit_code == 3
+        assert out.message == "preflight: results bucket: 403 Forbidden: storage.buckets.create"
+        assert not h.world.cloud.live(STACK)  # nothing was created
