@@ -118,6 +118,15 @@ def collect_stack(stack: str, services, config: dict[str, str], run_id: str | No
     spec = load_spec_of(stack, config)
     log = services.progress.line
     store = results_store(services, spec, log)
+    bucket_ids: list[str] = []
+    if store is not None:
+        from harness.lifecycle.bucket_results import runs_of
+
+        try:
+            bucket_ids = runs_of(store, stack)
+        except LifecycleError as exc:  # no bucket yet, no permission: the cluster still counts
+            log(f"warning: {exc}; collecting from the cluster only")
+            store = None
     outputs: dict[str, OutputValue] = {}
     try:  # without a usable CLI every stack would look like "nothing was brought up"
         services.backend.check()
@@ -134,12 +143,12 @@ def collect_stack(stack: str, services, config: dict[str, str], run_id: str | No
                 msg = f"cannot read the outputs of {stack}: {exc}; is the stack up?"
                 raise StudyError(msg) from None
             log(f"warning: no stack outputs ({exc}); collecting from {store.url}")
-    rid, known = _run_id(stack, services, store, outputs, run_id)
+    rid, known = _run_id(stack, services, bucket_ids, outputs, run_id)
     st = _state_for(stack, services, spec, rid, known)
     run_dir = services.results_root / stack / st.run_id
-    from harness.lifecycle.bucket_results import fetch_run, runs_of
+    from harness.lifecycle.bucket_results import fetch_run
 
-    in_bucket = store is not None and st.run_id in runs_of(store, stack)
+    in_bucket = store is not None and st.run_id in bucket_ids
     if not outputs and not in_bucket:
         if (run_dir / "provenance.json").is_file():
             return CollectOutcome(run_dir, None, f"{stack} is down; {run_dir} is already collected")
@@ -201,7 +210,7 @@ def bucket_runs(services, stacks: list[str], read_config, log=None) -> dict[tupl
     return out
 
 
-def _run_id(stack: str, services, store, outputs: dict[str, OutputValue],
+def _run_id(stack: str, services, bucket_ids: list[str], outputs: dict[str, OutputValue],
             given: str | None) -> tuple[str | None, bool]:
     """Which run to collect, and whether the cluster or the bucket (not results/) names it:
     `--run-id`, else the cluster's own (`run_id` output), else the latest local record, else
@@ -213,12 +222,8 @@ def _run_id(stack: str, services, store, outputs: dict[str, OutputValue],
         return str(out.value), True
     if latest_state(services.results_root, stack) is not None:
         return None, False
-    if store is not None:
-        from harness.lifecycle.bucket_results import runs_of
-
-        runs = runs_of(store, stack)
-        if runs:
-            return runs[-1], True
+    if bucket_ids:
+        return bucket_ids[-1], True
     return None, False
 
 

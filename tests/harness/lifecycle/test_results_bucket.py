@@ -392,3 +392,16 @@ def test_janitor_then_collect_with_the_real_upload_script(harness, s3, moto_endp
         assert (got.run_dir / "steps" / step / "log.txt").read_bytes() == log
     events = (got.run_dir / "events.jsonl").read_text().splitlines()
     assert len(events) == 2 * len(logs)  # Pulling and Pulled per step, re-emissions merged
+
+
+def test_a_missing_bucket_costs_the_cluster_collection_nothing(harness, gcs):  # noqa: F811
+    h = harness(steps=list(STEPS3))
+    out = h.run(keep=True)  # no bucket configured for this run
+    assert out.exit_code == 0
+    store = GcsStore(bucket_name(), client=gcs)  # never created
+    h.services.results_store = lambda spec: store
+    again = collect_stack(STACK, h.services, to_config(h.sec))
+    assert again.run_dir == out.run_dir and not again.collection.partial
+    (warning,) = [x for x in h.progress.lines if x.startswith("warning:")]
+    assert warning.startswith(f"warning: {store.url}: cannot list {STACK}/: NotFound")
+    assert warning.endswith("; collecting from the cluster only")
