@@ -12,6 +12,10 @@ timestamps), so a second `pulumi up` after an interruption finds the finished st
 state unchanged and creates only the missing ones. Workload Jobs skip Pulumi's await
 (`pulumi.com/skipAwait`): the recorder waits for them and records failures as data instead of
 aborting the run.
+
+Durable results: with an upload target (every cloud stack has one, `infra.results_bucket`),
+each recorder is followed by its step's upload Job (`experiments.upload`), and the next step
+waits for the upload, so a finished step's results are in the bucket before anything else runs.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from experiments import layout
 from experiments.base import ExperimentKind, RenderContext, Step, Workload
 from experiments.k8s import create
 from experiments.pernode import PREPULL_STEP, render_prepull
+from experiments.upload import UploadTarget, upload_job, uploader_service_account
 from infra.operators.versions import PYTHON
 
 RECORDER_MARGIN_SECONDS = 180  # the recorder outlives the workload's own deadline by this much
@@ -58,8 +63,10 @@ def results_affinity() -> dict[str, Any]:
     }
 
 
-def shared_objects(ctx: RenderContext) -> list[dict[str, Any]]:
-    """Recorder service account, its namespaced RBAC and the scripts ConfigMap."""
+def shared_objects(ctx: RenderContext, results: UploadTarget | None = None
+                   ) -> list[dict[str, Any]]:
+    """Recorder service account, its namespaced RBAC and the scripts ConfigMap (and the
+    uploader's service account, which has no RBAC at all, when results go to a bucket)."""
     here = Path(__file__).resolve().parent
     ns, sa = ctx.namespace, layout.STEP_RECORDER_SA
     meta = {"namespace": ns, "labels": dict(ctx.labels)}
@@ -97,8 +104,10 @@ def shared_objects(ctx: RenderContext) -> list[dict[str, Any]]:
             "data": {
                 "recorder.py": (here / "recorder.py").read_text(),
                 "checks.py": (here / "checks.py").read_text(),
+                "upload.sh": (here / "upload.sh").read_text(),
             },
         },
+        *([uploader_service_account(results, ctx)] if results is not None else []),
     ]
 
 
@@ -187,12 +196,13 @@ class Experiment(ComponentResource):
         steps: list[Step],
         ctx: RenderContext,
         opts: ResourceOptions | None = None,
+        results: UploadTarget | None = None,
     ):
         super().__init__("study:experiments:Experiment", name, None, opts)
         shared = [
             create(o, ResourceOptions(parent=self),
                    f"{name}-{o['kind'].lower()}-{o['metadata']['name']}")
-            for o in shared_objects(ctx)
+            for o in shared_objects(ctx, results)
         ]
         previous: list[pulumi.Resource] = list(shared)
         prepare = getattr(kind, "prepare", None)  # resources every step shares (e.g. a server)
@@ -216,4 +226,12 @@ class Experiment(ComponentResource):
             )
             self.recorders.append(rec)
             previous = [rec]
+            if results is not None:
+                # The step's own timeouts, like every resource of the step (a resumed up may
+                # update it); the upload itself takes a CLI image pull and a few files.
+                previous = [rec, create(
+                    upload_job(step.name, results, ctx, results_affinity()),
+                    ResourceOptions(parent=self, depends_on=[rec, *shared, *results.depends_on],
+                                    custom_timeouts=timeouts),
+                )]
         self.register_outputs({"steps": [s.name for s in steps]})

@@ -11,7 +11,10 @@ runs in a pinned python image next to the event recorder, which holds the ReadWr
    events, pods and the cache-clear pods' logs;
 4. delete what EXPECT["cleanup"] names (the pull Job, per-node DaemonSets) with foreground
    propagation and wait until they and their pods are gone (a `cleanup` check);
-5. write `status.json`: {step, kind, status, started_at, finished_at, checks, ...}.
+5. write `status.json`: {step, kind, status, started_at, finished_at, checks, ...};
+6. for the step's upload Job (`experiments.upload`): `checks.json` (the verdicts alone),
+   `events.jsonl` (the events recorded so far, up to the last complete line) and, last,
+   `MANIFEST.json` ({"files": {name: {"sha256", "bytes"}}}) of the four files.
 
 It exits 0 whatever the verdict (a failed step is data; the next step should still run); it exits
 non-zero only when it could not record at all. Configuration comes from environment variables set
@@ -21,8 +24,10 @@ EXPECT (JSON).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import ssl
 import sys
 import time
@@ -186,6 +191,41 @@ def clear_records(api: Api, ns: str, spec: dict[str, str]) -> tuple[list[dict], 
     return records, "\n".join(parts)
 
 
+MANIFESTED = ("log.txt", "status.json", "checks.json", "events.jsonl")
+
+
+def snapshot_events(src: str, dest: str) -> None:
+    """Copy the event recorder's file up to its last complete line (it may be mid-write)."""
+    with open(dest + ".tmp", "wb") as out:
+        if os.path.exists(src):
+            with open(src, "rb") as f:
+                shutil.copyfileobj(f, out)
+    with open(dest + ".tmp", "rb+") as out:
+        data = out.read()
+        out.truncate(data.rfind(b"\n") + 1 if b"\n" in data else 0)
+    os.replace(dest + ".tmp", dest)
+
+
+def write_manifest(out: str, names: tuple[str, ...] = MANIFESTED) -> dict[str, Any]:
+    """MANIFEST.json of `names` in `out`, written last and atomically: its presence says the
+    step's files are complete (the upload copies it last, `study collect` checks against it)."""
+    files = {}
+    for name in names:
+        digest = hashlib.sha256()
+        size = 0
+        with open(os.path.join(out, name), "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+                size += len(chunk)
+        files[name] = {"sha256": digest.hexdigest(), "bytes": size}
+    manifest = {"files": files, "written_at": now()}
+    tmp = os.path.join(out, "MANIFEST.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+    os.replace(tmp, os.path.join(out, "MANIFEST.json"))
+    return manifest
+
+
 def main() -> int:
     step, ns = os.environ["STEP"], os.environ["NAMESPACE"]
     paths = json.loads(os.environ.get("WAIT_FOR", "[]"))
@@ -251,6 +291,11 @@ def main() -> int:
     status["recorder_finished_at"] = now()
     with open(os.path.join(out, "status.json"), "w") as f:
         json.dump(status, f, indent=1)
+    with open(os.path.join(out, "checks.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    snapshot_events(os.path.join(RESULTS, "events", "events.jsonl"),
+                    os.path.join(out, "events.jsonl"))
+    write_manifest(out)
     for r in invalid:  # loud: the recorder's own log shows up in `pulumi up` on failure
         print(f"STEP {step} INCOMPLETE: {'; '.join(r['problems'])}", file=sys.stderr)  # noqa: T201
     print(json.dumps({"step": step, "status": verdict}))  # noqa: T201 - the Job's own log

@@ -12,6 +12,7 @@ user writes as much as to the shipped ones. A violation is a plan error carrying
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -315,6 +316,98 @@ def _resume_upsert(stack: RenderedStack) -> list[str]:
     return out
 
 
+RESULTS_URL = re.compile(r"^(gs|s3)://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/([a-z0-9][a-z0-9-]*)/"
+                         r"\$\(RUN_ID\)/$")
+
+
+def _env(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e.get("name"): e for c in containers(job) for e in c.get("env") or []}
+
+
+def _durable_results(stack: RenderedStack) -> list[str]:
+    """Every recorded step has an upload Job writing to one `<bucket>/<stack>/$(RUN_ID)/` as the
+    uploader service account, the cloud grants that account writes to that prefix only, and
+    the stack owns no bucket."""
+    from experiments.upload import LABEL_UPLOADS
+    from infra.results_bucket import RUN_CONFIGMAP, RUN_KEY, UPLOADER_SA
+
+    jobs = [o for o in stack.manifests if o.get("kind") == "Job"]
+    role = f"{LABEL_STEP.rsplit('/', 1)[0]}/role"
+    recorded = [(o.get("metadata") or {}).get("labels", {}).get(LABEL_STEP) for o in jobs
+                if (o.get("metadata") or {}).get("labels", {}).get(role) == "recorder"]
+    if not recorded:
+        return []
+    uploads = {(o.get("metadata") or {}).get("labels", {}).get(LABEL_UPLOADS): o for o in jobs
+               if LABEL_UPLOADS in ((o.get("metadata") or {}).get("labels") or {})}
+    out = [f"step {s}: no upload Job, so its results live only on the cluster's volume"
+           for s in recorded if s not in uploads]
+    targets = set()
+    for job in [uploads[k] for k in sorted(uploads)]:
+        env, pod = _env(job), next(iter(pod_specs(job)), {})
+        url = str((env.get("RESULTS_URL") or {}).get("value") or "")
+        m = RESULTS_URL.match(url)
+        if m is None:
+            out.append(f"{_name(job)}: RESULTS_URL {url!r} is not gs://|s3://BUCKET/STACK/"
+                       "$(RUN_ID)/")
+        else:
+            targets.add(m.groups())
+        ref = ((env.get("RUN_ID") or {}).get("valueFrom") or {}).get("configMapKeyRef") or {}
+        if (ref.get("name"), ref.get("key")) != (RUN_CONFIGMAP, RUN_KEY):
+            out.append(f"{_name(job)}: RUN_ID does not come from ConfigMap {RUN_CONFIGMAP} "
+                       f"key {RUN_KEY}, so a resumed up could write under another run")
+        if pod.get("serviceAccountName") != UPLOADER_SA:
+            out.append(f"{_name(job)}: runs as {pod.get('serviceAccountName')!r}, not "
+                       f"{UPLOADER_SA}, the only account the bucket grant is bound to")
+    if len(targets) > 1:
+        out.append(f"upload Jobs write to more than one place: {sorted(targets)}")
+    for scheme, bucket, stack_name in sorted(targets)[:1]:
+        out += _writer_grants(stack, scheme, bucket, stack_name, UPLOADER_SA)
+    return out
+
+
+def _writer_grants(stack: RenderedStack, scheme: str, bucket: str, name: str,
+                   sa: str) -> list[str]:
+    res = list(stack.resources)
+    owned = [r.name for r in res if r.type in ("gcp:storage/bucket:Bucket", "aws:s3/bucket:Bucket",
+                                               "aws:s3/bucketV2:BucketV2")
+             and bucket in (r.inputs.get("name"), r.inputs.get("bucket"))]
+    out = [f"the stack owns the results bucket {bucket} ({', '.join(owned)}): a destroy would "
+           "delete every run's results"] if owned else []
+    member_of = f"[study-harness/{sa}]"
+    if scheme == "gs":
+        prefix = f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{name}/")'
+        grants = [r for r in res if r.type == "gcp:storage/bucketIAMMember:BucketIAMMember"
+                  and r.inputs.get("bucket") == bucket]
+        if not grants:
+            out.append(f"no write grant on gs://{bucket} for the uploader")
+        for g in grants:
+            cond = (g.inputs.get("condition") or {}).get("expression")
+            if g.inputs.get("role") != "roles/storage.objectCreator" or cond != prefix:
+                out.append(f"{g.name}: grants {g.inputs.get('role')} where {cond!r}; only "
+                           f"roles/storage.objectCreator where {prefix} is allowed")
+        if not any(r.type == "gcp:serviceaccount/iAMMember:IAMMember"
+                   and r.inputs.get("role") == "roles/iam.workloadIdentityUser"
+                   and str(r.inputs.get("member", "")).endswith(member_of) for r in res):
+            out.append(f"no Workload Identity binding for study-harness/{sa}")
+        return out
+    arn = f"arn:aws:s3:::{bucket}/{name}/*"
+    if not any(r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+               and (r.inputs.get("namespace"), r.inputs.get("serviceAccount"))
+               == ("study-harness", sa) for r in res):
+        out.append(f"no EKS Pod Identity association for study-harness/{sa}")
+    writers = [r for r in res if r.type == "aws:iam/role:Role" and any(
+        arn in str(p.get("policy")) for p in r.inputs.get("inlinePolicies") or [])]
+    if not writers:
+        out.append(f"no role allows s3:PutObject on {arn}")
+    for w in writers:
+        for p in w.inputs.get("inlinePolicies") or []:
+            for st in json.loads(p.get("policy") or "{}").get("Statement", []):
+                if (st.get("Action"), st.get("Resource")) != ("s3:PutObject", arn):
+                    out.append(f"{w.name}: allows {st.get('Action')} on {st.get('Resource')}; "
+                               f"only s3:PutObject on {arn} is allowed")
+    return out
+
+
 def _image_pins(stack: RenderedStack) -> list[str]:
     return image_pin_problems(stack.manifests, stack.lock, stack.studied)
 
@@ -432,6 +525,18 @@ RULES: list[Rule] = [
         "Every step resource has create and update custom timeouts, equal, so a resumed up "
         "that updates a half-created step waits as long as its create would.",
         _step_timeouts,
+    ),
+    Rule(
+        "durable-results",
+        "GKE documentation, 'Authenticate to Google Cloud APIs from GKE workloads' (Workload "
+        "Identity Federation, GSA variant); pulumi-gcp 10.2 pulumi_gcp/storage/"
+        "bucket_iam_member.py (IAM condition on a bucket member); Amazon EKS user "
+        "guide, 'EKS Pod Identity', and hashicorp/terraform-provider-aws website/docs/r/"
+        "eks_pod_identity_association.html.markdown",
+        "Every recorded step has an upload Job writing to the results bucket under "
+        "<stack>/<run-id>/ as the uploader service account, whose cloud identity may write "
+        "that prefix only (no keys); the stack never owns the bucket.",
+        _durable_results,
     ),
     Rule(
         "resume-upsert",

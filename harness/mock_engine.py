@@ -7,9 +7,11 @@ check that every knob reaches the resource inputs. Provider-computed outputs the
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import runpy
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +36,18 @@ COMPUTED: dict[str, dict[str, Any]] = {
     },
     "aws:iam/role:Role": {"arn": "arn:aws:iam::123456789012:role/mock"},
     "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
+}
+# Set by the API server on every object; a fixed placeholder keeps plans reproducible.
+MOCK_CREATION_TIMESTAMP = "2000-01-01T00:00:00Z"
+
+# invoke token -> what the data source returns (the AWS documentation's example account).
+CALLS: dict[str, dict[str, Any]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": {
+        "accountId": "123456789012",
+        "arn": "arn:aws:iam::123456789012:user/mock",
+        "userId": "AIDAMOCK",
+        "id": "123456789012",
+    },
 }
 
 
@@ -109,12 +123,25 @@ class RecordingMocks(pulumi.runtime.Mocks):
         )
         outputs = {**args.inputs, **COMPUTED.get(args.typ, {}), **_computed_now(args, self.now)}
         outputs.setdefault("name", args.inputs.get("name", args.name))
+        if args.typ == "kubernetes:core/v1:Namespace" and isinstance(outputs.get("metadata"), dict):
+            outputs["metadata"] = {"creationTimestamp": MOCK_CREATION_TIMESTAMP,
+                                   **outputs["metadata"]}
         if args.typ.startswith("aws:"):
             outputs.setdefault("arn", f"arn:aws:mock:::{args.name}")
         return [f"{args.name}-id", outputs]
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
+        return dict(CALLS.get(args.token, {}))
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    """The loop `pulumi.runtime.sync_await._sync_await` runs the program on."""
+    try:
+        return asyncio.get_event_loop()
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        return loop
 
 
 @dataclass
@@ -168,5 +195,10 @@ def run_program(
     def keep(values):
         exports.update(values or {})
 
+    # One worker for the SDK's RPCs (on the loop the SDK's test runner uses): the mock monitor
+    # answers each at once, so one thread costs nothing, and registrations then complete in
+    # the order they were made, so two runs of a program record the same resources in the
+    # same order.
+    _loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
     pulumi_mocks.test(lambda: pulumi.Output.from_input(program()).apply(keep))()
     return ProgramRun(mocks.resources, exports, failure[0] if failure else None, capture.lines)

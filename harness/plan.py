@@ -59,6 +59,12 @@ SHOWN: dict[str, list[str]] = {
     ],
     "aws:eks/nodeGroup:NodeGroup": ["version", "scalingConfig", "subnetIds"],
     "kubernetes:storage.k8s.io/v1:StorageClass": ["provisioner", "parameters.type"],
+    # The results writer's identity bindings (harness.results_plan reads these back).
+    "gcp:storage/bucketIAMMember:BucketIAMMember": ["bucket", "role", "member",
+                                                    "condition.expression"],
+    "gcp:serviceaccount/iAMMember:IAMMember": ["role", "member"],
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": ["namespace", "serviceAccount"],
+    "aws:iam/role:Role": ["inlinePolicies"],
 }
 
 
@@ -160,6 +166,7 @@ class Plan:
             "manifests": len(self.manifests),
             "violations": self.violations,
             "warnings": self.warnings,
+            "results": results_summary(self),
         }
 
 
@@ -180,6 +187,12 @@ def invalid_json(stack: str, problems: list[str]) -> dict[str, Any]:
         "violations": list(problems),
         "warnings": [],
     }
+
+
+def results_summary(plan: Plan) -> dict[str, Any] | None:
+    from harness.results_plan import results_summary as summary
+
+    return summary(plan)
 
 
 def _price_date() -> str:

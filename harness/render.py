@@ -67,6 +67,7 @@ def print_plan(plan, manifests_dir: Path, removed: int = 0) -> None:
         cost.add_row("estimated cost", f"{est.usd:.2f} USD")
         cost.add_row("budget", f"{spec.budget.usd:g} USD, {spec.budget.max_hours:g} h")
         out.print(cost)
+    _print_results(out, plan)
     if plan.resources:
         guard = Table(title="Guard", title_justify="left", show_header=False)
         guard.add_column("item")
@@ -93,6 +94,25 @@ def removed_note(removed: int, manifests_dir: Path) -> str:
     """Said when a plan wrote no manifests where an earlier plan's were (and now are not)."""
     return (f"the {removed} manifest(s) of an earlier plan in {manifests_dir} were removed: "
             "they no longer match the stack")
+
+
+def _print_results(out, plan) -> None:
+    """Where the steps' results go and who may write there (harness.results_plan)."""
+    from harness.plan import results_summary
+
+    res = results_summary(plan)
+    if res is None:
+        return
+    table = Table(title="Results (outlive the cluster)", title_justify="left", show_header=False)
+    table.add_column("item")
+    table.add_column("value", overflow="fold")
+    table.add_row("bucket", res["bucket"])
+    table.add_row("run URL", res["results_url"])
+    table.add_row("run id", res["run_id"])
+    table.add_row("uploads", f"{res['upload_jobs']} (one per step, as {res['writer']})")
+    for b in res["bindings"]:
+        table.add_row("identity", escape(b))
+    out.print(table)
 
 
 def print_stacks(rows: list[dict]) -> None:

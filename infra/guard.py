@@ -64,22 +64,6 @@ POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 POD_IDENTITY_ACTIONS = ["sts:AssumeRole", "sts:TagSession"]
 
 
-def results_url(spec, run_id: str) -> str:
-    """The run's results URL (`gs://BUCKET/STACK/RUN_ID/`, `s3://...`).
-
-    Local stand-in with the durable-results side's name and signature
-    (`infra.results_bucket.results_url`), which replaces it when both sides meet.
-    """
-    return stack_results_url(pulumi.get_stack(), spec, run_id)
-
-
-def stack_results_url(stack: str, spec, run_id: str) -> str:
-    c = spec.cluster
-    if c.cloud == "gke":
-        return f"gs://study-results-{c.project}/{stack}/{run_id}/"
-    return f"s3://study-results-{c.region}/{stack}/{run_id}/"
-
-
 def bucket_of(url: str) -> str:
     return url.split("://", 1)[1].split("/", 1)[0]
 
@@ -142,7 +126,10 @@ def guard_plan(stack: str, spec, steps: list[str]) -> GuardPlan:
 
     c = spec.cluster
     hours = hours_within_budget(spec.budget, hourly_price(spec).total)
-    url = stack_results_url(stack, spec, "$(RUN_ID)")
+    from infra.results_bucket import RUN_ID_REF, results_url
+
+    # After `wire`, the bucket the program resolved (on EKS it names the account).
+    url = results_url(spec, RUN_ID_REF, stack)
     if c.cloud == "gke":
         email = f"{short_id('guard', stack)}@{c.project}.iam.gserviceaccount.com"
         return GuardPlan(stack, "gke", stack, f"{stack}-pool", c.zone, c.project, hours,
@@ -166,15 +153,14 @@ def guard_env(plan: GuardPlan) -> list[dict[str, Any]]:
         "GUARD_GRACE_SECONDS": str(plan.grace_seconds),
         "GUARD_STEPS": json.dumps(list(plan.steps)),
     }
+    from infra.results_bucket import RUN_CONFIGMAP, RUN_KEY
+
     run_id = {"name": "RUN_ID", "valueFrom": {"configMapKeyRef": {
         "name": RUN_CONFIGMAP, "key": RUN_KEY}}}
     return [run_id, {"name": "RESULTS_URL", "value": plan.results_url},
             *({"name": k, "value": v} for k, v in plain.items() if v)]
 
 
-# The run ConfigMap the durable-results side creates (`infra.results_bucket`): `run_id`.
-RUN_CONFIGMAP = "study-run"
-RUN_KEY = "run_id"
 
 
 def guard_objects(plan: GuardPlan, labels: dict[str, Any],

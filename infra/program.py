@@ -65,6 +65,10 @@ def build(stack: str, spec: StackSpec) -> None:
     )
     for key, value in cluster.outputs.items():
         pulumi.export(key, value)
+    # Where the steps' results outlive the cluster: see infra/results_bucket.py.
+    from infra.results_bucket import wire
+
+    results = wire(stack, spec, cluster, namespace, labels)
     # The guard that stops the node spend at the deadline or after the results: infra/guard.py.
     from infra.guard import deploy_guard, guard_steps
 
@@ -72,4 +76,4 @@ def build(stack: str, spec: StackSpec) -> None:
     # Operators, then the experiment: see infra/workloads.py.
     from infra.workloads import deploy
 
-    deploy(stack, spec, cluster.provider, namespace, labels)
+    deploy(stack, spec, cluster.provider, namespace, labels, results)

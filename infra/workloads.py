@@ -50,7 +50,8 @@ def completed_steps() -> set[str]:
     return {s.strip() for s in os.environ.get(layout.RESUME_ENV, "").split(",") if s.strip()}
 
 
-def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any]) -> None:
+def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
+           results=None) -> None:
     from infra.estimate import (
         cluster_facts,
         experiment_deadline_seconds,
@@ -93,6 +94,7 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any]) -> Non
         [s for s in steps if s.name not in done],
         ctx,
         ResourceOptions(provider=provider, depends_on=deps),
+        results=results,
     )
     pulumi.export("steps", [s.name for s in steps])
     pulumi.export("skipped_steps", [s.name for s in steps if s.name in done])

@@ -41,6 +41,7 @@ COMMAND_MODULES = [
     "runs",
     "janitor",
     "images",
+    "bucket",
 ]
 
 

@@ -8,16 +8,25 @@ Every write is atomic and skipped when the content is unchanged, so collecting t
 nothing and a crash or a full disk never leaves a torn file. What is already on disk is merged,
 never dropped: a resumed run on a fresh cluster keeps the earlier steps' logs and events. Any
 failure marks the collection partial and keeps everything written so far.
+
+The results bucket comes first when there is one (`harness.lifecycle.bucket_results`): every
+file that matches its step's manifest is written (`steps/<step>/{log.txt,status.json,
+checks.json}`, the events merged, `guard/*.json`), with `bucket.json` saying what the bucket
+holds and what it lacks; then the cluster, if it still exists, adds what only it has (steps not
+yet uploaded, nodes, images). A step verified from the bucket keeps the bucket's log. Each bad
+object is a problem naming it, and costs nothing else.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.lifecycle.bucket_results import RunInBucket
 from harness.lifecycle.interfaces import ClusterReader, OutputValue, Writer
 from harness.lifecycle.state import RunState
 from harness.paths import is_step_name
@@ -32,6 +41,8 @@ class Collection:
     files: list[str] = field(default_factory=list)  # written or unchanged, relative paths
     problems: list[str] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)
+    bucket: dict | None = None  # RunInBucket.summary(): what the results bucket holds
+    notes: list[str] = field(default_factory=list)  # worth saying, not a loss
 
     @property
     def partial(self) -> bool:
@@ -185,11 +196,17 @@ def collect(
     writer: Writer,
     now: float,
     stop_reason: str | None = None,
+    fetch: Callable[[], RunInBucket] | None = None,
+    expected_steps: list[str] | None = None,
 ) -> Collection:
-    """Collect into run_dir; returns what was written and every problem (partial when any)."""
+    """Collect into run_dir; returns what was written and every problem (partial when any).
+
+    `fetch` reads the run from the results bucket (first); `expected_steps` are the stack's
+    steps, so a step that never reached the bucket is named."""
     c = Collector(run_dir, writer)
     try:
-        _collect(c, state, reader, outputs, stop_reason)
+        bucket = _collect_bucket(c, fetch, expected_steps) if fetch is not None else None
+        _collect(c, state, reader, outputs, stop_reason, bucket)
     except OSError:
         pass  # ENOSPC, already recorded by Collector.attempt: stop writing data files
     except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - recorded, partial
@@ -202,20 +219,82 @@ def collect(
     return c.result
 
 
-def _collect(c: Collector, state: RunState, reader, outputs, stop_reason) -> None:
+def _collect_bucket(c: Collector, fetch, expected: list[str] | None) -> RunInBucket | None:
+    """Write every verified file of the run's bucket copy; None when the bucket is unreadable."""
+    run = c.attempt("results bucket", fetch)
+    if run is None:
+        return None
+    c.result.problems.extend(run.all_problems())
+    for name, step in sorted(run.steps.items()):
+        for fname, data in sorted(step.files.items()):
+            if fname != "events.jsonl":  # merged with every other source below
+                rel = f"steps/{name}/{fname}"
+                c.attempt(rel, lambda r=rel, d=data: c.write(r, d))
+    for fname, data in sorted(run.guard.items()):
+        c.attempt(f"guard/{fname}", lambda r=f"guard/{fname}", d=data: c.write(r, d))
+    summary = run.summary(expected)
+    c.result.bucket = summary
+    c.attempt("bucket.json", lambda: c.write("bucket.json", _dump(summary)))
+    return run
+
+
+def _bucket_events(run: RunInBucket) -> list[dict]:
+    """The union of every step's events snapshot (each holds the events recorded so far)."""
+    out: list[dict] = []
+    for _, step in sorted(run.steps.items()):
+        raw = step.files.get("events.jsonl")
+        for line in (raw or b"").decode(errors="replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return merge_events([], out)
+
+
+def merge_statuses(bucket: dict[str, dict], cluster: dict[str, dict]) -> dict[str, dict]:
+    """Cluster statuses over the bucket's, except that a finished step stays finished."""
+    out = dict(bucket)
+    for name, st in cluster.items():
+        old = out.get(name)
+        if old and old.get("status") in TERMINAL and st.get("status") not in TERMINAL:
+            continue
+        out[name] = st
+    return out
+
+
+def _collect(c: Collector, state: RunState, reader, outputs, stop_reason,
+             bucket: RunInBucket | None = None) -> None:
     c.attempt("outputs.json", lambda: c.write("outputs.json", _dump(public_outputs(outputs))))
-    if reader is None:
-        c.result.problems.append("cluster: not reachable; only local records were written")
-        c.result.steps = _read_json(c.run_dir / "steps.json", [])
-        return
-    statuses = c.attempt("step statuses", reader.step_statuses) or {}
     previous = _read_json(c.run_dir / "steps.json", [])
+    from_bucket = {n: st for n, s in (bucket.steps.items() if bucket else [])
+                   if (st := s.status()) is not None}
+    if reader is None and not from_bucket:
+        c.result.problems.append("cluster: not reachable; only local records were written")
+        c.result.steps = previous
+        return
+    if reader is None:
+        rows = step_rows(from_bucket, previous, stop_reason)
+        c.result.steps = rows
+        c.attempt("steps.json", lambda: c.write("steps.json", _dump(rows)))
+        events = _bucket_events(bucket) if bucket else []
+        merged = merge_events(_read_jsonl(c.run_dir / "events.jsonl"), events)
+        body = "".join(json.dumps(e, sort_keys=True) + "\n" for e in merged).encode()
+        c.attempt("events.jsonl", lambda: c.write("events.jsonl", body))
+        if bucket is not None and not (c.result.bucket or {}).get("complete"):
+            c.result.problems.append("cluster: not reachable, and the bucket's copy is "
+                                     "incomplete (named above); what was collected before is kept")
+        else:
+            c.result.notes.append("cluster: gone; every step's results came from the bucket")
+        return
+    cluster = c.attempt("step statuses", reader.step_statuses) or {}
+    statuses = merge_statuses(from_bucket, cluster)
     rows = step_rows(statuses, previous, stop_reason)
     c.result.steps = rows
     c.attempt("steps.json", lambda: c.write("steps.json", _dump(rows)))
+    verified = {n for n, s in (bucket.steps.items() if bucket else []) if s.complete}
     for name, st in statuses.items():
-        if st.get("status", "pending") == "pending":
-            continue  # never started: no log to expect
+        if st.get("status", "pending") == "pending" or name in verified:
+            continue  # never started (no log to expect), or the bucket's verified copy stands
         if not is_step_name(name):  # read from the cluster, joined into steps/<step>/
             c.result.problems.append(f"step {name!r}: not a step name (a DNS-1123 label); "
                                      "its log was not written")
@@ -225,8 +304,10 @@ def _collect(c: Collector, state: RunState, reader, outputs, stop_reason) -> Non
             rel = f"steps/{name}/log.txt"
             c.attempt(rel, lambda r=rel, t=log: c.write(r, t.encode()))
     events = c.attempt("events", reader.events)
-    if events is not None:
-        merged = merge_events(_read_jsonl(c.run_dir / "events.jsonl"), events)
+    if events is not None or bucket is not None:
+        earlier = merge_events(_read_jsonl(c.run_dir / "events.jsonl"),
+                               _bucket_events(bucket) if bucket else [])
+        merged = merge_events(earlier, events or [])
         body = "".join(json.dumps(e, sort_keys=True) + "\n" for e in merged).encode()
         c.attempt("events.jsonl", lambda: c.write("events.jsonl", body))
     nodes = c.attempt("nodes", reader.nodes)
@@ -295,6 +376,7 @@ def provenance(
         ],
         "partial": result.partial,
         "problems": list(result.problems),
+        **({"results_bucket": result.bucket} if result.bucket is not None else {}),
     }
 
 

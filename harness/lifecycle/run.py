@@ -84,6 +84,8 @@ class Services:
     planner: Callable[[str], Any] | None = None  # default: harness.plan.make_plan
     environment: Callable[[], dict] | None = None  # default: environment.capture
     config_reader: Callable[[str], dict[str, str]] | None = None  # default: read_stack_config
+    # spec -> the stack's results bucket (harness.lifecycle.object_store); None: no bucket
+    results_store: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +286,10 @@ class _Run:
         short = shortfalls(spec, reading)
         if short:
             raise CheckFailed(f"preflight of {self.stack}: " + "; ".join(short))
+        from harness.lifecycle.commands import ensure_results_bucket
+
+        for note in ensure_results_bucket(self.sv, spec):  # the steps upload there
+            self.line(note)
         st.usd_per_hour = est.price.total
         st.estimated_usd = est.usd
         st.node_count = spec.cluster.node_count
@@ -514,6 +520,9 @@ class _Run:
         exp = None
         if self.spec is not None and self.spec.experiment is not None:
             exp = self.spec.experiment.model_dump()
+        from harness.lifecycle.commands import bucket_fetch
+
+        fetch, expected = bucket_fetch(self.stack, self.sv, self.spec, st.run_id, self.line)
         result = collect(
             self.run_dir,
             st,
@@ -524,6 +533,8 @@ class _Run:
             self.sv.writer,
             self.now(),
             stop_reason=self.stop_reason if self.stop_reason in ("deadline", "stalled") else None,
+            fetch=fetch,
+            expected_steps=expected,
         )
         finished = {r["step"] for r in result.steps if r["status"] in TERMINAL}
         st.finished_steps = sorted(set(st.finished_steps) | finished)

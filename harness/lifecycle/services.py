@@ -69,4 +69,11 @@ def real_services(progress=None) -> Services:
         writer=AtomicWriter(),
         progress=progress or default_progress(),
         results_root=results_root(),
+        results_store=_results_store,
     )
+
+
+def _results_store(spec):
+    from harness.lifecycle.object_store import store_for
+
+    return store_for(spec)

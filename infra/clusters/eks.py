@@ -529,3 +529,64 @@ class EksCluster(ComponentResource):
             ),
             opts=ResourceOptions(parent=self, provider=self.provider),
         )
+
+
+def results_write_policy(bucket: str, stack: str) -> str:
+    """PutObject under `arn:aws:s3:::BUCKET/STACK/*` and nothing else (multipart uploads, which
+    `aws s3 cp` uses for large files, are authorised by s3:PutObject too: Amazon S3 user guide,
+    "Multipart upload API and permissions")."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "WriteThisStacksResults",
+                    "Effect": "Allow",
+                    "Action": "s3:PutObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/{stack}/*",
+                }
+            ],
+        }
+    )
+
+
+def results_writer(stack: str, bucket: str, namespace: str, ksa: str,
+                   cluster: EksCluster, after: pulumi.Resource) -> list[pulumi.Resource]:
+    """A role that may only PutObject under `<bucket>/<stack>/`, assumed by the pods of the
+    Kubernetes service account `namespace/ksa` through EKS Pod Identity (no key in the cluster).
+
+    Trust policy and association as in the Amazon EKS user guide ("Assign an IAM role to a
+    Kubernetes service account", Pod Identity: principal pods.eks.amazonaws.com, actions
+    sts:AssumeRole and sts:TagSession) and hashicorp/terraform-provider-aws
+    website/docs/r/eks_pod_identity_association.html.markdown (pulumi-aws 7.51
+    pulumi_aws/eks/pod_identity_association.py: cluster, namespace, service account, role);
+    the Pod Identity agent add-on is the cluster's already.
+    """
+    iam_ = sdk.package("pulumi_aws.iam", "role")
+    eks_ = sdk.package("pulumi_aws.eks", "pod_identity_association")
+    tags = cluster._tags("results-writer")
+    child = ResourceOptions(parent=cluster, provider=cluster.aws_provider, depends_on=[after])
+    # The policy is inline in the role: it exists only with it and grants nothing elsewhere.
+    role = iam_.Role(
+        f"{stack}-results-writer",
+        iam_.RoleArgs(
+            assume_role_policy=_assume(POD_IDENTITY_PRINCIPAL, POD_IDENTITY_ACTIONS),
+            inline_policies=[iam_.RoleInlinePolicyArgs(
+                name="write-results", policy=results_write_policy(bucket, stack))],
+            tags=tags,
+        ),
+        opts=child,
+    )
+    association = eks_.PodIdentityAssociation(
+        f"{stack}-results-writer",
+        eks_.PodIdentityAssociationArgs(
+            cluster_name=cluster.cluster.name,
+            namespace=namespace,
+            service_account=ksa,
+            role_arn=role.arn,
+            tags=tags,
+        ),
+        opts=ResourceOptions(parent=cluster, provider=cluster.aws_provider,
+                             depends_on=[after, cluster.pod_identity_agent]),
+    )
+    return [role, association]

@@ -263,3 +263,75 @@ def _node_config(spec: GkeClusterSpec, labels: dict[str, Any]) -> container.Node
 def workload_pool(spec: GkeClusterSpec) -> str:
     """The project's Workload Identity pool: pods authenticate as Kubernetes service accounts."""
     return f"{spec.project}.svc.id.goog"
+
+
+def results_account_id(stack: str) -> str:
+    """The writer GSA's id (6-30 characters): `results-<stack>`, shortened with a hash."""
+    import hashlib
+
+    full = f"results-{stack}"
+    if len(full) <= 30:
+        return full
+    digest = hashlib.sha256(stack.encode()).hexdigest()[:6]
+    return f"results-{stack[:14].rstrip('-')}-{digest}"
+
+
+def results_prefix_condition(bucket: str, stack: str) -> dict[str, str]:
+    """IAM condition: objects under `<stack>/` only (Cloud Storage IAM Conditions name objects
+    `projects/_/buckets/BUCKET/objects/NAME`)."""
+    return {
+        "title": f"only-{stack}"[:100],
+        "description": "writes under this stack's prefix only",
+        "expression": (
+            f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{stack}/")'
+        ),
+    }
+
+
+def results_writer(stack: str, spec: GkeClusterSpec, bucket: str, namespace: str, ksa: str,
+                   cluster: GkeCluster, after: pulumi.Resource
+                   ) -> tuple[dict[str, str], list[pulumi.Resource]]:
+    """A GSA that may only create objects under `<bucket>/<stack>/`, impersonable only by the
+    Kubernetes service account `namespace/ksa` (no key ever exists).
+
+    Wiring as documented for Workload Identity Federation for GKE ("Link Kubernetes
+    ServiceAccounts to IAM", GSA variant): `roles/iam.workloadIdentityUser` on the GSA for
+    `serviceAccount:PROJECT.svc.id.goog[NS/KSA]`, and the KSA annotated with
+    `iam.gke.io/gcp-service-account`. The bucket grant is a non-authoritative member
+    (hashicorp/terraform-provider-google website/docs/r/storage_bucket_iam.html.markdown:
+    `google_storage_bucket_iam_member` keeps the bucket's other members) with an IAM condition
+    (pulumi-gcp 10.2 pulumi_gcp/storage/bucket_iam_member.py, `condition`), which needs uniform
+    bucket-level access, on by `study bucket create`. `objectCreator` cannot
+    overwrite or delete, so a result once uploaded stays as it was.
+    Returns the KSA annotations and the grants the writer must wait for.
+    """
+    serviceaccount = sdk.package("pulumi_gcp.serviceaccount", "account", "iam_member")
+    storage = sdk.package("pulumi_gcp.storage", "bucket_iam_member")
+    # The pool `PROJECT.svc.id.goog` exists once a cluster with Workload Identity does; a
+    # binding naming it before then fails, so the writer comes `after` (the study namespace).
+    child = ResourceOptions(parent=cluster, depends_on=[after])
+    account_id = results_account_id(stack)
+    email = f"{account_id}@{spec.project}.iam.gserviceaccount.com"
+    gsa = serviceaccount.Account(
+        f"{stack}-results-writer",
+        account_id=account_id,
+        project=spec.project,
+        display_name=f"study {stack}: writes its results",
+        opts=child,
+    )
+    impersonate = serviceaccount.IAMMember(
+        f"{stack}-results-writer-wi",
+        service_account_id=gsa.name,
+        role="roles/iam.workloadIdentityUser",
+        member=f"serviceAccount:{workload_pool(spec)}[{namespace}/{ksa}]",
+        opts=child,
+    )
+    grant = storage.BucketIAMMember(
+        f"{stack}-results-write",
+        bucket=bucket,
+        role="roles/storage.objectCreator",
+        member=f"serviceAccount:{email}",
+        condition=results_prefix_condition(bucket, stack),
+        opts=ResourceOptions(parent=cluster, depends_on=[gsa]),
+    )
+    return {"iam.gke.io/gcp-service-account": email}, [impersonate, grant]

@@ -28,6 +28,7 @@ from infra.spec.common import LABEL_VALUE, Budget, PriceOverride, Quota, Strict
 from infra.spec.eks import EksClusterSpec
 from infra.spec.gke import GkeClusterSpec
 from infra.spec.guard import GuardSpec
+from infra.spec.results import ResultsSpec
 
 NAMESPACE = "study"
 
@@ -104,6 +105,7 @@ class StackSpec(Strict):
             return self.expires_at
         assert self.ttl is not None  # the model validator requires one of the two
         return now + self.ttl
+    results: ResultsSpec = Field(default_factory=ResultsSpec)
 
     @field_validator("owner")
     @classmethod

@@ -108,6 +108,10 @@ def _kinds(resources) -> Counter:
     return Counter(r.type.rsplit(":", 1)[-1] for r in resources)
 
 
+def _role(r) -> str | None:
+    return ((r.inputs.get("metadata") or {}).get("labels") or {}).get(layout.LABEL_ROLE)
+
+
 def test_matrix_sizes(recorded):
     res, _, _ = recorded("gke-6-topology")
     assert _kinds(res)["MiniCluster"] == 4 * 2 * 5
@@ -115,6 +119,9 @@ def test_matrix_sizes(recorded):
     _, steps = spec_and_steps("gke-64-osu")
     assert _kinds(res)["MetricSet"] == len(steps) - 1 == 14 + 8 * 5  # pairs once, collect. x5
     res, _, _ = recorded("gke-64-ghcr")
+    uploads = [r for r in res if r.type.endswith(":Job") and _role(r) == "upload"]
+    assert len(uploads) == 18 + 1  # every step's results go to the bucket, the pre-pull's too
+    res = [r for r in res if r not in uploads]
     assert _kinds(res)["Job"] == 18 * 2 + 1  # pull + recorder per step, the pre-pull's recorder
     assert _kinds(res)["DaemonSet"] == 18 + 1  # one cache clear per step, one pre-pull
     res, _, _ = recorded("gke-64-apps-streaming")
@@ -172,7 +179,11 @@ def test_resume_names_are_deterministic(recorded):
 
     assert declared(again.resources) == declared(first)
     names = [r.inputs.get("metadata", {}).get("name") for r in first
-             if r.type == "kubernetes:batch/v1:Job"]
+             if r.type == "kubernetes:batch/v1:Job" and _role(r) != "upload"]
+    uploads = [r.inputs["metadata"]["name"] for r in first
+               if r.type == "kubernetes:batch/v1:Job" and _role(r) == "upload"]
+    assert uploads == ["upload-prepull", "upload-pull-l9-s1176249324-r1",
+                       "upload-pull-l9-s1176249324-r2"]
     assert names == ["rec-prepull", "pull-l9-s1176249324-r1", "rec-pull-l9-s1176249324-r1",
                      "pull-l9-s1176249324-r2", "rec-pull-l9-s1176249324-r2"]
 

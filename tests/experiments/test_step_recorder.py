@@ -114,3 +114,36 @@ def test_statuses_are_the_layout_ones():
 
     assert set(recorder.DONE.values()) | {"running", "deadline", "invalid"} <= set(
         layout.STEP_STATUSES)
+
+
+class TestWhatTheUploadGets:
+    """The recorder leaves, for the upload Job, checks.json, the events so far and a manifest
+    whose checksums match the files byte for byte (the bucket contract)."""
+
+    def test_manifest_matches_every_file(self, recorder):
+        import hashlib
+
+        _, status, out = recorder(DONE, seed_pods())
+        manifest = json.loads((out / "MANIFEST.json").read_text())
+        assert sorted(manifest["files"]) == ["checks.json", "events.jsonl", "log.txt",
+                                             "status.json"]
+        for name, meta in manifest["files"].items():
+            data = (out / name).read_bytes()
+            assert meta == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}, name
+        assert json.loads((out / "checks.json").read_text()) == status["checks"]
+        assert (out / "events.jsonl").read_bytes() == (
+            FIX / "run1-4-size-1176249324.jsonl").read_bytes()
+
+    def test_events_snapshot_stops_at_the_last_complete_line(self, tmp_path):
+        from experiments import recorder as rec
+
+        src = tmp_path / "events.jsonl"
+        src.write_bytes(b'{"a": 1}\n{"b": 2}\n{"c": ')  # the event recorder is mid-write
+        rec.snapshot_events(str(src), str(tmp_path / "snap.jsonl"))
+        assert (tmp_path / "snap.jsonl").read_bytes() == b'{"a": 1}\n{"b": 2}\n'
+
+    def test_no_events_file_is_an_empty_snapshot(self, tmp_path):
+        from experiments import recorder as rec
+
+        rec.snapshot_events(str(tmp_path / "absent.jsonl"), str(tmp_path / "snap.jsonl"))
+        assert (tmp_path / "snap.jsonl").read_bytes() == b""

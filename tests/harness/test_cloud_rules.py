@@ -32,7 +32,7 @@ def job(name: str, containers: list[dict], step: str | None = "s1") -> dict:
 def test_every_rule_names_its_upstream_source_and_requirement():
     assert [r.name for r in RULES] == [
         "pvc-storage-class", "image-pinned", "distinct-step-services", "helper-image-registry",
-        "quoted-scripts", "step-timeouts", "resume-upsert", "guard",
+        "quoted-scripts", "step-timeouts", "durable-results", "resume-upsert", "guard",
     ]
     for r in RULES:
         assert len(r.source) > 20 and len(r.doc) > 20, r.name
@@ -264,3 +264,80 @@ def test_a_users_own_script_is_not_judged_and_comments_may_hold_quotes():
     commented = job("gen", [{"name": "c", "image": "ghcr.io/x/y:1",
                              "command": ["sh", "-c", "# don't glob\nset -f\necho ok"]}])
     assert run("quoted-scripts", [own, commented], spec=UserSpec) == []
+
+
+class TestDurableResults:
+    """Each step's results leave the cluster: an upload Job per recorded step, to one
+    `<bucket>/<stack>/$(RUN_ID)/`, as a service account whose cloud identity may write that
+    prefix only, in a bucket the stack does not own. Wiring as in the GKE Workload Identity
+    Federation docs (GSA variant, `roles/iam.workloadIdentityUser` for
+    `PROJECT.svc.id.goog[NS/KSA]`), hashicorp/terraform-provider-google
+    website/docs/r/storage_bucket_iam.html.markdown (member with a `condition`), and the Amazon
+    EKS user guide's Pod Identity (association of namespace/service account with a role)."""
+
+    @staticmethod
+    def rendered(stack: str):
+        import copy
+
+        from harness.mock_engine import run_program
+        from harness.plan import manifests_of
+        from tests.conftest import ROOT, config_of, stack_yaml
+
+        out = run_program(stack, config_of(stack_yaml(stack)), ROOT / "__main__.py")
+        assert out.error is None, out.error
+        manifests = [m for r in out.resources for m in manifests_of(r.type, r.inputs)]
+        return copy.deepcopy(manifests), out.resources
+
+    @pytest.mark.parametrize("stack", ["gke-64-localssd", "eks-16-pulling"])
+    def test_shipped_stacks_pass(self, stack):
+        manifests, resources = self.rendered(stack)
+        assert run("durable-results", manifests, resources) == []
+
+    def test_a_step_without_upload_is_refused(self):
+        manifests, resources = self.rendered("gke-64-localssd")
+        kept = [m for m in manifests if m["metadata"].get("name") != "upload-prepull"]
+        assert run("durable-results", kept, resources) == [
+            "step prepull: no upload Job, so its results live only on the cluster's volume"]
+
+    def test_a_grant_wider_than_the_prefix_is_refused(self):
+        manifests, resources = self.rendered("gke-64-localssd")
+        (grant,) = [r for r in resources if r.type.endswith("BucketIAMMember")]
+        grant.inputs = {**grant.inputs, "condition": None}
+        bucket = grant.inputs["bucket"]
+        assert run("durable-results", manifests, resources) == [
+            f"{grant.name}: grants roles/storage.objectCreator where None; only "
+            f"roles/storage.objectCreator where resource.name.startsWith(\"projects/_/buckets/"
+            f"{bucket}/objects/gke-64-localssd/\") is allowed"]
+
+    def test_a_role_that_may_do_more_than_put_is_refused(self):
+        import json
+
+        manifests, resources = self.rendered("eks-16-pulling")
+        (role,) = [r for r in resources if r.name == "eks-16-pulling-results-writer"
+                   and r.type == "aws:iam/role:Role"]
+        policy = json.loads(role.inputs["inlinePolicies"][0]["policy"])
+        arn = policy["Statement"][0]["Resource"]
+        policy["Statement"][0]["Action"] = "s3:*"
+        role.inputs = {**role.inputs, "inlinePolicies": [
+            {"name": "write-results", "policy": json.dumps(policy)}]}
+        assert run("durable-results", manifests, resources) == [
+            f"{role.name}: allows s3:* on {arn}; only s3:PutObject on {arn} is allowed"]
+
+    def test_a_stack_owning_the_bucket_is_refused(self):
+        manifests, resources = self.rendered("gke-64-localssd")
+        (grant,) = [r for r in resources if r.type.endswith("BucketIAMMember")]
+        bucket = grant.inputs["bucket"]
+        owned = Recorded("gcp:storage/bucket:Bucket", "results", {"name": bucket}, True)
+        assert run("durable-results", manifests, [*resources, owned]) == [
+            f"the stack owns the results bucket {bucket} (results): a destroy would delete "
+            "every run's results"]
+
+    def test_an_upload_outside_the_run_prefix_is_refused(self):
+        manifests, resources = self.rendered("eks-16-pulling")
+        up = next(m for m in manifests if m["metadata"].get("name") == "upload-prepull")
+        env = up["spec"]["template"]["spec"]["containers"][0]["env"]
+        url = next(e for e in env if e["name"] == "RESULTS_URL")
+        url["value"] = url["value"].replace("$(RUN_ID)/", "")
+        problems = run("durable-results", manifests, resources)
+        assert problems == [f"Job/upload-prepull: RESULTS_URL {url['value']!r} is not "
+                            "gs://|s3://BUCKET/STACK/$(RUN_ID)/"]

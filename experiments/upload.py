@@ -1,0 +1,111 @@
+"""The upload Job that copies a finished step's results to the results bucket.
+
+Why a Job of its own, after the step's recorder: the recorder (standard library only, in a
+python image) writes the files and their MANIFEST.json on the results volume; uploading needs the
+cloud's own client, which lives in the cloud's CLI image (`upload.sh` runs `gcloud storage cp` or
+`aws s3 cp`; no hand-written request signing). A failed upload is retried by the Job without
+re-running the recorder, and the next step waits for the upload, so "the step finished" means
+"its results are in the bucket". The pod runs as `UPLOADER_SA`, the only service account the
+cloud identity is bound to and one without any Kubernetes RBAC, with the results volume
+read-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from experiments import layout
+from infra.operators.versions import AWS_CLI, GCLOUD
+
+UPLOAD_FILES = ("log.txt", "status.json", "checks.json", "events.jsonl")
+MANIFEST = "MANIFEST.json"
+# Which step an upload Job carries. Not the step label: an upload is no part of the step's
+# workload, and stopping the experiment (which deletes the step-labelled Jobs) must leave it
+# running so a finished step's results still leave the cluster.
+LABEL_UPLOADS = f"{layout.LABEL_PREFIX}/uploads"
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where and as whom a stack's steps upload (built by `infra.results_bucket.wire`)."""
+
+    cloud: str  # gke | eks
+    bucket: str
+    stack: str
+    env: list[dict[str, Any]]  # RUN_ID and RESULTS_URL
+    sa_annotations: dict[str, str] = field(default_factory=dict)
+    region: str = ""  # EKS: the bucket's region, for the CLI
+    depends_on: list[Any] = field(default_factory=list)  # run identity and the write grants
+
+    @property
+    def image(self) -> str:
+        return (GCLOUD if self.cloud == "gke" else AWS_CLI).ref
+
+
+def upload_name(step: str) -> str:
+    return f"upload-{step}"
+
+
+def uploader_service_account(target: UploadTarget, ctx) -> dict[str, Any]:
+    from infra.results_bucket import UPLOADER_SA
+
+    meta: dict[str, Any] = {"name": UPLOADER_SA, "namespace": ctx.namespace,
+                            "labels": dict(ctx.labels)}
+    if target.sa_annotations:
+        meta["annotations"] = dict(target.sa_annotations)
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
+
+
+def upload_job(step: str, target: UploadTarget, ctx, affinity: dict[str, Any]) -> dict[str, Any]:
+    """The Job running `upload.sh` for `step`, next to the results volume (ReadWriteOnce)."""
+    from infra.results_bucket import UPLOADER_SA
+
+    labels = {**ctx.labels, LABEL_UPLOADS: step, layout.LABEL_ROLE: "upload"}
+    env = [
+        *target.env,
+        {"name": "STEP", "value": step},
+        {"name": "RESULTS_DIR", "value": layout.RESULTS_MOUNT},
+    ]
+    if target.cloud == "gke":
+        env.append({"name": "CLOUDSDK_CORE_DISABLE_PROMPTS", "value": "1"})
+    else:
+        env.append({"name": "AWS_REGION", "value": target.region})
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": upload_name(step), "namespace": ctx.namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": 4,  # the identity may take a minute to propagate after creation
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    # The token stays mounted (Workload Identity on GKE has been reported to
+                    # fail without it, argoproj/argo-workflows #12781); the account has no
+                    # Kubernetes RBAC, so the token can do nothing in the cluster.
+                    "serviceAccountName": UPLOADER_SA,
+                    "affinity": affinity,
+                    "containers": [
+                        {
+                            "name": "upload",
+                            "image": target.image,
+                            "command": ["sh", f"{layout.RECORDER_MOUNT}/upload.sh"],
+                            "env": env,
+                            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
+                            "volumeMounts": [
+                                {"name": "results", "mountPath": layout.RESULTS_MOUNT,
+                                 "readOnly": True},
+                                {"name": "scripts", "mountPath": layout.RECORDER_MOUNT},
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "results",
+                         "persistentVolumeClaim": {"claimName": layout.RESULTS_PVC}},
+                        {"name": "scripts", "configMap": {"name": layout.RECORDER_SCRIPTS}},
+                    ],
+                },
+            },
+        },
+    }
