@@ -376,8 +376,13 @@ def _writer_grants(stack: RenderedStack, scheme: str, bucket: str, name: str,
     member_of = f"[study-harness/{sa}]"
     if scheme == "gs":
         prefix = f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{name}/")'
+        from infra.clusters.gke import results_account_id
+
+        # The uploader's grants; the guard's own (read, and its records) are the guard rule's.
+        writer = f"serviceAccount:{results_account_id(name)}@"
         grants = [r for r in res if r.type == "gcp:storage/bucketIAMMember:BucketIAMMember"
-                  and r.inputs.get("bucket") == bucket]
+                  and r.inputs.get("bucket") == bucket
+                  and str(r.inputs.get("member", "")).startswith(writer)]
         if not grants:
             out.append(f"no write grant on gs://{bucket} for the uploader")
         for g in grants:

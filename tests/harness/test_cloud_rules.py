@@ -301,7 +301,8 @@ class TestDurableResults:
 
     def test_a_grant_wider_than_the_prefix_is_refused(self):
         manifests, resources = self.rendered("gke-64-localssd")
-        (grant,) = [r for r in resources if r.type.endswith("BucketIAMMember")]
+        (grant,) = [r for r in resources if r.type.endswith("BucketIAMMember")
+                    and r.name.endswith("-results-write")]
         grant.inputs = {**grant.inputs, "condition": None}
         bucket = grant.inputs["bucket"]
         assert run("durable-results", manifests, resources) == [
@@ -325,7 +326,8 @@ class TestDurableResults:
 
     def test_a_stack_owning_the_bucket_is_refused(self):
         manifests, resources = self.rendered("gke-64-localssd")
-        (grant,) = [r for r in resources if r.type.endswith("BucketIAMMember")]
+        (grant,) = [r for r in resources if r.type.endswith("BucketIAMMember")
+                    and r.name.endswith("-results-write")]
         bucket = grant.inputs["bucket"]
         owned = Recorded("gcp:storage/bucket:Bucket", "results", {"name": bucket}, True)
         assert run("durable-results", manifests, [*resources, owned]) == [

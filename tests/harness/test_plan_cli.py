@@ -210,7 +210,8 @@ class TestManifestsDir:
     def test_a_name_too_long_for_the_filesystem_is_one_line(self, cli, tmp_path):
         where = tmp_path / ("x" * 300)  # NAME_MAX is 255 on Linux filesystems
         code, out, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(where))
-        assert (code, out) == (1, "")
+        assert code == 1  # and --json still prints its one object:
+        assert json.loads(out)["violations"] == [err.removeprefix("error: ").rstrip()]
         assert err == (f"error: --manifests {where}: cannot be used (File name too long); pass "
                        "another directory\n")
 
@@ -218,7 +219,8 @@ class TestManifestsDir:
         link = tmp_path / "m"
         link.symlink_to(tmp_path / "gone")
         code, out, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(link))
-        assert (code, out) == (1, "")
+        assert code == 1  # and --json still prints its one object:
+        assert json.loads(out)["violations"] == [err.removeprefix("error: ").rstrip()]
         assert err == (f"error: --manifests {link}: is a link to nothing ({tmp_path / 'gone'}); "
                        "create its target or pass another directory\n")
         assert not (tmp_path / "gone").exists()
@@ -279,8 +281,14 @@ class TestManifestsDir:
         assert cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))[0] == 0
         assert outside.read_text() == "keep\n"
 
-    def test_a_manifest_replaced_by_a_link_is_not_written_through(self, cli, tmp_path):
+    def test_a_manifest_replaced_by_a_link_is_not_written_through(self, cli, tmp_path,
+                                                                  monkeypatch):
         """A symlink where the harness's file was is removed; its target stays as it was."""
+        import infra.validate
+
+        # Both plans at one instant: the expiry stamp in the manifests is counted from "now".
+        frozen = infra.validate.clock()
+        monkeypatch.setattr(infra.validate, "clock", lambda: frozen)
         outside = tmp_path / "precious.yaml"
         outside.write_text("keep\n")
         out_dir = tmp_path / "m"
@@ -305,7 +313,8 @@ class TestManifestsDir:
             json.dumps({"written_by": "study plan", "files": []}))
         (out_dir / "000-namespace-study-harness.yaml").write_text("mine\n")
         code, out, err = cli("plan", "gke-64-localssd", "--json", "--manifests", str(out_dir))
-        assert (code, out) == (1, "")
+        assert code == 1  # and --json still prints its one object:
+        assert json.loads(out)["violations"] == [err.removeprefix("error: ").rstrip()]
         assert err == (f"error: --manifests {out_dir}: holds files study plan did not write "
                        "(000-namespace-study-harness.yaml); pass a new or empty directory, or "
                        "remove it\n")

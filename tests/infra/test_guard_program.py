@@ -32,7 +32,8 @@ class TestGkeGuard:
         run, by_type = render("gke-64-localssd")
         role = one(by_type, "gcp:projects/iAMCustomRole:IAMCustomRole")
         assert sorted(role["permissions"]) == sorted(GKE_PERMISSIONS)
-        wi = one(by_type, "gcp:serviceaccount/iAMMember:IAMMember")
+        (wi,) = [r.inputs for r in by_type["gcp:serviceaccount/iAMMember:IAMMember"]
+                 if r.name == "gke-64-localssd-guard-wi"]
         project = sections("gke-64-localssd")["cluster"]["project"]
         assert wi["role"] == "roles/iam.workloadIdentityUser"
         assert wi["member"] == f"serviceAccount:{project}.svc.id.goog[study-harness/study-guard]"

@@ -47,16 +47,20 @@ class TestBucketConfig:
             "study:results.retention_days: 0 is not allowed; input should be greater than or "
             "equal to 1"]
 
-    def test_derived_gke_name_that_no_cloud_accepts_names_the_project(self):
+    def test_every_valid_project_derives_a_valid_bucket_name(self):
+        """The spec refuses a project id outside GCP's pattern before a bucket name is derived
+        (6-30 characters: `study-results-` + 30 stays within 63), so the derived name needs no
+        check of its own; the longest project id still derives a valid one."""
         sec = sections("gke-2-smoke")
-        sec["cluster"]["project"] = "My_Project"
+        sec["cluster"]["project"] = "a" + "b1-" * 9 + "cd"  # 30 characters
         spec = load_spec(to_config(sec))
+        assert checked_bucket_name(spec) == f"study-results-{sec['cluster']['project']}"
+        sec["cluster"]["project"] = "My_Project"
         with pytest.raises(SpecError) as err:
-            checked_bucket_name(spec)
+            load_spec(to_config(sec))
         assert err.value.problems == [
-            "study:cluster.project: the results bucket name 'study-results-My_Project' must be "
-            "3-63 lowercase letters, digits, '-' or '.', starting and ending with a letter or "
-            "digit; set study:results.bucket to a valid name"]
+            "study:cluster.project: 'My_Project' is not allowed; a GCP project id is 6-30 "
+            "lowercase letters, digits or '-', starting with a letter and not ending with '-'"]
 
     def test_names_per_cloud(self):
         gke, eks = spec_of("gke-2-smoke"), spec_of("eks-2-smoke")

@@ -57,13 +57,14 @@ def test_gke_writer_is_workload_identity_to_the_stack_prefix(programs):
         "workloadPool": "study-harness-sandbox.svc.id.goog"}
     pool = one(out, "gcp:container/nodePool:NodePool")
     assert pool.inputs["nodeConfig"]["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
-    gsa = one(out, "gcp:serviceaccount/account:Account")
+    gsa = one(out, "gcp:serviceaccount/account:Account", "gke-64-localssd-results-writer")
     email = f"{gsa.inputs['accountId']}@study-harness-sandbox.iam.gserviceaccount.com"
-    wi = one(out, "gcp:serviceaccount/iAMMember:IAMMember")
+    wi = one(out, "gcp:serviceaccount/iAMMember:IAMMember", "gke-64-localssd-results-writer-wi")
     assert (wi.inputs["role"], wi.inputs["member"]) == (
         "roles/iam.workloadIdentityUser",
         "serviceAccount:study-harness-sandbox.svc.id.goog[study-harness/study-results-uploader]")
-    grant = one(out, "gcp:storage/bucketIAMMember:BucketIAMMember")
+    grant = one(out, "gcp:storage/bucketIAMMember:BucketIAMMember",
+                "gke-64-localssd-results-write")
     assert grant.inputs["member"] == f"serviceAccount:{email}"
     assert grant.inputs["role"] == "roles/storage.objectCreator"
     assert grant.inputs["condition"]["expression"] == (
@@ -78,7 +79,8 @@ def test_gke_writer_is_workload_identity_to_the_stack_prefix(programs):
 
 def test_eks_writer_is_pod_identity_with_put_only(programs):
     out = programs("eks-16-pulling")
-    assoc = one(out, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assoc = one(out, "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+                "eks-16-pulling-results-writer")
     assert (assoc.inputs["namespace"], assoc.inputs["serviceAccount"]) == (
         "study-harness", "study-results-uploader")
     role = one(out, "aws:iam/role:Role", "eks-16-pulling-results-writer")
