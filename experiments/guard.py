@@ -216,6 +216,12 @@ class BucketStore:
         raise NotImplementedError
 
     def has_step_results(self, step: str) -> bool:
+        # List first, read only what is listed: S3 answers a read of a missing key with 403,
+        # not 404, unless the reader may list the whole bucket (Amazon S3 API reference,
+        # GetObject / HeadObject "Permissions"), and the guard may list its stack's prefix only.
+        listed = set(self.list_keys(f"steps/{step}/"))
+        if f"steps/{step}/MANIFEST.json" not in listed:
+            return False
         raw = self.read_object(f"steps/{step}/MANIFEST.json")
         if raw is None:
             return False
@@ -226,6 +232,8 @@ class BucketStore:
         except (ValueError, KeyError, TypeError, AttributeError):
             return False
         for name, size, sha in wanted:
+            if f"steps/{step}/{name}" not in listed:
+                return False
             data = self.read_object(f"steps/{step}/{name}")
             if data is None or len(data) != size or hashlib.sha256(data).hexdigest() != sha:
                 return False
