@@ -383,13 +383,21 @@ def _writer_grants(stack: RenderedStack, scheme: str, bucket: str, name: str,
         grants = [r for r in res if r.type == "gcp:storage/bucketIAMMember:BucketIAMMember"
                   and r.inputs.get("bucket") == bucket
                   and str(r.inputs.get("member", "")).startswith(writer)]
-        if not grants:
+        from infra.clusters.gke import results_read_condition
+
+        # Creating under the prefix, and reading there for `cp --no-clobber`'s check.
+        allowed = {"roles/storage.objectCreator": prefix, "roles/storage.objectViewer":
+                   results_read_condition(bucket, name, "")["expression"]}
+        if not any(g.inputs.get("role") == "roles/storage.objectCreator" for g in grants):
             out.append(f"no write grant on gs://{bucket} for the uploader")
         for g in grants:
             cond = (g.inputs.get("condition") or {}).get("expression")
-            if g.inputs.get("role") != "roles/storage.objectCreator" or cond != prefix:
-                out.append(f"{g.name}: grants {g.inputs.get('role')} where {cond!r}; only "
-                           f"roles/storage.objectCreator where {prefix} is allowed")
+            role = g.inputs.get("role")
+            if role in allowed and cond == allowed[role]:
+                continue
+            want = role if role == "roles/storage.objectViewer" else "roles/storage.objectCreator"
+            out.append(f"{g.name}: grants {role} where {cond!r}; only {want} where "
+                       f"{allowed[want]} is allowed")
         if not any(r.type == "gcp:serviceaccount/iAMMember:IAMMember"
                    and r.inputs.get("role") == "roles/iam.workloadIdentityUser"
                    and str(r.inputs.get("member", "")).endswith(member_of) for r in res):

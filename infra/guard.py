@@ -243,6 +243,8 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
     serviceaccount = sdk.package("pulumi_gcp.serviceaccount", "account", "iam_member")
     projects = sdk.package("pulumi_gcp.projects", "iam_custom_role", "iam_member")
     storage = sdk.package("pulumi_gcp.storage", "bucket_iam_member")
+    from infra.clusters.gke import results_read_condition
+
     child = ResourceOptions(parent=cluster)
     account_id = plan.identity.split("@", 1)[0]
     gsa = serviceaccount.Account(
@@ -279,9 +281,7 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
             f"{plan.stack}-guard-read", bucket=plan.bucket, role="roles/storage.objectViewer",
             member=member,
             # Listing is checked on the bucket itself; reading only under this stack's prefix.
-            condition={"title": "guard-read", "expression":
-                       f'resource.name == "projects/_/buckets/{plan.bucket}" || '
-                       f'resource.name.startsWith("{prefix}")'},
+            condition=results_read_condition(plan.bucket, plan.stack, "guard-read"),
             opts=after_gsa),
         storage.BucketIAMMember(
             f"{plan.stack}-guard-write", bucket=plan.bucket, role="roles/storage.objectCreator",

@@ -288,6 +288,14 @@ def results_prefix_condition(bucket: str, stack: str) -> dict[str, str]:
     }
 
 
+def results_read_condition(bucket: str, stack: str, title: str) -> dict[str, str]:
+    """IAM condition for reading: objects under `<stack>/`, and the bucket itself, where Cloud
+    Storage checks `storage.objects.list` (a list names the bucket, not an object)."""
+    prefix = f"projects/_/buckets/{bucket}/objects/{stack}/"
+    return {"title": title, "expression": (f'resource.name == "projects/_/buckets/{bucket}" || '
+                                           f'resource.name.startsWith("{prefix}")')}
+
+
 def results_writer(stack: str, spec: GkeClusterSpec, bucket: str, namespace: str, ksa: str,
                    cluster: GkeCluster, after: pulumi.Resource
                    ) -> tuple[dict[str, str], list[pulumi.Resource]]:
@@ -302,7 +310,11 @@ def results_writer(stack: str, spec: GkeClusterSpec, bucket: str, namespace: str
     `google_storage_bucket_iam_member` keeps the bucket's other members) with an IAM condition
     (pulumi-gcp 10.2 pulumi_gcp/storage/bucket_iam_member.py, `condition`), which needs uniform
     bucket-level access, on by `study bucket create`. `objectCreator` cannot
-    overwrite or delete, so a result once uploaded stays as it was.
+    overwrite or delete, so a result once uploaded stays as it was. A retried upload skips what
+    exists (`gcloud storage cp --no-clobber`), and that check reads the destination's metadata
+    first (google-cloud-sdk lib/googlecloudsdk/command_lib/storage/tasks/cp/copy_util.py,
+    `check_for_cloud_clobber`: `get_object_metadata`, only NotFound means "absent"), so the
+    writer also reads, under the same prefix (`objectViewer`; listing is checked on the bucket).
     Returns the KSA annotations and the grants the writer must wait for.
     """
     serviceaccount = sdk.package("pulumi_gcp.serviceaccount", "account", "iam_member")
@@ -334,4 +346,12 @@ def results_writer(stack: str, spec: GkeClusterSpec, bucket: str, namespace: str
         condition=results_prefix_condition(bucket, stack),
         opts=ResourceOptions(parent=cluster, depends_on=[gsa]),
     )
-    return {"iam.gke.io/gcp-service-account": email}, [impersonate, grant]
+    read = storage.BucketIAMMember(
+        f"{stack}-results-read",
+        bucket=bucket,
+        role="roles/storage.objectViewer",
+        member=f"serviceAccount:{email}",
+        condition=results_read_condition(bucket, stack, f"read-{stack}"[:100]),
+        opts=ResourceOptions(parent=cluster, depends_on=[gsa]),
+    )
+    return {"iam.gke.io/gcp-service-account": email}, [impersonate, grant, read]

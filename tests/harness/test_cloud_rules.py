@@ -310,6 +310,22 @@ class TestDurableResults:
             f"roles/storage.objectCreator where resource.name.startsWith(\"projects/_/buckets/"
             f"{bucket}/objects/gke-64-localssd/\") is allowed"]
 
+    def test_a_read_grant_beyond_the_stack_is_refused(self):
+        """The uploader reads under its prefix because `gcloud storage cp --no-clobber` reads
+        the destination's metadata before it writes (google-cloud-sdk
+        lib/googlecloudsdk/command_lib/storage/tasks/cp/copy_util.py,
+        `check_for_cloud_clobber`); reading anything else is refused."""
+        manifests, resources = self.rendered("gke-64-localssd")
+        (grant,) = [r for r in resources if r.type.endswith("BucketIAMMember")
+                    and r.name.endswith("-results-read")]
+        bucket = grant.inputs["bucket"]
+        grant.inputs = {**grant.inputs, "condition": None}
+        assert run("durable-results", manifests, resources) == [
+            f"{grant.name}: grants roles/storage.objectViewer where None; only "
+            f"roles/storage.objectViewer where resource.name == \"projects/_/buckets/{bucket}\" "
+            f"|| resource.name.startsWith(\"projects/_/buckets/{bucket}/objects/"
+            f"gke-64-localssd/\") is allowed"]
+
     def test_a_role_that_may_do_more_than_put_is_refused(self):
         import json
 

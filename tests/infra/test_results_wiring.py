@@ -70,6 +70,14 @@ def test_gke_writer_is_workload_identity_to_the_stack_prefix(programs):
     assert grant.inputs["condition"]["expression"] == (
         'resource.name.startsWith("projects/_/buckets/study-results-study-harness-sandbox/'
         'objects/gke-64-localssd/")')
+    read = one(out, "gcp:storage/bucketIAMMember:BucketIAMMember",
+               "gke-64-localssd-results-read")
+    assert (read.inputs["member"], read.inputs["role"], read.inputs["condition"]) == (
+        f"serviceAccount:{email}", "roles/storage.objectViewer",
+        {"title": "read-gke-64-localssd", "expression":
+         'resource.name == "projects/_/buckets/study-results-study-harness-sandbox" || '
+         'resource.name.startsWith("projects/_/buckets/study-results-study-harness-sandbox/'
+         'objects/gke-64-localssd/")'})
     sa = [r for r in out.resources if r.type == "kubernetes:core/v1:ServiceAccount"
           and r.inputs["metadata"]["name"] == "study-results-uploader"]
     assert [s.inputs["metadata"]["annotations"] for s in sa] == [
