@@ -346,9 +346,10 @@ def eks_identity(plan: GuardPlan, cluster) -> list[pulumi.Resource]:
 
 
 def deploy_guard(stack: str, spec, cluster, provider, namespace,
-                 labels: dict[str, Any], steps: list[str]) -> GuardPlan:
+                 labels: dict[str, Any], steps: list[str]) -> pulumi.Resource:
     """The guard and its identity (`study:guard.enabled: false` never gets here: the spec
-    refuses it)."""
+    refuses it). Returns the node-size holder, which the steps wait for: after a guard stop a
+    step created before its nodes are back would spend its deadline waiting for them."""
     from experiments.k8s import create
 
     plan = guard_plan(stack, spec, steps)
@@ -360,14 +361,14 @@ def deploy_guard(stack: str, spec, cluster, provider, namespace,
     from infra.node_size import hold_node_size
 
     pool = cluster.node_pool if plan.cloud == "gke" else cluster.node_group
-    hold_node_size(plan, spec.cluster.node_count, pool, cluster)
+    holder = hold_node_size(plan, spec.cluster.node_count, pool, cluster)
     # The objects wait for the namespace only, like every workload: a guard pod that starts
     # before its grants propagate fails and the next run, five minutes on, succeeds.
     opts = ResourceOptions(provider=provider, depends_on=[namespace])
     for obj in guard_objects(plan, labels, annotations):
         create(obj, opts)
     pulumi.export("guard", plan.summary())
-    return plan
+    return holder
 
 
 def guard_steps(spec) -> list[str]:

@@ -72,8 +72,9 @@ def build(stack: str, spec: StackSpec) -> None:
     # The guard that stops the node spend at the deadline or after the results: infra/guard.py.
     from infra.guard import deploy_guard, guard_steps
 
-    deploy_guard(stack, spec, cluster, cluster.provider, namespace, labels, guard_steps(spec))
-    # Operators, then the experiment: see infra/workloads.py.
+    nodes = deploy_guard(stack, spec, cluster, cluster.provider, namespace, labels,
+                         guard_steps(spec))
+    # Operators, then the experiment (once the nodes are at their size): infra/workloads.py.
     from infra.workloads import deploy
 
-    deploy(stack, spec, cluster.provider, namespace, labels, results)
+    deploy(stack, spec, cluster.provider, namespace, labels, results, after=[nodes])

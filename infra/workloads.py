@@ -11,6 +11,7 @@ params, per-step estimate and deadline) and `experiment_deadline_seconds`.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -51,7 +52,9 @@ def completed_steps() -> set[str]:
 
 
 def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
-           results=None) -> None:
+           results=None, after: Sequence[pulumi.Resource] = ()) -> None:
+    """Operators, then the experiment's steps; the steps also wait for `after` (the nodes held
+    at their declared size)."""
     from infra.estimate import (
         cluster_facts,
         experiment_deadline_seconds,
@@ -83,7 +86,7 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
             layout.LABEL_KIND: kind.name,
         },
     )
-    deps: list[pulumi.Resource] = [namespace, *operators.values()]
+    deps: list[pulumi.Resource] = [namespace, *operators.values(), *after]
     repo = _artifact_repository(spec, labels)
     if repo is not None:
         deps.append(repo)

@@ -87,3 +87,27 @@ def test_guard_stop_then_up_then_the_guard_counts_again(cloud):
     assert run_once(T0 + 3 * 3600 + 600, cfg, cloud, bucket).action == "scale-to-zero"
     assert [n.split("-", 1)[1] for n in bucket.record_names()] == [
         "scale-to-zero.json", "resumed.json", "scale-to-zero.json"]
+
+
+def test_the_steps_wait_for_the_nodes_to_be_back(monkeypatch):
+    """After a guard stop, `pulumi up` scales back in the holder's update; a step created before
+    that finishes would spend its deadline on Pending pods. The experiment (whose children
+    register only once it has, after its dependencies) depends on the holder."""
+    import experiments.component as component
+    from harness.mock_engine import run_program
+    from tests.conftest import ROOT, config_of, stack_yaml
+
+    seen: list[list[str]] = []
+    real = component.Experiment
+
+    class Recording(real):  # type: ignore[misc, valid-type]
+        def __init__(self, name, kind, params, steps, ctx, opts=None, results=None):
+            seen.append([type(d).__name__ + ":" + d._name for d in opts.depends_on])
+            super().__init__(name, kind, params, steps, ctx, opts, results=results)
+
+    monkeypatch.setattr(component, "Experiment", Recording)
+    out = run_program("gke-4-nightly", config_of(stack_yaml("gke-4-nightly")),
+                      ROOT / "__main__.py")
+    assert out.error is None, out.error
+    assert len(seen) == 1
+    assert "NodeSize:gke-4-nightly-node-size" in seen[0]
