@@ -68,17 +68,6 @@ def bucket_of(url: str) -> str:
     return url.split("://", 1)[1].split("/", 1)[0]
 
 
-def short_id(prefix: str, stack: str, limit: int = 30) -> str:
-    """`<prefix>-<stack>` within `limit` characters (GCP service account ids: 6-30), shortened
-    with a hash of the stack so two long stack names never collide."""
-    full = f"{prefix}-{stack}"
-    if len(full) <= limit:
-        return full
-    digest = hashlib.sha256(stack.encode()).hexdigest()[:6]
-    keep = limit - len(prefix) - len(digest) - 2
-    return f"{prefix}-{stack[:keep].rstrip('-')}-{digest}"
-
-
 @dataclass(frozen=True)
 class GuardPlan:
     """What the guard will watch and when it acts: the one source for the program and the plan."""
@@ -131,7 +120,9 @@ def guard_plan(stack: str, spec, steps: list[str]) -> GuardPlan:
     # After `wire`, the bucket the program resolved (on EKS it names the account).
     url = results_url(spec, RUN_ID_REF, stack)
     if c.cloud == "gke":
-        email = f"{short_id('guard', stack)}@{c.project}.iam.gserviceaccount.com"
+        from infra.clusters.gke import service_account_id
+
+        email = f"{service_account_id('guard', stack)}@{c.project}.iam.gserviceaccount.com"
         return GuardPlan(stack, "gke", stack, f"{stack}-pool", c.zone, c.project, hours,
                          spec.guard.grace_seconds, tuple(steps), url, email, GKE_PERMISSIONS)
     return GuardPlan(stack, "eks", stack, f"{stack}-nodes", c.region, "", hours,

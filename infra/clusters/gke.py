@@ -265,15 +265,23 @@ def workload_pool(spec: GkeClusterSpec) -> str:
     return f"{spec.project}.svc.id.goog"
 
 
-def results_account_id(stack: str) -> str:
-    """The writer GSA's id (6-30 characters): `results-<stack>`, shortened with a hash."""
+def service_account_id(prefix: str, stack: str, limit: int = 30) -> str:
+    """`<prefix>-<stack>` within `limit` characters (GCP service account ids: 6-30), shortened
+    with a hash of the stack so two long stack names never collide. One rule for every GSA a
+    stack creates (the results writer, the guard)."""
     import hashlib
 
-    full = f"results-{stack}"
-    if len(full) <= 30:
+    full = f"{prefix}-{stack}"
+    if len(full) <= limit:
         return full
     digest = hashlib.sha256(stack.encode()).hexdigest()[:6]
-    return f"results-{stack[:14].rstrip('-')}-{digest}"
+    keep = limit - len(prefix) - len(digest) - 2
+    return f"{prefix}-{stack[:keep].rstrip('-')}-{digest}"
+
+
+def results_account_id(stack: str) -> str:
+    """The writer GSA's id: `results-<stack>`, shortened with a hash."""
+    return service_account_id("results", stack)
 
 
 def results_prefix_condition(bucket: str, stack: str) -> dict[str, str]:

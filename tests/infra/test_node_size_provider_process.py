@@ -69,7 +69,13 @@ def provider_process(moto_endpoint):  # noqa: F811
 
 
 def struct(props: dict):
-    return asyncio.run(rpc.serialize_properties(props, {}))
+    """Props as the engine sends them (a loop of its own, as the provider's own __main__ does:
+    asyncio.run would unset the thread's loop that the mock-engine tests use)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(props, {}))
+    finally:
+        loop.close()
 
 
 def scaling(eks) -> dict:
