@@ -46,10 +46,11 @@ GUARD_NAME = "study-guard"  # CronJob, ServiceAccount and the scripts ConfigMap'
 GUARD_SCRIPTS = "study-guard-scripts"
 GUARD_MOUNT = "/guard"
 # GKE: the Cloud SDK slim image has python3 (GoogleCloudPlatform/cloud-sdk-docker
-# debian_slim/Dockerfile installs python3 and checks `python3 --version`). EKS: the AWS CLI image
-# is amazonlinux:2 with the CLI under /usr/local/aws-cli and no python3 (aws/aws-cli
-# docker/Dockerfile); the CLI is copied into an emptyDir that the guard container mounts where
-# the image has it, so the installer's absolute `v2/current` link still resolves.
+# debian_slim/Dockerfile, d96a93f: debian:bookworm-slim with `python3-dev python3-crcmod
+# python3-pip` installed beside google-cloud-cli). EKS: the AWS CLI image is amazonlinux:2 with
+# the CLI under /usr/local/aws-cli, `less groff jq` added and no python3 (aws/aws-cli
+# docker/Dockerfile); the CLI is copied (amazonlinux's coreutils `cp`) into an emptyDir that the
+# guard container mounts where the image has it, so the installer's `v2/current` link resolves.
 TOOLS_MOUNT = "/tools"
 AWS_CLI_HOME = "/usr/local/aws-cli"
 AWS_CLI_BIN = f"{AWS_CLI_HOME}/v2/current/bin"
