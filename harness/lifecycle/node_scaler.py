@@ -25,6 +25,12 @@ from typing import Any
 from harness.lifecycle.interfaces import PermanentError
 
 
+def _running(op: Any) -> bool:
+    """Whether a GKE Operation is still PENDING or RUNNING. By the enum's name: `status` is a
+    proto-plus IntEnum, whose str() on Python 3.11+ is its number ("2"), not "Status.RUNNING"."""
+    return getattr(getattr(op, "status", None), "name", "DONE") in ("PENDING", "RUNNING")
+
+
 class GkeNodeScaler:
     def __init__(self, project: str, zone: str, cluster: str, pool: str,
                  container: Any = None, instance_groups: Any = None):
@@ -70,8 +76,7 @@ class GkeNodeScaler:
             request={"name": self.pool_name, "node_count": nodes})
         wait = getattr(self.container, "get_operation", None)
         name = getattr(op, "name", "")
-        while wait is not None and name and str(getattr(op, "status", "DONE")).endswith(
-                ("PENDING", "RUNNING")):
+        while wait is not None and name and _running(op):
             time.sleep(10)
             op = wait(name=f"{self.name.rsplit('/clusters/', 1)[0]}/operations/{name}")
 

@@ -169,6 +169,35 @@ def test_gke_scaler_sums_the_pools_instance_groups_and_sets_size_zero():
                 "gke-2-smoke-pool", "node_count": 0}]
 
 
+def test_gke_scale_back_waits_for_the_resize_operation(monkeypatch):
+    """SetNodePoolSize returns a long-running Operation that GKE reports PENDING, RUNNING, then
+    DONE (google-cloud-container container_v1 types `Operation.Status`); the node-size holder's
+    update must return only once it is DONE, or the steps waiting for it start on no nodes."""
+    from google.cloud import container_v1
+
+    import harness.lifecycle.node_scaler as node_scaler
+
+    status = container_v1.Operation.Status
+    polls: list[str] = []
+
+    class Resizing(FakeContainer):
+        def set_node_pool_size(self, request):
+            super().set_node_pool_size(request)
+            return container_v1.Operation(name="operation-1", status=status.PENDING)
+
+        def get_operation(self, name):
+            polls.append(name)
+            return container_v1.Operation(
+                name="operation-1", status=status.RUNNING if len(polls) < 2 else status.DONE)
+
+    monkeypatch.setattr(node_scaler.time, "sleep", lambda _s: None)
+    container = Resizing()
+    GkeNodeScaler("p-1", "us-central1-a", "gke-2-smoke", "gke-2-smoke-pool", container,
+                  FakeInstanceGroups()).scale_to(4)
+    assert [r["node_count"] for r in container.size_requests] == [4]
+    assert polls == ["projects/p-1/locations/us-central1-a/operations/operation-1"] * 2
+
+
 AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent))
 
 
