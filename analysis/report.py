@@ -237,6 +237,27 @@ def _headline_only(obs):
     return obs[keep]
 
 
+# What the headline table holds of each metric, in the order a reader meets them.
+_HEADLINE_PARTS = {
+    "pull_seconds": "the kubelet's pull time of every studied image",
+    "time_to_started_seconds": "the time from Pulling to Started of every studied image",
+    "topology_seconds": "the distribution step of each overlay design",
+    "osu_wall_seconds": "OSU wall times at the largest cluster",
+    "app_seconds": "each application's job wall time (fluxsubmit)",
+    "app_fom": "the applications' figures of merit",
+}
+
+
+def headline_note(heads, compared: bool) -> str:
+    """The caption of the headline table, naming only the metrics it shows (and the comparison
+    only when the page has one)."""
+    shown = [text for metric, text in _HEADLINE_PARTS.items()
+             if (heads["metric"] == metric).any()]
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    where = "the tables and the comparison" if compared else "the tables"
+    return f"{listed[0].upper()}{listed[1:]}; every metric is in {where}."
+
+
 def completeness_summary(data):
     """What was expected and what arrived, as (what, count) lines for one run."""
     import pandas as pd
@@ -277,9 +298,8 @@ def build_report(datas, tables: dict, figures, comparison=None, warnings: list[s
     heads = headline(datas)
     if not heads.empty:
         parts.append(_table_html(heads, "Headline medians (95% bootstrap CI)"))
-        parts.append('<p class="note">Pull times, the distribution step of each design, OSU at '
-                     "the largest cluster, the job's wall time and the figures of merit; every "
-                     "metric is in the tables and the comparison.</p>")
+        note = headline_note(heads, compared=comparison is not None)
+        parts.append(f'<p class="note">{html.escape(note)}</p>')
     for data in datas:
         summary = completeness_summary(data)
         if not summary.empty:

@@ -126,3 +126,24 @@ def test_warnings_and_skipped_figures_are_on_the_page(tmp_path: Path) -> None:
     for line in written.warnings:
         assert f"<li>{line}</li>" in html.replace("&#x27;", "'")
     assert "<b>Pull time vs image size (log axes)</b> not drawn: no image size is known" in html
+
+
+class TestHeadlineNote:
+    """The caption under the headline medians names what the table holds, nothing else: a
+    pull study's page does not promise overlay designs, OSU or figures of merit."""
+
+    def test_pull_runs_name_pulls_only(self, page: Path) -> None:
+        html = page.read_text()
+        assert ('<p class="note">The kubelet&#x27;s pull time of every studied image, the time '
+                "from Pulling to Started of every studied image, each application&#x27;s job "
+                "wall time (fluxsubmit) and the applications&#x27; figures of merit; every "
+                "metric is in the tables and the comparison.</p>") in html
+
+    def test_one_kind_one_run(self) -> None:
+        import pandas as pd
+
+        from analysis.report import headline_note
+
+        heads = pd.DataFrame({"metric": ["osu_wall_seconds", "osu_wall_seconds"]})
+        assert headline_note(heads, compared=False) == (
+            "OSU wall times at the largest cluster; every metric is in the tables.")
