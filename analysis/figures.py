@@ -475,7 +475,8 @@ def osu_wall_scaling(tables: dict, out_dir: Path, context: dict | None = None) -
             ax.plot(series["nodes"].astype(float), series["wall_seconds"], label=label,
                     linewidth=1.1, markersize=4.5, **series_style(i))
         ax.set(xscale="log", yscale="log", xlabel="nodes")
-        ax.set_title(f"{cls} ({part['benchmark'].nunique()} benchmarks)", fontsize=9)
+        count = part["benchmark"].nunique()
+        ax.set_title(f"{cls} ({count} benchmark{'' if count == 1 else 's'})", fontsize=9)
         ticks = sorted(part["nodes"].dropna().unique())
         ax.set_xticks([float(t) for t in ticks], [str(int(t)) for t in ticks])
         ax.xaxis.set_minor_locator(plt.NullLocator())

@@ -39,3 +39,14 @@ def test_parallel_draws_the_same_figures(tmp_path) -> None:
     assert [(f.title, f.caption) for f in forked] == [(f.title, f.caption) for f in serial]
     assert skipped_forked == skipped_serial
     assert all(f.png.is_file() and f.svg.is_file() for f in forked)
+
+
+def test_osu_panels_count_their_benchmarks(tmp_path) -> None:
+    """Each scaling-class panel says how many benchmarks it holds, in words that agree."""
+    import re
+
+    (data,) = load_runs([OSU])
+    (fig,) = figures.osu_wall_scaling(combine([data]), tmp_path)
+    titles = re.findall(r">([a-z]+ \(\d+ benchmarks?\))<", fig.svg.read_text())
+    assert titles == ["superlinear (4 benchmarks)", "growing (3 benchmarks)",
+                      "flat (14 benchmarks)", "insufficient (1 benchmark)"]
