@@ -372,7 +372,17 @@ def pull_vs_started(tables: dict, out_dir: Path, context: dict | None = None) ->
     if streaming:
         caption += (f" {', '.join(streaming)} used image streaming, which moves part of the "
                     "pull's cost to the container's start: compare the time to Started.")
+    if any(m == "time_to_started_seconds" for m, _ in measures) and _whole_seconds(fresh):
+        caption += (" The events' timestamps are whole seconds, so times to Started are too: "
+                    "one shorter than a second reads 0 or 1, and may fall below the pull time.")
     return [_save(fig, out_dir, "pull_vs_started", title, caption)]
+
+
+def _whole_seconds(pulls) -> bool:
+    """Whether every Pulling and Started time the times to Started come from is a whole second
+    (events.k8s.io eventTime has microseconds; core/v1 firstTimestamp only seconds)."""
+    stamps = [pulls[col].dropna() for col in ("pulling_at", "started_at")]
+    return all((s == s.dt.floor("s")).all() for s in stamps)
 
 
 _HATCHES = ("", "//", "..", "xx", "\\\\", "++", "--", "oo")

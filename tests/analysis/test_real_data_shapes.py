@@ -384,3 +384,23 @@ def test_empty_times_log_in_a_run_costs_only_its_table(tmp_path) -> None:
     assert warnings_of(data) == [
         f"run1: {run / 'times.log'}: got 'an empty file'; expected a CSV table with the header "
         "METRIC,TIME_SECONDS,SIZE_NODES; left out"]
+
+
+class TestTimeToStartedResolution:
+    """A time to Started below the pull time is the events' whole-second stamps, and the
+    caption says so; stamps with fractions of a second draw no such note."""
+
+    NOTE = "The events' timestamps are whole seconds"
+
+    def test_whole_second_events_are_said(self, tmp_path) -> None:
+        tables = combine(load_runs([RUN1_4]))
+        (fig,) = figures.pull_vs_started(tables, tmp_path, {"streaming_runs": []})
+        assert self.NOTE in fig.caption
+
+    def test_sub_second_events_are_not(self, tmp_path) -> None:
+        tables = combine(load_runs([RUN1_4]))
+        pulls = tables["pulls"].copy()
+        pulls["started_at"] = pulls["started_at"] + pd.Timedelta("250ms")
+        (fig,) = figures.pull_vs_started({**tables, "pulls": pulls}, tmp_path,
+                                         {"streaming_runs": []})
+        assert self.NOTE not in fig.caption
