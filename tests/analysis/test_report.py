@@ -146,4 +146,22 @@ class TestHeadlineNote:
 
         heads = pd.DataFrame({"metric": ["osu_wall_seconds", "osu_wall_seconds"]})
         assert headline_note(heads, compared=False) == (
-            "OSU wall times at the largest cluster; every metric is in the tables.")
+            "Each OSU benchmark's wall time at the largest cluster it finished on; every "
+            "metric is in the tables.")
+
+
+def test_each_osu_benchmark_is_quoted_at_its_largest_cluster() -> None:
+    """The fixture's osu_allreduce finished at 4 nodes only (its 64-node wall time is blank):
+    the summary quotes it at 4 rather than dropping it for not finishing at 64."""
+    from seed_data import OSU
+
+    from analysis.pipeline import load_runs
+    from analysis.report import headline
+
+    (data,) = load_runs([OSU])
+    wall = data.table("osu_wall").dropna(subset=["wall_seconds"])
+    heads = headline([data])
+    expected = {f"{bench} nodes={nodes}" for bench, nodes
+                in wall.groupby("benchmark")["nodes"].max().items()}
+    assert set(heads["key"]) == expected
+    assert "osu_allreduce nodes=4" in expected
