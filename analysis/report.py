@@ -136,13 +136,16 @@ def _columns_html(df) -> str:
     return f'<dl class="columns">{items}</dl>'
 
 
-def _table_html(df, caption: str, explain: bool = True) -> str:
+def _table_html(df, caption: str, explain: bool = True, file: str | None = None) -> str:
+    """A table of at most MAX_ROWS rows; a longer one names the file that holds it whole."""
     shown = df.head(MAX_ROWS).copy()
     for col in shown.columns:
         if shown[col].dtype.kind not in "fc":  # nullable ints/bools print <NA>; show blank
             shown[col] = shown[col].astype(object).where(shown[col].notna(), "")
-    note = (f'<p class="note">First {MAX_ROWS} of {len(df)} rows; the full table is in the '
-            "Parquet/CSV output.</p>") if len(df) > MAX_ROWS else ""
+    where = (f"tables/{file}.csv and .parquet beside this page" if file
+             else "the Parquet/CSV output")
+    note = (f'<p class="note">First {MAX_ROWS} of {len(df)} rows; the full table is in '
+            f"{html.escape(where)}.</p>") if len(df) > MAX_ROWS else ""
     body = shown.to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.4g}",
                          escape=True)
     return (f"<h3>{html.escape(caption)}</h3>{body}{note}"
@@ -283,8 +286,8 @@ def completeness_summary(data):
 
 
 def build_report(datas, tables: dict, figures, comparison=None, warnings: list[str] | None = None,
-                 skipped=None) -> str:
-    """The report page as a string."""
+                 skipped=None, heads=None) -> str:
+    """The report page as a string; `heads` is `headline(datas)` when the caller has it."""
     import pandas as pd
 
     labels = ", ".join(d.label for d in datas)
@@ -299,9 +302,9 @@ def build_report(datas, tables: dict, figures, comparison=None, warnings: list[s
     ]
     ran = pd.DataFrame([what_ran(d) for d in datas])
     parts.append(_table_html(ran, "What ran"))
-    heads = headline(datas)
+    heads = headline(datas) if heads is None else heads
     if not heads.empty:
-        parts.append(_table_html(heads, "Headline medians (95% bootstrap CI)"))
+        parts.append(_table_html(heads, "Headline medians (95% bootstrap CI)", file="headline"))
         note = headline_note(heads, compared=comparison is not None)
         parts.append(f'<p class="note">{html.escape(note)}</p>')
     for data in datas:
@@ -326,7 +329,7 @@ def build_report(datas, tables: dict, figures, comparison=None, warnings: list[s
                                    comparison.experiment_differences, folded=False))
         parts.append(_doc_html("Stack configuration differences", comparison.config_differences,
                                folded=False))
-        parts.append(_table_html(comparison.rows, "Shared metrics"))
+        parts.append(_table_html(comparison.rows, "Shared metrics", file="comparison"))
     parts.append("<h2>Figures</h2>")
     parts.extend(_figure_html(f) for f in figures)
     for s in skipped or []:
@@ -349,7 +352,7 @@ def build_report(datas, tables: dict, figures, comparison=None, warnings: list[s
             if name == "completeness" and (df["status"] != "ok").any():
                 df = df[df["status"] != "ok"]
                 caption += " (rows that are not ok)"
-            parts.append(_table_html(df, caption))
+            parts.append(_table_html(df, caption, file=name))
     parts.append("<h2>Configuration</h2>")
     for data in datas:
         parts.append(f"<h3>{html.escape(data.label)}</h3>")

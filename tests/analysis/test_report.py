@@ -165,3 +165,26 @@ def test_each_osu_benchmark_is_quoted_at_its_largest_cluster() -> None:
                 in wall.groupby("benchmark")["nodes"].max().items()}
     assert set(heads["key"]) == expected
     assert "osu_allreduce nodes=4" in expected
+
+
+def test_long_tables_name_the_file_that_holds_them(tmp_path: Path, monkeypatch) -> None:
+    """A table cut to its first rows on the page points at a file that holds every row: the
+    comparison and the headline medians exist only in the report, so they are written too."""
+    import pandas as pd
+
+    from analysis import report as report_module
+    from analysis.compare import compare_runs
+    from analysis.pipeline import load_runs, write_report
+    from analysis.report import headline
+
+    monkeypatch.setattr(report_module, "MAX_ROWS", 2)
+    written = write_report([WITHOUT_STREAMING, STREAMING], tmp_path)
+    html = written.path.read_text()
+    datas = load_runs([WITHOUT_STREAMING, STREAMING])
+    expected = {"comparison": compare_runs(datas).rows, "headline": headline(datas)}
+    for name, table in expected.items():
+        assert (tmp_path / "tables" / f"{name}.parquet").is_file()
+        on_disk = pd.read_csv(tmp_path / "tables" / f"{name}.csv")
+        assert list(on_disk["key"]) == list(table["key"])
+        assert (f"First 2 of {len(table)} rows; the full table is in tables/{name}.csv and "
+                ".parquet beside this page.") in html
