@@ -410,25 +410,20 @@ def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None
     events = list(dict.fromkeys(data["event"]))
     nodes = _sorted_values(q["nodes"])
     designs = sorted(q["topology"].unique(), key=_design_order)
-    position = {d: k for k, d in enumerate(designs)}
     runs = list(dict.fromkeys(q["run"]))
     sizes = sorted(q["size_gb"].dropna().unique())
     series_keys = [(r, s) for r in runs for s in sizes]
     panels = [(n, e) for n in nodes for e in events]
     fig, axes = _grid(len(panels), ncols=min(len(events), 2 if len(designs) > 8 else 4),
                       width=max(3.2, 0.28 * len(designs) + 1.2), height=2.8)
-    # Series at one design are spread sideways so their bars do not hide each other; a single
-    # series is not moved at all.
-    step = 0.6 / max(1, len(series_keys))
     for ax, (n, event) in zip(axes, panels, strict=True):
         part = _of(q, "nodes", n)
         part = part[part["event"] == event]
-        for i, (run, size) in enumerate(series_keys):
+        here, placed = panel_layout(part, series_keys)
+        position = {d: k for k, d in enumerate(here)}
+        for run, size, offset in placed:
             series = part[(part["run"] == run) & (part["size_gb"] == size)]
-            if series.empty:
-                continue
             x = series["topology"].map(position).astype(float)
-            offset = (i - (len(series_keys) - 1) / 2) * step
             label = f"{int(size)} GB" + (f" ({run})" if several_runs else "")
             # One run: colour and marker both follow the size. Several: colour is the size
             # and the marker the run, so one size reads the same colour in every run.
@@ -441,9 +436,9 @@ def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None
             ax.errorbar(x + offset, series["median"], yerr=[lower, upper], label=label,
                         linestyle="none", capsize=2, markersize=5, **style)
         ax.set_title(f"{event}, {_nodes_label(n)}", fontsize=8)
-        tilt = {"rotation": 0} if len(designs) <= 6 else {"rotation": 60, "ha": "right"}
-        ax.set_xticks(range(len(designs)), designs, fontsize=7, **tilt)
-        ax.set_xlim(-0.6, len(designs) - 0.4)
+        tilt = {"rotation": 0} if len(here) <= 6 else {"rotation": 60, "ha": "right"}
+        ax.set_xticks(range(len(here)), here, fontsize=7, **tilt)
+        ax.set_xlim(-0.6, max(1, len(here)) - 0.4)
     for ax in axes[::max(1, min(len(events), 2 if len(designs) > 8 else 4))]:
         ax.set_ylabel("seconds (real)")
     _legend(fig, *_handles(axes), "archive size")
@@ -451,6 +446,21 @@ def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None
                   "Median over iterations (bars: interquartile range) of bash's real time per "
                   "step and Flux overlay design (kary-K, binomial); one panel per step and node "
                   "count, one series per archive size.")]
+
+
+def panel_layout(part, series_keys: list[tuple]) -> tuple[list[str], list[tuple]]:
+    """The designs one topology panel shows and each (run, size) series' sideways offset.
+
+    Only what the panel holds: a 6-node run's four designs are not spread over the sixteen
+    a 30-node run had, and its series are centred on their tick, not shifted aside to leave
+    room for another run's. A single series is not moved at all.
+    """
+    here = sorted(part["topology"].unique(), key=_design_order)
+    present = [(run, size) for run, size in series_keys
+               if ((part["run"] == run) & (part["size_gb"] == size)).any()]
+    step = 0.6 / max(1, len(present))
+    return here, [(run, size, (i - (len(present) - 1) / 2) * step)
+                  for i, (run, size) in enumerate(present)]
 
 
 def _design_order(name: str) -> tuple:
