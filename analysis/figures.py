@@ -305,9 +305,12 @@ def event_spread(tables: dict, out_dir: Path, context: dict | None = None) -> li
             ax.set_xticks(range(len(images)), ticks, fontsize=7, **_tilt(ticks, 2.8))
     axes[0].set_ylabel("last - first (s)")
     _legend(fig, *_handles(axes[:1]), "run")
-    return [_save(fig, out_dir, "event_spread", title,
-                  "For each image and event, the time between the first and the last pod to "
-                  "reach it; one panel per event, one line per run.")]
+    caption = ("For each image and event, the time between the first and the last pod to "
+               "reach it; one panel per event, one line per run.")
+    if _whole_seconds(data, ("first", "last")):
+        caption += (" The events' timestamps are whole seconds, so spreads are too: 0 means "
+                    "within the same second.")
+    return [_save(fig, out_dir, "event_spread", title, caption)]
 
 
 def _short(name: str, width: int = 30) -> str:
@@ -372,16 +375,17 @@ def pull_vs_started(tables: dict, out_dir: Path, context: dict | None = None) ->
     if streaming:
         caption += (f" {', '.join(streaming)} used image streaming, which moves part of the "
                     "pull's cost to the container's start: compare the time to Started.")
-    if any(m == "time_to_started_seconds" for m, _ in measures) and _whole_seconds(fresh):
+    if (any(m == "time_to_started_seconds" for m, _ in measures)
+            and _whole_seconds(fresh, ("pulling_at", "started_at"))):
         caption += (" The events' timestamps are whole seconds, so times to Started are too: "
                     "one shorter than a second reads 0 or 1, and may fall below the pull time.")
     return [_save(fig, out_dir, "pull_vs_started", title, caption)]
 
 
-def _whole_seconds(pulls) -> bool:
-    """Whether every Pulling and Started time the times to Started come from is a whole second
-    (events.k8s.io eventTime has microseconds; core/v1 firstTimestamp only seconds)."""
-    stamps = [pulls[col].dropna() for col in ("pulling_at", "started_at")]
+def _whole_seconds(frame, columns: tuple[str, ...]) -> bool:
+    """Whether every timestamp in the columns is a whole second (events.k8s.io eventTime has
+    microseconds; core/v1 firstTimestamp only seconds), so differences of them are too."""
+    stamps = [frame[col].dropna() for col in columns]
     return all((s == s.dt.floor("s")).all() for s in stamps)
 
 

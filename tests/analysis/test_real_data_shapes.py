@@ -391,8 +391,8 @@ def test_empty_times_log_in_a_run_costs_only_its_table(tmp_path) -> None:
 
 
 class TestTimeToStartedResolution:
-    """A time to Started below the pull time is the events' whole-second stamps, and the
-    caption says so; stamps with fractions of a second draw no such note."""
+    """A time to Started below the pull time, or a spread of 0, is the events' whole-second
+    stamps, and the caption says so; stamps with fractions of a second draw no such note."""
 
     NOTE = "The events' timestamps are whole seconds"
 
@@ -408,3 +408,12 @@ class TestTimeToStartedResolution:
         (fig,) = figures.pull_vs_started({**tables, "pulls": pulls}, tmp_path,
                                          {"streaming_runs": []})
         assert self.NOTE not in fig.caption
+
+    def test_spreads_of_whole_second_events_are_said(self, tmp_path) -> None:
+        tables = combine(load_runs([RUN1_4]))
+        (fig,) = figures.event_spread(tables, tmp_path)
+        assert fig.caption.endswith(" The events' timestamps are whole seconds, so spreads are "
+                                    "too: 0 means within the same second.")
+        finer = tables["event_spread"].assign(last=lambda t: t["last"] + pd.Timedelta("1ms"))
+        (fig,) = figures.event_spread({**tables, "event_spread": finer}, tmp_path)
+        assert "whole seconds" not in fig.caption
