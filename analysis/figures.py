@@ -305,9 +305,12 @@ def event_spread(tables: dict, out_dir: Path, context: dict | None = None) -> li
             ax.set_xticks(range(len(images)), ticks, fontsize=7, **_tilt(ticks, 2.8))
     axes[0].set_ylabel("last - first (s)")
     _legend(fig, *_handles(axes[:1]), "run")
-    return [_save(fig, out_dir, "event_spread", title,
-                  "For each image and event, the time between the first and the last pod to "
-                  "reach it; one panel per event, one line per run.")]
+    caption = ("For each image and event, the time between the first and the last pod to "
+               "reach it; one panel per event, one line per run.")
+    if _whole_seconds(data, ("first", "last")):
+        caption += (" The events' timestamps are whole seconds, so spreads are too: 0 means "
+                    "within the same second.")
+    return [_save(fig, out_dir, "event_spread", title, caption)]
 
 
 def _short(name: str, width: int = 30) -> str:
@@ -372,7 +375,18 @@ def pull_vs_started(tables: dict, out_dir: Path, context: dict | None = None) ->
     if streaming:
         caption += (f" {', '.join(streaming)} used image streaming, which moves part of the "
                     "pull's cost to the container's start: compare the time to Started.")
+    if (any(m == "time_to_started_seconds" for m, _ in measures)
+            and _whole_seconds(fresh, ("pulling_at", "started_at"))):
+        caption += (" The events' timestamps are whole seconds, so times to Started are too: "
+                    "one shorter than a second reads 0 or 1, and may fall below the pull time.")
     return [_save(fig, out_dir, "pull_vs_started", title, caption)]
+
+
+def _whole_seconds(frame, columns: tuple[str, ...]) -> bool:
+    """Whether every timestamp in the columns is a whole second (events.k8s.io eventTime has
+    microseconds; core/v1 firstTimestamp only seconds), so differences of them are too."""
+    stamps = [frame[col].dropna() for col in columns]
+    return all((s == s.dt.floor("s")).all() for s in stamps)
 
 
 _HATCHES = ("", "//", "..", "xx", "\\\\", "++", "--", "oo")
@@ -400,25 +414,20 @@ def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None
     events = list(dict.fromkeys(data["event"]))
     nodes = _sorted_values(q["nodes"])
     designs = sorted(q["topology"].unique(), key=_design_order)
-    position = {d: k for k, d in enumerate(designs)}
     runs = list(dict.fromkeys(q["run"]))
     sizes = sorted(q["size_gb"].dropna().unique())
     series_keys = [(r, s) for r in runs for s in sizes]
     panels = [(n, e) for n in nodes for e in events]
     fig, axes = _grid(len(panels), ncols=min(len(events), 2 if len(designs) > 8 else 4),
                       width=max(3.2, 0.28 * len(designs) + 1.2), height=2.8)
-    # Series at one design are spread sideways so their bars do not hide each other; a single
-    # series is not moved at all.
-    step = 0.6 / max(1, len(series_keys))
     for ax, (n, event) in zip(axes, panels, strict=True):
         part = _of(q, "nodes", n)
         part = part[part["event"] == event]
-        for i, (run, size) in enumerate(series_keys):
+        here, placed = panel_layout(part, series_keys)
+        position = {d: k for k, d in enumerate(here)}
+        for run, size, offset in placed:
             series = part[(part["run"] == run) & (part["size_gb"] == size)]
-            if series.empty:
-                continue
             x = series["topology"].map(position).astype(float)
-            offset = (i - (len(series_keys) - 1) / 2) * step
             label = f"{int(size)} GB" + (f" ({run})" if several_runs else "")
             # One run: colour and marker both follow the size. Several: colour is the size
             # and the marker the run, so one size reads the same colour in every run.
@@ -431,9 +440,9 @@ def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None
             ax.errorbar(x + offset, series["median"], yerr=[lower, upper], label=label,
                         linestyle="none", capsize=2, markersize=5, **style)
         ax.set_title(f"{event}, {_nodes_label(n)}", fontsize=8)
-        tilt = {"rotation": 0} if len(designs) <= 6 else {"rotation": 60, "ha": "right"}
-        ax.set_xticks(range(len(designs)), designs, fontsize=7, **tilt)
-        ax.set_xlim(-0.6, len(designs) - 0.4)
+        tilt = {"rotation": 0} if len(here) <= 6 else {"rotation": 60, "ha": "right"}
+        ax.set_xticks(range(len(here)), here, fontsize=7, **tilt)
+        ax.set_xlim(-0.6, max(1, len(here)) - 0.4)
     for ax in axes[::max(1, min(len(events), 2 if len(designs) > 8 else 4))]:
         ax.set_ylabel("seconds (real)")
     _legend(fig, *_handles(axes), "archive size")
@@ -441,6 +450,21 @@ def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None
                   "Median over iterations (bars: interquartile range) of bash's real time per "
                   "step and Flux overlay design (kary-K, binomial); one panel per step and node "
                   "count, one series per archive size.")]
+
+
+def panel_layout(part, series_keys: list[tuple]) -> tuple[list[str], list[tuple]]:
+    """The designs one topology panel shows and each (run, size) series' sideways offset.
+
+    Only what the panel holds: a 6-node run's four designs are not spread over the sixteen
+    a 30-node run had, and its series are centred on their tick, not shifted aside to leave
+    room for another run's. A single series is not moved at all.
+    """
+    here = sorted(part["topology"].unique(), key=_design_order)
+    present = [(run, size) for run, size in series_keys
+               if ((part["run"] == run) & (part["size_gb"] == size)).any()]
+    step = 0.6 / max(1, len(present))
+    return here, [(run, size, (i - (len(present) - 1) / 2) * step)
+                  for i, (run, size) in enumerate(present)]
 
 
 def _design_order(name: str) -> tuple:
@@ -475,7 +499,8 @@ def osu_wall_scaling(tables: dict, out_dir: Path, context: dict | None = None) -
             ax.plot(series["nodes"].astype(float), series["wall_seconds"], label=label,
                     linewidth=1.1, markersize=4.5, **series_style(i))
         ax.set(xscale="log", yscale="log", xlabel="nodes")
-        ax.set_title(f"{cls} ({part['benchmark'].nunique()} benchmarks)", fontsize=9)
+        count = part["benchmark"].nunique()
+        ax.set_title(f"{cls} ({count} benchmark{'' if count == 1 else 's'})", fontsize=9)
         ticks = sorted(part["nodes"].dropna().unique())
         ax.set_xticks([float(t) for t in ticks], [str(int(t)) for t in ticks])
         ax.xaxis.set_minor_locator(plt.NullLocator())

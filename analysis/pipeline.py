@@ -173,7 +173,8 @@ def write_report(paths: list[Path] | list[RunArg], out: Path, force: bool = Fals
                  by: str | None = None) -> Report:
     """`report`, also returning the warnings the page shows (the CLI prints them too)."""
     from analysis.compare import compare_runs
-    from analysis.report import build_report
+    from analysis.report import build_report, headline
+    from analysis.tables import write_table
 
     datas = load_runs(paths, nodes)
     # Refuse incomparable runs before anything is written under `out`.
@@ -182,8 +183,14 @@ def write_report(paths: list[Path] | list[RunArg], out: Path, force: bool = Fals
     result = analyze(paths, out, datas=datas)
     warnings = [line for d in datas for line in warnings_of(d)]
     warnings += [f"figure {s.name} not drawn: {s.reason}" for s in result.skipped]
+    # The page shows the first rows of long tables; these two exist only here, so they are
+    # written beside the others for the rest.
+    heads = headline(datas)
+    result.written += write_table(heads, out / "tables", "headline")
+    if comparison is not None:
+        result.written += write_table(comparison.rows, out / "tables", "comparison")
     page = build_report(result.datas, result.tables, result.figures, comparison,
-                        warnings=warnings, skipped=result.skipped)
+                        warnings=warnings, skipped=result.skipped, heads=heads)
     target = out / "report.html"
     target.write_text(page, encoding="utf-8")
     return Report(target, warnings, result)

@@ -136,13 +136,16 @@ def _columns_html(df) -> str:
     return f'<dl class="columns">{items}</dl>'
 
 
-def _table_html(df, caption: str, explain: bool = True) -> str:
+def _table_html(df, caption: str, explain: bool = True, file: str | None = None) -> str:
+    """A table of at most MAX_ROWS rows; a longer one names the file that holds it whole."""
     shown = df.head(MAX_ROWS).copy()
     for col in shown.columns:
         if shown[col].dtype.kind not in "fc":  # nullable ints/bools print <NA>; show blank
             shown[col] = shown[col].astype(object).where(shown[col].notna(), "")
-    note = (f'<p class="note">First {MAX_ROWS} of {len(df)} rows; the full table is in the '
-            "Parquet/CSV output.</p>") if len(df) > MAX_ROWS else ""
+    where = (f"tables/{file}.csv and .parquet beside this page" if file
+             else "the Parquet/CSV output")
+    note = (f'<p class="note">First {MAX_ROWS} of {len(df)} rows; the full table is in '
+            f"{html.escape(where)}.</p>") if len(df) > MAX_ROWS else ""
     body = shown.to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.4g}",
                          escape=True)
     return (f"<h3>{html.escape(caption)}</h3>{body}{note}"
@@ -223,18 +226,43 @@ def headline(datas):
 
 def _headline_only(obs):
     """The numbers a study is quoted by: every pull metric, the distribution step of each
-    design, OSU at the largest cluster, the job's wall time and the figures of merit. The rest
-    is in the tables and the comparison."""
+    design, each OSU benchmark at its largest cluster, the job's wall time and the figures of
+    merit. The rest is in the tables and the comparison."""
     metric, key = obs["metric"], obs["key"]
     keep = metric.isin(["pull_seconds", "time_to_started_seconds", "app_fom"])
     keep |= (metric == "topology_seconds") & key.str.startswith("distribute-all-nodes ")
     keep |= (metric == "app_seconds") & key.str.endswith(" fluxsubmit")
-    osu = metric == "osu_wall_seconds"
+    osu = (metric == "osu_wall_seconds") & obs["value"].notna()
     if osu.any():
-        nodes = key[osu].str.rsplit("nodes=", n=1).str[1]
-        largest = nodes == max(nodes, key=lambda n: int(n) if n.isdigit() else -1)
+        # Each benchmark at the largest cluster it finished on: one that stopped finishing at
+        # 16 nodes is quoted at 8 (its key says so), not left out of the summary.
+        parts = key[osu].str.rsplit(" nodes=", n=1)
+        bench = parts.str[0]
+        nodes = parts.str[1].map(lambda n: int(n) if n.isdigit() else -1)
+        largest = nodes == nodes.groupby(bench).transform("max")
         keep |= osu & largest.reindex(obs.index, fill_value=False)
     return obs[keep]
+
+
+# What the headline table holds of each metric, in the order a reader meets them.
+_HEADLINE_PARTS = {
+    "pull_seconds": "the kubelet's pull time of every studied image",
+    "time_to_started_seconds": "the time from Pulling to Started of every studied image",
+    "topology_seconds": "the distribution step of each overlay design",
+    "osu_wall_seconds": "each OSU benchmark's wall time at the largest cluster it finished on",
+    "app_seconds": "each application's job wall time (fluxsubmit)",
+    "app_fom": "the applications' figures of merit",
+}
+
+
+def headline_note(heads, compared: bool) -> str:
+    """The caption of the headline table, naming only the metrics it shows (and the comparison
+    only when the page has one)."""
+    shown = [text for metric, text in _HEADLINE_PARTS.items()
+             if (heads["metric"] == metric).any()]
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    where = "the tables and the comparison" if compared else "the tables"
+    return f"{listed[0].upper()}{listed[1:]}; every metric is in {where}."
 
 
 def completeness_summary(data):
@@ -258,8 +286,8 @@ def completeness_summary(data):
 
 
 def build_report(datas, tables: dict, figures, comparison=None, warnings: list[str] | None = None,
-                 skipped=None) -> str:
-    """The report page as a string."""
+                 skipped=None, heads=None) -> str:
+    """The report page as a string; `heads` is `headline(datas)` when the caller has it."""
     import pandas as pd
 
     labels = ", ".join(d.label for d in datas)
@@ -274,12 +302,11 @@ def build_report(datas, tables: dict, figures, comparison=None, warnings: list[s
     ]
     ran = pd.DataFrame([what_ran(d) for d in datas])
     parts.append(_table_html(ran, "What ran"))
-    heads = headline(datas)
+    heads = headline(datas) if heads is None else heads
     if not heads.empty:
-        parts.append(_table_html(heads, "Headline medians (95% bootstrap CI)"))
-        parts.append('<p class="note">Pull times, the distribution step of each design, OSU at '
-                     "the largest cluster, the job's wall time and the figures of merit; every "
-                     "metric is in the tables and the comparison.</p>")
+        parts.append(_table_html(heads, "Headline medians (95% bootstrap CI)", file="headline"))
+        note = headline_note(heads, compared=comparison is not None)
+        parts.append(f'<p class="note">{html.escape(note)}</p>')
     for data in datas:
         summary = completeness_summary(data)
         if not summary.empty:
@@ -302,7 +329,7 @@ def build_report(datas, tables: dict, figures, comparison=None, warnings: list[s
                                    comparison.experiment_differences, folded=False))
         parts.append(_doc_html("Stack configuration differences", comparison.config_differences,
                                folded=False))
-        parts.append(_table_html(comparison.rows, "Shared metrics"))
+        parts.append(_table_html(comparison.rows, "Shared metrics", file="comparison"))
     parts.append("<h2>Figures</h2>")
     parts.extend(_figure_html(f) for f in figures)
     for s in skipped or []:
@@ -325,7 +352,7 @@ def build_report(datas, tables: dict, figures, comparison=None, warnings: list[s
             if name == "completeness" and (df["status"] != "ok").any():
                 df = df[df["status"] != "ok"]
                 caption += " (rows that are not ok)"
-            parts.append(_table_html(df, caption))
+            parts.append(_table_html(df, caption, file=name))
     parts.append("<h2>Configuration</h2>")
     for data in datas:
         parts.append(f"<h3>{html.escape(data.label)}</h3>")

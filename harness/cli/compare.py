@@ -48,6 +48,10 @@ def _human_tables(result):
     b = zip(rows["median_b"], rows["ci_low_b"], rows["ci_high_b"], strict=True)
     metrics = pd.DataFrame({
         "run": rows["run"], "metric": rows["metric"], "key": rows["key"],
+        # How many observations each side has: a p of 1 and a delta of -1 from one value
+        # against one are no finding, and the reader must see that beside them.
+        f"n {result.baseline}/run": [f"{a}/{b}" for a, b in zip(rows["n_a"], rows["n_b"],
+                                                                 strict=True)],
         f"median {result.baseline} [95% CI]": [_ci(*v) for v in a],
         "median run [95% CI]": [_ci(*v) for v in b],
         "ratio": rows["ratio"].map(_num),

@@ -39,3 +39,35 @@ def test_parallel_draws_the_same_figures(tmp_path) -> None:
     assert [(f.title, f.caption) for f in forked] == [(f.title, f.caption) for f in serial]
     assert skipped_forked == skipped_serial
     assert all(f.png.is_file() and f.svg.is_file() for f in forked)
+
+
+def test_osu_panels_count_their_benchmarks(tmp_path) -> None:
+    """Each scaling-class panel says how many benchmarks it holds, in words that agree."""
+    import re
+
+    (data,) = load_runs([OSU])
+    (fig,) = figures.osu_wall_scaling(combine([data]), tmp_path)
+    titles = re.findall(r">([a-z]+ \(\d+ benchmarks?\))<", fig.svg.read_text())
+    assert titles == ["superlinear (4 benchmarks)", "growing (3 benchmarks)",
+                      "flat (14 benchmarks)", "insufficient (1 benchmark)"]
+
+
+class TestTopologyPanels:
+    """A topology panel shows the designs its node count ran, with its own series centred on
+    each tick: a 6-node run beside a 30-node one is not squeezed into a quarter of its panel."""
+
+    def test_each_panel_its_own_designs_and_centred_series(self) -> None:
+        import pandas as pd
+
+        part = pd.DataFrame({"run": ["six"] * 4, "size_gb": [1, 1, 2, 2],
+                             "topology": ["kary-2", "binomial", "kary-2", "binomial"]})
+        keys = [("six", 1), ("six", 2), ("thirty", 1), ("thirty", 2)]
+        designs, placed = figures.panel_layout(part, keys)
+        assert designs == ["binomial", "kary-2"]
+        assert placed == [("six", 1, -0.15), ("six", 2, 0.15)]
+
+    def test_one_series_is_not_moved(self) -> None:
+        import pandas as pd
+
+        part = pd.DataFrame({"run": ["r"], "size_gb": [1], "topology": ["kary-10"]})
+        assert figures.panel_layout(part, [("r", 1), ("r", 2)]) == (["kary-10"], [("r", 1, 0.0)])

@@ -120,16 +120,20 @@ class TestWholeFiles:
         (clean,) = load_runs([RUN1_4])
         assert data.ingest_stats["malformed"] == clean.ingest_stats["malformed"]
         assert len(data.table("pulls")) == len(clean.table("pulls"))
-        assert f"{run / 'events.jsonl'} starts with a UTF-8 byte-order mark" in warnings_of(data)[0]
+        assert warnings_of(data)[0] == (f"r: {run / 'events.jsonl'} starts with a UTF-8 "
+                                        "byte-order mark (skipped; the events after it were "
+                                        "read)")
 
     def test_directory_named_like_an_event_file(self, tmp_path) -> None:
         run = tmp_path / "r"
         shutil.copytree(RUN1_4, run)
         (run / "events-size-4-extra.json").mkdir()
         (data,) = load_runs([run])
-        assert len(data.table("pulls")) > 0
-        assert warnings_of(data)[0].startswith(
-            f"r: {run / 'events-size-4-extra.json'}: a directory named like an event file")
+        (clean,) = load_runs([RUN1_4])
+        assert len(data.table("pulls")) == len(clean.table("pulls"))
+        assert warnings_of(data)[0] == (
+            f"r: {run / 'events-size-4-extra.json'}: a directory named like an event file; "
+            "skipped (pass it as a run directory to read what it holds)")
 
 
 class TestInputsAsUsersHaveThem:
@@ -384,3 +388,32 @@ def test_empty_times_log_in_a_run_costs_only_its_table(tmp_path) -> None:
     assert warnings_of(data) == [
         f"run1: {run / 'times.log'}: got 'an empty file'; expected a CSV table with the header "
         "METRIC,TIME_SECONDS,SIZE_NODES; left out"]
+
+
+class TestTimeToStartedResolution:
+    """A time to Started below the pull time, or a spread of 0, is the events' whole-second
+    stamps, and the caption says so; stamps with fractions of a second draw no such note."""
+
+    NOTE = "The events' timestamps are whole seconds"
+
+    def test_whole_second_events_are_said(self, tmp_path) -> None:
+        tables = combine(load_runs([RUN1_4]))
+        (fig,) = figures.pull_vs_started(tables, tmp_path, {"streaming_runs": []})
+        assert self.NOTE in fig.caption
+
+    def test_sub_second_events_are_not(self, tmp_path) -> None:
+        tables = combine(load_runs([RUN1_4]))
+        pulls = tables["pulls"].copy()
+        pulls["started_at"] = pulls["started_at"] + pd.Timedelta("250ms")
+        (fig,) = figures.pull_vs_started({**tables, "pulls": pulls}, tmp_path,
+                                         {"streaming_runs": []})
+        assert self.NOTE not in fig.caption
+
+    def test_spreads_of_whole_second_events_are_said(self, tmp_path) -> None:
+        tables = combine(load_runs([RUN1_4]))
+        (fig,) = figures.event_spread(tables, tmp_path)
+        assert fig.caption.endswith(" The events' timestamps are whole seconds, so spreads are "
+                                    "too: 0 means within the same second.")
+        finer = tables["event_spread"].assign(last=lambda t: t["last"] + pd.Timedelta("1ms"))
+        (fig,) = figures.event_spread({**tables, "event_spread": finer}, tmp_path)
+        assert "whole seconds" not in fig.caption

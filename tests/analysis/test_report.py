@@ -126,3 +126,65 @@ def test_warnings_and_skipped_figures_are_on_the_page(tmp_path: Path) -> None:
     for line in written.warnings:
         assert f"<li>{line}</li>" in html.replace("&#x27;", "'")
     assert "<b>Pull time vs image size (log axes)</b> not drawn: no image size is known" in html
+
+
+class TestHeadlineNote:
+    """The caption under the headline medians names what the table holds, nothing else: a
+    pull study's page does not promise overlay designs, OSU or figures of merit."""
+
+    def test_pull_runs_name_pulls_only(self, page: Path) -> None:
+        html = page.read_text()
+        assert ('<p class="note">The kubelet&#x27;s pull time of every studied image, the time '
+                "from Pulling to Started of every studied image, each application&#x27;s job "
+                "wall time (fluxsubmit) and the applications&#x27; figures of merit; every "
+                "metric is in the tables and the comparison.</p>") in html
+
+    def test_one_kind_one_run(self) -> None:
+        import pandas as pd
+
+        from analysis.report import headline_note
+
+        heads = pd.DataFrame({"metric": ["osu_wall_seconds", "osu_wall_seconds"]})
+        assert headline_note(heads, compared=False) == (
+            "Each OSU benchmark's wall time at the largest cluster it finished on; every "
+            "metric is in the tables.")
+
+
+def test_each_osu_benchmark_is_quoted_at_its_largest_cluster() -> None:
+    """The fixture's osu_allreduce finished at 4 nodes only (its 64-node wall time is blank):
+    the summary quotes it at 4 rather than dropping it for not finishing at 64."""
+    from seed_data import OSU
+
+    from analysis.pipeline import load_runs
+    from analysis.report import headline
+
+    (data,) = load_runs([OSU])
+    wall = data.table("osu_wall").dropna(subset=["wall_seconds"])
+    heads = headline([data])
+    expected = {f"{bench} nodes={nodes}" for bench, nodes
+                in wall.groupby("benchmark")["nodes"].max().items()}
+    assert set(heads["key"]) == expected
+    assert "osu_allreduce nodes=4" in expected
+
+
+def test_long_tables_name_the_file_that_holds_them(tmp_path: Path, monkeypatch) -> None:
+    """A table cut to its first rows on the page points at a file that holds every row: the
+    comparison and the headline medians exist only in the report, so they are written too."""
+    import pandas as pd
+
+    from analysis import report as report_module
+    from analysis.compare import compare_runs
+    from analysis.pipeline import load_runs, write_report
+    from analysis.report import headline
+
+    monkeypatch.setattr(report_module, "MAX_ROWS", 2)
+    written = write_report([WITHOUT_STREAMING, STREAMING], tmp_path)
+    html = written.path.read_text()
+    datas = load_runs([WITHOUT_STREAMING, STREAMING])
+    expected = {"comparison": compare_runs(datas).rows, "headline": headline(datas)}
+    for name, table in expected.items():
+        assert (tmp_path / "tables" / f"{name}.parquet").is_file()
+        on_disk = pd.read_csv(tmp_path / "tables" / f"{name}.csv")
+        assert list(on_disk["key"]) == list(table["key"])
+        assert (f"First 2 of {len(table)} rows; the full table is in tables/{name}.csv and "
+                ".parquet beside this page.") in html

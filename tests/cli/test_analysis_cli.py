@@ -228,3 +228,18 @@ class TestInputsAndLabels:
                                    "--by", "nodes")
         assert code == 1 and out == ""
         assert err.strip() == "error: --by: got 'nodes'; expected design"
+
+
+class TestCompareTableShowsCounts:
+    """The human comparison shows how many observations stand behind each side's median."""
+
+    def test_counts_beside_medians(self) -> None:
+        from analysis.compare import compare_runs
+        from analysis.pipeline import load_runs
+        from harness.cli.compare import _human_tables
+
+        result = compare_runs(load_runs([seed.WITHOUT_STREAMING, seed.STREAMING]))
+        _, metrics = _human_tables(result)
+        rows = metrics.set_index(["metric", "key"])["n without-streaming-4/run"]
+        assert rows[("app_seconds", "amg fluxsubmit")] == "1/1"
+        assert rows[("pull_seconds", "ensemble-amg2023:spack-skylake")] == "4/4"
