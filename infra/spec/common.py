@@ -28,9 +28,10 @@ AWS_TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}", re.ASCII)
 AWS_RESERVED_PREFIX = "aws:"
 # The same labels are Kubernetes labels too: on the nodes (GKE node_config.labels, EKS node group
 # labels) and on the study's objects, as `study-harness.io/<key>` and as `<key>`. So a key is a
-# label name without prefix and a value a label value (kubernetes/apimachinery
-# pkg/util/validation/validation.go, IsQualifiedName and IsValidLabelValue: at most 63 of
-# [-A-Za-z0-9_.], starting and ending with a letter or digit; a value may be empty).
+# label name without prefix and a value a label value (kubernetes/kubernetes
+# staging/src/k8s.io/apimachinery/pkg/api/validate/content/kube.go, IsLabelKey and IsLabelValue,
+# read at HEAD 2026-12: at most 63 of [-A-Za-z0-9_.], starting and ending with a letter or digit;
+# a value may be empty).
 K8S_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 K8S_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
 K8S_RULE = ("it is also a Kubernetes label on the nodes and the study's objects: at most 63 of "

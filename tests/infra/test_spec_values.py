@@ -131,14 +131,60 @@ def test_one_line_and_invalid_input(sec, line):
     assert problems_of(sec) == [(line, True)]
 
 
-def test_aws_tags_follow_the_aws_rules():
+K8S_RULE = ("it is also a Kubernetes label on the nodes and the study's objects: at most 63 of "
+            "letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+AWS_KEY_RULE = ("an AWS tag key is 1-128 of letters, digits, spaces and _ . : / = + - @, not "
+                "starting with 'aws:'")
+AWS_VALUE_RULE = ("an AWS tag value is up to 256 of letters, digits, spaces and _ . : / = + - @, "
+                  "not starting with 'aws:'")
+
+
+@pytest.mark.parametrize(("labels", "line"), [
+    ({"aws:team": "hpc"}, f"study:cluster.labels.aws:team: 'aws:team' is not allowed; {AWS_KEY_RULE}"),
+    ({"AWS:team": "hpc"}, f"study:cluster.labels.AWS:team: 'AWS:team' is not allowed; {AWS_KEY_RULE}"),
+    ({"team": "Aws:hpc"}, f"study:cluster.labels.team: 'Aws:hpc' is not allowed; {AWS_VALUE_RULE}"),
+    ({"Team Name": "hpc"}, f"study:cluster.labels.Team Name: 'Team Name' is not allowed; {K8S_RULE}"),
+    ({"team": "HPC / MPI"}, f"study:cluster.labels.team: 'HPC / MPI' is not allowed; {K8S_RULE}"),
+    ({"t" * 64: "hpc"}, f"study:cluster.labels.{'t' * 64}: '{'t' * 64}' is not allowed; {K8S_RULE}"),
+], ids=["aws-prefix", "aws-prefix-upper", "aws-prefix-value", "space-in-key", "slash-in-value",
+        "key-past-63"])
+def test_aws_tags_follow_the_aws_and_kubernetes_rules(labels, line):
+    """EKS labels tag the AWS resources and label the nodes (node group `labels`) and the study's
+    objects, so both rule sets apply. AWS reserves "aws:" in any case as the prefix of keys and
+    values (docs.aws.amazon.com/batch/latest/userguide/tag-restrictions.html, as ECS and EC2);
+    Kubernetes label names and values: kubernetes/kubernetes
+    staging/src/k8s.io/apimachinery/pkg/api/validate/content/kube.go (IsLabelKey, IsLabelValue;
+    read at HEAD 2026-12)."""
     sec = sections("eks-6-topology")
-    sec["cluster"]["labels"] = {"aws:team": "hpc"}
-    assert problems_of(sec, "eks-6-topology") == [(
-        "study:cluster.labels.aws:team: 'aws:team' is not allowed; an AWS tag key is 1-128 of "
-        "letters, digits, spaces and _ . : / = + - @, not starting with 'aws:'", True)]
-    sec["cluster"]["labels"] = {"Team Name": "HPC / MPI"}  # AWS allows what GCP does not
+    sec["cluster"]["labels"] = labels
+    assert problems_of(sec, "eks-6-topology") == [(line, True)]
+
+
+def test_aws_tags_allow_what_gcp_labels_do_not():
+    """Upper case and '.' are AWS tags and Kubernetes labels, though no GCP label."""
+    sec = sections("eks-6-topology")
+    sec["cluster"]["labels"] = {"Team.Name": "HPC_MPI-2"}
     assert problems_of(sec, "eks-6-topology") == []
+
+
+@pytest.mark.parametrize(("sec", "line"), [
+    (gke(labels={"team": "hpc-"}),
+     f"study:cluster.labels.team: 'hpc-' is not allowed; {K8S_RULE}"),
+    (gke(labels={"team_": "hpc"}),
+     f"study:cluster.labels.team_: 'team_' is not allowed; {K8S_RULE}"),
+    (with_section(owner="bob_"),
+     "study:owner: 'bob_' is not allowed; must start and end with a letter or digit: it is also "
+     "a Kubernetes label on the nodes and the study's objects"),
+    (with_section(study="smoke-"),
+     "study:study: 'smoke-' is not allowed; string should match pattern "
+     "'^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$'"),
+], ids=["gcp-value-dash-end", "gcp-key-underscore-end", "owner-underscore-end", "study-dash-end"])
+def test_gcp_labels_are_kubernetes_labels_too(sec, line):
+    """GCP takes a label ending in '-' or '_'; the same label on a GKE node (node_config.labels)
+    or on the study namespace is refused by the API server (kubernetes/kubernetes
+    staging/src/k8s.io/apimachinery/pkg/api/validate/content/kube.go, IsLabelValue and
+    IsLabelKey; read at HEAD 2026-12)."""
+    assert problems_of(sec) == [(line, True)]
 
 
 def test_budget_and_quota_are_the_only_checks():
@@ -169,3 +215,42 @@ class TestExitCodes:
         # A structural error's line also goes to stderr; a rule's is in the JSON only.
         structural = sec["cluster"]["node_count"] is True
         assert err == (f"error: {doc['violations'][0]}\n" if structural else "")
+
+
+def _labels_in(obj, found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Every (key, value) under a `labels` or `matchLabels` mapping anywhere in `obj`."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in ("labels", "matchLabels") and isinstance(value, dict):
+                found += [(str(k), str(v)) for k, v in value.items()]
+            else:
+                _labels_in(value, found)
+    elif isinstance(obj, list):
+        for item in obj:
+            _labels_in(item, found)
+    return found
+
+
+@pytest.mark.parametrize(("stack", "labels"), [
+    ("eks-16-pulling", {"Team.Name": "HPC_MPI-2", "cost-centre": ""}),
+    ("gke-4-nightly", {"team": "hpc_mpi-2", "cost_centre": ""}),
+], ids=["eks", "gke"])
+def test_rendered_objects_carry_only_labels_kubernetes_accepts(project, stack, labels):
+    """What the spec lets through renders as labels the API server takes: every label on every
+    rendered object, the study's own included, is a label key (optionally prefixed by a DNS
+    subdomain) and a label value (kubernetes/kubernetes
+    staging/src/k8s.io/apimachinery/pkg/api/validate/content/kube.go, read at HEAD 2026-12)."""
+    from harness.plan import make_plan
+    from infra.spec.common import K8S_LABEL_NAME, K8S_LABEL_VALUE
+
+    sec = sections(stack)
+    sec["cluster"]["labels"] = labels
+    project(stack, sec)
+    plan = make_plan(stack)
+    assert plan.exit_code == 0
+    found = _labels_in(plan.manifests, [])
+    namespaced = {(f"study-harness.io/{k}", v) for k, v in labels.items()}
+    assert {*namespaced, *labels.items(), ("study", sec["study"])} <= set(found)
+    bad = [(k, v) for k, v in found
+           if not (K8S_LABEL_NAME.fullmatch(k.rpartition("/")[2]) and K8S_LABEL_VALUE.fullmatch(v))]
+    assert bad == []
