@@ -44,6 +44,17 @@ def now() -> datetime:
 
 
 @pytest.fixture(autouse=True)
+def _one_instant_per_test(monkeypatch):
+    """The validation clock holds still within a test at the real time it started (no date that
+    rots): a stack's expiry stamp is counted from it, so two plans in one test render the same
+    manifests whichever second each ran in. A test of another date sets its own."""
+    import infra.validate
+
+    started = infra.validate.clock()
+    monkeypatch.setattr(infra.validate, "clock", lambda: started)
+
+
+@pytest.fixture(autouse=True)
 def _no_user_overlay(monkeypatch, tmp_path_factory):
     """A developer's own stacks/local.yaml or STUDY_GCP_PROJECT never reaches a test's stacks."""
     monkeypatch.delenv("STUDY_GCP_PROJECT", raising=False)
