@@ -117,22 +117,7 @@ def read_text_file(path: Path) -> str:
     sdk/go/common/workspace/loaders.go, readFileStripUTF8BOM).
     """
     name = path.name
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        what = "a dangling symlink" if path.is_symlink() else "missing"
-        msg = f"{name}: {what}; point it at a stack file or remove it"
-        raise StudyError(msg) from None
-    except OSError as exc:
-        msg = f"{name}: cannot be read ({exc.strerror or exc})"
-        raise StudyError(msg) from None
-    if not stat.S_ISREG(st.st_mode):
-        msg = f"{name}: is {_file_kind(st.st_mode)}, not a regular file; a stack file is YAML text"
-        raise StudyError(msg)
-    if st.st_size > MAX_FILE_BYTES:
-        msg = (f"{name}: {st.st_size} bytes is not a stack file; at most {MAX_FILE_BYTES} bytes "
-               "of YAML text")
-        raise StudyError(msg)
+    regular_file_size(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
@@ -160,6 +145,29 @@ def read_text_file(path: Path) -> str:
         msg = f"{name}: binary data (a NUL byte at line {line}); a stack file is YAML text"
         raise StudyError(msg)
     return text
+
+
+def regular_file_size(path: Path) -> int:
+    """The size of `path` if it is a regular file small enough to be a stack file, else a
+    StudyError naming what it is (a directory, a FIFO that would block a read, a device, ...)."""
+    name = path.name
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        what = "a dangling symlink" if path.is_symlink() else "missing"
+        msg = f"{name}: {what}; point it at a stack file or remove it"
+        raise StudyError(msg) from None
+    except OSError as exc:
+        msg = f"{name}: cannot be read ({exc.strerror or exc})"
+        raise StudyError(msg) from None
+    if not stat.S_ISREG(st.st_mode):
+        msg = f"{name}: is {_file_kind(st.st_mode)}, not a regular file; a stack file is YAML text"
+        raise StudyError(msg)
+    if st.st_size > MAX_FILE_BYTES:
+        msg = (f"{name}: {st.st_size} bytes is not a stack file; at most {MAX_FILE_BYTES} bytes "
+               "of YAML text")
+        raise StudyError(msg)
+    return st.st_size
 
 
 def _file_kind(mode: int) -> str:

@@ -38,15 +38,16 @@ ClusterSpec = Annotated[GkeClusterSpec | EksClusterSpec, Field(discriminator="cl
 # within a month (the same bound as an absolute expiry; infra.validate).
 MAX_LIFETIME = timedelta(days=30)
 MIN_TTL = timedelta(minutes=10)
-_TTL = re.compile(r"(\d{1,6})([mhd])")
+# ASCII digits: \d would also take other scripts' digits ('１２h').
+TTL = re.compile(r"([0-9]{1,6})([mhd])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 def _ttl(value: object) -> timedelta:
-    if not isinstance(value, str) or not _TTL.fullmatch(value):
+    if not isinstance(value, str) or not TTL.fullmatch(value):
         msg = "must be a whole number of minutes, hours or days, e.g. '90m', '12h', '3d'"
         raise ValueError(msg)
-    m = _TTL.fullmatch(value)
+    m = TTL.fullmatch(value)
     assert m is not None
     ttl = timedelta(**{_UNITS[m[2]]: int(m[1])})
     if not MIN_TTL <= ttl <= MAX_LIFETIME:

@@ -106,6 +106,9 @@ CASES = [
     ("ttl-number", with_section(ttl=12),
      "study:ttl: '12' is not allowed; must be a whole number of minutes, hours or days, e.g. "
      "'90m', '12h', '3d'"),
+    ("ttl-fullwidth-digits", with_section(ttl="\uff11\uff12h"),
+     "study:ttl: '\uff11\uff12h' is not allowed; must be a whole number of minutes, hours or "
+     "days, e.g. '90m', '12h', '3d'"),
     ("ttl-and-expiry", with_section(expires_at="2026-12-01T00:00:00Z"),
      "study:expires_at: not allowed together with study:ttl; keep one"),
     ("no-lifetime", {k: v for k, v in sections("gke-4-nightly").items() if k != "ttl"},
