@@ -67,6 +67,18 @@ def stack_file(stack: str, root: Path | None = None) -> Path:
     return path
 
 
+def check_stack_file(stack: str, root: Path | None = None) -> None:
+    """The reader's refusals (not text, repeated keys, alias blow-up) on the stack's file, for a
+    program whose config the Pulumi CLI read; a stack without a file here is not checked."""
+    try:
+        root = root or project_dir()
+    except StudyError:
+        return  # a program run outside this project layout (an Automation API inline program)
+    path = root / "stacks" / f"Pulumi.{stack}.yaml"
+    if path.exists() or path.is_symlink():
+        load_yaml_file(path)
+
+
 def _as_config_value(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str)

@@ -178,3 +178,24 @@ def test_an_unreadable_file_is_one_line(good, monkeypatch):
     with pytest.raises(StudyError) as caught:
         read_stack_config("bad")
     assert str(caught.value) == "Pulumi.bad.yaml: cannot be read (Permission denied)"
+
+
+def test_a_plain_pulumi_up_refuses_a_repeated_key_too(good):
+    """`pulumi up` without the harness: the CLI decodes the stack file with gopkg.in/yaml.v2's
+    non-strict Unmarshal (pulumi/pulumi sdk/go/common/encoding/marshal.go, yamlMarshaler), so
+    the later of two keys reaches the program as if the file said it once. The program reads the
+    file itself and refuses it before any resource."""
+    from harness.mock_engine import run_program
+    from harness.stacks import read_stack_config
+
+    path = bad_file(good, "good")
+    config = read_stack_config("good")  # what the CLI hands over: one owner, the later one
+    lines = path.read_text().count("\n")
+    path.write_text(path.read_text() + "  study:owner: someone-else\n")
+    first = next(i for i, text in enumerate(path.read_text().splitlines(), 1)
+                 if text.startswith("  study:owner:"))
+    run = run_program("good", config, good.root / "__main__.py")
+    assert str(run.error) == (
+        f"Pulumi.good.yaml: key 'config.study:owner' appears twice, at lines {first} and "
+        f"{lines + 1}; keep one (the later would silently replace the first)")
+    assert run.resources == []
