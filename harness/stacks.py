@@ -361,10 +361,8 @@ def read_overlay(root: Path) -> dict[str, str]:
 def apply_overlay(config: dict[str, str], root: Path | None = None) -> dict[str, str]:
     """`config` with the user's project in place of the placeholder (GKE stacks only). Plan, run,
     the janitor and the Pulumi program itself all read config through here, so they agree."""
-    overlay = read_overlay(root or project_dir())
-    project = overlay.get("gcp_project")
     raw = config.get("study:cluster")
-    if project is None or not isinstance(raw, str) or not raw.startswith("{"):
+    if not isinstance(raw, str) or not raw.startswith("{"):
         return config
     try:
         cluster = json.loads(raw)
@@ -374,5 +372,10 @@ def apply_overlay(config: dict[str, str], root: Path | None = None) -> dict[str,
         return config
     if cluster.get("project") != PLACEHOLDER_PROJECT:
         return config  # a stack that names its own project keeps it
+    # Read only for a stack that uses it: a broken overlay never makes an EKS stack, or one with
+    # its own project, unreadable (the janitor must still judge them).
+    project = read_overlay(root or project_dir()).get("gcp_project")
+    if project is None:
+        return config
     cluster["project"] = project
     return {**config, "study:cluster": json.dumps(cluster)}
