@@ -190,6 +190,23 @@ def test_gcp_labels_are_kubernetes_labels_too(sec, line):
     assert problems_of(sec) == [(line, True)]
 
 
+@pytest.mark.parametrize(("stack", "price", "lines"), [
+    ("eks-6-topology", 0, [
+        "study:prices.control_plane_usd_per_hour: 0 is less than 5% of the list price 0.1450 "
+        "USD/h; no discount is that deep (a dropped digit?)"]),
+    ("gke-4-nightly", 0.0001, [
+        "study:prices.control_plane_usd_per_hour: 0.0001 is less than 5% of the list price "
+        "0.1000 USD/h; no discount is that deep (a dropped digit?)"]),
+    ("gke-4-nightly", 0, []),
+], ids=["eks-free", "gke-typo", "gke-free-tier"])
+def test_a_control_plane_price_cut_is_refused_but_the_gke_free_tier(stack, price, lines):
+    """EKS bills every cluster 0.10 USD/h plus its NAT gateway (aws.amazon.com/eks/pricing);
+    GKE's free tier covers one zonal cluster per billing account
+    (cloud.google.com/kubernetes-engine/pricing), so only there is zero a real price."""
+    sec = with_section(stack, prices={"control_plane_usd_per_hour": price})
+    assert problems_of(sec, stack) == [(line, True) for line in lines]
+
+
 def test_budget_and_quota_are_the_only_checks():
     """Exit 3 is for a valid stack that does not fit its budget or declared quota."""
     short = problems_of(with_section(budget={"usd": 0.01}))
