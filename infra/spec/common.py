@@ -97,6 +97,15 @@ def _labels(labels: dict[str, str], rules, reserved_prefix: str = "") -> dict[st
     return labels
 
 
+def ascii_name(v: str) -> str:
+    """`v` if it is ASCII: the field patterns' `\\d` also matches other scripts' digits ('１'),
+    and region, zone and version names reach the cloud as written."""
+    if not v.isascii():
+        msg = "must be written in ASCII letters and digits, as the cloud names it"
+        raise ValueError(msg)
+    return v
+
+
 class Strict(BaseModel):
     """Base for every spec model: unknown keys are errors, values are immutable once loaded.
 

@@ -207,6 +207,48 @@ def test_a_control_plane_price_cut_is_refused_but_the_gke_free_tier(stack, price
     assert problems_of(sec, stack) == [(line, True) for line in lines]
 
 
+def eks(**cluster) -> dict:
+    sec = sections("eks-6-topology")
+    sec["cluster"].update(cluster)
+    return sec
+
+
+ASCII = "must be written in ASCII letters and digits, as the cloud names it"
+
+
+@pytest.mark.parametrize(("stack", "sec", "line"), [
+    ("gke-4-nightly", gke(machine_type="n1-standard-4\n"),
+     "study:cluster.machine_type: 'n1-standard-4\\n' is not allowed; expected "
+     "<family>-<class>-<vcpus>, e.g. n1-standard-16"),
+    ("gke-4-nightly", gke(machine_type="n1-standard-\uff14"),
+     "study:cluster.machine_type: 'n1-standard-\uff14' is not allowed; expected "
+     "<family>-<class>-<vcpus>, e.g. n1-standard-16"),
+    ("gke-4-nightly", gke(region="us-central\uff11"),
+     f"study:cluster.region: 'us-central\uff11' is not allowed; {ASCII}"),
+    ("eks-6-topology", eks(zones=["us-east-2a\n", "us-east-2b"]),
+     "study:cluster.zones: ['us-east-2a\\n', 'us-east-2b'] is not allowed; 'us-east-2a\n' is "
+     "not an availability zone name, e.g. us-east-2a"),
+    ("eks-6-topology", eks(zone="us-east-\uff12a"),
+     f"study:cluster.zone: 'us-east-\uff12a' is not allowed; {ASCII}"),
+    ("eks-6-topology", with_section("eks-6-topology", results={"bucket": "team-results\n"}),
+     "study:results.bucket: 'team-results\\n' is not allowed; must be 3-63 lowercase letters, "
+     "digits, '-' or '.', starting and ending with a letter or digit"),
+    ("gke-4-nightly", with_section(results={"bucket": "team-google-results"}),
+     "study:results.bucket: 'team-google-results' is not allowed; must not contain 'google' "
+     "(reserved by Cloud Storage)"),
+    ("gke-4-nightly", with_section(guard={"grace": "\uff11\uff15m"}),
+     "study:guard.grace: '\uff11\uff15m' is not allowed; not a duration; use a whole number "
+     "with s, m or h (e.g. 15m)"),
+], ids=["machine-newline", "machine-fullwidth", "region-fullwidth", "zones-newline",
+        "zone-fullwidth", "bucket-newline", "bucket-google", "grace-fullwidth"])
+def test_names_sent_to_the_cloud_are_exactly_what_it_names(stack, sec, line):
+    """A value sent as written (machine type, zone, bucket) is refused unless the whole of it
+    is the cloud's form: Python's `$` matches before a final newline and `\\d` takes
+    other scripts' digits, which int() reads. Cloud Storage refuses bucket names containing
+    "google" (cloud.google.com/storage/docs/buckets, "Bucket naming requirements")."""
+    assert problems_of(sec, stack) == [(line, True)]
+
+
 def test_budget_and_quota_are_the_only_checks():
     """Exit 3 is for a valid stack that does not fit its budget or declared quota."""
     short = problems_of(with_section(budget={"usd": 0.01}))
