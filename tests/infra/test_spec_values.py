@@ -316,3 +316,15 @@ def test_rendered_objects_carry_only_labels_kubernetes_accepts(project, stack, l
     bad = [(k, v) for k, v in found
            if not (K8S_LABEL_NAME.fullmatch(k.rpartition("/")[2]) and K8S_LABEL_VALUE.fullmatch(v))]
     assert bad == []
+
+
+def test_a_value_the_program_refuses_is_invalid_input_too(project, cli, tmp_path):
+    """The derived bucket `study-results-<project>` is checked where the program names it; a
+    project whose bucket Cloud Storage would refuse ("google" in it) is a mistake in the stack
+    file, exit 1 like the validator's own, not a failed check (3)."""
+    project("google-proj", gke(project="my-google-proj"))
+    code, out, err = cli("plan", "google-proj", "--json", "--manifests", str(tmp_path / "m"))
+    assert code == 1
+    assert json.loads(out)["violations"] == [
+        "study:cluster.project: the results bucket name 'study-results-my-google-proj' must not "
+        "contain 'google' (reserved by Cloud Storage); set study:results.bucket to a valid name"]
