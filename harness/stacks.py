@@ -119,6 +119,10 @@ MAX_FILE_BYTES = 1 << 20
 # node graph (where an alias is one shared node) before anything is constructed.
 MAX_ALIASES = 100
 MAX_EXPANDED_NODES = 100_000
+# Nodes as written (an alias counts once), counted while the file is composed: the shipped stacks
+# hold a few hundred, and the pure-Python composer takes seconds and hundreds of MB for the
+# half-million a 1 MiB flow list holds, so a file past this is refused before it is composed.
+MAX_WRITTEN_NODES = 20_000
 
 
 def read_text_file(path: Path) -> str:
@@ -208,6 +212,10 @@ def load_yaml_text(text: str, name: str) -> Any:
             return None
         _check_nodes(node, name)
         return loader.construct_document(node)
+    except _TooManyNodes:
+        msg = (f"{name}: more than {MAX_WRITTEN_NODES} YAML nodes; a stack file holds a few "
+               "hundred")
+        raise StudyError(msg) from None
     except yaml.YAMLError as exc:
         msg = f"{name}: not valid YAML: {_yaml_problem(exc)}"
         raise StudyError(msg) from None
@@ -218,9 +226,23 @@ def load_yaml_text(text: str, name: str) -> Any:
         loader.dispose()
 
 
-# The pure-Python loader: its messages and marks are the ones users see (libyaml words them
-# differently), and a stack file is a few kilobytes.
-_Loader = yaml.SafeLoader
+class _TooManyNodes(Exception):
+    pass
+
+
+class _Loader(yaml.SafeLoader):
+    """The pure-Python safe loader (its messages and marks are the ones users see; libyaml words
+    them differently), stopping once the file holds more nodes than a stack file can."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._composed = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        self._composed += 1
+        if self._composed > MAX_WRITTEN_NODES:
+            raise _TooManyNodes
+        return super().compose_node(parent, index)
 
 
 def _check_nodes(root: yaml.Node, name: str) -> None:
