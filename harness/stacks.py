@@ -238,7 +238,7 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._composed = 0
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent: Any, index: Any) -> Any:
         self._composed += 1
         if self._composed > MAX_WRITTEN_NODES:
             raise _TooManyNodes
