@@ -10,22 +10,13 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from harness.errors import SpecError, StudyError
 
-# A lifetime as `study:ttl` writes it: a whole number of minutes, hours or days.
-TTL = re.compile(r"([0-9]{1,6})([mhd])")  # ASCII digits: \d also takes other scripts' digits
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-MIN_TTL = timedelta(minutes=10)  # shorter than any cluster takes to come up
-MAX_TTL = timedelta(days=30)  # a forgotten cluster is destroyed within a month
-# GCP project ids: 6-30 lowercase letters, digits or hyphens, a letter first, no hyphen last
-# (cloud.google.com/resource-manager/docs/creating-managing-projects, "Project ID").
-GCP_PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
-OWNER = re.compile(r"[a-z0-9_-]{1,63}")  # a GCP label value (the owner is a label), not empty
 
 
 @dataclass(frozen=True)
@@ -38,14 +29,17 @@ class NewStack:
 
 def parse_ttl(text: str, option: str = "--ttl") -> timedelta:
     """'12h' -> 12 hours, or a one-line StudyError naming the option, the value and the rule."""
+    from infra.spec import MAX_LIFETIME, MIN_TTL, TTL, ttl_text  # the spec's rule, stated once
+
     m = TTL.fullmatch(text)
     if m is None:
         msg = (f"{option} {text!r}: not a lifetime; a whole number of minutes, hours or days, "
                "e.g. 90m, 12h, 3d")
         raise StudyError(msg)
     ttl = timedelta(**{_UNITS[m[2]]: int(m[1])})
-    if not MIN_TTL <= ttl <= MAX_TTL:
-        msg = f"{option} {text}: not allowed; between 10m and 30d"
+    if not MIN_TTL <= ttl <= MAX_LIFETIME:
+        msg = (f"{option} {text}: not allowed; between {ttl_text(MIN_TTL)} and "
+               f"{ttl_text(MAX_LIFETIME)}")
         raise StudyError(msg)
     return ttl
 
@@ -90,10 +84,17 @@ def _source_config(yaml, source: str, src: Path):
     one-line StudyError: any stack may be copied, so the source is input like any other."""
     from ruamel.yaml.error import YAMLError
 
-    from harness.stacks import _yaml_problem
+    from harness.stacks import _yaml_problem, load_yaml_text, regular_file_size
 
     try:
-        doc = yaml.load(src.read_text(encoding="utf-8"))
+        # A FIFO or a device would block or flood a plain read: the one reader's refusals first.
+        regular_file_size(src)
+    except StudyError as exc:
+        msg = f"--from {source}: {exc}"
+        raise StudyError(msg) from None
+    try:
+        text = src.read_text(encoding="utf-8")
+        doc = yaml.load(text)
     except UnicodeDecodeError as exc:
         msg = f"--from {source}: {src.name} is not UTF-8 text (byte {exc.start}); fix it"
         raise StudyError(msg) from None
@@ -102,6 +103,11 @@ def _source_config(yaml, source: str, src: Path):
         raise StudyError(msg) from None
     except YAMLError as exc:
         msg = f"--from {source}: {src.name} is not a stack file: {_yaml_problem(exc)}"
+        raise StudyError(msg) from None
+    try:  # aliases that blow up are refused naming the source, not the copy made of it
+        load_yaml_text(text, src.name)
+    except StudyError as exc:
+        msg = f"--from {source}: {exc}"
         raise StudyError(msg) from None
     config = doc.get("config") if isinstance(doc, dict) else None
     cluster = config.get("study:cluster") if isinstance(config, dict) else None
@@ -121,6 +127,7 @@ def create(stack: str, source: str, project: str | None, owner: str, ttl: str | 
     from harness.paths import stack_name
     from harness.plan import load_and_validate
     from harness.stacks import project_dir, stack_file
+    from infra.spec.common import GCP_PROJECT_ID, K8S_LABEL_VALUE, LABEL_VALUE
     from infra.validate import STACK_NAME, STACK_NAME_RULE, clock
 
     root = root or project_dir()
@@ -134,9 +141,13 @@ def create(stack: str, source: str, project: str | None, owner: str, ttl: str | 
     if dest.exists():
         msg = f"stack '{stack}' exists ({dest}); pick another name, or edit that file"
         raise StudyError(msg)
-    if not OWNER.fullmatch(owner):
+    if not owner or not LABEL_VALUE.fullmatch(owner):
         msg = (f"--owner {owner!r}: not allowed; lowercase letters, digits, '_' or '-', at most "
                "63 characters (it becomes a label on every resource)")
+        raise StudyError(msg)
+    if not K8S_LABEL_VALUE.fullmatch(owner):
+        msg = (f"--owner {owner!r}: not allowed; must start and end with a letter or digit (it "
+               "is also a Kubernetes label on the nodes and the study's objects)")
         raise StudyError(msg)
     now = now or clock()
     lifetime = lifetime_config(ttl, expires_at, now, _ttl_is_a_key())
@@ -150,7 +161,7 @@ def create(stack: str, source: str, project: str | None, owner: str, ttl: str | 
             msg = (f"--project: required for a GKE stack ({source}): the GCP project to create "
                    "the cluster in")
             raise StudyError(msg)
-        if not GCP_PROJECT.fullmatch(project):
+        if not GCP_PROJECT_ID.fullmatch(project):
             msg = (f"--project {project!r}: not a GCP project id; 6-30 lowercase letters, digits "
                    "or '-', starting with a letter, not ending with '-'")
             raise StudyError(msg)

@@ -85,6 +85,9 @@ class Plan:
     manifests: list[dict] = field(default_factory=list)
     manifest_problems: list[str] = field(default_factory=list)
     exports: dict[str, Any] = field(default_factory=dict)
+    # The program refused the stack's values (a SpecError: a derived bucket name, a disk label):
+    # invalid input like the validator's own, not a failed check.
+    program_refused: bool = False
 
     @property
     def violations(self) -> list[str]:
@@ -126,7 +129,8 @@ class Plan:
         """0 valid and within budget and quota, 1 the stack file is wrong, 3 a check failed."""
         if self.ok:
             return 0
-        return 1 if any(p.invalid_input for p in self.report.errors) else 3
+        invalid = self.program_refused or any(p.invalid_input for p in self.report.errors)
+        return 1 if invalid else 3
 
     def to_json(self) -> dict[str, Any]:
         est = self.report.estimate
@@ -283,6 +287,7 @@ def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None) -> 
     if run.error is not None:
         if isinstance(run.error, SpecError):
             plan.manifest_problems += run.error.problems
+            plan.program_refused = True
             return plan
         raise run.error
     plan.exports = run.exports

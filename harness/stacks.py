@@ -67,6 +67,18 @@ def stack_file(stack: str, root: Path | None = None) -> Path:
     return path
 
 
+def check_stack_file(stack: str, root: Path | None = None) -> None:
+    """The reader's refusals (not text, repeated keys, alias blow-up) on the stack's file, for a
+    program whose config the Pulumi CLI read; a stack without a file here is not checked."""
+    try:
+        root = root or project_dir()
+    except StudyError:
+        return  # a program run outside this project layout (an Automation API inline program)
+    path = root / "stacks" / f"Pulumi.{stack}.yaml"
+    if path.exists() or path.is_symlink():
+        load_yaml_file(path)
+
+
 def _as_config_value(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str)
@@ -107,6 +119,10 @@ MAX_FILE_BYTES = 1 << 20
 # node graph (where an alias is one shared node) before anything is constructed.
 MAX_ALIASES = 100
 MAX_EXPANDED_NODES = 100_000
+# Nodes as written (an alias counts once), counted while the file is composed: the shipped stacks
+# hold a few hundred, and the pure-Python composer takes seconds and hundreds of MB for the
+# half-million a 1 MiB flow list holds, so a file past this is refused before it is composed.
+MAX_WRITTEN_NODES = 20_000
 
 
 def read_text_file(path: Path) -> str:
@@ -117,22 +133,7 @@ def read_text_file(path: Path) -> str:
     sdk/go/common/workspace/loaders.go, readFileStripUTF8BOM).
     """
     name = path.name
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        what = "a dangling symlink" if path.is_symlink() else "missing"
-        msg = f"{name}: {what}; point it at a stack file or remove it"
-        raise StudyError(msg) from None
-    except OSError as exc:
-        msg = f"{name}: cannot be read ({exc.strerror or exc})"
-        raise StudyError(msg) from None
-    if not stat.S_ISREG(st.st_mode):
-        msg = f"{name}: is {_file_kind(st.st_mode)}, not a regular file; a stack file is YAML text"
-        raise StudyError(msg)
-    if st.st_size > MAX_FILE_BYTES:
-        msg = (f"{name}: {st.st_size} bytes is not a stack file; at most {MAX_FILE_BYTES} bytes "
-               "of YAML text")
-        raise StudyError(msg)
+    regular_file_size(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
@@ -162,6 +163,29 @@ def read_text_file(path: Path) -> str:
     return text
 
 
+def regular_file_size(path: Path) -> int:
+    """The size of `path` if it is a regular file small enough to be a stack file, else a
+    StudyError naming what it is (a directory, a FIFO that would block a read, a device, ...)."""
+    name = path.name
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        what = "a dangling symlink" if path.is_symlink() else "missing"
+        msg = f"{name}: {what}; point it at a stack file or remove it"
+        raise StudyError(msg) from None
+    except OSError as exc:
+        msg = f"{name}: cannot be read ({exc.strerror or exc})"
+        raise StudyError(msg) from None
+    if not stat.S_ISREG(st.st_mode):
+        msg = f"{name}: is {_file_kind(st.st_mode)}, not a regular file; a stack file is YAML text"
+        raise StudyError(msg)
+    if st.st_size > MAX_FILE_BYTES:
+        msg = (f"{name}: {st.st_size} bytes is not a stack file; at most {MAX_FILE_BYTES} bytes "
+               "of YAML text")
+        raise StudyError(msg)
+    return st.st_size
+
+
 def _file_kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a directory"
@@ -188,6 +212,10 @@ def load_yaml_text(text: str, name: str) -> Any:
             return None
         _check_nodes(node, name)
         return loader.construct_document(node)
+    except _TooManyNodes:
+        msg = (f"{name}: more than {MAX_WRITTEN_NODES} YAML nodes; a stack file holds a few "
+               "hundred")
+        raise StudyError(msg) from None
     except yaml.YAMLError as exc:
         msg = f"{name}: not valid YAML: {_yaml_problem(exc)}"
         raise StudyError(msg) from None
@@ -198,9 +226,23 @@ def load_yaml_text(text: str, name: str) -> Any:
         loader.dispose()
 
 
-# The pure-Python loader: its messages and marks are the ones users see (libyaml words them
-# differently), and a stack file is a few kilobytes.
-_Loader = yaml.SafeLoader
+class _TooManyNodes(Exception):
+    pass
+
+
+class _Loader(yaml.SafeLoader):
+    """The pure-Python safe loader (its messages and marks are the ones users see; libyaml words
+    them differently), stopping once the file holds more nodes than a stack file can."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._composed = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._composed += 1
+        if self._composed > MAX_WRITTEN_NODES:
+            raise _TooManyNodes
+        return super().compose_node(parent, index)
 
 
 def _check_nodes(root: yaml.Node, name: str) -> None:
@@ -341,10 +383,8 @@ def read_overlay(root: Path) -> dict[str, str]:
 def apply_overlay(config: dict[str, str], root: Path | None = None) -> dict[str, str]:
     """`config` with the user's project in place of the placeholder (GKE stacks only). Plan, run,
     the janitor and the Pulumi program itself all read config through here, so they agree."""
-    overlay = read_overlay(root or project_dir())
-    project = overlay.get("gcp_project")
     raw = config.get("study:cluster")
-    if project is None or not isinstance(raw, str) or not raw.startswith("{"):
+    if not isinstance(raw, str) or not raw.startswith("{"):
         return config
     try:
         cluster = json.loads(raw)
@@ -354,5 +394,10 @@ def apply_overlay(config: dict[str, str], root: Path | None = None) -> dict[str,
         return config
     if cluster.get("project") != PLACEHOLDER_PROJECT:
         return config  # a stack that names its own project keeps it
+    # Read only for a stack that uses it: a broken overlay never makes an EKS stack, or one with
+    # its own project, unreadable (the janitor must still judge them).
+    project = read_overlay(root or project_dir()).get("gcp_project")
+    if project is None:
+        return config
     cluster["project"] = project
     return {**config, "study:cluster": json.dumps(cluster)}

@@ -15,7 +15,9 @@ from pathlib import Path
 import yaml
 
 DATA = Path(__file__).parent / "data"
-MACHINE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9]*)-(?P<klass>[a-z]+)-(?P<vcpus>\d+)$")
+# Use with fullmatch: `$` would let a trailing newline through, and ASCII digits only (`\d` also
+# takes '４', which int() reads as 4): the name is sent to Compute Engine as written.
+MACHINE_TYPE = re.compile(r"(?P<family>[a-z][a-z0-9]*)-(?P<klass>[a-z]+)-(?P<vcpus>[0-9]+)")
 LOCAL_SSD_GB = 375
 
 
@@ -37,7 +39,7 @@ def families() -> dict[str, dict]:
 
 def gce_shape(machine_type: str) -> MachineShape:
     """Parse and look up a GCE machine type; ValueError says what is allowed."""
-    m = MACHINE_TYPE.match(machine_type)
+    m = MACHINE_TYPE.fullmatch(machine_type)
     if not m:
         msg = "expected <family>-<class>-<vcpus>, e.g. n1-standard-16"
         raise ValueError(msg)

@@ -269,15 +269,23 @@ def _price_problems(spec) -> list[Problem]:
     from infra.spec.common import PriceOverride
 
     given = spec.prices
-    if given.machine_usd_per_hour is None and given.local_ssd_usd_per_hour is None:
+    overrides = (
+        ("machine_usd_per_hour", given.machine_usd_per_hour, "machine"),
+        ("local_ssd_usd_per_hour", given.local_ssd_usd_per_hour, "local_ssd"),
+        ("control_plane_usd_per_hour", given.control_plane_usd_per_hour, "control_plane"),
+    )
+    if all(value is None for _, value, _ in overrides):
         return []
     listed = hourly_price(spec.model_copy(update={"prices": PriceOverride()}))
     out: list[Problem] = []
-    for key, value, list_price in (
-        ("machine_usd_per_hour", given.machine_usd_per_hour, listed.machine),
-        ("local_ssd_usd_per_hour", given.local_ssd_usd_per_hour, listed.local_ssd),
-    ):
-        if value is not None and list_price and value < MIN_PRICE_FRACTION * list_price:
+    for key, value, part in overrides:
+        list_price = getattr(listed, part)
+        if value is None or not list_price:
+            continue
+        # GKE's free tier covers one zonal control plane per billing account; EKS has none.
+        if part == "control_plane" and value == 0 and spec.cluster.cloud == "gke":
+            continue
+        if value < MIN_PRICE_FRACTION * list_price:
             out.append(input_error(
                 f"study:prices.{key}",
                 f"{value:g} is less than {MIN_PRICE_FRACTION:.0%} of the list price "

@@ -24,7 +24,7 @@ from pydantic import (
 
 from experiments.spec import ExperimentSpec
 from harness.errors import SpecError
-from infra.spec.common import LABEL_VALUE, Budget, PriceOverride, Quota, Strict
+from infra.spec.common import K8S_LABEL_VALUE, LABEL_VALUE, Budget, PriceOverride, Quota, Strict
 from infra.spec.eks import EksClusterSpec
 from infra.spec.gke import GkeClusterSpec
 from infra.spec.guard import GuardSpec
@@ -38,15 +38,16 @@ ClusterSpec = Annotated[GkeClusterSpec | EksClusterSpec, Field(discriminator="cl
 # within a month (the same bound as an absolute expiry; infra.validate).
 MAX_LIFETIME = timedelta(days=30)
 MIN_TTL = timedelta(minutes=10)
-_TTL = re.compile(r"(\d{1,6})([mhd])")
+# ASCII digits: \d would also take other scripts' digits ('１２h').
+TTL = re.compile(r"([0-9]{1,6})([mhd])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 def _ttl(value: object) -> timedelta:
-    if not isinstance(value, str) or not _TTL.fullmatch(value):
+    if not isinstance(value, str) or not TTL.fullmatch(value):
         msg = "must be a whole number of minutes, hours or days, e.g. '90m', '12h', '3d'"
         raise ValueError(msg)
-    m = _TTL.fullmatch(value)
+    m = TTL.fullmatch(value)
     assert m is not None
     ttl = timedelta(**{_UNITS[m[2]]: int(m[1])})
     if not MIN_TTL <= ttl <= MAX_LIFETIME:
@@ -71,7 +72,9 @@ OperatorName = Literal["flux-operator", "metrics-operator", "jobset", "event-rec
 class StackSpec(Strict):
     """One study stack. Field names are the config keys: `study:<field>` in the stack file."""
 
-    study: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$", description="study name (a label)")
+    # A label value on both clouds and in Kubernetes, which wants a letter or digit at the end.
+    study: str = Field(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$",
+                       description="study name (a label)")
     description: str = ""
     owner: str = Field(min_length=1)
     # How long the cluster may live, from its creation ("12h", "3d"): stamped once, when the
@@ -112,6 +115,10 @@ class StackSpec(Strict):
     def _owner_is_label(cls, v: str) -> str:
         if not LABEL_VALUE.fullmatch(v):
             msg = "must be lowercase letters, digits, '_' or '-', at most 63 characters"
+            raise ValueError(msg)
+        if not K8S_LABEL_VALUE.fullmatch(v):  # also a label on the study's Kubernetes objects
+            msg = ("must start and end with a letter or digit: it is also a Kubernetes label "
+                   "on the nodes and the study's objects")
             raise ValueError(msg)
         return v
 

@@ -16,9 +16,12 @@ from typing import Literal
 import yaml
 from pydantic import Field, field_validator
 
-from infra.spec.common import Strict, aws_tags
+from infra.spec.common import Strict, ascii_name, aws_tags
 
 VERSIONS = Path(__file__).resolve().parent.parent / "data" / "eks_versions.yaml"
+
+# An availability zone name (fullmatch, ASCII digits: it is sent to AWS as written).
+AZ_NAME = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]")
 
 EbsType = Literal["gp2", "gp3", "io1"]
 PlacementStrategy = Literal["cluster", "partition", "spread"]
@@ -63,13 +66,18 @@ class EksClusterSpec(Strict):
     @classmethod
     def _zone_names(cls, v: list[str]) -> list[str]:
         for z in v:
-            if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$", z):
+            if not AZ_NAME.fullmatch(z):
                 msg = f"'{z}' is not an availability zone name, e.g. us-east-2a"
                 raise ValueError(msg)
         if len(set(v)) != len(v):
             msg = "zones must be distinct"
             raise ValueError(msg)
         return v
+
+    @field_validator("region", "zone", "kubernetes_version")
+    @classmethod
+    def _ascii(cls, v: str | None) -> str | None:
+        return None if v is None else ascii_name(v)
 
     @field_validator("kubernetes_version")
     @classmethod

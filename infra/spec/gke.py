@@ -14,7 +14,7 @@ from typing import Literal, get_args
 import yaml
 from pydantic import Field, field_validator
 
-from infra.spec.common import GCP_PROJECT_ID, Strict, gcp_labels
+from infra.spec.common import GCP_PROJECT_ID, Strict, ascii_name, gcp_labels
 
 VERSIONS = Path(__file__).resolve().parent.parent / "data" / "gke_versions.yaml"
 
@@ -68,6 +68,11 @@ class GkeClusterSpec(Strict):
             )
             raise ValueError(msg)
         return v
+
+    @field_validator("region", "zone", "kubernetes_version")
+    @classmethod
+    def _ascii(cls, v: str) -> str:
+        return ascii_name(v)
 
     @field_validator("kubernetes_version")
     @classmethod

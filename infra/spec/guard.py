@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from infra.spec.common import Strict
 
-_DURATION = re.compile(r"^(\d+)(s|m|h)$")
+_DURATION = re.compile(r"([0-9]+)(s|m|h)")  # fullmatch; ASCII digits (\d takes '１５')
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 # Kubernetes CronJob schedules are standard 5-field cron; the guard's own period is fixed below.
 SCHEDULE = "*/5 * * * *"
@@ -22,7 +22,7 @@ SCHEDULE = "*/5 * * * *"
 
 def duration_seconds(text: str) -> int:
     """'15m' -> 900; ValueError naming the value and the allowed form."""
-    m = _DURATION.match(text.strip())
+    m = _DURATION.fullmatch(text.strip())
     if not m:
         msg = f"'{text}' is not a duration; use a whole number with s, m or h (e.g. 15m)"
         raise ValueError(msg)
@@ -50,7 +50,7 @@ class GuardSpec(Strict):
     @classmethod
     def _grace_is_duration(cls, v: str) -> str:
         # The error formatter already names the key and the value.
-        if not _DURATION.match(v.strip()):
+        if not _DURATION.fullmatch(v.strip()):
             msg = "not a duration; use a whole number with s, m or h (e.g. 15m)"
             raise ValueError(msg)
         if duration_seconds(v) > 24 * 3600:

@@ -19,14 +19,14 @@ from infra.spec.common import Strict
 # The intersection of GCS and S3 bucket-name rules, so one name rule serves both clouds: 3-63
 # lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (GCS
 # "Bucket naming requirements"; Amazon S3 user guide, "General purpose bucket naming rules").
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # fullmatch: `$` lets "\n" by
 RESERVED = (("goog", "prefix"), ("xn--", "prefix"), ("sthree-", "prefix"),
             ("-s3alias", "suffix"), ("--ol-s3", "suffix"))
 
 
 def bucket_name_problem(name: str) -> str | None:
     """Why `name` is not a bucket name both clouds accept, or None."""
-    if not BUCKET_NAME.match(name):
+    if not BUCKET_NAME.fullmatch(name):
         return ("must be 3-63 lowercase letters, digits, '-' or '.', starting and ending with a "
                 "letter or digit")
     if ".." in name or ".-" in name or "-." in name:
@@ -36,6 +36,8 @@ def bucket_name_problem(name: str) -> str | None:
         return "must not look like an IP address"
     except ValueError:
         pass
+    if "google" in name:  # GCS "Bucket naming requirements": nor close misspellings (g00gle)
+        return "must not contain 'google' (reserved by Cloud Storage)"
     for word, where in RESERVED:
         if (name.startswith(word) if where == "prefix" else name.endswith(word)):
             return f"must not {'start' if where == 'prefix' else 'end'} with '{word}' (reserved)"

@@ -64,6 +64,9 @@ def test_refuses_to_overwrite_a_stack_file(cli, shipped):
     (["--project", "my-gcp-project", "--owner", "Alice"],
      "--owner 'Alice': not allowed; lowercase letters, digits, '_' or '-', at most 63 "
      "characters (it becomes a label on every resource)"),
+    (["--project", "my-gcp-project", "--owner", "bob_"],
+     "--owner 'bob_': not allowed; must start and end with a letter or digit (it is also a "
+     "Kubernetes label on the nodes and the study's objects)"),
     (["--project", "my-gcp-project", "--ttl", "5m"], "--ttl 5m: not allowed; between 10m and 30d"),
     (["--project", "my-gcp-project", "--ttl", "12 hours"],
      "--ttl '12 hours': not a lifetime; a whole number of minutes, hours or days, e.g. 90m, 12h, 3d"),
@@ -171,6 +174,26 @@ def test_a_source_that_is_no_stack_file_is_one_line(cli, shipped, name, text, li
     (shipped / f"Pulumi.{name}.yaml").write_text(text)
     code, out, err = cli("new", "mine", "--from", name, "--owner", "alice")
     assert (code, out, err) == (1, "", f"error: --from {name}: {line}\n")
+    assert not (shipped / "Pulumi.mine.yaml").exists()
+
+
+def test_a_source_that_would_block_or_blow_up_is_one_line(cli, shipped):
+    """The source goes through the one stack reader's refusals: a FIFO is never opened (a read
+    would wait for a writer forever) and aliases that blow up are named in the source."""
+    import os
+
+    os.mkfifo(shipped / "Pulumi.fifo.yaml")
+    code, out, err = cli("new", "mine", "--from", "fifo", "--owner", "alice")
+    assert (code, out, err) == (1, "", "error: --from fifo: Pulumi.fifo.yaml: is a FIFO, not a "
+                                       "regular file; a stack file is YAML text\n")
+    from tests.harness.test_stack_files import BILLION_LAUGHS
+
+    (shipped / "Pulumi.laughs.yaml").write_text(
+        BILLION_LAUGHS + "  study:cluster: {cloud: eks}\n")
+    code, out, err = cli("new", "mine", "--from", "laughs", "--owner", "alice")
+    assert (code, out, err) == (1, "", "error: --from laughs: Pulumi.laughs.yaml: expands to "
+                                       "more than 100000 YAML nodes through aliases; refused (a "
+                                       "stack file needs none)\n")
     assert not (shipped / "Pulumi.mine.yaml").exists()
 
 

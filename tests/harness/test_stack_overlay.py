@@ -100,3 +100,21 @@ def test_the_overlay_is_git_ignored():
     out = subprocess.run(["git", "check-ignore", "-q", "stacks/local.yaml"], cwd=ROOT,
                          check=False)
     assert out.returncode == 0
+
+
+def test_a_bad_overlay_leaves_the_stacks_that_do_not_use_it_readable(shipped, cli):
+    """The overlay only sets the placeholder project of GKE stacks: a broken one makes those
+    stacks one line each, and never an EKS stack or a GKE stack naming its own project
+    unreadable, so `study stacks` and the cron janitor still judge them."""
+    own = sections("gke-4-nightly")
+    own["cluster"]["project"] = "team-owned-proj"
+    shipped("own", own)
+    shipped("eks", sections("eks-16-pulling"))
+    (shipped.root / "stacks" / "local.yaml").write_text("gcp_project: Bad_Id\n")
+    code, out, err = cli("stacks", "--json")
+    rows = {r["stack"]: r for r in json.loads(out)}
+    line = ("local.yaml: gcp_project: 'Bad_Id' is not a GCP project id; 6-30 lowercase letters, "
+            "digits or '-', starting with a letter, not ending with '-'")
+    assert code == 1
+    assert rows["gke-4-nightly"] == {"stack": "gke-4-nightly", "error": line, "problems": [line]}
+    assert (rows["own"]["ok"], rows["eks"]["ok"]) == (True, True)

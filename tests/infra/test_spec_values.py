@@ -106,6 +106,9 @@ CASES = [
     ("ttl-number", with_section(ttl=12),
      "study:ttl: '12' is not allowed; must be a whole number of minutes, hours or days, e.g. "
      "'90m', '12h', '3d'"),
+    ("ttl-fullwidth-digits", with_section(ttl="\uff11\uff12h"),
+     "study:ttl: '\uff11\uff12h' is not allowed; must be a whole number of minutes, hours or "
+     "days, e.g. '90m', '12h', '3d'"),
     ("ttl-and-expiry", with_section(expires_at="2026-12-01T00:00:00Z"),
      "study:expires_at: not allowed together with study:ttl; keep one"),
     ("no-lifetime", {k: v for k, v in sections("gke-4-nightly").items() if k != "ttl"},
@@ -131,14 +134,119 @@ def test_one_line_and_invalid_input(sec, line):
     assert problems_of(sec) == [(line, True)]
 
 
-def test_aws_tags_follow_the_aws_rules():
+K8S_RULE = ("it is also a Kubernetes label on the nodes and the study's objects: at most 63 of "
+            "letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+AWS_KEY_RULE = ("an AWS tag key is 1-128 of letters, digits, spaces and _ . : / = + - @, not "
+                "starting with 'aws:'")
+AWS_VALUE_RULE = ("an AWS tag value is up to 256 of letters, digits, spaces and _ . : / = + - @, "
+                  "not starting with 'aws:'")
+
+
+@pytest.mark.parametrize(("labels", "line"), [
+    ({"aws:team": "hpc"}, f"study:cluster.labels.aws:team: 'aws:team' is not allowed; {AWS_KEY_RULE}"),
+    ({"AWS:team": "hpc"}, f"study:cluster.labels.AWS:team: 'AWS:team' is not allowed; {AWS_KEY_RULE}"),
+    ({"team": "Aws:hpc"}, f"study:cluster.labels.team: 'Aws:hpc' is not allowed; {AWS_VALUE_RULE}"),
+    ({"Team Name": "hpc"}, f"study:cluster.labels.Team Name: 'Team Name' is not allowed; {K8S_RULE}"),
+    ({"team": "HPC / MPI"}, f"study:cluster.labels.team: 'HPC / MPI' is not allowed; {K8S_RULE}"),
+    ({"t" * 64: "hpc"}, f"study:cluster.labels.{'t' * 64}: '{'t' * 64}' is not allowed; {K8S_RULE}"),
+], ids=["aws-prefix", "aws-prefix-upper", "aws-prefix-value", "space-in-key", "slash-in-value",
+        "key-past-63"])
+def test_aws_tags_follow_the_aws_and_kubernetes_rules(labels, line):
+    """EKS labels tag the AWS resources and label the nodes (node group `labels`) and the study's
+    objects, so both rule sets apply. AWS reserves "aws:" in any case as the prefix of keys and
+    values (docs.aws.amazon.com/batch/latest/userguide/tag-restrictions.html, as ECS and EC2);
+    Kubernetes label names and values: kubernetes/kubernetes
+    staging/src/k8s.io/apimachinery/pkg/api/validate/content/kube.go (IsLabelKey, IsLabelValue;
+    read at HEAD 2026-12)."""
     sec = sections("eks-6-topology")
-    sec["cluster"]["labels"] = {"aws:team": "hpc"}
-    assert problems_of(sec, "eks-6-topology") == [(
-        "study:cluster.labels.aws:team: 'aws:team' is not allowed; an AWS tag key is 1-128 of "
-        "letters, digits, spaces and _ . : / = + - @, not starting with 'aws:'", True)]
-    sec["cluster"]["labels"] = {"Team Name": "HPC / MPI"}  # AWS allows what GCP does not
+    sec["cluster"]["labels"] = labels
+    assert problems_of(sec, "eks-6-topology") == [(line, True)]
+
+
+def test_aws_tags_allow_what_gcp_labels_do_not():
+    """Upper case and '.' are AWS tags and Kubernetes labels, though no GCP label."""
+    sec = sections("eks-6-topology")
+    sec["cluster"]["labels"] = {"Team.Name": "HPC_MPI-2"}
     assert problems_of(sec, "eks-6-topology") == []
+
+
+@pytest.mark.parametrize(("sec", "line"), [
+    (gke(labels={"team": "hpc-"}),
+     f"study:cluster.labels.team: 'hpc-' is not allowed; {K8S_RULE}"),
+    (gke(labels={"team_": "hpc"}),
+     f"study:cluster.labels.team_: 'team_' is not allowed; {K8S_RULE}"),
+    (with_section(owner="bob_"),
+     "study:owner: 'bob_' is not allowed; must start and end with a letter or digit: it is also "
+     "a Kubernetes label on the nodes and the study's objects"),
+    (with_section(study="smoke-"),
+     "study:study: 'smoke-' is not allowed; string should match pattern "
+     "'^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$'"),
+], ids=["gcp-value-dash-end", "gcp-key-underscore-end", "owner-underscore-end", "study-dash-end"])
+def test_gcp_labels_are_kubernetes_labels_too(sec, line):
+    """GCP takes a label ending in '-' or '_'; the same label on a GKE node (node_config.labels)
+    or on the study namespace is refused by the API server (kubernetes/kubernetes
+    staging/src/k8s.io/apimachinery/pkg/api/validate/content/kube.go, IsLabelValue and
+    IsLabelKey; read at HEAD 2026-12)."""
+    assert problems_of(sec) == [(line, True)]
+
+
+@pytest.mark.parametrize(("stack", "price", "lines"), [
+    ("eks-6-topology", 0, [
+        "study:prices.control_plane_usd_per_hour: 0 is less than 5% of the list price 0.1450 "
+        "USD/h; no discount is that deep (a dropped digit?)"]),
+    ("gke-4-nightly", 0.0001, [
+        "study:prices.control_plane_usd_per_hour: 0.0001 is less than 5% of the list price "
+        "0.1000 USD/h; no discount is that deep (a dropped digit?)"]),
+    ("gke-4-nightly", 0, []),
+], ids=["eks-free", "gke-typo", "gke-free-tier"])
+def test_a_control_plane_price_cut_is_refused_but_the_gke_free_tier(stack, price, lines):
+    """EKS bills every cluster 0.10 USD/h plus its NAT gateway (aws.amazon.com/eks/pricing);
+    GKE's free tier covers one zonal cluster per billing account
+    (cloud.google.com/kubernetes-engine/pricing), so only there is zero a real price."""
+    sec = with_section(stack, prices={"control_plane_usd_per_hour": price})
+    assert problems_of(sec, stack) == [(line, True) for line in lines]
+
+
+def eks(**cluster) -> dict:
+    sec = sections("eks-6-topology")
+    sec["cluster"].update(cluster)
+    return sec
+
+
+ASCII = "must be written in ASCII letters and digits, as the cloud names it"
+
+
+@pytest.mark.parametrize(("stack", "sec", "line"), [
+    ("gke-4-nightly", gke(machine_type="n1-standard-4\n"),
+     "study:cluster.machine_type: 'n1-standard-4\\n' is not allowed; expected "
+     "<family>-<class>-<vcpus>, e.g. n1-standard-16"),
+    ("gke-4-nightly", gke(machine_type="n1-standard-\uff14"),
+     "study:cluster.machine_type: 'n1-standard-\uff14' is not allowed; expected "
+     "<family>-<class>-<vcpus>, e.g. n1-standard-16"),
+    ("gke-4-nightly", gke(region="us-central\uff11"),
+     f"study:cluster.region: 'us-central\uff11' is not allowed; {ASCII}"),
+    ("eks-6-topology", eks(zones=["us-east-2a\n", "us-east-2b"]),
+     "study:cluster.zones: ['us-east-2a\\n', 'us-east-2b'] is not allowed; 'us-east-2a\n' is "
+     "not an availability zone name, e.g. us-east-2a"),
+    ("eks-6-topology", eks(zone="us-east-\uff12a"),
+     f"study:cluster.zone: 'us-east-\uff12a' is not allowed; {ASCII}"),
+    ("eks-6-topology", with_section("eks-6-topology", results={"bucket": "team-results\n"}),
+     "study:results.bucket: 'team-results\\n' is not allowed; must be 3-63 lowercase letters, "
+     "digits, '-' or '.', starting and ending with a letter or digit"),
+    ("gke-4-nightly", with_section(results={"bucket": "team-google-results"}),
+     "study:results.bucket: 'team-google-results' is not allowed; must not contain 'google' "
+     "(reserved by Cloud Storage)"),
+    ("gke-4-nightly", with_section(guard={"grace": "\uff11\uff15m"}),
+     "study:guard.grace: '\uff11\uff15m' is not allowed; not a duration; use a whole number "
+     "with s, m or h (e.g. 15m)"),
+], ids=["machine-newline", "machine-fullwidth", "region-fullwidth", "zones-newline",
+        "zone-fullwidth", "bucket-newline", "bucket-google", "grace-fullwidth"])
+def test_names_sent_to_the_cloud_are_exactly_what_it_names(stack, sec, line):
+    """A value sent as written (machine type, zone, bucket) is refused unless the whole of it
+    is the cloud's form: Python's `$` matches before a final newline and `\\d` takes
+    other scripts' digits, which int() reads. Cloud Storage refuses bucket names containing
+    "google" (cloud.google.com/storage/docs/buckets, "Bucket naming requirements")."""
+    assert problems_of(sec, stack) == [(line, True)]
 
 
 def test_budget_and_quota_are_the_only_checks():
@@ -169,3 +277,54 @@ class TestExitCodes:
         # A structural error's line also goes to stderr; a rule's is in the JSON only.
         structural = sec["cluster"]["node_count"] is True
         assert err == (f"error: {doc['violations'][0]}\n" if structural else "")
+
+
+def _labels_in(obj, found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Every (key, value) under a `labels` or `matchLabels` mapping anywhere in `obj`."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in ("labels", "matchLabels") and isinstance(value, dict):
+                found += [(str(k), str(v)) for k, v in value.items()]
+            else:
+                _labels_in(value, found)
+    elif isinstance(obj, list):
+        for item in obj:
+            _labels_in(item, found)
+    return found
+
+
+@pytest.mark.parametrize(("stack", "labels"), [
+    ("eks-16-pulling", {"Team.Name": "HPC_MPI-2", "cost-centre": ""}),
+    ("gke-4-nightly", {"team": "hpc_mpi-2", "cost_centre": ""}),
+], ids=["eks", "gke"])
+def test_rendered_objects_carry_only_labels_kubernetes_accepts(project, stack, labels):
+    """What the spec lets through renders as labels the API server takes: every label on every
+    rendered object, the study's own included, is a label key (optionally prefixed by a DNS
+    subdomain) and a label value (kubernetes/kubernetes
+    staging/src/k8s.io/apimachinery/pkg/api/validate/content/kube.go, read at HEAD 2026-12)."""
+    from harness.plan import make_plan
+    from infra.spec.common import K8S_LABEL_NAME, K8S_LABEL_VALUE
+
+    sec = sections(stack)
+    sec["cluster"]["labels"] = labels
+    project(stack, sec)
+    plan = make_plan(stack)
+    assert plan.exit_code == 0
+    found = _labels_in(plan.manifests, [])
+    namespaced = {(f"study-harness.io/{k}", v) for k, v in labels.items()}
+    assert {*namespaced, *labels.items(), ("study", sec["study"])} <= set(found)
+    bad = [(k, v) for k, v in found
+           if not (K8S_LABEL_NAME.fullmatch(k.rpartition("/")[2]) and K8S_LABEL_VALUE.fullmatch(v))]
+    assert bad == []
+
+
+def test_a_value_the_program_refuses_is_invalid_input_too(project, cli, tmp_path):
+    """The derived bucket `study-results-<project>` is checked where the program names it; a
+    project whose bucket Cloud Storage would refuse ("google" in it) is a mistake in the stack
+    file, exit 1 like the validator's own, not a failed check (3)."""
+    project("google-proj", gke(project="my-google-proj"))
+    code, out, err = cli("plan", "google-proj", "--json", "--manifests", str(tmp_path / "m"))
+    assert code == 1
+    assert json.loads(out)["violations"] == [
+        "study:cluster.project: the results bucket name 'study-results-my-google-proj' must not "
+        "contain 'google' (reserved by Cloud Storage); set study:results.bucket to a valid name"]

@@ -170,11 +170,13 @@ def test_every_claim_in_the_plan_names_the_class_the_plan_installs(stack, locked
 
 def test_a_label_the_ebs_driver_rejects_fails_before_any_cloud_resource():
     """EKS cluster labels become volume tags; a reserved key (validateExtraTags) would fail every
-    CreateVolume after the cluster is up, so the program refuses it before registering any."""
+    CreateVolume after the cluster is up, so the program refuses it before registering any.
+    (The driver refuses the prefix `kubernetes.io`, with or without a '/'; a key with a '/' is
+    refused earlier still, as no Kubernetes label name.)"""
     sec = sections("eks-16-pulling")
-    sec["cluster"]["labels"] = {"kubernetes.io/team": "hpc"}
+    sec["cluster"]["labels"] = {"kubernetes.io-team": "hpc"}
     message = (
-        "study:cluster.labels: study label kubernetes.io/team='hpc' cannot tag the results disk: "
+        "study:cluster.labels: study label kubernetes.io-team='hpc' cannot tag the results disk: "
         "EBS CSI tag keys are 1-128 characters without '=', not "
         "CSIVolumeName/CSIVolumeSnapshotName nor prefixed kubernetes.io or ebs.csi.aws.com/"
     )
