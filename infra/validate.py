@@ -94,11 +94,14 @@ def common_problems(spec, est: Estimate | None, now: datetime | None = None) -> 
     expiry = spec.expiry(now)
     if expiry > now and expiry.timestamp() < end:
         key, shown = expiry_key(spec)
+        # A lifetime shorter than the run is a mistake in the stack: refused, as max_hours is.
+        # An absolute expiry may be a one-off's last hours: said, not refused.
+        judge = error if spec.ttl is not None else warning
         out.append(
-            warning(
+            judge(
                 key,
                 f"{shown} falls before the run's estimated end ({est.hours:.2f} h); the "
-                "janitor may destroy the cluster mid-study",
+                "janitor would destroy the cluster mid-study",
             )
         )
     return out

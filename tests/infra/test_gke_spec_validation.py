@@ -125,8 +125,17 @@ CASES = [
         "k8s-version-exact-unknown",
         with_cluster(kubernetes_version="1.36.1-gke.100"),
         "study:cluster.kubernetes_version: '1.36.1-gke.100' is not allowed; not a GKE minor "
-        "version this harness knows the support dates of; known: 1.33, 1.34, 1.35 "
-        "(infra/data/gke_versions.yaml)",
+        "version; give the minor, e.g. '1.36' (GKE chooses the patch its release channel "
+        "offers)",
+    ),
+    (
+        # GKE's offered patches change weekly: an exact patch of a known minor cannot be
+        # checked offline, so only the minor is accepted.
+        "k8s-version-exact-known-minor",
+        with_cluster(kubernetes_version="1.35.999-gke.1"),
+        "study:cluster.kubernetes_version: '1.35.999-gke.1' is not allowed; not a GKE minor "
+        "version; give the minor, e.g. '1.35' (GKE chooses the patch its release channel "
+        "offers)",
     ),
     (
         "k8s-version-missing",

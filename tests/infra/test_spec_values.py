@@ -258,6 +258,20 @@ def test_budget_and_quota_are_the_only_checks():
                       "more quota or use fewer or smaller nodes", False)]
 
 
+def test_a_lifetime_shorter_than_the_run_is_refused():
+    """A ttl counts from creation, so one shorter than the estimated run always ends it
+    mid-study (the janitor destroys expired stacks): refused like a max_hours below the
+    estimate, as a check against the estimate."""
+    from infra.estimate import estimate
+
+    sec = with_section(ttl="10m")
+    hours = estimate(load_spec(to_config(sec))).hours
+    assert hours > 10 / 60  # the premise: gke-4-nightly runs longer than ten minutes
+    assert problems_of(sec) == [(
+        f"study:ttl: '10m' falls before the run's estimated end ({hours:.2f} h); the janitor "
+        "would destroy the cluster mid-study", False)]
+
+
 class TestExitCodes:
     """What `study plan` exits with, by cause; --json prints one object in every case."""
 
