@@ -48,18 +48,18 @@ def test_a_stack_without_the_guard_cronjob_is_refused():
 def test_a_guard_without_workload_identity_is_refused():
     drop = lambda r: r.type == "gcp:serviceaccount/iAMMember:IAMMember"  # noqa: E731
     assert GUARD.check(rendered("gke-64-localssd", drop=drop)) == [
-        "ServiceAccount study-harness/study-guard is not bound to a Google service account "
-        "(Workload Identity: roles/iam.workloadIdentityUser for "
-        "PROJECT.svc.id.goog[study-harness/study-guard] and the iam.gke.io/gcp-service-account "
-        "annotation): the guard could not scale the node pool"
+        "ServiceAccount study-harness/guard-gke-64-localssd is not bound to a Google service "
+        "account (Workload Identity: roles/iam.workloadIdentityUser for "
+        "PROJECT.svc.id.goog[study-harness/guard-gke-64-localssd] and the "
+        "iam.gke.io/gcp-service-account annotation): the guard could not scale the node pool"
     ]
 
 
 def test_an_eks_guard_without_pod_identity_is_refused():
     drop = lambda r: r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"  # noqa: E731
     assert GUARD.check(rendered("eks-6-topology", drop=drop)) == [
-        "ServiceAccount study-harness/study-guard has no EKS Pod Identity association: the guard "
-        "could not scale the node group"
+        "ServiceAccount study-harness/guard-eks-6-topology has no EKS Pod Identity association: "
+        "the guard could not scale the node group"
     ]
 
 
