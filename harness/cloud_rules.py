@@ -566,8 +566,7 @@ RULES: list[Rule] = [
         "eks_pod_identity_association.html.markdown",
         "Every recorded step has an upload Job writing to the results bucket under "
         "<stack>/<run-id>/ as the stack's own uploader service account (results-<stack>), whose "
-        "cloud identity may write "
-        "that prefix only (no keys); the stack never owns the bucket.",
+        "cloud identity may write that prefix only (no keys); the stack never owns the bucket.",
         _durable_results,
     ),
     Rule(
@@ -582,11 +581,11 @@ RULES: list[Rule] = [
         "guard",
         "kubernetes/kubernetes pkg/controller/cronjob/cronjob_controllerv2.go (a CronJob runs "
         "with no client connected); Workload Identity Federation for GKE, 'Link Kubernetes "
-        "ServiceAccounts to IAM' and 'Identity sameness'; Amazon EKS user guide, 'EKS Pod Identity'",
-        "Every cluster runs the guard CronJob as the stack's own ServiceAccount "
-        "(guard-<stack>), bound to a cloud "
-        "identity, with the results bucket to record to, so the nodes stop at the deadline "
-        "however the cluster came up.",
+        "ServiceAccounts to IAM' and 'Identity sameness'; Amazon EKS user guide, 'EKS Pod "
+        "Identity'",
+        "Every cluster runs the guard CronJob as the stack's own ServiceAccount (guard-<stack>), "
+        "bound to a cloud identity, with the results bucket to record to, so the nodes stop at "
+        "the deadline however the cluster came up.",
         _guard,
     ),
 ]

@@ -184,5 +184,6 @@ def wire(stack: str, spec, cluster, namespace, labels: dict[str, str]):
     pulumi.export("results_url", run_id.apply(lambda r: results_url(spec, r, stack, bucket)))
     return UploadTarget(
         cloud=spec.cluster.cloud, bucket=bucket, stack=stack, env=results_env(spec, stack, bucket),
-        service_account=ksa, sa_annotations=annotations, region=region, depends_on=[identity, *grants],
+        service_account=ksa, sa_annotations=annotations, region=region,
+        depends_on=[identity, *grants],
     )
