@@ -5,9 +5,10 @@ python image) writes the files and their MANIFEST.json on the results volume; up
 cloud's own client, which lives in the cloud's CLI image (`upload.sh` runs `gcloud storage cp` or
 `aws s3 cp`; no hand-written request signing). A failed upload is retried by the Job without
 re-running the recorder, and the next step waits for the upload, so "the step finished" means
-"its results are in the bucket". The pod runs as `UPLOADER_SA`, the only service account the
-cloud identity is bound to and one without any Kubernetes RBAC, with the results volume
-read-only.
+"its results are in the bucket". The pod runs as the stack's own uploader service account
+(`results-<stack>`, infra.service_accounts: a name shared by every stack would, on GKE, let any
+cluster of the project act as every stack's writer), the only one the cloud identity is bound
+to and one without any Kubernetes RBAC, with the results volume read-only.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class UploadTarget:
     bucket: str
     stack: str
     env: list[dict[str, Any]]  # RUN_ID and RESULTS_URL
+    service_account: str  # the stack's uploader KSA, the one the cloud identity trusts
     sa_annotations: dict[str, str] = field(default_factory=dict)
     region: str = ""  # EKS: the bucket's region, for the CLI
     depends_on: list[Any] = field(default_factory=list)  # run identity and the write grants
@@ -48,9 +50,7 @@ def upload_name(step: str) -> str:
 
 
 def uploader_service_account(target: UploadTarget, ctx) -> dict[str, Any]:
-    from infra.results_bucket import UPLOADER_SA
-
-    meta: dict[str, Any] = {"name": UPLOADER_SA, "namespace": ctx.namespace,
+    meta: dict[str, Any] = {"name": target.service_account, "namespace": ctx.namespace,
                             "labels": dict(ctx.labels)}
     if target.sa_annotations:
         meta["annotations"] = dict(target.sa_annotations)
@@ -59,8 +59,6 @@ def uploader_service_account(target: UploadTarget, ctx) -> dict[str, Any]:
 
 def upload_job(step: str, target: UploadTarget, ctx, affinity: dict[str, Any]) -> dict[str, Any]:
     """The Job running `upload.sh` for `step`, next to the results volume (ReadWriteOnce)."""
-    from infra.results_bucket import UPLOADER_SA
-
     labels = {**ctx.labels, LABEL_UPLOADS: step, layout.LABEL_ROLE: "upload"}
     env = [
         *target.env,
@@ -84,7 +82,7 @@ def upload_job(step: str, target: UploadTarget, ctx, affinity: dict[str, Any]) -
                     # The token stays mounted (Workload Identity on GKE has been reported to
                     # fail without it, argoproj/argo-workflows #12781); the account has no
                     # Kubernetes RBAC, so the token can do nothing in the cluster.
-                    "serviceAccountName": UPLOADER_SA,
+                    "serviceAccountName": target.service_account,
                     "affinity": affinity,
                     "containers": [
                         {

@@ -326,10 +326,12 @@ def _env(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _durable_results(stack: RenderedStack) -> list[str]:
     """Every recorded step has an upload Job writing to one `<bucket>/<stack>/$(RUN_ID)/` as the
-    uploader service account, the cloud grants that account writes to that prefix only, and
-    the stack owns no bucket."""
+    stack's own uploader service account (a shared name is trusted in every cluster of a GKE
+    project), the cloud grants that account writes to that prefix only, and the stack owns no
+    bucket."""
     from experiments.upload import LABEL_UPLOADS
-    from infra.results_bucket import RUN_CONFIGMAP, RUN_KEY, UPLOADER_SA
+    from infra.results_bucket import RUN_CONFIGMAP, RUN_KEY
+    from infra.service_accounts import uploader_sa
 
     jobs = [o for o in stack.manifests if o.get("kind") == "Job"]
     role = f"{LABEL_STEP.rsplit('/', 1)[0]}/role"
@@ -351,17 +353,19 @@ def _durable_results(stack: RenderedStack) -> list[str]:
                        "$(RUN_ID)/")
         else:
             targets.add(m.groups())
+            want = uploader_sa(m.group(3))
+            if pod.get("serviceAccountName") != want:
+                out.append(f"{_name(job)}: runs as {pod.get('serviceAccountName')!r}, not "
+                           f"{want}, the stack's own account and the only one the bucket "
+                           "grant is bound to")
         ref = ((env.get("RUN_ID") or {}).get("valueFrom") or {}).get("configMapKeyRef") or {}
         if (ref.get("name"), ref.get("key")) != (RUN_CONFIGMAP, RUN_KEY):
             out.append(f"{_name(job)}: RUN_ID does not come from ConfigMap {RUN_CONFIGMAP} "
                        f"key {RUN_KEY}, so a resumed up could write under another run")
-        if pod.get("serviceAccountName") != UPLOADER_SA:
-            out.append(f"{_name(job)}: runs as {pod.get('serviceAccountName')!r}, not "
-                       f"{UPLOADER_SA}, the only account the bucket grant is bound to")
     if len(targets) > 1:
         out.append(f"upload Jobs write to more than one place: {sorted(targets)}")
     for scheme, bucket, stack_name in sorted(targets)[:1]:
-        out += _writer_grants(stack, scheme, bucket, stack_name, UPLOADER_SA)
+        out += _writer_grants(stack, scheme, bucket, stack_name, uploader_sa(stack_name))
     return out
 
 
@@ -434,19 +438,30 @@ def _cluster_cloud(stack: RenderedStack) -> str | None:
     return None
 
 
+def _cluster_name(stack: RenderedStack) -> str:
+    """The cluster's name, which is the stack's (infra.clusters)."""
+    for r in stack.resources:
+        if r.type in ("gcp:container/cluster:Cluster", "aws:eks/cluster:Cluster"):
+            return str(r.inputs.get("name") or "")
+    return ""
+
+
 def _guard(stack: RenderedStack) -> list[str]:
     from experiments.layout import NAMESPACE
     from infra.guard import GUARD_NAME
+    from infra.service_accounts import guard_sa
 
     cloud = _cluster_cloud(stack)
     if cloud is None:
         return []
     where = f"{NAMESPACE}/{GUARD_NAME}"
+    ksa = guard_sa(_cluster_name(stack))
+    where_sa = f"{NAMESPACE}/{ksa}"
 
-    def named(kind: str) -> dict[str, Any] | None:
+    def named(kind: str, name: str = GUARD_NAME) -> dict[str, Any] | None:
         for obj in stack.manifests:
             meta = obj.get("metadata") or {}
-            if obj.get("kind") == kind and meta.get("name") == GUARD_NAME and \
+            if obj.get("kind") == kind and meta.get("name") == name and \
                     meta.get("namespace") == NAMESPACE:
                 return obj
         return None
@@ -458,8 +473,10 @@ def _guard(stack: RenderedStack) -> list[str]:
     out = []
     pod = cron.get("spec", {}).get("jobTemplate", {}).get("spec", {}).get("template", {}).get(
         "spec", {})
-    if pod.get("serviceAccountName") != GUARD_NAME or named("ServiceAccount") is None:
-        out.append(f"CronJob {where} does not run as its own ServiceAccount {where}")
+    if pod.get("serviceAccountName") != ksa or named("ServiceAccount", ksa) is None:
+        out.append(f"CronJob {where} runs as {pod.get('serviceAccountName')!r}, not the "
+                   f"stack's own ServiceAccount {where_sa}: a name shared by stacks is trusted "
+                   "in every cluster of a GKE project")
     env = {e.get("name"): e.get("value") for c in pod.get("containers", [])
            for e in c.get("env") or []}
     scheme = "gs://" if cloud == "gke" else "s3://"
@@ -467,25 +484,25 @@ def _guard(stack: RenderedStack) -> list[str]:
     if not url.startswith(scheme):
         out.append(f"CronJob {where} has no results bucket (RESULTS_URL {url!r}, expected "
                    f"{scheme}BUCKET/STACK/RUN_ID/): its records would be lost with the cluster")
-    member = f"[{NAMESPACE}/{GUARD_NAME}]"
+    member = f"[{where_sa}]"
     if cloud == "gke":
         bound = any(r.type == "gcp:serviceaccount/iAMMember:IAMMember"
                     and r.inputs.get("role") == "roles/iam.workloadIdentityUser"
                     and str(r.inputs.get("member", "")).endswith(member) for r in stack.resources)
-        sa = named("ServiceAccount") or {}
+        sa = named("ServiceAccount", ksa) or {}
         annotated = "iam.gke.io/gcp-service-account" in (
             (sa.get("metadata") or {}).get("annotations") or {})
         if not (bound and annotated):
-            out.append(f"ServiceAccount {where} is not bound to a Google service account "
+            out.append(f"ServiceAccount {where_sa} is not bound to a Google service account "
                        "(Workload Identity: roles/iam.workloadIdentityUser for "
                        f"PROJECT.svc.id.goog{member} and the iam.gke.io/gcp-service-account "
                        "annotation): the guard could not scale the node pool")
     else:
         bound = any(r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"
-                    and r.inputs.get("serviceAccount") == GUARD_NAME
+                    and r.inputs.get("serviceAccount") == ksa
                     and r.inputs.get("namespace") == NAMESPACE for r in stack.resources)
         if not bound:
-            out.append(f"ServiceAccount {where} has no EKS Pod Identity association: the guard "
+            out.append(f"ServiceAccount {where_sa} has no EKS Pod Identity association: the guard "
                        "could not scale the node group")
     return out
 
@@ -542,13 +559,14 @@ RULES: list[Rule] = [
     Rule(
         "durable-results",
         "GKE documentation, 'Authenticate to Google Cloud APIs from GKE workloads' (Workload "
-        "Identity Federation, GSA variant); pulumi-gcp 10.2 pulumi_gcp/storage/"
+        "Identity Federation, GSA variant) and 'Workload Identity Federation for GKE', "
+        "'Identity sameness' (one pool per project); pulumi-gcp 10.2 pulumi_gcp/storage/"
         "bucket_iam_member.py (IAM condition on a bucket member); Amazon EKS user "
         "guide, 'EKS Pod Identity', and hashicorp/terraform-provider-aws website/docs/r/"
         "eks_pod_identity_association.html.markdown",
         "Every recorded step has an upload Job writing to the results bucket under "
-        "<stack>/<run-id>/ as the uploader service account, whose cloud identity may write "
-        "that prefix only (no keys); the stack never owns the bucket.",
+        "<stack>/<run-id>/ as the stack's own uploader service account (results-<stack>), whose "
+        "cloud identity may write that prefix only (no keys); the stack never owns the bucket.",
         _durable_results,
     ),
     Rule(
@@ -563,10 +581,11 @@ RULES: list[Rule] = [
         "guard",
         "kubernetes/kubernetes pkg/controller/cronjob/cronjob_controllerv2.go (a CronJob runs "
         "with no client connected); Workload Identity Federation for GKE, 'Link Kubernetes "
-        "ServiceAccounts to IAM'; Amazon EKS user guide, 'EKS Pod Identity'",
-        "Every cluster runs the guard CronJob as its own ServiceAccount, bound to a cloud "
-        "identity, with the results bucket to record to, so the nodes stop at the deadline "
-        "however the cluster came up.",
+        "ServiceAccounts to IAM' and 'Identity sameness'; Amazon EKS user guide, 'EKS Pod "
+        "Identity'",
+        "Every cluster runs the guard CronJob as the stack's own ServiceAccount (guard-<stack>), "
+        "bound to a cloud identity, with the results bucket to record to, so the nodes stop at "
+        "the deadline however the cluster came up.",
         _guard,
     ),
 ]

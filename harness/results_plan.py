@@ -22,9 +22,11 @@ def _binding(r) -> str | None:
         return (f"{i.get('member')} has {i.get('role')} on gs://{i.get('bucket')} where "
                 f"{i.get('expression')}")
     if r.type == "gcp:serviceaccount/iAMMember:IAMMember":
-        return f"{i.get('member')} may act as the writer ({i.get('role')})"
+        who = "the guard" if r.name.endswith("-guard-wi") else "the writer"
+        return f"{i.get('member')} may act as {who} ({i.get('role')})"
     if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
-        return (f"{i.get('namespace')}/{i.get('serviceAccount')} assumes the writer role "
+        role = "the guard role" if r.name.endswith("-guard") else "the writer role"
+        return (f"{i.get('namespace')}/{i.get('serviceAccount')} assumes {role} "
                 "through EKS Pod Identity")
     if r.type == "aws:iam/role:Role" and r.name.endswith("-results-writer"):
         policies = [json.loads(p.get("policy", "{}")) for p in i.get("inlinePolicies") or []]
@@ -36,7 +38,8 @@ def _binding(r) -> str | None:
 
 def results_summary(plan) -> dict[str, Any] | None:
     """{bucket, results_url, run_id, retention_days, upload_jobs, bindings} or None."""
-    from infra.results_bucket import UPLOADER_SA, bucket_name, scheme
+    from infra.results_bucket import bucket_name, scheme
+    from infra.service_accounts import uploader_sa
 
     spec = plan.spec
     if not plan.resources:
@@ -56,7 +59,7 @@ def results_summary(plan) -> dict[str, Any] | None:
         "results_url": f"{bucket}/{plan.stack}/<run-id>/",
         "run_id": "study run's id, else the study namespace's creation time (ConfigMap study-run)",
         "retention_days": spec.results.retention_days,
-        "writer": f"study-harness/{UPLOADER_SA}",
+        "writer": f"study-harness/{uploader_sa(plan.stack)}",
         "upload_jobs": uploads,
         "bindings": bindings,
     }

@@ -8,7 +8,9 @@ decides and why is in `experiments/guard.py` and `experiments/guard_decision.py`
 Permissions:
 - Kubernetes: none. The service account has no Role or RoleBinding; the guard never calls the
   Kubernetes API.
-- GKE: a service account impersonable only by `study-harness/study-guard` (Workload Identity),
+- GKE: a service account impersonable only by the stack's own Kubernetes service account
+  `study-harness/guard-<stack>` (Workload Identity; infra.service_accounts says why the name
+  carries the stack: the identity pool is the project's, shared by every cluster in it),
   with a custom role of the four permissions a node pool resize needs: `container.clusters.get`
   (creation time), `container.clusters.update` (the setSize call `gcloud container clusters
   resize` makes), `container.operations.get` (its operation) and
@@ -42,7 +44,9 @@ from experiments import layout
 from infra import sdk
 from infra.operators.versions import AWS_CLI, GCLOUD, PYTHON
 
-GUARD_NAME = "study-guard"  # CronJob, ServiceAccount and the scripts ConfigMap's prefix
+# The CronJob and the scripts ConfigMap's prefix; the ServiceAccount is per stack
+# (`GuardPlan.service_account`), since cloud identities trust it by name.
+GUARD_NAME = "study-guard"
 GUARD_SCRIPTS = "study-guard-scripts"
 GUARD_MOUNT = "/guard"
 # GKE: the Cloud SDK slim image has python3 (GoogleCloudPlatform/cloud-sdk-docker
@@ -90,6 +94,13 @@ class GuardPlan:
     def bucket(self) -> str:
         return bucket_of(self.results_url)
 
+    @property
+    def service_account(self) -> str:
+        """The Kubernetes service account the guard runs as and its cloud identity trusts."""
+        from infra.service_accounts import guard_sa
+
+        return guard_sa(self.stack)
+
     def summary(self) -> dict[str, Any]:
         """What `study plan` shows and the stack exports: when it acts, where it writes, as whom."""
         from infra.spec.guard import SCHEDULE
@@ -102,7 +113,7 @@ class GuardPlan:
             "grace_seconds": self.grace_seconds,
             "bucket": self.bucket,
             "records": f"{self.results_url}guard/",
-            "service_account": f"{layout.NAMESPACE}/{GUARD_NAME}",
+            "service_account": f"{layout.NAMESPACE}/{self.service_account}",
             "identity": self.identity,
             "binding": ("Workload Identity (roles/iam.workloadIdentityUser)" if self.cloud == "gke"
                         else "EKS Pod Identity association"),
@@ -182,7 +193,7 @@ def guard_objects(plan: GuardPlan, labels: dict[str, Any],
         env.append({"name": "PATH", "value": f"{AWS_CLI_BIN}:/usr/local/bin:/usr/bin:/bin"})
     pod = {
         "restartPolicy": "Never",
-        "serviceAccountName": GUARD_NAME,
+        "serviceAccountName": plan.service_account,
         "initContainers": init,
         "containers": [{
             "name": "guard",
@@ -200,7 +211,7 @@ def guard_objects(plan: GuardPlan, labels: dict[str, Any],
 
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount",
-         "metadata": {"name": GUARD_NAME, **meta,
+         "metadata": {"name": plan.service_account, **meta,
                       **({"annotations": sa_annotations} if sa_annotations else {})}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": GUARD_SCRIPTS, **meta},
          "data": {name: (here / name).read_text()
@@ -264,7 +275,8 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
             f"{plan.stack}-guard-wi",
             service_account_id=gsa.name,
             role="roles/iam.workloadIdentityUser",
-            member=f"serviceAccount:{plan.project}.svc.id.goog[{layout.NAMESPACE}/{GUARD_NAME}]",
+            member=(f"serviceAccount:{plan.project}.svc.id.goog"
+                    f"[{layout.NAMESPACE}/{plan.service_account}]"),
             opts=child,
         ),
         projects.IAMMember(f"{plan.stack}-guard-resize", project=plan.project, role=role.name,
@@ -329,7 +341,8 @@ def eks_identity(plan: GuardPlan, cluster) -> list[pulumi.Resource]:
         f"{plan.stack}-guard",
         eks.PodIdentityAssociationArgs(cluster_name=cluster.cluster.name,
                                        namespace=layout.NAMESPACE,
-                                       service_account=GUARD_NAME, role_arn=role.arn,
+                                       service_account=plan.service_account,
+                                       role_arn=role.arn,
                                        tags=tags),
         opts=ResourceOptions(parent=cluster, provider=cluster.aws_provider,
                              depends_on=[cluster.pod_identity_agent]),

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from harness.errors import SpecError
+from infra.service_accounts import uploader_sa
 from infra.spec.results import bucket_name_problem
 
 RUN_ID_ENV = "STUDY_RUN_ID"  # set by `study run`; absent under plain `pulumi up`
@@ -32,9 +33,6 @@ RUN_ID = re.compile(r"^\d{8}T\d{6}Z(-\d{1,4})?$")  # harness.lifecycle.state.new
 RUN_CONFIGMAP = "study-run"
 RUN_KEY = "run_id"
 RUN_ID_REF = "$(RUN_ID)"  # what RESULTS_URL holds in a pod spec; the kubelet expands it
-# The Kubernetes service account every bucket writer runs as; the cloud identity is bound to it
-# (GKE Workload Identity, EKS Pod Identity) and to nothing else.
-UPLOADER_SA = "study-results-uploader"
 ACCOUNT_PLACEHOLDER = "<account>"
 
 
@@ -151,7 +149,9 @@ def eks_account(provider) -> str:
 
 
 def wire(stack: str, spec, cluster, namespace, labels: dict[str, str]):
-    """Run identity, bucket write access for `UPLOADER_SA`, exports; returns the upload target."""
+    """Run identity, bucket write access for the stack's own uploader service account
+    (`infra.service_accounts.uploader_sa`: the cloud identity is bound to it and to nothing
+    else), exports; returns the upload target."""
     import pulumi
     from pulumi import ResourceOptions
 
@@ -163,18 +163,19 @@ def wire(stack: str, spec, cluster, namespace, labels: dict[str, str]):
         namespace, k8s_labels,
         ResourceOptions(provider=cluster.provider, depends_on=[namespace]),
     )
+    ksa = uploader_sa(stack)
     if spec.cluster.cloud == "gke":
         from infra.clusters.gke import results_writer
 
         bucket = checked_bucket_name(spec)
-        annotations, grants = results_writer(stack, spec.cluster, bucket, NAMESPACE, UPLOADER_SA,
+        annotations, grants = results_writer(stack, spec.cluster, bucket, NAMESPACE, ksa,
                                              cluster, namespace)
         region = ""
     else:
         from infra.clusters.eks import results_writer as eks_writer
 
         bucket = checked_bucket_name(spec, eks_account(cluster.aws_provider))
-        grants = eks_writer(stack, bucket, NAMESPACE, UPLOADER_SA, cluster, namespace)
+        grants = eks_writer(stack, bucket, NAMESPACE, ksa, cluster, namespace)
         annotations, region = {}, spec.cluster.region
     _RESOLVED[stack] = bucket
     run_id = identity.data.apply(lambda d: (d or {}).get(RUN_KEY, ""))
@@ -183,5 +184,6 @@ def wire(stack: str, spec, cluster, namespace, labels: dict[str, str]):
     pulumi.export("results_url", run_id.apply(lambda r: results_url(spec, r, stack, bucket)))
     return UploadTarget(
         cloud=spec.cluster.cloud, bucket=bucket, stack=stack, env=results_env(spec, stack, bucket),
-        sa_annotations=annotations, region=region, depends_on=[identity, *grants],
+        service_account=ksa, sa_annotations=annotations, region=region,
+        depends_on=[identity, *grants],
     )

@@ -268,15 +268,11 @@ def workload_pool(spec: GkeClusterSpec) -> str:
 def service_account_id(prefix: str, stack: str, limit: int = 30) -> str:
     """`<prefix>-<stack>` within `limit` characters (GCP service account ids: 6-30), shortened
     with a hash of the stack so two long stack names never collide. One rule for every GSA a
-    stack creates (the results writer, the guard)."""
-    import hashlib
+    stack creates (the results writer, the guard) and for the Kubernetes service accounts they
+    trust (infra.service_accounts)."""
+    from infra.service_accounts import bounded_name
 
-    full = f"{prefix}-{stack}"
-    if len(full) <= limit:
-        return full
-    digest = hashlib.sha256(stack.encode()).hexdigest()[:6]
-    keep = limit - len(prefix) - len(digest) - 2
-    return f"{prefix}-{stack[:keep].rstrip('-')}-{digest}"
+    return bounded_name(prefix, stack, limit)
 
 
 def results_account_id(stack: str) -> str:

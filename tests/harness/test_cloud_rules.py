@@ -299,6 +299,18 @@ class TestDurableResults:
         assert run("durable-results", kept, resources) == [
             "step prepull: no upload Job, so its results live only on the cluster's volume"]
 
+    @pytest.mark.parametrize("stack", ["gke-64-localssd", "eks-16-pulling"])
+    def test_an_upload_running_as_a_shared_name_is_refused(self, stack):
+        """GKE's identity pool is per project ("Workload Identity Federation for GKE",
+        "Identity sameness"): the uploader runs as `results-<stack>`, never a name every
+        stack's cluster has; EKS renders the same names."""
+        manifests, resources = self.rendered(stack)
+        up = next(m for m in manifests if m["metadata"].get("name") == "upload-prepull")
+        up["spec"]["template"]["spec"]["serviceAccountName"] = "study-results-uploader"
+        assert run("durable-results", manifests, resources) == [
+            f"Job/upload-prepull: runs as 'study-results-uploader', not results-{stack}, the "
+            "stack's own account and the only one the bucket grant is bound to"]
+
     def test_a_grant_wider_than_the_prefix_is_refused(self):
         manifests, resources = self.rendered("gke-64-localssd")
         (grant,) = [r for r in resources if r.type.endswith("BucketIAMMember")

@@ -45,21 +45,35 @@ def test_a_stack_without_the_guard_cronjob_is_refused():
     ]
 
 
+def test_a_guard_running_as_a_name_other_stacks_share_is_refused():
+    """The project's identity pool trusts a namespace and KSA name in every cluster of the
+    project (Workload Identity Federation for GKE, "Identity sameness"): a guard running as the
+    fixed `study-guard` could be any stack's."""
+    stack = rendered("gke-64-localssd")
+    (cron,) = [m for m in stack.manifests if m["kind"] == "CronJob"]
+    cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"] = "study-guard"
+    assert GUARD.check(stack) == [
+        "CronJob study-harness/study-guard runs as 'study-guard', not the stack's own "
+        "ServiceAccount study-harness/guard-gke-64-localssd: a name shared by stacks is trusted "
+        "in every cluster of a GKE project"
+    ]
+
+
 def test_a_guard_without_workload_identity_is_refused():
     drop = lambda r: r.type == "gcp:serviceaccount/iAMMember:IAMMember"  # noqa: E731
     assert GUARD.check(rendered("gke-64-localssd", drop=drop)) == [
-        "ServiceAccount study-harness/study-guard is not bound to a Google service account "
-        "(Workload Identity: roles/iam.workloadIdentityUser for "
-        "PROJECT.svc.id.goog[study-harness/study-guard] and the iam.gke.io/gcp-service-account "
-        "annotation): the guard could not scale the node pool"
+        "ServiceAccount study-harness/guard-gke-64-localssd is not bound to a Google service "
+        "account (Workload Identity: roles/iam.workloadIdentityUser for "
+        "PROJECT.svc.id.goog[study-harness/guard-gke-64-localssd] and the "
+        "iam.gke.io/gcp-service-account annotation): the guard could not scale the node pool"
     ]
 
 
 def test_an_eks_guard_without_pod_identity_is_refused():
     drop = lambda r: r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"  # noqa: E731
     assert GUARD.check(rendered("eks-6-topology", drop=drop)) == [
-        "ServiceAccount study-harness/study-guard has no EKS Pod Identity association: the guard "
-        "could not scale the node group"
+        "ServiceAccount study-harness/guard-eks-6-topology has no EKS Pod Identity association: "
+        "the guard could not scale the node group"
     ]
 
 

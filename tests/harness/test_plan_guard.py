@@ -19,7 +19,8 @@ def test_plan_lines_and_json():
     assert rows["bucket"] == f"study-results-{project}"
     assert rows["records"] == f"gs://study-results-{project}/gke-64-localssd/$(RUN_ID)/guard/"
     assert rows["identity"] == (
-        f"study-harness/study-guard -> guard-gke-64-localssd@{project}.iam.gserviceaccount.com "
+        f"study-harness/guard-gke-64-localssd -> guard-gke-64-localssd@{project}"
+        ".iam.gserviceaccount.com "
         "(Workload Identity (roles/iam.workloadIdentityUser))")
     assert rows["permissions"] == ("compute.instanceGroupManagers.get, container.clusters.get, "
                                    "container.clusters.update, container.operations.get")

@@ -36,7 +36,8 @@ class TestGkeGuard:
                  if r.name == "gke-64-localssd-guard-wi"]
         project = sections("gke-64-localssd")["cluster"]["project"]
         assert wi["role"] == "roles/iam.workloadIdentityUser"
-        assert wi["member"] == f"serviceAccount:{project}.svc.id.goog[study-harness/study-guard]"
+        assert wi["member"] == (
+            f"serviceAccount:{project}.svc.id.goog[study-harness/guard-gke-64-localssd]")
         cluster = one(by_type, "gcp:container/cluster:Cluster")
         assert cluster["workloadIdentityConfig"] == {"workloadPool": f"{project}.svc.id.goog"}
         pool = one(by_type, "gcp:container/nodePool:NodePool")
@@ -49,7 +50,7 @@ class TestGkeGuard:
             'gke-64-localssd/")')
         sa = next(
             r.inputs for r in by_type["kubernetes:core/v1:ServiceAccount"]
-            if r.inputs["metadata"]["name"] == "study-guard")
+            if r.inputs["metadata"]["name"] == "guard-gke-64-localssd")
         assert sa["metadata"]["annotations"] == {
             "iam.gke.io/gcp-service-account":
                 f"guard-gke-64-localssd@{project}.iam.gserviceaccount.com"}
@@ -101,10 +102,11 @@ class TestEksGuard:
     def test_resources(self):
         run, by_type = render("eks-2-smoke")
         assoc = [r.inputs for r in by_type["aws:eks/podIdentityAssociation:PodIdentityAssociation"]
-                 if r.inputs["serviceAccount"] == "study-guard"]
+                 if r.inputs["serviceAccount"] == "guard-eks-2-smoke"]
         assert len(assoc) == 1 and assoc[0]["namespace"] == "study-harness"
         cron = one(by_type, "kubernetes:batch/v1:CronJob")
         pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == "guard-eks-2-smoke"
         assert pod["initContainers"][0]["image"].startswith("public.ecr.aws/aws-cli/aws-cli:")
         assert pod["initContainers"][0]["command"] == ["cp", "-a", "/usr/local/aws-cli/.",
                                                        "/tools/"]

@@ -62,7 +62,7 @@ def test_gke_writer_is_workload_identity_to_the_stack_prefix(programs):
     wi = one(out, "gcp:serviceaccount/iAMMember:IAMMember", "gke-64-localssd-results-writer-wi")
     assert (wi.inputs["role"], wi.inputs["member"]) == (
         "roles/iam.workloadIdentityUser",
-        "serviceAccount:study-harness-sandbox.svc.id.goog[study-harness/study-results-uploader]")
+        "serviceAccount:study-harness-sandbox.svc.id.goog[study-harness/results-gke-64-localssd]")
     grant = one(out, "gcp:storage/bucketIAMMember:BucketIAMMember",
                 "gke-64-localssd-results-write")
     assert grant.inputs["member"] == f"serviceAccount:{email}"
@@ -79,7 +79,7 @@ def test_gke_writer_is_workload_identity_to_the_stack_prefix(programs):
          'resource.name.startsWith("projects/_/buckets/study-results-study-harness-sandbox/'
          'objects/gke-64-localssd/")'})
     sa = [r for r in out.resources if r.type == "kubernetes:core/v1:ServiceAccount"
-          and r.inputs["metadata"]["name"] == "study-results-uploader"]
+          and r.inputs["metadata"]["name"] == "results-gke-64-localssd"]
     assert [s.inputs["metadata"]["annotations"] for s in sa] == [
         {"iam.gke.io/gcp-service-account": email}]
     assert not [r for r in out.resources if r.type.startswith("gcp:storage/bucket:")]
@@ -90,7 +90,7 @@ def test_eks_writer_is_pod_identity_with_put_only(programs):
     assoc = one(out, "aws:eks/podIdentityAssociation:PodIdentityAssociation",
                 "eks-16-pulling-results-writer")
     assert (assoc.inputs["namespace"], assoc.inputs["serviceAccount"]) == (
-        "study-harness", "study-results-uploader")
+        "study-harness", "results-eks-16-pulling")
     role = one(out, "aws:iam/role:Role", "eks-16-pulling-results-writer")
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
@@ -118,7 +118,7 @@ def test_every_step_uploads_after_its_recorder(programs):
         "s3://study-results-123456789012-us-east-2/eks-16-pulling/$(RUN_ID)/")
     assert [e["name"] for e in c["env"]][:2] == ["RUN_ID", "RESULTS_URL"]  # defined before use
     assert env["STEP"]["value"] == steps[0] and env["AWS_REGION"]["value"] == "us-east-2"
-    assert pod["serviceAccountName"] == "study-results-uploader"
+    assert pod["serviceAccountName"] == "results-eks-16-pulling"
     mounts = {m["name"]: m for m in c["volumeMounts"]}
     assert mounts["results"]["readOnly"] is True
     for step in steps:  # after its recorder, its run identity and its cloud grants

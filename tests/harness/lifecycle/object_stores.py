@@ -26,14 +26,20 @@ def moto_endpoint(monkeypatch):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    # moto's backends live in this process and outlive a server: start from an empty cloud.
+    # moto's backends live in this process and outlive a server: start from an empty cloud,
+    # and leave one (another module's session server shares the backends, and a cluster left
+    # here makes its CreateCluster of the same name fail with ResourceInUseException).
     import urllib.request
 
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"),
-                           timeout=30).close()
+    def reset() -> None:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset",
+                                                      method="POST"), timeout=30).close()
+
+    reset()
     for k, v in {**AWS_ENV, "AWS_ENDPOINT_URL": endpoint}.items():
         monkeypatch.setenv(k, v)
     yield endpoint
+    reset()
     server.stop()
 
 
