@@ -379,16 +379,18 @@ def _writer_grants(stack: RenderedStack, scheme: str, bucket: str, name: str,
            "delete every run's results"] if owned else []
     member_of = f"[study-harness/{sa}]"
     if scheme == "gs":
-        prefix = f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{name}/")'
-        from infra.clusters.gke import results_account_id
+        from infra.clusters.gke import (
+            object_prefix,
+            results_account_id,
+            results_read_condition,
+        )
 
+        prefix = f'resource.name.startsWith("{object_prefix(bucket, name)}")'
         # The uploader's grants; the guard's own (read, and its records) are the guard rule's.
         writer = f"serviceAccount:{results_account_id(name)}@"
         grants = [r for r in res if r.type == "gcp:storage/bucketIAMMember:BucketIAMMember"
                   and r.inputs.get("bucket") == bucket
                   and str(r.inputs.get("member", "")).startswith(writer)]
-        from infra.clusters.gke import results_read_condition
-
         # Creating under the prefix, and reading there for `cp --no-clobber`'s check.
         allowed = {"roles/storage.objectCreator": prefix, "roles/storage.objectViewer":
                    results_read_condition(bucket, name, "")["expression"]}

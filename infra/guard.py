@@ -243,20 +243,15 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
     deleted custom role for 37 days and the provider undeletes it on the next create
     (hashicorp/terraform-provider-google resource_google_project_iam_custom_role.go, Create).
     """
-    serviceaccount = sdk.package("pulumi_gcp.serviceaccount", "account", "iam_member")
     projects = sdk.package("pulumi_gcp.projects", "iam_custom_role", "iam_member")
     storage = sdk.package("pulumi_gcp.storage", "bucket_iam_member")
-    from infra.clusters.gke import results_read_condition
+    from infra.clusters.gke import impersonable_account, object_prefix, results_read_condition
 
     child = ResourceOptions(parent=cluster)
-    account_id = plan.identity.split("@", 1)[0]
-    gsa = serviceaccount.Account(
-        f"{plan.stack}-guard",
-        account_id=account_id,
-        project=plan.project,
-        display_name=f"study {plan.stack}: scales its nodes to zero",
-        opts=child,
-    )
+    gsa, impersonate, _email = impersonable_account(
+        f"{plan.stack}-guard", plan.identity.split("@", 1)[0], plan.project,
+        f"study {plan.stack}: scales its nodes to zero", layout.NAMESPACE, plan.service_account,
+        child)
     # The email is known from the account id: no unknown output in the grants (a plan shows
     # them whole, and a resumed up declares them identically); each grant waits for the GSA.
     member = f"serviceAccount:{plan.identity}"
@@ -269,16 +264,9 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
         permissions=list(GKE_PERMISSIONS),
         opts=child,
     )
-    prefix = f"projects/_/buckets/{plan.bucket}/objects/{plan.stack}/"
+    prefix = object_prefix(plan.bucket, plan.stack)
     grants = [
-        serviceaccount.IAMMember(
-            f"{plan.stack}-guard-wi",
-            service_account_id=gsa.name,
-            role="roles/iam.workloadIdentityUser",
-            member=(f"serviceAccount:{plan.project}.svc.id.goog"
-                    f"[{layout.NAMESPACE}/{plan.service_account}]"),
-            opts=child,
-        ),
+        impersonate,
         projects.IAMMember(f"{plan.stack}-guard-resize", project=plan.project, role=role.name,
                            member=member, opts=after_gsa),
         storage.BucketIAMMember(

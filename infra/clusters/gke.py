@@ -265,6 +265,34 @@ def workload_pool(spec: GkeClusterSpec) -> str:
     return f"{spec.project}.svc.id.goog"
 
 
+def ksa_member(project: str, namespace: str, ksa: str) -> str:
+    """The IAM member the Kubernetes service account `namespace/ksa` authenticates as in
+    `project`'s Workload Identity pool (the pool is the project's, not the cluster's)."""
+    return f"serviceAccount:{project}.svc.id.goog[{namespace}/{ksa}]"
+
+
+def impersonable_account(name: str, account_id: str, project: str, display_name: str,
+                         namespace: str, ksa: str, opts: ResourceOptions):
+    """A Google service account that only the Kubernetes service account `namespace/ksa` may
+    impersonate (`roles/iam.workloadIdentityUser`, no key): (account, binding, email)."""
+    serviceaccount = sdk.package("pulumi_gcp.serviceaccount", "account", "iam_member")
+    gsa = serviceaccount.Account(name, account_id=account_id, project=project,
+                                 display_name=display_name, opts=opts)
+    binding = serviceaccount.IAMMember(
+        f"{name}-wi",
+        service_account_id=gsa.name,
+        role="roles/iam.workloadIdentityUser",
+        member=ksa_member(project, namespace, ksa),
+        opts=opts,
+    )
+    return gsa, binding, f"{account_id}@{project}.iam.gserviceaccount.com"
+
+
+def object_prefix(bucket: str, stack: str) -> str:
+    """How Cloud Storage IAM Conditions name the objects under `<stack>/` of `bucket`."""
+    return f"projects/_/buckets/{bucket}/objects/{stack}/"
+
+
 def service_account_id(prefix: str, stack: str, limit: int = 30) -> str:
     """`<prefix>-<stack>` within `limit` characters (GCP service account ids: 6-30), shortened
     with a hash of the stack so two long stack names never collide. One rule for every GSA a
@@ -286,16 +314,14 @@ def results_prefix_condition(bucket: str, stack: str) -> dict[str, str]:
     return {
         "title": f"only-{stack}"[:100],
         "description": "writes under this stack's prefix only",
-        "expression": (
-            f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{stack}/")'
-        ),
+        "expression": f'resource.name.startsWith("{object_prefix(bucket, stack)}")',
     }
 
 
 def results_read_condition(bucket: str, stack: str, title: str) -> dict[str, str]:
     """IAM condition for reading: objects under `<stack>/`, and the bucket itself, where Cloud
     Storage checks `storage.objects.list` (a list names the bucket, not an object)."""
-    prefix = f"projects/_/buckets/{bucket}/objects/{stack}/"
+    prefix = object_prefix(bucket, stack)
     return {"title": title, "expression": (f'resource.name == "projects/_/buckets/{bucket}" || '
                                            f'resource.name.startsWith("{prefix}")')}
 
@@ -321,27 +347,13 @@ def results_writer(stack: str, spec: GkeClusterSpec, bucket: str, namespace: str
     writer also reads, under the same prefix (`objectViewer`; listing is checked on the bucket).
     Returns the KSA annotations and the grants the writer must wait for.
     """
-    serviceaccount = sdk.package("pulumi_gcp.serviceaccount", "account", "iam_member")
     storage = sdk.package("pulumi_gcp.storage", "bucket_iam_member")
     # The pool `PROJECT.svc.id.goog` exists once a cluster with Workload Identity does; a
     # binding naming it before then fails, so the writer comes `after` (the study namespace).
-    child = ResourceOptions(parent=cluster, depends_on=[after])
-    account_id = results_account_id(stack)
-    email = f"{account_id}@{spec.project}.iam.gserviceaccount.com"
-    gsa = serviceaccount.Account(
-        f"{stack}-results-writer",
-        account_id=account_id,
-        project=spec.project,
-        display_name=f"study {stack}: writes its results",
-        opts=child,
-    )
-    impersonate = serviceaccount.IAMMember(
-        f"{stack}-results-writer-wi",
-        service_account_id=gsa.name,
-        role="roles/iam.workloadIdentityUser",
-        member=f"serviceAccount:{workload_pool(spec)}[{namespace}/{ksa}]",
-        opts=child,
-    )
+    gsa, impersonate, email = impersonable_account(
+        f"{stack}-results-writer", results_account_id(stack), spec.project,
+        f"study {stack}: writes its results", namespace, ksa,
+        ResourceOptions(parent=cluster, depends_on=[after]))
     grant = storage.BucketIAMMember(
         f"{stack}-results-write",
         bucket=bucket,
