@@ -102,6 +102,13 @@ class Plan:
         """The in-cluster guard as the program declared it (infra.guard); None when absent."""
         return self.exports.get("guard") or None
 
+    @property
+    def results(self) -> dict[str, Any] | None:
+        """Where the steps' results go and who may write there (harness.results_plan)."""
+        from harness.results_plan import results_summary
+
+        return results_summary(self)
+
     def guard_rows(self) -> list[tuple[str, str]]:
         """The guard's plan lines: when it scales the nodes to zero, where it writes, as whom."""
         g = self.guard
@@ -170,7 +177,7 @@ class Plan:
             "manifests": len(self.manifests),
             "violations": self.violations,
             "warnings": self.warnings,
-            "results": results_summary(self),
+            "results": self.results,
         }
 
 
@@ -191,12 +198,6 @@ def invalid_json(stack: str, problems: list[str]) -> dict[str, Any]:
         "violations": list(problems),
         "warnings": [],
     }
-
-
-def results_summary(plan: Plan) -> dict[str, Any] | None:
-    from harness.results_plan import results_summary as summary
-
-    return summary(plan)
 
 
 def _price_date() -> str:

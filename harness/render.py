@@ -98,9 +98,7 @@ def removed_note(removed: int, manifests_dir: Path) -> str:
 
 def _print_results(out, plan) -> None:
     """Where the steps' results go and who may write there (harness.results_plan)."""
-    from harness.plan import results_summary
-
-    res = results_summary(plan)
+    res = plan.results
     if res is None:
         return
     table = Table(title="Results (outlive the cluster)", title_justify="left", show_header=False)
