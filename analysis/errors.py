@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import StudyError
+from core.errors import StudyError
 
 
 class AnalysisError(StudyError):

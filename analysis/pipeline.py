@@ -145,7 +145,7 @@ def analyze(paths: list[Path] | list[RunArg], out: Path, figures: bool = True,
     `datas` are runs already loaded from `paths` (by `report`, which checks them first).
     """
     from analysis.tables import combine, write_table
-    from harness.errors import ensure_dir
+    from core.errors import ensure_dir
 
     datas = load_runs(paths, nodes) if datas is None else datas
     ensure_dir(out, "--out")  # one line, not an OSError, for an --out that cannot be a directory

@@ -93,7 +93,7 @@ class RunDir:
     def _open_harness(cls, root: Path) -> RunDir:
         provenance = _read_json(root / "provenance.json", dict)
         stack = provenance.get("stack")
-        run = cls(path=root, label=str(provenance.get("run_id") or root.name), layout="harness",
+        run = cls(path=root, label=str(provenance.get("run_id") or root.name), layout="study",
                   stack=str(stack) if stack else None, provenance=provenance)
         if (root / "events.jsonl").is_file():
             run.event_files = [root / "events.jsonl"]

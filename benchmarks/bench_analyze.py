@@ -66,7 +66,7 @@ print(json.dumps({"seconds": middle - start, "table_seconds": time.perf_counter(
 """
 # What `study analyze` imports (checked with sys.modules after a run), before any data: the
 # floor of its memory. scipy is not among them: only compare and report need it.
-FLOOR = "import harness.cli, pandas, pyarrow.parquet, matplotlib.pyplot, orjson"
+FLOOR = "import study.cli, pandas, pyarrow.parquet, matplotlib.pyplot, orjson"
 
 
 def seed_event_files(seed: Path) -> list[Path]:

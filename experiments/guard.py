@@ -200,7 +200,7 @@ def _missing(exc: GuardError) -> bool:
 
 class BucketStore:
     """`ResultsStore` over any object store that can read, write and list keys under the run's
-    URL; subclasses say how (here the CLIs, `harness.lifecycle.guard_store` the client
+    URL; subclasses say how (here the CLIs, `study.lifecycle.guard_store` the client
     libraries). A step's results count only when its MANIFEST.json lists files that all exist
     with the listed size and sha256, the manifest being uploaded last."""
 

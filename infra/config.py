@@ -9,11 +9,11 @@ from pulumi.runtime import config as runtime_config
 
 def all_config() -> dict[str, Any]:
     """Every config key the engine gave this program (the CLI's env bag plus explicit settings),
-    with the user's git-ignored overlay applied as `study plan` applies it (harness.stacks), so a
+    with the user's git-ignored overlay applied as `study plan` applies it (core.stacks), so a
     `pulumi up` builds the project `study plan` showed."""
     import pulumi
 
-    from harness.stacks import apply_overlay, check_stack_file
+    from core.stacks import apply_overlay, check_stack_file
 
     # Under a plain `pulumi up` the CLI parsed the file (gopkg.in/yaml.v2, where a repeated key
     # silently wins): the harness's own refusals run on it here, before any resource.

@@ -2,7 +2,7 @@
 a cloud identity that can scale this study's nodes and write the guard's records, nothing more.
 
 Why in the stack: the guard must exist whenever the cluster does, however the cluster came up
-(plain `pulumi up`, `study run`), so it is part of the program, not of the harness. What it
+(plain `pulumi up`, `study run`), so it is part of the program, not of the study. What it
 decides and why is in `experiments/guard.py` and `experiments/guard_decision.py`.
 
 Permissions:

@@ -2,7 +2,7 @@
 
 Why: a tag is a name a publisher can move; only a digest names content (opencontainers
 distribution-spec, "Pulling manifests"). A study is reproducible only if every image its nodes
-pull is fixed, so `study images lock` (harness/images.py) resolves every image a stack renders to
+pull is fixed, so `study images lock` (study/images.py) resolves every image a stack renders to
 a digest and writes `infra/image_lock.json`; the Pulumi program reads it here and renders each
 locked image as `name:tag@digest` (containerd then pulls the digest; the tag stays readable).
 

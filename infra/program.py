@@ -9,8 +9,8 @@ from __future__ import annotations
 import pulumi
 from pulumi import ResourceOptions
 
+from core.errors import SpecError
 from experiments.layout import NAMESPACE as STUDY_NAMESPACE
-from harness.errors import SpecError
 from infra import sdk
 from infra.config import all_config
 from infra.expiry import ExpiryStamp, expiry_stamp

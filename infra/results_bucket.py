@@ -24,12 +24,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.errors import SpecError
+from core.errors import SpecError
 from infra.service_accounts import uploader_sa
 from infra.spec.results import bucket_name_problem
 
 RUN_ID_ENV = "STUDY_RUN_ID"  # set by `study run`; absent under plain `pulumi up`
-RUN_ID = re.compile(r"^\d{8}T\d{6}Z(-\d{1,4})?$")  # harness.lifecycle.state.new_run_id's form
+RUN_ID = re.compile(r"^\d{8}T\d{6}Z(-\d{1,4})?$")  # study.lifecycle.state.new_run_id's form
 RUN_CONFIGMAP = "study-run"
 RUN_KEY = "run_id"
 RUN_ID_REF = "$(RUN_ID)"  # what RESULTS_URL holds in a pod spec; the kubelet expands it

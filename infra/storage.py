@@ -8,7 +8,7 @@ mode (provider/pkg/await/awaiters.go, untilCoreV1PersistentVolumeClaimReady): a 
 means it waits for Bound, which a WaitForFirstConsumer claim never reaches without a pod.
 
 Disks created through the class carry the study labels, so the leftover check after destroy
-(`harness.lifecycle.*_inventory`) finds a disk a PersistentVolume left behind:
+(`study.lifecycle.*_inventory`) finds a disk a PersistentVolume left behind:
 - GKE, pd.csi.storage.gke.io `labels` parameter: "k1=v1,k2=v2", split on "," then "=", keys
   `^\\p{Ll}[\\p{Ll}0-9_-]{0,62}$`, values `^[\\p{Ll}0-9_-]{0,63}$`
   (kubernetes-sigs/gcp-compute-persistent-disk-csi-driver v1.26.4, pkg/convert/convert.go
@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.errors import SpecError
+from core.errors import SpecError
 
 STORAGE_CLASS = "study-results"
 PROVISIONERS = {"gke": "pd.csi.storage.gke.io", "eks": "ebs.csi.aws.com"}

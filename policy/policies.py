@@ -110,8 +110,8 @@ def _stack_quota(stack: str | None, root: Path | None = None) -> dict[str, float
     """The declared `study:quota` of the stack named by the resource's `stack` label."""
     if not stack:
         return {}
-    from harness.errors import StudyError
-    from harness.stacks import read_stack_config
+    from core.errors import StudyError
+    from core.stacks import read_stack_config
     from infra.spec import config_to_sections
 
     try:
@@ -207,7 +207,7 @@ def _duration(seconds: float | None) -> str | None:
 
 
 def real_cloud_rules(args, report_violation: Report) -> None:
-    """The plan's real-cloud rules (`harness.cloud_rules`) over the stack as `pulumi up` sees it.
+    """The plan's real-cloud rules (`study.cloud_rules`) over the stack as `pulumi up` sees it.
 
     A stack validation policy: the rules compare objects with each other (one StorageClass for
     every claim, one Service per step), so they need every resource at once. Kubernetes props
@@ -215,8 +215,8 @@ def real_cloud_rules(args, report_violation: Report) -> None:
     """
     from types import SimpleNamespace
 
-    from harness.cloud_rules import RenderedStack, check
-    from harness.plan import manifests_of
+    from study.cloud_rules import RenderedStack, check
+    from study.plan import manifests_of
 
     manifests: list[dict] = []
     resources = []
@@ -244,7 +244,7 @@ STACK_POLICIES: list[tuple[str, str, Callable]] = [
 POLICIES: list[tuple[str, str, Callable]] = [
     ("study-labels-mandatory", "Budget, expiry and ownership labels on every taggable resource.",
      labels_mandatory),
-    ("cluster-deletion-protection-off", "Clusters can be destroyed by the harness.",
+    ("cluster-deletion-protection-off", "Clusters can be destroyed by the study.",
      deletion_protection_off),
     ("node-count-within-quota", "Node pools fit the stack's declared quota.",
      node_count_within_quota),

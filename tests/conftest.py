@@ -1,6 +1,6 @@
 """Shared test helpers: a fixed date for tests that pass it, stack configs built from dicts, and
 offline plans. Nothing pins the validation clock for every test: the shipped stacks must plan
-whatever today's date is (tests/harness/test_years_ahead.py)."""
+whatever today's date is (tests/study/test_years_ahead.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def stack_yaml(stack: str) -> dict:
 
 def config_of(doc: dict) -> dict[str, str]:
     """A stack document's config as the engine passes it (JSON text for objects)."""
-    from harness.stacks import _as_config_value
+    from core.stacks import _as_config_value
 
     return {k: _as_config_value(v) for k, v in (doc.get("config") or {}).items()}
 
@@ -64,7 +64,7 @@ def _no_user_overlay(monkeypatch, tmp_path_factory):
 # The shipped stacks' images with neither a released tag nor a digest in the committed lock
 # (infra/image_lock.json): `study images lock STACK` resolves them, which needs the network and
 # registry credentials these machines lack. Until then those stacks' plans fail the image-pinned
-# rule (tests/harness/test_shipped_image_lock.py); tests of a plan as it is after locking use
+# rule (tests/study/test_shipped_image_lock.py); tests of a plan as it is after locking use
 # the `locked_images` fixture.
 UNLOCKED_SHIPPED_IMAGES = (
     "ghcr.io/converged-computing/flux-view-ubuntu:tag-jammy",
@@ -121,7 +121,7 @@ def cli(capsys, monkeypatch):
     """Run the `study` console entry point in-process: returns (exit code, stdout, stderr)."""
     import sys
 
-    from harness.cli import main
+    from study.cli import main
 
     def invoke(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["study", *args])

@@ -61,7 +61,7 @@ def gke_problems(spec, now: datetime) -> list[Problem]:
         out.append(input_error(f"{K}.threads_per_core",
                                "is not supported on e2 machines; remove it"))
     out += _lifetime_problems(spec, now)
-    from harness.stacks import PLACEHOLDER_PROJECT, placeholder_message
+    from core.stacks import PLACEHOLDER_PROJECT, placeholder_message
 
     if c.project == PLACEHOLDER_PROJECT:  # fine for a plan; `study run` refuses it
         out.append(warning(f"{K}.project", f"{placeholder_message()}; study run refuses it"))

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from core.errors import SpecError
 from experiments.spec import ExperimentSpec
-from harness.errors import SpecError
 from infra.spec.common import K8S_LABEL_VALUE, LABEL_VALUE, Budget, PriceOverride, Quota, Strict
 from infra.spec.eks import EksClusterSpec
 from infra.spec.gke import GkeClusterSpec

@@ -41,7 +41,7 @@ class TestHarnessLayout:
 
     def test_everything_is_found(self, harness_run) -> None:
         run = RunDir.open(harness_run)
-        assert (run.label, run.stack, run.layout, run.nodes) == ("r-0001", "gke-small", "harness", 4)
+        assert (run.label, run.stack, run.layout, run.nodes) == ("r-0001", "gke-small", "study", 4)
         assert run.kinds == ["pulls", "osu", "topology"]
         topo = next(log for log in run.logs if log.kind == "topology")
         assert topo.step == "topology-kary-1" and topo.params["iteration"] == 3

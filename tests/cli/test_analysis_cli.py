@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.cli import main
+from study.cli import main
 
 _spec = importlib.util.spec_from_file_location(
     "seed_data_cli", Path(__file__).resolve().parents[1] / "analysis" / "seed_data.py")
@@ -236,7 +236,7 @@ class TestCompareTableShowsCounts:
     def test_counts_beside_medians(self) -> None:
         from analysis.compare import compare_runs
         from analysis.pipeline import load_runs
-        from harness.cli.compare import _human_tables
+        from study.cli.compare import _human_tables
 
         result = compare_runs(load_runs([seed.WITHOUT_STREAMING, seed.STREAMING]))
         _, metrics = _human_tables(result)

@@ -29,7 +29,7 @@ def readme_commands() -> list[str]:
 def all_commands() -> list[tuple[str, ...]]:
     import typer.main
 
-    from harness.cli import app
+    from study.cli import app
 
     root = typer.main.get_command(app)
     out: list[tuple[str, ...]] = []
@@ -67,7 +67,7 @@ def test_a_typer_without_the_display_methods_is_left_as_it_is(monkeypatch):
     a typer that renamed one keeps its own help rather than failing on import."""
     from typer.core import TyperArgument, TyperOption
 
-    from harness.cli.help import quiet_types
+    from study.cli.help import quiet_types
 
     before = (TyperOption.display_type_rich, TyperArgument.display_type_rich)
     monkeypatch.delattr(TyperArgument, "_usage_display_name")
@@ -94,7 +94,7 @@ class TestCompletion:
         assert "complete -o default -F _study_completion study" in res.stdout
 
     def test_commands_and_stack_names_complete(self):
-        from harness.stacks import stack_names
+        from core.stacks import stack_names
 
         assert self.complete("study pl") == ["plan"]
         assert self.complete("study plan gke-64-l") == ["gke-64-localssd"]

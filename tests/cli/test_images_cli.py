@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 
-import harness.images
-from harness.images import StackImages
+import study.images
+from study.images import StackImages
 from tests.oci_registry import free_port, push_image
 
 
 def _stack(monkeypatch, refs, registry="", sources=None):
     images = StackImages(list(refs), dict(sources or {}), registry)
-    monkeypatch.setattr(harness.images, "stack_images", lambda stack: images)
+    monkeypatch.setattr(study.images, "stack_images", lambda stack: images)
 
 
 def test_lock_writes_every_image_with_its_digest(cli, monkeypatch, registry, tmp_path):
@@ -61,7 +61,7 @@ def test_mirror_copies_into_the_stack_registry(cli, monkeypatch, registry, regis
     assert out.strip() == (
         f"{registry}/upstream/app:4.5.6 -> {registry_b}/study/app:4.5.6@{digest}"
     )
-    assert harness.images.resolve(f"{registry_b}/study/app:4.5.6") == digest
+    assert study.images.resolve(f"{registry_b}/study/app:4.5.6") == digest
 
 
 def test_mirror_refuses_a_registry_the_stack_does_not_own(cli):

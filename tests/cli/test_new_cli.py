@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import yaml
 
-from harness.new_stack import _ttl_is_a_key, lifetime_config
+from study.new_stack import _ttl_is_a_key, lifetime_config
 from tests.conftest import NOW, ROOT
 
 
@@ -141,7 +141,7 @@ def test_a_write_that_fails_leaves_no_half_written_file(cli, shipped, monkeypatc
             self.fh.write(text[:10])
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("harness.new_stack.os.fdopen", FullDisk)
+    monkeypatch.setattr("study.new_stack.os.fdopen", FullDisk)
     code, out, err = cli("new", "mine", "--from", "eks-2-smoke", "--owner", "alice")
     dest = shipped / "Pulumi.mine.yaml"
     assert (code, out, err) == (1, "", f"error: cannot write {dest} (No space left on device); "
@@ -186,7 +186,7 @@ def test_a_source_that_would_block_or_blow_up_is_one_line(cli, shipped):
     code, out, err = cli("new", "mine", "--from", "fifo", "--owner", "alice")
     assert (code, out, err) == (1, "", "error: --from fifo: Pulumi.fifo.yaml: is a FIFO, not a "
                                        "regular file; a stack file is YAML text\n")
-    from tests.harness.test_stack_files import BILLION_LAUGHS
+    from tests.study.test_stack_files import BILLION_LAUGHS
 
     (shipped / "Pulumi.laughs.yaml").write_text(
         BILLION_LAUGHS + "  study:cluster: {cloud: eks}\n")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from core.stacks import stack_names
 from experiments import layout
-from harness.mock_engine import run_program
-from harness.stacks import stack_names
+from study.mock_engine import run_program
 from tests.conftest import NOW, ROOT, config_of, sections, stack_yaml
 
 STACKS = [s for s in stack_names(ROOT) if "study:experiment" in stack_yaml(s)["config"]]
@@ -82,7 +82,7 @@ def test_stacks_with_experiments():
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_plan_has_no_violations(stack, locked_images):
-    from harness.plan import make_plan
+    from study.plan import make_plan
 
     plan = make_plan(stack, now=NOW)
     assert plan.violations == []
@@ -320,7 +320,7 @@ def test_artifact_registry_stack_creates_its_repository(recorded):
 
 
 def test_plan_does_not_grow_with_node_count(project):
-    from harness.plan import make_plan
+    from study.plan import make_plan
 
     counts = {}
     for n in (4, 1000):  # 1000: GKE's most nodes per node pool in one zone
@@ -338,7 +338,7 @@ class TestParamErrors:
     """One line each: the key, the value, what is allowed."""
 
     def problems(self, project, experiment, operators=("event-recorder",)):
-        from harness.plan import make_plan
+        from study.plan import make_plan
 
         sec = sections("gke-4-nightly")
         sec["experiment"] = experiment

@@ -18,7 +18,7 @@ import pytest
 
 from experiments import layout
 from experiments.pernode import PREPULL_STEP, TOOLS_MOUNT
-from harness.mock_engine import run_program
+from study.mock_engine import run_program
 from tests.conftest import ROOT, config_of, stack_yaml
 
 

@@ -104,8 +104,8 @@ def test_a_locked_studied_image_is_cleared_and_checked_by_the_reference_the_pod_
     the pod spec does: the clear and the expectations must use that same reference."""
     import json
 
-    from harness.plan import make_plan
     from infra import image_lock
+    from study.plan import make_plan
 
     source = "ghcr.io/converged-computing/container-chonks-run1:9-layers-size-1176249324-bytes"
     digest = "sha256:" + "a" * 64

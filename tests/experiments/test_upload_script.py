@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.lifecycle.bucket_results import fetch_run
-from harness.lifecycle.object_store import S3Store
+from study.lifecycle.bucket_results import fetch_run
+from study.lifecycle.object_store import S3Store
 from tests.object_stores import bucket_name, cli_env, moto_endpoint, s3  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]

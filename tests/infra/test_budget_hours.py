@@ -36,7 +36,7 @@ def test_max_hours_sets_the_deadline_when_the_budget_buys_more():
 
 
 def test_the_watchdog_and_the_plan_share_one_rule():
-    from harness.lifecycle.run import deadline_hours
+    from study.lifecycle.run import deadline_hours
 
     spec = spec_with_budget(usd=60, max_hours=10)
     assert deadline_hours(spec, 20.0) == hours_within_budget(spec.budget, 20.0) == 3.0

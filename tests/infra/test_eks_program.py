@@ -12,8 +12,8 @@ import json
 import pytest
 import yaml
 
-from harness.mock_engine import run_program
 from infra.spec import load_spec
+from study.mock_engine import run_program
 from tests.conftest import ROOT, sections, to_config
 
 EKS_STACKS = ["eks-6-topology", "eks-30-topology", "eks-256-topology", "eks-16-pulling"]

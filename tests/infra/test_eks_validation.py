@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from harness.errors import SpecError
+from core.errors import SpecError
 from infra.spec import load_spec
 from infra.validate import validate_stack
 from tests.conftest import NOW, ROOT, sections, to_config

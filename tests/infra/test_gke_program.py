@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import yaml
 
-from harness.mock_engine import run_program
+from study.mock_engine import run_program
 from tests.conftest import ROOT, sections, to_config
 
 
@@ -130,9 +130,9 @@ def test_kubeconfig_is_a_secret_output_and_provider_survives_a_deleted_cluster()
     import pulumi
     from pulumi.runtime import mocks as pm
 
-    from harness.mock_engine import RecordingMocks
     from infra.clusters.gke import GkeCluster
     from infra.spec import load_spec
+    from study.mock_engine import RecordingMocks
 
     spec = load_spec(to_config(sections("gke-4-nightly")))
     mocks = RecordingMocks()
@@ -174,7 +174,7 @@ def test_invalid_stack_fails_inside_the_program_before_any_resource():
     sec = sections("gke-4-nightly")
     sec["cluster"]["compact_placement"] = True  # n1 does not support it
     run = run_program("gke-4-nightly", to_config(sec), ROOT / "__main__.py")
-    from harness.errors import SpecError
+    from core.errors import SpecError
 
     assert isinstance(run.error, SpecError)
     assert run.resources == []
@@ -187,7 +187,7 @@ def test_a_gke_plan_imports_no_aws_sdk(tmp_path):
     import sys
 
     code = (
-        "import sys; from harness.plan import make_plan; "
+        "import sys; from study.plan import make_plan; "
         f"p = make_plan('gke-4-nightly', __import__('pathlib').Path({str(tmp_path)!r})); "
         "assert p.resources; print(sorted(m for m in sys.modules if m.startswith('pulumi_')))"
     )

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from harness.errors import SpecError
+from core.errors import SpecError
 from infra.spec import load_spec
 from infra.validate import validate_stack
 from tests.conftest import NOW, sections, to_config
@@ -433,7 +433,7 @@ def test_stack_name_must_fit_cluster_naming():
 
 
 def test_valid_shipped_stacks_have_no_errors():
-    from harness.stacks import stack_names
+    from core.stacks import stack_names
 
     for stack in stack_names():
         spec = load_spec(to_config(sections(stack)))

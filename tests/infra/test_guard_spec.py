@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import SpecError
+from core.errors import SpecError
 from infra.spec import load_spec
 from tests.conftest import sections, to_config
 

@@ -94,7 +94,7 @@ def test_the_steps_wait_for_the_nodes_to_be_back(monkeypatch):
     that finishes would spend its deadline on Pending pods. The experiment (whose children
     register only once it has, after its dependencies) depends on the holder."""
     import experiments.component as component
-    from harness.mock_engine import run_program
+    from study.mock_engine import run_program
     from tests.conftest import ROOT, config_of, stack_yaml
 
     seen: list[list[str]] = []

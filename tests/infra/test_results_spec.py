@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import SpecError
+from core.errors import SpecError
 from infra.results_bucket import (
     RUN_ID_ENV,
     checked_bucket_name,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness.mock_engine import MOCK_CREATION_TIMESTAMP, run_program
+from study.mock_engine import MOCK_CREATION_TIMESTAMP, run_program
 from tests.conftest import ROOT, config_of, stack_yaml
 
 

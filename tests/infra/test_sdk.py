@@ -155,7 +155,7 @@ def _modules_after(code: str) -> list[str]:
 )
 def test_a_plan_loads_only_the_resource_modules_it_declares(stack, wanted, unwanted, tmp_path):
     loaded = _modules_after(
-        "from pathlib import Path; from harness.plan import make_plan; "
+        "from pathlib import Path; from study.plan import make_plan; "
         f"assert make_plan({stack!r}, Path({str(tmp_path)!r})).resources"
     )
     assert set(wanted) <= set(loaded)

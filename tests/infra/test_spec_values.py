@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from harness.errors import SpecError
+from core.errors import SpecError
 from infra.spec import load_spec
 from infra.validate import validate_stack
 from tests.conftest import NOW, sections, to_config
@@ -316,8 +316,8 @@ def test_rendered_objects_carry_only_labels_kubernetes_accepts(project, stack, l
     rendered object, the study's own included, is a label key (optionally prefixed by a DNS
     subdomain) and a label value (kubernetes/kubernetes
     staging/src/k8s.io/apimachinery/pkg/api/validate/content/kube.go, read at HEAD 2026-12)."""
-    from harness.plan import make_plan
     from infra.spec.common import K8S_LABEL_NAME, K8S_LABEL_VALUE
+    from study.plan import make_plan
 
     sec = sections(stack)
     sec["cluster"]["labels"] = labels

@@ -21,12 +21,12 @@ import re
 
 import pytest
 
-from harness.errors import SpecError
-from harness.mock_engine import run_program
-from harness.plan import make_plan
+from core.errors import SpecError
 from infra import storage
 from infra.spec import load_spec
 from infra.validate import validate_stack
+from study.mock_engine import run_program
+from study.plan import make_plan
 from tests.conftest import ROOT, sections, to_config
 
 LABELS = {

@@ -66,7 +66,7 @@ def test_smoke_stacks_plan_each_kind_within_a_few_dollars(stack, locked_images):
     plan prices the whole run, cluster up to down, within the stack's 5 USD budget."""
     import json
 
-    from harness.plan import make_plan
+    from study.plan import make_plan
 
     plan = make_plan(stack)
     assert plan.violations == []

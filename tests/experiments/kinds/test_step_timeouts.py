@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.stacks import stack_names
 from experiments import layout
-from harness.mock_engine import run_program
-from harness.stacks import stack_names
+from study.mock_engine import run_program
 from tests.conftest import ROOT, config_of, stack_yaml
 
 STACKS = [s for s in stack_names(ROOT) if "study:experiment" in stack_yaml(s)["config"]]

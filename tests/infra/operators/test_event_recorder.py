@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from harness.schemas import validate_object
 from infra.operators import event_recorder
 from infra.storage import STORAGE_CLASS
+from study.schemas import validate_object
 from tests.conftest import ROOT
 
 SCHEMA = json.loads((ROOT / "tests/fixtures/event-exporter/v1.7-config-keys.json").read_text())

@@ -181,7 +181,7 @@ class TestRenderByDigest:
             f"{ref}@{DIGEST}"] * 5
 
     def test_the_plan_renders_locked_images_by_digest(self, monkeypatch):
-        from harness.plan import make_plan
+        from study.plan import make_plan
 
         ref = versions.PYTHON.ref
         monkeypatch.setattr(image_lock, "committed", lambda: locked(ref))
@@ -208,7 +208,7 @@ class TestFluxOperatorAtThePin:
         assert net["headlessName"]["default"] == "flux-service"
 
     def test_every_minicluster_names_its_own_headless_service(self):
-        from harness.plan import make_plan
+        from study.plan import make_plan
 
         mcs = [o for o in make_plan("gke-6-topology").manifests if o["kind"] == "MiniCluster"]
         names = [o["spec"]["network"]["headlessName"] for o in mcs]

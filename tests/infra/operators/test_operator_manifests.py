@@ -12,9 +12,9 @@ import json
 import pytest
 
 from experiments import layout
-from harness.schemas import validate_object
 from infra.operators import event_recorder, manifests, versions
 from infra.operators.install import ORDER, TYPE_TOKENS
+from study.schemas import validate_object
 
 UPSTREAM = ["flux-operator", "metrics-operator", "jobset"]
 

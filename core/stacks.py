@@ -1,0 +1,403 @@
+"""Find the project and read its stack files the way Pulumi does, without the Pulumi CLI.
+
+`stacks/Pulumi.<stack>.yaml` holds a `config:` map; object values are passed to the program as
+JSON text and scalars as strings, exactly as the CLI's language host passes them.
+
+This is the one stack reader: plan, stacks, compare-stacks, run, the janitor, the policy pack
+and the Pulumi program (infra.config) all read through it, so they agree. It reads only UTF-8
+YAML text from regular files, refuses repeated keys and alias blow-up before building anything,
+and applies the user's git-ignored overlay (`stacks/local.yaml`, `STUDY_GCP_PROJECT`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import stat
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.errors import StudyError
+
+
+def project_dir() -> Path:
+    """The directory holding Pulumi.yaml: $STUDY_PROJECT_DIR, the cwd or a parent, or this repo."""
+    env = os.environ.get("STUDY_PROJECT_DIR")
+    if env:  # an explicit choice: never fall back silently to another project
+        chosen = Path(env)
+        if (chosen / "Pulumi.yaml").is_file() and (chosen / "stacks").is_dir():
+            return chosen
+        msg = f"STUDY_PROJECT_DIR={env}: no Pulumi.yaml and stacks/ there; fix or unset it"
+        raise StudyError(msg)
+    cwd = Path.cwd().resolve()
+    candidates = [cwd, *cwd.parents, Path(__file__).resolve().parent.parent]
+    for c in candidates:
+        if (c / "Pulumi.yaml").is_file() and (c / "stacks").is_dir():
+            return c
+    msg = "no study-harness project found (Pulumi.yaml and stacks/); run inside the repository"
+    raise StudyError(msg)
+
+
+def stack_names(root: Path | None = None) -> list[str]:
+    root = root or project_dir()
+    return sorted(
+        p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml")
+    )
+
+
+def stack_file(stack: str, root: Path | None = None) -> Path:
+    root = root or project_dir()
+    path = root / "stacks" / f"Pulumi.{stack}.yaml"
+    # Anything at the path is this stack's file: the reader says what is wrong with it (a
+    # directory, a FIFO, a dangling symlink) rather than calling the stack unknown.
+    if not (path.exists() or path.is_symlink()):
+        known = stack_names(root)
+        named = re.search(r"Pulumi\.(.+)\.ya?ml$", stack)  # a stack file's path, not its name
+        guess = difflib.get_close_matches(named.group(1) if named else stack, known, n=1)
+        hint = f"did you mean '{guess[0]}'?" if guess else f"known: {', '.join(known)}"
+        if named:
+            hint = f"give the stack's name, not its file; {hint}"
+        msg = f"stack '{stack}' not found in {root / 'stacks'}; {hint}"
+        raise StudyError(msg)
+    return path
+
+
+def check_stack_file(stack: str, root: Path | None = None) -> None:
+    """The reader's refusals (not text, repeated keys, alias blow-up) on the stack's file, for a
+    program whose config the Pulumi CLI read; a stack without a file here is not checked."""
+    try:
+        root = root or project_dir()
+    except StudyError:
+        return  # a program run outside this project layout (an Automation API inline program)
+    path = root / "stacks" / f"Pulumi.{stack}.yaml"
+    if path.exists() or path.is_symlink():
+        load_yaml_file(path)
+
+
+def _as_config_value(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def read_stack_config(stack: str, root: Path | None = None) -> dict[str, str]:
+    """The stack's config as the engine hands it to a program: key -> string (JSON for objects),
+    with the per-user overlay (`stacks/local.yaml`, `STUDY_GCP_PROJECT`) applied."""
+    root = root or project_dir()
+    path = stack_file(stack, root)
+    doc = load_yaml_file(path)
+    if doc is None:
+        msg = f"{path.name}: is empty; a stack file is a mapping with a 'config:' key"
+        raise StudyError(msg)
+    if not isinstance(doc, dict):
+        msg = f"{path.name}: must be a mapping with a 'config:' key, not a {type(doc).__name__}"
+        raise StudyError(msg)
+    config = doc.get("config") or {}
+    if not isinstance(config, dict):
+        msg = f"{path.name}: 'config' must be a mapping of keys to values"
+        raise StudyError(msg)
+    out = {str(k): _as_config_value(v) for k, v in config.items()}
+    return apply_overlay(out, root)
+
+
+# --- reading a YAML file safely ------------------------------------------------------------------
+
+# A stack file is a few kilobytes; anything far larger is not one, and reading it whole is how a
+# stray path (a log, a disk image) would eat memory.
+MAX_FILE_BYTES = 1 << 20
+# Aliases are legal YAML and the Pulumi CLI accepts a few, but expanding them is what a "billion
+# laughs" document exploits. The bound is on the document as built, counted on the composed
+# node graph (where an alias is one shared node) before anything is constructed.
+MAX_ALIASES = 100
+MAX_EXPANDED_NODES = 100_000
+# Nodes as written (an alias counts once), counted while the file is composed: the shipped stacks
+# hold a few hundred, and the pure-Python composer takes seconds and hundreds of MB for the
+# half-million a 1 MiB flow list holds, so a file past this is refused before it is composed.
+MAX_WRITTEN_NODES = 20_000
+
+
+def read_text_file(path: Path) -> str:
+    """The file's text, or a StudyError naming what it is instead (directory, FIFO, binary, ...).
+
+    Never opens anything but a regular file, so a FIFO or a device cannot block or flood the read.
+    A UTF-8 byte-order mark is dropped, as the Pulumi CLI does (pulumi/pulumi
+    sdk/go/common/workspace/loaders.go, readFileStripUTF8BOM).
+    """
+    name = path.name
+    regular_file_size(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        msg = f"{name}: cannot be read ({exc.strerror or exc})"
+        raise StudyError(msg) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        msg = f"{name}: is UTF-16 text; save it as UTF-8"
+        raise StudyError(msg)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        bad = data[exc.start : exc.start + 1].hex()
+        msg = (f"{name}: not UTF-8 text: byte 0x{bad} at line {line}, column {column}; "
+               "save the file as UTF-8")
+        raise StudyError(msg) from None
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        msg = f"{name}: binary data (a NUL byte at line {line}); a stack file is YAML text"
+        raise StudyError(msg)
+    return text
+
+
+def regular_file_size(path: Path) -> int:
+    """The size of `path` if it is a regular file small enough to be a stack file, else a
+    StudyError naming what it is (a directory, a FIFO that would block a read, a device, ...)."""
+    name = path.name
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        what = "a dangling symlink" if path.is_symlink() else "missing"
+        msg = f"{name}: {what}; point it at a stack file or remove it"
+        raise StudyError(msg) from None
+    except OSError as exc:
+        msg = f"{name}: cannot be read ({exc.strerror or exc})"
+        raise StudyError(msg) from None
+    if not stat.S_ISREG(st.st_mode):
+        msg = f"{name}: is {_file_kind(st.st_mode)}, not a regular file; a stack file is YAML text"
+        raise StudyError(msg)
+    if st.st_size > MAX_FILE_BYTES:
+        msg = (f"{name}: {st.st_size} bytes is not a stack file; at most {MAX_FILE_BYTES} bytes "
+               "of YAML text")
+        raise StudyError(msg)
+    return st.st_size
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
+
+
+def load_yaml_file(path: Path) -> Any:
+    """One YAML document, refused with one line if it is not text, repeats a key or aliases
+    beyond a small bound; the checks run on the composed nodes, before the document is built."""
+    return load_yaml_text(read_text_file(path), path.name)
+
+
+def load_yaml_text(text: str, name: str) -> Any:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, name)
+        return loader.construct_document(node)
+    except _TooManyNodes:
+        msg = (f"{name}: more than {MAX_WRITTEN_NODES} YAML nodes; a stack file holds a few "
+               "hundred")
+        raise StudyError(msg) from None
+    except yaml.YAMLError as exc:
+        msg = f"{name}: not valid YAML: {_yaml_problem(exc)}"
+        raise StudyError(msg) from None
+    except RecursionError:
+        msg = f"{name}: nested too deeply to be a stack file"
+        raise StudyError(msg) from None
+    finally:
+        loader.dispose()
+
+
+class _TooManyNodes(Exception):
+    pass
+
+
+class _Loader(yaml.SafeLoader):
+    """The pure-Python safe loader (its messages and marks are the ones users see; libyaml words
+    them differently), stopping once the file holds more nodes than a stack file can."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._composed = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._composed += 1
+        if self._composed > MAX_WRITTEN_NODES:
+            raise _TooManyNodes
+        return super().compose_node(parent, index)
+
+
+def _check_nodes(root: yaml.Node, name: str) -> None:
+    """Refuse repeated keys and alias-driven blow-up, walking each composed node once.
+
+    Both are refusals of gopkg.in/yaml.v3 (decode.go: `mapping` reports "mapping key %#v already
+    defined at line %d", on by default; `unmarshal` stops on "document contains excessive
+    aliasing"). The Pulumi CLI decodes stack files through its `encoding` package
+    (pulumi/pulumi sdk/go/common/workspace/loaders.go -> encoding.YAML); the versions of it read
+    here decode with gopkg.in/yaml.v2, whose non-strict Unmarshal lets a later key win. So the
+    harness refuses repeated keys itself: a second `study:budget` block must never silently
+    replace the reviewed one, whichever YAML library the CLI at hand uses.
+    """
+    sizes: dict[int, int] = {}
+    aliases = 0
+    seen: set[int] = set()
+
+    def walk(node: yaml.Node, where: str = "") -> int:
+        nonlocal aliases
+        key = id(node)
+        if key in seen:  # composed again through an alias: counts its full size once more
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                msg = (f"{name}: more than {MAX_ALIASES} YAML aliases; a stack file needs none "
+                       "(write the values out)")
+                raise StudyError(msg)
+            if key not in sizes:
+                msg = f"{name}: line {node.start_mark.line + 1}: an alias contains itself; refused"
+                raise StudyError(msg)
+            return sizes[key]
+        seen.add(key)
+        size = 1
+        if isinstance(node, yaml.MappingNode):
+            _duplicate_keys(node, name, where)
+            for k, v in node.value:
+                inner = f"{where}.{k.value}" if where else str(k.value)
+                size += walk(k) + walk(v, inner)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                size += walk(item, f"{where}[{i}]")
+        sizes[key] = size
+        if size > MAX_EXPANDED_NODES:
+            msg = (f"{name}: expands to more than {MAX_EXPANDED_NODES} YAML nodes through "
+                   "aliases; refused (a stack file needs none)")
+            raise StudyError(msg)
+        return size
+
+    walk(root)
+
+
+def _duplicate_keys(node: yaml.MappingNode, name: str, where: str) -> None:
+    first: dict[tuple[str, str], int] = {}
+    for k, _ in node.value:
+        if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = k.start_mark.line + 1
+        ident = (k.tag, k.value)
+        if ident in first:
+            key = f"{where}.{k.value}" if where else k.value
+            msg = (f"{name}: key '{key}' appears twice, at lines {first[ident]} and {line}; "
+                   "keep one (the later would silently replace the first)")
+            raise StudyError(msg)
+        first[ident] = line
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """'line 22, column 5: expected <block end>, ...' instead of PyYAML's multi-line report."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
+# --- the per-user overlay ------------------------------------------------------------------------
+
+# The GCP project the shipped GKE stacks name until a user sets theirs; `study run` refuses it.
+PLACEHOLDER_PROJECT = "study-harness-sandbox"
+PROJECT_ENV = "STUDY_GCP_PROJECT"
+OVERLAY_ENV = "STUDY_LOCAL_CONFIG"  # another overlay file than stacks/local.yaml
+OVERLAY_KEYS = {"gcp_project": "the GCP project id of GKE stacks that name the placeholder"}
+
+
+def placeholder_problems(spec) -> list[str]:
+    """What `study run` refuses that a plan accepts: the shipped placeholder project."""
+    if getattr(spec.cluster, "project", None) != PLACEHOLDER_PROJECT:
+        return []
+    return [f"study:cluster.project: {placeholder_message()}"]
+
+
+def placeholder_message() -> str:
+    return (f"'{PLACEHOLDER_PROJECT}' is the shipped placeholder, not your GCP project; set "
+            "yours without editing the stack file: `echo 'gcp_project: YOUR-PROJECT' > "
+            f"stacks/local.yaml` or `export {PROJECT_ENV}=YOUR-PROJECT`")
+
+
+def overlay_path(root: Path) -> Path:
+    env = os.environ.get(OVERLAY_ENV)
+    return Path(env) if env else root / "stacks" / "local.yaml"
+
+
+def read_overlay(root: Path) -> dict[str, str]:
+    """The user's own settings, kept out of tracked files: `stacks/local.yaml` (git-ignored),
+    then the environment (`STUDY_GCP_PROJECT` wins over the file)."""
+    path = overlay_path(root)
+    out: dict[str, str] = {}
+    if path.exists() or path.is_symlink():
+        doc = load_yaml_file(path)
+        if doc is not None and not isinstance(doc, dict):
+            msg = f"{path.name}: must be a mapping of {', '.join(OVERLAY_KEYS)}"
+            raise StudyError(msg)
+        for key, value in (doc or {}).items():
+            if key not in OVERLAY_KEYS:
+                guess = difflib.get_close_matches(str(key), OVERLAY_KEYS, n=1)
+                allowed = ", ".join(OVERLAY_KEYS)
+                hint = f"did you mean '{guess[0]}'?" if guess else f"allowed: {allowed}"
+                msg = f"{path.name}: {key}: unknown key; {hint}"
+                raise StudyError(msg)
+            if not isinstance(value, str):
+                msg = f"{path.name}: {key}: {value!r} is not allowed; must be a string"
+                raise StudyError(msg)
+            out[key] = value
+    env = os.environ.get(PROJECT_ENV)
+    if env is not None:
+        out["gcp_project"] = env
+    project = out.get("gcp_project")
+    from infra.spec.common import GCP_PROJECT_ID
+
+    if project is not None and not GCP_PROJECT_ID.fullmatch(project):
+        where = PROJECT_ENV if env is not None else f"{path.name}: gcp_project"
+        msg = (f"{where}: {project!r} is not a GCP project id; 6-30 lowercase letters, digits "
+               "or '-', starting with a letter, not ending with '-'")
+        raise StudyError(msg)
+    return out
+
+
+def apply_overlay(config: dict[str, str], root: Path | None = None) -> dict[str, str]:
+    """`config` with the user's project in place of the placeholder (GKE stacks only). Plan, run,
+    the janitor and the Pulumi program itself all read config through here, so they agree."""
+    raw = config.get("study:cluster")
+    if not isinstance(raw, str) or not raw.startswith("{"):
+        return config
+    try:
+        cluster = json.loads(raw)
+    except json.JSONDecodeError:
+        return config
+    if not isinstance(cluster, dict) or cluster.get("cloud") != "gke":
+        return config
+    if cluster.get("project") != PLACEHOLDER_PROJECT:
+        return config  # a stack that names its own project keeps it
+    # Read only for a stack that uses it: a broken overlay never makes an EKS stack, or one with
+    # its own project, unreadable (the janitor must still judge them).
+    project = read_overlay(root or project_dir()).get("gcp_project")
+    if project is None:
+        return config
+    cluster["project"] = project
+    return {**config, "study:cluster": json.dumps(cluster)}

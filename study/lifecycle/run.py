@@ -1,0 +1,668 @@
+"""The `study run` orchestrator: preflight, up, watchdog, then collect and destroy - always.
+
+Guarantees (each one proven by tests/study/lifecycle/test_faults.py against the fakes):
+- nothing is created unless the stack fits its budget and quota (checked with numbers);
+- once anything may exist, collection and destroy run whatever happened before: a failed step,
+  an exception, SIGINT/SIGTERM, the deadline or a stalled experiment;
+- the run state on disk is saved at every stage from the end of the preflight on, so `--resume`
+  and `study destroy` can act later; a preflight that fails (or is interrupted) with nothing to
+  clean up leaves no results directory and no ledger row: nothing happened, nothing is recorded;
+- a destroy that does not complete is loud: exit 5, the leftovers, the command to finish it.
+
+The deadline is the earlier of `budget.max_hours` and `budget.usd / hourly price`, counted from
+the first resource's creation. Signals during cleanup are noted but do not stop it.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.errors import CheckFailed, StudyError
+from experiments.layout import RESUME_ENV
+from study.lifecycle import ledger
+from study.lifecycle.collect import TERMINAL, Collection, collect, finalize_provenance
+from study.lifecycle.destroy import (
+    DestroyOutcome,
+    DestroyPolicy,
+    destroy_stack,
+    volume_release,
+)
+from study.lifecycle.interfaces import (
+    Clock,
+    CloudInventory,
+    ClusterReader,
+    ConcurrentUpdateError,
+    OutputValue,
+    PermanentError,
+    PrerequisiteMissing,
+    ReaderFactory,
+    ResourceEvent,
+    Signals,
+    StackBackend,
+    StopRequested,
+    TransientError,
+    Writer,
+)
+from study.lifecycle.progress import Progress, Snapshot
+from study.lifecycle.state import RESUMABLE, STATE_FILE, RunState, latest_state, new_run_id
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # a step failed, an error, or the collection is partial
+EXIT_CHECK = 3  # preflight: budget, quota or validation; nothing was created
+EXIT_STOPPED = 4  # deadline or stalled experiment; collected and destroyed
+EXIT_LEFTOVERS = 5  # destroy did not complete: resources still exist
+EXIT_SIGNAL: dict[int, int] = {int(signal.SIGINT): 130, int(signal.SIGTERM): 143}
+RECORDER_PREFIX = "rec-"  # experiments.component.recorder_name: one Job per recorded step
+
+
+class Interrupted(KeyboardInterrupt):  # noqa: N818 - a signal, like KeyboardInterrupt
+    """Raised from the signal handler; a KeyboardInterrupt so no `except Exception` swallows it
+    and the CLI's last-resort handler exits 130 if it escapes before the run is set up."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@dataclass
+class Services:
+    """Everything the orchestrator talks to; the CLI passes real ones, tests pass fakes."""
+
+    backend: StackBackend
+    inventory: CloudInventory
+    reader_factory: ReaderFactory
+    clock: Clock
+    signals: Signals
+    writer: Writer
+    progress: Progress
+    results_root: Path
+    planner: Callable[[str], Any] | None = None  # default: study.plan.make_plan
+    environment: Callable[[], dict] | None = None  # default: environment.capture
+    config_reader: Callable[[str], dict[str, str]] | None = None  # default: read_stack_config
+    # spec -> the stack's results bucket (study.lifecycle.object_store); None: no bucket
+    results_store: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    keep: bool = False
+    resume: bool = False
+    stall_seconds: float = 1800.0  # no step status change for this long = stalled
+    poll_seconds: float = 15.0  # step status polling; bounds the completion -> destroy delay
+    up_attempts: int = 3
+    up_backoff_seconds: float = 30.0
+    destroy: DestroyPolicy = field(default_factory=DestroyPolicy)
+    now: datetime | None = None  # validation clock (tests); None = real time
+
+
+@dataclass
+class RunOutcome:
+    stack: str
+    run_id: str
+    run_dir: Path
+    status: str
+    exit_code: int
+    message: str
+    details: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+    destroy: DestroyOutcome | None = None
+    collection: Collection | None = None
+
+
+def run_stack(stack: str, services: Services, options: RunOptions | None = None) -> RunOutcome:
+    """Run STACK end to end; the outcome carries the exit code. Never leaves it up silently."""
+    return _Run(stack, services, options or RunOptions()).execute()
+
+
+def deadline_hours(spec, usd_per_hour: float) -> float:
+    from infra.estimate import hours_within_budget
+
+    return hours_within_budget(spec.budget, usd_per_hour)
+
+
+class _Run:
+    def __init__(self, stack: str, sv: Services, opts: RunOptions):
+        self.stack, self.sv, self.opts = stack, sv, opts
+        self.cleanup = False
+        self.signals: list[int] = []
+        self.signal_stage: str | None = None
+        self.stop_reason: str | None = None
+        self.failure: str | None = None
+        self.check_failure: str | None = None
+        self.outputs: dict[str, OutputValue] = {}
+        self.reader: ClusterReader | None = None
+        self.snap = Snapshot()
+        self.spec: Any = None
+        self.config: dict[str, str] = {}
+        self.deadline_h: float | None = None
+        self.save_errors: list[str] = []
+        self.previously_finished: list[str] = []
+        self.steps_total: int | None = None
+        self.last_progress = 0.0
+        self.experiment_started = False
+        self.stall_s = opts.stall_seconds
+        self.busy = False  # the stack's lock is held by another update: hands off
+        self.prerequisite: str | None = None  # the pulumi CLI or the passphrase is missing
+        self.persist = False  # the run state goes to disk once the preflight passed
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.sv.clock.now()
+
+    def line(self, msg: str) -> None:
+        self.sv.progress.line(msg)
+
+    def save(self) -> None:
+        if not self.persist:
+            return
+        try:
+            self.sv.writer.write_bytes(self.run_dir / STATE_FILE, self.state.to_json())
+        except OSError as exc:  # a full disk must never block destroy
+            self.save_errors.append(f"{STATE_FILE}: {exc}")
+
+    def tick(self) -> None:
+        st = self.state
+        first = st.first_resource_at
+        self.snap.elapsed_s = 0.0 if first is None else self.now() - first
+        self.snap.spent_usd = st.spent_usd(self.now())
+        self.snap.budget_usd = st.budget_usd or 0.0
+        self.sv.progress.update(self.snap)
+
+    def on_signal(self, signum: int) -> None:
+        self._note_signal(signum)
+        if self.cleanup:
+            name = signal.Signals(signum).name
+            self.line(f"{name} received: collection and destroy continue (they protect your money)")
+            return
+        raise Interrupted(signum)
+
+    # -- main -----------------------------------------------------------------------------------
+    def execute(self) -> RunOutcome:
+        self.sv.signals.install(self.on_signal)
+        try:
+            self._open_state()
+            try:
+                self._preflight()
+            except BaseException as exc:  # noqa: BLE001 - classified in _fail
+                self._fail(exc)
+                self.cleanup = True
+                return self._finish_preflight()
+            try:
+                self._up()
+                self._watch()
+            except BaseException as exc:  # noqa: BLE001 - classified in _fail
+                self._fail(exc)
+            finally:
+                self.cleanup = True
+            return self._cleanup()
+        finally:
+            self.sv.signals.restore()
+            self.sv.progress.close()
+
+    def _note_signal(self, signum: int) -> None:
+        self.signals.append(signum)
+        if self.signal_stage is None:
+            stage = self.state.stage if hasattr(self, "state") else "start"
+            self.signal_stage = "cleanup" if self.cleanup else stage
+
+    def _fail(self, exc: BaseException) -> None:
+        if isinstance(exc, Interrupted):
+            return  # already in self.signals
+        if isinstance(exc, KeyboardInterrupt):
+            self._note_signal(signal.SIGINT)
+        elif isinstance(exc, StopRequested):
+            self.stop_reason = self.stop_reason or "deadline"
+        elif isinstance(exc, PrerequisiteMissing):
+            self.prerequisite = str(exc)
+        elif isinstance(exc, CheckFailed):
+            self.check_failure = str(exc)
+        elif isinstance(exc, StudyError):
+            self.failure = str(exc)
+        else:  # any other exception, SystemExit included: cleanup still runs
+            self.failure = f"{type(exc).__name__}: {exc}"
+
+    def _open_state(self) -> None:
+        root = self.sv.results_root
+        if self.opts.resume:
+            st = latest_state(root, self.stack)
+            if st is None or st.status not in RESUMABLE:
+                what = "no run" if st is None else f"run {st.run_id} is '{st.status}'"
+                msg = (f"nothing to resume for {self.stack}: {what}; "
+                       "start a new run without --resume")
+                raise StudyError(msg)
+            st.attempts += 1
+            st.status, st.exit_code, st.message = "running", None, ""
+            st.ended_at, st.leftovers = None, []
+            st.stage = "preflight"
+            if not st.resources_may_exist:  # a fresh cluster: its clock starts again
+                st.first_resource_at = st.deadline_at = st.destroyed_at = None
+                st.destroy_started_at = st.experiment_done_at = None
+            self.previously_finished = list(st.finished_steps)
+            self.state = st
+        else:
+            run_id = new_run_id(self.now(), root / self.stack)
+            self.state = RunState(stack=self.stack, run_id=run_id, started_at=self.now())
+        self.run_dir = root / self.stack / self.state.run_id
+
+    def _expiry_text(self) -> str:
+        """When the janitor destroys a kept cluster: a ttl counts from its first resource."""
+        spec, first = self.spec, self.state.first_resource_at
+        if spec is None:
+            return "?"
+        created = datetime.fromtimestamp(first, UTC) if first else datetime.now(UTC)
+        return spec.expiry(created).isoformat(timespec="seconds")
+
+    # -- stages ---------------------------------------------------------------------------------
+    def _preflight(self) -> None:
+        from study.lifecycle.preflight import shortfalls
+
+        st = self.state
+        st.stage = "preflight"
+        planner = self.sv.planner or _default_planner(self.opts.now)
+        plan = planner(self.stack)
+        self.spec = spec = plan.spec
+        self.config = (self.sv.config_reader or _read_config)(self.stack)
+        if not plan.ok:
+            msg = f"preflight: {self.stack} does not pass its plan: " + "; ".join(plan.violations)
+            raise CheckFailed(msg)
+        from core.stacks import placeholder_problems
+
+        if placeholder_problems(spec):  # invalid input for a run, though a plan may use it
+            raise StudyError("preflight: " + "; ".join(placeholder_problems(spec)))
+        est = plan.report.estimate
+        try:
+            self.sv.backend.check()
+        except PrerequisiteMissing:
+            raise
+        except PermanentError as exc:
+            msg = f"preflight of {self.stack}: {exc}"
+            raise CheckFailed(msg) from None
+        reading = self.sv.inventory.quota(spec)
+        short = shortfalls(spec, reading)
+        if short:
+            raise CheckFailed(f"preflight of {self.stack}: " + "; ".join(short))
+        from study.lifecycle.commands import ensure_results_bucket
+
+        for note in ensure_results_bucket(self.sv, spec):  # the steps upload there
+            self.line(note)
+        st.usd_per_hour = est.price.total
+        st.estimated_usd = est.usd
+        st.node_count = spec.cluster.node_count
+        st.machine_type = spec.cluster.machine_type
+        st.budget_usd = spec.budget.usd
+        if not st.environment:
+            env = self.sv.environment or _default_environment(self.sv.backend)
+            st.environment = env()
+        self.deadline_h = deadline_hours(spec, est.price.total)
+        self.snap.resources_total = sum(1 for r in plan.resources if r.custom) or None
+        self.steps_total = len(est.steps) or None
+        self.snap.steps_total = self.steps_total
+        longest = max((s.deadline_seconds for s in est.steps), default=0.0)
+        # A step may legitimately run until its own deadline; never call that a stall.
+        self.stall_s = max(self.opts.stall_seconds, longest + 600 if longest else 0.0)
+        self.line(
+            f"preflight ok: {spec.cluster.node_count} x {spec.cluster.machine_type}, "
+            f"{est.price.total:.3f} USD/h, estimated {est.usd:.2f} of {spec.budget.usd:g} USD "
+            f"({est.hours:.2f} h); deadline {self.deadline_h:.2f} h after the first resource; "
+            f"quota {reading.source}{': ' + reading.note if reading.note else ''}"
+        )
+        self.persist = True  # from here on every stage is on disk
+        self.save()
+
+    def _on_resource(self, ev: ResourceEvent) -> None:
+        st = self.state
+        self.last_progress = self.now()
+        if ev.type.startswith("kubernetes:") and not self.experiment_started:
+            self.experiment_started = True  # the cluster answers: stall detection starts
+        if ev.ok and ev.op == "create":
+            self.snap.resources_done += 1
+            if st.first_resource_at is None:
+                st.first_resource_at = ev.at
+                st.deadline_at = ev.at + (self.deadline_h or 0) * 3600
+                self.save()
+            if ev.type == "kubernetes:batch/v1:Job" and ev.name.startswith(RECORDER_PREFIX):
+                step = ev.name[len(RECORDER_PREFIX):]  # the step's recorder finished: recorded
+                st.finished_steps = sorted(set(st.finished_steps) | {step})
+                self.snap.steps_done = len(st.finished_steps)
+                self.save()
+        self.tick()
+
+    def _deadline_passed(self) -> bool:
+        d = self.state.deadline_at
+        if d is not None and self.now() >= d:
+            self.stop_reason = "deadline"
+            return True
+        return False
+
+    def _should_stop(self) -> bool:
+        """Polled by the backend while `up` runs (the experiment runs inside `up`)."""
+        self.tick()
+        if self._deadline_passed():
+            self.line("deadline reached during the update: stopping it")
+            return True
+        if self.experiment_started and self.now() - self.last_progress >= self.stall_s:
+            self.stop_reason = "stalled"
+            self.line(f"no progress for {self.stall_s:g} s during the update: stopping it")
+            return True
+        return False
+
+    def _up(self) -> None:
+        st = self.state
+        st.stage = "up"
+        had_resources = st.resources_may_exist
+        st.resources_may_exist = True  # from here on, cleanup must destroy
+        self.save()
+        env = {"STUDY_RUN_ID": st.run_id}
+        if self.previously_finished:
+            env[RESUME_ENV] = ",".join(self.previously_finished)
+        backoff = self.opts.up_backoff_seconds
+        self.last_progress = self.now()
+        for attempt in range(1, self.opts.up_attempts + 1):
+            try:
+                self.outputs = self.sv.backend.up(
+                    self.stack, self._on_resource, self._should_stop, env
+                )
+                return
+            except ConcurrentUpdateError as exc:
+                if self.snap.resources_done == 0:
+                    # Someone else's update holds the lock (a run in progress?). Destroying
+                    # would pull their cluster away: touch nothing and say how to proceed.
+                    self.busy = True
+                    st.resources_may_exist = had_resources
+                    msg = (
+                        f"another update of {self.stack} holds its lock ({exc}); nothing was "
+                        f"touched. If no run is active: pulumi cancel -s {self.stack}, then "
+                        f"study destroy {self.stack} or study run {self.stack} --resume"
+                    )
+                    raise StudyError(msg) from None
+                raise
+            except TransientError as exc:
+                if attempt == self.opts.up_attempts or self._deadline_passed():
+                    raise
+                self.line(f"up attempt {attempt} failed ({exc}); retrying in {backoff:.0f} s")
+                self.sv.clock.sleep(backoff)
+                backoff *= 2
+                self.sv.backend.refresh(self.stack)
+                # The recorders delete their steps' pull Jobs and DaemonSets, so the refresh
+                # drops those from the state, and an up that rendered the finished steps again
+                # would recreate them: a finished step's pulls re-run during a later one.
+                done = set(self.previously_finished) | self.sv.backend.recorded_steps(self.stack)
+                if done:
+                    env[RESUME_ENV] = ",".join(sorted(done))
+
+    def _watch(self) -> None:
+        st = self.state
+        st.stage = "watch"
+        self.save()
+        self.reader = self.sv.reader_factory(self.outputs)
+        last_sig: Any = None
+        last_change = self.last_progress = self.now()
+        expected = (self.steps_total or 0) - len(self.previously_finished)
+        while True:
+            statuses = self._statuses()
+            if statuses is not None:
+                done = [n for n, s in statuses.items() if s.get("status") in TERMINAL]
+                finished = sorted(set(st.finished_steps) | set(done))
+                if finished != st.finished_steps:
+                    st.finished_steps = finished
+                    self.save()
+                self.snap.steps_done = len(finished)
+                self.snap.steps_total = max(
+                    self.steps_total or 0, len(set(statuses) | set(self.previously_finished))
+                ) or None
+                sig = sorted((n, s.get("status"), s.get("finished_at"), s.get("progress"))
+                             for n, s in statuses.items())
+                if sig != last_sig:
+                    last_sig, last_change = sig, self.now()
+                if len(done) == len(statuses) and len(statuses) >= expected:
+                    st.experiment_done_at = self.now()
+                    self.line(f"experiment finished: {len(done)} step(s) ended; collecting")
+                    self.tick()
+                    return
+            self.tick()
+            if self._deadline_passed():
+                self._stop("deadline reached")
+                return
+            if self.now() - last_change >= self.stall_s:
+                self.stop_reason = "stalled"
+                self._stop(f"no step progressed for {self.stall_s:g} s")
+                return
+            wait = self.opts.poll_seconds
+            if st.deadline_at is not None:
+                wait = max(0.0, min(wait, st.deadline_at - self.now()))
+            self.sv.clock.sleep(wait)
+
+    def _statuses(self) -> dict[str, dict] | None:
+        assert self.reader is not None
+        try:
+            return self.reader.step_statuses()
+        except TransientError as exc:  # an API server hiccup is not the end of a run
+            self.line(f"could not read step statuses ({exc}); retrying")
+            return None
+
+    def _stop(self, why: str) -> None:
+        self.line(f"stopping the experiment: {why}")
+        try:
+            if self.reader is not None:
+                self.reader.stop_experiment()
+        except Exception as exc:  # noqa: BLE001 - destroy stops it for good anyway
+            self.line(f"could not stop the experiment cleanly ({exc}); destroy will")
+
+    # -- cleanup --------------------------------------------------------------------------------
+    def _finish_preflight(self) -> RunOutcome:
+        """Preflight failed: this run created nothing; destroy only what an earlier attempt left."""
+        st = self.state
+        if st.resources_may_exist and not self.opts.keep and not self.prerequisite:
+            self.persist = True  # an earlier attempt's resources are destroyed: that is recorded
+            return self._cleanup()
+        return self._conclude(collection=None, destroy=None)
+
+    def _cleanup(self) -> RunOutcome:
+        st = self.state
+        collection: Collection | None = None
+        if self.busy:
+            return self._conclude(collection=None, destroy=None)
+        try:
+            st.stage = "collect"
+            self.save()
+            collection = self._collect()
+        except BaseException as exc:  # noqa: BLE001 - nothing may skip the destroy below
+            self.failure = self.failure or f"collection: {type(exc).__name__}: {exc}"
+        destroy: DestroyOutcome | None = None
+        if self.opts.keep:
+            st.kept = True
+            expires = self._expiry_text()
+            self.line(
+                f"--keep: {self.stack} stays up (expires {expires}; the janitor destroys it "
+                f"then); destroy it with: study destroy {self.stack}"
+            )
+        else:
+            st.stage = "destroy"
+            st.destroy_started_at = self.now()
+            self.save()
+            self.line(f"destroying {self.stack}")
+            destroy = destroy_stack(
+                self.stack,
+                self.spec,
+                self.sv.backend,
+                self.sv.inventory,
+                self.sv.clock,
+                self.opts.destroy,
+                on_event=lambda ev: None,
+                log=self.line,
+                release=volume_release(self.stack, self.sv.backend, self.sv.reader_factory,
+                                       self.outputs),
+                owns_stack=True,  # this run made the last update: a lock left is its own
+            )
+            if destroy.interrupted:
+                self._note_signal(signal.SIGINT)
+            if destroy.ok:
+                st.resources_may_exist = False
+                st.destroyed_at = destroy.finished_at
+        return self._conclude(collection, destroy)
+
+    def _collect(self) -> Collection:
+        st = self.state
+        reader = self.reader
+        if reader is None:
+            try:
+                outputs = self.outputs or self.sv.backend.outputs(self.stack)
+                if outputs:
+                    self.outputs = outputs
+                    reader = self.sv.reader_factory(outputs)
+            except Exception as exc:  # noqa: BLE001 - the cluster may not exist yet
+                self.line(f"cluster not reachable for collection ({exc})")
+        exp = None
+        if self.spec is not None and self.spec.experiment is not None:
+            exp = self.spec.experiment.model_dump()
+        from study.lifecycle.commands import bucket_fetch
+
+        fetch, expected = bucket_fetch(self.stack, self.sv, self.spec, st.run_id, self.line)
+        result = collect(
+            self.run_dir,
+            st,
+            reader,
+            self.outputs,
+            self.config,
+            exp,
+            self.sv.writer,
+            self.now(),
+            stop_reason=self.stop_reason if self.stop_reason in ("deadline", "stalled") else None,
+            fetch=fetch,
+            expected_steps=expected,
+        )
+        finished = {r["step"] for r in result.steps if r["status"] in TERMINAL}
+        st.finished_steps = sorted(set(st.finished_steps) | finished)
+        if reader is not None:
+            try:
+                reader.close()
+            except Exception:  # noqa: BLE001, S110 - closing a dead connection
+                pass
+        self.line(
+            f"collected into {self.run_dir}"
+            + (f" (partial: {'; '.join(result.problems)})" if result.partial else "")
+        )
+        return result
+
+    def _conclude(
+        self, collection: Collection | None, destroy: DestroyOutcome | None
+    ) -> RunOutcome:
+        st = self.state
+        st.ended_at = self.now()
+        details: list[str] = []
+        leftovers: list[str] = []
+        rows = collection.steps if collection else []
+        failed_steps = [r["step"] for r in rows if r["status"] in ("failed", "invalid")]
+        if destroy is not None and not destroy.ok:
+            leftovers = [str(r) for r in destroy.leftovers]
+            status, code = "destroy-incomplete", EXIT_LEFTOVERS
+            why = destroy.errors[-1] if destroy.errors else "resources still listed"
+            msg = (f"destroy of {self.stack} did not complete after {destroy.attempts} "
+                   f"attempt(s): {why}")
+            details += [f"leftover: {x}" for x in leftovers]
+            if not destroy.verified:
+                details.append("could not verify by labels; assume resources remain")
+            details.append(f"finish it with: {destroy.finish_command(self.stack)}")
+        elif self.signals:
+            sig = self.signals[0]
+            status, code = "interrupted", EXIT_SIGNAL.get(sig, 130)
+            name = signal.Signals(sig).name
+            msg = f"run of {self.stack} interrupted by {name} during {self._stage_at_stop()}"
+        elif self.prerequisite:
+            status, code, msg = "preflight-failed", EXIT_FAILED, self.prerequisite
+        elif self.check_failure:
+            status, code, msg = "preflight-failed", EXIT_CHECK, self.check_failure
+        elif self.failure:
+            status, code = "failed", EXIT_FAILED
+            msg = f"run of {self.stack} failed: {self.failure}"
+        elif self.stop_reason in ("deadline", "stalled"):
+            status, code = self.stop_reason, EXIT_STOPPED
+            msg = f"run of {self.stack} stopped: {self._stop_text()}"
+        elif failed_steps:
+            status, code = "failed", EXIT_FAILED
+            msg = f"run of {self.stack}: step(s) failed: {', '.join(failed_steps)}"
+        elif collection is not None and collection.partial:
+            status, code = "failed", EXIT_FAILED
+            msg = f"run of {self.stack}: collection partial: {'; '.join(collection.problems)}"
+        else:
+            status, code, msg = "succeeded", EXIT_OK, f"run of {self.stack} succeeded"
+        if self.save_errors:
+            code = max(code, EXIT_FAILED) if code != EXIT_OK else EXIT_FAILED
+            details.append("could not save the run state: " + "; ".join(self.save_errors))
+        if collection is not None and collection.partial and code != EXIT_OK:
+            details.append("collection partial: " + "; ".join(collection.problems))
+        if destroy is not None and destroy.ok:
+            details.append(f"destroyed {self.stack}; nothing labelled stack={self.stack} remains")
+        if st.kept:
+            details.append(f"kept: {self.stack} is still up; study destroy {self.stack} when done")
+        # Only where a run is on disk to resume: this one, or the one a --resume started from.
+        if status not in ("succeeded", "preflight-failed") and (self.persist or self.opts.resume):
+            details.append(f"continue with: study run {self.stack} --resume")
+        if self.persist:  # else the preflight stopped it: nothing happened, nothing recorded
+            st.status, st.exit_code, st.message, st.leftovers = status, code, msg, leftovers
+            st.stage = "done"
+            self.save()
+            if collection is not None:
+                try:
+                    finalize_provenance(self.run_dir, st, self.sv.writer, self.now())
+                except OSError as exc:
+                    details.append(f"provenance.json not finalized: {exc}")
+            try:  # every run that got past its preflight is in the ledger
+                ledger.append(self.sv.results_root, ledger.LedgerEntry.of(st, self.now()))
+            except OSError as exc:
+                details.append(f"ledger not updated: {exc}")
+        return RunOutcome(
+            stack=self.stack,
+            run_id=st.run_id,
+            run_dir=self.run_dir,
+            status=status,
+            exit_code=code,
+            message=msg,
+            details=details,
+            leftovers=leftovers,
+            destroy=destroy,
+            collection=collection,
+        )
+
+    def _stage_at_stop(self) -> str:
+        return self.signal_stage or "start"
+
+    def _stop_text(self) -> str:
+        if self.stop_reason == "stalled":
+            return f"no experiment step progressed for {self.stall_s:g} s (stalled)"
+        hours = self.deadline_h or 0.0
+        return f"deadline reached ({hours:.2f} h after the first resource: budget or max_hours)"
+
+
+def _default_planner(now: datetime | None):
+    def plan(stack: str):
+        from study.plan import make_plan
+
+        return make_plan(stack, now=now)
+
+    return plan
+
+
+def _read_config(stack: str) -> dict[str, str]:
+    from core.stacks import read_stack_config
+
+    return read_stack_config(stack)
+
+
+def _default_environment(backend: StackBackend) -> Callable[[], dict]:
+    def env() -> dict:
+        from core.stacks import project_dir
+        from study.lifecycle.environment import capture
+
+        try:
+            bv = backend.versions()
+        except Exception:  # noqa: BLE001 - versions are nice to have
+            bv = {}
+        return capture(project_dir(), bv)
+
+    return env

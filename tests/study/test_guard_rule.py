@@ -1,0 +1,88 @@
+"""The `guard` real-cloud rule, in `study plan` and in the policy pack: every study cluster runs
+the guard as its own ServiceAccount, bound to a cloud identity, with a results bucket.
+
+A CronJob's Jobs are created by the kube-controller-manager's CronJob controller
+(kubernetes/kubernetes pkg/controller/cronjob/cronjob_controllerv2.go, v1.35), so the guard
+runs with no client connected; without the identity binding (GKE: Workload Identity Federation
+for GKE, "Link Kubernetes ServiceAccounts to IAM"; EKS: the Amazon EKS user guide, "EKS Pod
+Identity") its cloud calls fail.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from core.stacks import project_dir, read_stack_config
+from study.cloud_rules import RULES, RenderedStack
+from study.mock_engine import run_program
+from tests.conftest import to_config
+from tests.policy.test_policies import stack_args, violations
+
+GUARD = next(r for r in RULES if r.name == "guard")
+
+
+def rendered(stack: str, sec: dict | None = None, drop=lambda r: False):
+    from study.plan import manifests_of
+
+    config = to_config(sec) if sec is not None else read_stack_config(stack)
+    run = run_program(stack, config, project_dir() / "__main__.py")
+    assert run.error is None, run.error
+    resources = [r for r in run.resources if not drop(r)]
+    manifests = [m for r in resources for m in manifests_of(r.type, r.inputs)]
+    return RenderedStack(None, manifests, resources)
+
+
+@pytest.mark.parametrize("stack", ["gke-64-localssd", "eks-6-topology"])
+def test_shipped_stacks_have_the_guard(stack):
+    assert GUARD.check(rendered(stack)) == []
+
+
+def test_a_stack_without_the_guard_cronjob_is_refused():
+    drop = lambda r: r.type == "kubernetes:batch/v1:CronJob"  # noqa: E731
+    assert GUARD.check(rendered("gke-64-localssd", drop=drop)) == [
+        "no CronJob study-harness/study-guard: nothing scales the nodes to zero at the deadline "
+        "when the run's process dies or nobody runs one (keep study:guard.enabled true)"
+    ]
+
+
+def test_a_guard_running_as_a_name_other_stacks_share_is_refused():
+    """The project's identity pool trusts a namespace and KSA name in every cluster of the
+    project (Workload Identity Federation for GKE, "Identity sameness"): a guard running as the
+    fixed `study-guard` could be any stack's."""
+    stack = rendered("gke-64-localssd")
+    (cron,) = [m for m in stack.manifests if m["kind"] == "CronJob"]
+    cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"] = "study-guard"
+    assert GUARD.check(stack) == [
+        "CronJob study-harness/study-guard runs as 'study-guard', not the stack's own "
+        "ServiceAccount study-harness/guard-gke-64-localssd: a name shared by stacks is trusted "
+        "in every cluster of a GKE project"
+    ]
+
+
+def test_a_guard_without_workload_identity_is_refused():
+    drop = lambda r: r.type == "gcp:serviceaccount/iAMMember:IAMMember"  # noqa: E731
+    assert GUARD.check(rendered("gke-64-localssd", drop=drop)) == [
+        "ServiceAccount study-harness/guard-gke-64-localssd is not bound to a Google service "
+        "account (Workload Identity: roles/iam.workloadIdentityUser for "
+        "PROJECT.svc.id.goog[study-harness/guard-gke-64-localssd] and the "
+        "iam.gke.io/gcp-service-account annotation): the guard could not scale the node pool"
+    ]
+
+
+def test_an_eks_guard_without_pod_identity_is_refused():
+    drop = lambda r: r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"  # noqa: E731
+    assert GUARD.check(rendered("eks-6-topology", drop=drop)) == [
+        "ServiceAccount study-harness/guard-eks-6-topology has no EKS Pod Identity association: "
+        "the guard could not scale the node group"
+    ]
+
+
+def test_the_policy_pack_stops_an_up_without_the_guard():
+    from policy.policies import real_cloud_rules
+
+    args_ = stack_args("gke-64-localssd", drop_types=("kubernetes:batch/v1:CronJob",))
+    assert violations(real_cloud_rules, args_) == [
+        "rule guard: no CronJob study-harness/study-guard: nothing scales the nodes to zero at "
+        "the deadline when the run's process dies or nobody runs one (keep "
+        "study:guard.enabled true)"
+    ]
