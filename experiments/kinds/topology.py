@@ -1,24 +1,27 @@
 """Flux overlay topology: how fast an archive spreads through Flux's tree, per tree design.
 
-One MiniCluster (flux-operator main, `flux.topology`) per design x archive size x iteration, each a
-step. Inside, `experiments/data/topology.sh` (values filled in below) prints the overlay tree
-between markers (the recorder
-checks its shape against `experiments.topology_designs`), generates the payload at run time
-(`zeros` can be deduplicated by Flux's content store, `random` cannot), and times: create the
-archive, distribute to all nodes, to the leaves only, to the middle level then the leaves, delete,
-clean, and the baseline the seed never ran: every node downloading the same bytes directly from one
-in-cluster HTTP server (`study-archive-server`, created once before the first step). The leaves and
-middle level come from the design (the seed passed a single rank as "the leaves"). Every timing is
-a `STUDY-TIMING {json}` line. The content-cache purge target is set on every broker when given.
+One MiniCluster (flux-operator main, `flux.topology`) per design x iteration, each a step, as the
+seed ran it: inside, `experiments/data/topology.sh` (values filled in below) prints the overlay
+tree between markers (the recorder checks its shape against `experiments.topology_designs`),
+then for every archive size in order runs the `events` in the order given, each timed on a
+`STUDY-TIMING {json}` line. Which events run is data: the seed's EKS runs did create, distribute
+to all, delete and clean; its GKE runs re-created the archive before the leaf and the middle
+distributions (`create-archive` listed three times). The payload is a file of the app image
+(`payload: image`, the seed's `/chonks/<N>gb.txt`) or generated at run time (`zeros` can be
+deduplicated by Flux's content store, `random` cannot). The leaves and middle level come from the
+design (the seed passed a single rank as "the leaves"). With `baseline`, every node also
+downloads the same bytes directly from one in-cluster HTTP server (`study-archive-server`,
+created once before the first step), which the seed never ran. The content-cache purge target is
+set on every broker when given.
 
-Duration model per step: 70 s MiniCluster start with the images already on the nodes (pods,
-flux view copy, broker bootstrap: the seed's 90 s less its ~18 s first pull of the flux view; the
-pre-pull step puts the app and flux view images on every node first, so no first pulls are
-counted) plus, per GB of archive, the seed GKE medians
-(c2d-standard-32): create 4.0 s, each distribution 2.7 s (x4: all, leaves, middle,
-middle->leaves), direct download 3.5 s, cleans 1.0 s (x4), payload generation 1 s (zeros) or
-6 s (random). Deadline: 2.5 x the estimate, at least 300 s beyond it: in the seed's parsed runs
-(raw-max-6, raw-exact-30, raw-exact-6-aws, raw-exact-30-aws) one MiniCluster's summed event
+Duration model per step (`experiments.durations`, fitted by `benchmarks/fit_durations.py`):
+the MiniCluster's start (the seed's cycle less its flux run and pulls; the pre-pull step puts the
+app and flux view images on every node first) and the harness's recorder and upload, then per
+size and event the fit `a + GB * (b + c log2 nodes)` for the cluster's machine type (the seed's
+c2d-standard-32 on GKE, c5a.4xlarge on EKS; other machines are priced as c2d-standard-32), plus
+payload generation (1 s/GB zeros, 6 s/GB random) and the direct download (3.5 s/GB), which the
+seed never timed. Deadline: 2.5 x the estimate, at least 300 s beyond it: in the seed's parsed
+runs (raw-max-6, raw-exact-30, raw-exact-6-aws, raw-exact-30-aws) one MiniCluster's summed event
 times reach at most 2.24 x the median of its node count and size (GKE, 30 nodes, 1 GB).
 
 Every value put into a script (the step script, the server's boot line, the `pre` command) is
@@ -33,14 +36,14 @@ import shlex
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from experiments import durations
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
 from experiments.kinds._common import minicluster_workload, timed_step
 from experiments.registry import register
 from experiments.topology_designs import DESIGN, designs, leaves, levels, middle, parents
 
-START_SECONDS = 70.0
 DEADLINE_MARGIN = 2.5  # max/median of a run's summed event times in the seed is 2.24
 DEADLINE_SLACK_SECONDS = 300.0
 # The flux view image, set explicitly (the pre-pull list names what the pods run, whatever the
@@ -51,8 +54,18 @@ DEADLINE_SLACK_SECONDS = 300.0
 FLUX_VIEW = "ghcr.io/converged-computing/flux-view-ubuntu:tag-noble"
 SERVE_DIR = "/tmp/srv"  # the archive server's payload files
 READY_FILE = "/tmp/ready"  # its readiness probe's marker
-PER_GB = {"create": 4.0, "distribute": 2.7 * 4, "direct": 3.5, "clean": 1.0 * 4}
-GENERATE_PER_GB = {"zeros": 1.0, "random": 6.0}
+# Not in the seed data (it never generated a payload nor downloaded directly): GKE estimates.
+GENERATE_PER_GB = {"zeros": 1.0, "random": 6.0, "image": 0.0}
+DIRECT_PER_GB = 3.5
+# The events topology.sh can run, per size, in the order a stack lists them.
+EVENTS = (
+    "create-archive", "distribute-all-nodes", "clean-all-nodes", "distribute-leaf-nodes",
+    "clean-leaf-nodes", "distribute-middle-nodes", "distribute-middle-then-leaf-nodes",
+    "clean-middle-nodes", "delete-archive",
+)
+DEFAULT_EVENTS = list(EVENTS)
+DISTRIBUTIONS = frozenset(e for e in EVENTS if e.startswith("distribute-"))
+_PAYLOAD_DIR = re.compile(r"^/[A-Za-z0-9._/-]*$")
 SERVER = "study-archive-server"
 SERVER_PORT = 8080
 GB = 1_000_000_000
@@ -65,7 +78,11 @@ class TopologyParams(BaseModel):
     designs: list[str] = Field(default_factory=list)
     max_k: int | None = Field(default=None, ge=1)
     sizes_gb: list[float] = Field(default_factory=lambda: [1.0, 2.0], min_length=1)
-    payload: Literal["zeros", "random"] = "random"
+    # Generated at run time (zeros, random), or files of the app image (image: the seed's
+    # /chonks/<N>gb.txt, named after the size in GB).
+    payload: Literal["zeros", "random", "image"] = "random"
+    payload_dir: str = "/chonks"
+    events: list[str] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1)
     iterations: int = Field(default=1, ge=1, le=50)
     purge_target_bytes: int | None = Field(default=None, ge=0)  # content.purge-target-size
     baseline: bool = True  # the direct download from one in-cluster server
@@ -95,6 +112,40 @@ class TopologyParams(BaseModel):
             raise ValueError(msg)
         return v
 
+    @field_validator("events")
+    @classmethod
+    def _events(cls, v: list[str]) -> list[str]:
+        archive = False
+        for i, e in enumerate(v):
+            if e not in EVENTS:
+                msg = f"'{e}' is not an event; allowed: {', '.join(EVENTS)}"
+                raise ValueError(msg)
+            if e == "create-archive":
+                archive = True
+            elif e == "delete-archive":
+                archive = False
+            elif e in DISTRIBUTIONS and not archive:
+                msg = (f"'{e}' (event {i + 1}) has no archive to distribute; allowed: after a "
+                       "create-archive and before its delete-archive")
+                raise ValueError(msg)
+        return v
+
+    @field_validator("payload_dir")
+    @classmethod
+    def _payload_dir(cls, v: str) -> str:
+        if not _PAYLOAD_DIR.match(v):
+            msg = f"'{v}' is not allowed; an absolute path of letters, digits, '.', '_', '-', '/'"
+            raise ValueError(msg)
+        return v
+
+    @model_validator(mode="after")
+    def _image_payload(self):
+        if self.payload == "image" and self.baseline:
+            msg = ("baseline: true is not allowed with payload: image; the archive server "
+                   "generates its bytes, so it needs payload zeros or random")
+            raise ValueError(msg)
+        return self
+
     def design_list(self, nodes: int) -> list[str]:
         return list(self.designs) or designs(nodes, self.max_k)
 
@@ -107,21 +158,47 @@ def design_label(design: str) -> str:
     return re.sub(r"[^a-z0-9]", "", design)
 
 
-def step_seconds(gb: float, payload: str, baseline: bool) -> float:
-    per_gb = sum(v for k, v in PER_GB.items() if baseline or k != "direct")
-    return START_SECONDS + gb * (per_gb + GENERATE_PER_GB[payload])
+def payload_file(gb: float, payload: str) -> str:
+    """The payload's file name: the seed image's `<N>gb.txt`, or the generated one per size."""
+    return f"{gb:g}gb.txt" if payload == "image" else f"payload-{size_label(gb)}.bin"
+
+
+def work_seconds(params: TopologyParams, cluster: ClusterFacts, design: str) -> float:
+    """The timed work of one MiniCluster: every size's events (and generation, download)."""
+    n = cluster.node_count
+    has_middle = bool(middle(design, n))
+    total = 0.0
+    for gb in params.sizes_gb:
+        total += gb * GENERATE_PER_GB[params.payload]
+        for e in params.events:
+            if e.startswith("distribute-middle") and not has_middle:
+                continue  # topology.sh skips them: the design has no middle level
+            total += durations.topology_event_seconds(cluster.machine_type, e, gb, n)
+        if params.baseline:
+            total += gb * DIRECT_PER_GB + durations.topology_event_seconds(
+                cluster.machine_type, "clean-all-nodes", gb, n)
+    return total
+
+
+def overhead_seconds() -> float:
+    """What one MiniCluster costs beyond its timed work: its start, the recorder, the upload."""
+    return (durations.minicluster_start() + durations.harness("recorder")
+            + durations.harness("upload"))
 
 
 SCRIPT = Path(__file__).resolve().parent.parent / "data" / "topology.sh"
 
 
-def render_script(design: str, nodes: int, size_bytes: int, params: TopologyParams,
-                  namespace: str) -> str:
-    url = f"http://{SERVER}.{namespace}.svc:{SERVER_PORT}/{size_bytes}" if params.baseline else ""
+def render_script(design: str, nodes: int, params: TopologyParams, namespace: str) -> str:
+    url = f"http://{SERVER}.{namespace}.svc:{SERVER_PORT}" if params.baseline else ""
     mid = middle(design, nodes)
+    sizes = " ".join(f"{int(gb * GB)}:{payload_file(gb, params.payload)}"
+                     for gb in params.sizes_gb)
     values = {  # each placeholder stands alone in the script and is replaced by a quoted word
-        "__SIZE__": str(size_bytes),
+        "__SIZES__": sizes,
         "__PAYLOAD__": params.payload,
+        "__PAYLOAD_DIR__": params.payload_dir,
+        "__EVENTS__": " ".join(params.events),
         "__DESIGN__": design,
         "__NODES__": str(nodes),
         "__LEAVES__": ",".join(map(str, leaves(design, nodes))),
@@ -192,18 +269,19 @@ class Topology:
         n = cluster.node_count
         out = []
         for design in params.design_list(n):
-            for gb in params.sizes_gb:
-                for r in range(1, params.iterations + 1):
-                    out.append(
-                        timed_step(
-                            f"topo-{design_label(design)}-{size_label(gb)}-r{r}",
-                            step_seconds(gb, params.payload, params.baseline),
-                            {"design": design, "size_bytes": int(gb * GB), "iteration": r,
-                             "levels": len(levels(design, n))},
-                            margin=DEADLINE_MARGIN,
-                            slack=DEADLINE_SLACK_SECONDS,
-                        )
+            work = work_seconds(params, cluster, design)
+            for r in range(1, params.iterations + 1):
+                out.append(
+                    timed_step(
+                        f"topo-{design_label(design)}-r{r}",
+                        overhead_seconds() + work,
+                        {"design": design, "sizes_bytes": [int(gb * GB) for gb in params.sizes_gb],
+                         "iteration": r, "levels": len(levels(design, n))},
+                        margin=DEADLINE_MARGIN,
+                        slack=DEADLINE_SLACK_SECONDS,
+                        work=work,
                     )
+                )
         return out
 
     def helper_images(self, params: TopologyParams, cluster: ClusterFacts) -> list[str]:
@@ -235,7 +313,7 @@ class Topology:
 
         n, ns = ctx.cluster.node_count, ctx.namespace
         design = step.params["design"]
-        script = render_script(design, n, step.params["size_bytes"], params, ns)
+        script = render_script(design, n, params, ns)
         b64 = base64.b64encode(script.encode()).decode()
         return minicluster_workload(
             step, ctx, opts, size=n, tasks=n,
