@@ -41,15 +41,22 @@ def topology_machine(machine: str) -> str:
 
 
 def topology_event_seconds(machine: str, event: str, gb: float, nodes: int) -> float:
-    """One timed event: a + GB * (b + c log2 nodes), never below zero.
+    """One timed event: a + b GB, a and b interpolated linearly in the node count between the
+    fitted node counts and held flat beyond them; never below zero.
 
-    An event the machine's seed runs never timed (EKS ran no leaf or middle distributions) is
-    priced with the default machine's coefficients.
+    Why piecewise: the seed's distribution per GB is flat from 6 to 30 nodes and 5-7x at 256,
+    which no single curve in N fits. An event the machine's seed runs never timed (EKS ran no
+    leaf or middle distributions) is priced with the default machine's coefficients.
     """
     events = model()["topology"]["events"]
     coef = events[topology_machine(machine)].get(event) or events[DEFAULT_TOPOLOGY_MACHINE][event]
-    a, b, c = coef
-    return max(0.0, a + gb * (b + c * math.log2(max(nodes, 1))))
+    counts = sorted(coef)
+    lo = max([n for n in counts if n <= nodes], default=counts[0])
+    hi = min([n for n in counts if n >= nodes], default=counts[-1])
+    w = 0.0 if hi == lo else (nodes - lo) / (hi - lo)
+    a = coef[lo][0] + w * (coef[hi][0] - coef[lo][0])
+    b = coef[lo][1] + w * (coef[hi][1] - coef[lo][1])
+    return max(0.0, a + b * gb)
 
 
 def pull_config(local_ssd: bool, image_streaming: bool) -> str:

@@ -8,7 +8,7 @@ set -f  # the lists are data: no globbing when they are split into words
 # SIZES: "<bytes>:<file>" per size; the file is in PAYLOAD_DIR (payload=image) or generated.
 SIZES=__SIZES__; PAYLOAD=__PAYLOAD__; PAYLOAD_DIR=__PAYLOAD_DIR__; EVENTS=__EVENTS__
 DESIGN=__DESIGN__; NODES=__NODES__; LEAVES=__LEAVES__; MIDDLE=__MIDDLE__; URL=__URL__
-PURGE=__PURGE__
+PURGE=__PURGE__; SETTLE=__SETTLE__
 mkdir -p /tmp/study-src
 SIZE_BYTES=0; OCCURRENCE=1
 timed() {
@@ -57,6 +57,7 @@ for item in $SIZES; do
       delete-archive) timed "$ev" flux archive remove --name study ;;
       *) echo "STUDY-WARNING unknown event $ev" ;;
     esac
+    if [ "$ev" != create-archive ] && [ "$SETTLE" != 0 ]; then sleep "$SETTLE"; fi
   done
   if [ -n "$URL" ]; then
     flux exec -r all flux content dropcache >/dev/null 2>&1 || true

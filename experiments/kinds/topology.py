@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from experiments import durations
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
-from experiments.kinds._common import minicluster_workload, timed_step
+from experiments.kinds._common import check_node_counts, minicluster_workload, timed_step
 from experiments.registry import register
 from experiments.topology_designs import DESIGN, designs, leaves, levels, middle, parents
 
@@ -71,6 +71,28 @@ SERVER_PORT = 8080
 GB = 1_000_000_000
 
 
+class TopologyRun(BaseModel):
+    """MiniClusters of `nodes` brokers for each of `designs` (a run smaller than the cluster)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    nodes: int = Field(ge=2)
+    designs: list[str] = Field(min_length=1)
+
+    @field_validator("designs")
+    @classmethod
+    def _designs(cls, v: list[str]) -> list[str]:
+        return _check_designs(v)
+
+
+def _check_designs(v: list[str]) -> list[str]:
+    for d in v:
+        if not DESIGN.match(d):
+            msg = f"'{d}' is not a design; allowed: 'binomial' or 'kary:K' with K >= 1"
+            raise ValueError(msg)
+    return v
+
+
 class TopologyParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
@@ -85,7 +107,15 @@ class TopologyParams(BaseModel):
     events: list[str] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1)
     iterations: int = Field(default=1, ge=1, le=50)
     purge_target_bytes: int | None = Field(default=None, ge=0)  # content.purge-target-size
+    # Seconds to wait after each event but create-archive (the seed's EKS script slept 2 s).
+    settle_seconds: float = Field(default=0.0, ge=0, le=60)
+    # MiniClusters smaller than the cluster: per node count, its designs (default: one run of
+    # the cluster's node count with `designs`).
+    runs: list[TopologyRun] = Field(default_factory=list)
     baseline: bool = True  # the direct download from one in-cluster server
+    # The operator's flux view (Flux copied into the app container); false when the app image
+    # carries Flux itself, as the seed's did (`flux.container.disable`).
+    flux_view: bool = True
     image: str = Field(default="", description="app image; default: pinned buildpack-deps noble")
 
     @field_validator("image")
@@ -98,11 +128,7 @@ class TopologyParams(BaseModel):
     @field_validator("designs")
     @classmethod
     def _designs(cls, v: list[str]) -> list[str]:
-        for d in v:
-            if not DESIGN.match(d):
-                msg = f"'{d}' is not a design; allowed: 'binomial' or 'kary:K' with K >= 1"
-                raise ValueError(msg)
-        return v
+        return _check_designs(v)
 
     @field_validator("sizes_gb")
     @classmethod
@@ -139,6 +165,17 @@ class TopologyParams(BaseModel):
         return v
 
     @model_validator(mode="after")
+    def _runs(self):
+        if self.runs and (self.designs or self.max_k is not None):
+            msg = "give runs, or designs / max_k, not both"
+            raise ValueError(msg)
+        counts = [r.nodes for r in self.runs]
+        if len(set(counts)) != len(counts):
+            msg = f"runs: node counts {counts} are listed twice"
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
     def _image_payload(self):
         if self.payload == "image" and self.baseline:
             msg = ("baseline: true is not allowed with payload: image; the archive server "
@@ -148,6 +185,12 @@ class TopologyParams(BaseModel):
 
     def design_list(self, nodes: int) -> list[str]:
         return list(self.designs) or designs(nodes, self.max_k)
+
+    def matrix(self, cluster_nodes: int) -> list[tuple[int, list[str]]]:
+        """(MiniCluster size, designs) in run order."""
+        if self.runs:
+            return [(r.nodes, list(r.designs)) for r in self.runs]
+        return [(cluster_nodes, self.design_list(cluster_nodes))]
 
 
 def size_label(gb: float) -> str:
@@ -163,9 +206,9 @@ def payload_file(gb: float, payload: str) -> str:
     return f"{gb:g}gb.txt" if payload == "image" else f"payload-{size_label(gb)}.bin"
 
 
-def work_seconds(params: TopologyParams, cluster: ClusterFacts, design: str) -> float:
-    """The timed work of one MiniCluster: every size's events (and generation, download)."""
-    n = cluster.node_count
+def work_seconds(params: TopologyParams, cluster: ClusterFacts, design: str, n: int) -> float:
+    """The timed work of one MiniCluster of `n` brokers: every size's events (and generation,
+    download)."""
     has_middle = bool(middle(design, n))
     total = 0.0
     for gb in params.sizes_gb:
@@ -180,10 +223,13 @@ def work_seconds(params: TopologyParams, cluster: ClusterFacts, design: str) -> 
     return total
 
 
-def overhead_seconds() -> float:
-    """What one MiniCluster costs beyond its timed work: its start, the recorder, the upload."""
+def overhead_seconds(params: TopologyParams, design: str, n: int) -> float:
+    """What one MiniCluster costs beyond its timed work: its start, the settle waits, the
+    recorder, the upload."""
+    settles = sum(1 for e in params.events if e != "create-archive")  # as topology.sh sleeps
     return (durations.minicluster_start() + durations.harness("recorder")
-            + durations.harness("upload"))
+            + durations.harness("upload")
+            + params.settle_seconds * settles * len(params.sizes_gb))
 
 
 SCRIPT = Path(__file__).resolve().parent.parent / "data" / "topology.sh"
@@ -205,6 +251,7 @@ def render_script(design: str, nodes: int, params: TopologyParams, namespace: st
         "__MIDDLE__": ",".join(map(str, mid)),
         "__URL__": url,
         "__PURGE__": "" if params.purge_target_bytes is None else str(params.purge_target_bytes),
+        "__SETTLE__": f"{params.settle_seconds:g}",
     }
     text = SCRIPT.read_text()
     for k, v in values.items():
@@ -266,22 +313,31 @@ class Topology:
     Params = TopologyParams
 
     def steps(self, params: TopologyParams, cluster: ClusterFacts) -> list[Step]:
-        n = cluster.node_count
+        matrix = params.matrix(cluster.node_count)
+        check_node_counts([n for n, _ in matrix], cluster)
         out = []
-        for design in params.design_list(n):
-            work = work_seconds(params, cluster, design)
-            for r in range(1, params.iterations + 1):
-                out.append(
-                    timed_step(
-                        f"topo-{design_label(design)}-r{r}",
-                        overhead_seconds() + work,
-                        {"design": design, "sizes_bytes": [int(gb * GB) for gb in params.sizes_gb],
-                         "iteration": r, "levels": len(levels(design, n))},
-                        margin=DEADLINE_MARGIN,
-                        slack=DEADLINE_SLACK_SECONDS,
-                        work=work,
-                    )
+        for n, design_list in matrix:
+            for design in design_list:
+                out += self._design_steps(params, cluster, design, n)
+        return out
+
+    def _design_steps(self, params: TopologyParams, cluster: ClusterFacts, design: str,
+                      n: int) -> list[Step]:
+        work = work_seconds(params, cluster, design, n)
+        sizes = [int(gb * GB) for gb in params.sizes_gb]
+        out = []
+        for r in range(1, params.iterations + 1):
+            out.append(
+                timed_step(
+                    f"topo-{design_label(design)}-n{n}-r{r}",
+                    overhead_seconds(params, design, n) + work,
+                    {"design": design, "nodes": n, "sizes_bytes": sizes, "iteration": r,
+                     "levels": len(levels(design, n))},
+                    margin=DEADLINE_MARGIN,
+                    slack=DEADLINE_SLACK_SECONDS,
+                    work=work,
                 )
+            )
         return out
 
     def helper_images(self, params: TopologyParams, cluster: ClusterFacts) -> list[str]:
@@ -292,7 +348,8 @@ class Topology:
         """
         from infra.operators.versions import TOPOLOGY_APP
 
-        return [params.image or TOPOLOGY_APP.ref, FLUX_VIEW]
+        app = params.image or TOPOLOGY_APP.ref
+        return [app, FLUX_VIEW] if params.flux_view else [app]
 
     def prepare(self, params: TopologyParams, ctx: RenderContext, opts) -> list:
         from pulumi import CustomTimeouts, ResourceOptions
@@ -311,14 +368,15 @@ class Topology:
     def render(self, step: Step, params: TopologyParams, ctx: RenderContext, opts) -> Workload:
         from infra.operators.versions import TOPOLOGY_APP
 
-        n, ns = ctx.cluster.node_count, ctx.namespace
+        n, ns = step.params["nodes"], ctx.namespace
         design = step.params["design"]
         script = render_script(design, n, params, ns)
         b64 = base64.b64encode(script.encode()).decode()
         return minicluster_workload(
             step, ctx, opts, size=n, tasks=n,
             logging={"quiet": True},
-            flux={"topology": design, "container": {"image": FLUX_VIEW}},
+            flux={"topology": design,
+                  "container": {"image": FLUX_VIEW} if params.flux_view else {"disable": True}},
             containers=[
                 {
                     "image": params.image or TOPOLOGY_APP.ref,
