@@ -21,9 +21,10 @@ anyone can re-derive it. What it reads, per kind:
   logs' `FLUXTIME fluxstart wall time`): one MiniCluster's cycle (first pod Scheduled to the next
   MiniCluster's first Scheduled) less the flux run inside it and its image pulls.
 * pulling: the run1-run4 events at 4 and 16 nodes: per image the slowest node's pull (a step
-  waits for it) against GB, per configuration (plain disk, local SSD, image streaming), and the
-  gap between one image's last `Pulled` and the next image's first `Pulling` (the seed loop's
-  own overhead plus container start, which grows with the image).
+  waits for it) against GB, per configuration (plain disk, local SSD, image streaming) and node
+  count, and the Job's `Completed` after the last `Pulled` (containers start, run and exit; it
+  grows with the image, most under streaming). What is left of the gap between one image's
+  last `Pulled` and the next image's first `Pulling` is the seed loop's own turn-around (~1 s).
 * OSU: every launcher log `size-N.log` (the `real` of each `time mpirun`): pair benchmarks their
   mean, collectives t = a * N^b in log-log space.
 
@@ -224,8 +225,25 @@ def topology_estimate(model: dict, start: float, run: dict) -> float:
 
 # --- pulling ----------------------------------------------------------------------------------
 
+def job_completions(path: Path) -> list[float]:
+    """Times of the seed's pull Jobs' `Completed` events, in order (one Job per image)."""
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        obj = e.get("involvedObject") or {}
+        if obj.get("kind") == "Job" and e.get("reason") == "Completed":
+            out.append(_ts(e.get("lastTimestamp") or e["metadata"]["creationTimestamp"]))
+    return sorted(out)
+
+
 def pull_runs(seed: Path) -> list[dict]:
-    """Per seed pull run and node count: per image (GB, slowest pull, median, gap to the next)."""
+    """Per seed pull run and node count, per image in run order: GB, the slowest node's pull,
+    the Job's completion after the last `Pulled` (containers start, run, exit: the harness's
+    Job pays it too) and the loop's turn-around from that to the next image's first `Pulling`.
+    The run's real duration: first studied pod `Scheduled` to the last Job `Completed`."""
     from analysis.pipeline import load_runs
 
     meta = seed / "pulling" / "experiments" / "pulling" / "metadata"
@@ -233,25 +251,54 @@ def pull_runs(seed: Path) -> list[dict]:
     for run, config in PULL_RUNS.items():
         for nodes in (4, 16):
             (data,) = load_runs([meta / run / str(nodes)])
+            (events,) = sorted((meta / run / str(nodes)).glob("events-size-*.json"))
+            done = job_completions(events)
             p = data.table("pulls")
             p = p[p["role"] == "studied"]
             g = p.groupby("image").agg(
                 gb=("size_bytes", "first"), first_sched=("scheduled_at", "min"),
                 first_pulling=("pulling_at", "min"), last_pulled=("pulled_at", "max"),
-                last_started=("started_at", "max"), slowest=("pull_seconds", "max"),
+                slowest=("pull_seconds", "max"),
             ).sort_values("first_pulling")
+            assert len(done) == len(g), (run, nodes, len(done), len(g))
             images = []
             for i, (_, row) in enumerate(g.iterrows()):
-                gap = None
+                turn = None
                 if i + 1 < len(g):
-                    gap = (g["first_pulling"].iloc[i + 1] - row["last_pulled"]).total_seconds()
+                    turn = g["first_pulling"].iloc[i + 1].timestamp() - done[i]
+                gap = None if turn is None else (
+                    g["first_pulling"].iloc[i + 1] - row["last_pulled"]).total_seconds()
                 images.append({"gb": int(row["gb"]) / 1e9, "slowest": float(row["slowest"]),
-                               "gap": gap})
+                               "completion": done[i] - row["last_pulled"].timestamp(),
+                               "turnaround": turn, "gap": gap})
             first = (g["first_pulling"].iloc[0] - g["first_sched"].min()).total_seconds()
-            real = (g["last_started"].max() - g["first_sched"].min()).total_seconds()
+            real = done[-1] - g["first_sched"].min().timestamp()
             out.append({"run": run, "config": config, "nodes": nodes, "images": images,
                         "first_pull": first, "real": real})
     return out
+
+
+def fit_helper_pulls(seed: Path) -> dict:
+    """The first pull of a small helper image (< 500 MB compressed) on a node, from every
+    non-studied cold pull in run1-run4 (system and operator images): the pod's wait from
+    `Scheduled` to `Pulling`, and per image its pull plus its start."""
+    import pandas as pd
+
+    from analysis.pipeline import load_runs
+
+    meta = seed / "pulling" / "experiments" / "pulling" / "metadata"
+    frames = []
+    for run in PULL_RUNS:
+        for nodes in (4, 16):
+            (data,) = load_runs([meta / run / str(nodes)])
+            frames.append(data.table("pulls"))
+    p = pd.concat(frames)
+    h = p[(p["role"] != "studied") & (p["cached"] == False) & p["pull_seconds"].notna()  # noqa: E712
+          & (p["compressed_bytes"] < 5e8)]
+    wait = (h["pulling_at"] - h["scheduled_at"]).dt.total_seconds().dropna()
+    start = (h["started_at"] - h["pulled_at"]).dt.total_seconds().dropna()
+    return {"pulls": len(h), "start_seconds": round(float(wait.median()), 2),
+            "per_image_seconds": round(float(h["pull_seconds"].median() + start.median()), 2)}
 
 
 def _line(xs: list[float], ys: list[float]) -> list[float]:
@@ -260,17 +307,21 @@ def _line(xs: list[float], ys: list[float]) -> list[float]:
 
 
 def fit_pulling(runs: list[dict]) -> dict:
-    """Per configuration and node count: slowest pull = a + b GB; gap = a + b GB; the time from
-    the study's first pod scheduled to its first `Pulling`."""
+    """Per configuration and node count: slowest pull = a + b GB; completion = a + b GB; the
+    study's first `Scheduled` to `Pulling`; the seed loop's turn-around and its whole gap from
+    one image's last `Pulled` to the next image's first `Pulling` (medians)."""
     out: dict[str, dict[int, dict]] = defaultdict(dict)
     for config, nodes in sorted({(r["config"], r["nodes"]) for r in runs}):
         mine = [r for r in runs if r["config"] == config and r["nodes"] == nodes]
         imgs = [i for r in mine for i in r["images"]]
-        gaps = [(i["gb"], i["gap"]) for i in imgs if i["gap"] is not None]
         out[config][nodes] = {
             "pull": _line([i["gb"] for i in imgs], [i["slowest"] for i in imgs]),
-            "after_pull": _line([g for g, _ in gaps], [s for _, s in gaps]),
+            "completion": _line([i["gb"] for i in imgs], [i["completion"] for i in imgs]),
             "first_pull_seconds": round(statistics.median(r["first_pull"] for r in mine), 1),
+            "seed_turnaround_seconds": round(statistics.median(
+                i["turnaround"] for i in imgs if i["turnaround"] is not None), 1),
+            "seed_gap_seconds": [round(min(i["gap"] for i in imgs if i["gap"] is not None), 1),
+                                 round(max(i["gap"] for i in imgs if i["gap"] is not None), 1)],
         }
     return dict(out)
 
@@ -284,13 +335,10 @@ def pulling_estimate(model: dict, run: dict) -> float:
     """A seed pull run as the model prices it: the study's first pull, then per image its
     slowest pull and the time after it (container start, then the loop's next image)."""
     m = nearest_nodes(model[run["config"]], run["nodes"])
-    total = m["first_pull_seconds"]
-    for i, img in enumerate(run["images"]):
-        total += m["pull"][0] + m["pull"][1] * img["gb"]
-        if i + 1 < len(run["images"]):
-            total += m["after_pull"][0] + m["after_pull"][1] * img["gb"]
-    # The last image: its container start only (no next Pulling), as the gap's slope says.
-    total += m["after_pull"][1] * run["images"][-1]["gb"]
+    total = m["first_pull_seconds"] + m["seed_turnaround_seconds"] * (len(run["images"]) - 1)
+    for img in run["images"]:
+        total += max(0.0, m["pull"][0] + m["pull"][1] * img["gb"])
+        total += max(0.0, m["completion"][0] + m["completion"][1] * img["gb"])
     return total
 
 
@@ -390,6 +438,8 @@ def report(seed: Path) -> tuple[dict, list[tuple[str, str, float, float]]]:
                                  "@fa06749 experiments/pulling/metadata/without-streaming/4",
             "pulling": "converged-computing/container-chonks@fa06749 experiments/pulling/"
                        "metadata/run{1,2,3,4}/{4,16}/events-size-*.json",
+            "helper_images": "the same events: every cold pull of a non-studied image under "
+                             "500 MB compressed",
             "osu": "converged-computing/operator-experiments@234ab98 google/kubecon/run1/"
                    "size-{4,8,16,32,64}.log (real of each time mpirun)",
         },
@@ -402,9 +452,10 @@ def report(seed: Path) -> tuple[dict, list[tuple[str, str, float, float]]]:
             "minicluster_start_app_study_samples": app_start["samples"],
             "events": fit_topology(topo),
         },
+        "helper_images": fit_helper_pulls(seed),
         "pulling": {
-            "form": "slowest node's pull = a + b * GB; after_pull (container start and the "
-                    "loop's turn-around to the next image) = a + b * GB",
+            "form": "slowest node's pull = a + b * GB; completion (the Job's Completed after "
+                    "the last Pulled: containers start, run, exit) = a + b * GB",
             "configs": fit_pulling(pulls),
         },
         # Not fitted: no harness run exists in the seed data. What the harness adds to a step
@@ -414,9 +465,14 @@ def report(seed: Path) -> tuple[dict, list[tuple[str, str, float, float]]]:
         # runs are collected.
         "harness": {
             "source": "assumed from the harness's design; not yet measured on a harness run",
-            "recorder_seconds": 6.0,
-            "upload_seconds": 10.0,
-            "cache_clear_seconds": 10.0,
+            # After the workload ends: poll lag (1 s), pod logs, checks, the cleanup's
+            # foreground delete of 1 s-grace pods (the recorder's pod started with the workload).
+            "recorder_seconds": 7.0,
+            # Pod start next to the results volume (its image cached after the first step),
+            # gcloud / aws start-up, four small objects and the manifest.
+            "upload_seconds": 9.0,
+            # DaemonSet pods of a pre-pulled image, one ctr script each, Pulumi's await.
+            "cache_clear_seconds": 8.0,
         },
         "osu": {
             "form": "pairs: mean seconds; collectives: seconds = a * N^b",

@@ -30,6 +30,12 @@ def harness(part: str) -> float:
     return float(model()["harness"][f"{part}_seconds"])
 
 
+def helper_pull(part: str) -> float:
+    """The seed's first pull of a small helper image: `start` (Scheduled to Pulling) or
+    `per_image` (pull and start)."""
+    return float(model()["helper_images"][f"{part}_seconds"])
+
+
 def minicluster_start() -> float:
     return float(model()["topology"]["minicluster_start_seconds"])
 

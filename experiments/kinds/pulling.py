@@ -24,11 +24,10 @@ The plan stays the same size whatever N is: a DaemonSet and two Jobs per step.
 Duration model (per step; `experiments.durations`, fitted by `benchmarks/fit_durations.py` to the
 seed's run1-run4 events at 4 and 16 nodes, GKE n1-standard-16): the measured work is the slowest
 node's pull (the step waits for it), a + b * GB for the cluster's configuration (plain disk,
-local SSD, image streaming) at the fitted node count nearest the cluster's; then the container
-start, which grows with the image (the slope of the seed's gap between one image's last `Pulled`
-and the next image's first `Pulling`; its intercept is the seed loop's own turn-around, which
-the harness replaces with its own); the harness's overhead is the cache clear, the recorder and
-the upload. The chonk layers are /dev/zero (20.7 MB compressed for 19 GB), so decompression and
+local SSD, image streaming) at the fitted node count nearest the cluster's; then the Job's
+completion after the last `Pulled` (containers start, run and exit; it grows with the image);
+the harness's overhead is the cache clear, the recorder and the upload, where the seed's own loop
+turned around in about 1 s. The chonk layers are /dev/zero (20.7 MB compressed for 19 GB), so decompression and
 disk writes dominate; other images add their compressed bytes (half their size, assumed) at
 100 MB/s. With image streaming the seed's 16-node pulls took about 0.6 s whatever the size (the
 cost moves to container start). Explicit images of unknown size count as `assumed_size_bytes`.
@@ -128,10 +127,11 @@ def pull_seconds(ref: str, cluster: ClusterFacts, assumed: int) -> float:
     return fit + size / 2 / NETWORK_BYTES_PER_SECOND
 
 
-def container_start_seconds(ref: str, cluster: ClusterFacts, assumed: int) -> float:
-    """From the last `Pulled` to the pod done: the part of the seed's gap that grows with size."""
+def completion_seconds(ref: str, cluster: ClusterFacts, assumed: int) -> float:
+    """From the last `Pulled` to the Job's completion: containers start, run and exit (the seed's
+    Jobs took 6-35 s, up to 141 s under image streaming, growing with the image)."""
     size, _ = _size(ref, assumed)
-    return max(0.0, _fit(cluster)["after_pull"][1] * size / 1e9)
+    return durations.line(_fit(cluster)["completion"], size / 1e9)
 
 
 def overhead_seconds() -> float:
@@ -347,7 +347,7 @@ class Pulling:
             for ref in refs:
                 work = pull_seconds(ref, cluster, assumed)
                 est = (overhead_seconds() + work
-                       + container_start_seconds(ref, cluster, assumed))
+                       + completion_seconds(ref, cluster, assumed))
                 out.append(
                     timed_step(
                         f"pull-{slug(ref)}-r{r}",
