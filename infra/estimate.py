@@ -30,6 +30,16 @@ class Estimate:
         return self.provision_hours + self.experiment_hours + self.teardown_hours
 
     @property
+    def work_seconds(self) -> float:
+        """Measured work over the steps whose kind splits its estimate."""
+        return sum(s.work_seconds for s in self.steps if s.work_seconds is not None)
+
+    @property
+    def overhead_seconds(self) -> float:
+        """The harness's time around that work (start, recording, upload, pre-pull, mirror)."""
+        return sum(s.overhead_seconds or 0.0 for s in self.steps if s.work_seconds is not None)
+
+    @property
     def usd(self) -> float:
         return self.price.total * self.hours
 
@@ -99,13 +109,16 @@ def budget_deadlines(steps: list[Step], total_seconds: float) -> list[Step]:
     are kept as the kinds set them. When the budget is short, a deadline may fall below its
     estimate; `over_cap_problems` reports that rather than hiding it.
     """
+    import math
     from dataclasses import replace
 
     total = sum(s.deadline_seconds for s in steps)
     if not steps or total <= total_seconds:
         return steps
     ratio = total_seconds / total
-    return [replace(s, deadline_seconds=round(s.deadline_seconds * ratio, 1)) for s in steps]
+    # Rounded down to 0.1 s: rounding to nearest let 80 steps overshoot the total by seconds.
+    return [replace(s, deadline_seconds=math.floor(s.deadline_seconds * ratio * 10) / 10)
+            for s in steps]
 
 
 def over_cap_problems(spec, steps: list[Step]) -> list[tuple[str, str]]:
