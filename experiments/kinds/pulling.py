@@ -27,10 +27,11 @@ node's pull (the step waits for it), a + b * GB for the cluster's configuration 
 local SSD, image streaming) at the fitted node count nearest the cluster's; then the Job's
 completion after the last `Pulled` (containers start, run and exit; it grows with the image);
 the harness's overhead is the cache clear, the recorder and the upload, where the seed's own loop
-turned around in about 1 s. The chonk layers are /dev/zero (20.7 MB compressed for 19 GB), so decompression and
-disk writes dominate; other images add their compressed bytes (half their size, assumed) at
-100 MB/s. With image streaming the seed's 16-node pulls took about 0.6 s whatever the size (the
-cost moves to container start). Explicit images of unknown size count as `assumed_size_bytes`.
+turned around in about 1 s. The chonk layers are /dev/zero (20.7 MB compressed for 19 GB), so
+decompression and disk writes dominate; other images add their compressed bytes (half their
+size, assumed) at 100 MB/s. With image streaming the seed's 16-node pulls took about 0.6 s
+whatever the size (the cost moves to the Job's completion). Explicit images of unknown size
+count as `assumed_size_bytes`.
 """
 
 from __future__ import annotations
