@@ -205,6 +205,14 @@ def fit_minicluster_start(seed: Path) -> dict:
             "samples": [round(c, 1) for c in cycles]}
 
 
+def _max_ratio(runs: list[dict], model: dict, start: float) -> float:
+    worst = 0.0
+    for r in runs:
+        observed = start + sum(s for *_, s in r["events"])
+        worst = max(worst, observed / topology_estimate(model, start, r))
+    return round(worst, 3)
+
+
 def fit_start_from_totals(runs: list[dict], dirs: list[str]) -> float:
     """Seconds per MiniCluster beyond its timed events: (total - summed events) / MiniClusters,
     pooled over the seed runs `dirs` (the GKE ones: no sleeps, no image re-pulls in them)."""
@@ -452,6 +460,10 @@ def report(seed: Path) -> tuple[dict, list[tuple[str, str, float, float]]]:
             "minicluster_start_app_study_samples": app_start["samples"],
             "events": fit_topology(topo),
         },
+        # The deadline margin's evidence: the largest observed / fitted time of one seed
+        # MiniCluster (its start plus every event), over every MiniCluster of every run.
+        "topology_max_observed_over_fitted": _max_ratio(topo, fit_topology(topo),
+                                                        fit_start_from_totals(topo, gke)),
         "helper_images": fit_helper_pulls(seed),
         "pulling": {
             "form": "slowest node's pull = a + b * GB; completion (the Job's Completed after "
