@@ -3,5 +3,5 @@
 Modules: `interfaces` (the seams), `run` (orchestrator), `destroy` (retrying destroy + leftover
 check), `collect` (results directory), `state` (run-state.json), `ledger` (`study runs`),
 `janitor` (expired stacks), the real backends (`pulumi_backend`, `gcp_inventory`, `aws_inventory`,
-`k8s_reader`) and `fakes` (in-memory twins for tests).
+`k8s_reader`). Their in-memory twins for tests live in `tests/doubles/`.
 """

@@ -1,6 +1,6 @@
 """The real wiring for the CLI: Pulumi, the clouds' SDKs, the kubernetes client, the wall clock.
 
-Tests never call this; they build `Services` from `fakes.py`. The inventory dispatches on the
+Tests never call this; they build `Services` from `tests/doubles/lifecycle.py`. The inventory dispatches on the
 stack's cloud so one `Services` serves `study janitor` across GKE and EKS stacks.
 """
 

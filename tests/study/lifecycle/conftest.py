@@ -9,7 +9,7 @@ from functools import cache
 import pytest
 
 from study.lifecycle.destroy import DestroyPolicy
-from study.lifecycle.fakes import FakeStep, make_world
+from tests.doubles.lifecycle import FakeStep, make_world
 from study.lifecycle.progress import RecordingProgress
 from study.lifecycle.run import RunOptions, Services
 from tests.conftest import NOW, sections, to_config

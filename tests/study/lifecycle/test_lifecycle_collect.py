@@ -10,7 +10,7 @@ from tests.study.lifecycle.conftest import STACK, STEPS3
 from core.errors import StudyError
 from study.lifecycle.collect import merge_events, public_outputs, redact_config, step_rows
 from study.lifecycle.commands import collect_stack
-from study.lifecycle.fakes import FAKE_KUBECONFIG, raising
+from tests.doubles.lifecycle import FAKE_KUBECONFIG, raising
 from study.lifecycle.interfaces import OutputValue
 from tests.conftest import to_config
 

@@ -9,7 +9,7 @@ import pytest
 from tests.study.lifecycle.conftest import STACK, STEPS3, nightly
 
 from study.lifecycle import ledger
-from study.lifecycle.fakes import raising
+from tests.doubles.lifecycle import raising
 from study.lifecycle.interfaces import PermanentError
 from study.lifecycle.janitor import file_expiry, sweep
 from study.lifecycle.state import load_state
@@ -271,7 +271,7 @@ class TestPathsFromOutside:
         assert h.world.backend.calls == []
 
     def test_a_step_name_from_the_cluster_that_is_a_path_is_not_written(self, harness):
-        from study.lifecycle.fakes import FakeStep
+        from tests.doubles.lifecycle import FakeStep
 
         h = harness(steps=[FakeStep("ok", 60), FakeStep("../../escaped", 60)])
         out = h.run()

@@ -18,7 +18,7 @@ import pytest
 from tests.study.lifecycle.conftest import STACK, STEPS3
 
 from core.errors import StudyError
-from study.lifecycle.fakes import (
+from tests.doubles.lifecycle import (
     FakeStep,
     aws_dependency_violation,
     gke_in_progress,
@@ -84,7 +84,7 @@ class Case:
 
 
 # Everything the fake GKE stack creates that carries the stack's labels, in creation order
-# (study.lifecycle.fakes.GKE_RESOURCES): what a destroy that deleted nothing leaves.
+# (tests.doubles.lifecycle.GKE_RESOURCES): what a destroy that deleted nothing leaves.
 ALL_LABELLED = (
     f"compute.networks {STACK}-net", f"compute.subnetworks {STACK}-subnet",
     f"container.clusters {STACK}-cluster", f"compute.instances {STACK}-pool",

@@ -18,7 +18,7 @@ from tests.study.lifecycle.conftest import STACK, STEPS3
 
 from infra.storage import STORAGE_CLASS
 from study.lifecycle.destroy import DestroyOutcome, delete_disk_command
-from study.lifecycle.fakes import raising
+from tests.doubles.lifecycle import raising
 from study.lifecycle.interfaces import CloudResource
 
 
