@@ -1,6 +1,6 @@
 """The `study run` orchestrator: preflight, up, watchdog, then collect and destroy - always.
 
-Guarantees (each one proven by tests/study/lifecycle/test_lifecycle_faults.py against tests/doubles):
+Guarantees (each one proven by tests/study/lifecycle/test_lifecycle_faults.py, tests/doubles):
 - nothing is created unless the stack fits its budget and quota (checked with numbers);
 - once anything may exist, collection and destroy run whatever happened before: a failed step,
   an exception, SIGINT/SIGTERM, the deadline or a stalled experiment;
