@@ -49,6 +49,7 @@ from study.lifecycle.interfaces import (
     Writer,
 )
 from study.lifecycle.progress import Progress, Snapshot
+from study.lifecycle.retries import backoff, call
 from study.lifecycle.state import RESUMABLE, STATE_FILE, RunState, latest_state, new_run_id
 
 EXIT_OK = 0
@@ -360,40 +361,50 @@ class _Run:
         env = {"STUDY_RUN_ID": st.run_id}
         if self.previously_finished:
             env[RESUME_ENV] = ",".join(self.previously_finished)
-        backoff = self.opts.up_backoff_seconds
         self.last_progress = self.now()
-        for attempt in range(1, self.opts.up_attempts + 1):
+        failures: list[BaseException] = []
+
+        def attempt(n: int) -> dict[str, OutputValue]:
             try:
-                self.outputs = self.sv.backend.up(
-                    self.stack, self._on_resource, self._should_stop, env
-                )
-                return
-            except ConcurrentUpdateError as exc:
-                if self.snap.resources_done == 0:
-                    # Someone else's update holds the lock (a run in progress?). Destroying
-                    # would pull their cluster away: touch nothing and say how to proceed.
-                    self.busy = True
-                    st.resources_may_exist = had_resources
-                    msg = (
-                        f"another update of {self.stack} holds its lock ({exc}); nothing was "
-                        f"touched. If no run is active: pulumi cancel -s {self.stack}, then "
-                        f"study destroy {self.stack} or study run {self.stack} --resume"
-                    )
-                    raise StudyError(msg) from None
+                return self.sv.backend.up(self.stack, self._on_resource, self._should_stop, env)
+            except BaseException as exc:
+                failures.append(exc)
                 raise
-            except TransientError as exc:
-                if attempt == self.opts.up_attempts or self._deadline_passed():
-                    raise
-                self.line(f"up attempt {attempt} failed ({exc}); retrying in {backoff:.0f} s")
-                self.sv.clock.sleep(backoff)
-                backoff *= 2
-                self.sv.backend.refresh(self.stack)
-                # The recorders delete their steps' pull Jobs and DaemonSets, so the refresh
-                # drops those from the state, and an up that rendered the finished steps again
-                # would recreate them: a finished step's pulls re-run during a later one.
-                done = set(self.previously_finished) | self.sv.backend.recorded_steps(self.stack)
-                if done:
-                    env[RESUME_ENV] = ",".join(sorted(done))
+
+        def before_retry(n: int) -> None:
+            self.sv.backend.refresh(self.stack)
+            # The recorders delete their steps' pull Jobs and DaemonSets, so the refresh
+            # drops those from the state, and an up that rendered the finished steps again
+            # would recreate them: a finished step's pulls re-run during a later one.
+            done = set(self.previously_finished) | self.sv.backend.recorded_steps(self.stack)
+            if done:
+                env[RESUME_ENV] = ",".join(sorted(done))
+
+        retrying = backoff(
+            self.sv.clock, attempts=self.opts.up_attempts,
+            first_wait_s=self.opts.up_backoff_seconds,
+            # a held lock is not retried: it is someone else's update, or handled below
+            retry_if=lambda exc: (isinstance(exc, TransientError)
+                                  and not isinstance(exc, ConcurrentUpdateError)),
+            give_up=self._deadline_passed, before_retry=before_retry,
+            on_wait=lambda n, s: self.line(
+                f"up attempt {n} failed ({failures[-1]}); retrying in {s:.0f} s"),
+        )
+        try:
+            self.outputs = call(retrying, attempt)
+        except ConcurrentUpdateError as exc:
+            if self.snap.resources_done == 0:
+                # Someone else's update holds the lock (a run in progress?). Destroying
+                # would pull their cluster away: touch nothing and say how to proceed.
+                self.busy = True
+                st.resources_may_exist = had_resources
+                msg = (
+                    f"another update of {self.stack} holds its lock ({exc}); nothing was "
+                    f"touched. If no run is active: pulumi cancel -s {self.stack}, then "
+                    f"study destroy {self.stack} or study run {self.stack} --resume"
+                )
+                raise StudyError(msg) from None
+            raise
 
     def _watch(self) -> None:
         st = self.state
