@@ -50,6 +50,7 @@ from study.lifecycle.interfaces import (
 )
 from study.lifecycle.progress import Progress, Snapshot
 from study.lifecycle.retries import backoff, call
+from study.lifecycle.stack_config import StackConfig
 from study.lifecycle.state import RESUMABLE, STATE_FILE, RunState, latest_state, new_run_id
 
 EXIT_OK = 0
@@ -115,9 +116,14 @@ class RunOutcome:
     collection: Collection | None = None
 
 
-def run_stack(stack: str, services: Services, options: RunOptions | None = None) -> RunOutcome:
-    """Run STACK end to end; the outcome carries the exit code. Never leaves it up silently."""
-    return _Run(stack, services, options or RunOptions()).execute()
+def run_stack(stack: str, services: Services, options: RunOptions | None = None, *,
+              config: StackConfig | None = None) -> RunOutcome:
+    """Run STACK end to end; the outcome carries the exit code. Never leaves it up silently.
+
+    `config`: the stack's configuration as the caller read it (`StackConfig.read`); the plan,
+    the preflight and the provenance all use that one read. Without it the run reads it once
+    itself (or asks `services.config_reader`)."""
+    return _Run(stack, services, options or RunOptions(), config).execute()
 
 
 def deadline_hours(spec, usd_per_hour: float) -> float:
@@ -127,8 +133,10 @@ def deadline_hours(spec, usd_per_hour: float) -> float:
 
 
 class _Run:
-    def __init__(self, stack: str, sv: Services, opts: RunOptions):
+    def __init__(self, stack: str, sv: Services, opts: RunOptions,
+                 given: StackConfig | None = None):
         self.stack, self.sv, self.opts = stack, sv, opts
+        self.given = given
         self.cleanup = False
         self.signals: list[int] = []
         self.signal_stage: str | None = None
@@ -264,10 +272,10 @@ class _Run:
 
         st = self.state
         st.stage = "preflight"
-        planner = self.sv.planner or _default_planner(self.opts.now)
+        self.config = self._config_values()
+        planner = self.sv.planner or _default_planner(self.opts.now, self.config)
         plan = planner(self.stack)
         self.spec = spec = plan.spec
-        self.config = (self.sv.config_reader or _read_config)(self.stack)
         if not plan.ok:
             msg = f"preflight: {self.stack} does not pass its plan: " + "; ".join(plan.violations)
             raise CheckFailed(msg)
@@ -314,6 +322,14 @@ class _Run:
         )
         self.persist = True  # from here on every stage is on disk
         self.save()
+
+    def _config_values(self) -> dict[str, str]:
+        """The one read of the stack's config: the caller's, the services' reader, or here."""
+        if self.given is not None:
+            return self.given.values
+        if self.sv.config_reader is not None:
+            return self.sv.config_reader(self.stack)
+        return StackConfig.read(self.stack).values
 
     def _on_resource(self, ev: ResourceEvent) -> None:
         st = self.state
@@ -650,19 +666,13 @@ class _Run:
         return f"deadline reached ({hours:.2f} h after the first resource: budget or max_hours)"
 
 
-def _default_planner(now: datetime | None):
+def _default_planner(now: datetime | None, config: dict[str, str]):
     def plan(stack: str):
         from study.plan import make_plan
 
-        return make_plan(stack, now=now)
+        return make_plan(stack, now=now, config=config)
 
     return plan
-
-
-def _read_config(stack: str) -> dict[str, str]:
-    from core.stacks import read_stack_config
-
-    return read_stack_config(stack)
 
 
 def _default_environment(backend: StackBackend) -> Callable[[], dict]:
