@@ -21,7 +21,7 @@ from study.lifecycle.interfaces import (
     StackBackend,
     TransientError,
 )
-from study.lifecycle.retries import backoff, call
+from study.lifecycle.retries import backoff, call, poll
 
 
 @dataclass(frozen=True)
@@ -242,17 +242,13 @@ def verify_gone(
     stack: str, spec, inventory: CloudInventory, clock: Clock, policy: DestroyPolicy
 ) -> tuple[list[CloudResource], bool, str | None]:
     """(leftovers, listing succeeded, error); polls while deleted resources are still listed."""
-    deadline = clock.now() + policy.verify_timeout_seconds
-    while True:
-        try:
-            found = inventory.labelled(spec, stack)
-        except Exception as exc:  # noqa: BLE001 - cannot verify is reported, not raised
-            return [], False, f"could not list resources labelled stack={stack}: {exc}"
-        if not found:
-            return [], True, None
-        if clock.now() >= deadline:
-            return found, True, None
-        clock.sleep(min(policy.verify_interval_seconds, max(0.0, deadline - clock.now())))
+    try:
+        found = poll(clock, lambda: inventory.labelled(spec, stack), again=bool,
+                     timeout_s=policy.verify_timeout_seconds,
+                     interval_s=policy.verify_interval_seconds)
+    except Exception as exc:  # noqa: BLE001 - cannot verify is reported, not raised
+        return [], False, f"could not list resources labelled stack={stack}: {exc}"
+    return (found, True, None) if found else ([], True, None)
 
 
 def _quietly(fn) -> None:

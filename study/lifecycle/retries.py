@@ -57,6 +57,23 @@ def backoff(
     )
 
 
+def poll(clock: Clock, fn: Callable[[], Any], *, again: Callable[[Any], bool],
+         timeout_s: float, interval_s: float) -> Any:
+    """`fn()` until `again(result)` is false or `timeout_s` has passed on `clock`, waiting
+    `interval_s` between calls (less when the deadline is nearer); the last result either way.
+    An exception from `fn` is not retried: it propagates."""
+    deadline = clock.now() + timeout_s
+    retrying = tenacity.Retrying(
+        stop=_StopWhen(lambda: clock.now() >= deadline),
+        wait=lambda state: min(interval_s, max(0.0, deadline - clock.now())),
+        retry=tenacity.retry_if_result(again),
+        sleep=lambda seconds: clock.sleep(float(seconds)),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        reraise=True,
+    )
+    return retrying(fn)
+
+
 class _StopWhen(tenacity.stop.stop_base):
     """Stop when the caller's predicate says so (a deadline that has passed)."""
 

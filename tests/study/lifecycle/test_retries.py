@@ -104,3 +104,49 @@ def test_give_up_ends_the_retries_before_the_next_wait():
         call(backoff(clock, attempts=5, first_wait_s=1, retry_if=lambda exc: True,
                      give_up=lambda: len(calls) >= 2), fail)
     assert (calls, clock.now()) == ([1, 2], 1.0)
+
+
+def test_poll_waits_the_interval_then_only_what_is_left_of_the_timeout():
+    clock = SimClock(0.0)
+    seen: list[float] = []
+
+    def listing():
+        seen.append(clock.now())
+        return ["disk"]
+
+    assert call_poll(clock, listing, timeout_s=70, interval_s=30) == ["disk"]
+    assert seen == [0.0, 30.0, 60.0, 70.0]
+
+
+def test_poll_returns_as_soon_as_the_listing_is_empty():
+    clock = SimClock(0.0)
+    answers = [["disk"], ["disk"], []]
+    assert call_poll(clock, lambda: answers.pop(0), timeout_s=600, interval_s=30) == []
+    assert clock.now() == 60.0
+
+
+def test_poll_with_no_timeout_lists_once():
+    clock = SimClock(5.0)
+    calls: list[int] = []
+    assert call_poll(clock, lambda: calls.append(1) or ["x"], timeout_s=0, interval_s=30) == ["x"]
+    assert (calls, clock.now()) == ([1], 5.0)
+
+
+def test_a_listing_error_is_not_retried():
+    clock = SimClock(0.0)
+    calls: list[int] = []
+
+    def broken():
+        calls.append(1)
+        msg = "403"
+        raise PermanentError(msg)
+
+    with pytest.raises(PermanentError, match="403"):
+        call_poll(clock, broken, timeout_s=600, interval_s=30)
+    assert calls == [1]
+
+
+def call_poll(clock, fn, *, timeout_s, interval_s):
+    from study.lifecycle.retries import poll
+
+    return poll(clock, fn, again=bool, timeout_s=timeout_s, interval_s=interval_s)
