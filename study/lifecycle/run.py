@@ -10,7 +10,9 @@ Guarantees (each one proven by tests/study/lifecycle/test_lifecycle_faults.py, t
 - a destroy that does not complete is loud: exit 5, the leftovers, the command to finish it.
 
 The deadline is the earlier of `budget.max_hours` and `budget.usd / hourly price`, counted from
-the first resource's creation. Signals during cleanup are noted but do not stop it.
+the first resource's creation. Signals during cleanup are noted but do not stop it. The stages
+and the only moves between them are in `stages`; how the run ends (status, exit code, message)
+is decided by the rules in `verdict`.
 """
 
 from __future__ import annotations
