@@ -24,14 +24,14 @@ The plan stays the same size whatever N is: a DaemonSet and two Jobs per step.
 Duration model (per step; `experiments.durations`, fitted by `benchmarks/fit_durations.py` to the
 seed's run1-run4 events at 4 and 16 nodes, GKE n1-standard-16): the measured work is the slowest
 node's pull (the step waits for it), a + b * GB for the cluster's configuration (plain disk,
-local SSD, image streaming) at the fitted node count nearest the cluster's; then the Job's
-completion after the last `Pulled` (containers start, run and exit; it grows with the image);
-the harness's overhead is the cache clear, the recorder and the upload, where the seed's own loop
-turned around in about 1 s. The chonk layers are /dev/zero (20.7 MB compressed for 19 GB), so
-decompression and disk writes dominate; other images add their compressed bytes (half their
-size, assumed) at 100 MB/s. With image streaming the seed's 16-node pulls took about 0.6 s
-whatever the size (the cost moves to the Job's completion). Explicit images of unknown size
-count as `assumed_size_bytes`.
+local SSD, image streaming) at the fitted node count nearest the cluster's, then the Job's
+completion after the last `Pulled` (containers start, run and exit; it grows with the image):
+the pull Job's own time, which the seed's loop paid too. The harness's overhead is the cache
+clear, the recorder and the upload, where the seed's own loop turned around in about 1 s. The
+chonk layers are /dev/zero (20.7 MB compressed for 19 GB), so decompression and disk writes
+dominate; other images add their compressed bytes (half their size, assumed) at 100 MB/s. With
+image streaming the seed's 16-node pulls took about 0.6 s whatever the size (the cost moves to
+the Job's completion). Explicit images of unknown size count as `assumed_size_bytes`.
 """
 
 from __future__ import annotations
@@ -346,9 +346,11 @@ class Pulling:
             out.append(timed_step(PRIME_STEP, est, {"images": refs}))
         for r in range(1, params.iterations + 1):
             for ref in refs:
-                work = pull_seconds(ref, cluster, assumed)
-                est = (overhead_seconds() + work
-                       + completion_seconds(ref, cluster, assumed))
+                # The pull Job's own time (the seed's loop paid it too): the slowest pull,
+                # then the containers' start, run and exit.
+                work = (pull_seconds(ref, cluster, assumed)
+                        + completion_seconds(ref, cluster, assumed))
+                est = overhead_seconds() + work
                 out.append(
                     timed_step(
                         f"pull-{slug(ref)}-r{r}",
