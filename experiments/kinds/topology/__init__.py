@@ -112,7 +112,7 @@ def step_seconds(gb: float, payload: str, baseline: bool) -> float:
     return START_SECONDS + gb * (per_gb + GENERATE_PER_GB[payload])
 
 
-SCRIPT = Path(__file__).resolve().parent.parent / "data" / "topology.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "data" / "topology.sh"
 
 
 def render_script(design: str, nodes: int, size_bytes: int, params: TopologyParams,

@@ -44,7 +44,7 @@ from experiments.kinds._common import (
 )
 from experiments.registry import register
 
-CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "apps.yaml"
+CATALOGUE = Path(__file__).resolve().parents[2] / "data" / "apps.yaml"
 START_SECONDS = 30.0
 APP_PULL_SECONDS = 14.0  # the seed's first pull of an app image (streaming study events)
 DEADLINE_MARGIN = 1.25
