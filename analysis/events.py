@@ -25,7 +25,7 @@ from sys import intern
 
 import orjson
 
-from analysis.durations import parse_go_duration
+from experiments.durations import parse_go_duration
 
 CHUNK_BYTES = 2 << 20  # 8 MB held 23 MB more per process and was no faster (bench_analyze)
 

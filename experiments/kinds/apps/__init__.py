@@ -42,6 +42,7 @@ from experiments.kinds._common import (
     node_counts_at_least,
     timed_step,
 )
+from experiments.kinds.apps.results import AppsResults
 from experiments.registry import register
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "data" / "apps.yaml"
@@ -107,7 +108,7 @@ def app_image(app: str, cluster: ClusterFacts) -> str:
 
 
 @register
-class Apps:
+class Apps(AppsResults):
     name = "apps"
     requires = ("flux-operator", "event-recorder")  # operators the stack must list
     Params = AppsParams

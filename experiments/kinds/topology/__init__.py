@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
 from experiments.kinds._common import minicluster_workload, timed_step
+from experiments.kinds.topology.results import TopologyResults
 from experiments.registry import register
 from experiments.topology_designs import DESIGN, designs, leaves, levels, middle, parents
 
@@ -183,7 +184,7 @@ def server_objects(params: TopologyParams, ctx: RenderContext) -> list[dict]:
 
 
 @register
-class Topology:
+class Topology(TopologyResults):
     name = "topology"
     requires = ("flux-operator", "event-recorder")  # operators the stack must list
     Params = TopologyParams

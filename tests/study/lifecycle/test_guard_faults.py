@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from tests.study.lifecycle.conftest import STACK, STEPS3, nightly
-from tests.study.lifecycle.guard_fakes import UPLOAD_SECONDS, FakeBucket, FakeNodePool
 
 from experiments.guard import Config, run_once
 from infra.clusters.shapes import hourly_price
@@ -24,6 +22,8 @@ from infra.estimate import hours_within_budget
 from infra.spec import load_spec
 from study.lifecycle.fakes import GKE_RESOURCES
 from tests.conftest import to_config
+from tests.study.lifecycle.conftest import STACK, STEPS3, nightly
+from tests.study.lifecycle.guard_fakes import UPLOAD_SECONDS, FakeBucket, FakeNodePool
 
 PERIOD = 300.0  # the CronJob's schedule, */5
 GRACE = 900.0

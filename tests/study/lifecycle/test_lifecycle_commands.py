@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.study.lifecycle.conftest import STACK, STEPS3, nightly
 
 from study.lifecycle import ledger
 from study.lifecycle.fakes import raising
@@ -14,6 +13,7 @@ from study.lifecycle.interfaces import PermanentError
 from study.lifecycle.janitor import file_expiry, sweep
 from study.lifecycle.state import load_state
 from tests.conftest import to_config
+from tests.study.lifecycle.conftest import STACK, STEPS3, nightly
 
 # The program re-validates under the mock engine with the real clock, so an expiry must lie in
 # the real future; the janitor is then handed (or simulates) a time after it.

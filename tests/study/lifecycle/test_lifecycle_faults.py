@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.study.lifecycle.conftest import STACK, STEPS3
 
 from core.errors import StudyError
 from study.lifecycle.fakes import (
@@ -27,6 +26,7 @@ from study.lifecycle.fakes import (
 from study.lifecycle.interfaces import PermanentError, PrerequisiteMissing
 from study.lifecycle.run import EXIT_CHECK, EXIT_FAILED, EXIT_LEFTOVERS, EXIT_OK, EXIT_STOPPED
 from study.lifecycle.state import load_state
+from tests.study.lifecycle.conftest import STACK, STEPS3
 
 SIGINT, SIGTERM = signal.SIGINT, signal.SIGTERM
 PREFLIGHT = ("plan", "quota")

@@ -170,11 +170,10 @@ class TestQuota:
         assert counts_against("hpc7g.16xlarge", "hpc")
 
     def test_shortfall_names_every_number(self):
-        from tests.study.lifecycle.conftest import nightly
-
         from infra.spec import load_spec
         from study.lifecycle.preflight import quota_needs, shortfalls
         from tests.conftest import to_config
+        from tests.study.lifecycle.conftest import nightly
 
         spec = load_spec(to_config(nightly()))
         assert quota_needs(spec) == {"cpus": 16, "instances": 4, "in_use_addresses": 4}
@@ -186,11 +185,10 @@ class TestQuota:
         ]
 
     def test_without_credentials_gcp_falls_back_to_declared(self, monkeypatch):
-        from tests.study.lifecycle.conftest import nightly
-
         from infra.spec import load_spec
         from study.lifecycle import gcp_inventory
         from tests.conftest import to_config
+        from tests.study.lifecycle.conftest import nightly
 
         monkeypatch.setattr(gcp_inventory, "credentials_problem", lambda: "no GCP credentials")
         reading = gcp_inventory.GcpInventory().quota(load_spec(to_config(nightly())))
