@@ -120,6 +120,9 @@ class RunDir:
         for log in sorted(root.glob("steps/*/log.txt")):
             info = by_name.get(log.parent.name) or _step_status(log.parent)
             kind = recorded_kind(info, log)
+            if _unknown_kind(info):
+                run.notes.append(f"{log}: its step recorded kind '{info['kind']}', which no "
+                                 "registered experiment kind is; not read")
             if kind and log.is_file():
                 params = info.get("params")
                 run.logs.append(StepLog(log, kind, log.parent.name,
@@ -232,6 +235,13 @@ def recorded_kind(status: dict, log: Path) -> str | None:
     kind = status.get("kind") if isinstance(status, dict) else None
     parsed = {k.name for k in results_kinds()}
     return kind if isinstance(kind, str) and kind in parsed else None
+
+
+def _unknown_kind(status: dict) -> bool:
+    from experiments.registry import known_kinds
+
+    kind = status.get("kind") if isinstance(status, dict) else None
+    return isinstance(kind, str) and bool(kind) and kind not in known_kinds()
 
 
 def _step_status(step_dir: Path) -> dict:

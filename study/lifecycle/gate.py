@@ -17,7 +17,6 @@ import json
 import sys
 
 
-
 def regressions(doc: dict, max_ratio: float, max_p: float) -> list[str]:
     """One line per regressed (metric, key) in a `study compare --json` document.
 
