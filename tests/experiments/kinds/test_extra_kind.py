@@ -138,11 +138,13 @@ def test_plan_renders_and_prices_the_kind(tally, project, locked_images):
     assert kinds == {"tally"}
 
 
-def test_bad_params_are_one_line_naming_the_key(tally, project):
+def test_bad_params_are_one_line_naming_the_key_when_the_stack_loads(tally, project):
+    from core.errors import SpecError
     from study.plan import make_plan
 
-    plan = make_plan(tally_stack(project, {"rounds": 9}), now=NOW)
-    assert plan.violations == [
+    with pytest.raises(SpecError) as err:
+        make_plan(tally_stack(project, {"rounds": 9}), now=NOW)
+    assert list(err.value.problems) == [
         "study:experiment.params.rounds: 9 is not allowed; input should be less than or equal "
         "to 5"]
 
