@@ -87,27 +87,11 @@ def _read_mapping(path) -> dict[str, str]:
 
 
 def observations(data, matcher: ImageMatcher | None = None, by: str | None = None):
-    """Long table (metric, key, value) of one run's comparable observations."""
-    import pandas as pd
+    """Long table (metric, key, value) of one run's comparable observations: a view of its
+    records (`analysis.records`)."""
+    from analysis.records import records
 
-    matcher = matcher or ImageMatcher()
-    frames = []
-    pulls = data.table("pulls")
-    if not pulls.empty:
-        fresh = pulls[(pulls["role"] == "studied") & (pulls["cached"] == False)]  # noqa: E712
-        keys = [matcher.key(ref, image) for ref, image in zip(fresh["image_ref"], fresh["image"],
-                                                               strict=True)]
-        for metric in ("pull_seconds", "time_to_started_seconds"):
-            frames.append(pd.DataFrame({"metric": metric, "key": keys,
-                                        "value": fresh[metric].to_numpy()}))
-    from experiments.registry import results_kinds
-
-    for kind in results_kinds():
-        frames += kind.observations(data.tables, by)  # type: ignore[attr-defined]
-    if not frames:
-        return pd.DataFrame(columns=["metric", "key", "value"])
-    obs = pd.concat(frames, ignore_index=True)
-    return obs.dropna(subset=["value"])
+    return records(data, matcher, by)[["metric", "key", "value"]]
 
 
 def flatten(doc: object, prefix: str = "") -> dict[str, object]:
