@@ -229,11 +229,17 @@ def whole_seconds(frame, columns: tuple[str, ...]) -> bool:
 
 
 def needs(table_name: str):
-    """Mark a drawer with the table it starts from: a drawer whose table is absent draws
-    nothing, so `analysis.figures` does not spend a process on it."""
+    """A drawer of `table_name`: it draws nothing when the tables lack it, and
+    `analysis.figures` does not spend a process on it then."""
+    import functools
+
     def mark(draw):
-        draw.needs = table_name
-        return draw
+        @functools.wraps(draw)
+        def guarded(tables: dict, out_dir: Path, context: dict | None = None) -> list:
+            return [] if table(tables, table_name) is None else draw(tables, out_dir, context)
+
+        guarded.needs = table_name  # type: ignore[attr-defined]
+        return guarded
     return mark
 
 

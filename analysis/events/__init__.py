@@ -6,10 +6,7 @@ The names callers use are re-exported here.
 """
 
 from analysis.events.parse import (
-    PULL_COLUMNS,
-    STAGES,
     EventIngest,
-    PullMessage,
     classify_image,
     image_key,
     parse_pulled_message,
@@ -19,7 +16,6 @@ from analysis.events.pulls import completeness, event_spread, pull_table
 from analysis.events.read import free_cores, ingest_files
 
 __all__ = [
-    "PULL_COLUMNS", "STAGES", "EventIngest", "PullMessage", "classify_image", "completeness",
-    "event_spread", "free_cores", "image_key", "ingest_files", "parse_pulled_message",
-    "pull_table", "repository_name",
+    "EventIngest", "classify_image", "completeness", "event_spread", "free_cores", "image_key",
+    "ingest_files", "parse_pulled_message", "pull_table", "repository_name",
 ]

@@ -11,8 +11,6 @@ from experiments import plotting as plot
 def app_times(tables: dict, out_dir: Path, context: dict | None = None) -> list:
     """Flux wall times of each app by run."""
     times = plot.table(tables, "app_times")
-    if times is None:
-        return []
     title = "Application wall times (FLUXTIME)"
     data = times.dropna(subset=["seconds"])
     if data.empty:

@@ -59,8 +59,6 @@ def osu_wall_scaling(tables: dict, out_dir: Path, context: dict | None = None) -
 def osu_by_message_size(tables: dict, out_dir: Path, context: dict | None = None) -> list:
     """OSU latency and bandwidth against message size, one panel per benchmark."""
     metrics = plot.table(tables, "osu_metrics")
-    if metrics is None:
-        return []
     figures: list = []
     for name, kinds, label in (("osu_latency", plot.LATENCY_METRICS, "latency (us)"),
                                ("osu_bandwidth", plot.BANDWIDTH_METRICS, "bandwidth (MB/s)")):

@@ -13,8 +13,6 @@ PULL_TITLE = "Pull time vs image size ({} axes)"
 def pull_time_vs_size(tables: dict, out_dir: Path, context: dict | None = None) -> list:
     """Pull time against image size, one panel per node count (and layer count), a line per run."""
     pulls = plot.table(tables, "pulls")
-    if pulls is None:
-        return []
     fresh = plot.studied_fresh(pulls)
     skipped = _pull_skip(fresh, "pull_seconds", "the kubelet's pull time")
     if skipped:
@@ -83,8 +81,6 @@ def event_spread(tables: dict, out_dir: Path, context: dict | None = None) -> li
     """Spread of each event's timestamps across pods, per image (the seed's "mystery")."""
     spread = plot.table(tables, "event_spread")
     title = "Spread of event timestamps across nodes"
-    if spread is None:
-        return []
     data = spread.dropna(subset=["spread_seconds"]).copy()
     if data.empty:
         return [plot.Skipped("event_spread", title, "no stage has timestamps on any pod")]
@@ -127,8 +123,6 @@ def pull_vs_started(tables: dict, out_dir: Path, context: dict | None = None) ->
     """Pull time next to time to Started per run: streaming moves the cost to container start."""
     pulls = plot.table(tables, "pulls")
     title = "Pull time and time from Pulling to Started, by run"
-    if pulls is None:
-        return []
     fresh = plot.studied_fresh(pulls)
     measures = [("pull_seconds", "pull seconds (kubelet)"),
                 ("time_to_started_seconds", "Pulling to Started (s)")]

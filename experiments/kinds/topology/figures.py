@@ -17,8 +17,6 @@ def topology_step_times(tables: dict, out_dir: Path, context: dict | None = None
     """
     topo = plot.table(tables, "topology")
     title = "Archive steps by overlay design and size, per node count"
-    if topo is None:
-        return []
     data = topo[topo["event"].str.endswith("all-nodes") | (topo["event"] == "create-archive")]
     data = data.dropna(subset=["time_seconds"])
     if data.empty:

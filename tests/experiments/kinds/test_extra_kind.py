@@ -83,11 +83,9 @@ class Tally:
     def observations(self, tables: dict[str, Any], by: str | None) -> list[Any]:
         import pandas as pd
 
-        t = tables.get("tally")
-        if t is None or t.empty:
-            return []
-        return [pd.DataFrame({"metric": "tally_seconds", "key": "count=" + t["count"].astype(str),
-                              "value": t["seconds"]})]
+        t = tables.get("tally", pd.DataFrame({"count": [], "seconds": []}))
+        key = "count=" + t["count"].astype(str)
+        return [pd.DataFrame({"metric": "tally_seconds", "key": key, "value": t["seconds"]})]
 
 
 def tally_times(tables: dict, out_dir: Path, context: dict | None = None) -> list:
@@ -184,6 +182,14 @@ def test_parse_table_and_figure_of_a_recorded_run(tally, tmp_path):
     drawn, skipped = draw_figures(combine([data]), tmp_path / "figures", workers=1)
     assert [f.name for f in drawn] == ["tally_times"] and skipped == []
     assert (tmp_path / "figures" / "tally_times.png").is_file()
+    from analysis.records import records
+
+    assert records(data)[["metric", "value", "unit", "direction", "key", "step"]].to_dict(
+        "records") == [
+        {"metric": "tally_seconds", "value": 0.5, "unit": "s", "direction": "lower",
+         "key": "count=1", "step": None},
+        {"metric": "tally_seconds", "value": 0.7, "unit": "s", "direction": "lower",
+         "key": "count=2", "step": None}]
 
 
 def test_a_recorded_kind_this_checkout_lacks_is_said_not_guessed(tmp_path):
