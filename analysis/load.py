@@ -56,16 +56,12 @@ class RunData:
         pulls = self.table("pulls")
         if not pulls.empty:
             derived["images"] = sorted(pulls.loc[pulls["role"] == "studied", "image"].unique())
-        topo = self.table("topology")
-        if not topo.empty:
-            derived["designs"] = sorted(topo["uid"].dropna().unique())
-            derived["sizes_gb"] = sorted(int(s) for s in topo["size_gb"].dropna().unique())
-        wall = self.table("osu_wall")
-        if not wall.empty:
-            derived["benchmarks"] = sorted(wall["benchmark"].unique())
-        times = self.table("app_times")
-        if not times.empty:
-            derived["apps"] = sorted(times["app"].unique())
+        from experiments.registry import results_kinds
+
+        for kind in results_kinds():
+            describe = getattr(kind, "describe", None)
+            if describe is not None:
+                derived.update(describe(self.tables))
         return derived
 
     def uses_streaming(self) -> bool:

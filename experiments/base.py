@@ -141,8 +141,10 @@ class ResultsPlugin(Protocol):
     """What a kind adds to analysis (optional attributes of a kind, looked up with getattr).
 
     `data`: the name of its data in a run's summary; `tables`: the tidy tables `parse` makes,
-    in the order they are written; `metrics`: the quantities it measures. Parsers and figures
-    import pandas and matplotlib inside the call, so planning never pays for them.
+    in the order they are written; `metrics`: the quantities it measures. Optional too:
+    `report_tables` ((table, caption) the HTML report shows) and `describe(tables)` (what a run
+    that recorded no experiment definition shows it ran). Parsers and figures import pandas
+    and matplotlib inside the call, so planning never pays for them.
     """
 
     data: ClassVar[str]

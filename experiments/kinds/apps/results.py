@@ -15,6 +15,8 @@ class AppsResults:
         # Every figure of merit the catalogue parses is a rate (nnz_AP/s, katom-step/s).
         Metric("app_fom", "(per app)", "higher", "the application's own figure of merit"),
     )
+    report_tables = (("app_times", "Application wall times"),
+                     ("app_fom", "Application figures of merit"))
 
     def parse(self, outputs: list[StepOutput], problems: list[str]) -> dict[str, Any]:
         from experiments.kinds.apps.parse import app_tables
@@ -24,6 +26,13 @@ class AppsResults:
 
     def summarize(self, combined: dict[str, Any]) -> dict[str, Any]:
         return {}
+
+    def describe(self, tables: dict[str, Any]) -> dict[str, Any]:
+        """What a run without a recorded experiment definition shows it ran."""
+        times = tables.get("app_times")
+        if times is None or times.empty:
+            return {}
+        return {"apps": sorted(times["app"].unique())}
 
     def figures(self) -> tuple[Any, ...]:
         from experiments.kinds.apps.figures import app_times

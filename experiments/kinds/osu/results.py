@@ -21,6 +21,8 @@ class OsuResults:
         Metric("osu_latency_us", "us", "lower", "OSU latency at one message size"),
         Metric("osu_bandwidth_mb_s", "MB/s", "higher", "OSU bandwidth at one message size"),
     )
+    report_tables = (("osu_scaling", "OSU benchmark scaling classes"),
+                     ("osu_wall", "OSU wall time per benchmark"))
 
     def parse(self, outputs: list[StepOutput], problems: list[str]) -> dict[str, Any]:
         from experiments.kinds.osu import parse
@@ -40,6 +42,13 @@ class OsuResults:
 
     def summarize(self, combined: dict[str, Any]) -> dict[str, Any]:
         return {}
+
+    def describe(self, tables: dict[str, Any]) -> dict[str, Any]:
+        """What a run without a recorded experiment definition shows it ran."""
+        wall = tables.get("osu_wall")
+        if wall is None or wall.empty:
+            return {}
+        return {"benchmarks": sorted(wall["benchmark"].unique())}
 
     def figures(self) -> tuple[Any, ...]:
         from experiments.kinds.osu.figures import osu_by_message_size, osu_wall_scaling

@@ -16,6 +16,7 @@ class TopologyResults:
     tables = ("topology", "topology_medians")
     metrics = (Metric("topology_seconds", "s", "lower",
                       "wall time of one distribution event over a broker tree"),)
+    report_tables = (("topology_medians", "Median topology step time"),)
 
     def parse(self, outputs: list[StepOutput], problems: list[str]) -> dict[str, Any]:
         from experiments.kinds.topology import parse
@@ -38,6 +39,14 @@ class TopologyResults:
         if "topology" not in combined:
             return {}
         return {"topology_medians": topology_medians(combined["topology"])}
+
+    def describe(self, tables: dict[str, Any]) -> dict[str, Any]:
+        """What a run without a recorded experiment definition shows it ran."""
+        topo = tables.get("topology")
+        if topo is None or topo.empty:
+            return {}
+        return {"designs": sorted(topo["uid"].dropna().unique()),
+                "sizes_gb": sorted(int(s) for s in topo["size_gb"].dropna().unique())}
 
     def figures(self) -> tuple[Any, ...]:
         from experiments.kinds.topology.figures import topology_step_times
