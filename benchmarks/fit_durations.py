@@ -51,8 +51,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.osu import parse_osu_log  # noqa: E402
-from analysis.topology import parse_topology_log, seed_context  # noqa: E402
+from experiments.kinds.osu.parse import parse_osu_log  # noqa: E402
+from experiments.kinds.topology.parse import parse_topology_log, seed_context  # noqa: E402
 
 OUT = ROOT / "infra" / "data" / "durations.yaml"
 SEED_256 = (ROOT / "tests" / "fixtures" / "seed" / "topology" / "data" / "parsed-exact-256-aws"
@@ -151,7 +151,7 @@ def fit_topology(runs: list[dict]) -> dict:
 
 def event_seconds(coef: dict[int, list[float]], gb: float, nodes: int) -> float:
     """a + b GB, both interpolated linearly in N between the fitted node counts (held flat
-    beyond them); never below zero. The harness's copy: experiments/durations.py."""
+    beyond them); never below zero. The harness's copy: experiments/duration_model.py."""
     counts = sorted(coef)
     lo = max([n for n in counts if n <= nodes], default=counts[0])
     hi = min([n for n in counts if n >= nodes], default=counts[-1])

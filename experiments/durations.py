@@ -1,91 +1,84 @@
-"""The fitted step-duration model, read from `infra/data/durations.yaml`.
+"""Go duration strings (`627ms`, `6.959s`, `1m2.3s`, `2h0m1s`, `1.5µs`) to seconds.
 
-Why a data file: every constant a step's estimate uses is fitted by `benchmarks/fit_durations.py`
-from the raw seed data and carries its source there; the kinds only evaluate the fitted forms.
-Work (what the seed's own logs timed) and overhead (what the harness adds around it) are kept
-apart so the plan can show both.
+Kubelet `Pulled` messages and bash `time` output (`0m9.090s`) both use this shape. The parser is
+hand-written because no library parses Go durations, and it sits on the event-ingest hot path:
+the common single-unit forms take a fast path without a regular expression.
 """
 
 from __future__ import annotations
 
-import math
-from functools import cache
-from pathlib import Path
-from typing import Any
+import re
 
-import yaml
-
-DATA = Path(__file__).resolve().parent.parent / "infra" / "data" / "durations.yaml"
-# A machine the topology fit has no data for is priced as the seed's GKE machine.
-DEFAULT_TOPOLOGY_MACHINE = "c2d-standard-32"
-
-
-@cache
-def model() -> dict[str, Any]:
-    return yaml.safe_load(DATA.read_text())
-
-
-def harness(part: str) -> float:
-    """Seconds the harness adds per step for `part` (recorder, upload, cache_clear)."""
-    return float(model()["harness"][f"{part}_seconds"])
+_UNIT_SECONDS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,  # U+00B5 MICRO SIGN, what Go prints
+    "μs": 1e-6,  # U+03BC GREEK SMALL LETTER MU, also accepted by Go
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_PLAIN_SECONDS = re.compile(r"\d+\.?\d*|\.\d+")
 
 
-def helper_pull(part: str) -> float:
-    """The seed's first pull of a small helper image: `start` (Scheduled to Pulling) or
-    `per_image` (pull and start)."""
-    return float(model()["helper_images"][f"{part}_seconds"])
+def parse_go_duration(text: str) -> float:
+    """Seconds in a Go duration string; raises ValueError naming the text when it is not one."""
+    s = text.strip()
+    # Fast paths: "6.959s" and "627ms" are nearly every kubelet duration.
+    if s.endswith("ms"):
+        head = s[:-2]
+        if _PLAIN_SECONDS.fullmatch(head):
+            return float(head) * 1e-3
+    elif s.endswith("s") and s[-2:-1].isdigit():
+        head = s[:-1]
+        if _PLAIN_SECONDS.fullmatch(head):
+            return float(head)
+    return _parse_general(s, text)
 
 
-def minicluster_start() -> float:
-    return float(model()["topology"]["minicluster_start_seconds"])
+def _parse_general(s: str, original: str) -> float:
+    sign = 1.0
+    if s[:1] in ("+", "-"):
+        sign = -1.0 if s[0] == "-" else 1.0
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    total = 0.0
+    pos = 0
+    for match in _PART.finditer(s):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos == 0 or pos != len(s):
+        msg = f"not a Go duration: {original!r} (expected e.g. '627ms', '6.959s', '1m2.3s')"
+        raise ValueError(msg)
+    return sign * total
 
 
-def topology_machine(machine: str) -> str:
-    """The fitted machine a cluster's machine type is priced as."""
-    events = model()["topology"]["events"]
-    return machine if machine in events else DEFAULT_TOPOLOGY_MACHINE
+def parse_clock(text: str) -> float:
+    """Seconds in `[[H:]M:]S.ss` clock text, as printed by GNU time's `%E` (FLUXTIME lines)."""
+    parts = text.strip().split(":")
+    if not 1 <= len(parts) <= 3:
+        msg = f"not a clock time: {text!r} (expected e.g. '0:23.40' or '1:02:03.5')"
+        raise ValueError(msg)
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        msg = f"not a clock time: {text!r} (expected e.g. '0:23.40' or '1:02:03.5')"
+        raise ValueError(msg) from None
+    seconds = 0.0
+    for value in values:
+        seconds = seconds * 60.0 + value
+    return seconds
 
 
-def topology_event_seconds(machine: str, event: str, gb: float, nodes: int) -> float:
-    """One timed event: a + b GB, a and b interpolated linearly in the node count between the
-    fitted node counts and held flat beyond them; never below zero.
-
-    Why piecewise: the seed's distribution per GB is flat from 6 to 30 nodes and 5-7x at 256,
-    which no single curve in N fits. An event the machine's seed runs never timed (EKS ran no
-    leaf or middle distributions) is priced with the default machine's coefficients.
-    """
-    events = model()["topology"]["events"]
-    coef = events[topology_machine(machine)].get(event) or events[DEFAULT_TOPOLOGY_MACHINE][event]
-    counts = sorted(coef)
-    lo = max([n for n in counts if n <= nodes], default=counts[0])
-    hi = min([n for n in counts if n >= nodes], default=counts[-1])
-    w = 0.0 if hi == lo else (nodes - lo) / (hi - lo)
-    a = coef[lo][0] + w * (coef[hi][0] - coef[lo][0])
-    b = coef[lo][1] + w * (coef[hi][1] - coef[lo][1])
-    return max(0.0, a + b * gb)
-
-
-def pull_config(local_ssd: bool, image_streaming: bool) -> str:
-    return "streaming" if image_streaming else "local_ssd" if local_ssd else "plain"
-
-
-def _nearest(fitted: dict[int, Any], nodes: int) -> Any:
-    return fitted[min(fitted, key=lambda n: (abs(math.log(n / max(nodes, 1))), n))]
-
-
-def pulling(config: str, nodes: int) -> dict[str, Any]:
-    """The pulling fit for a configuration at the fitted node count nearest `nodes`."""
-    return _nearest(model()["pulling"]["configs"][config], nodes)
-
-
-def line(coef: list[float], gb: float) -> float:
-    return max(0.0, coef[0] + coef[1] * gb)
-
-
-def osu_benchmark_seconds(bench: str, nodes: int) -> float:
-    m = model()["osu"]["benchmarks"][bench]
-    return float(m["mean"]) if "mean" in m else float(m["a"]) * nodes ** float(m["b"])
-
-
-def osu_network_sleep() -> int:
-    return int(model()["osu"]["network_sleep_seconds"])
+def parse_real_time(text: str) -> float:
+    """Seconds in bash `time` output (`0m9.090s`) or `time -p` output (`9.09`)."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        return parse_go_duration(text)

@@ -80,15 +80,15 @@ def prepull_steps(images: list[str], cluster: ClusterFacts) -> list[Step]:
 
 def prepull_seconds(images: int) -> float:
     """The pre-pull step: the seed's first pulls of small helper images (< 500 MB compressed;
-    `experiments.durations`), one after another in each node's pod, then the recorder and the
+    `experiments.duration_model`), one after another in each node's pod, then the recorder and the
     upload. Large app images (the seed topology image's /chonks payloads) take longer than this
     model says: it knows no image sizes offline.
 
     All of it is overhead: nothing in it is measured."""
-    from experiments import durations
+    from experiments import duration_model
 
-    return (durations.helper_pull("start") + images * durations.helper_pull("per_image")
-            + durations.harness("recorder") + durations.harness("upload"))
+    return (duration_model.helper_pull("start") + images * duration_model.helper_pull("per_image")
+            + duration_model.harness("recorder") + duration_model.harness("upload"))
 
 
 def with_prepull(kind: Any, params: Any, cluster: ClusterFacts, steps: list[Step]) -> list[Step]:

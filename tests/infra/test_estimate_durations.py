@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from experiments import durations
+from experiments import duration_model
 from tests.conftest import ROOT, config_of, stack_yaml
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -24,7 +24,7 @@ SEED = ROOT / "tests" / "fixtures" / "seed"
 def test_osu_pairs_are_the_mean_and_collectives_a_power_law():
     """fit_osu over the three launcher logs in the fixtures (4, 16, 64 nodes)."""
     base = SEED / "osu-scale" / "google" / "kubecon" / "run1"
-    from analysis.osu import parse_osu_log
+    from experiments.kinds.osu.parse import parse_osu_log
 
     runs = []
     for n in (4, 16, 64):
@@ -60,29 +60,29 @@ def test_per_node_count_fits_interpolate_in_n():
 
 
 def test_the_harness_evaluates_the_fit_as_the_fit_script_does():
-    """experiments.durations and the fit script share one form (no drift between the copies)."""
-    events = durations.model()["topology"]["events"]
+    """experiments.duration_model and the fit script share one form (no drift between the copies)."""
+    events = duration_model.model()["topology"]["events"]
     for machine, per_event in events.items():
         for event, coef in per_event.items():
             for n in (4, 6, 17, 30, 100, 256, 512):
                 for gb in (0.5, 1, 10):
-                    assert durations.topology_event_seconds(machine, event, gb, n) == (
+                    assert duration_model.topology_event_seconds(machine, event, gb, n) == (
                         pytest.approx(fit_durations.event_seconds(coef, gb, n)))
 
 
 def test_unknown_machine_is_priced_as_the_gke_seed_machine():
-    assert durations.topology_machine("n2-standard-8") == "c2d-standard-32"
-    assert durations.topology_event_seconds("n2-standard-8", "create-archive", 4, 6) == (
-        durations.topology_event_seconds("c2d-standard-32", "create-archive", 4, 6))
+    assert duration_model.topology_machine("n2-standard-8") == "c2d-standard-32"
+    assert duration_model.topology_event_seconds("n2-standard-8", "create-archive", 4, 6) == (
+        duration_model.topology_event_seconds("c2d-standard-32", "create-archive", 4, 6))
 
 
 def test_the_model_names_its_sources():
-    m = durations.model()
+    m = duration_model.model()
     assert set(m["sources"]) == {"topology", "minicluster_start", "pulling", "helper_images",
                                  "osu"}
     assert m["harness"]["source"].startswith("assumed")
     # Start cost: the GKE runs' README totals less their events, per MiniCluster (40-60 s).
-    assert 35 < durations.minicluster_start() < 60
+    assert 35 < duration_model.minicluster_start() < 60
 
 
 def test_estimate_totals_work_and_overhead():

@@ -43,7 +43,7 @@ class TestOsuModel:
     def test_model_covers_every_seed_benchmark(self):
         seed = seed_osu_times()
         assert len(seed) == 107
-        from experiments.durations import model
+        from experiments.duration_model import model
 
         assert set(model()["osu"]["benchmarks"]) == {b for b, _, _ in seed} == set(osu.KNOWN)
 
@@ -85,7 +85,7 @@ class TestOsuModel:
 def test_topology_margin_covers_the_seed_spread():
     """One MiniCluster's observed start plus events against the fit, for the seed MiniClusters
     in the fixtures; the fit script records the worst over all of them (1.57)."""
-    from experiments import durations
+    from experiments import duration_model
 
     names = {"create-archive": "create-archive", "distribute-all-nodes": "distribute-all-nodes",
              "delete-archive-all-nodes": "delete-archive", "clean-all-nodes": "clean-all-nodes"}
@@ -97,14 +97,14 @@ def test_topology_margin_covers_the_seed_spread():
         for r in csv.DictReader(path.open()):
             clusters[(r["topology"], r["nodes"], r["iteration"])].append(
                 (names[r["event"]], int(r["nodes"]), int(r["size_gb"]), float(r["time_seconds"])))
-        start = durations.minicluster_start()
+        start = duration_model.minicluster_start()
         for events in clusters.values():
             observed = start + sum(t for *_, t in events)
-            fitted = start + sum(durations.topology_event_seconds(machine, e, gb, n)
+            fitted = start + sum(duration_model.topology_event_seconds(machine, e, gb, n)
                                  for e, n, gb, _ in events)
             ratios.append(observed / fitted)
     assert len(ratios) == 3
-    worst = durations.model()["topology_max_observed_over_fitted"]
+    worst = duration_model.model()["topology_max_observed_over_fitted"]
     assert max(ratios) <= worst < topology.DEADLINE_MARGIN
 
 
@@ -162,8 +162,8 @@ class TestOverCapIsAPlanError:
 def test_over_cap_plan_exits_3(cli, project, tmp_path):
     sec = sections("gke-64-osu")
     sec["experiment"]["params"]["time_limit_seconds"] = 7200
-    project("osu-capped", sec)
-    code, out, _ = cli("plan", "osu-capped", "--json", "--manifests", str(tmp_path / "m"))
+    code, out, _ = cli("plan", project("osu-capped", sec), "--json", "--manifests",
+                       str(tmp_path / "m"))
     assert code == 3
     import json
 

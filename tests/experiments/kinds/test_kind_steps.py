@@ -43,7 +43,7 @@ class TestPulling:
         """durations.yaml, plain disk at 16 nodes (the nearest fit to 64): the slowest pull
         a + b GB and the Job's completion after it are the work; the harness's 24 s (clear 8,
         recorder 7, upload 9) the overhead. Seed run1-16: slowest pull 42.3 s at 6.84 GB."""
-        from experiments.durations import pulling
+        from experiments.duration_model import pulling
         from experiments.kinds.pulling import pull_seconds
 
         fit = pulling("plain", 16)
@@ -190,7 +190,7 @@ class TestTopology:
 
     def test_events_are_data(self):
         """The seed's EKS events; the work is the fit of each, per size, for the machine."""
-        from experiments.durations import minicluster_start, topology_event_seconds
+        from experiments.duration_model import minicluster_start, topology_event_seconds
 
         events = ["create-archive", "distribute-all-nodes", "delete-archive", "clean-all-nodes"]
         (s,) = steps("topology", {"designs": ["kary:1"], "sizes_gb": [1, 2], "events": events,
@@ -203,7 +203,7 @@ class TestTopology:
 
     def test_machine_type_changes_archive_creation(self):
         """The seed: 9.1 s/GB on c5a.4xlarge, 3.9 s/GB on c2d-standard-32."""
-        from experiments.durations import topology_event_seconds
+        from experiments.duration_model import topology_event_seconds
 
         eks = topology_event_seconds("c5a.4xlarge", "create-archive", 10, 6)
         gke = topology_event_seconds("c2d-standard-32", "create-archive", 10, 6)
@@ -211,7 +211,7 @@ class TestTopology:
 
     def test_node_count_changes_distribution(self):
         """The seed's 256-node distributions take 5-7x the 30-node ones per GB."""
-        from experiments.durations import topology_event_seconds
+        from experiments.duration_model import topology_event_seconds
 
         at30 = topology_event_seconds("c5a.4xlarge", "distribute-all-nodes", 10, 30)
         at256 = topology_event_seconds("c5a.4xlarge", "distribute-all-nodes", 10, 256)

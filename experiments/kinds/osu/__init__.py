@@ -22,7 +22,7 @@ Duration model (seconds), per step: pod start with images already on the node (t
 puts them there), the recorder and the upload (the harness's overhead), the operator's own sleeps
 (60 s `sleep` option for the network, then `sleep 5` before collection;
 pkg/metrics/network/osu-benchmark.go) and the benchmarks' fitted run times
-(`experiments.durations`, fitted by `benchmarks/fit_durations.py` to the `real` of each `time
+(`experiments.duration_model`, fitted by `benchmarks/fit_durations.py` to the `real` of each `time
 mpirun` in the seed's launcher logs, GKE 64 x c2d-standard-2): pair benchmarks their mean over
 sizes, collectives a power law t = a * N^b in log-log space. Deadline: 1.25 x the estimate (the
 largest observed/fitted ratio over the seed's 107 points is 1.19, osu_get_latency at 16 nodes),
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from experiments import durations
+from experiments import duration_model
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
 from experiments.kinds._common import (
     check_node_counts,
@@ -44,6 +44,7 @@ from experiments.kinds._common import (
     node_counts_at_least,
     timed_step,
 )
+from experiments.kinds.osu.results import OsuResults
 from experiments.registry import register
 
 START_SECONDS = 30.0  # JobSet -> Jobs -> pods scheduled, sshd up, peers resolved
@@ -70,7 +71,7 @@ KNOWN = PAIR + ALL_NODES
 
 def benchmark_seconds(bench: str, pods: int) -> float:
     """The fitted run time of one benchmark on `pods` pods (the mpirun alone)."""
-    return durations.osu_benchmark_seconds(bench, 2 if bench in PAIR else pods)
+    return duration_model.osu_benchmark_seconds(bench, 2 if bench in PAIR else pods)
 
 
 def work_seconds(benchmarks: list[str], pods: int) -> float:
@@ -81,8 +82,8 @@ def work_seconds(benchmarks: list[str], pods: int) -> float:
 
 def overhead_seconds() -> float:
     """Pod start, the launcher's collection sleep, the recorder and the upload."""
-    return (START_SECONDS + COLLECTION_SLEEP_SECONDS + durations.harness("recorder")
-            + durations.harness("upload"))
+    return (START_SECONDS + COLLECTION_SLEEP_SECONDS + duration_model.harness("recorder")
+            + duration_model.harness("upload"))
 
 
 def step_seconds(benchmarks: list[str], pods: int) -> float:
@@ -159,7 +160,7 @@ class OsuParams(BaseModel):
 
 
 @register
-class Osu:
+class Osu(OsuResults):
     name = "osu"
     requires = ("jobset", "metrics-operator", "event-recorder")  # operators the stack must list
     Params = OsuParams

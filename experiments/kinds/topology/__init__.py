@@ -14,11 +14,12 @@ downloads the same bytes directly from one in-cluster HTTP server (`study-archiv
 created once before the first step), which the seed never ran. The content-cache purge target is
 set on every broker when given.
 
-Duration model per step (`experiments.durations`, fitted by `benchmarks/fit_durations.py`):
-the MiniCluster's start (the seed's cycle less its flux run and pulls; the pre-pull step puts the
-app and flux view images on every node first) and the harness's recorder and upload, then per
-size and event the fit `a + GB * (b + c log2 nodes)` for the cluster's machine type (the seed's
-c2d-standard-32 on GKE, c5a.4xlarge on EKS; other machines are priced as c2d-standard-32), plus
+Duration model per step (`experiments.duration_model`, fitted by benchmarks/fit_durations.py):
+the MiniCluster's start (the seed's GKE totals less their timed events, per MiniCluster; the
+pre-pull step puts the app and flux view images on every node first) and the harness's recorder
+and upload, then per size and event the fit `a + b * GB` for the cluster's machine type and
+node count (the seed's c2d-standard-32 on GKE, c5a.4xlarge on EKS, other machines priced as
+c2d-standard-32; a and b interpolated between the fitted node counts 4-6, 30 and 256), plus
 payload generation (1 s/GB zeros, 6 s/GB random) and the direct download (3.5 s/GB), which the
 seed never timed. Deadline: 2 x the estimate, at least 300 s beyond it: over every seed
 MiniCluster (raw-max-6, raw-exact-30, raw-exact-6-aws, raw-exact-30-aws, the 256-node run) the
@@ -38,9 +39,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from experiments import durations
+from experiments import duration_model
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
 from experiments.kinds._common import check_node_counts, minicluster_workload, timed_step
+from experiments.kinds.topology.results import TopologyResults
 from experiments.registry import register
 from experiments.topology_designs import DESIGN, designs, leaves, levels, middle, parents
 
@@ -218,9 +220,9 @@ def work_seconds(params: TopologyParams, cluster: ClusterFacts, design: str, n: 
         for e in params.events:
             if e.startswith("distribute-middle") and not has_middle:
                 continue  # topology.sh skips them: the design has no middle level
-            total += durations.topology_event_seconds(cluster.machine_type, e, gb, n)
+            total += duration_model.topology_event_seconds(cluster.machine_type, e, gb, n)
         if params.baseline:
-            total += gb * DIRECT_PER_GB + durations.topology_event_seconds(
+            total += gb * DIRECT_PER_GB + duration_model.topology_event_seconds(
                 cluster.machine_type, "clean-all-nodes", gb, n)
     return total
 
@@ -229,12 +231,12 @@ def overhead_seconds(params: TopologyParams, design: str, n: int) -> float:
     """What one MiniCluster costs beyond its timed work: its start, the settle waits, the
     recorder, the upload."""
     settles = sum(1 for e in params.events if e != "create-archive")  # as topology.sh sleeps
-    return (durations.minicluster_start() + durations.harness("recorder")
-            + durations.harness("upload")
+    return (duration_model.minicluster_start() + duration_model.harness("recorder")
+            + duration_model.harness("upload")
             + params.settle_seconds * settles * len(params.sizes_gb))
 
 
-SCRIPT = Path(__file__).resolve().parent.parent / "data" / "topology.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "data" / "topology.sh"
 
 
 def render_script(design: str, nodes: int, params: TopologyParams, namespace: str) -> str:
@@ -309,7 +311,7 @@ def server_objects(params: TopologyParams, ctx: RenderContext) -> list[dict]:
 
 
 @register
-class Topology:
+class Topology(TopologyResults):
     name = "topology"
     requires = ("flux-operator", "event-recorder")  # operators the stack must list
     Params = TopologyParams

@@ -21,9 +21,9 @@ iteration and each image one step made of
      are gone, so the next repeat finds no container holding the image's snapshots.
 The plan stays the same size whatever N is: a DaemonSet and two Jobs per step.
 
-Duration model (per step; `experiments.durations`, fitted by `benchmarks/fit_durations.py` to the
-seed's run1-run4 events at 4 and 16 nodes, GKE n1-standard-16): the measured work is the slowest
-node's pull (the step waits for it), a + b * GB for the cluster's configuration (plain disk,
+Duration model (per step; `experiments.duration_model`, fitted by `benchmarks/fit_durations.py`
+to the seed's run1-run4 events at 4 and 16 nodes, GKE n1-standard-16): the measured work is the
+slowest node's pull (the step waits for it), a + b * GB for the cluster's configuration (plain disk,
 local SSD, image streaming) at the fitted node count nearest the cluster's, then the Job's
 completion after the last `Pulled` (containers start, run and exit; it grows with the image):
 the pull Job's own time, which the seed's loop paid too. The harness's overhead is the cache
@@ -41,7 +41,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from experiments import durations
+from experiments import duration_model
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
 from experiments.images import (
     MIRROR_STEP,
@@ -54,6 +54,7 @@ from experiments.images import (
     slug,
 )
 from experiments.kinds._common import job_path, job_workload, pod_selector, timed_step
+from experiments.kinds.pulling.results import PullingResults
 from experiments.pernode import daemonset, daemonset_path
 from experiments.reference import ImageRef, RepositoryName, normalize
 from experiments.registry import register
@@ -110,8 +111,8 @@ class PullingParams(BaseModel):
 
 
 def _fit(cluster: ClusterFacts) -> dict[str, Any]:
-    config = durations.pull_config(cluster.local_ssd, cluster.image_streaming)
-    return durations.pulling(config, cluster.node_count)
+    config = duration_model.pull_config(cluster.local_ssd, cluster.image_streaming)
+    return duration_model.pulling(config, cluster.node_count)
 
 
 def _size(ref: str, assumed: int) -> tuple[int, bool]:
@@ -122,7 +123,7 @@ def _size(ref: str, assumed: int) -> tuple[int, bool]:
 def pull_seconds(ref: str, cluster: ClusterFacts, assumed: int) -> float:
     """The slowest node's pull of `ref` (what a pull step waits for)."""
     size, chonk = _size(ref, assumed)
-    fit = durations.line(_fit(cluster)["pull"], size / 1e9)
+    fit = duration_model.line(_fit(cluster)["pull"], size / 1e9)
     if chonk or cluster.image_streaming:
         return fit
     return fit + size / 2 / NETWORK_BYTES_PER_SECOND
@@ -132,13 +133,13 @@ def completion_seconds(ref: str, cluster: ClusterFacts, assumed: int) -> float:
     """From the last `Pulled` to the Job's completion: containers start, run and exit (the seed's
     Jobs took 6-35 s, up to 141 s under image streaming, growing with the image)."""
     size, _ = _size(ref, assumed)
-    return durations.line(_fit(cluster)["completion"], size / 1e9)
+    return duration_model.line(_fit(cluster)["completion"], size / 1e9)
 
 
 def overhead_seconds() -> float:
     """What the harness adds to one pull step: the cache clear, the recorder, the upload."""
-    return (durations.harness("cache_clear") + durations.harness("recorder")
-            + durations.harness("upload"))
+    return (duration_model.harness("cache_clear") + duration_model.harness("recorder")
+            + duration_model.harness("upload"))
 
 
 def one_pod_per_node(labels: dict[str, str]) -> dict[str, Any]:
@@ -332,7 +333,7 @@ def job(name: str, ctx: RenderContext, labels: dict[str, str], n: int, pod: dict
 
 
 @register
-class Pulling:
+class Pulling(PullingResults):
     name = "pulling"
     requires = ("event-recorder",)  # operators the stack must list
     Params = PullingParams
