@@ -322,6 +322,9 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 # The GCP project the shipped GKE stacks name until a user sets theirs; `study run` refuses it.
 PLACEHOLDER_PROJECT = "study-harness-sandbox"
+# A GCP project id (use with fullmatch): here, the lowest layer, because the overlay checks it
+# before any spec exists and the GKE spec checks the same rule.
+GCP_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 PROJECT_ENV = "STUDY_GCP_PROJECT"
 OVERLAY_ENV = "STUDY_LOCAL_CONFIG"  # another overlay file than stacks/local.yaml
 OVERLAY_KEYS = {"gcp_project": "the GCP project id of GKE stacks that name the placeholder"}
@@ -370,8 +373,6 @@ def read_overlay(root: Path) -> dict[str, str]:
     if env is not None:
         out["gcp_project"] = env
     project = out.get("gcp_project")
-    from infra.spec.common import GCP_PROJECT_ID
-
     if project is not None and not GCP_PROJECT_ID.fullmatch(project):
         where = PROJECT_ENV if env is not None else f"{path.name}: gcp_project"
         msg = (f"{where}: {project!r} is not a GCP project id; 6-30 lowercase letters, digits "

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.stacks import GCP_PROJECT_ID as GCP_PROJECT_ID  # the GKE spec and `study new` check it
+
 # GCP label rules (cloud.google.com/compute/docs/labeling-resources#requirements), the stricter
 # of the two clouds: keys start with a lowercase letter, keys and values are at most 63 of
 # lowercase letters, digits, '_' and '-'; at most 64 labels per resource. Use with fullmatch
@@ -18,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field
 LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 GCP_MAX_LABELS = 64
-GCP_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")  # fullmatch
 # AWS tag rules (docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html): keys 1-128 and
 # values 0-256 characters of letters, digits, spaces and _ . : / = + - @; "aws:" in any case is
 # reserved as the prefix of keys and of values (EC2, ECS, Batch tag restrictions: "aws:, AWS:, or

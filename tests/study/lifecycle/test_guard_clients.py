@@ -23,8 +23,8 @@ import pytest
 from tests.study.lifecycle.object_stores import gcs_client, moto_endpoint  # noqa: F401
 
 from experiments import guard
+from infra.node_scaler import EksNodeScaler, GkeNodeScaler
 from study.lifecycle.guard_store import GcsStore, S3Store
-from study.lifecycle.node_scaler import EksNodeScaler, GkeNodeScaler
 
 BUCKET = "study-results-test"
 RUN = "eks-2-smoke/20261201T100000Z/"
@@ -175,7 +175,7 @@ def test_gke_scale_back_waits_for_the_resize_operation(monkeypatch):
     update must return only once it is DONE, or the steps waiting for it start on no nodes."""
     from google.cloud import container_v1
 
-    import study.lifecycle.node_scaler as node_scaler
+    import infra.node_scaler as node_scaler
 
     status = container_v1.Operation.Status
     polls: list[str] = []
