@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from infra.spec.common import Strict
+from core.model import Strict
 
 
 class ExperimentSpec(Strict):

@@ -40,9 +40,8 @@ from typing import Any
 import pulumi
 from pulumi import ResourceOptions
 
-from experiments import layout
-from infra import sdk
-from infra.operators.versions import AWS_CLI, GCLOUD, PYTHON
+from core import layout, sdk
+from core.versions import AWS_CLI, GCLOUD, PYTHON
 
 # The CronJob and the scripts ConfigMap's prefix; the ServiceAccount is per stack
 # (`GuardPlan.service_account`), since cloud identities trust it by name.
@@ -343,7 +342,7 @@ def deploy_guard(stack: str, spec, cluster, provider, namespace,
     """The guard and its identity (`study:guard.enabled: false` never gets here: the spec
     refuses it). Returns the node-size holder, which the steps wait for: after a guard stop a
     step created before its nodes are back would spend its deadline waiting for them."""
-    from experiments.k8s import create
+    from core.k8s import create
 
     plan = guard_plan(stack, spec, steps)
     annotations: dict[str, str] = {}

@@ -62,7 +62,7 @@ def _no_user_overlay(monkeypatch, tmp_path_factory):
 
 
 # The shipped stacks' images with neither a released tag nor a digest in the committed lock
-# (infra/image_lock.json): `study images lock STACK` resolves them, which needs the network and
+# (core/image_lock.json): `study images lock STACK` resolves them, which needs the network and
 # registry credentials these machines lack. Until then those stacks' plans fail the image-pinned
 # rule (tests/study/test_shipped_image_lock.py); tests of a plan as it is after locking use
 # the `locked_images` fixture.
@@ -85,7 +85,7 @@ def locked_images(monkeypatch):
     image with a digest (here the sha256 of its reference, a well-formed stand-in)."""
     import hashlib
 
-    from infra import image_lock
+    from core import image_lock
 
     entries = {
         ref: image_lock.LockEntry("sha256:" + hashlib.sha256(ref.encode()).hexdigest(),

@@ -20,7 +20,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pulumi import ComponentResource, Output, ResourceOptions
 
-from infra import sdk
+from core import sdk
 from infra.clusters.kubeconfig import eks_kubeconfig
 from infra.spec.eks import EksClusterSpec
 

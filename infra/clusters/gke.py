@@ -23,7 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi import ComponentResource, Output, ResourceOptions
 
-from infra import sdk
+from core import sdk
 from infra.clusters.kubeconfig import gke_kubeconfig
 from infra.spec.gke import GkeClusterSpec, gke_versions
 

@@ -156,7 +156,7 @@ class CloudInventory(Protocol):
 
 
 class ClusterReader(Protocol):
-    """Read-only view of the run's evidence in the cluster (see experiments/layout.py)."""
+    """Read-only view of the run's evidence in the cluster (see core/layout.py)."""
 
     def events(self) -> list[dict]:
         """Every line of events.jsonl, parsed (may contain re-emitted duplicates)."""

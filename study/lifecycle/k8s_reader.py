@@ -19,7 +19,7 @@ import tempfile
 import time
 from typing import Any
 
-from experiments.layout import (
+from core.layout import (
     EVENTS_FILE,
     LABEL_ROLE,
     LABEL_STEP,
@@ -89,7 +89,7 @@ class KubernetesReader:
 
     # -- the reader pod -------------------------------------------------------------------------
     def _reader_pod(self) -> dict[str, Any]:
-        from infra.operators.versions import BUSYBOX
+        from core.versions import BUSYBOX
 
         return {
             "apiVersion": "v1",

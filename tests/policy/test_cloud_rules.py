@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from experiments.layout import LABEL_STEP
+from core.layout import LABEL_STEP
 from policy.cloud_rules import RULES, RenderedStack, check, registry_host
 from study.mock_engine import Recorded
 

@@ -1,6 +1,6 @@
 """The shipped stacks against the committed image lock, as it is in the repository.
 
-`infra/image_lock.json` is filled by `study images lock STACK`, which needs the network and
+`core/image_lock.json` is filled by `study images lock STACK`, which needs the network and
 registry credentials. Until it has run, the stacks whose images have no released tag fail the
 plan's image-pinned rule, and on nothing else; the pulling stacks (studied chonk images by content
 tag, helper images by released tag) plan cleanly. This test pins that state so that a stack
@@ -52,7 +52,7 @@ def test_other_stacks_fail_only_on_their_unlocked_images(stack, expected):
 
 def test_every_unlocked_image_is_used_by_a_shipped_stack():
     """The list the `locked_images` fixture locks is exactly what the shipped stacks need."""
-    from infra.image_lock import committed, images_of, why_unpinned
+    from core.image_lock import committed, images_of, why_unpinned
     from policy.cloud_rules import studied_images
 
     needed: set[str] = set()

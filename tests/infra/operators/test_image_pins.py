@@ -21,9 +21,9 @@ import copy
 
 import pytest
 
-from infra import image_lock
-from infra.image_lock import DEFAULTS, ImageLock, LockEntry, image_pin_problems, pin_object
-from infra.operators import manifests, versions
+from core import image_lock, versions
+from core.image_lock import DEFAULTS, ImageLock, LockEntry, image_pin_problems, pin_object
+from infra.operators import manifests
 
 DIGEST = "sha256:" + "ab" * 32
 SEED_FLUX_OPERATOR = "sha256:0f61b69f36cc28d4c6c38daef6b1b96eaf9f76ca37528950380f7372f25ef973"
@@ -113,7 +113,7 @@ class TestPinRule:
         assert image_pin_problems([pod(ref)], ImageLock(), studied={ref}) == []
         assert image_pin_problems([pod(ref)], ImageLock()) == [
             f"'{ref}' (run by Job/x): {why} and the lock has no digest for it; run "
-            "`study images lock STACK` and commit infra/image_lock.json, or use a released tag"
+            "`study images lock STACK` and commit core/image_lock.json, or use a released tag"
         ]
 
     @pytest.mark.parametrize(("ref", "why"), [
@@ -131,7 +131,7 @@ class TestPinRule:
     def test_refused_with_the_reason(self, ref, why):
         assert image_pin_problems([pod(ref)], ImageLock()) == [
             f"'{ref}' (run by Job/x): {why} and the lock has no digest for it; run "
-            "`study images lock STACK` and commit infra/image_lock.json, or use a released tag"
+            "`study images lock STACK` and commit core/image_lock.json, or use a released tag"
         ]
 
     def test_a_locked_moving_tag_passes(self):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tests.study.lifecycle.conftest import STEPS3
 
-from experiments.layout import RESUME_ENV
+from core.layout import RESUME_ENV
 from study.lifecycle.fakes import raising
 from study.lifecycle.interfaces import TransientError
 from study.lifecycle.pulumi_backend import recorded_steps_of

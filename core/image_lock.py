@@ -3,7 +3,7 @@
 Why: a tag is a name a publisher can move; only a digest names content (opencontainers
 distribution-spec, "Pulling manifests"). A study is reproducible only if every image its nodes
 pull is fixed, so `study images lock` (study/images.py) resolves every image a stack renders to
-a digest and writes `infra/image_lock.json`; the Pulumi program reads it here and renders each
+a digest and writes `core/image_lock.json`; the Pulumi program reads it here and renders each
 locked image as `name:tag@digest` (containerd then pulls the digest; the tag stays readable).
 
 This module only reads the lock and judges references: it never talks to a registry, so the
@@ -219,7 +219,7 @@ def pin_object(obj: dict[str, Any], lock: ImageLock | None = None) -> dict[str, 
 
 def split(ref: str) -> tuple[str, str, str | None, str | None]:
     """(registry host, repository path, tag, digest), normalised as containerd does."""
-    from experiments.reference import REFERENCE, normalize
+    from core.reference import REFERENCE, normalize
 
     m = REFERENCE.match(normalize(ref))
     if m is None:  # normalize has already raised for these
@@ -282,6 +282,6 @@ def image_pin_problems(manifests: list[dict[str, Any]], lock: ImageLock | None =
         unset = ", an operator default: set the image explicitly" if ref in defaulted else ""
         out.append(
             f"'{ref}' (run by {names[0]}{more}{unset}): {why}; run `study images lock STACK` "
-            "and commit infra/image_lock.json, or use a released tag"
+            "and commit core/image_lock.json, or use a released tag"
         )
     return out
