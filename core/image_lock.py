@@ -3,7 +3,7 @@
 Why: a tag is a name a publisher can move; only a digest names content (opencontainers
 distribution-spec, "Pulling manifests"). A study is reproducible only if every image its nodes
 pull is fixed, so `study images lock` (study/images.py) resolves every image a stack renders to
-a digest and writes `core/image_lock.json`; the Pulumi program reads it here and renders each
+a digest and writes `infra/image_lock.json`; the Pulumi program reads it here and renders each
 locked image as `name:tag@digest` (containerd then pulls the digest; the tag stays readable).
 
 This module only reads the lock and judges references: it never talks to a registry, so the
@@ -37,7 +37,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-LOCK_PATH = Path(__file__).resolve().parent / "image_lock.json"
+# The lock is the Pulumi program's input, kept beside it; this reader sits in core so that the
+# experiments render images by digest without importing infra.
+LOCK_PATH = Path(__file__).resolve().parent.parent / "infra" / "image_lock.json"
 LOCK_VERSION = 1
 
 # Registries projects publish their releases to. Any owner's version tag counts there: what
@@ -282,6 +284,6 @@ def image_pin_problems(manifests: list[dict[str, Any]], lock: ImageLock | None =
         unset = ", an operator default: set the image explicitly" if ref in defaulted else ""
         out.append(
             f"'{ref}' (run by {names[0]}{more}{unset}): {why}; run `study images lock STACK` "
-            "and commit core/image_lock.json, or use a released tag"
+            "and commit infra/image_lock.json, or use a released tag"
         )
     return out

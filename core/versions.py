@@ -3,7 +3,7 @@
 Why one module: a study is only reproducible if the controllers and helper images under it do not
 move. Upstream dist manifests use `:latest`; `infra.operators.manifests` replaces those references
 with the pins below, and `study plan` errors on any image that is neither digest-pinned in the
-image lock (`core/image_lock.json`) nor a released tag of an official registry
+image lock (`infra/image_lock.json`) nor a released tag of an official registry
 (`core.image_lock.image_pin_problems`).
 
 How each pin was checked against its upstream release process (read with git at the tag):

@@ -62,7 +62,7 @@ def _no_user_overlay(monkeypatch, tmp_path_factory):
 
 
 # The shipped stacks' images with neither a released tag nor a digest in the committed lock
-# (core/image_lock.json): `study images lock STACK` resolves them, which needs the network and
+# (infra/image_lock.json): `study images lock STACK` resolves them, which needs the network and
 # registry credentials these machines lack. Until then those stacks' plans fail the image-pinned
 # rule (tests/study/test_shipped_image_lock.py); tests of a plan as it is after locking use
 # the `locked_images` fixture.

@@ -35,7 +35,7 @@ def lock(
         autocompletion=complete_stack)],
     lock_file: Annotated[
         Path | None,
-        typer.Option("--lock", help="lock file to update (default: core/image_lock.json)"),
+        typer.Option("--lock", help="lock file to update (default: infra/image_lock.json)"),
     ] = None,
 ) -> None:
     """Resolve every image the stacks run to its digest now and record it in the lock.

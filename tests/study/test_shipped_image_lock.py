@@ -1,6 +1,6 @@
 """The shipped stacks against the committed image lock, as it is in the repository.
 
-`core/image_lock.json` is filled by `study images lock STACK`, which needs the network and
+`infra/image_lock.json` is filled by `study images lock STACK`, which needs the network and
 registry credentials. Until it has run, the stacks whose images have no released tag fail the
 plan's image-pinned rule, and on nothing else; the pulling stacks (studied chonk images by content
 tag, helper images by released tag) plan cleanly. This test pins that state so that a stack

@@ -113,7 +113,7 @@ class TestPinRule:
         assert image_pin_problems([pod(ref)], ImageLock(), studied={ref}) == []
         assert image_pin_problems([pod(ref)], ImageLock()) == [
             f"'{ref}' (run by Job/x): {why} and the lock has no digest for it; run "
-            "`study images lock STACK` and commit core/image_lock.json, or use a released tag"
+            "`study images lock STACK` and commit infra/image_lock.json, or use a released tag"
         ]
 
     @pytest.mark.parametrize(("ref", "why"), [
@@ -131,7 +131,7 @@ class TestPinRule:
     def test_refused_with_the_reason(self, ref, why):
         assert image_pin_problems([pod(ref)], ImageLock()) == [
             f"'{ref}' (run by Job/x): {why} and the lock has no digest for it; run "
-            "`study images lock STACK` and commit core/image_lock.json, or use a released tag"
+            "`study images lock STACK` and commit infra/image_lock.json, or use a released tag"
         ]
 
     def test_a_locked_moving_tag_passes(self):
