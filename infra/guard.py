@@ -246,7 +246,7 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
     storage = sdk.package("pulumi_gcp.storage", "bucket_iam_member")
     from infra.clusters.gke import impersonable_account, object_prefix, results_read_condition
 
-    child = ResourceOptions(parent=cluster)
+    child = cluster.child()
     gsa, impersonate, _email = impersonable_account(
         f"{plan.stack}-guard", plan.identity.split("@", 1)[0], plan.project,
         f"study {plan.stack}: scales its nodes to zero", layout.NAMESPACE, plan.service_account,
@@ -254,7 +254,7 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
     # The email is known from the account id: no unknown output in the grants (a plan shows
     # them whole, and a resumed up declares them identically); each grant waits for the GSA.
     member = f"serviceAccount:{plan.identity}"
-    after_gsa = ResourceOptions(parent=cluster, depends_on=[gsa])
+    after_gsa = cluster.child(depends_on=[gsa])
     role = projects.IAMCustomRole(
         f"{plan.stack}-guard-role",
         project=plan.project,
