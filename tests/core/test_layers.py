@@ -47,6 +47,19 @@ def test_experiments_do_not_import_infra():
     assert crossings("experiments", {"infra", "policy", "analysis"}) == []
 
 
+def test_infra_reaches_experiments_only_where_it_composes_the_stack():
+    """Not yet one-way: these modules compose the experiment into the stack (its spec, its
+    estimate and validation, its component and its upload target) and are to move to the
+    program layer; no other infra module may start importing experiments."""
+    assert crossings("infra", {"experiments"}) == [
+        "infra/estimate.py imports experiments",
+        "infra/results_bucket.py imports experiments",
+        "infra/spec/__init__.py imports experiments",
+        "infra/validate.py imports experiments",
+        "infra/workloads.py imports experiments",
+    ]
+
+
 def test_the_checker_sees_a_deferred_import(tmp_path, monkeypatch):
     """The walk finds an import inside a function body, the form most of this code uses."""
     pkg = tmp_path / "core"
