@@ -238,10 +238,10 @@ class TestStackImages:
     def test_the_in_cluster_copy_takes_the_locked_digest(self, monkeypatch):
         """gcrane (go-containerregistry pkg/name/digest.go NewDigest) pulls `tag@digest` by
         the digest, so the copy is the locked content even after the tag moves."""
+        from core import image_lock
         from core.image_lock import LockEntry
         from experiments.base import Step
         from experiments.images import mirror_job
-        from core import image_lock
 
         src, dst, digest = "ghcr.io/a/app:1.0.0", "us-central1-docker.pkg.dev/p/r/app:1.0.0", (
             "sha256:" + "cd" * 32)
