@@ -36,6 +36,9 @@ class RunData:
     file_problems: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # per-log parse problems, one line each
     node_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Every measurement as records (`analysis.records.to_records`), one frame per table; the
+    # tables a kind declares a view of (`views`) are computed from these.
+    records: list = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -105,11 +108,17 @@ def load_run(run: RunDir, nodes: int | None = None) -> RunData:
         _load_pulls(data, nodes)
     elif run.nodes is None and nodes is not None:
         run.nodes, run.nodes_source = nodes, "--nodes"
+    from analysis.records import to_records, view
     from experiments.registry import get_kind
 
     for name, outputs in run.outputs_by_kind().items():
-        parse = get_kind(name).parse  # type: ignore[attr-defined]
-        for table, df in parse(outputs, data.problems).items():
+        kind = get_kind(name)
+        views = {p.table: p for p in getattr(kind, "views", ())}
+        for table, df in kind.parse(outputs, data.problems).items():  # type: ignore[attr-defined]
+            if table in views:
+                recs = to_records(df, views[table])
+                data.records.append(recs)
+                df = view(recs, views[table])
             data.tables[table] = _with_run(df, run.label)
     return data
 

@@ -9,6 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.base import Metric, StepOutput
+from experiments.views import Pivot
+
+# One record per benchmark run (its wall time) and one per value of its table (latency or
+# bandwidth at a message size: the row's metric, `osu_` before it, names the record's metric).
+OSU_WALL_VIEW = Pivot(
+    "osu_wall",
+    columns=("benchmark", "nodes", "np", "wall_seconds", "complete"),
+    dtypes={"benchmark": "str", "nodes": "Int64", "np": "Int64", "wall_seconds": "float64",
+            "complete": "bool"},
+    metrics={"osu_wall_seconds": "wall_seconds"},
+)
+OSU_METRICS_VIEW = Pivot(
+    "osu_metrics",
+    columns=("benchmark", "nodes", "np", "size_bytes", "metric", "value"),
+    dtypes={"benchmark": "str", "nodes": "Int64", "np": "Int64", "size_bytes": "Int64",
+            "metric": "str", "value": "float64"},
+    metric_column="metric", metric_prefix="osu_",
+)
 
 TIMES_LOG = "times.log"
 
@@ -23,6 +41,7 @@ class OsuResults:
     )
     report_tables = (("osu_scaling", "OSU benchmark scaling classes"),
                      ("osu_wall", "OSU wall time per benchmark"))
+    views = (OSU_WALL_VIEW, OSU_METRICS_VIEW)
 
     def parse(self, outputs: list[StepOutput], problems: list[str]) -> dict[str, Any]:
         from experiments.kinds.osu import parse

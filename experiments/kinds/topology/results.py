@@ -9,6 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.base import Metric, StepOutput
+from experiments.views import Pivot
+
+# One record per timed event; the design, node count, iteration, event, size and the tree's
+# shape are its labels.
+TOPOLOGY_VIEW = Pivot(
+    "topology",
+    columns=("uid", "topology", "iteration", "nodes", "event", "size_gb", "time_seconds",
+             "tree_depth", "max_fanout"),
+    dtypes={"uid": "str", "topology": "str", "iteration": "Int64", "nodes": "Int64",
+            "event": "str", "size_gb": "Int64", "time_seconds": "float64",
+            "tree_depth": "Int64", "max_fanout": "Int64"},
+    metrics={"topology_seconds": "time_seconds"},
+)
 
 
 class TopologyResults:
@@ -17,6 +30,7 @@ class TopologyResults:
     metrics = (Metric("topology_seconds", "s", "lower",
                       "wall time of one distribution event over a broker tree"),)
     report_tables = (("topology_medians", "Median topology step time"),)
+    views = (TOPOLOGY_VIEW,)
 
     def parse(self, outputs: list[StepOutput], problems: list[str]) -> dict[str, Any]:
         from experiments.kinds.topology import parse
