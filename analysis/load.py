@@ -116,7 +116,7 @@ def load_run(run: RunDir, nodes: int | None = None) -> RunData:
         views = {p.table: p for p in getattr(kind, "views", ())}
         for table, df in kind.parse(outputs, data.problems).items():  # type: ignore[attr-defined]
             if table in views:
-                recs = to_records(df, views[table])
+                recs = to_records(df, views[table], _identity(run))
                 data.records.append(recs)
                 df = view(recs, views[table])
             data.tables[table] = _with_run(df, run.label)
@@ -135,6 +135,13 @@ def _load_pulls(data: RunData, nodes: int | None) -> None:
     _resolve_nodes(run, ingest, nodes)
     pulls = events.pull_table(ingest, run.label, run.nodes, run.studied_images(), release=True)
     pulls["step"] = _step_of(pulls, run.steps)
+    from analysis.records import to_records, view
+    from experiments.kinds.pulling.results import PULLS_VIEW
+
+    recs = to_records(pulls, PULLS_VIEW, _identity(run))
+    del pulls
+    data.records.insert(0, recs)
+    pulls = view(recs, PULLS_VIEW)
     data.tables["pulls"] = pulls
     data.tables["completeness"] = events.completeness(pulls, data.node_labels)
     data.tables["event_spread"] = events.event_spread(pulls)
@@ -176,6 +183,11 @@ def _step_of(pulls, steps: list[dict]):
             pulls["pulling_at"].isna() & pulls["pulled_at"].between(start, end))
         result[inside & result.isna()] = str(step.get("step"))
     return result
+
+
+def _identity(run: RunDir) -> dict:
+    """The labels every record of the run carries."""
+    return {"stack": run.stack, "run_id": run.provenance.get("run_id"), "run": run.label}
 
 
 def _with_run(df, label: str):

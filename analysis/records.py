@@ -31,11 +31,13 @@ LONG_COLUMNS = ["table", "observation", "metric", "value", "unit", "direction", 
                 "run_id", "run", "step", "node", "image"]
 
 
-def to_records(frame: Any, pivot: Pivot) -> Any:
+def to_records(frame: Any, pivot: Pivot, identity: Mapping[str, Any] | None = None) -> Any:
     """A parser's rows as records (one per row and metric), in row order within each metric.
 
     The only place rows become records: `observation` numbers the row, so a view can put a
     row's metrics back side by side; a value the row lacks stays a record with a NaN value.
+    `identity` (stack, run id, run label) labels every record. Text labels are categorical:
+    a row's labels repeat once per metric, and codes keep that repetition cheap.
     """
     import numpy as np
     import pandas as pd
@@ -45,37 +47,64 @@ def to_records(frame: Any, pivot: Pivot) -> Any:
     known = declared()
     frame = frame.reset_index(drop=True)
     n = len(frame)
-    labels = {pivot.rename.get(c, c): frame[c] for c in pivot.labels}
-    observation = np.arange(n, dtype="int64")
     if pivot.metric_column is not None:
-        names = pivot.metric_prefix + frame[pivot.metric_column].astype(object)
-        pairs = [(names, frame[pivot.value_column])]
+        names = pd.Categorical(pivot.metric_prefix + frame[pivot.metric_column].astype(object))
+        values = pd.to_numeric(frame[pivot.value_column]).astype("float64").to_numpy()
+        repeat = 1
     else:
-        pairs = [(pd.Series([m] * n, dtype=object), frame[c]) for m, c in pivot.metrics.items()]
-    parts = []
-    for names, values in pairs:
-        meta = [known.get(m) for m in names]
-        unit = (frame[pivot.unit_column].astype(object) if pivot.unit_column
-                else pd.Series([m.unit if m else None for m in meta], dtype=object))
-        parts.append(pd.DataFrame({
-            "table": pd.Series([pivot.table] * n, dtype=object),
-            "observation": observation,
-            "metric": names.to_numpy(dtype=object),
-            "value": pd.to_numeric(values).astype("float64").to_numpy(),
-            "unit": unit.to_numpy(dtype=object),
-            "direction": np.array([m.direction if m else None for m in meta], dtype=object),
-            **{k: v.to_numpy() if not _extension(v) else v.array for k, v in labels.items()},
-        }))
-    if not parts:
-        return pd.DataFrame(columns=["table", "observation", "metric", "value", "unit",
-                                     "direction", *labels])
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        repeat = len(pivot.metrics)
+        names = pd.Categorical.from_codes(np.repeat(np.arange(repeat), n),
+                                          categories=list(pivot.metrics))
+        values = np.concatenate([pd.to_numeric(frame[c]).astype("float64").to_numpy()
+                                 for c in pivot.metrics.values()] or [np.empty(0)])
+    meta = [known.get(m) for m in names.categories]
+    if pivot.unit_column is not None:
+        unit: Any = _repeat(frame[pivot.unit_column], repeat)
+    else:
+        unit = pd.Categorical(np.array([m.unit if m else None for m in meta] + [None],
+                                       dtype=object)[names.codes])
+    direction = np.array([m.direction if m else None for m in meta] + [None],
+                         dtype=object)[names.codes]
+    labels = {pivot.rename.get(col, col): _repeat(frame[col], repeat) for col in pivot.labels}
+    same = {**dict.fromkeys(("stack", "run_id", "run", "step", "node", "image")),
+            **(identity or {})}
+    for key, value in same.items():
+        if key not in labels:
+            labels[key] = (pd.Categorical.from_codes(np.zeros(n * repeat, dtype="int8"), [value])
+                           if value is not None else np.full(n * repeat, None, dtype=object))
+    out = {
+        "table": pd.Categorical.from_codes(np.zeros(n * repeat, dtype="int8"), [pivot.table]),
+        "observation": np.tile(np.arange(n, dtype="int64"), repeat),
+        "metric": names, "value": values, "unit": unit, "direction": direction,
+    }
+    out.update({c: labels.pop(c) for c in LONG_COLUMNS if c in labels})
+    out.update(labels)
+    return pd.DataFrame(out)
 
 
-def _extension(series: Any) -> bool:
+def _repeat(series: Any, times: int) -> Any:
+    """A column repeated `times` over, text as categorical codes, other types as they are."""
+    import numpy as np
     import pandas as pd
 
-    return isinstance(series.dtype, pd.api.extensions.ExtensionDtype)
+    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        cat = pd.Categorical(series)
+        return pd.Categorical.from_codes(np.tile(cat.codes, times), cat.categories)
+    if times == 1:
+        return series.array
+    return series.take(np.tile(np.arange(len(series)), times)).array
+
+
+def _plain(values: Any, dtype: str) -> Any:
+    """A records column back as the table's dtype (missing text as None, as parsers give it)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cat = values.array
+        texts = np.append(cat.categories.to_numpy(dtype=object), None)
+        return pd.Series(texts[cat.codes], dtype=dtype)
+    return pd.Series(values.array, dtype=dtype)
 
 
 def view(records: Any, pivot: Pivot) -> Any:
@@ -86,7 +115,10 @@ def view(records: Any, pivot: Pivot) -> Any:
     """
     import pandas as pd
 
-    rows = records[records["table"] == pivot.table] if len(records) else records
+    tables = records["table"]
+    only = isinstance(tables.dtype, pd.CategoricalDtype) and list(tables.cat.categories) == [
+        pivot.table]
+    rows = records if only or not len(records) else records[tables == pivot.table]
     if pivot.metric_column is not None:
         base = rows
     else:
@@ -100,9 +132,11 @@ def view(records: Any, pivot: Pivot) -> Any:
     for col in pivot.columns:
         if col in pivot.labels:
             label = pivot.rename.get(col, col)
-            values = base[label] if label in base else pd.Series([None] * len(base))
+            values = (base[label] if label in base
+                      else pd.Series([None] * len(base), dtype=object))
         elif col == pivot.metric_column:
-            values = base["metric"].str.slice(len(pivot.metric_prefix))
+            names = base["metric"].astype(object)
+            values = names.str.slice(len(pivot.metric_prefix))
         elif col == pivot.unit_column:
             values = base["unit"]
         elif pivot.metric_column is not None and col == pivot.value_column:
@@ -112,34 +146,20 @@ def view(records: Any, pivot: Pivot) -> Any:
             of = rows[rows["metric"] == metric]
             values = base["observation"].map(pd.Series(of["value"].to_numpy(),
                                                        index=of["observation"].to_numpy()))
-        columns[col] = pd.Series(values.to_numpy() if not _extension(values) else values.array,
-                                 dtype=pivot.dtypes[col])
+        columns[col] = _plain(values.reset_index(drop=True), pivot.dtypes[col])
     return pd.DataFrame(columns, columns=list(pivot.columns))
 
 
-def run_records(data: Any) -> Any:
-    """A run's records as one long table: `LONG_COLUMNS`, then every table's labels."""
+def combined_records(datas: list) -> Any:
+    """The records of one or more runs as one long table: `LONG_COLUMNS`, then every label.
+
+    Labels a table lacks are blank in its rows (a pull has no design, a topology step no node).
+    """
     import pandas as pd
 
-    frames = [f for f in data.records if len(f)]
+    frames = [f for d in datas for f in d.records if len(f)]
     if not frames:
         return pd.DataFrame(columns=LONG_COLUMNS)
-    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].copy()
-    out.insert(6, "stack", data.run.stack)
-    out.insert(7, "run_id", data.run.provenance.get("run_id"))
-    out.insert(8, "run", data.label)
-    for at, col in enumerate(("step", "node", "image"), start=9):
-        if col not in out:
-            out.insert(at, col, None)
-    return out[[*LONG_COLUMNS, *(c for c in out if c not in LONG_COLUMNS)]]
-
-
-def combined_records(datas: list) -> Any:
-    """The records of several runs as one long table (labels a run lacks are blank)."""
-    import pandas as pd
-
-    frames = [run_records(d) for d in datas]
-    frames = [f for f in frames if len(f)] or frames[:1]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
