@@ -102,7 +102,7 @@ def _plain(values: Any, dtype: str) -> Any:
 
     if isinstance(values.dtype, pd.CategoricalDtype):
         cat = values.array
-        texts = np.append(cat.categories.to_numpy(dtype=object), None)
+        texts = np.array([*cat.categories.to_numpy(dtype=object), None], dtype=object)
         return pd.Series(texts[cat.codes], dtype=dtype)
     return pd.Series(values.array, dtype=dtype)
 
