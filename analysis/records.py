@@ -174,7 +174,7 @@ def records(data, matcher=None, by: str | None = None):
     from experiments.registry import metric, results_kinds
 
     matcher = matcher or ImageMatcher()
-    frames = _pull_records(data.table("pulls"), matcher)
+    frames = _pull_records(data, matcher)
     for kind in results_kinds():
         frames += kind.observations(data.tables, by)  # type: ignore[attr-defined]
     if not frames:
@@ -192,19 +192,27 @@ def records(data, matcher=None, by: str | None = None):
     return out[RECORD_COLUMNS].reset_index(drop=True)
 
 
-def _pull_records(pulls, matcher) -> list:
+def _pull_records(data, matcher) -> list:
+    """The compared pull records: fresh pulls of studied images, keyed by the matcher."""
     import pandas as pd
 
-    if pulls.empty:
+    frames = [f for f in data.records if len(f) and (f["table"] == "pulls").all()]
+    if not frames:
         return []
-    fresh = pulls[(pulls["role"] == "studied") & (pulls["cached"] == False)]  # noqa: E712
-    keys = [matcher.key(ref, image) for ref, image in zip(fresh["image_ref"], fresh["image"],
-                                                           strict=True)]
-    step = fresh["step"].to_numpy() if "step" in fresh else None
-    return [pd.DataFrame({"metric": name, "key": keys, "value": fresh[name].to_numpy(),
-                          "node": fresh["node"].to_numpy(), "image": fresh["image"].to_numpy(),
-                          "step": step})
-            for name in ("pull_seconds", "time_to_started_seconds")]
+    recs = frames[0]
+    keep = (recs["metric"].isin(["pull_seconds", "time_to_started_seconds"])
+            & (recs["role"] == "studied") & (recs["cached"] == False))  # noqa: E712
+    keep = keep.fillna(False).to_numpy(dtype=bool)  # an unknown cache state is not fresh
+    fresh = recs[keep]
+    refs = fresh["image_ref"].astype(object).to_numpy()
+    images = fresh["image"].astype(object).to_numpy()
+    keys = {(r, i): matcher.key(r, i) for r, i in set(zip(refs, images, strict=True))}
+    return [pd.DataFrame({"metric": fresh["metric"].astype(object).to_numpy(),
+                          "key": [keys[r, i] for r, i in zip(refs, images, strict=True)],
+                          "value": fresh["value"].to_numpy(),
+                          "node": fresh["node"].astype(object).to_numpy(),
+                          "image": images,
+                          "step": fresh["step"].astype(object).to_numpy()})]
 
 
 def as_records(table) -> list[Record]:
