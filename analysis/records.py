@@ -100,11 +100,16 @@ def _plain(values: Any, dtype: str) -> Any:
     import numpy as np
     import pandas as pd
 
+    if dtype == "str" and not len(values):
+        dtype = "object"  # as pandas types the text columns of a table built from no rows
     if isinstance(values.dtype, pd.CategoricalDtype):
         cat = values.array
         texts = np.array([*cat.categories.to_numpy(dtype=object), None], dtype=object)
         return pd.Series(texts[cat.codes], dtype=dtype)
-    return pd.Series(values.array, dtype=dtype)
+    out = pd.Series(values.array, dtype=dtype)
+    if dtype == "object" and out.hasnans:
+        out = out.astype(object).where(out.notna(), None)  # text read back from a file
+    return out
 
 
 def view(records: Any, pivot: Pivot) -> Any:

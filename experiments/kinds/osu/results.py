@@ -38,6 +38,17 @@ class OsuResults:
         Metric("osu_wall_seconds", "s", "lower", "wall time of one OSU benchmark run"),
         Metric("osu_latency_us", "us", "lower", "OSU latency at one message size"),
         Metric("osu_bandwidth_mb_s", "MB/s", "higher", "OSU bandwidth at one message size"),
+        # What the collectives, osu_init, osu_mbw_mr and the non-blocking tests print besides.
+        Metric("osu_avg_latency_us", "us", "lower", "a collective's mean latency over ranks"),
+        Metric("osu_min_ms", "ms", "lower", "osu_init: fastest rank's MPI_Init"),
+        Metric("osu_max_ms", "ms", "lower", "osu_init: slowest rank's MPI_Init"),
+        Metric("osu_avg_ms", "ms", "lower", "osu_init: mean MPI_Init over ranks"),
+        Metric("osu_mb_s", "MB/s", "higher", "osu_mbw_mr: aggregate bandwidth"),
+        Metric("osu_messages_s", "messages/s", "higher", "osu_mbw_mr: message rate"),
+        Metric("osu_overall_us", "us", "lower", "a non-blocking test's whole time"),
+        Metric("osu_compute_us", "us", "lower", "a non-blocking test's compute time"),
+        Metric("osu_pure_comm_us", "us", "lower", "a non-blocking test's time without compute"),
+        Metric("osu_overlap_pct", "%", "higher", "how much communication the compute hid"),
     )
     report_tables = (("osu_scaling", "OSU benchmark scaling classes"),
                      ("osu_wall", "OSU wall time per benchmark"))
