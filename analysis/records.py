@@ -65,7 +65,8 @@ def to_records(frame: Any, pivot: Pivot, identity: Mapping[str, Any] | None = No
                                        dtype=object)[names.codes])
     direction = np.array([m.direction if m else None for m in meta] + [None],
                          dtype=object)[names.codes]
-    labels = {pivot.rename.get(col, col): _repeat(frame[col], repeat) for col in pivot.labels}
+    labels = {pivot.rename.get(col, col): _repeat(frame[col], repeat)
+              for col in [*pivot.labels, *(c for c in pivot.labels_only if c in frame)]}
     same = {**dict.fromkeys(("stack", "run_id", "run", "step", "node", "image")),
             **(identity or {})}
     for key, value in same.items():

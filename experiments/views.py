@@ -31,6 +31,8 @@ class Pivot:
     value_column: str = "value"
     unit_column: str | None = None
     rename: Mapping[str, str] = field(default_factory=dict)  # column -> label
+    # Columns of the parser's rows that label its records but are not the table's (the step).
+    labels_only: tuple[str, ...] = ()
 
     @property
     def labels(self) -> list[str]:

@@ -101,15 +101,17 @@ def test_each_kinds_records_carry_metric_unit_direction_and_labels(harness_run) 
     assert sorted(set(studied["step"].dropna())) == ["pull-small"]
     assert _first(table, "osu_wall") == {
         "table": "osu_wall", "observation": 0, "metric": "osu_wall_seconds", "value": 48.187,
-        "unit": "s", "direction": "lower", **IDENTITY, "nodes": 4,
+        "unit": "s", "direction": "lower", **IDENTITY, "step": "osu", "nodes": 4,
         "benchmark": "osu_get_acc_latency", "np": 2, "complete": True}
     assert _first(table, "osu_metrics") == {
         "table": "osu_metrics", "observation": 0, "metric": "osu_latency_us", "value": 186.57,
-        "unit": "us", "direction": "lower", **IDENTITY, "nodes": 4, "size_bytes": 1,
+        "unit": "us", "direction": "lower", **IDENTITY, "step": "osu", "nodes": 4,
+        "size_bytes": 1,
         "benchmark": "osu_get_acc_latency", "np": 2}
     assert _first(table, "topology") == {
         "table": "topology", "observation": 0, "metric": "topology_seconds", "value": 4.016,
-        "unit": "s", "direction": "lower", **IDENTITY, "nodes": 5, "uid": "kary-1-5",
+        "unit": "s", "direction": "lower", **IDENTITY, "step": "topology-kary-1", "nodes": 5,
+        "uid": "kary-1-5",
         "topology": "kary-1", "iteration": 3, "event": "create-archive", "size_gb": 1,
         "tree_depth": 4, "max_fanout": 1}
 

@@ -14,6 +14,7 @@ APP_TIMES_VIEW = Pivot(
     columns=("app", "kind", "seconds", "source"),
     dtypes={"app": "str", "kind": "str", "seconds": "float64", "source": "str"},
     metrics={"app_seconds": "seconds"},
+    labels_only=("step",),
 )
 APP_FOM_VIEW = Pivot(
     "app_fom",
@@ -22,6 +23,7 @@ APP_FOM_VIEW = Pivot(
     metrics={"app_fom": "value"},
     unit_column="unit",
     rename={"metric": "fom"},
+    labels_only=("step",),
 )
 
 
@@ -40,7 +42,8 @@ class AppsResults:
     def parse(self, outputs: list[StepOutput], problems: list[str]) -> dict[str, Any]:
         from experiments.kinds.apps.parse import app_tables
 
-        times, foms = app_tables([o.path for o in outputs])
+        steps = {o.path: None if o.seed else o.step for o in outputs}
+        times, foms = app_tables([o.path for o in outputs], steps)
         return {"app_times": times, "app_fom": foms}
 
     def summarize(self, combined: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ OSU_WALL_VIEW = Pivot(
     dtypes={"benchmark": "str", "nodes": "Int64", "np": "Int64", "wall_seconds": "float64",
             "complete": "bool"},
     metrics={"osu_wall_seconds": "wall_seconds"},
+    labels_only=("step",),
 )
 OSU_METRICS_VIEW = Pivot(
     "osu_metrics",
@@ -26,6 +27,7 @@ OSU_METRICS_VIEW = Pivot(
     dtypes={"benchmark": "str", "nodes": "Int64", "np": "Int64", "size_bytes": "Int64",
             "metric": "str", "value": "float64"},
     metric_column="metric", metric_prefix="osu_",
+    labels_only=("step",),
 )
 
 TIMES_LOG = "times.log"
@@ -59,9 +61,10 @@ class OsuResults:
         from experiments.parse_errors import BadInput
 
         logs = [o.path for o in outputs if o.step != TIMES_LOG]
+        steps = {o.path: None if o.seed else o.step for o in outputs if o.step != TIMES_LOG}
         out: dict[str, Any] = {}
         if logs:
-            wall, metrics, _meta = parse.osu_tables(logs, problems)
+            wall, metrics, _meta = parse.osu_tables(logs, problems, steps)
             out.update(osu_wall=wall, osu_metrics=metrics, osu_scaling=parse.scaling_table(wall))
         for times in (o for o in outputs if o.step == TIMES_LOG):
             try:
