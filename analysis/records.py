@@ -169,6 +169,31 @@ def combined_records(datas: list) -> Any:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
+def write_records(datas: list, out_dir: Any) -> list:
+    """`records.parquet` and `records.csv` of the runs into out_dir; returns both paths.
+
+    A pull's timestamps repeat once per metric (and across pods): the CSV formats each distinct
+    time once, in the text pandas writes for the column, which is most of what writing costs.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = combined_records(datas)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parquet, csv = out_dir / "records.parquet", out_dir / "records.csv"
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), parquet)
+    text = {}
+    for col in table.columns:
+        if isinstance(table[col].dtype, pd.DatetimeTZDtype):
+            codes, uniques = pd.factorize(table[col])
+            formatted = pd.Series(uniques).to_csv(index=False, header=False).splitlines()
+            text[col] = pd.Categorical.from_codes(codes, formatted) if len(formatted) else (
+                table[col])
+    (table.assign(**text) if text else table).to_csv(csv, index=False)
+    return [parquet, csv]
+
+
 def records(data, matcher=None, by: str | None = None):
     """Every comparable measurement of one run as a records table (`RECORD_COLUMNS`).
 

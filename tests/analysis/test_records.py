@@ -199,3 +199,18 @@ def test_a_rows_missing_value_stays_a_record_and_comes_back_blank() -> None:
     recs = to_records(rows, TOPOLOGY_VIEW)
     assert recs["value"].isna().tolist() == [True]
     pd.testing.assert_frame_equal(view(recs, TOPOLOGY_VIEW), rows)
+
+
+def test_records_csv_is_the_text_pandas_writes_for_the_records(harness_run) -> None:
+    """The CSV formats each distinct timestamp once; the text is what pandas writes for all."""
+    import pandas as pd
+
+    from analysis.records import combined_records, write_records
+
+    data = load_run(RunDir.open(harness_run))
+    out = harness_run.parent / "written"
+    write_records([data], out)
+    expected = combined_records([data]).to_csv(index=False)
+    assert (out / "records.csv").read_text() == expected
+    back = pd.read_parquet(out / "records.parquet")
+    assert back["value"].tolist() == combined_records([data])["value"].tolist()
