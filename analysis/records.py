@@ -3,7 +3,13 @@
 A record is one observed value of a metric declared by a kind (`experiments.base.Metric`, which
 also says its unit and whether lower or higher is better), labelled with the run's identity
 (stack, run id, run label) and, where the data knows them, the step, node and image it came
-from. `study compare` compares records; its (metric, key, value) observations are a view.
+from, plus the dimensions of the row it was parsed from (design, message size, app...).
+
+Parsers yield rows; `to_records` is the one place rows become records, and `view` is the one
+function that turns records back into a tidy table, by the `Pivot` a kind declares for it
+(`experiments.views`). `study analyze` writes a run's records as one long table
+(`write_records`). `study compare` compares records keyed for matching (`records`): pulls from
+the pull records, other kinds through their `observations` of the tables those records make.
 """
 
 from __future__ import annotations
