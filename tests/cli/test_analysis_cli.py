@@ -105,12 +105,13 @@ class TestErrors:
     def test_bad_step_log(self, monkeypatch, capsys, tmp_path) -> None:
         run = seed.make_harness_run(tmp_path / "results")
         log = run / "steps" / "topology-kary-1" / "log.txt"
-        log.write_text('NODES\n5\nSTUDY_TIMING {"event": "x"}\n')
+        log.write_text('NODES\n5\nSTUDY-TIMING {"event": "x"}\n')
         code, _, err = run_study(monkeypatch, capsys, "analyze", run, "--out", tmp_path / "o")
         # The line is said and left out; the rest of the run is still analysed.
         assert code == 0 and "Traceback" not in err
-        assert (f'warning: r-0001: {log}:3: got \'STUDY_TIMING {{"event": "x"}}\'; expected '
-                'STUDY_TIMING {"event": str, "size_gb": int, "seconds": float}\n') in err
+        assert (f'warning: r-0001: {log}:3: got \'STUDY-TIMING {{"event": "x"}}\'; expected '
+                'STUDY-TIMING {"event": str, "size_bytes": whole GB in bytes, "rc": int, '
+                '"seconds": float}\n') in err
         assert (tmp_path / "o" / "tables" / "pulls.parquet").is_file()
 
 

@@ -3,11 +3,16 @@
 The seed log has sections `NODES`, `TOPOLOGY diagram` (the `flux overlay status` tree),
 `TOPOLOGY description`, then `EVENT <name>-<size>` each followed by bash `time` output, and
 finally the rendered `SCRIPT entrypoint`, which echoes the same markers and must be ignored.
-The harness's own step logs may instead carry machine-readable lines:
+The harness's own step script (experiments/data/topology.sh) prints the same NODES and TOPOLOGY
+sections, then one machine-readable line per timed event instead of `EVENT` + `time`:
 
-    STUDY_TIMING {"event": "distribute-all-nodes", "size_gb": 1, "seconds": 2.269}
+    STUDY-TIMING {"event": "distribute-all-nodes", "design": "kary:2", "nodes": 6,
+                  "size_bytes": 1000000000, "payload": "random", "occurrence": 1, "rc": 0,
+                  "seconds": 2.269}
 
-Both produce rows of `TOPOLOGY_COLUMNS`; `seconds` is always bash's `real` (wall) time.
+Both produce rows of `TOPOLOGY_COLUMNS`; `seconds` is always the event's wall time. An event
+whose command failed (`rc` not 0) keeps its row with no time, and says so as a problem: a failed
+distribution's seconds are not a distribution time.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from pathlib import Path
 from experiments.durations import parse_real_time
 from experiments.parse_errors import BadInput
 
-TIMING_PREFIX = "STUDY_TIMING "
+TIMING_PREFIX = "STUDY-TIMING "
+GB = 1_000_000_000  # the script's sizes are bytes of decimal GB, as the kind renders them
 TOPOLOGY_COLUMNS = [
     "uid", "topology", "iteration", "nodes", "event", "size_gb", "time_seconds",
     "tree_depth", "max_fanout",
@@ -81,6 +87,9 @@ def parse_topology_log(text: str, source: str | Path = "<log>") -> TopologyLog:
         if line.startswith(TIMING_PREFIX):
             try:
                 log.timings.append(_parse_timing_line(line, f"{source}:{number}"))
+            except _FailedEvent as exc:
+                log.timings.append(exc.timing)  # type: ignore[arg-type]
+                log.problems.append(str(exc))
             except BadInput as exc:
                 log.problems.append(str(exc))
             continue
@@ -130,13 +139,30 @@ def parse_topology_log(text: str, source: str | Path = "<log>") -> TopologyLog:
     return log
 
 
-def _parse_timing_line(line: str, where: str) -> tuple[str, int, float]:
+def _parse_timing_line(line: str, where: str) -> tuple[str, int, float | None]:
+    """(event, size in whole GB, seconds or None) of one STUDY-TIMING line; BadInput if unreadable."""
+    allowed = ('STUDY-TIMING {"event": str, "size_bytes": whole GB in bytes, "rc": int, '
+               '"seconds": float}')
     try:
         data = json.loads(line[len(TIMING_PREFIX):])
-        return str(data["event"]), int(data["size_gb"]), float(data["seconds"])
+        event, size_bytes, rc = str(data["event"]), int(data["size_bytes"]), int(data["rc"])
+        seconds = float(data["seconds"])
     except (ValueError, KeyError, TypeError, OverflowError):
-        allowed = 'STUDY_TIMING {"event": str, "size_gb": int, "seconds": float}'
         raise BadInput(where, line, allowed) from None
+    if size_bytes <= 0 or size_bytes % GB:
+        raise BadInput(where, line, allowed)
+    if rc != 0:
+        raise _FailedEvent(event, size_bytes // GB, f"{where}: {event} at {size_bytes // GB} GB "
+                           f"exited {rc}; its time is left out (a failed event is not timed)")
+    return event, size_bytes // GB, seconds
+
+
+class _FailedEvent(Exception):
+    """A timed event whose command failed: its row stays, without a time."""
+
+    def __init__(self, event: str, size_gb: int, message: str):
+        super().__init__(message)
+        self.timing = (event, size_gb, None)
 
 
 def topology_label(description: str | None) -> str | None:

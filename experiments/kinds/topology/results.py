@@ -48,7 +48,7 @@ class TopologyResults:
             else:
                 params = out.params
                 nodes = params.get("nodes")
-                topo = parse.topology_label(params.get("topology"))
+                topo = parse.topology_label(params.get("design", params.get("topology")))
                 iteration = params.get("iteration", params.get("repeat"))
             timed = parse.topology_rows(parsed, topo, iteration, nodes)
             rows.extend(timed)

@@ -180,3 +180,24 @@ def test_apps_command_is_the_flux_submit_words(monkeypatch):
     i = words.index("-P")
     assert words[i:i + 4] == ["-P", "4", "2", "4"]  # 32 tasks, the seed's grid
 
+
+
+def test_topology_script_output_is_what_the_parser_reads(stubs, scratch):
+    """End to end: the rendered script's own stdout, parsed by the kind's parser, gives one row
+    per timed event, on the MiniCluster's node count and design, with the sizes in whole GB."""
+    from experiments.kinds.topology.parse import parse_topology_log, topology_rows
+
+    env, _ = stubs
+    events = ["create-archive", "distribute-all-nodes", "clean-all-nodes", "delete-archive"]
+    params = topology.TopologyParams(sizes_gb=[1.0, 2.0], payload="image", baseline=False,
+                                     events=events)
+    script = topology.render_script("kary:2", 6, params, "study-harness")
+    run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    parsed = parse_topology_log(run.stdout, "step.log")
+    assert parsed.problems == []
+    rows = topology_rows(parsed, None, 1, None)
+    assert [(r["uid"], r["event"], r["size_gb"]) for r in rows] == [
+        ("kary-2-6", e, size) for size in (1, 2) for e in events]
+    assert all(isinstance(r["time_seconds"], float) for r in rows)

@@ -53,21 +53,31 @@ class TestTree:
 
 
 class TestHarnessLines:
-    """The harness's machine-readable STUDY_TIMING lines parse like the seed's `time` output."""
+    """The harness script's STUDY-TIMING lines (experiments/data/topology.sh) parse like the
+    seed's `time` output."""
+
+    LINE = ('STUDY-TIMING {"event": "distribute-all-nodes", "design": "kary:2", "nodes": 6, '
+            '"size_bytes": 2000000000, "payload": "random", "occurrence": 1, "rc": %d, '
+            '"seconds": 5.25}\n')
 
     def test_timing_lines(self) -> None:
-        text = ("NODES\n6\nTOPOLOGY description\nkary:2\n"
-                'STUDY_TIMING {"event": "distribute-all-nodes", "size_gb": 2, "seconds": 5.25}\n')
+        text = "NODES\n6\nTOPOLOGY description\nkary:2\n" + self.LINE % 0
         rows = topology_rows(parse_topology_log(text), None, 0, None)
         assert rows == [{"uid": "kary-2-6", "topology": "kary-2", "iteration": 0, "nodes": 6,
                          "event": "distribute-all-nodes", "size_gb": 2, "time_seconds": 5.25,
                          "tree_depth": None, "max_fanout": None}]
 
+    def test_failed_event_keeps_its_row_without_a_time(self) -> None:
+        parsed = parse_topology_log("NODES\n6\n" + self.LINE % 1, "step.log")
+        assert parsed.timings == [("distribute-all-nodes", 2, None)]
+        assert parsed.problems == ["step.log:3: distribute-all-nodes at 2 GB exited 1; its time "
+                                   "is left out (a failed event is not timed)"]
+
     def test_bad_timing_line_names_file_line_and_shape(self) -> None:
         """A line the parser cannot read is a recorded problem, never an exception."""
-        parsed = parse_topology_log('NODES\nSTUDY_TIMING {"event": 1}\n', "step.log")
+        parsed = parse_topology_log('NODES\nSTUDY-TIMING {"event": 1}\n', "step.log")
         (problem,) = parsed.problems
-        assert re.fullmatch(r"step.log:2: got .*expected STUDY_TIMING.*", problem)
+        assert re.fullmatch(r"step.log:2: got .*expected STUDY-TIMING.*", problem)
         assert parsed.timings == []
 
     def test_cut_short_event_has_no_time(self) -> None:
