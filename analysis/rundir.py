@@ -259,7 +259,7 @@ def sniff_log(path: Path) -> str | None:
     Only for the seed layouts, which record no kind; None for logs we do not parse."""
     with open(path, "rb") as fh:
         head = fh.read(_SNIFF_BYTES)
-    if b"TOPOLOGY description" in head or b"STUDY_TIMING " in head:
+    if b"TOPOLOGY description" in head or b"STUDY-TIMING " in head:
         return "topology"
     if b"METRICS OPERATOR COLLECTION START" in head or b"time mpirun" in head and b"osu_" in head:
         return "osu"

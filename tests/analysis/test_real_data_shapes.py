@@ -319,7 +319,7 @@ _lines = st.one_of(
     st.sampled_from(_REAL_LINES),
     st.builds(lambda line, cut: line[:cut], st.sampled_from(_REAL_LINES), st.integers(0, 400)),
     st.builds(lambda a, b: a + b, st.sampled_from(["NODES", "real\t", "EVENT x-", "# Size",
-                                                   "METADATA START ", "STUDY_TIMING ",
+                                                   "METADATA START ", "STUDY-TIMING ",
                                                    "time mpirun -np 2 osu_latency"]),
               st.text(max_size=40)),
 )

@@ -140,7 +140,7 @@ def parse_topology_log(text: str, source: str | Path = "<log>") -> TopologyLog:
 
 
 def _parse_timing_line(line: str, where: str) -> tuple[str, int, float | None]:
-    """(event, size in whole GB, seconds or None) of one STUDY-TIMING line; BadInput if unreadable."""
+    """(event, whole GB, seconds or None) of one STUDY-TIMING line; BadInput if unreadable."""
     allowed = ('STUDY-TIMING {"event": str, "size_bytes": whole GB in bytes, "rc": int, '
                '"seconds": float}')
     try:
