@@ -171,6 +171,7 @@ class Plan:
                 "node_hours": round(est.node_hours, 2),
                 "estimated_usd": round(est.usd, 2),
                 "price_table_as_of": _price_date(),
+                "provisioning_figures": _provisioning_figures(cluster.cloud),
             },
             "budget": self.spec.budget.model_dump(),
             "guard": self.guard,
@@ -198,6 +199,13 @@ def invalid_json(stack: str, problems: list[str]) -> dict[str, Any]:
         "violations": list(problems),
         "warnings": [],
     }
+
+
+def _provisioning_figures(cloud: str) -> list[str]:
+    """The provision and teardown durations the estimate used, each with its source."""
+    from infra.provisioning import figures_used
+
+    return figures_used(cloud)
 
 
 def _price_date() -> str:
@@ -253,16 +261,19 @@ def manifests_of(type_: str, inputs: dict) -> list[dict]:
     return [obj]
 
 
-def load_and_validate(stack: str, now: datetime | None = None):
-    """(config, spec, report) or SpecError with every structural problem."""
+def load_and_validate(stack: str, now: datetime | None = None,
+                      config: dict[str, str] | None = None):
+    """(config, spec, report) or SpecError with every structural problem; `config` instead of
+    the stack file's (a campaign member's, overrides applied)."""
     from infra.spec import load_spec
 
-    config = read_stack_config(stack)
+    config = read_stack_config(stack) if config is None else config
     spec = load_spec(config)
     return config, spec, validate_stack(spec, stack, now)
 
 
-def make_plan(stack: str, manifests_dir: Path | None = None, now: datetime | None = None) -> Plan:
+def make_plan(stack: str, manifests_dir: Path | None = None, now: datetime | None = None,
+              config: dict[str, str] | None = None) -> Plan:
     """Validate, render under mocks, collect and validate manifests; never calls a cloud."""
     # The cloud SDKs define thousands of classes at import; pausing the cyclic GC while they load
     # and the program runs cuts a cold plan by about a quarter. Nothing here builds cycles that
@@ -270,17 +281,18 @@ def make_plan(stack: str, manifests_dir: Path | None = None, now: datetime | Non
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _make_plan(stack, manifests_dir, now)
+        return _make_plan(stack, manifests_dir, now, config)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None) -> Plan:
+def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None,
+               config: dict[str, str] | None = None) -> Plan:
     from study.mock_engine import run_program
     from study.schemas import validate_object
 
-    config, spec, report = load_and_validate(stack, now)
+    config, spec, report = load_and_validate(stack, now, config)
     plan = Plan(stack=stack, spec=spec, report=report)
     if report.errors:  # the program would refuse to run; nothing to render
         return plan
