@@ -456,11 +456,14 @@ class _Sequence:
 
     def run(self, m: Member, plan):
         from core import overrides
+        from study.lifecycle.preflight import quota_needs
         from study.lifecycle.run import RunOptions, run_stack
 
         config = self.config(m)
+        held = quota_needs(self.held_spec) if self.held_spec is not None else {}
         sv = replace(
             self.sv,
+            inventory=HeldNodesInventory(self.sv.inventory, held),
             planner=lambda stack: plan,
             config_reader=lambda stack: config,
             run_dir=self.camp.run_dir / m.name,
@@ -471,6 +474,19 @@ class _Sequence:
         return run_stack(self.stack, sv, opts)
 
     # -- the end --------------------------------------------------------------------------------
+    def scale_in(self) -> None:
+        """Shrink to one node before the destroy, whose minutes then bill one node; best
+        effort: whatever happens, the destroy follows."""
+        from study.campaign.plan import SCALE_IN_NODES
+
+        if self.held is None or self.held.nodes <= SCALE_IN_NODES or self.camp.signals:
+            return
+        try:
+            self.clear(_scale_in_member(self.held))
+        except Exception as exc:  # noqa: BLE001 - the destroy below removes it all anyway
+            self.camp.log(f"scale-in before the destroy failed ({exc}); destroying as is",
+                          self.stack)
+
     def destroy(self) -> None:
         from study.lifecycle.destroy import DestroyPolicy, destroy_stack, volume_release
 
@@ -485,6 +501,7 @@ class _Sequence:
             spec = load_spec(self.config(first))
         opts = self.camp.cs.run_options
         policy = opts.destroy if opts is not None else DestroyPolicy()
+        self.scale_in()
         self.camp.log(f"destroying {self.stack}", self.stack)
         out = destroy_stack(
             self.stack, spec, self.sv.backend, self.sv.inventory, self.sv.clock, policy,
@@ -497,6 +514,37 @@ class _Sequence:
             self.camp._signal(int(signal.SIGINT))
         self.state.destroyed[self.stack] = out.ok
         self.camp.save()
+
+
+class HeldNodesInventory:
+    """The stack's inventory, with the quota the cluster's current nodes use counted as free:
+    the member resizes that cluster, it does not add one beside it (`study run`'s preflight
+    would otherwise count the nodes twice)."""
+
+    def __init__(self, inner, held: dict[str, float]):
+        self.inner, self.held = inner, held
+
+    def quota(self, spec):
+        from study.lifecycle.interfaces import QuotaReading
+
+        r = self.inner.quota(spec)
+        if not self.held:
+            return r
+        usage = {k: max(0.0, v - self.held.get(k, 0.0)) for k, v in r.usage.items()}
+        note = "; ".join(filter(None, [r.note, "the cluster's own nodes counted as available"]))
+        return QuotaReading(r.source, dict(r.limits), usage, note)
+
+    def labelled(self, spec, stack: str):
+        return self.inner.labelled(spec, stack)
+
+    def expiring_stacks(self, spec_hint=None):
+        return self.inner.expiring_stacks(spec_hint)
+
+
+def _scale_in_member(m: Member) -> Member:
+    from study.campaign.plan import SCALE_IN_NODES
+
+    return replace(m, nodes=SCALE_IN_NODES)
 
 
 def _member_spent(run_dir: Path) -> float:

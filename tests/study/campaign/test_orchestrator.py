@@ -1,0 +1,160 @@
+"""`study campaign run` against the lifecycle's in-memory world: every case ends destroyed,
+with every finished member collected, and `--resume` continuing after the last finished one."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+from study.lifecycle.fakes import raising
+from study.lifecycle.interfaces import PermanentError, TransientError
+
+
+def statuses(outcome) -> dict[str, str]:
+    return {n: r.status for n, r in outcome.state.members.items()}
+
+
+def assert_destroyed(h) -> None:
+    assert h.world.cloud.live("gke-4-nightly") == []
+    assert h.world.backend.state.get("gke-4-nightly", []) == []
+
+
+class TestHappyPath:
+    """One cluster for all members: created once, resized in place, destroyed once."""
+
+    def test_members_run_in_order_on_one_cluster_resized_in_place(self, camp):
+        h = camp()
+        out = h.run()
+        assert out.exit_code == 0
+        assert statuses(out) == {"gke-4-nightly-n2": "succeeded", "gke-4-nightly-n4": "succeeded",
+                                 "gke-4-nightly-n8": "succeeded"}
+        # the pool: created at 2, updated (never replaced) to 4 and 8, scaled in to 1, deleted
+        assert h.world.backend.pool_ops == [("create", 2), ("update", 4), ("update", 8),
+                                            ("update", 1), ("delete", 1)]
+        creates = [c for c in h.world.backend.calls if c[0] == "destroy"]
+        assert len(creates) == 1
+        assert_destroyed(h)
+
+    def test_each_member_is_collected_under_the_campaign_run(self, camp):
+        h = camp()
+        out = h.run()
+        for name in ("gke-4-nightly-n2", "gke-4-nightly-n4", "gke-4-nightly-n8"):
+            member_dir = out.run_dir / name
+            assert (member_dir / "provenance.json").is_file()
+            assert (member_dir / "steps" / "pull-cold" / "log.txt").is_file()
+            rows = json.loads((member_dir / "steps.json").read_text())
+            assert {r["step"]: r["status"] for r in rows} == {"pull-cold": "succeeded",
+                                                              "pull-warm": "succeeded"}
+        nodes = json.loads((out.run_dir / "gke-4-nightly-n8" / "nodes.json").read_text())
+        assert len(nodes["items"]) == 8
+        prov = json.loads((out.run_dir / "provenance.json").read_text())
+        assert [m["run_dir"] for m in prov["members"]] == [
+            "gke-4-nightly-n2", "gke-4-nightly-n4", "gke-4-nightly-n8"]
+        assert out.run_dir.parent.name == "nightly-sweep"
+        assert out.run_dir.parent.parent.name == "campaigns"
+
+    def test_every_member_runs_every_step_so_the_clear_step_runs_on_reused_nodes(self, camp):
+        """No member inherits a finished step from the one before: the program renders all
+        steps each time (no resume list), so the pulling kind's cache clearing runs on the
+        nodes an earlier member used."""
+        from experiments.layout import RESUME_ENV
+
+        h = camp()
+        h.run()
+        envs = h.world.backend.member_envs
+        assert len(envs) >= 3
+        assert all(RESUME_ENV not in e for e in envs)
+        sizes = [json.loads(e["STUDY_CONFIG_OVERRIDES"])["study:cluster"]["node_count"]
+                 for e in envs]
+        assert sizes == [2, 4, 8]
+
+
+class TestFaults:
+    def test_interrupt_after_a_member_destroys_and_resume_continues_after_it(self, camp):
+        h = camp()
+        w = h.world
+        # the campaign's clear before the second member: Ctrl-C there
+        w.faults.add("up.start", w.signals.action(signal.SIGINT), after=1)
+        out = h.run()
+        assert out.exit_code == 130
+        assert statuses(out)["gke-4-nightly-n2"] == "succeeded"
+        assert statuses(out)["gke-4-nightly-n4"] == "pending"
+        assert (out.run_dir / "gke-4-nightly-n2" / "provenance.json").is_file()
+        assert_destroyed(h)
+        again = h.run(resume=True)
+        assert again.exit_code == 0
+        assert again.run_dir == out.run_dir
+        assert statuses(again) == {"gke-4-nightly-n2": "succeeded",
+                                   "gke-4-nightly-n4": "succeeded",
+                                   "gke-4-nightly-n8": "succeeded"}
+        # the new cluster starts at the first member not finished
+        assert ("create", 4) in h.world.backend.pool_ops[-5:]
+        assert_destroyed(h)
+
+    def test_a_resize_that_fails_transiently_is_retried_by_the_member_run(self, camp):
+        h = camp()
+        w = h.world
+        hits = {"n": 0}
+
+        def flaky():
+            hits["n"] += 1
+            if hits["n"] == 1:
+                raise TransientError("googleapi: Error 503: backend error")
+
+        # the first up.resource hits are the create's 8 resources; the resize comes after
+        w.faults.add("up.resource", flaky, after=len(w.backend.template))
+        out = h.run()
+        assert out.exit_code == 0
+        assert ("update", 4) in w.backend.pool_ops
+        assert_destroyed(h)
+
+    def test_a_resize_that_fails_permanently_stops_collects_destroys(self, camp):
+        h = camp()
+        w = h.world
+        w.faults.add("up.resource", raising(PermanentError("googleapi: Error 403: denied")),
+                     after=len(w.backend.template))
+        out = h.run()
+        assert out.exit_code == 1
+        st = statuses(out)
+        assert st["gke-4-nightly-n2"] == "succeeded"
+        assert st["gke-4-nightly-n4"] == "failed"
+        assert st["gke-4-nightly-n8"] == "pending"
+        assert (out.run_dir / "gke-4-nightly-n2" / "steps" / "pull-cold" / "log.txt").is_file()
+        assert_destroyed(h)
+        again = h.run(resume=True)
+        assert again.exit_code == 0
+        assert statuses(again)["gke-4-nightly-n8"] == "succeeded"
+
+    def test_the_quota_shrinking_mid_campaign_stops_before_the_member(self, camp):
+        h = camp()
+        w = h.world
+
+        def shrink():
+            w.cloud.quota_limits["cpus"] = 20  # 2 nodes x 4 held + 12: 4 nodes fit, 8 do not
+
+        w.faults.add("up.end", shrink)
+        out = h.run()
+        assert out.exit_code == 3
+        st = statuses(out)
+        assert st["gke-4-nightly-n2"] == "succeeded"
+        assert st["gke-4-nightly-n4"] == "succeeded"
+        assert st["gke-4-nightly-n8"] == "not-run (quota)"
+        assert out.state.stopped_before == "gke-4-nightly-n8"
+        assert "quota cpus (live): gke-4-nightly-n8 needs 32, 20 available" in out.message
+        assert_destroyed(h)
+
+    def test_the_campaign_deadline_during_a_member_stops_it_collected_and_destroyed(self, camp):
+        from study.lifecycle.fakes import FakeStep
+        from tests.study.campaign.conftest import campaign_of
+
+        # the steps take far longer than the stack's estimate: the second member meets the
+        # campaign's deadline while it runs
+        h = camp(campaign_of(budget={"usd": 60, "max_hours": 1.2}),
+                 steps=[FakeStep("pull-cold", 1100), FakeStep("pull-warm", 1100)])
+        out = h.run()
+        assert out.exit_code == 4
+        st = statuses(out)
+        assert st["gke-4-nightly-n2"] == "succeeded"
+        assert st["gke-4-nightly-n4"] == "deadline"
+        assert (out.run_dir / "gke-4-nightly-n4" / "provenance.json").is_file()
+        assert_destroyed(h)
