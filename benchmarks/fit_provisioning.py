@@ -46,7 +46,8 @@ def scan(path: Path) -> dict[str, float]:
         if not when:
             continue
         stamps.append(_ts(when))
-        if ev["reason"] == "RegisteredNode" and (ev.get("involvedObject") or {}).get("kind") == "Node":
+        node = (ev.get("involvedObject") or {}).get("kind") == "Node"
+        if ev["reason"] == "RegisteredNode" and node:
             registered.append(_ts(ev.get("firstTimestamp") or when))
     epoch = float(re.search(r"-(\d+)\.json$", path.name).group(1))  # type: ignore[union-attr]
     return {"last": max(stamps), "reg_first": min(registered), "reg_last": max(registered),

@@ -13,7 +13,6 @@ from experiments.base import ClusterFacts, Step
 from infra.pricing import HourlyPrice
 
 
-
 def provision_hours(spec) -> float:
     """Cluster, node pool and operators up, for the stack's cloud and node count."""
     from infra.provisioning import provision_hours as model

@@ -99,7 +99,8 @@ class TestFaults:
         def flaky():
             hits["n"] += 1
             if hits["n"] == 1:
-                raise TransientError("googleapi: Error 503: backend error")
+                msg = "googleapi: Error 503: backend error"
+                raise TransientError(msg)
 
         # the first up.resource hits are the create's 8 resources; the resize comes after
         w.faults.add("up.resource", flaky, after=len(w.backend.template))
