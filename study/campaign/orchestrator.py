@@ -183,15 +183,19 @@ class _Campaign:
     # -- main -----------------------------------------------------------------------------------
     def execute(self) -> CampaignOutcome:
         self._open()
-        self.save()
         seqs = self.c.sequences()
+        # Every member's plan before anything is created (and in this thread: the mock engine
+        # that renders them needs the main thread's event loop).
+        planner = self.cs.member_planner or _default_planner(self.cs.now)
+        self.plans: dict[str, Any] = {}
+        for stack, members in seqs.items():
+            seq = _Sequence(self, stack, self.cs.lifecycle(stack))
+            for m in members:
+                if self.state.members[m.name].status not in FINISHED:
+                    self.plans[m.name] = planner(stack, seq.config(m))
+        self.save()
         if self.c.spec.parallel and len(seqs) > 1:
-            threads = [threading.Thread(target=self._sequence, args=(s, ms), name=f"camp-{s}")
-                       for s, ms in seqs.items()]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            self._parallel(seqs)
         else:
             for stack, members in seqs.items():
                 self._sequence(stack, members)
@@ -203,8 +207,30 @@ class _Campaign:
                     break
         return self._conclude()
 
-    def _sequence(self, stack: str, members: list[Member]) -> None:
-        sv = self.cs.lifecycle(stack)
+    def _parallel(self, seqs: dict[str, list[Member]]) -> None:
+        """Each stack in its own thread; signals reach the main thread and are relayed."""
+        from study.campaign.relay import SignalRelay, WorkerClock, WorkerSignals
+
+        workers = {s: WorkerSignals() for s in seqs}
+        main = self.cs.lifecycle(next(iter(seqs))).signals
+        main.install(SignalRelay(list(workers.values())))
+        try:
+            threads = []
+            for stack, members in seqs.items():
+                base = self.cs.lifecycle(stack)
+                sv = replace(base, signals=workers[stack],
+                             clock=WorkerClock(base.clock, workers[stack]))
+                threads.append(threading.Thread(target=self._sequence, args=(stack, members, sv),
+                                                name=f"campaign-{stack}"))
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            main.restore()
+
+    def _sequence(self, stack: str, members: list[Member], sv=None) -> None:
+        sv = sv or self.cs.lifecycle(stack)
         seq = _Sequence(self, stack, sv)
         handler = seq.on_signal
         sv.signals.install(handler)
@@ -353,8 +379,7 @@ class _Sequence:
 
         rec = self.state.members[m.name]
         spec = load_spec(self.config(m))
-        planner = self.camp.cs.member_planner or _default_planner(self.camp.cs.now)
-        plan = planner(self.stack, self.config(m))
+        plan = self.camp.plans[m.name]
         why = self.fits(m, spec, plan)
         if why is not None:
             kind, text = why

@@ -159,3 +159,39 @@ class TestFaults:
         assert st["gke-4-nightly-n4"] == "deadline"
         assert (out.run_dir / "gke-4-nightly-n4" / "provenance.json").is_file()
         assert_destroyed(h)
+
+
+class TestParallel:
+    """Stacks asked to run side by side each get their own cluster and thread; a signal reaches
+    both, and both end destroyed."""
+
+    def campaign(self):
+        from tests.study.campaign.conftest import campaign_of
+
+        return campaign_of(base=None, parallel=True,
+                           sweep={"node_count": [2, 4],
+                                  "stacks": ["gke-4-nightly", "gke-2-nightly"]})
+
+    def test_both_stacks_run_every_member_on_their_own_cluster(self, camp):
+        h = camp(self.campaign())
+        out = h.run()
+        assert out.exit_code == 0
+        assert set(statuses(out).values()) == {"succeeded"}
+        for stack, w in h.worlds.items():
+            assert w.backend.pool_ops == [("create", 2), ("update", 4), ("update", 1),
+                                          ("delete", 1)]
+            assert w.cloud.live(stack) == []
+
+    def test_a_signal_during_one_stack_stops_both_and_both_are_destroyed(self, camp):
+        h = camp(self.campaign())
+        first, second = h.worlds.values()
+        # Ctrl-C reaches the process (the main thread's handler) while the second stack's
+        # first member is being created
+        second.faults.add("up.resource", first.signals.action(signal.SIGINT), after=3)
+        out = h.run()
+        assert out.exit_code == 130
+        for stack, w in h.worlds.items():
+            assert w.cloud.live(stack) == []
+            assert w.backend.state.get(stack, []) == []
+        assert "gke-4-nightly-n4" not in [n for n, s in statuses(out).items()
+                                          if s == "succeeded"]
