@@ -103,3 +103,27 @@ def run(
     console.out_console().print(str(out.run_dir), markup=False, highlight=False)
     if out.exit_code:
         raise typer.Exit(out.exit_code)
+
+
+def print_campaign_analysis(campaign_dir, out) -> None:
+    """`study analyze CAMPAIGN_DIR`: every member's tables and the by-node-count views."""
+    import pandas as pd
+
+    from analysis.campaign import analyze_campaign
+    from analysis.pipeline import warnings_of
+    from study.cli.analyze import print_table
+    from study.console import info, warn
+
+    result = analyze_campaign(campaign_dir, out)
+    for m in result.members:
+        info(f"member {m.name}: {m.stack} at {m.nodes} nodes, from {m.path}")
+    for data in result.datas:
+        for line in warnings_of(data):
+            warn(line)
+    for skipped in result.skipped:
+        warn(f"figure {skipped.name} not drawn: {skipped.reason}")
+    summary = pd.DataFrame(
+        [(name, len(df), str(out / "tables" / f"{name}.parquet"))
+         for name, df in result.tables.items()], columns=["table", "rows", "parquet"])
+    print_table(summary, f"Tables in {out / 'tables'}")
+    info(f"{len(result.figures)} figures in {out / 'figures'} (PNG and SVG)")
