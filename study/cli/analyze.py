@@ -91,11 +91,10 @@ def register(app: typer.Typer) -> None:
     def analyze(run_dirs: RunDirs, out: OutDir, label: Labels = None,
                 nodes: Nodes = None) -> None:
         """Parse runs into tidy tables and the studies' figures."""
+        from analysis.campaign import is_campaign_dir
         from analysis.pipeline import analyze as run_analysis
         from analysis.pipeline import warnings_of
         from study.console import info, warn
-
-        from analysis.campaign import is_campaign_dir
 
         if len(run_dirs) == 1 and is_campaign_dir(run_dirs[0]):  # results/campaigns/<n>/<id>/
             from study.cli.campaign import print_campaign_analysis
