@@ -83,6 +83,9 @@ def run(
     name: Name,
     resume: Annotated[bool, typer.Option(
         "--resume", help="continue after the last finished member of the last run")] = False,
+    parallel: Annotated[bool, typer.Option(
+        "--parallel", help="run the campaign's stacks (clouds) side by side, each its own "
+                           "cluster (the file's `parallel: true` does the same)")] = False,
 ) -> None:
     """Bring the cluster up at the first member, run, collect, resize in place to the next, and
     so on; destroy at the end - always.
@@ -96,6 +99,10 @@ def run(
     from study.cli.run import report
 
     campaign = load_campaign(name)
+    if parallel:
+        from dataclasses import replace
+
+        campaign = replace(campaign, spec=campaign.spec.model_copy(update={"parallel": True}))
     out = run_campaign(campaign, services(campaign), resume=resume)
     report(out.exit_code, out.message, out.details)
     from study import console

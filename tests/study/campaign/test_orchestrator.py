@@ -195,3 +195,40 @@ class TestParallel:
             assert w.backend.state.get(stack, []) == []
         assert "gke-4-nightly-n4" not in [n for n, s in statuses(out).items()
                                           if s == "succeeded"]
+
+
+class TestStopsBefore:
+    """A member that does not fit is never started: the campaign stops in front of it, with
+    the members before it collected, and destroys."""
+
+    def test_the_declared_quota_stops_it_before_the_member_that_does_not_fit(self, camp):
+        from tests.study.campaign.conftest import campaign_of
+
+        # 16 declared vCPUs: 2 and 4 nodes of n1-standard-4 fit, 8 do not (as run3 at 128)
+        h = camp(campaign_of(quota={"cpus": 16, "in_use_addresses": 20}))
+        out = h.run()
+        assert out.exit_code == 3
+        st = statuses(out)
+        assert st["gke-4-nightly-n4"] == "succeeded"
+        assert st["gke-4-nightly-n8"] == "not-run (quota)"
+        assert out.state.stopped_before == "gke-4-nightly-n8"
+        assert out.message.startswith("campaign nightly-sweep stopped before gke-4-nightly-n8: "
+                                      "gke-4-nightly-n8: study:quota.cpus: the stack needs 32 "
+                                      "but the declared quota is 16")
+        assert h.world.backend.pool_ops[0] == ("create", 2)
+        assert ("update", 8) not in h.world.backend.pool_ops
+        assert_destroyed(h)
+
+    def test_what_is_left_of_the_budget_stops_it_before_a_member(self, camp):
+        from tests.study.campaign.conftest import campaign_of
+
+        # 2 and 4 nodes spend 0.46 of 0.5 USD (the members' own run states); 8 would not fit
+        h = camp(campaign_of(budget={"usd": 0.5, "max_hours": 10}))
+        out = h.run()
+        assert out.exit_code == 3
+        st = statuses(out)
+        assert st["gke-4-nightly-n4"] == "succeeded"
+        assert st["gke-4-nightly-n8"] == "not-run (budget)"
+        assert out.state.message == ("gke-4-nightly-n8 needs an estimated 0.17 USD, the "
+                                     "campaign has 0.04 of 0.5 USD left")
+        assert_destroyed(h)
