@@ -107,13 +107,17 @@ def budget_deadlines(steps: list[Step], total_seconds: float) -> list[Step]:
     are kept as the kinds set them. When the budget is short, a deadline may fall below its
     estimate; `over_cap_problems` reports that rather than hiding it.
     """
+    import math
     from dataclasses import replace
 
     total = sum(s.deadline_seconds for s in steps)
     if not steps or total <= total_seconds:
         return steps
     ratio = total_seconds / total
-    return [replace(s, deadline_seconds=round(s.deadline_seconds * ratio, 1)) for s in steps]
+    # Down to the tenth of a second below: rounding to nearest let a hundred steps' sum exceed
+    # the experiment deadline by their half-tenths.
+    return [replace(s, deadline_seconds=math.floor(s.deadline_seconds * ratio * 10) / 10)
+            for s in steps]
 
 
 def over_cap_problems(spec, steps: list[Step]) -> list[tuple[str, str]]:

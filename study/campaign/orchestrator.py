@@ -245,6 +245,7 @@ class _Campaign:
             self._signal(exc.signum)
         except BaseException as exc:  # noqa: BLE001 - the destroy below runs whatever happened
             self.state.stop_reason = self.state.stop_reason or "failed"
+            self.state.message = self.state.message or f"{stack}: {type(exc).__name__}: {exc}"
             self.log(f"{stack}: {type(exc).__name__}: {exc}", stack)
         finally:
             seq.cleanup = True

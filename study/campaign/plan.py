@@ -4,10 +4,11 @@ Each member is its base stack's config with the member's overrides, validated an
 the single-stack code (`study.plan.load_and_validate`), so a member fits its quota exactly when
 `study plan` of that stack at that node count would say so. The campaign's cost:
 
-- in place: one cluster per stack, created at its first member, resized between members (the
-  node pool / node group; `infra.provisioning` resize figures, billed at the larger count while
-  it changes, plus the event recorder re-installed for the next member's fresh results volume),
-  destroyed after its last member;
+- in place: one cluster per stack, created at its first member; between members the finished
+  member's steps and event recorder are cleared, then the node pool (node group) resizes while
+  the recorder is installed again (`infra.provisioning` figures, billed at the larger count);
+  after the last member it scales in to one node, then is destroyed. Nodes are billed
+  throughout every phase, as in the single-stack estimate;
 - per cluster: every member a cluster of its own, created and destroyed (the seed studies' way);
 
 and the in-place way's efficiency: node-hours inside measured steps (every step but the pre-pull)

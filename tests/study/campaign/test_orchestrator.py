@@ -141,7 +141,18 @@ class TestFaults:
         assert st["gke-4-nightly-n4"] == "succeeded"
         assert st["gke-4-nightly-n8"] == "not-run (quota)"
         assert out.state.stopped_before == "gke-4-nightly-n8"
-        assert "quota cpus (live): gke-4-nightly-n8 needs 32, 20 available" in out.message
+        assert out.message == ("campaign nightly-sweep stopped before gke-4-nightly-n8: quota "
+                               "cpus (live): gke-4-nightly-n8 needs 32, 20 available with the "
+                               "cluster's own nodes")
+        assert_destroyed(h)
+        # --resume reruns nothing finished; the region still has 20 vCPUs: 8 nodes still do not
+        # fit, on a new cluster holding nothing
+        creates = len(w.backend.pool_ops)
+        again = h.run(resume=True)
+        assert again.exit_code == 3
+        assert statuses(again)["gke-4-nightly-n4"] == "succeeded"
+        assert again.state.stopped_before == "gke-4-nightly-n8"
+        assert len(w.backend.pool_ops) == creates  # nothing was created for it
         assert_destroyed(h)
 
     def test_the_campaign_deadline_during_a_member_stops_it_collected_and_destroyed(self, camp):
@@ -232,3 +243,21 @@ class TestStopsBefore:
         assert out.state.message == ("gke-4-nightly-n8 needs an estimated 0.17 USD, the "
                                      "campaign has 0.04 of 0.5 USD left")
         assert_destroyed(h)
+
+
+def test_a_clear_between_members_that_keeps_failing_stops_and_destroys(camp):
+    """The update that clears a finished member is retried on transient errors; when it keeps
+    failing the campaign stops with that error, the finished member kept, and destroys."""
+    from study.lifecycle.fakes import gke_in_progress
+
+    h = camp()
+    w = h.world
+    w.faults.add("up.start", raising(gke_in_progress()), times=3, after=1)
+    out = h.run()
+    assert out.exit_code == 1
+    st = statuses(out)
+    assert st["gke-4-nightly-n2"] == "succeeded"
+    assert st["gke-4-nightly-n4"] == "pending"
+    assert out.state.message.startswith("gke-4-nightly: TransientError: googleapi: Error 400: "
+                                        "Operation operation-1700000000000-abc is currently")
+    assert_destroyed(h)
