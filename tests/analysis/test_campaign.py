@@ -106,3 +106,21 @@ def test_a_campaign_with_no_member_run_is_one_line(tmp_path):
     with pytest.raises(AnalysisError) as info:
         load(d)
     assert str(info.value) == f"{d}: no member of the campaign has a run directory to analyse"
+
+
+def test_the_spread_against_node_count_is_drawn_with_two_or_more_counts(tmp_path):
+    """Rendering only (Agg), as every figure test: one line per stage and stack."""
+    import pandas as pd
+
+    from analysis.campaign import spread_vs_nodes
+    from analysis.figures import Figure
+
+    summary = {"campaign_spread": pd.DataFrame({
+        "stack": ["gke"] * 4, "nodes": [4, 16, 4, 16], "stage": ["pulled", "pulled",
+                                                                "started", "started"],
+        "median_spread_seconds": [1.0, 3.0, 2.0, 5.0], "max_spread_seconds": [1, 3, 2, 5],
+        "images": [6, 6, 6, 6]})}
+    (fig,) = spread_vs_nodes(summary, tmp_path)
+    assert isinstance(fig, Figure)
+    assert fig.png.is_file()
+    assert fig.svg.is_file()
