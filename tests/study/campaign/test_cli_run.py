@@ -20,11 +20,10 @@ STACK = "gke-64-localssd"
 
 
 def test_run3_stops_before_128_collected_and_destroyed(tmp_path, monkeypatch):
-    from study.campaign.orchestrator import CampaignServices
-
     from core.stacks import read_stack_config
     from infra.estimate import experiment_steps
     from infra.spec import load_spec
+    from study.campaign.orchestrator import CampaignServices
 
     monkeypatch.setenv("STUDY_GCP_PROJECT", "my-project-123")
     # the stack's own 19 steps (prepull, 6 sizes x 3 iterations), a minute each
