@@ -346,6 +346,7 @@ class _Sequence:
         self.held_spec: Any = None
         self.cleanup = False
         self.outputs: dict = {}
+        self.deadline_at = camp.state.deadline_at  # this member's: the campaign's time or money
 
     @property
     def state(self) -> CampaignState:
@@ -447,6 +448,10 @@ class _Sequence:
             return "budget", (f"{m.name} needs an estimated {need_usd:.2f} USD, the campaign "
                               f"has {max(0.0, left_usd):.2f} of {self.camp.c.spec.budget.usd:g}"
                               " USD left")
+        # The member's watchdog stops it where the campaign's money or time runs out.
+        self.deadline_at = min(self.state.deadline_at,
+                               clock.now() + left_usd / est.price.total * 3600
+                               if est.price.total > 0 else self.state.deadline_at)
         return None
 
     def camp_spent(self) -> float:
@@ -496,7 +501,7 @@ class _Sequence:
             program_env=overrides.to_environment(self.overrides(m)),
         )
         opts = self.camp.cs.run_options or RunOptions(now=self.camp.cs.now)
-        opts = replace(opts, keep=True, resume=False, deadline_at=self.state.deadline_at)
+        opts = replace(opts, keep=True, resume=False, deadline_at=self.deadline_at)
         return run_stack(self.stack, sv, opts)
 
     # -- the end --------------------------------------------------------------------------------
@@ -580,7 +585,9 @@ def _member_spent(run_dir: Path) -> float:
         doc = json.loads((run_dir / RUN_STATE).read_text())
     except (OSError, json.JSONDecodeError):
         return 0.0
-    start, end = doc.get("first_resource_at") or doc.get("started_at"), doc.get("ended_at")
+    # From the member's start, not its first created resource: its update resizes the pool
+    # before it creates anything, and the resize bills too.
+    start, end = doc.get("started_at"), doc.get("ended_at")
     rate = doc.get("usd_per_hour") or 0.0
     return rate * (end - start) / 3600 if start and end else 0.0
 

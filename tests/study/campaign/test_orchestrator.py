@@ -233,15 +233,31 @@ class TestStopsBefore:
     def test_what_is_left_of_the_budget_stops_it_before_a_member(self, camp):
         from tests.study.campaign.conftest import campaign_of
 
-        # 2 and 4 nodes spend 0.46 of 0.5 USD (the members' own run states); 8 would not fit
-        h = camp(campaign_of(budget={"usd": 0.5, "max_hours": 10}))
+        # 2 nodes spend 0.23 of 0.3 USD (the member's own run state, start to end); 4 would not
+        h = camp(campaign_of(budget={"usd": 0.3, "max_hours": 10}))
         out = h.run()
         assert out.exit_code == 3
         st = statuses(out)
-        assert st["gke-4-nightly-n4"] == "succeeded"
-        assert st["gke-4-nightly-n8"] == "not-run (budget)"
-        assert out.state.message == ("gke-4-nightly-n8 needs an estimated 0.17 USD, the "
-                                     "campaign has 0.04 of 0.5 USD left")
+        assert st["gke-4-nightly-n2"] == "succeeded"
+        assert st["gke-4-nightly-n4"] == "not-run (budget)"
+        assert out.state.message == ("gke-4-nightly-n4 needs an estimated 0.09 USD, the "
+                                     "campaign has 0.07 of 0.3 USD left")
+        assert ("update", 4) not in h.world.backend.pool_ops
+        assert_destroyed(h)
+
+    def test_the_money_running_out_during_a_member_stops_it_there(self, camp):
+        """A member that runs longer than estimated is stopped by its watchdog where the
+        campaign's money ends (what is left over its price per hour), collected, destroyed."""
+        from tests.study.campaign.conftest import campaign_of
+
+        h = camp(campaign_of(budget={"usd": 0.5, "max_hours": 10}))
+        out = h.run()
+        assert out.exit_code == 4
+        st = statuses(out)
+        assert st["gke-4-nightly-n2"] == "succeeded"
+        assert st["gke-4-nightly-n4"] == "deadline"
+        assert (out.run_dir / "gke-4-nightly-n4" / "provenance.json").is_file()
+        assert_destroyed(h)
         assert_destroyed(h)
 
 
