@@ -193,6 +193,10 @@ class _Campaign:
             for m in members:
                 if self.state.members[m.name].status not in FINISHED:
                     self.plans[m.name] = planner(stack, seq.config(m))
+        unfit = next((n for n, p in self.plans.items()
+                      if any(v.startswith("study:quota.") for v in p.violations)), None)
+        if unfit is not None:  # said before anything is created
+            self.log(f"{unfit} does not fit the declared quota: the campaign stops before it")
         self.save()
         if self.c.spec.parallel and len(seqs) > 1:
             self._parallel(seqs)

@@ -83,6 +83,24 @@ class CampaignPlan:
     def in_place_usd(self) -> float:
         return sum(s.usd for s in self.segments)
 
+    def runnable_usd(self) -> float | None:
+        """In place, only the members a run reaches (each stack up to its first member that
+        does not fit); None when every member fits."""
+        if self.first_unfit is None:
+            return None
+        total = 0.0
+        by_stack: dict[str, list[MemberPlan]] = {}
+        for mp in self.members:
+            by_stack.setdefault(mp.member.stack, []).append(mp)
+        for stack, mps in by_stack.items():
+            reach = []
+            for mp in mps:
+                if not mp.fits_quota or not mp.cloud:
+                    break
+                reach.append(mp)
+            total += sum(s.usd for s in in_place_segments(stack, reach))
+        return total
+
     @property
     def per_cluster_usd(self) -> float:
         return sum(m.estimated_usd for m in self.members)
@@ -155,6 +173,8 @@ class CampaignPlan:
                 "efficiency": round(self.efficiency, 4),
                 "per_cluster_efficiency": round(self.per_cluster_efficiency, 4),
                 "wall_hours": round(self.wall_hours(), 3),
+                "until_first_unfit_usd": None if unfit is None
+                else round(self.runnable_usd() or 0.0, 2),
             },
             "segments": [
                 {"stack": s.stack, "what": s.what, "seconds": round(s.seconds, 1),

@@ -37,6 +37,10 @@ def print_campaign_plan(p) -> None:
                  f"{p.per_cluster_efficiency:.3f}")
     cost.add_row("wall clock", f"{p.wall_hours():.2f} h"
                  + (" (stacks in parallel)" if c.spec.parallel else ""), "")
+    reach = p.runnable_usd()
+    if reach is not None:
+        cost.add_row(f"until {p.first_unfit.member.name} (where a run stops)",
+                     f"{reach:.2f} USD", "")
     b = c.spec.budget
     cost.add_row("budget", f"{b.usd:g} USD, {b.max_hours:g} h", "")
     out.print(cost)

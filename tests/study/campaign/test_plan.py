@@ -117,3 +117,18 @@ class TestCli:
         assert res.exit_code == 0
         assert "in place (one cluster resized)" in res.stdout
         assert "one cluster per member (the seeds')" in res.stdout
+
+
+def test_run3_prices_what_a_run_reaches_before_it_stops(run3):
+    from study.campaign.plan import in_place_segments
+
+    reached = [m for m in run3.members if m.member.nodes <= 64]
+    expected = sum(s.usd for s in in_place_segments("gke-64-localssd", reached))
+    assert run3.runnable_usd() == pytest.approx(expected)
+    assert run3.to_json()["cost"]["until_first_unfit_usd"] == round(expected, 2)
+    assert run3.runnable_usd() < run3.in_place_usd
+
+
+def test_run1_reaches_every_member(run1):
+    assert run1.runnable_usd() is None
+    assert run1.to_json()["cost"]["until_first_unfit_usd"] is None
