@@ -75,8 +75,25 @@ def check_stack_file(stack: str, root: Path | None = None) -> None:
     except StudyError:
         return  # a program run outside this project layout (an Automation API inline program)
     path = root / "stacks" / f"Pulumi.{stack}.yaml"
-    if path.exists() or path.is_symlink():
+    if not (path.exists() or path.is_symlink()):
+        return
+    sig = _signature(path)
+    if sig is None or sig != _PASSED.get(path):  # unreadable, or not the file read already
         load_yaml_file(path)
+
+
+# Files `read_stack_config` read and found sound in this process, by what stat says of them
+# when the read began: the plan's in-process program (infra.config) then does not read the file
+# a second time. An edit since changes the signature, and the file is checked again.
+_PASSED: dict[Path, tuple[int, int, int, int]] = {}
+
+
+def _signature(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _as_config_value(value: Any) -> str:
@@ -94,7 +111,10 @@ def read_stack_config(stack: str, root: Path | None = None) -> dict[str, str]:
     with the per-user overlay (`stacks/local.yaml`, `STUDY_GCP_PROJECT`) applied."""
     root = root or project_dir()
     path = stack_file(stack, root)
+    before = _signature(path)
     doc = load_yaml_file(path)
+    if before is not None:
+        _PASSED[path] = before
     if doc is None:
         msg = f"{path.name}: is empty; a stack file is a mapping with a 'config:' key"
         raise StudyError(msg)

@@ -263,8 +263,8 @@ def manifests_of(type_: str, inputs: dict) -> list[dict]:
 
 def load_and_validate(stack: str, now: datetime | None = None,
                       config: dict[str, str] | None = None):
-    """(config, spec, report) or SpecError with every structural problem; `config` instead of
-    the stack file's (a campaign member's, overrides applied)."""
+    """(config, spec, report) or SpecError with every structural problem; `config`: the stack's
+    config a caller already read (`study run` reads it once), else it is read here."""
     from infra.spec import load_spec
 
     config = read_stack_config(stack) if config is None else config
@@ -274,7 +274,8 @@ def load_and_validate(stack: str, now: datetime | None = None,
 
 def make_plan(stack: str, manifests_dir: Path | None = None, now: datetime | None = None,
               config: dict[str, str] | None = None) -> Plan:
-    """Validate, render under mocks, collect and validate manifests; never calls a cloud."""
+    """Validate, render under mocks, collect and validate manifests; never calls a cloud.
+    `config`: the stack's config when the caller already read it (else read here)."""
     # The cloud SDKs define thousands of classes at import; pausing the cyclic GC while they load
     # and the program runs cuts a cold plan by about a quarter. Nothing here builds cycles that
     # need collecting mid-plan.
@@ -288,11 +289,11 @@ def make_plan(stack: str, manifests_dir: Path | None = None, now: datetime | Non
 
 
 def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None,
-               config: dict[str, str] | None = None) -> Plan:
+               given: dict[str, str] | None = None) -> Plan:
     from study.mock_engine import run_program
     from study.schemas import validate_object
 
-    config, spec, report = load_and_validate(stack, now, config)
+    config, spec, report = load_and_validate(stack, now, given)
     plan = Plan(stack=stack, spec=spec, report=report)
     if report.errors:  # the program would refuse to run; nothing to render
         return plan

@@ -12,7 +12,8 @@ interrupted or meets the campaign's deadline: scale in, then destroy, always, an
 
 The campaign's own state (`campaign.json`) is written at every member boundary, so `--resume`
 starts a new cluster at the first member not finished. Nothing here talks to a cloud directly:
-every call goes through the lifecycle's interfaces, which tests fill with the in-memory fakes.
+every call goes through the lifecycle's interfaces, which tests fill with the in-memory doubles
+(tests/doubles).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class CampaignInterrupted(KeyboardInterrupt):  # noqa: N818 - a signal, like Key
 @dataclass
 class CampaignServices:
     """What a campaign run needs; `lifecycle(stack)` gives the `study run` services of a stack
-    (real ones from the CLI, the in-memory fakes in tests)."""
+    (real ones from the CLI, the in-memory doubles in tests/doubles)."""
 
     lifecycle: Callable[[str], Any]  # stack -> study.lifecycle.run.Services
     results_root: Path

@@ -48,25 +48,26 @@ def run(
     4 stopped at the deadline or stalled; 5 destroy incomplete;
     130/143 interrupted.
     """
-    from core.stacks import read_stack_config
-    from infra.spec import load_spec
     from study.lifecycle.run import RunOptions, run_stack
+    from study.lifecycle.stack_config import StackConfig
     from study.paths import stack_name
 
     # An unknown stack or an invalid stack file is invalid input (exit 1, one line per problem),
     # not a failed run: nothing is recorded in results/ and there is nothing to --resume. A
     # --resume goes straight to the orchestrator, whose cleanup must run whatever the file says.
-    config = read_stack_config(stack)  # an unknown stack: "did you mean", before the name rule
+    # The file is read here once; the plan, the preflight and provenance use this read.
+    config = StackConfig.read(stack)  # an unknown stack: "did you mean", before the name rule
     stack_name(stack)  # joined into results/<stack>/
     if not resume:
         from core.errors import SpecError
         from core.stacks import placeholder_problems
 
-        placeholder = placeholder_problems(load_spec(config))
+        placeholder = placeholder_problems(config.spec)
         if placeholder:  # a plan may use it; a run would create resources in no one's project
             raise SpecError(placeholder)
     out = run_stack(stack, services(), RunOptions(keep=keep, resume=resume,
-                                                  stall_seconds=stall_minutes * 60))
+                                                  stall_seconds=stall_minutes * 60),
+                    config=config)
     report(out.exit_code, out.message, out.details)
     if out.collection is not None:  # the result, as `study collect` prints it: for scripts
         from study import console

@@ -18,6 +18,7 @@ from study.lifecycle.destroy import (
     volume_release,
 )
 from study.lifecycle.interfaces import LifecycleError, OutputValue, PrerequisiteMissing
+from study.lifecycle.stages import Stage, Status
 from study.lifecycle.state import STATE_FILE, RunState, latest_state, load_state, new_run_id
 
 
@@ -98,7 +99,7 @@ def _state_for(stack: str, services, spec, run_id: str | None, known: bool = Fal
 
     now = services.clock.now()
     st = RunState(stack=stack, run_id=run_id or new_run_id(now, root / stack), started_at=now,
-                  status="collected", stage="done", resources_may_exist=True)
+                  status=Status.COLLECTED, stage=Stage.DONE, resources_may_exist=True)
     est = estimate(spec)
     st.usd_per_hour, st.estimated_usd = est.price.total, est.usd
     st.node_count, st.machine_type = spec.cluster.node_count, spec.cluster.machine_type
@@ -256,8 +257,8 @@ def destroy_command(stack: str, services, config: dict[str, str],
         if outcome.ok:
             st.resources_may_exist = False
             st.destroyed_at = outcome.finished_at
-            if st.status == "destroy-incomplete":
-                st.status = "destroyed"
+            if st.status == Status.DESTROY_INCOMPLETE:
+                st.status = Status.DESTROYED
         st.leftovers = [str(r) for r in outcome.leftovers]
         try:
             run_dir = services.results_root / stack / st.run_id

@@ -21,6 +21,7 @@ from study.lifecycle.interfaces import (
     StackBackend,
     TransientError,
 )
+from study.lifecycle.retries import backoff, call, poll
 
 
 @dataclass(frozen=True)
@@ -104,62 +105,89 @@ def destroy_stack(
         if lock == "free":
             _release_volumes(release, policy, log)
             released = True
+    attempt = _DestroyAttempts(stack, backend, on_event or (lambda ev: None), owns_stack,
+                               errors, released, lambda: _release_volumes(
+                                   release, policy, log))  # type: ignore[arg-type]
+    retrying = backoff(
+        clock, attempts=policy.attempts, first_wait_s=policy.backoff_seconds,
+        max_wait_s=policy.backoff_max_seconds, retry_if=attempt.worth_retrying,
+        # clear pending operations before retrying
+        before_retry=lambda n: _quietly(lambda: backend.refresh(stack)),
+        on_wait=lambda n, s: log(f"destroy attempt {n} failed ({errors[-1]}); "
+                                 f"retrying in {s:.0f} s"),
+    )
     done = False
-    delay = policy.backoff_seconds
-    attempts = 0
-    interrupted = False
-    conflicts = 0
-    sink: EventSink = on_event or (lambda ev: None)
-    while attempts < policy.attempts:
-        attempts += 1
-        retry = True
-        try:
-            backend.destroy(stack, sink)
-            done = True
-            break
-        except ConcurrentUpdateError as exc:
-            errors.append(f"attempt {attempts}: {exc}")
-            conflicts += 1
-            if conflicts >= 2 and owns_stack:  # still held after a backoff: our killed update's
-                _quietly(lambda: backend.cancel(stack))
-                if not released and _lock_state(stack, backend) == "free":
-                    _release_volumes(release, policy, log)  # type: ignore[arg-type]
-                    released = True
-            elif conflicts >= 2:
-                errors.append(f"another update holds {stack}: not destroyed; if no run is "
-                              f"active, pulumi cancel -s {stack}, then study destroy {stack}")
-                break
-        except TransientError as exc:
-            errors.append(f"attempt {attempts}: {exc}")
-        except PermanentError as exc:
-            errors.append(f"attempt {attempts}: {exc}")
-            retry = False
-        except KeyboardInterrupt:
-            # Ctrl-C reaches the pulumi child too (same process group); its destroy was
-            # cancelled, not abandoned: try again.
-            errors.append(f"attempt {attempts}: interrupted")
-            interrupted = True
-        except Exception as exc:  # noqa: BLE001 - unknown failures still get the retries
-            errors.append(f"attempt {attempts}: {type(exc).__name__}: {exc}")
-        if not retry or attempts >= policy.attempts:
-            break
-        log(f"destroy attempt {attempts} failed ({errors[-1]}); retrying in {delay:.0f} s")
-        clock.sleep(delay)
-        delay = min(delay * 2, policy.backoff_max_seconds)
-        _quietly(lambda: backend.refresh(stack))  # clear pending operations before retrying
+    try:
+        call(retrying, attempt)
+        done = True
+    except BaseException as exc:
+        if exc is not attempt.last_failure:  # raised outside an attempt (a Ctrl-C in a wait)
+            raise
     leftovers, verified, err = verify_gone(stack, spec, inventory, clock, policy)
     if err:
         errors.append(err)
     return DestroyOutcome(
         ok=done and verified and not leftovers,
-        attempts=attempts,
+        attempts=attempt.count,
         started_at=started,
         finished_at=clock.now(),
         errors=errors,
         leftovers=leftovers,
         verified=verified,
-        interrupted=interrupted,
+        interrupted=attempt.interrupted,
     )
+
+
+class _DestroyAttempts:
+    """One `backend.destroy` per call, each failure recorded in `errors`; `worth_retrying` is
+    the retry rule: a permanent error never is, nor a lock someone else still holds after a
+    backoff; a Ctrl-C is (it reaches the pulumi child too, in the same process group, so its
+    destroy was cancelled, not abandoned), and so is any unknown failure."""
+
+    def __init__(self, stack: str, backend: StackBackend, sink: EventSink, owns_stack: bool,
+                 errors: list[str], released: bool, release_volumes: Callable[[], None]):
+        self.stack, self.backend, self.sink, self.owns_stack = stack, backend, sink, owns_stack
+        self.errors, self.released, self.release_volumes = errors, released, release_volumes
+        self.count = 0
+        self.conflicts = 0
+        self.interrupted = False
+        self.gave_up = False
+        self.last_failure: BaseException | None = None
+
+    def __call__(self, number: int) -> None:
+        self.count = number
+        try:
+            self.backend.destroy(self.stack, self.sink)
+        except (Exception, KeyboardInterrupt) as exc:  # SystemExit and the like end it
+            self.last_failure = exc
+            self._record(number, exc)
+            raise
+
+    def _record(self, n: int, exc: BaseException) -> None:
+        stack = self.stack
+        if isinstance(exc, ConcurrentUpdateError):
+            self.errors.append(f"attempt {n}: {exc}")
+            self.conflicts += 1
+            if self.conflicts >= 2 and self.owns_stack:  # still held: our killed update's
+                _quietly(lambda: self.backend.cancel(stack))
+                if not self.released and _lock_state(stack, self.backend) == "free":
+                    self.release_volumes()
+                    self.released = True
+            elif self.conflicts >= 2:
+                self.errors.append(f"another update holds {stack}: not destroyed; if no run is "
+                                   f"active, pulumi cancel -s {stack}, then study destroy {stack}")
+                self.gave_up = True
+        elif isinstance(exc, TransientError | PermanentError):
+            self.errors.append(f"attempt {n}: {exc}")
+            self.gave_up = isinstance(exc, PermanentError)
+        elif isinstance(exc, KeyboardInterrupt):
+            self.errors.append(f"attempt {n}: interrupted")
+            self.interrupted = True
+        else:  # unknown failures still get the retries
+            self.errors.append(f"attempt {n}: {type(exc).__name__}: {exc}")
+
+    def worth_retrying(self, exc: BaseException) -> bool:
+        return exc is self.last_failure and not self.gave_up
 
 
 def volume_release(stack: str, backend: StackBackend, reader_factory,
@@ -214,17 +242,13 @@ def verify_gone(
     stack: str, spec, inventory: CloudInventory, clock: Clock, policy: DestroyPolicy
 ) -> tuple[list[CloudResource], bool, str | None]:
     """(leftovers, listing succeeded, error); polls while deleted resources are still listed."""
-    deadline = clock.now() + policy.verify_timeout_seconds
-    while True:
-        try:
-            found = inventory.labelled(spec, stack)
-        except Exception as exc:  # noqa: BLE001 - cannot verify is reported, not raised
-            return [], False, f"could not list resources labelled stack={stack}: {exc}"
-        if not found:
-            return [], True, None
-        if clock.now() >= deadline:
-            return found, True, None
-        clock.sleep(min(policy.verify_interval_seconds, max(0.0, deadline - clock.now())))
+    try:
+        found = poll(clock, lambda: inventory.labelled(spec, stack), again=bool,
+                     timeout_s=policy.verify_timeout_seconds,
+                     interval_s=policy.verify_interval_seconds)
+    except Exception as exc:  # noqa: BLE001 - cannot verify is reported, not raised
+        return [], False, f"could not list resources labelled stack={stack}: {exc}"
+    return (found, True, None) if found else ([], True, None)
 
 
 def _quietly(fn) -> None:

@@ -4,18 +4,22 @@ Quota: `RegionsClient.get(project, region).quotas` - the machine family's own me
 (`N2_CPUS`, `C2D_CPUS`, ...) when the region lists one, else `CPUS` (N1 and friends);
 `LOCAL_SSD_TOTAL_GB`, `IN_USE_ADDRESSES`, `INSTANCES`.
 
-Leftovers: instances, disks and addresses by the label filter `labels.stack = <stack>` (disks
-include any the PD CSI driver provisioned through the harness's StorageClass, which labels them
-with the study labels, `infra.storage`, and outlive a cluster deleted before them), GKE
-clusters by `resourceLabels.stack` through the GKE REST API (google-cloud-container is not a
-dependency), and the VPC network and subnetwork by name (`<stack>-net`, `<stack>-subnet`:
-networks cannot carry labels). SDKs are imported lazily (optional extra `cloud`); without
-credentials quota falls back to the stack's declared figures, with a message saying so.
+Leftovers: every resource of the project that carries `stack=<stack>`, in one Cloud Asset
+search by label (`AssetServiceClient.search_all_resources`, query `labels.stack:<stack>`), the
+twin of the Resource Groups Tagging API the AWS side uses: instances, disks (including any the
+PD CSI driver provisioned through the harness's StorageClass, which labels them with the study
+labels, `infra.storage`, and outlive a cluster deleted before them), addresses, GKE clusters
+(their resource labels) and whatever else the stack labelled. `:` matches label values by
+token, so the results are kept only where the label equals the stack exactly. The VPC network
+and subnetwork are looked up by name (`<stack>-net`, `<stack>-subnet`: networks cannot carry
+labels). SDKs are imported lazily (optional extra `cloud`); without credentials quota falls
+back to the stack's declared figures, with a message saying so.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,14 @@ from study.lifecycle.interfaces import (
 
 METRICS = {"local_ssd_gb": "LOCAL_SSD_TOTAL_GB", "in_use_addresses": "IN_USE_ADDRESSES",
            "instances": "INSTANCES"}
-MANAGED = "labels.managed-by = study-harness"
+MANAGED = ("managed-by", "study-harness")
+# Cloud Asset types -> the kinds the leftover report (and `delete_disk_command`) name.
+KINDS = {
+    "compute.googleapis.com/Instance": "compute.instances",
+    "compute.googleapis.com/Disk": "compute.disks",
+    "compute.googleapis.com/Address": "compute.addresses",
+    "container.googleapis.com/Cluster": "container.clusters",
+}
 
 
 def _adc_configured() -> bool:
@@ -71,6 +82,11 @@ def cpu_metric(family: str, metrics: set[str]) -> str:
 
 
 class GcpInventory:
+    def __init__(self, asset_client: Callable[[], Any] | None = None):
+        """`asset_client`: makes the Cloud Asset client (default: `asset_v1.AssetServiceClient`;
+        tests pass a double behind the same `search_all_resources`)."""
+        self._asset_client = asset_client
+
     def quota(self, spec) -> QuotaReading:
         from study.lifecycle.preflight import declared_quota
 
@@ -99,55 +115,34 @@ class GcpInventory:
             msg = f"cannot list GCP resources labelled stack={stack}: {credentials_problem()}"
             raise PermanentError(msg)
         c = spec.cluster
-        flt = f"labels.stack = {stack}"
-        found = self._aggregated(c.project, flt)
-        found += [r for r in self._clusters(c.project) if r.labels.get("stack") == stack]
+        found = self._labelled_with(c.project, "stack", stack)
         found += self._named_network(c.project, c.region, stack)
         return found
 
     def expiring_stacks(self, spec_hint=None) -> dict[str, datetime]:
         if spec_hint is None or credentials_problem():
             return {}
-        project = spec_hint.cluster.project
-        resources = self._aggregated(project, MANAGED) + self._clusters(project)
-        # Clusters are listed unfiltered: keep only the harness's own.
-        return earliest_expiries(
-            r for r in resources if r.labels.get("managed-by") == "study-harness"
-        )
+        return earliest_expiries(self._labelled_with(spec_hint.cluster.project, *MANAGED))
 
     # -- listings -------------------------------------------------------------------------------
-    @staticmethod
-    def _aggregated(project: str, flt: str) -> list[CloudResource]:
-        from google.cloud import compute_v1
+    def _labelled_with(self, project: str, key: str, value: str) -> list[CloudResource]:
+        """Every resource of `project` whose label `key` is exactly `value` (Cloud Asset)."""
+        if self._asset_client is None:
+            from google.cloud import asset_v1
 
+            client = asset_v1.AssetServiceClient()
+        else:
+            client = self._asset_client()
+        request = {"scope": f"projects/{project}", "query": f"labels.{key}:{value}"}
         out: list[CloudResource] = []
-        clients: list[tuple[str, Any, str]] = [
-            ("compute.instances", compute_v1.InstancesClient(), "instances"),
-            ("compute.disks", compute_v1.DisksClient(), "disks"),
-            ("compute.addresses", compute_v1.AddressesClient(), "addresses"),
-        ]
-        for kind, client, attr in clients:
-            req = {"project": project, "filter": flt}
-            for scope, scoped in client.aggregated_list(request=req):
-                for item in getattr(scoped, attr, []) or []:
-                    out.append(CloudResource(kind, item.name, dict(item.labels),
-                                             scope.rsplit("/", 1)[-1]))
+        for result in client.search_all_resources(request=request):
+            labels = dict(result.labels)
+            if labels.get(key) != value:  # `:` matched a token of a longer value
+                continue
+            kind = KINDS.get(result.asset_type, result.asset_type)
+            name = result.display_name or result.name.rsplit("/", 1)[-1]
+            out.append(CloudResource(kind, name, labels, result.location))
         return out
-
-    @staticmethod
-    def _clusters(project: str) -> list[CloudResource]:
-        import google.auth
-        from google.auth.transport.requests import AuthorizedSession
-
-        creds, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-        url = f"https://container.googleapis.com/v1/projects/{project}/locations/-/clusters"
-        resp = AuthorizedSession(creds).get(url, timeout=60)
-        resp.raise_for_status()
-        return [
-            CloudResource("container.clusters", cl["name"], cl.get("resourceLabels", {}),
-                          cl.get("location", ""))
-            for cl in resp.json().get("clusters", [])
-        ]
 
     @staticmethod
     def _named_network(project: str, region: str, stack: str) -> list[CloudResource]:

@@ -1,9 +1,9 @@
 """The seams between `study run` and the outside world: Pulumi, the clouds, the cluster, time.
 
 The orchestrator only ever talks to these protocols. The real implementations (Automation API,
-google-cloud-compute / boto3, the kubernetes client, the wall clock) and the in-memory fakes in
-`fakes.py` implement the same signatures, so the fault-injection tests exercise the very code path
-a real run takes. Nothing here imports a cloud SDK.
+google-cloud-compute / boto3, the kubernetes client, the wall clock) and the in-memory doubles
+in `tests/doubles/lifecycle.py` implement the same signatures, so the fault-injection tests
+exercise the very code path a real run takes. Nothing here imports a cloud SDK.
 """
 
 from __future__ import annotations

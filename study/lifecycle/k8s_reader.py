@@ -1,9 +1,9 @@
 """`ClusterReader` over the official kubernetes client: the results volume and the API server.
 
-The kubeconfig comes from the stack output (secret). It is written to a private temporary file
-(mode 0600) only long enough for the client to load it, then deleted; it is never passed to the
+The kubeconfig comes from the stack output (secret). It is parsed in memory and handed to
+`kubernetes.config.new_client_from_config_dict`, never written to disk, logged or passed to the
 results writer. Its user is an exec plugin (gke-gcloud-auth-plugin / aws eks get-token), so no
-token is stored in it either.
+token is stored in it either; the token the plugin prints stays in the client's memory.
 
 The event exporter's image has no shell, so files on the ReadWriteOnce results claim are read by
 a small reader pod (pinned busybox) scheduled on the recorder's node and mounting the claim
@@ -13,9 +13,7 @@ read-only; `cat` runs in it through `kubernetes.stream`. The pod is deleted on `
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import tempfile
 import time
 from typing import Any
 
@@ -39,20 +37,26 @@ MARK = "@@STUDY-FILE@@ "
 
 
 def api_client_from_kubeconfig(text: str):
-    """An ApiClient loaded from kubeconfig text via a 0600 temp file deleted right after."""
+    """An ApiClient from kubeconfig text, loaded in memory (no file holds the kubeconfig).
+
+    `persist_config=False`: the client never writes a refreshed credential back anywhere. Text
+    that is not a YAML mapping is refused in one line that does not quote it (it is a secret).
+    """
+    import yaml
     from kubernetes import config
 
-    fd, path = tempfile.mkstemp(prefix="study-kubeconfig-", suffix=".yaml")
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        return config.new_client_from_config(config_file=path)
-    finally:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        msg = f"the stack's kubeconfig output is not valid YAML{at}"
+        raise PermanentError(msg) from None
+    if not isinstance(doc, dict):
+        msg = (f"the stack's kubeconfig output is a {type(doc).__name__}, not a kubeconfig "
+               "mapping (apiVersion, clusters, contexts, users)")
+        raise PermanentError(msg)
+    return config.new_client_from_config_dict(config_dict=doc, persist_config=False)
 
 
 def reader_from_outputs(outputs: dict[str, OutputValue]) -> KubernetesReader:

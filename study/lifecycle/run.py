@@ -1,6 +1,6 @@
 """The `study run` orchestrator: preflight, up, watchdog, then collect and destroy - always.
 
-Guarantees (each one proven by tests/study/lifecycle/test_faults.py against the fakes):
+Guarantees (each one proven by tests/study/lifecycle/test_lifecycle_faults.py, tests/doubles):
 - nothing is created unless the stack fits its budget and quota (checked with numbers);
 - once anything may exist, collection and destroy run whatever happened before: a failed step,
   an exception, SIGINT/SIGTERM, the deadline or a stalled experiment;
@@ -10,7 +10,9 @@ Guarantees (each one proven by tests/study/lifecycle/test_faults.py against the 
 - a destroy that does not complete is loud: exit 5, the leftovers, the command to finish it.
 
 The deadline is the earlier of `budget.max_hours` and `budget.usd / hourly price`, counted from
-the first resource's creation. Signals during cleanup are noted but do not stop it.
+the first resource's creation. Signals during cleanup are noted but do not stop it. The stages
+and the only moves between them are in `stages`; how the run ends (status, exit code, message)
+is decided by the rules in `verdict`.
 """
 
 from __future__ import annotations
@@ -44,29 +46,32 @@ from study.lifecycle.interfaces import (
     ResourceEvent,
     Signals,
     StackBackend,
-    StopRequested,
     TransientError,
     Writer,
 )
 from study.lifecycle.progress import Progress, Snapshot
-from study.lifecycle.state import RESUMABLE, STATE_FILE, RunState, latest_state, new_run_id
+from study.lifecycle.retries import backoff, call
+from study.lifecycle.stack_config import StackConfig
+from study.lifecycle.stages import RESUMABLE, Stage, Status
+from study.lifecycle.state import STATE_FILE, RunState, latest_state, new_run_id
+from study.lifecycle.verdict import (
+    EXIT_CHECK,
+    EXIT_FAILED,
+    EXIT_LEFTOVERS,
+    EXIT_OK,
+    EXIT_SIGNAL,
+    EXIT_STOPPED,
+    Evidence,
+    Interrupted,
+    Trouble,
+    conclude,
+)
 
-EXIT_OK = 0
-EXIT_FAILED = 1  # a step failed, an error, or the collection is partial
-EXIT_CHECK = 3  # preflight: budget, quota or validation; nothing was created
-EXIT_STOPPED = 4  # deadline or stalled experiment; collected and destroyed
-EXIT_LEFTOVERS = 5  # destroy did not complete: resources still exist
-EXIT_SIGNAL: dict[int, int] = {int(signal.SIGINT): 130, int(signal.SIGTERM): 143}
+__all__ = ["EXIT_CHECK", "EXIT_FAILED", "EXIT_LEFTOVERS", "EXIT_OK", "EXIT_SIGNAL",
+           "EXIT_STOPPED", "Interrupted", "RunOptions", "RunOutcome", "Services",
+           "deadline_hours", "run_stack"]
+
 RECORDER_PREFIX = "rec-"  # experiments.component.recorder_name: one Job per recorded step
-
-
-class Interrupted(KeyboardInterrupt):  # noqa: N818 - a signal, like KeyboardInterrupt
-    """Raised from the signal handler; a KeyboardInterrupt so no `except Exception` swallows it
-    and the CLI's last-resort handler exits 130 if it escapes before the run is set up."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 @dataclass
@@ -119,9 +124,14 @@ class RunOutcome:
     collection: Collection | None = None
 
 
-def run_stack(stack: str, services: Services, options: RunOptions | None = None) -> RunOutcome:
-    """Run STACK end to end; the outcome carries the exit code. Never leaves it up silently."""
-    return _Run(stack, services, options or RunOptions()).execute()
+def run_stack(stack: str, services: Services, options: RunOptions | None = None, *,
+              config: StackConfig | None = None) -> RunOutcome:
+    """Run STACK end to end; the outcome carries the exit code. Never leaves it up silently.
+
+    `config`: the stack's configuration as the caller read it (`StackConfig.read`); the plan,
+    the preflight and the provenance all use that one read. Without it the run reads it once
+    itself (or asks `services.config_reader`)."""
+    return _Run(stack, services, options or RunOptions(), config).execute()
 
 
 def deadline_hours(spec, usd_per_hour: float) -> float:
@@ -130,29 +140,51 @@ def deadline_hours(spec, usd_per_hour: float) -> float:
     return hours_within_budget(spec.budget, usd_per_hour)
 
 
+@dataclass
+class _Preflighted:
+    """What the preflight established; read by every later stage."""
+
+    spec: Any = None
+    config: dict[str, str] = field(default_factory=dict)
+    deadline_h: float | None = None
+    steps_total: int | None = None
+    stall_s: float = 0.0
+
+
+@dataclass
+class _Cluster:
+    """What `up` and the watch hold of the cluster."""
+
+    outputs: dict[str, OutputValue] = field(default_factory=dict)
+    reader: ClusterReader | None = None
+    last_progress: float = 0.0
+    experiment_started: bool = False  # the cluster answers: stall detection starts
+
+
+@dataclass
+class _Cleanup:
+    """What collection and destroy produced."""
+
+    collection: Collection | None = None
+    destroy: DestroyOutcome | None = None
+
+
 class _Run:
-    def __init__(self, stack: str, sv: Services, opts: RunOptions):
+    """One attempt of a run: `execute` calls the phases in order, each a named method that
+    advances the run state along `stages.TRANSITIONS`; `_cleanup` is reached whatever happened
+    once anything may exist."""
+
+    def __init__(self, stack: str, sv: Services, opts: RunOptions,
+                 given: StackConfig | None = None):
         self.stack, self.sv, self.opts = stack, sv, opts
-        self.cleanup = False
-        self.signals: list[int] = []
-        self.signal_stage: str | None = None
-        self.stop_reason: str | None = None
-        self.failure: str | None = None
-        self.check_failure: str | None = None
-        self.outputs: dict[str, OutputValue] = {}
-        self.reader: ClusterReader | None = None
+        self.given = given
+        self.cleanup = False  # from here on signals are noted, not raised
+        self.trouble = Trouble()
+        self.pre = _Preflighted(stall_s=opts.stall_seconds)
+        self.cluster = _Cluster()
         self.snap = Snapshot()
-        self.spec: Any = None
-        self.config: dict[str, str] = {}
-        self.deadline_h: float | None = None
         self.save_errors: list[str] = []
         self.previously_finished: list[str] = []
-        self.steps_total: int | None = None
-        self.last_progress = 0.0
-        self.experiment_started = False
-        self.stall_s = opts.stall_seconds
-        self.busy = False  # the stack's lock is held by another update: hands off
-        self.prerequisite: str | None = None  # the pulumi CLI or the passphrase is missing
         self.persist = False  # the run state goes to disk once the preflight passed
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -161,6 +193,11 @@ class _Run:
 
     def line(self, msg: str) -> None:
         self.sv.progress.line(msg)
+
+    def advance(self, stage: Stage) -> None:
+        """The one way the stage changes: checked against the table, then saved."""
+        self.state.advance(stage)
+        self.save()
 
     def save(self) -> None:
         if not self.persist:
@@ -186,6 +223,17 @@ class _Run:
             return
         raise Interrupted(signum)
 
+    def _where(self) -> str:
+        if self.cleanup:
+            return "cleanup"
+        return str(self.state.stage) if hasattr(self, "state") else "start"
+
+    def _note_signal(self, signum: int) -> None:
+        self.trouble.note_signal(signum, self._where())
+
+    def _fail(self, exc: BaseException) -> None:
+        self.trouble.classify(exc, self._where())
+
     # -- main -----------------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
         self.sv.signals.install(self.on_signal)
@@ -193,14 +241,14 @@ class _Run:
             self._open_state()
             try:
                 self._preflight()
-            except BaseException as exc:  # noqa: BLE001 - classified in _fail
+            except BaseException as exc:  # noqa: BLE001 - classified in Trouble
                 self._fail(exc)
                 self.cleanup = True
                 return self._finish_preflight()
             try:
                 self._up()
                 self._watch()
-            except BaseException as exc:  # noqa: BLE001 - classified in _fail
+            except BaseException as exc:  # noqa: BLE001 - classified in Trouble
                 self._fail(exc)
             finally:
                 self.cleanup = True
@@ -208,28 +256,6 @@ class _Run:
         finally:
             self.sv.signals.restore()
             self.sv.progress.close()
-
-    def _note_signal(self, signum: int) -> None:
-        self.signals.append(signum)
-        if self.signal_stage is None:
-            stage = self.state.stage if hasattr(self, "state") else "start"
-            self.signal_stage = "cleanup" if self.cleanup else stage
-
-    def _fail(self, exc: BaseException) -> None:
-        if isinstance(exc, Interrupted):
-            return  # already in self.signals
-        if isinstance(exc, KeyboardInterrupt):
-            self._note_signal(signal.SIGINT)
-        elif isinstance(exc, StopRequested):
-            self.stop_reason = self.stop_reason or "deadline"
-        elif isinstance(exc, PrerequisiteMissing):
-            self.prerequisite = str(exc)
-        elif isinstance(exc, CheckFailed):
-            self.check_failure = str(exc)
-        elif isinstance(exc, StudyError):
-            self.failure = str(exc)
-        else:  # any other exception, SystemExit included: cleanup still runs
-            self.failure = f"{type(exc).__name__}: {exc}"
 
     def _open_state(self) -> None:
         root = self.sv.results_root
@@ -240,10 +266,7 @@ class _Run:
                 msg = (f"nothing to resume for {self.stack}: {what}; "
                        "start a new run without --resume")
                 raise StudyError(msg)
-            st.attempts += 1
-            st.status, st.exit_code, st.message = "running", None, ""
-            st.ended_at, st.leftovers = None, []
-            st.stage = "preflight"
+            st.reopen()
             if not st.resources_may_exist:  # a fresh cluster: its clock starts again
                 st.first_resource_at = st.deadline_at = st.destroyed_at = None
                 st.destroy_started_at = st.experiment_done_at = None
@@ -256,22 +279,29 @@ class _Run:
 
     def _expiry_text(self) -> str:
         """When the janitor destroys a kept cluster: a ttl counts from its first resource."""
-        spec, first = self.spec, self.state.first_resource_at
+        spec, first = self.pre.spec, self.state.first_resource_at
         if spec is None:
             return "?"
         created = datetime.fromtimestamp(first, UTC) if first else datetime.now(UTC)
         return spec.expiry(created).isoformat(timespec="seconds")
 
-    # -- stages ---------------------------------------------------------------------------------
+    # -- preflight ------------------------------------------------------------------------------
+    def _config_values(self) -> dict[str, str]:
+        """The one read of the stack's config: the caller's, the services' reader, or here."""
+        if self.given is not None:
+            return self.given.values
+        if self.sv.config_reader is not None:
+            return self.sv.config_reader(self.stack)
+        return StackConfig.read(self.stack).values
+
     def _preflight(self) -> None:
         from study.lifecycle.preflight import shortfalls
 
-        st = self.state
-        st.stage = "preflight"
-        planner = self.sv.planner or _default_planner(self.opts.now)
+        st, pre = self.state, self.pre
+        pre.config = self._config_values()
+        planner = self.sv.planner or _default_planner(self.opts.now, pre.config)
         plan = planner(self.stack)
-        self.spec = spec = plan.spec
-        self.config = (self.sv.config_reader or _read_config)(self.stack)
+        pre.spec = spec = plan.spec
         if not plan.ok:
             msg = f"preflight: {self.stack} does not pass its plan: " + "; ".join(plan.violations)
             raise CheckFailed(msg)
@@ -303,32 +333,33 @@ class _Run:
         if not st.environment:
             env = self.sv.environment or _default_environment(self.sv.backend)
             st.environment = env()
-        self.deadline_h = deadline_hours(spec, est.price.total)
+        pre.deadline_h = deadline_hours(spec, est.price.total)
         self.snap.resources_total = sum(1 for r in plan.resources if r.custom) or None
-        self.steps_total = len(est.steps) or None
-        self.snap.steps_total = self.steps_total
+        pre.steps_total = len(est.steps) or None
+        self.snap.steps_total = pre.steps_total
         longest = max((s.deadline_seconds for s in est.steps), default=0.0)
         # A step may legitimately run until its own deadline; never call that a stall.
-        self.stall_s = max(self.opts.stall_seconds, longest + 600 if longest else 0.0)
+        pre.stall_s = max(self.opts.stall_seconds, longest + 600 if longest else 0.0)
         self.line(
             f"preflight ok: {spec.cluster.node_count} x {spec.cluster.machine_type}, "
             f"{est.price.total:.3f} USD/h, estimated {est.usd:.2f} of {spec.budget.usd:g} USD "
-            f"({est.hours:.2f} h); deadline {self.deadline_h:.2f} h after the first resource; "
+            f"({est.hours:.2f} h); deadline {pre.deadline_h:.2f} h after the first resource; "
             f"quota {reading.source}{': ' + reading.note if reading.note else ''}"
         )
         self.persist = True  # from here on every stage is on disk
         self.save()
 
+    # -- up -------------------------------------------------------------------------------------
     def _on_resource(self, ev: ResourceEvent) -> None:
-        st = self.state
-        self.last_progress = self.now()
-        if ev.type.startswith("kubernetes:") and not self.experiment_started:
-            self.experiment_started = True  # the cluster answers: stall detection starts
+        st, cl = self.state, self.cluster
+        cl.last_progress = self.now()
+        if ev.type.startswith("kubernetes:") and not cl.experiment_started:
+            cl.experiment_started = True
         if ev.ok and ev.op == "create":
             self.snap.resources_done += 1
             if st.first_resource_at is None:
                 st.first_resource_at = ev.at
-                st.deadline_at = ev.at + (self.deadline_h or 0) * 3600
+                st.deadline_at = ev.at + (self.pre.deadline_h or 0) * 3600
                 if self.opts.deadline_at is not None:
                     st.deadline_at = min(st.deadline_at, self.opts.deadline_at)
                 self.save()
@@ -342,7 +373,7 @@ class _Run:
     def _deadline_passed(self) -> bool:
         d = self.state.deadline_at
         if d is not None and self.now() >= d:
-            self.stop_reason = "deadline"
+            self.trouble.stop_reason = "deadline"
             return True
         return False
 
@@ -352,64 +383,74 @@ class _Run:
         if self._deadline_passed():
             self.line("deadline reached during the update: stopping it")
             return True
-        if self.experiment_started and self.now() - self.last_progress >= self.stall_s:
-            self.stop_reason = "stalled"
-            self.line(f"no progress for {self.stall_s:g} s during the update: stopping it")
+        cl, stall_s = self.cluster, self.pre.stall_s
+        if cl.experiment_started and self.now() - cl.last_progress >= stall_s:
+            self.trouble.stop_reason = "stalled"
+            self.line(f"no progress for {stall_s:g} s during the update: stopping it")
             return True
         return False
 
     def _up(self) -> None:
         st = self.state
-        st.stage = "up"
         had_resources = st.resources_may_exist
         st.resources_may_exist = True  # from here on, cleanup must destroy
-        self.save()
+        self.advance(Stage.UP)
         env = {**self.sv.program_env, "STUDY_RUN_ID": st.run_id}
         if self.previously_finished:
             env[RESUME_ENV] = ",".join(self.previously_finished)
-        backoff = self.opts.up_backoff_seconds
-        self.last_progress = self.now()
-        for attempt in range(1, self.opts.up_attempts + 1):
-            try:
-                self.outputs = self.sv.backend.up(
-                    self.stack, self._on_resource, self._should_stop, env
-                )
-                return
-            except ConcurrentUpdateError as exc:
-                if self.snap.resources_done == 0:
-                    # Someone else's update holds the lock (a run in progress?). Destroying
-                    # would pull their cluster away: touch nothing and say how to proceed.
-                    self.busy = True
-                    st.resources_may_exist = had_resources
-                    msg = (
-                        f"another update of {self.stack} holds its lock ({exc}); nothing was "
-                        f"touched. If no run is active: pulumi cancel -s {self.stack}, then "
-                        f"study destroy {self.stack} or study run {self.stack} --resume"
-                    )
-                    raise StudyError(msg) from None
-                raise
-            except TransientError as exc:
-                if attempt == self.opts.up_attempts or self._deadline_passed():
-                    raise
-                self.line(f"up attempt {attempt} failed ({exc}); retrying in {backoff:.0f} s")
-                self.sv.clock.sleep(backoff)
-                backoff *= 2
-                self.sv.backend.refresh(self.stack)
-                # The recorders delete their steps' pull Jobs and DaemonSets, so the refresh
-                # drops those from the state, and an up that rendered the finished steps again
-                # would recreate them: a finished step's pulls re-run during a later one.
-                done = set(self.previously_finished) | self.sv.backend.recorded_steps(self.stack)
-                if done:
-                    env[RESUME_ENV] = ",".join(sorted(done))
+        self.cluster.last_progress = self.now()
+        failures: list[BaseException] = []
 
+        def attempt(n: int) -> dict[str, OutputValue]:
+            try:
+                return self.sv.backend.up(self.stack, self._on_resource, self._should_stop, env)
+            except BaseException as exc:
+                failures.append(exc)
+                raise
+
+        def before_retry(n: int) -> None:
+            self.sv.backend.refresh(self.stack)
+            # The recorders delete their steps' pull Jobs and DaemonSets, so the refresh
+            # drops those from the state, and an up that rendered the finished steps again
+            # would recreate them: a finished step's pulls re-run during a later one.
+            done = set(self.previously_finished) | self.sv.backend.recorded_steps(self.stack)
+            if done:
+                env[RESUME_ENV] = ",".join(sorted(done))
+
+        retrying = backoff(
+            self.sv.clock, attempts=self.opts.up_attempts,
+            first_wait_s=self.opts.up_backoff_seconds,
+            # a held lock is not retried: it is someone else's update, or handled below
+            retry_if=lambda exc: (isinstance(exc, TransientError)
+                                  and not isinstance(exc, ConcurrentUpdateError)),
+            give_up=self._deadline_passed, before_retry=before_retry,
+            on_wait=lambda n, s: self.line(
+                f"up attempt {n} failed ({failures[-1]}); retrying in {s:.0f} s"),
+        )
+        try:
+            self.cluster.outputs = call(retrying, attempt)
+        except ConcurrentUpdateError as exc:
+            if self.snap.resources_done == 0:
+                # Someone else's update holds the lock (a run in progress?). Destroying
+                # would pull their cluster away: touch nothing and say how to proceed.
+                self.trouble.busy = True
+                st.resources_may_exist = had_resources
+                msg = (
+                    f"another update of {self.stack} holds its lock ({exc}); nothing was "
+                    f"touched. If no run is active: pulumi cancel -s {self.stack}, then "
+                    f"study destroy {self.stack} or study run {self.stack} --resume"
+                )
+                raise StudyError(msg) from None
+            raise
+
+    # -- watch ----------------------------------------------------------------------------------
     def _watch(self) -> None:
-        st = self.state
-        st.stage = "watch"
-        self.save()
-        self.reader = self.sv.reader_factory(self.outputs)
+        st, cl = self.state, self.cluster
+        self.advance(Stage.WATCH)
+        cl.reader = self.sv.reader_factory(cl.outputs)
         last_sig: Any = None
-        last_change = self.last_progress = self.now()
-        expected = (self.steps_total or 0) - len(self.previously_finished)
+        last_change = cl.last_progress = self.now()
+        expected = (self.pre.steps_total or 0) - len(self.previously_finished)
         while True:
             statuses = self._statuses()
             if statuses is not None:
@@ -420,7 +461,7 @@ class _Run:
                     self.save()
                 self.snap.steps_done = len(finished)
                 self.snap.steps_total = max(
-                    self.steps_total or 0, len(set(statuses) | set(self.previously_finished))
+                    self.pre.steps_total or 0, len(set(statuses) | set(self.previously_finished))
                 ) or None
                 sig = sorted((n, s.get("status"), s.get("finished_at"), s.get("progress"))
                              for n, s in statuses.items())
@@ -435,9 +476,9 @@ class _Run:
             if self._deadline_passed():
                 self._stop("deadline reached")
                 return
-            if self.now() - last_change >= self.stall_s:
-                self.stop_reason = "stalled"
-                self._stop(f"no step progressed for {self.stall_s:g} s")
+            if self.now() - last_change >= self.pre.stall_s:
+                self.trouble.stop_reason = "stalled"
+                self._stop(f"no step progressed for {self.pre.stall_s:g} s")
                 return
             wait = self.opts.poll_seconds
             if st.deadline_at is not None:
@@ -445,9 +486,9 @@ class _Run:
             self.sv.clock.sleep(wait)
 
     def _statuses(self) -> dict[str, dict] | None:
-        assert self.reader is not None
+        assert self.cluster.reader is not None
         try:
-            return self.reader.step_statuses()
+            return self.cluster.reader.step_statuses()
         except TransientError as exc:  # an API server hiccup is not the end of a run
             self.line(f"could not read step statuses ({exc}); retrying")
             return None
@@ -455,8 +496,8 @@ class _Run:
     def _stop(self, why: str) -> None:
         self.line(f"stopping the experiment: {why}")
         try:
-            if self.reader is not None:
-                self.reader.stop_experiment()
+            if self.cluster.reader is not None:
+                self.cluster.reader.stop_experiment()
         except Exception as exc:  # noqa: BLE001 - destroy stops it for good anyway
             self.line(f"could not stop the experiment cleanly ({exc}); destroy will")
 
@@ -464,82 +505,89 @@ class _Run:
     def _finish_preflight(self) -> RunOutcome:
         """Preflight failed: this run created nothing; destroy only what an earlier attempt left."""
         st = self.state
-        if st.resources_may_exist and not self.opts.keep and not self.prerequisite:
+        if st.resources_may_exist and not self.opts.keep and not self.trouble.prerequisite:
             self.persist = True  # an earlier attempt's resources are destroyed: that is recorded
             return self._cleanup()
-        return self._conclude(collection=None, destroy=None)
+        return self._conclude(_Cleanup())
 
     def _cleanup(self) -> RunOutcome:
-        st = self.state
-        collection: Collection | None = None
-        if self.busy:
-            return self._conclude(collection=None, destroy=None)
+        """Collect, then destroy (unless --keep); reached whatever happened before."""
+        done = _Cleanup()
+        if self.trouble.busy:
+            return self._conclude(done)
         try:
-            st.stage = "collect"
-            self.save()
-            collection = self._collect()
+            self.advance(Stage.COLLECT)
+            done.collection = self._collect()
         except BaseException as exc:  # noqa: BLE001 - nothing may skip the destroy below
-            self.failure = self.failure or f"collection: {type(exc).__name__}: {exc}"
-        destroy: DestroyOutcome | None = None
+            self.trouble.failure = (self.trouble.failure
+                                    or f"collection: {type(exc).__name__}: {exc}")
         if self.opts.keep:
-            st.kept = True
-            expires = self._expiry_text()
-            self.line(
-                f"--keep: {self.stack} stays up (expires {expires}; the janitor destroys it "
-                f"then); destroy it with: study destroy {self.stack}"
-            )
+            self._keep()
         else:
-            st.stage = "destroy"
-            st.destroy_started_at = self.now()
-            self.save()
-            self.line(f"destroying {self.stack}")
-            destroy = destroy_stack(
-                self.stack,
-                self.spec,
-                self.sv.backend,
-                self.sv.inventory,
-                self.sv.clock,
-                self.opts.destroy,
-                on_event=lambda ev: None,
-                log=self.line,
-                release=volume_release(self.stack, self.sv.backend, self.sv.reader_factory,
-                                       self.outputs),
-                owns_stack=True,  # this run made the last update: a lock left is its own
-            )
-            if destroy.interrupted:
-                self._note_signal(signal.SIGINT)
-            if destroy.ok:
-                st.resources_may_exist = False
-                st.destroyed_at = destroy.finished_at
-        return self._conclude(collection, destroy)
+            done.destroy = self._destroy()
+        return self._conclude(done)
+
+    def _keep(self) -> None:
+        self.state.kept = True
+        self.line(
+            f"--keep: {self.stack} stays up (expires {self._expiry_text()}; the janitor destroys "
+            f"it then); destroy it with: study destroy {self.stack}"
+        )
+
+    def _destroy(self) -> DestroyOutcome:
+        st = self.state
+        st.destroy_started_at = self.now()
+        self.advance(Stage.DESTROY)
+        self.line(f"destroying {self.stack}")
+        destroy = destroy_stack(
+            self.stack,
+            self.pre.spec,
+            self.sv.backend,
+            self.sv.inventory,
+            self.sv.clock,
+            self.opts.destroy,
+            on_event=lambda ev: None,
+            log=self.line,
+            release=volume_release(self.stack, self.sv.backend, self.sv.reader_factory,
+                                   self.cluster.outputs),
+            owns_stack=True,  # this run made the last update: a lock left is its own
+        )
+        if destroy.interrupted:
+            self._note_signal(signal.SIGINT)
+        if destroy.ok:
+            st.resources_may_exist = False
+            st.destroyed_at = destroy.finished_at
+        return destroy
 
     def _collect(self) -> Collection:
-        st = self.state
-        reader = self.reader
+        st, cl = self.state, self.cluster
+        reader = cl.reader
         if reader is None:
             try:
-                outputs = self.outputs or self.sv.backend.outputs(self.stack)
+                outputs = cl.outputs or self.sv.backend.outputs(self.stack)
                 if outputs:
-                    self.outputs = outputs
+                    cl.outputs = outputs
                     reader = self.sv.reader_factory(outputs)
             except Exception as exc:  # noqa: BLE001 - the cluster may not exist yet
                 self.line(f"cluster not reachable for collection ({exc})")
+        spec = self.pre.spec
         exp = None
-        if self.spec is not None and self.spec.experiment is not None:
-            exp = self.spec.experiment.model_dump()
+        if spec is not None and spec.experiment is not None:
+            exp = spec.experiment.model_dump()
         from study.lifecycle.commands import bucket_fetch
 
-        fetch, expected = bucket_fetch(self.stack, self.sv, self.spec, st.run_id, self.line)
+        fetch, expected = bucket_fetch(self.stack, self.sv, spec, st.run_id, self.line)
+        stop = self.trouble.stop_reason
         result = collect(
             self.run_dir,
             st,
             reader,
-            self.outputs,
-            self.config,
+            cl.outputs,
+            self.pre.config,
             exp,
             self.sv.writer,
             self.now(),
-            stop_reason=self.stop_reason if self.stop_reason in ("deadline", "stalled") else None,
+            stop_reason=stop if stop in ("deadline", "stalled") else None,
             fetch=fetch,
             expected_steps=expected,
         )
@@ -556,48 +604,21 @@ class _Run:
         )
         return result
 
-    def _conclude(
-        self, collection: Collection | None, destroy: DestroyOutcome | None
-    ) -> RunOutcome:
+    def _conclude(self, done: _Cleanup) -> RunOutcome:
         st = self.state
         st.ended_at = self.now()
+        collection, destroy = done.collection, done.destroy
+        verdict = conclude(Evidence(self.stack, self.trouble, collection, destroy,
+                                    self._stop_text()))
+        status, code, msg = verdict.status, verdict.code, verdict.message
         details: list[str] = []
         leftovers: list[str] = []
-        rows = collection.steps if collection else []
-        failed_steps = [r["step"] for r in rows if r["status"] in ("failed", "invalid")]
-        if destroy is not None and not destroy.ok:
+        if status is Status.DESTROY_INCOMPLETE and destroy is not None:
             leftovers = [str(r) for r in destroy.leftovers]
-            status, code = "destroy-incomplete", EXIT_LEFTOVERS
-            why = destroy.errors[-1] if destroy.errors else "resources still listed"
-            msg = (f"destroy of {self.stack} did not complete after {destroy.attempts} "
-                   f"attempt(s): {why}")
             details += [f"leftover: {x}" for x in leftovers]
             if not destroy.verified:
                 details.append("could not verify by labels; assume resources remain")
             details.append(f"finish it with: {destroy.finish_command(self.stack)}")
-        elif self.signals:
-            sig = self.signals[0]
-            status, code = "interrupted", EXIT_SIGNAL.get(sig, 130)
-            name = signal.Signals(sig).name
-            msg = f"run of {self.stack} interrupted by {name} during {self._stage_at_stop()}"
-        elif self.prerequisite:
-            status, code, msg = "preflight-failed", EXIT_FAILED, self.prerequisite
-        elif self.check_failure:
-            status, code, msg = "preflight-failed", EXIT_CHECK, self.check_failure
-        elif self.failure:
-            status, code = "failed", EXIT_FAILED
-            msg = f"run of {self.stack} failed: {self.failure}"
-        elif self.stop_reason in ("deadline", "stalled"):
-            status, code = self.stop_reason, EXIT_STOPPED
-            msg = f"run of {self.stack} stopped: {self._stop_text()}"
-        elif failed_steps:
-            status, code = "failed", EXIT_FAILED
-            msg = f"run of {self.stack}: step(s) failed: {', '.join(failed_steps)}"
-        elif collection is not None and collection.partial:
-            status, code = "failed", EXIT_FAILED
-            msg = f"run of {self.stack}: collection partial: {'; '.join(collection.problems)}"
-        else:
-            status, code, msg = "succeeded", EXIT_OK, f"run of {self.stack} succeeded"
         if self.save_errors:
             code = max(code, EXIT_FAILED) if code != EXIT_OK else EXIT_FAILED
             details.append("could not save the run state: " + "; ".join(self.save_errors))
@@ -608,12 +629,12 @@ class _Run:
         if st.kept:
             details.append(f"kept: {self.stack} is still up; study destroy {self.stack} when done")
         # Only where a run is on disk to resume: this one, or the one a --resume started from.
-        if status not in ("succeeded", "preflight-failed") and (self.persist or self.opts.resume):
+        if (status not in (Status.SUCCEEDED, Status.PREFLIGHT_FAILED)
+                and (self.persist or self.opts.resume)):
             details.append(f"continue with: study run {self.stack} --resume")
         if self.persist:  # else the preflight stopped it: nothing happened, nothing recorded
             st.status, st.exit_code, st.message, st.leftovers = status, code, msg, leftovers
-            st.stage = "done"
-            self.save()
+            self.advance(Stage.DONE)
             if collection is not None:
                 try:
                     finalize_provenance(self.run_dir, st, self.sv.writer, self.now())
@@ -636,29 +657,20 @@ class _Run:
             collection=collection,
         )
 
-    def _stage_at_stop(self) -> str:
-        return self.signal_stage or "start"
-
     def _stop_text(self) -> str:
-        if self.stop_reason == "stalled":
-            return f"no experiment step progressed for {self.stall_s:g} s (stalled)"
-        hours = self.deadline_h or 0.0
+        if self.trouble.stop_reason == "stalled":
+            return f"no experiment step progressed for {self.pre.stall_s:g} s (stalled)"
+        hours = self.pre.deadline_h or 0.0
         return f"deadline reached ({hours:.2f} h after the first resource: budget or max_hours)"
 
 
-def _default_planner(now: datetime | None):
+def _default_planner(now: datetime | None, config: dict[str, str]):
     def plan(stack: str):
         from study.plan import make_plan
 
-        return make_plan(stack, now=now)
+        return make_plan(stack, now=now, config=config)
 
     return plan
-
-
-def _read_config(stack: str) -> dict[str, str]:
-    from core.stacks import read_stack_config
-
-    return read_stack_config(stack)
 
 
 def _default_environment(backend: StackBackend) -> Callable[[], dict]:

@@ -1,7 +1,7 @@
 """The real wiring for the CLI: Pulumi, the clouds' SDKs, the kubernetes client, the wall clock.
 
-Tests never call this; they build `Services` from `fakes.py`. The inventory dispatches on the
-stack's cloud so one `Services` serves `study janitor` across GKE and EKS stacks.
+Tests never call this; they build `Services` from `tests/doubles/lifecycle.py`. The inventory
+dispatches on the stack's cloud so one `Services` serves `study janitor` across GKE and EKS stacks.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Saved (atomically) at every stage change, so a crash at any point leaves a consistent record: the
 stage reached, whether cloud resources may exist, the finished steps, and the clock figures the
-deadline and the cost are computed from.
+deadline and the cost are computed from. The stage moves only along `stages.TRANSITIONS`
+(`advance`); stage and status are the enums of `stages`, stored as the strings they always were.
 """
 
 from __future__ import annotations
@@ -14,18 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StudyError
+from study.lifecycle.stages import RESUMABLE, Stage, Status, check_transition
+
+__all__ = ["RESUMABLE", "STATE_FILE", "RunState", "latest_state", "load_state", "new_run_id",
+           "run_dirs"]
 
 STATE_FILE = "run-state.json"
-# Statuses after which a run may be resumed (cluster may or may not still exist).
-RESUMABLE = ("failed", "interrupted", "deadline", "stalled", "destroy-incomplete", "running")
 
 
 @dataclass
 class RunState:
     stack: str
     run_id: str
-    status: str = "running"  # running|succeeded|failed|interrupted|deadline|stalled|...
-    stage: str = "preflight"  # preflight|up|watch|collect|destroy|done
+    status: Status = Status.RUNNING
+    stage: Stage = Stage.PREFLIGHT
     started_at: float = 0.0
     first_resource_at: float | None = None
     deadline_at: float | None = None
@@ -52,8 +55,24 @@ class RunState:
 
     @classmethod
     def from_json(cls, data: dict) -> RunState:
+        """Any file an earlier version wrote: unknown keys are ignored, missing ones default;
+        a stage or status outside the enums is a ValueError naming it."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        st = cls(**{k: v for k, v in data.items() if k in known})
+        st.stage, st.status = Stage(st.stage), Status(st.status)
+        return st
+
+    def advance(self, stage: Stage) -> None:
+        """Move to `stage`, if `stages.TRANSITIONS` allows it from here (else IllegalTransition)."""
+        self.stage = check_transition(Stage(self.stage), stage)
+
+    def reopen(self) -> None:
+        """`--resume`: a new attempt of this run starts at the preflight, whatever stage the last
+        one reached (a crash may have left any)."""
+        self.attempts += 1
+        self.status, self.exit_code, self.message = Status.RUNNING, None, ""
+        self.ended_at, self.leftovers = None, []
+        self.stage = Stage.PREFLIGHT
 
     def hours_billed(self, now: float) -> float:
         """Hours from the first resource to the destroy's end, else the run's end, else `now`.
@@ -87,7 +106,7 @@ def load_state(run_dir: Path) -> RunState:
     except FileNotFoundError:
         msg = f"no {STATE_FILE} in {run_dir}; is this a run directory?"
         raise StudyError(msg) from None
-    except (json.JSONDecodeError, TypeError) as exc:
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
         msg = f"{path}: unreadable run state ({exc}); remove it or pass another run"
         raise StudyError(msg) from None
 

@@ -104,10 +104,10 @@ class TestOneLine:
     def test_janitor(self, good, cli, make, line, monkeypatch):
         from infra.labels import study_labels
         from infra.spec import load_spec
-        from study.lifecycle.fakes import make_world
         from study.lifecycle.progress import RecordingProgress
         from study.lifecycle.run import Services
         from tests.conftest import to_config
+        from tests.doubles.lifecycle import make_world
 
         make(bad_file(good))
         spec = load_spec(to_config(sections("gke-4-nightly")))

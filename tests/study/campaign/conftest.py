@@ -12,10 +12,10 @@ import pytest
 from study.campaign.orchestrator import CampaignServices
 from study.campaign.spec import Campaign, CampaignSpec
 from study.lifecycle.destroy import DestroyPolicy
-from study.lifecycle.fakes import FakeStep
 from study.lifecycle.progress import RecordingProgress
 from study.lifecycle.run import RunOptions, Services
 from tests.conftest import NOW, to_config
+from tests.doubles.lifecycle import FakeStep
 from tests.study.campaign.sized_world import make_sized_world
 from tests.study.lifecycle.conftest import STACK, labels_of, nightly
 

@@ -1,6 +1,6 @@
 """The lifecycle's in-memory world with a node pool that has a size: what a campaign resizes.
 
-`SizedBackend` is `study.lifecycle.fakes.FakeBackend` plus what a real `pulumi up` of a member
+`SizedBackend` is `tests.doubles.lifecycle.FakeBackend` plus what a real `pulumi up` of a member
 does with the member's config overrides (`core.overrides`, in the program's environment): a
 changed `node_count` updates the node pool in place (one `update` of the same resource, never a
 delete and create, as the GKE node pool and the EKS node group do), taking the provisioning
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 from core.overrides import OVERRIDES_ENV
-from study.lifecycle.fakes import (
+from tests.doubles.lifecycle import (
     GKE_RESOURCES,
     FakeBackend,
     FakeClusterReader,

@@ -10,10 +10,10 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from study.cli import app
-from study.lifecycle.fakes import FakeStep
 from study.lifecycle.progress import RecordingProgress
 from study.lifecycle.run import RunOptions, Services
 from tests.conftest import NOW
+from tests.doubles.lifecycle import FakeStep
 from tests.study.campaign.sized_world import make_sized_world
 
 STACK = "gke-64-localssd"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import signal
 
-from study.lifecycle.fakes import raising
 from study.lifecycle.interfaces import PermanentError, TransientError
+from tests.doubles.lifecycle import raising
 
 
 def statuses(outcome) -> dict[str, str]:
@@ -156,7 +156,7 @@ class TestFaults:
         assert_destroyed(h)
 
     def test_the_campaign_deadline_during_a_member_stops_it_collected_and_destroyed(self, camp):
-        from study.lifecycle.fakes import FakeStep
+        from tests.doubles.lifecycle import FakeStep
         from tests.study.campaign.conftest import campaign_of
 
         # the steps take far longer than the stack's estimate: the second member meets the
@@ -264,7 +264,7 @@ class TestStopsBefore:
 def test_a_clear_between_members_that_keeps_failing_stops_and_destroys(camp):
     """The update that clears a finished member is retried on transient errors; when it keeps
     failing the campaign stops with that error, the finished member kept, and destroys."""
-    from study.lifecycle.fakes import gke_in_progress
+    from tests.doubles.lifecycle import gke_in_progress
 
     h = camp()
     w = h.world

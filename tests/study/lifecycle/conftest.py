@@ -9,10 +9,10 @@ from functools import cache
 import pytest
 
 from study.lifecycle.destroy import DestroyPolicy
-from study.lifecycle.fakes import FakeStep, make_world
 from study.lifecycle.progress import RecordingProgress
 from study.lifecycle.run import RunOptions, Services
 from tests.conftest import NOW, sections, to_config
+from tests.doubles.lifecycle import FakeStep, make_world
 
 STACK = "gke-4-nightly"
 

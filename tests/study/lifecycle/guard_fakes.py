@@ -1,4 +1,4 @@
-"""The guard's two seams over the lifecycle's fake world (`study.lifecycle.fakes`): the node
+"""The guard's two seams over the lifecycle's fake world (`tests.doubles.lifecycle`): the node
 pool it scales and the results bucket it reads and records to.
 
 The bucket side models the in-cluster uploader the durable-results side runs: a step's results
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from study.lifecycle.fakes import World
+from tests.doubles.lifecycle import World
 
 UPLOAD_SECONDS = 30.0
 NODES = 4

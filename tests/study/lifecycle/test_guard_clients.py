@@ -20,11 +20,11 @@ from pathlib import Path
 
 import boto3
 import pytest
-from tests.study.lifecycle.object_stores import gcs_client, moto_endpoint  # noqa: F401
 
 from experiments import guard
 from study.lifecycle.guard_store import GcsStore, S3Store
 from study.lifecycle.node_scaler import EksNodeScaler, GkeNodeScaler
+from tests.study.lifecycle.object_stores import gcs_client, moto_endpoint  # noqa: F401
 
 BUCKET = "study-results-test"
 RUN = "eks-2-smoke/20261201T100000Z/"

@@ -6,7 +6,7 @@ Invariant, in every case: the node pool ends at zero no later than one guard per
 deadline (earlier, one grace after the last step's results are in the bucket), the guard says
 why in the bucket, it never cut short a step that would have finished and uploaded before the
 deadline, and every such step's results are in the bucket. Nothing the dead process had written
-is torn. The fake world is `study.lifecycle.fakes` (the same one `study run`'s fault tests
+is torn. The fake world is `tests.doubles.lifecycle` (the same one `study run`'s fault tests
 use), with the guard's CronJob created right after the study namespace, as the program does.
 """
 
@@ -15,15 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from tests.study.lifecycle.conftest import STACK, STEPS3, nightly
-from tests.study.lifecycle.guard_fakes import UPLOAD_SECONDS, FakeBucket, FakeNodePool
 
 from experiments.guard import Config, run_once
 from infra.clusters.shapes import hourly_price
 from infra.estimate import hours_within_budget
 from infra.spec import load_spec
-from study.lifecycle.fakes import GKE_RESOURCES
 from tests.conftest import to_config
+from tests.doubles.lifecycle import GKE_RESOURCES
+from tests.study.lifecycle.conftest import STACK, STEPS3, nightly
+from tests.study.lifecycle.guard_fakes import UPLOAD_SECONDS, FakeBucket, FakeNodePool
 
 PERIOD = 300.0  # the CronJob's schedule, */5
 GRACE = 900.0
@@ -166,7 +166,7 @@ def test_every_stage_is_covered():
 def test_killed_during_a_step_longer_than_the_budget_stops_at_the_deadline(harness):
     """A run whose second step outlasts the budget: the guard waits for the first step's
     results, then stops everything at the deadline with the first step safe in the bucket."""
-    from study.lifecycle.fakes import FakeStep
+    from tests.doubles.lifecycle import FakeStep
 
     sec = nightly()
     steps = [FakeStep("pull-cold", 600), FakeStep("pull-warm", 4 * 3600),

@@ -8,8 +8,8 @@ carries what the harness's StorageClass gave it (`infra.storage`):
   pkg/driver/controller.go). Listed with EC2 DescribeVolumes, filter `tag:stack` (botocore
   Stubber checks the exact request).
 - PD: the `labels` parameter as GCE disk labels (kubernetes-sigs/gcp-compute-persistent-disk-
-  csi-driver v1.26.4, pkg/parameters/parameters.go); listed with the compute API's aggregated
-  disk list and the filter `labels.stack = <stack>`.
+  csi-driver v1.26.4, pkg/parameters/parameters.go); listed with Cloud Asset's
+  `search_all_resources` and the query `labels.stack:<stack>` (tests/doubles/cloud_asset.py).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from infra.storage import storage_class
 from study.lifecycle import aws_inventory, gcp_inventory
 from study.lifecycle.interfaces import CloudResource
 from tests.conftest import sections, to_config
+from tests.doubles.cloud_asset import FakeAssetInventory
 
 EKS_STACK, GKE_STACK = "eks-16-pulling", "gke-4-nightly"
 
@@ -104,43 +105,26 @@ class TestAwsVolumes:
         ]
 
 
-class _Listing:
-    """A compute `*Client` whose aggregated_list applies the `labels.stack = X` filter."""
-
-    def __init__(self, attr: str, items: dict[str, list]):
-        self.attr, self.items, self.requests = attr, items, []
-
-    def aggregated_list(self, request):
-        self.requests.append(request)
-        key, _, want = request["filter"].partition(" = ")
-        label = key.removeprefix("labels.")
-        for scope, items in self.items.items():
-            kept = [i for i in items if i.labels.get(label) == want]
-            yield scope, type("Scoped", (), {self.attr: kept})()
-
-
-class _Disk:
-    def __init__(self, name: str, labels: dict[str, str]):
-        self.name, self.labels = name, labels
-
-
-def test_gcp_disk_from_the_storage_class_is_listed(monkeypatch):
-    from google.cloud import compute_v1
-
+def test_gcp_disk_from_the_storage_class_is_listed():
+    """The PD CSI driver's disk, found by the Cloud Asset label search; a disk of a stack whose
+    name extends this one's (`:` matches it too) is not this stack's leftover."""
     spec = _spec(GKE_STACK)
     value = storage_class("gke", study_labels(spec, GKE_STACK))["parameters"]["labels"]
     labels = dict(kv.split("=") for kv in value.split(","))  # as the pd CSI driver parses it
-    disks = _Listing("disks", {
-        "zones/us-central1-a": [_Disk("pvc-0f1e", labels), _Disk("other", {"stack": "x"})],
-    })
-    monkeypatch.setattr(compute_v1, "DisksClient", lambda: disks)
-    monkeypatch.setattr(compute_v1, "InstancesClient", lambda: _Listing("instances", {}))
-    monkeypatch.setattr(compute_v1, "AddressesClient", lambda: _Listing("addresses", {}))
-    monkeypatch.setattr(gcp_inventory, "credentials_problem", lambda: None)
-    monkeypatch.setattr(gcp_inventory.GcpInventory, "_clusters", staticmethod(lambda p: []))
-    monkeypatch.setattr(gcp_inventory.GcpInventory, "_named_network",
-                        staticmethod(lambda p, r, s: []))
-    found = gcp_inventory.GcpInventory().labelled(spec, GKE_STACK)
+    project = spec.cluster.project
+    assets = FakeAssetInventory()
+    assets.add(project, "compute.googleapis.com/Disk", "zones/us-central1-a/disks/pvc-0f1e",
+               labels, "us-central1-a")
+    assets.add(project, "compute.googleapis.com/Disk", "zones/us-central1-a/disks/other",
+               {"stack": "x"}, "us-central1-a")
+    assets.add(project, "compute.googleapis.com/Disk", "zones/us-central1-a/disks/longer",
+               {"stack": f"{GKE_STACK}-2"}, "us-central1-a")
+    inventory = gcp_inventory.GcpInventory(asset_client=assets.client)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gcp_inventory, "credentials_problem", lambda: None)
+        mp.setattr(gcp_inventory.GcpInventory, "_named_network",
+                   staticmethod(lambda p, r, s: []))
+        found = inventory.labelled(spec, GKE_STACK)
     assert found == [CloudResource("compute.disks", "pvc-0f1e", labels, "us-central1-a")]
-    assert disks.requests == [{"project": spec.cluster.project,
-                               "filter": f"labels.stack = {GKE_STACK}"}]
+    assert [(r.scope, r.query) for r in assets.requests] == [
+        (f"projects/{project}", f"labels.stack:{GKE_STACK}")]

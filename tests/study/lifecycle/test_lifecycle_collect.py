@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.study.lifecycle.conftest import STACK, STEPS3
 
 from core.errors import StudyError
 from study.lifecycle.collect import merge_events, public_outputs, redact_config, step_rows
 from study.lifecycle.commands import collect_stack
-from study.lifecycle.fakes import FAKE_KUBECONFIG, raising
 from study.lifecycle.interfaces import OutputValue
 from tests.conftest import to_config
+from tests.doubles.lifecycle import FAKE_KUBECONFIG, raising
+from tests.study.lifecycle.conftest import STACK, STEPS3
 
 
 def _snapshot(run_dir):

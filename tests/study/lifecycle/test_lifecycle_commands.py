@@ -6,14 +6,14 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.study.lifecycle.conftest import STACK, STEPS3, nightly
 
 from study.lifecycle import ledger
-from study.lifecycle.fakes import raising
 from study.lifecycle.interfaces import PermanentError
 from study.lifecycle.janitor import file_expiry, sweep
 from study.lifecycle.state import load_state
 from tests.conftest import to_config
+from tests.doubles.lifecycle import raising
+from tests.study.lifecycle.conftest import STACK, STEPS3, nightly
 
 # The program re-validates under the mock engine with the real clock, so an expiry must lie in
 # the real future; the janitor is then handed (or simulates) a time after it.
@@ -271,7 +271,7 @@ class TestPathsFromOutside:
         assert h.world.backend.calls == []
 
     def test_a_step_name_from_the_cluster_that_is_a_path_is_not_written(self, harness):
-        from study.lifecycle.fakes import FakeStep
+        from tests.doubles.lifecycle import FakeStep
 
         h = harness(steps=[FakeStep("ok", 60), FakeStep("../../escaped", 60)])
         out = h.run()

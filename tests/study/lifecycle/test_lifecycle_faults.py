@@ -15,18 +15,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.study.lifecycle.conftest import STACK, STEPS3
 
 from core.errors import StudyError
-from study.lifecycle.fakes import (
+from study.lifecycle.interfaces import PermanentError, PrerequisiteMissing
+from study.lifecycle.run import EXIT_CHECK, EXIT_FAILED, EXIT_LEFTOVERS, EXIT_OK, EXIT_STOPPED
+from study.lifecycle.state import load_state
+from tests.doubles.lifecycle import (
     FakeStep,
     aws_dependency_violation,
     gke_in_progress,
     raising,
 )
-from study.lifecycle.interfaces import PermanentError, PrerequisiteMissing
-from study.lifecycle.run import EXIT_CHECK, EXIT_FAILED, EXIT_LEFTOVERS, EXIT_OK, EXIT_STOPPED
-from study.lifecycle.state import load_state
+from tests.study.lifecycle.conftest import STACK, STEPS3
 
 SIGINT, SIGTERM = signal.SIGINT, signal.SIGTERM
 PREFLIGHT = ("plan", "quota")
@@ -84,7 +84,7 @@ class Case:
 
 
 # Everything the fake GKE stack creates that carries the stack's labels, in creation order
-# (study.lifecycle.fakes.GKE_RESOURCES): what a destroy that deleted nothing leaves.
+# (tests.doubles.lifecycle.GKE_RESOURCES): what a destroy that deleted nothing leaves.
 ALL_LABELLED = (
     f"compute.networks {STACK}-net", f"compute.subnetworks {STACK}-subnet",
     f"container.clusters {STACK}-cluster", f"compute.instances {STACK}-pool",

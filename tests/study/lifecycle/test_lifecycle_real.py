@@ -7,7 +7,6 @@ call are replaced to capture the arguments.
 from __future__ import annotations
 
 import os
-import stat
 from types import SimpleNamespace
 
 import pytest
@@ -108,43 +107,65 @@ class TestCheckpointOutputs:
         assert outputs_from_checkpoint({"resources": []}) == {}
 
 
-class TestKubeconfigHygiene:
-    """The kubeconfig touches disk only as a 0600 temp file, deleted once loaded."""
+TOKEN = "s3cr3t-bearer-token-never-on-disk"
+TOKEN_KUBECONFIG = f"""
+apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: "https://127.0.0.1:6443"}}}}]
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+current-context: c
+users: [{{name: u, user: {{token: {TOKEN}}}}}]
+"""
 
-    def test_temp_file_is_private_and_removed(self, monkeypatch):
+
+class TestKubeconfigHygiene:
+    """The kubeconfig never touches disk: kubernetes-client/python's
+    `config.new_client_from_config_dict` (kubernetes/config/kube_config.py, kubernetes>=30)
+    loads it from the parsed mapping."""
+
+    def test_loaded_from_the_mapping_without_persisting(self, monkeypatch):
         from kubernetes import config
 
         from study.lifecycle import k8s_reader
 
         seen = {}
 
-        def fake_load(config_file):
-            seen["path"] = config_file
-            seen["mode"] = stat.S_IMODE(os.stat(config_file).st_mode)
-            seen["text"] = open(config_file).read()
+        def fake_load(config_dict, persist_config):
+            seen["dict"], seen["persist"] = config_dict, persist_config
             return "client"
 
-        monkeypatch.setattr(config, "new_client_from_config", fake_load)
+        monkeypatch.setattr(config, "new_client_from_config_dict", fake_load)
         assert k8s_reader.api_client_from_kubeconfig("kind: Config\n") == "client"
-        assert seen["mode"] == 0o600 and seen["text"] == "kind: Config\n"
-        assert not os.path.exists(seen["path"])
+        assert seen == {"dict": {"kind": "Config"}, "persist": False}
 
-    def test_removed_even_when_loading_fails(self, monkeypatch):
-        from kubernetes import config
+    def test_no_file_holds_the_kubeconfig_or_its_token(self, monkeypatch, tmp_path):
+        """The real client, a static-token kubeconfig: the token is in the client's memory and
+        in no file of the temporary directory the client would write to."""
+        import tempfile
 
         from study.lifecycle import k8s_reader
 
-        seen = {}
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        api = k8s_reader.api_client_from_kubeconfig(TOKEN_KUBECONFIG)
+        assert api.configuration.host == "https://127.0.0.1:6443"
+        assert api.configuration.api_key == {"BearerToken": f"Bearer {TOKEN}"}
+        assert sorted(tmp_path.rglob("*")) == []
 
-        def broken(config_file):
-            seen["path"] = config_file
-            msg = "bad kubeconfig"
-            raise ValueError(msg)
+    def test_not_a_mapping_is_one_line_without_the_text(self):
+        from study.lifecycle import k8s_reader
 
-        monkeypatch.setattr(config, "new_client_from_config", broken)
-        with pytest.raises(ValueError):
+        with pytest.raises(PermanentError) as err:
             k8s_reader.api_client_from_kubeconfig("garbage")
-        assert not os.path.exists(seen["path"])
+        assert str(err.value) == ("the stack's kubeconfig output is a str, not a kubeconfig "
+                                  "mapping (apiVersion, clusters, contexts, users)")
+
+    def test_invalid_yaml_names_the_line_not_the_text(self):
+        from study.lifecycle import k8s_reader
+
+        with pytest.raises(PermanentError) as err:
+            k8s_reader.api_client_from_kubeconfig(f"users: [{TOKEN}\n  : : ]\n")
+        assert TOKEN not in str(err.value)
+        assert str(err.value).startswith("the stack's kubeconfig output is not valid YAML at line ")
 
     def test_missing_output_is_a_clear_error(self):
         from study.lifecycle.k8s_reader import reader_from_outputs
@@ -170,11 +191,10 @@ class TestQuota:
         assert counts_against("hpc7g.16xlarge", "hpc")
 
     def test_shortfall_names_every_number(self):
-        from tests.study.lifecycle.conftest import nightly
-
         from infra.spec import load_spec
         from study.lifecycle.preflight import quota_needs, shortfalls
         from tests.conftest import to_config
+        from tests.study.lifecycle.conftest import nightly
 
         spec = load_spec(to_config(nightly()))
         assert quota_needs(spec) == {"cpus": 16, "instances": 4, "in_use_addresses": 4}
@@ -186,11 +206,10 @@ class TestQuota:
         ]
 
     def test_without_credentials_gcp_falls_back_to_declared(self, monkeypatch):
-        from tests.study.lifecycle.conftest import nightly
-
         from infra.spec import load_spec
         from study.lifecycle import gcp_inventory
         from tests.conftest import to_config
+        from tests.study.lifecycle.conftest import nightly
 
         monkeypatch.setattr(gcp_inventory, "credentials_problem", lambda: "no GCP credentials")
         reading = gcp_inventory.GcpInventory().quota(load_spec(to_config(nightly())))

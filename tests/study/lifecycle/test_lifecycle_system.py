@@ -40,8 +40,8 @@ def test_writer_is_atomic_and_skips_unchanged(tmp_path, monkeypatch):
 
 def test_a_real_sigterm_mid_experiment_still_collects_and_destroys(harness):
     """The OS delivers SIGTERM through the real handler (ProcessSignals), not a fake hub."""
-    from study.lifecycle.fakes import FakeStep
     from study.lifecycle.state import load_state
+    from tests.doubles.lifecycle import FakeStep
 
     h = harness(steps=[FakeStep("a", 300), FakeStep("b", 300)])
     h.services.signals = ProcessSignals()

@@ -14,12 +14,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from tests.study.lifecycle.conftest import STACK, STEPS3
 
 from infra.storage import STORAGE_CLASS
 from study.lifecycle.destroy import DestroyOutcome, delete_disk_command
-from study.lifecycle.fakes import raising
 from study.lifecycle.interfaces import CloudResource
+from tests.doubles.lifecycle import raising
+from tests.study.lifecycle.conftest import STACK, STEPS3
 
 
 def test_run_releases_the_volumes_before_destroying(harness):

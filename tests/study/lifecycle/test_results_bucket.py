@@ -16,7 +16,6 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from tests.study.lifecycle.conftest import STACK, STEPS3, nightly
 
 from study.lifecycle.bucket_results import fetch_run, runs_of
 from study.lifecycle.commands import bucket_runs, collect_stack
@@ -24,6 +23,7 @@ from study.lifecycle.janitor import sweep
 from study.lifecycle.object_store import BucketSettings, GcsStore, S3Store
 from tests.conftest import to_config
 from tests.object_stores import bucket_name, gcs, gcs_endpoint, moto_endpoint, s3  # noqa: F401
+from tests.study.lifecycle.conftest import STACK, STEPS3, nightly
 
 EXPIRY = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
 AFTER = EXPIRY + timedelta(days=1)

@@ -8,12 +8,11 @@ the finished steps again would recreate them and re-run their pulls during a lat
 
 from __future__ import annotations
 
-from tests.study.lifecycle.conftest import STEPS3
-
 from experiments.layout import RESUME_ENV
-from study.lifecycle.fakes import raising
 from study.lifecycle.interfaces import TransientError
 from study.lifecycle.pulumi_backend import recorded_steps_of
+from tests.doubles.lifecycle import raising
+from tests.study.lifecycle.conftest import STEPS3
 
 
 def test_a_retry_after_a_finished_step_resumes_after_it(harness):

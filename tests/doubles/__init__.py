@@ -1,0 +1,1 @@
+"""Test doubles: in-memory twins of the lifecycle interfaces, imported by tests only."""
