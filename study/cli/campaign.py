@@ -49,8 +49,7 @@ def plan(
     name: Name,
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
-    """Every member's nodes, steps, hours, cost and quota fit, and the campaign's cost in place
-    and with one cluster per member, offline.
+    """Every member's nodes, steps, cost and quota fit; the sweep's cost two ways, offline.
 
     Exit: 0 valid and within budget and quota; 3 a check failed; 1 invalid input.
     """
@@ -87,11 +86,11 @@ def run(
         "--parallel", help="run the campaign's stacks (clouds) side by side, each its own "
                            "cluster (the file's `parallel: true` does the same)")] = False,
 ) -> None:
-    """Bring the cluster up at the first member, run, collect, resize in place to the next, and
-    so on; destroy at the end - always.
+    """Run every member on one cluster resized in place; destroy at the end - always.
 
-    Exit: 0 success; 1 a member failed or invalid input; 3 stopped before a member that does
-    not fit the quota or the budget; 4 the campaign's deadline; 5 destroy incomplete;
+    Exit: 0 success; 1 a member failed or invalid input;
+    3 stopped before a member that does not fit (quota, budget);
+    4 the campaign's deadline; 5 destroy incomplete;
     130/143 interrupted.
     """
     from study.campaign.orchestrator import run_campaign
