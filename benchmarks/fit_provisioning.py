@@ -5,7 +5,8 @@
 SEED_DIR defaults to ../shared/data/operator-experiments next to the repository. For each of
 the seed pulling study's runs (run1-run4: a 4-node cluster, deleted, then a 16-node one) it
 prints the teardown + create cycle (last event of size 4 -> first RegisteredNode of size 16),
-the spread of node registration within a size and the exporter's delay after registration, then
+the spread of node registration within a size and the exporter's delay after registration, and
+from the node inventories (run3, run4) how close together a pool's nodes were created, then
 checks `infra/data/provisioning.yaml` against them: its `seed_fit` cycle is the median of the
 runs, and its GKE create(16) + teardown(4) equals that cycle.
 """
@@ -73,6 +74,14 @@ def main() -> int:
         sys.stdout.write(f"{run}: teardown(4) + create(16) = {cycle:.0f} s (from {when}); "
                          f"16 nodes registered within {spread:.0f} s; exporter "
                          f"{delay:.0f} s after\n")
+    for inv in sorted(meta.glob("run*/*/nodes-*.json")):
+        items = json.loads(inv.read_text())["items"]
+        created = [_ts(i["metadata"]["creationTimestamp"]) for i in items]
+        ready = [_ts(c["lastTransitionTime"]) for i in items for c in i["status"]["conditions"]
+                 if c["type"] == "Ready"]
+        sys.stdout.write(f"{inv.parent.parent.name} inventory: {len(items)} nodes created within "
+                         f"{max(created) - min(created):.0f} s, Ready "
+                         f"{max(ready) - max(created):.0f} s after the last\n")
     median = statistics.median(cycles)
     declared = float(table()["seed_fit"]["gke_cycle_4_to_16_s"])
     modelled = phase("gke", "create").seconds(16) + phase("gke", "teardown").seconds(4)
