@@ -87,46 +87,11 @@ def _read_mapping(path) -> dict[str, str]:
 
 
 def observations(data, matcher: ImageMatcher | None = None, by: str | None = None):
-    """Long table (metric, key, value) of one run's comparable observations."""
-    import pandas as pd
+    """Long table (metric, key, value) of one run's comparable observations: a view of its
+    records (`analysis.records`)."""
+    from analysis.records import records
 
-    matcher = matcher or ImageMatcher()
-    frames = []
-    pulls = data.table("pulls")
-    if not pulls.empty:
-        fresh = pulls[(pulls["role"] == "studied") & (pulls["cached"] == False)]  # noqa: E712
-        keys = [matcher.key(ref, image) for ref, image in zip(fresh["image_ref"], fresh["image"],
-                                                               strict=True)]
-        for metric in ("pull_seconds", "time_to_started_seconds"):
-            frames.append(pd.DataFrame({"metric": metric, "key": keys,
-                                        "value": fresh[metric].to_numpy()}))
-    topo = data.table("topology")
-    if not topo.empty:
-        # By design: the overlay topology alone (kary-2 on 6 GKE nodes meets kary-2 on 6 EKS
-        # nodes, and on another node count); otherwise the design on its node count.
-        design = topo["topology"] if by == "design" else topo["uid"]
-        key = (topo["event"] + " size_gb=" + topo["size_gb"].astype(str) + " "
-               + design.astype(str))
-        frames.append(pd.DataFrame({"metric": "topology_seconds", "key": key,
-                                    "value": topo["time_seconds"]}))
-    wall = data.table("osu_wall")
-    if not wall.empty:
-        key = wall["benchmark"] + " nodes=" + wall["nodes"].astype(str)
-        frames.append(pd.DataFrame({"metric": "osu_wall_seconds", "key": key,
-                                    "value": wall["wall_seconds"]}))
-    times = data.table("app_times")
-    if not times.empty:
-        frames.append(pd.DataFrame({"metric": "app_seconds",
-                                    "key": times["app"] + " " + times["kind"],
-                                    "value": times["seconds"]}))
-    fom = data.table("app_fom")
-    if not fom.empty:
-        frames.append(pd.DataFrame({"metric": "app_fom", "key": fom["app"] + " " + fom["metric"],
-                                    "value": fom["value"]}))
-    if not frames:
-        return pd.DataFrame(columns=["metric", "key", "value"])
-    obs = pd.concat(frames, ignore_index=True)
-    return obs.dropna(subset=["value"])
+    return records(data, matcher, by)[["metric", "key", "value"]]
 
 
 def flatten(doc: object, prefix: str = "") -> dict[str, object]:

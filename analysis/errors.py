@@ -1,25 +1,14 @@
-"""Expected analysis failures, as `StudyError`s so the CLI prints one line and no traceback."""
+"""Expected analysis failures, as `StudyError`s so the CLI prints one line and no traceback.
+
+`AnalysisError` and `BadInput` are defined beside the kinds' parsers (`experiments.parse_errors`)
+and re-exported here, so a parser's refusal and the analysis core's are the same classes.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from experiments.parse_errors import AnalysisError, BadInput
 
-from core.errors import StudyError
-
-
-class AnalysisError(StudyError):
-    """Input the analysis cannot use; the message names the file or key, the value and the fix."""
-
-
-class BadInput(AnalysisError):
-    """A file or key holds a value we cannot interpret."""
-
-    def __init__(self, where: str | Path, value: object, allowed: str):
-        self.where = str(where)
-        shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        super().__init__(f"{where}: got {shown}; expected {allowed}")
+__all__ = ["AnalysisError", "BadInput", "ExperimentMismatch"]
 
 
 class ExperimentMismatch(AnalysisError):

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from analysis import apps, events, osu, topology
-from analysis.errors import BadInput
+from analysis import events
 from analysis.rundir import RunDir
 
 # Node labels that describe how a cluster was built (GKE and EKS spellings).
@@ -57,16 +56,12 @@ class RunData:
         pulls = self.table("pulls")
         if not pulls.empty:
             derived["images"] = sorted(pulls.loc[pulls["role"] == "studied", "image"].unique())
-        topo = self.table("topology")
-        if not topo.empty:
-            derived["designs"] = sorted(topo["uid"].dropna().unique())
-            derived["sizes_gb"] = sorted(int(s) for s in topo["size_gb"].dropna().unique())
-        wall = self.table("osu_wall")
-        if not wall.empty:
-            derived["benchmarks"] = sorted(wall["benchmark"].unique())
-        times = self.table("app_times")
-        if not times.empty:
-            derived["apps"] = sorted(times["app"].unique())
+        from experiments.registry import results_kinds
+
+        for kind in results_kinds():
+            describe = getattr(kind, "describe", None)
+            if describe is not None:
+                derived.update(describe(self.tables))
         return derived
 
     def uses_streaming(self) -> bool:
@@ -110,29 +105,12 @@ def load_run(run: RunDir, nodes: int | None = None) -> RunData:
         _load_pulls(data, nodes)
     elif run.nodes is None and nodes is not None:
         run.nodes, run.nodes_source = nodes, "--nodes"
-    logs_by_kind: dict[str, list] = {}
-    for log in run.logs:
-        logs_by_kind.setdefault(log.kind, []).append(log)
-    if "topology" in logs_by_kind:
-        data.tables["topology"] = _with_run(_topology(run, logs_by_kind["topology"],
-                                                      data.problems), run.label)
-    if "osu" in logs_by_kind:
-        wall, metrics, _meta = osu.osu_tables([log.path for log in logs_by_kind["osu"]],
-                                              data.problems)
-        data.tables["osu_wall"] = _with_run(wall, run.label)
-        data.tables["osu_metrics"] = _with_run(metrics, run.label)
-        data.tables["osu_scaling"] = _with_run(osu.scaling_table(wall), run.label)
-    if run.osu_times:
-        try:
-            times = osu.read_times_log(run.osu_times, data.problems)
-        except BadInput as exc:  # an unusable times.log costs its own table, not the run's
-            data.problems.append(f"{exc}; left out")
-        else:
-            data.tables["osu_times"] = _with_run(times, run.label)
-    if "app" in logs_by_kind:
-        times, foms = apps.app_tables([log.path for log in logs_by_kind["app"]])
-        data.tables["app_times"] = _with_run(times, run.label)
-        data.tables["app_fom"] = _with_run(foms, run.label)
+    from experiments.registry import get_kind
+
+    for name, outputs in run.outputs_by_kind().items():
+        parse = get_kind(name).parse  # type: ignore[attr-defined]
+        for table, df in parse(outputs, data.problems).items():
+            data.tables[table] = _with_run(df, run.label)
     return data
 
 
@@ -189,22 +167,6 @@ def _step_of(pulls, steps: list[dict]):
             pulls["pulling_at"].isna() & pulls["pulled_at"].between(start, end))
         result[inside & result.isna()] = str(step.get("step"))
     return result
-
-
-def _topology(run: RunDir, logs: list, problems: list[str]):
-    rows: list[dict] = []
-    for log in logs:
-        parsed = topology.parse_topology_log(log.path.read_text(errors="replace"), log.path)
-        problems += parsed.problems
-        if run.layout == "seed":
-            nodes, topo, iteration = topology.seed_context(log.path)
-        else:
-            params = log.params
-            nodes = params.get("nodes")
-            topo = topology.topology_label(params.get("topology"))
-            iteration = params.get("iteration", params.get("repeat"))
-        rows.extend(topology.topology_rows(parsed, topo, iteration, nodes))
-    return topology.frame(rows)
 
 
 def _with_run(df, label: str):

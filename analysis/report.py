@@ -338,14 +338,12 @@ def build_report(datas, tables: dict, figures, comparison=None, warnings: list[s
     if not figures and not skipped:
         parts.append('<p class="note">The runs hold no data any figure draws.</p>')
     parts.append("<h2>Tables</h2>")
+    from experiments.registry import results_kinds
+
     for name, caption in (
         ("pull_medians", "Median pull time per image (fresh pulls of studied images)"),
         ("completeness", "Expected vs observed pulls per image and node"),
-        ("topology_medians", "Median topology step time"),
-        ("osu_scaling", "OSU benchmark scaling classes"),
-        ("osu_wall", "OSU wall time per benchmark"),
-        ("app_times", "Application wall times"),
-        ("app_fom", "Application figures of merit"),
+        *(t for kind in results_kinds() for t in getattr(kind, "report_tables", ())),
     ):
         df = medians if name == "pull_medians" else tables.get(name)
         if df is not None and not df.empty:

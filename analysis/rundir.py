@@ -11,8 +11,9 @@ Two layouts are read:
   JSON-lines event files of any name (recognised by content, not by name).
 
 `RunDir.open` only finds files and reads the small JSON documents; parsing the bulky data is
-`analysis.load`'s job. Step logs are classified by content, not by name, so a renamed step
-still lands in the right table.
+`analysis.load`'s job, through each kind's parser. A harness step's kind is what its recorder
+wrote in the step's status (`steps.json`, `steps/<step>/status.json`); only the seed studies'
+raw trees, which record none, have their logs classified by content (`sniff_log`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class StepLog:
     """A step's log with what steps.json says about it."""
 
     path: Path
-    kind: str  # topology | osu | app
+    kind: str  # the experiment kind that wrote it (experiments.registry)
     step: str = ""
     params: dict = field(default_factory=dict)
 
@@ -82,11 +83,25 @@ class RunDir:
     @property
     def kinds(self) -> list[str]:
         """Which kinds of data the run has: pulls, topology, osu, app."""
+        from experiments.registry import get_kind
+
         found = ["pulls"] if self.event_files else []
-        found += sorted({log.kind for log in self.logs})
+        found += sorted({get_kind(log.kind).data for log in self.logs})  # type: ignore[attr-defined]
         if self.osu_times and "osu" not in found:
             found.append("osu")
         return found
+
+    def outputs_by_kind(self) -> dict[str, list]:
+        """Experiment kind -> its steps' outputs (`experiments.base.StepOutput`), run order."""
+        from experiments.base import StepOutput
+
+        seed = self.layout == "seed"
+        out: dict[str, list] = {}
+        for log in self.logs:
+            out.setdefault(log.kind, []).append(StepOutput(log.path, log.step, log.params, seed))
+        if self.osu_times:  # the seed's hand-assembled OSU wall times
+            out.setdefault("osu", []).append(StepOutput(self.osu_times, "times.log", {}, True))
+        return out
 
     # --- harness layout ---------------------------------------------------------------------
     @classmethod
@@ -103,9 +118,12 @@ class RunDir:
             run.steps = _read_json(root / "steps.json", list)
         by_name = {str(s.get("step")): s for s in run.steps if isinstance(s, dict)}
         for log in sorted(root.glob("steps/*/log.txt")):
-            kind = sniff_log(log) if log.is_file() else None
-            if kind:
-                info = by_name.get(log.parent.name, {})
+            info = by_name.get(log.parent.name) or _step_status(log.parent)
+            kind = recorded_kind(info, log)
+            if _unknown_kind(info):
+                run.notes.append(f"{log}: its step recorded kind '{info['kind']}', which no "
+                                 "registered experiment kind is; not read")
+            if kind and log.is_file():
                 params = info.get("params")
                 run.logs.append(StepLog(log, kind, log.parent.name,
                                         params if isinstance(params, dict) else {}))
@@ -162,8 +180,8 @@ class RunDir:
         for log in sorted(root.glob("logs/*.log")) + sorted(root.glob("*.log")):
             if log.name.startswith("size-") or log.name == "times.log":
                 continue
-            if log.is_file() and sniff_log(log) == "app":
-                run.logs.append(StepLog(log, "app"))
+            if log.is_file() and sniff_log(log) == "apps":
+                run.logs.append(StepLog(log, "apps"))
         if (root / "times.log").is_file():
             run.osu_times = root / "times.log"
         return run
@@ -202,8 +220,43 @@ def _nodes_from_names(run: RunDir) -> None:
         run.nodes, run.nodes_source = sizes.pop(), "file name"
 
 
+def recorded_kind(status: dict, log: Path) -> str | None:
+    """The kind the step's recorder wrote, if analysis parses that kind's output (else None).
+
+    A kind no longer registered (a run of a plugin this checkout lacks) is left out, not
+    guessed from the log's bytes; so is the pre-pull step, which records the study's kind but
+    is the harness's own (it pulls helper images, it measures nothing).
+    """
+    from experiments.pernode import PREPULL_STEP
+    from experiments.registry import results_kinds
+
+    if log.parent.name == PREPULL_STEP:
+        return None
+    kind = status.get("kind") if isinstance(status, dict) else None
+    parsed = {k.name for k in results_kinds()}
+    return kind if isinstance(kind, str) and kind in parsed else None
+
+
+def _unknown_kind(status: dict) -> bool:
+    from experiments.registry import known_kinds
+
+    kind = status.get("kind") if isinstance(status, dict) else None
+    return isinstance(kind, str) and bool(kind) and kind not in known_kinds()
+
+
+def _step_status(step_dir: Path) -> dict:
+    """`steps/<step>/status.json` when steps.json has no row for the step."""
+    try:
+        data = json.loads((step_dir / "status.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def sniff_log(path: Path) -> str | None:
-    """`topology`, `osu` or `app` from a log's content, or None for logs we do not parse."""
+    """The kind of a seed study's raw log (`topology`, `osu` or `apps`) from its content.
+
+    Only for the seed layouts, which record no kind; None for logs we do not parse."""
     with open(path, "rb") as fh:
         head = fh.read(_SNIFF_BYTES)
     if b"TOPOLOGY description" in head or b"STUDY_TIMING " in head:
@@ -211,7 +264,7 @@ def sniff_log(path: Path) -> str | None:
     if b"METRICS OPERATOR COLLECTION START" in head or b"time mpirun" in head and b"osu_" in head:
         return "osu"
     if b"FLUXTIME " in head:
-        return "app"
+        return "apps"
     return None
 
 

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Tables in the order `study analyze` writes and reports them.
-TABLE_NAMES = [
-    "pulls", "pull_medians", "completeness", "event_spread", "ingest_stats",
-    "topology", "topology_medians", "osu_wall", "osu_scaling", "osu_metrics", "osu_times",
-    "app_times", "app_fom",
-]
+# The pull tables, from the run's event stream (analysis.events), come first; then each
+# registered kind's tables in registration order (`table_names`).
+PULL_TABLES = ["pulls", "pull_medians", "completeness", "event_spread", "ingest_stats"]
+
+
+def table_names() -> list[str]:
+    """Tables in the order `study analyze` writes and reports them."""
+    from experiments.registry import results_kinds
+
+    names = list(PULL_TABLES)
+    for kind in results_kinds():
+        names += [t for t in kind.tables if t not in names]  # type: ignore[attr-defined]
+    return names
 
 
 def write_table(df, out_dir: Path, name: str) -> list[Path]:
@@ -41,11 +48,13 @@ def combine(datas) -> dict:
         frames = [d.tables[name] for d in datas if name in d.tables and not d.tables[name].empty]
         if frames:
             combined[name] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    from experiments.registry import results_kinds
+
     if "pulls" in combined:
         combined["pull_medians"] = pull_medians(combined["pulls"])
-    if "topology" in combined:
-        combined["topology_medians"] = topology_medians(combined["topology"])
-    return {n: combined[n] for n in TABLE_NAMES if n in combined}
+    for kind in results_kinds():
+        combined.update(kind.summarize(combined))  # type: ignore[attr-defined]
+    return {n: combined[n] for n in table_names() if n in combined}
 
 
 def pull_medians(pulls):
@@ -67,11 +76,3 @@ def pull_medians(pulls):
     table["n_started"] = table["n_started"].astype("int64")
     table["missing_started"] = table["n"] - table["n_started"]
     return table
-
-
-def topology_medians(topo):
-    """Median step time per run, design, node count, event and size over iterations."""
-    keys = ["run", "topology", "nodes", "tree_depth", "max_fanout", "event", "size_gb"]
-    return (topo.groupby(keys, dropna=False)
-            .agg(n=("time_seconds", "size"), median_seconds=("time_seconds", "median"))
-            .reset_index())

@@ -102,3 +102,67 @@ def check_step_names(steps: list[Step]) -> None:
             msg = f"study:experiment: step name '{s.name}' is not unique; change the matrix"
             raise ValueError(msg)
         seen.add(s.name)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What a measured quantity is: its unit and which way is better.
+
+    The regression gate and `study compare` read `direction` from here, never from the metric's
+    name (`app_fom` is a rate although its name says nothing of it).
+    """
+
+    name: str
+    unit: str
+    direction: str  # "lower" or "higher": which is better
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("lower", "higher"):
+            msg = f"metric '{self.name}': direction {self.direction!r}; allowed: lower, higher"
+            raise ValueError(msg)
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """One step's raw output as the collector kept it, handed to its kind's parser.
+
+    `seed`: the file comes from a seed study's raw tree, whose directory names carry what the
+    harness records in `params` (node count, design, iteration).
+    """
+
+    path: Any  # pathlib.Path
+    step: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: bool = False
+
+
+class ResultsPlugin(Protocol):
+    """What a kind adds to analysis (optional attributes of a kind, looked up with getattr).
+
+    `data`: the name of its data in a run's summary; `tables`: the tidy tables `parse` makes,
+    in the order they are written; `metrics`: the quantities it measures. Optional too:
+    `report_tables` ((table, caption) the HTML report shows) and `describe(tables)` (what a run
+    that recorded no experiment definition shows it ran). Parsers and figures import pandas
+    and matplotlib inside the call, so planning never pays for them.
+    """
+
+    data: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+    metrics: ClassVar[tuple[Metric, ...]]
+
+    def parse(self, outputs: list[StepOutput], problems: list[str]) -> dict[str, Any]:
+        """Table name -> DataFrame of the steps' outputs; unreadable parts go to `problems`."""
+        ...
+
+    def summarize(self, combined: dict[str, Any]) -> dict[str, Any]:
+        """Tables across runs (medians) from the combined tables of every run."""
+        ...
+
+    def figures(self) -> tuple[Any, ...]:
+        """Drawers `(tables, out_dir, context) -> [Figure | Skipped]`, in drawing order."""
+        ...
+
+    def observations(self, tables: dict[str, Any], by: str | None) -> list[Any]:
+        """(metric, key, value) DataFrames `study compare` compares across runs."""
+        ...

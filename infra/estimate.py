@@ -64,21 +64,10 @@ def cluster_facts(spec) -> ClusterFacts:  # spec: StackSpec
 
 
 def experiment_params(spec):
-    """(kind, validated params); ValueError with one line per problem naming the key."""
-    from pydantic import ValidationError
-
+    """(kind, typed params): the spec validated them against the kind when it was loaded."""
     from experiments.registry import get_kind
-    from infra.spec.errors import format_error
 
-    kind = get_kind(spec.experiment.kind)
-    try:
-        return kind, kind.Params.model_validate(spec.experiment.params)
-    except ValidationError as exc:
-        lines = [
-            format_error(err, kind.Params, prefix=("experiment", "params"))
-            for err in exc.errors(include_url=False)
-        ]
-        raise ValueError("\n".join(lines)) from None
+    return get_kind(spec.experiment.kind), spec.experiment.typed
 
 
 def hours_within_budget(budget, usd_per_hour: float) -> float:
@@ -130,7 +119,7 @@ def over_cap_problems(spec, steps: list[Step]) -> list[tuple[str, str]]:
     short = [s for s in steps if s.deadline_seconds < s.estimated_seconds]
     if not short:
         return []
-    limit = (spec.experiment.params or {}).get("time_limit_seconds") if spec.experiment else None
+    limit = getattr(spec.experiment.typed, "time_limit_seconds", None) if spec.experiment else None
     out: list[tuple[str, str]] = []
     by_limit = [s for s in short if limit is not None and s.estimated_seconds > limit]
     for s in by_limit:

@@ -249,7 +249,7 @@ def validate_stack(spec, stack: str, now: datetime | None = None) -> Report:
         est = estimate(spec)
     except KeyError as exc:  # unknown experiment kind or unpriced machine
         problems.append(input_error("study:experiment.kind", str(exc.args[0])))
-    except ValueError as exc:  # a kind's own parameter validation
+    except ValueError as exc:  # a kind refusing its steps on this cluster (node counts)
         for line in str(exc).splitlines():
             line = line.strip()
             if not line:

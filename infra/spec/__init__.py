@@ -160,13 +160,36 @@ def stray_keys(config: Mapping[str, Any]) -> list[str]:
 
 def load_spec(config: Mapping[str, Any]) -> StackSpec:
     """Validate a stack's config; SpecError lists every structural problem, one line each."""
-    from infra.spec.errors import format_validation_error
 
     stray = stray_keys(config)
+    sections = config_to_sections(config)
     try:
-        spec = StackSpec.model_validate(config_to_sections(config))
+        spec = StackSpec.model_validate(sections)
     except ValidationError as exc:
-        raise SpecError(format_validation_error(exc, StackSpec) + stray) from None
+        raise SpecError(_error_lines(exc, sections) + stray) from None
     if stray:
         raise SpecError(stray)
     return spec
+
+
+def _error_lines(exc: ValidationError, sections: dict[str, Any]) -> list[str]:
+    """One line per problem; the experiment's params are read against their kind's own model
+    (its keys are what 'did you mean' offers), an unknown kind as the registry words it."""
+    from experiments.spec import params_model
+    from infra.spec.errors import format_error
+
+    experiment = sections.get("experiment")
+    kind = experiment.get("kind") if isinstance(experiment, dict) else None
+    lines: list[str] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        if loc[:2] == ("experiment", "params") and isinstance(kind, str):
+            line = format_error({**err, "loc": loc[2:]}, params_model(kind),
+                                prefix=("experiment", "params"))
+        elif loc == ("experiment", "kind") and err["type"] == "value_error":
+            line = f"study:experiment.kind: {err['ctx']['error']}"
+        else:
+            line = format_error(err, StackSpec)
+        if line not in lines:
+            lines.append(line)
+    return lines

@@ -2,8 +2,10 @@
 
 A metric regresses when tonight's median is worse than the last good night's by more than the
 ratio threshold AND the difference is significant (Mann-Whitney p below the threshold). Worse
-means larger for durations and latencies, smaller for bandwidth/throughput metrics. The
-thresholds are passed explicitly by the workflow so they are stated where the gate runs.
+is the metric's declared direction (`experiments.base.Metric`, declared by the kind that
+measures it): larger when lower is better, smaller when higher is better; a metric no kind
+declares is not guessed from its name, it stops the gate. The thresholds are passed explicitly
+by the workflow so they are stated where the gate runs.
 
     python -m study.lifecycle.gate compare.json --max-ratio 1.25 --max-p 0.01
 """
@@ -14,17 +16,20 @@ import argparse
 import json
 import sys
 
-HIGHER_IS_BETTER = ("bandwidth", "throughput", "bytes_per_second", "rate")
-
 
 def regressions(doc: dict, max_ratio: float, max_p: float) -> list[str]:
-    """One line per regressed (metric, key) in a `study compare --json` document."""
+    """One line per regressed (metric, key) in a `study compare --json` document.
+
+    KeyError naming the metric when a compared metric has no declared direction.
+    """
+    from experiments.registry import metric
+
     out = []
     for row in doc.get("metrics", []):
         ratio, p = row.get("ratio"), row.get("p_value")
         if ratio is None or p is None or p >= max_p:
             continue
-        better_high = any(w in str(row.get("metric", "")).lower() for w in HIGHER_IS_BETTER)
+        better_high = metric(str(row.get("metric"))).direction == "higher"
         worse = ratio < 1 / max_ratio if better_high else ratio > max_ratio
         if worse:
             out.append(
@@ -43,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     with open(a.compare_json) as fh:
         doc = json.load(fh)
-    bad = regressions(doc, a.max_ratio, a.max_p)
+    try:
+        bad = regressions(doc, a.max_ratio, a.max_p)
+    except KeyError as exc:
+        sys.stderr.write(f"gate: {exc.args[0]}\n")
+        return 1
     for line in bad:
         sys.stderr.write(f"regression: {line}\n")
     if not doc.get("metrics"):

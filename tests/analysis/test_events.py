@@ -274,7 +274,7 @@ class TestParallel:
     """Splitting a file across processes gives exactly the serial result."""
 
     def test_parallel_equals_serial(self, tmp_path, monkeypatch) -> None:
-        import analysis.events as events
+        import analysis.events.read as events
 
         # Three copies: every pod's events recur in other byte ranges (re-emitted events).
         data = b"".join(p.read_bytes() for p in (RUN1_4 / "events-size-4-1731219229.json",

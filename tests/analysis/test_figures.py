@@ -7,6 +7,8 @@ from seed_data import OSU, RUN1_4, RUN4_4, STREAMING, TOPOLOGY, WITHOUT_STREAMIN
 from analysis import figures
 from analysis.pipeline import load_runs
 from analysis.tables import combine
+from experiments.kinds.osu import figures as osu_figures
+from experiments.kinds.topology import figures as topology_figures
 
 
 def test_all_figures_render(tmp_path) -> None:
@@ -22,7 +24,7 @@ def test_all_figures_render(tmp_path) -> None:
 
 def test_osu_figure_states_the_rule(tmp_path) -> None:
     (data,) = load_runs([OSU])
-    (fig,) = figures.osu_wall_scaling(combine([data]), tmp_path)
+    (fig,) = osu_figures.osu_wall_scaling(combine([data]), tmp_path)
     assert "max/min wall time" in fig.svg.read_text()  # the rule is drawn, not only captioned
 
 
@@ -46,7 +48,7 @@ def test_osu_panels_count_their_benchmarks(tmp_path) -> None:
     import re
 
     (data,) = load_runs([OSU])
-    (fig,) = figures.osu_wall_scaling(combine([data]), tmp_path)
+    (fig,) = osu_figures.osu_wall_scaling(combine([data]), tmp_path)
     titles = re.findall(r">([a-z]+ \(\d+ benchmarks?\))<", fig.svg.read_text())
     assert titles == ["superlinear (4 benchmarks)", "growing (3 benchmarks)",
                       "flat (14 benchmarks)", "insufficient (1 benchmark)"]
@@ -62,7 +64,7 @@ class TestTopologyPanels:
         part = pd.DataFrame({"run": ["six"] * 4, "size_gb": [1, 1, 2, 2],
                              "topology": ["kary-2", "binomial", "kary-2", "binomial"]})
         keys = [("six", 1), ("six", 2), ("thirty", 1), ("thirty", 2)]
-        designs, placed = figures.panel_layout(part, keys)
+        designs, placed = topology_figures.panel_layout(part, keys)
         assert designs == ["binomial", "kary-2"]
         assert placed == [("six", 1, -0.15), ("six", 2, 0.15)]
 
@@ -70,4 +72,4 @@ class TestTopologyPanels:
         import pandas as pd
 
         part = pd.DataFrame({"run": ["r"], "size_gb": [1], "topology": ["kary-10"]})
-        assert figures.panel_layout(part, [("r", 1), ("r", 2)]) == (["kary-10"], [("r", 1, 0.0)])
+        assert topology_figures.panel_layout(part, [("r", 1), ("r", 2)]) == (["kary-10"], [("r", 1, 0.0)])

@@ -14,7 +14,17 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from seed_data import (
+
+from analysis.compare import ImageMatcher, compare_runs
+from analysis.errors import AnalysisError, BadInput
+from analysis.events import EventIngest, ingest_files, pull_table
+from analysis.pipeline import analyze, load_runs, unique_labels, warnings_of
+from analysis.tables import combine
+from experiments.kinds.osu.parse import parse_osu_log, read_times_log
+from experiments.kinds.pulling import figures as pulling_figures
+from experiments.kinds.topology import figures as topology_figures
+from experiments.kinds.topology.parse import parse_topology_log
+from tests.analysis.seed_data import (
     AMG_AR,
     OSU,
     RUN1_4,
@@ -28,15 +38,6 @@ from seed_data import (
     without_sizes,
     write_run,
 )
-
-from analysis import figures
-from analysis.compare import ImageMatcher, compare_runs
-from analysis.errors import AnalysisError, BadInput
-from analysis.events import EventIngest, ingest_files, pull_table
-from analysis.osu import parse_osu_log, read_times_log
-from analysis.pipeline import analyze, load_runs, unique_labels, warnings_of
-from analysis.tables import combine
-from analysis.topology import parse_topology_log
 
 RUN1_FILE = RUN1_4 / "events-size-4-1731219229.json"
 STREAMING_FILE = next(STREAMING.glob("events-*.json"))
@@ -227,13 +228,13 @@ class TestFiguresOnOtherStudies:
         shutil.copy(TOPO_AWS6, tree / "topology-experiment.out")
         tables = combine(load_runs([tmp_path / "topo"]))
         assert tables["topology"]["topology"].nunique() == 1
-        (fig,) = figures.topology_step_times(tables, tmp_path / "f")
+        (fig,) = topology_figures.topology_step_times(tables, tmp_path / "f")
         assert fig.png.read_bytes()[:4] == b"\x89PNG"
 
     def test_streaming_caption_only_with_streaming(self, tmp_path) -> None:
         tables = combine(load_runs([RUN1_4]))
-        (plain,) = figures.pull_vs_started(tables, tmp_path, {"streaming_runs": []})
-        (streamed,) = figures.pull_vs_started(tables, tmp_path, {"streaming_runs": ["run1-4"]})
+        (plain,) = pulling_figures.pull_vs_started(tables, tmp_path, {"streaming_runs": []})
+        (streamed,) = pulling_figures.pull_vs_started(tables, tmp_path, {"streaming_runs": ["run1-4"]})
         assert "streaming" not in plain.caption
         assert "run1-4 used image streaming" in streamed.caption
 
@@ -398,22 +399,22 @@ class TestTimeToStartedResolution:
 
     def test_whole_second_events_are_said(self, tmp_path) -> None:
         tables = combine(load_runs([RUN1_4]))
-        (fig,) = figures.pull_vs_started(tables, tmp_path, {"streaming_runs": []})
+        (fig,) = pulling_figures.pull_vs_started(tables, tmp_path, {"streaming_runs": []})
         assert self.NOTE in fig.caption
 
     def test_sub_second_events_are_not(self, tmp_path) -> None:
         tables = combine(load_runs([RUN1_4]))
         pulls = tables["pulls"].copy()
         pulls["started_at"] = pulls["started_at"] + pd.Timedelta("250ms")
-        (fig,) = figures.pull_vs_started({**tables, "pulls": pulls}, tmp_path,
+        (fig,) = pulling_figures.pull_vs_started({**tables, "pulls": pulls}, tmp_path,
                                          {"streaming_runs": []})
         assert self.NOTE not in fig.caption
 
     def test_spreads_of_whole_second_events_are_said(self, tmp_path) -> None:
         tables = combine(load_runs([RUN1_4]))
-        (fig,) = figures.event_spread(tables, tmp_path)
+        (fig,) = pulling_figures.event_spread(tables, tmp_path)
         assert fig.caption.endswith(" The events' timestamps are whole seconds, so spreads are "
                                     "too: 0 means within the same second.")
         finer = tables["event_spread"].assign(last=lambda t: t["last"] + pd.Timedelta("1ms"))
-        (fig,) = figures.event_spread({**tables, "event_spread": finer}, tmp_path)
+        (fig,) = pulling_figures.event_spread({**tables, "event_spread": finer}, tmp_path)
         assert "whole seconds" not in fig.caption

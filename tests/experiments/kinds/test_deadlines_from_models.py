@@ -133,8 +133,8 @@ class TestOverCapIsAPlanError:
 def test_over_cap_plan_exits_3(cli, project, tmp_path):
     sec = sections("gke-64-osu")
     sec["experiment"]["params"]["time_limit_seconds"] = 7200
-    project("osu-capped", sec)
-    code, out, _ = cli("plan", "osu-capped", "--json", "--manifests", str(tmp_path / "m"))
+    code, out, _ = cli("plan", project("osu-capped", sec), "--json", "--manifests",
+                       str(tmp_path / "m"))
     assert code == 3
     import json
 

@@ -33,3 +33,21 @@ def test_exit_code(tmp_path):
     assert main([str(path), "--max-ratio", "1.25", "--max-p", "0.01"]) == 3
     path.write_text(json.dumps({"metrics": [row("pull_seconds", 1.0, 0.9)]}))
     assert main([str(path), "--max-ratio", "1.25", "--max-p", "0.01"]) == 0
+
+
+def test_direction_is_the_metrics_declared_one_not_its_name():
+    """app_fom is a rate (higher is better) though its name says nothing of it: a fall is the
+    regression, a rise is not."""
+    doc = {"metrics": [row("app_fom", 0.5, 0.001), row("app_fom", 2.0, 0.001, key="up")]}
+    out = regressions(doc, 1.25, 0.01)
+    assert out == ["app_fom[k]: median 1.0 -> 0.5 (ratio 0.500, p 0.001; threshold ratio 1.25, "
+                   "p < 0.01)"]
+
+
+def test_a_metric_no_kind_declares_stops_the_gate(tmp_path, capsys):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"metrics": [row("made_up_rate", 0.5, 0.001)]}))
+    assert main([str(path), "--max-ratio", "1.25", "--max-p", "0.01"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gate: metric 'made_up_rate' is declared by no experiment kind; "
+                          "known: app_fom, app_seconds, osu_bandwidth_mb_s, ")

@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.errors import BadInput
-from analysis.topology import parse_real_time
+from experiments.durations import parse_real_time
+from experiments.parse_errors import BadInput
 
 _TASKS = re.compile(r"Number of tasks total \(across (\d+) nodes\)")
 _MPIRUN = re.compile(r"^time mpirun .*?-np (?P<np>\d+) .*?(?P<bench>osu_\w+)\s*$")

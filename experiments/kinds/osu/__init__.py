@@ -43,6 +43,7 @@ from experiments.kinds._common import (
     node_counts_at_least,
     timed_step,
 )
+from experiments.kinds.osu.results import OsuResults
 from experiments.registry import register
 
 START_SECONDS = 30.0  # JobSet -> Jobs -> pods scheduled, sshd up, peers resolved
@@ -151,7 +152,7 @@ class OsuParams(BaseModel):
 
 
 @register
-class Osu:
+class Osu(OsuResults):
     name = "osu"
     requires = ("jobset", "metrics-operator", "event-recorder")  # operators the stack must list
     Params = OsuParams

@@ -49,6 +49,7 @@ from experiments.images import (
     slug,
 )
 from experiments.kinds._common import job_path, job_workload, pod_selector, timed_step
+from experiments.kinds.pulling.results import PullingResults
 from experiments.pernode import daemonset, daemonset_path
 from experiments.reference import ImageRef, RepositoryName, normalize
 from experiments.registry import register
@@ -308,7 +309,7 @@ def job(name: str, ctx: RenderContext, labels: dict[str, str], n: int, pod: dict
 
 
 @register
-class Pulling:
+class Pulling(PullingResults):
     name = "pulling"
     requires = ("event-recorder",)  # operators the stack must list
     Params = PullingParams

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from seed_data import STREAMING, WITHOUT_STREAMING
-
-from analysis.apps import app_tables, parse_app_log
+from experiments.kinds.apps.parse import app_tables, parse_app_log
+from tests.analysis.seed_data import STREAMING, WITHOUT_STREAMING
 
 
 def test_fluxtime_and_fom_from_amg_logs() -> None:

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
 from experiments.kinds._common import minicluster_workload, timed_step
+from experiments.kinds.topology.results import TopologyResults
 from experiments.registry import register
 from experiments.topology_designs import DESIGN, designs, leaves, levels, middle, parents
 
@@ -112,7 +113,7 @@ def step_seconds(gb: float, payload: str, baseline: bool) -> float:
     return START_SECONDS + gb * (per_gb + GENERATE_PER_GB[payload])
 
 
-SCRIPT = Path(__file__).resolve().parent.parent / "data" / "topology.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "data" / "topology.sh"
 
 
 def render_script(design: str, nodes: int, size_bytes: int, params: TopologyParams,
@@ -183,7 +184,7 @@ def server_objects(params: TopologyParams, ctx: RenderContext) -> list[dict]:
 
 
 @register
-class Topology:
+class Topology(TopologyResults):
     name = "topology"
     requires = ("flux-operator", "event-recorder")  # operators the stack must list
     Params = TopologyParams

@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.durations import parse_go_duration
-from analysis.errors import BadInput
+from experiments.durations import parse_real_time
+from experiments.parse_errors import BadInput
 
 TIMING_PREFIX = "STUDY_TIMING "
 TOPOLOGY_COLUMNS = [
@@ -60,15 +60,6 @@ class TopologyLog:
                 children[stack[-1][1]] = children.get(stack[-1][1], 0) + 1
             stack.append((depth, rank))
         return max(children.values(), default=0)
-
-
-def parse_real_time(text: str) -> float:
-    """Seconds in bash `time` output (`0m9.090s`) or `time -p` output (`9.09`)."""
-    text = text.strip()
-    try:
-        return float(text)
-    except ValueError:
-        return parse_go_duration(text)
 
 
 def parse_topology_log(text: str, source: str | Path = "<log>") -> TopologyLog:

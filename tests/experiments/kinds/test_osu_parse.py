@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from seed_data import OSU
 
-from analysis.osu import classify_scaling, osu_tables, parse_osu_log, read_times_log
+from experiments.kinds.osu.parse import classify_scaling, osu_tables, parse_osu_log, read_times_log
+from tests.analysis.seed_data import OSU
 
 
 @pytest.fixture(scope="module")

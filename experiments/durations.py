@@ -73,3 +73,12 @@ def parse_clock(text: str) -> float:
     for value in values:
         seconds = seconds * 60.0 + value
     return seconds
+
+
+def parse_real_time(text: str) -> float:
+    """Seconds in bash `time` output (`0m9.090s`) or `time -p` output (`9.09`)."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        return parse_go_duration(text)

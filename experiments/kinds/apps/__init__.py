@@ -42,9 +42,10 @@ from experiments.kinds._common import (
     node_counts_at_least,
     timed_step,
 )
+from experiments.kinds.apps.results import AppsResults
 from experiments.registry import register
 
-CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "apps.yaml"
+CATALOGUE = Path(__file__).resolve().parents[2] / "data" / "apps.yaml"
 START_SECONDS = 30.0
 APP_PULL_SECONDS = 14.0  # the seed's first pull of an app image (streaming study events)
 DEADLINE_MARGIN = 1.25
@@ -107,7 +108,7 @@ def app_image(app: str, cluster: ClusterFacts) -> str:
 
 
 @register
-class Apps:
+class Apps(AppsResults):
     name = "apps"
     requires = ("flux-operator", "event-recorder")  # operators the stack must list
     Params = AppsParams

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analysis.durations import parse_clock, parse_go_duration
+from experiments.durations import parse_clock, parse_go_duration
 
 
 class TestGoDuration:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from analysis.durations import parse_clock
-from analysis.errors import BadInput
+from experiments.durations import parse_clock
+from experiments.parse_errors import BadInput
 
 _FLUXTIME = re.compile(r"^FLUXTIME (?P<kind>\w+) wall time (?P<clock>[\d:.]+)\s*$")
 _SUBMIT = re.compile(r"flux submit (?P<args>.*?)(?: Exited \(rc=\d+\).*)?$")

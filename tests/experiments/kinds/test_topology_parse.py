@@ -7,9 +7,9 @@ import re
 
 import pandas as pd
 import pytest
-from seed_data import TOPO_AWS6, TOPO_MAX6, TOPOLOGY
 
-from analysis.topology import parse_topology_log, topology_rows, topology_table
+from experiments.kinds.topology.parse import parse_topology_log, topology_rows, topology_table
+from tests.analysis.seed_data import TOPO_AWS6, TOPO_MAX6, TOPOLOGY
 
 KEYS = ["uid", "topology", "iteration", "nodes", "event", "size_gb"]
 
