@@ -136,7 +136,7 @@ def as_series_by_stack(tables: dict) -> dict:
 
 def spread_vs_nodes(summary: dict, out_dir: Path) -> list:
     """Median spread of each stage's timestamps across nodes against the node count."""
-    from analysis.figures import Figure, Skipped, series_style
+    from experiments.plotting import Figure, Skipped, series_style
 
     title = "Spread of event timestamps across nodes vs node count"
     data = summary.get("campaign_spread")
@@ -181,7 +181,8 @@ def analyze_campaign(campaign_dir: Path, out: Path, figures: bool = True) -> Cam
     for name, df in result.tables.items():
         result.written += write_table(df, out / "tables", name)
     if figures:
-        from analysis.figures import Figure, draw_figures
+        from analysis.figures import draw_figures
+        from experiments.plotting import Figure
 
         drawn, skipped = draw_figures(as_series_by_stack(result.tables), out / "figures", {})
         extra = spread_vs_nodes(summary, out / "figures")
