@@ -25,6 +25,18 @@ class CheckFailed(StudyError):
     exit_code = 3
 
 
+class LifecycleError(StudyError):
+    """A backend or cloud call failed; subclasses say whether retrying can help."""
+
+
+class TransientError(LifecycleError):
+    """Worth retrying with backoff (GKE 'operation ... in progress', AWS DependencyViolation)."""
+
+
+class PermanentError(LifecycleError):
+    """Retrying will not help (permission denied, invalid program, quota exceeded)."""
+
+
 def ensure_dir(path, option: str):
     """Create the output directory `path` (given as `option`), or a StudyError saying why not."""
     from pathlib import Path

@@ -97,7 +97,10 @@ def _signature(path: Path) -> tuple[int, int, int, int] | None:
 
 
 def _as_config_value(value: Any) -> str:
+    if _is_secure(value):
+        return SecretValue(value["secure"])
     if isinstance(value, (dict, list)):
+        value = _without_secrets(value)
         return json.dumps(value, default=str)
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -125,8 +128,107 @@ def read_stack_config(stack: str, root: Path | None = None) -> dict[str, str]:
     if not isinstance(config, dict):
         msg = f"{path.name}: 'config' must be a mapping of keys to values"
         raise StudyError(msg)
-    out = {str(k): _as_config_value(v) for k, v in config.items()}
+    if doc.get("environment") is not None:
+        raise StudyError(_environment_problem(path, doc["environment"]))
+    project = project_name(root)
+    out: dict[str, str] = {}
+    for k, v in config.items():
+        key = config_key(str(k), path, project)
+        if key in out:
+            msg = (f"{path.name}: config key {str(k)!r} is {key!r} again; keep one (Pulumi would "
+                   "read only one of them)")
+            raise StudyError(msg)
+        if _is_secure(v) and key.startswith("study:"):
+            msg = (f"{path.name}: {key}: a secure (encrypted) value is not allowed here; the "
+                   "study: keys are checked offline before any cloud call, so they are plain "
+                   "text (secrets belong to provider keys such as gcp:credentials)")
+            raise StudyError(msg)
+        out[key] = _as_config_value(v)
     return apply_overlay(out, root)
+
+
+# --- the Pulumi CLI's config semantics -----------------------------------------------------------
+
+# What a `secure:` value reads as offline: present, a secret, never decrypted nor printed (the
+# program under `pulumi up` gets the plaintext; an offline plan needs none of it).
+SECRET = "[secret]"
+
+
+class SecretValue(str):
+    """A `secure:` config value read offline: the text is SECRET, the ciphertext kept aside and
+    out of repr, so no message or JSON ever shows it."""
+
+    ciphertext: str
+
+    def __new__(cls, ciphertext: str) -> SecretValue:
+        value = super().__new__(cls, SECRET)
+        value.ciphertext = ciphertext
+        return value
+
+    def __repr__(self) -> str:
+        return f"SecretValue({SECRET!r})"
+
+
+def _is_secure(value: Any) -> bool:
+    """`{secure: <ciphertext>}`, how the CLI writes an encrypted value (pulumi/pulumi
+    sdk/go/common/resource/config/value.go: an object whose only key is `secure`, a string)."""
+    return (isinstance(value, dict) and len(value) == 1 and "secure" in value
+            and isinstance(value["secure"], str))
+
+
+def _without_secrets(value: Any) -> Any:
+    if _is_secure(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: _without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
+def project_name(root: Path) -> str:
+    """The project's `name:` in Pulumi.yaml, the namespace of bare config keys."""
+    path = root / "Pulumi.yaml"
+    doc = load_yaml_file(path)
+    name = doc.get("name") if isinstance(doc, dict) else None
+    if not isinstance(name, str) or not name:
+        msg = f"{path.name}: name: {name!r} is not allowed; the project needs a name"
+        raise StudyError(msg)
+    return name
+
+
+def config_key(key: str, path: Path, project: str) -> str:
+    """A stack file's config key as the Pulumi CLI reads it.
+
+    pulumi/pulumi sdk/go/common/workspace/loaders.go `stackConfigNamespacedWithProject`: a key
+    without ':' is the project's (`<project>:<key>`); sdk/go/common/resource/config/key.go
+    `ParseKey`: one ':' is `<namespace>:<name>`, and two are allowed only as the old
+    `<namespace>:config:<name>` form, read as `<namespace>:<name>`; anything else is refused.
+    """
+    colons = key.count(":")
+    if colons == 0:
+        return f"{project}:{key}"
+    if colons == 1:
+        return key
+    ns, module, name = (key.split(":") + ["", ""])[:3]
+    if colons == 2 and module == "config" and ns and name:
+        return f"{ns}:{name}"
+    msg = (f"{path.name}: config key {key!r} is not allowed; keys are `<namespace>:<name>` "
+           f"(a bare name is read as `{project}:<name>`)")
+    raise StudyError(msg)
+
+
+def _environment_problem(path: Path, environment: Any) -> str:
+    """Pulumi ESC environments (`environment:` in a stack file) resolve only through Pulumi
+    Cloud; offline, every key they may set is unknown, so the plan refuses rather than read
+    other config than `pulumi up` would."""
+    imports = environment.get("imports") if isinstance(environment, dict) else environment
+    names = ([str(e) for e in imports] if isinstance(imports, list) else [])
+    named = ", ".join(f"'{n}'" for n in names) if names else repr(environment)
+    return (f"{path.name}: environment: imports Pulumi ESC environment(s) {named}; they resolve "
+            "only online, so offline no key they set can be resolved (any config key, study: "
+            "included, may be theirs) and a plan would read other config than `pulumi up`; "
+            "write the values the stack needs under config:")
 
 
 # --- reading a YAML file safely ------------------------------------------------------------------
@@ -342,6 +444,9 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 # The GCP project the shipped GKE stacks name until a user sets theirs; `study run` refuses it.
 PLACEHOLDER_PROJECT = "study-harness-sandbox"
+# A GCP project id (use with fullmatch): here, the lowest layer, because the overlay checks it
+# before any spec exists and the GKE spec checks the same rule.
+GCP_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 PROJECT_ENV = "STUDY_GCP_PROJECT"
 OVERLAY_ENV = "STUDY_LOCAL_CONFIG"  # another overlay file than stacks/local.yaml
 OVERLAY_KEYS = {"gcp_project": "the GCP project id of GKE stacks that name the placeholder"}
@@ -390,8 +495,6 @@ def read_overlay(root: Path) -> dict[str, str]:
     if env is not None:
         out["gcp_project"] = env
     project = out.get("gcp_project")
-    from infra.spec.common import GCP_PROJECT_ID
-
     if project is not None and not GCP_PROJECT_ID.fullmatch(project):
         where = PROJECT_ENV if env is not None else f"{path.name}: gcp_project"
         msg = (f"{where}: {project!r} is not a GCP project id; 6-30 lowercase letters, digits "

@@ -27,12 +27,12 @@ from typing import Any
 import pulumi
 from pulumi import ComponentResource, CustomTimeouts, ResourceOptions
 
-from experiments import layout
+from core import layout
+from core.k8s import create
+from core.versions import PYTHON
 from experiments.base import ExperimentKind, RenderContext, Step, Workload
-from experiments.k8s import create
 from experiments.pernode import PREPULL_STEP, render_prepull
 from experiments.upload import UploadTarget, upload_job, uploader_service_account
-from infra.operators.versions import PYTHON
 
 RECORDER_MARGIN_SECONDS = 180  # the recorder outlives the workload's own deadline by this much
 PULUMI_MARGIN_SECONDS = 900  # scheduling, image pulls of the recorder, log collection

@@ -72,8 +72,8 @@ def mirror_steps(sources: list[str], cluster: ClusterFacts) -> list[Step]:
 
 def mirror_job(step: Step, ctx, labels: dict[str, str]) -> dict[str, Any]:
     """One pod, one init container per copy (no shell needed), then a no-op main container."""
-    from infra.image_lock import committed
-    from infra.operators.versions import GCRANE
+    from core.image_lock import committed
+    from core.versions import GCRANE
 
     lock = committed()
     return init_containers_job(step, ctx, labels, [
@@ -88,7 +88,7 @@ def init_containers_job(step: Step, ctx, labels: dict[str, str],
                         ) -> dict[str, Any]:
     """A Job of one pod whose init containers run in turn (each an image operation), then a no-op
     main container; the step recorder, not Pulumi, waits for it."""
-    from infra.operators.versions import BUSYBOX
+    from core.versions import BUSYBOX
 
     return {
         "apiVersion": "batch/v1",

@@ -41,7 +41,7 @@ def daemonset(name: str, ctx: RenderContext, labels: dict[str, str],
               init_containers: list[dict[str, Any]], idle_image: str,
               **pod: Any) -> dict[str, Any]:
     """A DaemonSet of `init_containers` then an idle container: one Ready pod per node == done."""
-    from experiments.layout import LABEL_ROLE, LABEL_STEP
+    from core.layout import LABEL_ROLE, LABEL_STEP
 
     selector = {k: labels[k] for k in (LABEL_STEP, LABEL_ROLE)}
     return {
@@ -94,7 +94,7 @@ def with_prepull(kind: Any, params: Any, cluster: ClusterFacts, steps: list[Step
 
 def prepull_containers(images: list[str]) -> list[dict[str, Any]]:
     """Init containers: copy a static busybox, then run `busybox true` from every image."""
-    from infra.operators.versions import BUSYBOX_STATIC
+    from core.versions import BUSYBOX_STATIC
 
     mount = [{"name": "tools", "mountPath": TOOLS_MOUNT}]
     small = {"requests": {"cpu": "10m", "memory": "16Mi"}}
@@ -120,10 +120,10 @@ def prepull_containers(images: list[str]) -> list[dict[str, Any]]:
 
 def render_prepull(step: Step, ctx: RenderContext, opts: Any) -> Workload:
     """The pre-pull DaemonSet, awaited by Pulumi; the recorder records it and then deletes it."""
+    from core.k8s import create
+    from core.versions import BUSYBOX_STATIC
     from experiments.component import step_labels
-    from experiments.k8s import create
     from experiments.kinds._common import pod_selector
-    from infra.operators.versions import BUSYBOX_STATIC
 
     labels = step_labels(ctx, step.name, "prepull")
     obj = daemonset(step.name, ctx, labels, prepull_containers(step.params["images"]),

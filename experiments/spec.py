@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationInfo, field_validator
 
-from infra.spec.common import Strict
+from core.model import Strict
 
 
 class ExperimentSpec(Strict):

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from experiments import layout
-from infra.operators.versions import AWS_CLI, GCLOUD
+from core import layout
+from core.versions import AWS_CLI, GCLOUD
 
 UPLOAD_FILES = ("log.txt", "status.json", "checks.json", "events.jsonl")
 MANIFEST = "MANIFEST.json"

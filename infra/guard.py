@@ -40,9 +40,8 @@ from typing import Any
 import pulumi
 from pulumi import ResourceOptions
 
-from experiments import layout
-from infra import sdk
-from infra.operators.versions import AWS_CLI, GCLOUD, PYTHON
+from core import layout, sdk
+from core.versions import AWS_CLI, GCLOUD, PYTHON
 
 # The CronJob and the scripts ConfigMap's prefix; the ServiceAccount is per stack
 # (`GuardPlan.service_account`), since cloud identities trust it by name.
@@ -247,7 +246,7 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
     storage = sdk.package("pulumi_gcp.storage", "bucket_iam_member")
     from infra.clusters.gke import impersonable_account, object_prefix, results_read_condition
 
-    child = ResourceOptions(parent=cluster)
+    child = cluster.child()
     gsa, impersonate, _email = impersonable_account(
         f"{plan.stack}-guard", plan.identity.split("@", 1)[0], plan.project,
         f"study {plan.stack}: scales its nodes to zero", layout.NAMESPACE, plan.service_account,
@@ -255,7 +254,7 @@ def gke_identity(plan: GuardPlan, cluster) -> tuple[dict[str, str], list[pulumi.
     # The email is known from the account id: no unknown output in the grants (a plan shows
     # them whole, and a resumed up declares them identically); each grant waits for the GSA.
     member = f"serviceAccount:{plan.identity}"
-    after_gsa = ResourceOptions(parent=cluster, depends_on=[gsa])
+    after_gsa = cluster.child(depends_on=[gsa])
     role = projects.IAMCustomRole(
         f"{plan.stack}-guard-role",
         project=plan.project,
@@ -343,7 +342,7 @@ def deploy_guard(stack: str, spec, cluster, provider, namespace,
     """The guard and its identity (`study:guard.enabled: false` never gets here: the spec
     refuses it). Returns the node-size holder, which the steps wait for: after a guard stop a
     step created before its nodes are back would spend its deadline waiting for them."""
-    from experiments.k8s import create
+    from core.k8s import create
 
     plan = guard_plan(stack, spec, steps)
     annotations: dict[str, str] = {}

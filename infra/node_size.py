@@ -11,7 +11,7 @@ still holds the old size, so a plain `pulumi up` would leave the pool at zero. A
 no way out: it would bring back the Jobs the step recorders deleted and rerun their steps.
 
 So one small dynamic resource asks the cloud itself: its `diff` reads the pool's live target
-size (`study.lifecycle.node_scaler`) and reports a change when the pool has fewer nodes than
+size (`infra.node_scaler`) and reports a change when the pool has fewer nodes than
 declared; its `update` sets the size back and waits for the nodes. A plain `pulumi up` after a
 guard stop therefore scales back, then creates the steps not yet recorded (resume as usual), and
 the guard, seeing its own scale-down undone, counts the deadline again from then. It never
@@ -29,7 +29,7 @@ from pulumi import ResourceOptions
 
 def scaler_for(props: dict[str, Any]):
     """The real client-library scaler for the pool the props name."""
-    from study.lifecycle.node_scaler import EksNodeScaler, GkeNodeScaler
+    from infra.node_scaler import EksNodeScaler, GkeNodeScaler
 
     if props["cloud"] == "gke":
         return GkeNodeScaler(props["project"], props["location"], props["cluster"],

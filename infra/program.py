@@ -9,9 +9,9 @@ from __future__ import annotations
 import pulumi
 from pulumi import ResourceOptions
 
+from core import sdk
 from core.errors import SpecError
-from experiments.layout import NAMESPACE as STUDY_NAMESPACE
-from infra import sdk
+from core.layout import NAMESPACE as STUDY_NAMESPACE
 from infra.config import all_config
 from infra.expiry import ExpiryStamp, expiry_stamp
 from infra.labels import study_labels

@@ -124,8 +124,8 @@ def run_identity(namespace, labels: dict[str, str], opts):
     """The ConfigMap holding the run id; its data never changes after the first `up`."""
     from pulumi import ResourceOptions
 
-    from experiments.layout import NAMESPACE
-    from infra import sdk
+    from core import sdk
+    from core.layout import NAMESPACE
 
     core = sdk.package("pulumi_kubernetes.core.v1", "ConfigMap")
     given = given_run_id()
@@ -155,7 +155,7 @@ def wire(stack: str, spec, cluster, namespace, labels: dict[str, str]):
     import pulumi
     from pulumi import ResourceOptions
 
-    from experiments.layout import NAMESPACE
+    from core.layout import NAMESPACE
     from experiments.upload import UploadTarget
 
     k8s_labels = {f"study-harness.io/{k}": v for k, v in labels.items()}

@@ -12,7 +12,7 @@ the same names so both clouds render the same objects.
 The rule is the one every GSA id follows (`infra.clusters.gke.service_account_id`):
 `<prefix>-<stack>`, shortened with a hash of the stack when it is too long (or when characters a
 name may not hold had to be replaced), so two stacks never share a name. What it does not do:
-decide the namespace (experiments.layout) or create anything.
+decide the namespace (core.layout) or create anything.
 """
 
 from __future__ import annotations

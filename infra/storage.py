@@ -143,7 +143,7 @@ def create_storage_class(obj: dict[str, Any], provider, driver=None):
     """
     import pulumi
 
-    from infra import sdk
+    from core import sdk
 
     storage = sdk.package("pulumi_kubernetes.storage.v1", "StorageClass")
     return storage.StorageClass(

@@ -17,8 +17,7 @@ from typing import Any
 import pulumi
 from pulumi import ResourceOptions
 
-from experiments import layout
-from infra import sdk
+from core import layout, sdk
 
 
 def _artifact_repository(spec, labels: dict[str, Any]):
@@ -55,6 +54,7 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
            results=None, after: Sequence[pulumi.Resource] = ()) -> None:
     """Operators, then the experiment's steps; the steps also wait for `after` (the nodes held
     at their declared size)."""
+    from core.versions import OPERATORS
     from infra.estimate import (
         cluster_facts,
         experiment_deadline_seconds,
@@ -62,7 +62,6 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
         experiment_steps,
     )
     from infra.operators.install import install_operators
-    from infra.operators.versions import OPERATORS
 
     k8s_opts = ResourceOptions(provider=provider, depends_on=[namespace])
     operators = install_operators(list(spec.operators), k8s_opts)

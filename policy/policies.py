@@ -207,7 +207,7 @@ def _duration(seconds: float | None) -> str | None:
 
 
 def real_cloud_rules(args, report_violation: Report) -> None:
-    """The plan's real-cloud rules (`study.cloud_rules`) over the stack as `pulumi up` sees it.
+    """The plan's real-cloud rules (`policy.cloud_rules`) over the stack as `pulumi up` sees it.
 
     A stack validation policy: the rules compare objects with each other (one StorageClass for
     every claim, one Service per step), so they need every resource at once. Kubernetes props
@@ -215,8 +215,8 @@ def real_cloud_rules(args, report_violation: Report) -> None:
     """
     from types import SimpleNamespace
 
-    from study.cloud_rules import RenderedStack, check
-    from study.plan import manifests_of
+    from policy.cloud_rules import RenderedStack, check
+    from policy.manifests import manifests_of
 
     manifests: list[dict] = []
     resources = []

@@ -3,7 +3,7 @@
 Why: tags move, so a study is reproducible only if the lock records what each tag named when the
 study was planned; and a stack with its own registry (Artifact Registry for image streaming, ECR
 for pulls inside the VPC) must have every image in it before `up`, which the seed studies did by
-hand. The image list is taken from the plan's rendered objects (`infra.image_lock.image_slots`),
+hand. The image list is taken from the plan's rendered objects (`core.image_lock.image_slots`),
 not from a second list, so operator-injected images are included.
 
 Registry access is oras-py (`oras.provider.Registry`): it speaks the distribution API and reads
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StudyError
-from infra.image_lock import ImageLock, LockEntry, images_of, split
+from core.image_lock import ImageLock, LockEntry, images_of, split
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -152,7 +152,7 @@ def resolve(ref: str) -> str:
 
 def mirror_pairs(manifests: list[dict[str, Any]]) -> dict[str, str]:
     """destination -> source of the copies the stack's mirror step makes (`gcrane cp SRC DST`)."""
-    from infra.image_lock import image_slots
+    from core.image_lock import image_slots
 
     out = {}
     for obj in manifests:

@@ -16,6 +16,7 @@ from core.errors import SpecError
 from core.stacks import project_dir, read_stack_config
 from infra.props import dig
 from infra.validate import Report, validate_stack
+from policy.manifests import manifests_of
 
 # Inputs worth showing in the resource table, per type token (camelCase, as the engine sees them).
 SHOWN: dict[str, list[str]] = {
@@ -226,41 +227,6 @@ def _settings(type_: str, inputs: dict) -> dict[str, Any]:
     return out
 
 
-def _integral(value: Any) -> Any:
-    """The mock engine turns every number into a float (64 -> 64.0); the program wrote ints.
-
-    CRD schemas say `type: integer`, which 64.0 does not satisfy, so whole floats become ints.
-    """
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
-
-
-def manifests_of(type_: str, inputs: dict) -> list[dict]:
-    """A kubernetes:* resource's inputs as the objects the API server would receive.
-
-    A `yaml/v2` ConfigGroup (how operators are installed) registers as one resource under the
-    mock engine; its `objs` are the objects it would apply, so they are planned one by one.
-    """
-    if type_ == "kubernetes:yaml/v2:ConfigGroup":
-        return [_integral(dict(o)) for o in inputs.get("objs") or []]
-    if not type_.startswith("kubernetes:") or type_.startswith(
-        ("kubernetes:yaml", "kubernetes:helm")
-    ):
-        return []
-    _, api, kind = type_.split(":")
-    if "/" not in api:
-        return []
-    obj = _integral(dict(inputs))
-    obj.setdefault("apiVersion", api.replace("core/", "") if api.startswith("core/") else api)
-    obj.setdefault("kind", kind)
-    return [obj]
-
-
 def load_and_validate(stack: str, now: datetime | None = None,
                       config: dict[str, str] | None = None):
     """(config, spec, report) or SpecError with every structural problem; `config`: the stack's
@@ -320,8 +286,8 @@ def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None,
 
 
 def real_cloud_problems(spec, manifests: list[dict], resources: list) -> list[str]:
-    """The named real-cloud rules (`study.cloud_rules`) over what the program rendered."""
-    from study.cloud_rules import RenderedStack, check
+    """The named real-cloud rules (`policy.cloud_rules`) over what the program rendered."""
+    from policy.cloud_rules import RenderedStack, check
 
     return check(RenderedStack.of(spec, manifests, resources))
 

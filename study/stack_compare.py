@@ -120,7 +120,7 @@ def _storage(c) -> dict[str, Any]:
 
 def _operators(spec) -> str:
     try:
-        from infra.operators.versions import OPERATORS
+        from core.versions import OPERATORS
     except ImportError:  # versions are optional; names alone still compare
         OPERATORS = {}  # noqa: N806
     parts = []

@@ -85,7 +85,7 @@ def locked_images(monkeypatch):
     image with a digest (here the sha256 of its reference, a well-formed stand-in)."""
     import hashlib
 
-    from infra import image_lock
+    from core import image_lock
 
     entries = {
         ref: image_lock.LockEntry("sha256:" + hashlib.sha256(ref.encode()).hexdigest(),

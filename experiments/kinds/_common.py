@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from core.layout import LABEL_ROLE, LABEL_STEP
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
-from experiments.layout import LABEL_ROLE, LABEL_STEP
 
 FLUX_API = "flux-framework.org/v1alpha2"  # MiniCluster (flux-operator), MetricSet (metrics-op.)
 DEADLINE_SLACK_SECONDS = 600.0
@@ -76,8 +76,8 @@ def job_workload(step: Step, ctx: RenderContext, role: str, opts: Any,
                  build: Callable[[Step, RenderContext, dict[str, str]], dict[str, Any]]
                  ) -> Workload:
     """A step that is one Job, `build(step, ctx, labels)`: wait for it, delete it at deadline."""
+    from core.k8s import create
     from experiments.component import step_labels
-    from experiments.k8s import create
 
     labels = step_labels(ctx, step.name, role)
     res = create(build(step, ctx, labels), opts)
@@ -106,7 +106,7 @@ def flux_workload(obj: dict[str, Any], opts: Any, wait_for: str,
                   expect: dict[str, Any]) -> Workload:
     """Create a `flux_object`; the recorder waits for `wait_for` (the Job or JobSet its operator
     creates) and deletes the object itself at the deadline."""
-    from experiments.k8s import create
+    from core.k8s import create
 
     meta = obj["metadata"]
     res = create(obj, opts)

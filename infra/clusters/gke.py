@@ -11,7 +11,9 @@ path) must not touch them:
 - The pool's `version` is what the stack says ("1.35"); GKE resolves it to a full version and the
   provider stores that, so the pool ignores later changes to `version` (see NodePool below).
 - The GCP APIs the cluster needs are enabled by the stack and never disabled by a destroy.
-Children are parented to the component; outputs are registered at the end.
+Children are parented to the component and use an explicit Google provider, which also applies
+the study labels as default labels (as the EKS component's AWS provider applies default tags);
+outputs are registered at the end.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import pulumi
+import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 from pulumi import ComponentResource, Output, ResourceOptions
 
-from infra import sdk
+from core import sdk
 from infra.clusters.kubeconfig import gke_kubeconfig
 from infra.spec.gke import GkeClusterSpec, gke_versions
 
@@ -53,7 +56,17 @@ class GkeCluster(ComponentResource):
         expires_at: pulumi.Input[str],
     ):
         super().__init__("study:infra:GkeCluster", name, None, opts)
-        child = ResourceOptions(parent=self)
+        # The provider merges `default_labels` under a resource's own top-level labels
+        # (`labels`, the cluster's `resource_labels`) into its terraform_labels and
+        # effective_labels; nested label fields (the node pool's node_config) are not merged,
+        # so the pool keeps its labels explicit, and the cluster's stay explicit too.
+        self.gcp_provider = gcp.Provider(
+            f"{name}-gcp",
+            project=spec.project,
+            default_labels=labels,
+            opts=ResourceOptions(parent=self),
+        )
+        child = self.child()
 
         self.services = {
             api: projects.Service(
@@ -74,7 +87,7 @@ class GkeCluster(ComponentResource):
             project=spec.project,
             auto_create_subnetworks=False,
             mtu=spec.network_mtu,
-            opts=ResourceOptions(parent=self, depends_on=[self.services["compute.googleapis.com"]]),
+            opts=self.child(depends_on=[self.services["compute.googleapis.com"]]),
         )
         self.subnetwork = compute.Subnetwork(
             f"{name}-subnet",
@@ -116,7 +129,7 @@ class GkeCluster(ComponentResource):
             workload_identity_config=container.ClusterWorkloadIdentityConfigArgs(
                 workload_pool=workload_pool(spec)
             ),
-            opts=ResourceOptions(parent=self, depends_on=list(self.services.values())),
+            opts=self.child(depends_on=list(self.services.values())),
         )
         self.node_pool = container.NodePool(
             f"{name}-pool",
@@ -138,8 +151,7 @@ class GkeCluster(ComponentResource):
                 auto_upgrade=True,
             ),
             node_config=_node_config(spec, labels),
-            opts=ResourceOptions(
-                parent=self,
+            opts=self.child(
                 # Large compact pools take a while; the default 30 min is too tight at 256 nodes.
                 custom_timeouts=pulumi.CustomTimeouts(create="90m", update="60m", delete="60m"),
                 # GKE resolves "1.35" to a full version, which the provider reads back into
@@ -176,6 +188,10 @@ class GkeCluster(ComponentResource):
             "machine_type": Output.from_input(spec.machine_type),
         }
         self.register_outputs(self.outputs)
+
+    def child(self, **options: Any) -> ResourceOptions:
+        """Options for a Google resource of this cluster: parented here, on its provider."""
+        return ResourceOptions(parent=self, provider=self.gcp_provider, **options)
 
 
 def required_apis(spec: GkeClusterSpec) -> list[str]:
@@ -353,14 +369,14 @@ def results_writer(stack: str, spec: GkeClusterSpec, bucket: str, namespace: str
     gsa, impersonate, email = impersonable_account(
         f"{stack}-results-writer", results_account_id(stack), spec.project,
         f"study {stack}: writes its results", namespace, ksa,
-        ResourceOptions(parent=cluster, depends_on=[after]))
+        cluster.child(depends_on=[after]))
     grant = storage.BucketIAMMember(
         f"{stack}-results-write",
         bucket=bucket,
         role="roles/storage.objectCreator",
         member=f"serviceAccount:{email}",
         condition=results_prefix_condition(bucket, stack),
-        opts=ResourceOptions(parent=cluster, depends_on=[gsa]),
+        opts=cluster.child(depends_on=[gsa]),
     )
     read = storage.BucketIAMMember(
         f"{stack}-results-read",
@@ -368,6 +384,6 @@ def results_writer(stack: str, spec: GkeClusterSpec, bucket: str, namespace: str
         role="roles/storage.objectViewer",
         member=f"serviceAccount:{email}",
         condition=results_read_condition(bucket, stack, f"read-{stack}"[:100]),
-        opts=ResourceOptions(parent=cluster, depends_on=[gsa]),
+        opts=cluster.child(depends_on=[gsa]),
     )
     return {"iam.gke.io/gcp-service-account": email}, [impersonate, grant, read]

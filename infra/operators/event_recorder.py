@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments.layout import (
+from core.layout import (
     EVENT_RECORDER,
     EVENTS_FILE,
     LABEL_ROLE,
@@ -35,8 +35,8 @@ from experiments.layout import (
     ROLE_RESULTS,
     STEPS_DIR,
 )
-from infra.operators.versions import BUSYBOX
-from infra.operators.versions import EVENT_RECORDER as OP
+from core.versions import BUSYBOX
+from core.versions import EVENT_RECORDER as OP
 from infra.storage import STORAGE_CLASS
 
 RESULTS_SIZE = "20Gi"  # a 256-node pulling run writes a few hundred MB of events

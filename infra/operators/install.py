@@ -31,7 +31,7 @@ class OperatorInstall(ComponentResource):
         super().__init__(TYPE_TOKENS[name], name, None, opts)
         child = ResourceOptions(parent=self)
         if name == "event-recorder":
-            from experiments.k8s import create
+            from core.k8s import create
             from infra.operators.event_recorder import objects
 
             self.children = [create(o, child, f"{name}-{o['kind'].lower()}") for o in objects()]
@@ -43,7 +43,7 @@ class OperatorInstall(ComponentResource):
             self.children = [
                 k8s.yaml.v2.ConfigGroup(f"{name}-manifest", objs=install_objects(name), opts=child)
             ]
-        from infra.operators.versions import OPERATORS
+        from core.versions import OPERATORS
 
         op = OPERATORS[name]
         self.version = op.version

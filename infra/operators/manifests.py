@@ -3,8 +3,8 @@
 Why patch in code rather than edit the YAML: the files stay byte-identical to upstream (see
 manifests/README.md), and every change we make is visible, reviewed and tested here:
 
-- controller images: `:latest` -> the pin in `infra.operators.versions`, then by digest where the
-  committed image lock has one (`infra.image_lock`);
+- controller images: `:latest` -> the pin in `core.versions`, then by digest where the
+  committed image lock has one (`core.image_lock`);
 - metrics-operator: the `kube-rbac-proxy` sidecar (images no longer published since 2025-03) is
   removed with its Service port; the manager's metrics then stay on 127.0.0.1:8080 as upstream;
 - CustomResourceDefinitions get `pulumi.com/patchForce`, so the server-side apply that
@@ -21,8 +21,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from infra.image_lock import pin_object
-from infra.operators.versions import OPERATORS, Operator
+from core.image_lock import pin_object
+from core.versions import OPERATORS, Operator
 
 MANIFESTS_DIR = Path(__file__).resolve().parent / "manifests"
 RBAC_PROXY = "kube-rbac-proxy"

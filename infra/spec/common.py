@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from core.model import Strict as Strict  # the base of every spec model, experiments' too
+from core.stacks import GCP_PROJECT_ID as GCP_PROJECT_ID  # the GKE spec and `study new` check it
 
 # GCP label rules (cloud.google.com/compute/docs/labeling-resources#requirements), the stricter
 # of the two clouds: keys start with a lowercase letter, keys and values are at most 63 of
@@ -18,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 GCP_MAX_LABELS = 64
-GCP_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")  # fullmatch
 # AWS tag rules (docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html): keys 1-128 and
 # values 0-256 characters of letters, digits, spaces and _ . : / = + - @; "aws:" in any case is
 # reserved as the prefix of keys and of values (EC2, ECS, Batch tag restrictions: "aws:, AWS:, or
@@ -104,16 +106,6 @@ def ascii_name(v: str) -> str:
         msg = "must be written in ASCII letters and digits, as the cloud names it"
         raise ValueError(msg)
     return v
-
-
-class Strict(BaseModel):
-    """Base for every spec model: unknown keys are errors, values are immutable once loaded.
-
-    Strict types: `node_count: true` or `usd: "5"` are errors rather than 1 node and 5 USD, and
-    `.inf` or `.nan` are refused everywhere (an infinite cap is no cap).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # Beyond these a cap stops capping: no study here needs more than a few thousand dollars or more

@@ -42,7 +42,7 @@ def lock(
 
     The lock file is written once, after every stack resolved: a failure leaves it unchanged.
     """
-    from infra import image_lock
+    from core import image_lock
     from study import console
     from study.images import lock_images, stack_images, write_lock
 
@@ -64,7 +64,7 @@ def lock(
 @images_app.command("mirror")
 def mirror(stack: StackArg) -> None:
     """Copy every image the stack runs into its own registry (study:cluster.image_registry)."""
-    from infra import image_lock
+    from core import image_lock
     from study import console
     from study.images import copy_image, mirror_plan, stack_images
 

@@ -16,8 +16,8 @@ def rules(
     json_out: Annotated[bool, typer.Option("--json", help="JSON list on stdout")] = False,
 ) -> None:
     """List the rules `study plan` checks beyond the schemas, and where each behaviour is read."""
+    from policy.cloud_rules import RULES
     from study import console
-    from study.cloud_rules import RULES
 
     if json_out:
         rows = [{"name": r.name, "requires": r.doc, "source": r.source} for r in RULES]

@@ -84,7 +84,7 @@ def redact_config(config: dict[str, str]) -> dict[str, Any]:
 
 def declared_operators(config: dict[str, str]) -> list[dict[str, Any]]:
     """The stack's operators with their pinned versions and controller images (as deployed)."""
-    from infra.operators.versions import OPERATORS
+    from core.versions import OPERATORS
     from infra.spec import config_to_sections
 
     names = config_to_sections(config).get("operators") or []

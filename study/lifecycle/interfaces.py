@@ -13,23 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from core.errors import StudyError
-
-
-class LifecycleError(StudyError):
-    """A backend or cloud call failed; subclasses say whether retrying can help."""
-
-
-class TransientError(LifecycleError):
-    """Worth retrying with backoff (GKE 'operation ... in progress', AWS DependencyViolation)."""
+from core.errors import LifecycleError, PermanentError, TransientError
 
 
 class ConcurrentUpdateError(TransientError):
     """Another update holds the stack's lock; may be a stale lock left by a killed process."""
-
-
-class PermanentError(LifecycleError):
-    """Retrying will not help (permission denied, invalid program, quota exceeded)."""
 
 
 class PrerequisiteMissing(PermanentError):
@@ -168,7 +156,7 @@ class CloudInventory(Protocol):
 
 
 class ClusterReader(Protocol):
-    """Read-only view of the run's evidence in the cluster (see experiments/layout.py)."""
+    """Read-only view of the run's evidence in the cluster (see core/layout.py)."""
 
     def events(self) -> list[dict]:
         """Every line of events.jsonl, parsed (may contain re-emitted duplicates)."""

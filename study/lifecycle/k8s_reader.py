@@ -17,7 +17,7 @@ import shlex
 import time
 from typing import Any
 
-from experiments.layout import (
+from core.layout import (
     EVENTS_FILE,
     LABEL_ROLE,
     LABEL_STEP,
@@ -93,7 +93,7 @@ class KubernetesReader:
 
     # -- the reader pod -------------------------------------------------------------------------
     def _reader_pod(self) -> dict[str, Any]:
-        from infra.operators.versions import BUSYBOX
+        from core.versions import BUSYBOX
 
         return {
             "apiVersion": "v1",

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import CheckFailed, StudyError
-from experiments.layout import RESUME_ENV
+from core.layout import RESUME_ENV
 from study.lifecycle import ledger
 from study.lifecycle.collect import TERMINAL, Collection, collect, finalize_provenance
 from study.lifecycle.destroy import (

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from experiments.layout import RESUME_ENV
+from core.layout import RESUME_ENV
 from study.lifecycle.interfaces import (
     CloudResource,
     ConcurrentUpdateError,

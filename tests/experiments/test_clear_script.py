@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from core.reference import normalize
 from experiments.kinds.pulling import CLEAR_OK, clear_script
-from experiments.reference import normalize
 
 STUB = Path(__file__).resolve().parent / "stubs" / "cri_stub.py"
 IMAGE = normalize("ghcr.io/converged-computing/container-chonks-run1:9-layers-size-1176249324-bytes")

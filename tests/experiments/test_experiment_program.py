@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from core import layout
 from core.stacks import stack_names
-from experiments import layout
 from study.mock_engine import run_program
 from tests.conftest import NOW, ROOT, config_of, sections, stack_yaml
 
@@ -36,8 +36,8 @@ CREATED = datetime.now(UTC).replace(microsecond=0)
 @pytest.fixture(scope="module")
 def recorded():
     """run(stack) -> (resources, creates): every create() call with its options."""
+    import core.k8s as k8s_mod
     import experiments.component as component
-    import experiments.k8s as k8s_mod
 
     cache: dict[str, tuple] = {}
 
@@ -214,8 +214,8 @@ class TestPullSteps:
 
     def test_cache_cleared_on_containerd_and_verified(self, recorded):
         """One clear DaemonSet per pull step (the script itself: test_clear_script.py)."""
+        from core.reference import normalize
         from experiments.kinds.pulling import clear_script
-        from experiments.reference import normalize
 
         _, calls, _ = recorded("gke-64-localssd")
         clears = [c for c in calls if c["obj"]["kind"] == "DaemonSet"
@@ -435,7 +435,7 @@ def test_recorder_ships_the_checks_the_laptop_uses(recorded):
 
 def test_resume_after_destroy_renders_only_unfinished_steps(monkeypatch):
     """`study run --resume` on a new cluster: steps already collected are not run again."""
-    from experiments.layout import RESUME_ENV
+    from core.layout import RESUME_ENV
 
     cfg = config_of(stack_yaml("gke-4-nightly"))
     full = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")

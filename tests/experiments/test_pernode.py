@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from experiments import layout
+from core import layout
 from experiments.pernode import PREPULL_STEP, TOOLS_MOUNT
 from study.mock_engine import run_program
 from tests.conftest import ROOT, config_of, stack_yaml

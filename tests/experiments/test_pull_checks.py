@@ -99,12 +99,12 @@ def test_a_retried_clear_proves_nothing():
 def test_a_locked_studied_image_is_cleared_and_checked_by_the_reference_the_pod_runs(
         monkeypatch):
     """Once `study images lock` has a digest for a studied image, every object runs it as
-    `name:tag@digest` (experiments.k8s.create). containerd stores such a pull under
+    `name:tag@digest` (core.k8s.create). containerd stores such a pull under
     `name@digest` only (ParseDockerRef drops the tag), and the kubelet's events name the image as
     the pod spec does: the clear and the expectations must use that same reference."""
     import json
 
-    from infra import image_lock
+    from core import image_lock
     from study.plan import make_plan
 
     source = "ghcr.io/converged-computing/container-chonks-run1:9-layers-size-1176249324-bytes"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from experiments import reference
+from core import reference
 from experiments.kinds.pulling import PullingParams
 from infra.spec.errors import format_error
 

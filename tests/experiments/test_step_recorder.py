@@ -110,7 +110,8 @@ def test_deadline_stops_the_workload(recorder, monkeypatch):
 
 
 def test_statuses_are_the_layout_ones():
-    from experiments import layout, recorder
+    from core import layout
+    from experiments import recorder
 
     assert set(recorder.DONE.values()) | {"running", "deadline", "invalid"} <= set(
         layout.STEP_STATUSES)

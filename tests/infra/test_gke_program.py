@@ -358,3 +358,34 @@ def test_the_kubernetes_provider_adopts_objects_left_by_a_killed_up():
     provider = resource(run, "pulumi:providers:kubernetes")
     assert provider.inputs["upsertExistingObjects"] == "true"
     assert provider.inputs["enableServerSideApply"] == "true"
+
+
+@pytest.mark.parametrize("stack", GKE_STACKS)
+def test_one_google_provider_applies_the_study_labels_as_default_labels(stack):
+    """The GKE component's resources use one explicit provider whose `default_labels` are the
+    study labels, as the EKS component's AWS provider carries them as default tags.
+
+    hashicorp/terraform-provider-google (the upstream pulumi-gcp 10.2.0 wraps, as pinned in
+    requirements.lock) google/tpgresource/labels.go `setLabelsFields`: the provider's
+    DefaultLabels are merged under a resource's own top-level labels field into
+    `terraform_labels`/`effective_labels`, a resource's own value winning a shared key; the
+    cluster registers it for `resource_labels` (resource_container_cluster.go CustomizeDiff,
+    `SetDiffForLabelsWithCustomizedName("resource_labels")`), while nested label fields such as
+    a node pool's `node_config.labels`/`resource_labels` get no such merge. So the labels stay
+    explicit where they were and every resource ends up labelled as before."""
+    run, by_type = render(stack)
+    (provider,) = by_type["pulumi:providers:gcp"]
+    assert provider.name == f"{stack}-gcp"
+    default_labels = yaml.safe_load(provider.inputs["defaultLabels"])
+    cluster = one(by_type, "gcp:container/cluster:Cluster")
+    pool = one(by_type, "gcp:container/nodePool:NodePool")
+    assert default_labels == cluster["resourceLabels"]
+    assert default_labels["stack"] == stack
+    assert pool["nodeConfig"]["resourceLabels"] == default_labels
+    assert pool["nodeConfig"]["labels"] == default_labels
+    off_provider = sorted(r.type for r in run.resources
+                          if r.type.startswith("gcp:") and f"::{stack}-gcp::" not in r.provider)
+    # The image repository is shared beyond one cluster and retained: not the cluster's.
+    shared = (["gcp:artifactregistry/repository:Repository"]
+              if stack in ("gke-64-artifact-registry", "gke-64-streaming") else [])
+    assert off_provider == shared

@@ -189,7 +189,7 @@ def test_real_cloud_rules_pass_on_a_shipped_stack_as_pulumi_up_sees_it():
 
 
 def test_real_cloud_rules_stop_an_up_whose_claim_has_no_storage_class():
-    """The same rule as the plan's (study.cloud_rules pvc-storage-class), at `pulumi up`."""
+    """The same rule as the plan's (policy.cloud_rules pvc-storage-class), at `pulumi up`."""
     from policy.policies import real_cloud_rules
 
     args_ = stack_args("gke-64-localssd", drop_types=("kubernetes:storage.k8s.io/v1:StorageClass",))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from core.stacks import project_dir, read_stack_config
-from study.cloud_rules import RULES, RenderedStack
+from policy.cloud_rules import RULES, RenderedStack
 from study.mock_engine import run_program
 from tests.conftest import to_config
 from tests.policy.test_policies import stack_args, violations
@@ -22,7 +22,7 @@ GUARD = next(r for r in RULES if r.name == "guard")
 
 
 def rendered(stack: str, sec: dict | None = None, drop=lambda r: False):
-    from study.plan import manifests_of
+    from policy.manifests import manifests_of
 
     config = to_config(sec) if sec is not None else read_stack_config(stack)
     run = run_program(stack, config, project_dir() / "__main__.py")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from infra.image_lock import ImageLock
+from core.image_lock import ImageLock
 from study.images import (
     CREDENTIALS_HINT,
     ImageError,
@@ -212,7 +212,7 @@ class TestStackImages:
     images and the images operators inject, with no second list to drift."""
 
     def test_a_pulling_stack_lists_controllers_helpers_and_studied_images(self):
-        from infra.operators.versions import EVENT_RECORDER, PYTHON
+        from core.versions import EVENT_RECORDER, PYTHON
 
         found = stack_images("gke-64-artifact-registry")
         assert EVENT_RECORDER.controller is not None
@@ -238,10 +238,10 @@ class TestStackImages:
     def test_the_in_cluster_copy_takes_the_locked_digest(self, monkeypatch):
         """gcrane (go-containerregistry pkg/name/digest.go NewDigest) pulls `tag@digest` by
         the digest, so the copy is the locked content even after the tag moves."""
+        from core import image_lock
+        from core.image_lock import LockEntry
         from experiments.base import Step
         from experiments.images import mirror_job
-        from infra import image_lock
-        from infra.image_lock import LockEntry
 
         src, dst, digest = "ghcr.io/a/app:1.0.0", "us-central1-docker.pkg.dev/p/r/app:1.0.0", (
             "sha256:" + "cd" * 32)

@@ -52,8 +52,8 @@ def test_other_stacks_fail_only_on_their_unlocked_images(stack, expected):
 
 def test_every_unlocked_image_is_used_by_a_shipped_stack():
     """The list the `locked_images` fixture locks is exactly what the shipped stacks need."""
-    from infra.image_lock import committed, images_of, why_unpinned
-    from study.cloud_rules import studied_images
+    from core.image_lock import committed, images_of, why_unpinned
+    from policy.cloud_rules import studied_images
 
     needed: set[str] = set()
     for stack in stack_names():

@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.reference import ImageRef, RepositoryName, normalize
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
 from experiments.images import (
     MIRROR_STEP,
@@ -51,7 +52,6 @@ from experiments.images import (
 from experiments.kinds._common import job_path, job_workload, pod_selector, timed_step
 from experiments.kinds.pulling.results import PullingResults
 from experiments.pernode import daemonset, daemonset_path
-from experiments.reference import ImageRef, RepositoryName, normalize
 from experiments.registry import register
 
 PRIME_STEP = "prime-images"
@@ -336,17 +336,17 @@ class Pulling(PullingResults):
     def render(self, step: Step, params: PullingParams, ctx: RenderContext, opts) -> Workload:
         from pulumi import CustomTimeouts, ResourceOptions
 
+        from core.k8s import create
         from experiments.component import step_labels
-        from experiments.k8s import create
 
         if step.name == MIRROR_STEP:
             return job_workload(step, ctx, "mirror", opts, mirror_job)
         if step.name == PRIME_STEP:
             return job_workload(step, ctx, "prime", opts, prime_job)
-        from infra.image_lock import committed
+        from core.image_lock import committed
 
         source, n = step.params["image"], ctx.cluster.node_count
-        # What the pod runs: by digest once the lock has one (experiments.k8s.create renders
+        # What the pod runs: by digest once the lock has one (core.k8s.create renders
         # every image so), so the clear and the checks name the very same reference.
         lock = committed()
         image = lock.pinned(source)
@@ -406,8 +406,8 @@ class Pulling(PullingResults):
     def helper_images(self, params: PullingParams, cluster: ClusterFacts) -> list[str]:
         """Images the steps run besides the studied ones (never the studied ones: they must
         stay cold): the clear and its idle container, the step recorder, the mirror's copier."""
+        from core.versions import GCRANE, PYTHON
         from experiments.images import is_artifact_registry
-        from infra.operators.versions import GCRANE, PYTHON
 
         out = [_debian(), PYTHON.ref]
         if is_artifact_registry(cluster.image_registry):
@@ -426,6 +426,6 @@ def prime_job(step: Step, ctx: RenderContext, labels: dict[str, str]) -> dict[st
 
 
 def _debian() -> str:
-    from infra.operators.versions import DEBIAN
+    from core.versions import DEBIAN
 
     return DEBIAN.ref

@@ -48,7 +48,7 @@ DEADLINE_SLACK_SECONDS = 300.0
 # operator's default): the view's Flux and Python are built against its own OS, and the operator
 # only copies the view into the app container and puts it on PATH (pkg/flux/templates/
 # components.sh @1f686fea), so the view matches the app image's OS, Ubuntu noble
-# (`infra.operators.versions.TOPOLOGY_APP`). The pinned operator's own default is rocky:tag-9.
+# (`core.versions.TOPOLOGY_APP`). The pinned operator's own default is rocky:tag-9.
 FLUX_VIEW = "ghcr.io/converged-computing/flux-view-ubuntu:tag-noble"
 SERVE_DIR = "/tmp/srv"  # the archive server's payload files
 READY_FILE = "/tmp/ready"  # its readiness probe's marker
@@ -75,7 +75,7 @@ class TopologyParams(BaseModel):
     @field_validator("image")
     @classmethod
     def _image(cls, v: str) -> str:
-        from experiments.reference import validated
+        from core.reference import validated
 
         return validated(v) if v else v
 
@@ -138,8 +138,8 @@ def render_script(design: str, nodes: int, size_bytes: int, params: TopologyPara
 
 def server_objects(params: TopologyParams, ctx: RenderContext) -> list[dict]:
     """One HTTP server pod (and Service) holding one payload file per requested size."""
+    from core.versions import PYTHON
     from experiments.component import step_labels
-    from infra.operators.versions import PYTHON
 
     labels = step_labels(ctx, SERVER, "server")
     sizes = " ".join(shlex.quote(str(int(s * GB))) for s in params.sizes_gb)
@@ -213,14 +213,14 @@ class Topology(TopologyResults):
         The archive server's python image is not listed: it runs once, on one node, before the
         first step.
         """
-        from infra.operators.versions import TOPOLOGY_APP
+        from core.versions import TOPOLOGY_APP
 
         return [params.image or TOPOLOGY_APP.ref, FLUX_VIEW]
 
     def prepare(self, params: TopologyParams, ctx: RenderContext, opts) -> list:
         from pulumi import CustomTimeouts, ResourceOptions
 
-        from experiments.k8s import create
+        from core.k8s import create
 
         if not params.baseline:
             return []
@@ -232,7 +232,7 @@ class Topology(TopologyResults):
         return [create(o, opts) for o in server_objects(params, ctx)]
 
     def render(self, step: Step, params: TopologyParams, ctx: RenderContext, opts) -> Workload:
-        from infra.operators.versions import TOPOLOGY_APP
+        from core.versions import TOPOLOGY_APP
 
         n, ns = ctx.cluster.node_count, ctx.namespace
         design = step.params["design"]

@@ -36,14 +36,14 @@ def pod_images(kind, params, cluster) -> set[str]:
 
 @pytest.fixture(autouse=True)
 def _plain_objects(monkeypatch):
+    import core.k8s
     import experiments.component  # noqa: F401  (binds the real `create` before the patch)
-    import experiments.k8s
 
-    monkeypatch.setattr(experiments.k8s, "create", lambda obj, opts, name=None: obj)
+    monkeypatch.setattr(core.k8s, "create", lambda obj, opts, name=None: obj)
 
 
 def test_topology_lists_what_its_pods_run():
-    from infra.operators.versions import TOPOLOGY_APP
+    from core.versions import TOPOLOGY_APP
 
     kind = topology.Topology()
     params = topology.TopologyParams(max_k=2, sizes_gb=[1.0])
@@ -63,7 +63,7 @@ def test_flux_view_matches_the_app_images_os():
     """The view brings Flux built against its own OS; the operator only copies it into the app
     container (flux-operator @1f686fea pkg/flux/templates/components.sh, `wait-view`), so the
     view and the default app image are the same Ubuntu release."""
-    from infra.operators.versions import TOPOLOGY_APP
+    from core.versions import TOPOLOGY_APP
 
     assert topology.FLUX_VIEW.endswith("flux-view-ubuntu:tag-noble")
     assert TOPOLOGY_APP.tag.split("-")[0] == topology.FLUX_VIEW.rsplit("tag-", 1)[1]

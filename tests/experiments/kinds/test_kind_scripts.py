@@ -85,10 +85,10 @@ def test_topology_script_runs_every_event_on_the_design(stubs, scratch, tmp_path
 
 def test_topology_pre_command_writes_the_script(tmp_path, monkeypatch):
     """The MiniCluster's `pre` decodes exactly the rendered script (run with sh, cwd moved)."""
+    import core.k8s
     import experiments.component  # noqa: F401  (binds the real `create` before the patch)
-    import experiments.k8s
 
-    monkeypatch.setattr(experiments.k8s, "create", lambda obj, opts, name=None: obj)
+    monkeypatch.setattr(core.k8s, "create", lambda obj, opts, name=None: obj)
     kind = topology.Topology()
     params = topology.TopologyParams(designs=["kary:2"], sizes_gb=[1.0])
     step = kind.steps(params, ctx().cluster)[0]
@@ -123,10 +123,10 @@ def test_archive_server_boot_writes_each_payload_then_serves(stubs, tmp_path, mo
 
 def test_apps_command_is_the_flux_submit_words(monkeypatch):
     """The MiniCluster command is split into words by the operator's script: the grid is three."""
+    import core.k8s
     import experiments.component  # noqa: F401  (binds the real `create` before the patch)
-    import experiments.k8s
 
-    monkeypatch.setattr(experiments.k8s, "create", lambda obj, opts, name=None: obj)
+    monkeypatch.setattr(core.k8s, "create", lambda obj, opts, name=None: obj)
     kind = apps.Apps()
     params = kind.Params(apps=["amg2023"], node_counts=[4])
     step = kind.steps(params, ctx(nodes=4).cluster)[-1]

@@ -19,9 +19,9 @@ import re
 
 import pytest
 
+from core.layout import NAMESPACE
 from experiments.base import ClusterFacts, RenderContext
 from experiments.kinds import osu
-from experiments.layout import NAMESPACE
 from tests.conftest import stack_yaml
 
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -35,10 +35,10 @@ def facts() -> ClusterFacts:
 @pytest.fixture
 def metricsets(monkeypatch):
     """Every MetricSet of the shipped OSU stack's matrix, as rendered, in run order."""
+    import core.k8s
     import experiments.component  # noqa: F401  (binds the real `create` before the patch)
-    import experiments.k8s
 
-    monkeypatch.setattr(experiments.k8s, "create", lambda obj, opts, name=None: obj)
+    monkeypatch.setattr(core.k8s, "create", lambda obj, opts, name=None: obj)
     kind = osu.Osu()
     params = kind.Params.model_validate(
         stack_yaml("gke-64-osu")["config"]["study:experiment"]["params"])

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from core import layout
 from core.stacks import stack_names
-from experiments import layout
 from study.mock_engine import run_program
 from tests.conftest import ROOT, config_of, stack_yaml
 

@@ -21,9 +21,9 @@ import copy
 
 import pytest
 
-from infra import image_lock
-from infra.image_lock import DEFAULTS, ImageLock, LockEntry, image_pin_problems, pin_object
-from infra.operators import manifests, versions
+from core import image_lock, versions
+from core.image_lock import DEFAULTS, ImageLock, LockEntry, image_pin_problems, pin_object
+from infra.operators import manifests
 
 DIGEST = "sha256:" + "ab" * 32
 SEED_FLUX_OPERATOR = "sha256:0f61b69f36cc28d4c6c38daef6b1b96eaf9f76ca37528950380f7372f25ef973"

@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from experiments import layout
-from infra.operators import event_recorder, manifests, versions
+from core import layout, versions
+from infra.operators import event_recorder, manifests
 from infra.operators.install import ORDER, TYPE_TOKENS
 from study.schemas import validate_object
 

@@ -22,8 +22,8 @@ import boto3
 import pytest
 
 from experiments import guard
+from infra.node_scaler import EksNodeScaler, GkeNodeScaler
 from study.lifecycle.guard_store import GcsStore, S3Store
-from study.lifecycle.node_scaler import EksNodeScaler, GkeNodeScaler
 from tests.study.lifecycle.object_stores import gcs_client, moto_endpoint  # noqa: F401
 
 BUCKET = "study-results-test"
@@ -175,7 +175,7 @@ def test_gke_scale_back_waits_for_the_resize_operation(monkeypatch):
     update must return only once it is DONE, or the steps waiting for it start on no nodes."""
     from google.cloud import container_v1
 
-    import study.lifecycle.node_scaler as node_scaler
+    import infra.node_scaler as node_scaler
 
     status = container_v1.Operation.Status
     polls: list[str] = []

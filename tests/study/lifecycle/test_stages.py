@@ -95,7 +95,7 @@ def test_an_unknown_stage_is_an_unreadable_state(tmp_path):
 def test_an_old_interrupted_run_resumes(harness):
     """`--resume` of a run an older version left interrupted during its watch: a new attempt
     from the preflight, the finished step not rendered again."""
-    from experiments.layout import RESUME_ENV
+    from core.layout import RESUME_ENV
 
     h = harness(steps=list(STEPS3))
     data = json.loads(OLD_STATE.read_text())

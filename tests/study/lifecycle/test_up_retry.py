@@ -8,7 +8,7 @@ the finished steps again would recreate them and re-run their pulls during a lat
 
 from __future__ import annotations
 
-from experiments.layout import RESUME_ENV
+from core.layout import RESUME_ENV
 from study.lifecycle.interfaces import TransientError
 from study.lifecycle.pulumi_backend import recorded_steps_of
 from tests.doubles.lifecycle import raising

@@ -1,6 +1,6 @@
 """The real-cloud rules, each on the smallest objects that break it and on ones that satisfy it.
 
-Each rule's behaviour comes from an upstream source named in `study.cloud_rules.RULES`; the
+Each rule's behaviour comes from an upstream source named in `policy.cloud_rules.RULES`; the
 tests below name the same source where the rule encodes a controller's behaviour.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from experiments.layout import LABEL_STEP
-from study.cloud_rules import RULES, RenderedStack, check, registry_host
+from core.layout import LABEL_STEP
+from policy.cloud_rules import RULES, RenderedStack, check, registry_host
 from study.mock_engine import Recorded
 
 RULE = {r.name: r for r in RULES}
@@ -100,7 +100,7 @@ def test_miniclusters_on_the_default_headless_service_collide():
 def test_default_service_names_are_the_pinned_crds_defaults():
     """The rule's defaults are read from the same CRDs the plan validates against."""
     from infra.operators.manifests import install_objects
-    from study.cloud_rules import METRICSET_DEFAULT_SERVICE, MINICLUSTER_DEFAULT_SERVICE
+    from policy.cloud_rules import METRICSET_DEFAULT_SERVICE, MINICLUSTER_DEFAULT_SERVICE
 
     def crd_props(operator: str, kind: str) -> dict:
         for o in install_objects(operator):
@@ -279,8 +279,8 @@ class TestDurableResults:
     def rendered(stack: str):
         import copy
 
+        from policy.manifests import manifests_of
         from study.mock_engine import run_program
-        from study.plan import manifests_of
         from tests.conftest import ROOT, config_of, stack_yaml
 
         out = run_program(stack, config_of(stack_yaml(stack)), ROOT / "__main__.py")

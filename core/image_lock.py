@@ -37,7 +37,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-LOCK_PATH = Path(__file__).resolve().parent / "image_lock.json"
+# The lock is the Pulumi program's input, kept beside it; this reader sits in core so that the
+# experiments render images by digest without importing infra.
+LOCK_PATH = Path(__file__).resolve().parent.parent / "infra" / "image_lock.json"
 LOCK_VERSION = 1
 
 # Registries projects publish their releases to. Any owner's version tag counts there: what
@@ -219,7 +221,7 @@ def pin_object(obj: dict[str, Any], lock: ImageLock | None = None) -> dict[str, 
 
 def split(ref: str) -> tuple[str, str, str | None, str | None]:
     """(registry host, repository path, tag, digest), normalised as containerd does."""
-    from experiments.reference import REFERENCE, normalize
+    from core.reference import REFERENCE, normalize
 
     m = REFERENCE.match(normalize(ref))
     if m is None:  # normalize has already raised for these

@@ -4,7 +4,7 @@ Why one module: a study is only reproducible if the controllers and helper image
 move. Upstream dist manifests use `:latest`; `infra.operators.manifests` replaces those references
 with the pins below, and `study plan` errors on any image that is neither digest-pinned in the
 image lock (`infra/image_lock.json`) nor a released tag of an official registry
-(`infra.image_lock.image_pin_problems`).
+(`core.image_lock.image_pin_problems`).
 
 How each pin was checked against its upstream release process (read with git at the tag):
 - flux-operator: `.github/workflows/release.yaml` (workflow_dispatch) pushes

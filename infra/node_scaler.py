@@ -22,7 +22,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from study.lifecycle.interfaces import PermanentError
+from core.errors import PermanentError
 
 
 def _running(op: Any) -> bool:

@@ -1,4 +1,4 @@
-"""infra.sdk: a generated SDK package with only the resource modules a program uses.
+"""core.sdk: a generated SDK package with only the resource modules a program uses.
 
 The mechanism is tested on a small package laid out exactly as pulumi codegen lays them out (so
 each test controls what is already imported), and on the real SDKs in fresh processes.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import sdk
+from core import sdk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,7 +165,7 @@ def test_a_plan_loads_only_the_resource_modules_it_declares(stack, wanted, unwan
 def test_the_real_sdk_completes_on_demand_with_identical_classes():
     code = textwrap.dedent(
         """
-        from infra import sdk
+        from core import sdk
         compute = sdk.package("pulumi_gcp.compute", "network")
         network = compute.Network
         assert sdk.is_partial(compute) and compute.NetworkArgs.__name__ == "NetworkArgs"

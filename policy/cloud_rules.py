@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from experiments.layout import LABEL_STEP
-from infra.image_lock import image_pin_problems, image_slots, pod_specs, split
+from core.image_lock import image_pin_problems, image_slots, pod_specs, split
+from core.layout import LABEL_STEP
 
 SHELLS = {"sh", "bash", "ash", "dash"}
 # The Service names the operators use when a step leaves them unset, at the pinned versions:
@@ -449,7 +449,7 @@ def _cluster_name(stack: RenderedStack) -> str:
 
 
 def _guard(stack: RenderedStack) -> list[str]:
-    from experiments.layout import NAMESPACE
+    from core.layout import NAMESPACE
     from infra.guard import GUARD_NAME
     from infra.service_accounts import guard_sa
 

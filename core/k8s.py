@@ -4,7 +4,7 @@ Why dicts: kinds and operators build objects as data (easy to test, to print, to
 schemas without an engine); this one function turns any of them into the matching typed
 pulumi-kubernetes resource (so `study plan` sees and validates it) or a CustomResource.
 Nested keys stay camelCase, exactly as the API server expects them. Every image an object names
-is rendered by digest here when the committed image lock has one (`infra.image_lock`), so no kind
+is rendered by digest here when the committed image lock has one (`core.image_lock`), so no kind
 can forget to.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pulumi
 
-from infra import sdk
+from core import sdk
 
 # apiVersion -> pulumi_kubernetes module path of the typed classes.
 _MODULES = {
@@ -33,7 +33,7 @@ def create(obj: dict[str, Any], opts: pulumi.ResourceOptions, name: str | None =
     """The typed resource for `obj`; the Pulumi name defaults to `<kind>-<metadata.name>`."""
     import pulumi_kubernetes as k8s
 
-    from infra.image_lock import pin_object
+    from core.image_lock import pin_object
 
     obj = pin_object(copy.deepcopy(obj))
     api, kind = obj["apiVersion"], obj["kind"]
