@@ -57,7 +57,7 @@ class TestHappyPath:
         """No member inherits a finished step from the one before: the program renders all
         steps each time (no resume list), so the pulling kind's cache clearing runs on the
         nodes an earlier member used."""
-        from experiments.layout import RESUME_ENV
+        from core.layout import RESUME_ENV
 
         h = camp()
         h.run()
