@@ -36,6 +36,9 @@ class RunData:
     file_problems: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # per-log parse problems, one line each
     node_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Every measurement as records (`analysis.records.to_records`), one frame per table; the
+    # tables a kind declares a view of (`views`) are computed from these.
+    records: list = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -105,11 +108,17 @@ def load_run(run: RunDir, nodes: int | None = None) -> RunData:
         _load_pulls(data, nodes)
     elif run.nodes is None and nodes is not None:
         run.nodes, run.nodes_source = nodes, "--nodes"
+    from analysis.records import to_records, view
     from experiments.registry import get_kind
 
     for name, outputs in run.outputs_by_kind().items():
-        parse = get_kind(name).parse  # type: ignore[attr-defined]
-        for table, df in parse(outputs, data.problems).items():
+        kind = get_kind(name)
+        views = {p.table: p for p in getattr(kind, "views", ())}
+        for table, df in kind.parse(outputs, data.problems).items():  # type: ignore[attr-defined]
+            if table in views:
+                recs = to_records(df, views[table], _identity(run))
+                data.records.append(recs)
+                df = view(recs, views[table])
             data.tables[table] = _with_run(df, run.label)
     return data
 
@@ -126,6 +135,13 @@ def _load_pulls(data: RunData, nodes: int | None) -> None:
     _resolve_nodes(run, ingest, nodes)
     pulls = events.pull_table(ingest, run.label, run.nodes, run.studied_images(), release=True)
     pulls["step"] = _step_of(pulls, run.steps)
+    from analysis.records import to_records, view
+    from experiments.kinds.pulling.results import PULLS_VIEW
+
+    recs = to_records(pulls, PULLS_VIEW, _identity(run))
+    del pulls
+    data.records.insert(0, recs)
+    pulls = view(recs, PULLS_VIEW)
     data.tables["pulls"] = pulls
     data.tables["completeness"] = events.completeness(pulls, data.node_labels)
     data.tables["event_spread"] = events.event_spread(pulls)
@@ -167,6 +183,11 @@ def _step_of(pulls, steps: list[dict]):
             pulls["pulling_at"].isna() & pulls["pulled_at"].between(start, end))
         result[inside & result.isna()] = str(step.get("step"))
     return result
+
+
+def _identity(run: RunDir) -> dict:
+    """The labels every record of the run carries."""
+    return {"stack": run.stack, "run_id": run.provenance.get("run_id"), "run": run.label}
 
 
 def _with_run(df, label: str):

@@ -152,6 +152,9 @@ def analyze(paths: list[Path] | list[RunArg], out: Path, figures: bool = True,
     result = Analysis(datas=datas, tables=combine(datas))
     for name, df in result.tables.items():
         result.written += write_table(df, out / "tables", name)
+    from analysis.records import write_records
+
+    result.written += write_records(datas, out / "tables")
     if figures:
         from analysis.figures import draw_figures
 

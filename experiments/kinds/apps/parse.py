@@ -9,6 +9,7 @@ figure of merit (AMG's `Figure of Merit (FOM)`, LAMMPS's `katom-step/s`); apps t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from experiments.durations import parse_clock
@@ -60,13 +61,19 @@ def parse_app_log(text: str, source: str | Path) -> tuple[list[dict], list[dict]
     return times, foms
 
 
-def app_tables(paths: list[Path]):
-    """(times, foms) DataFrames of many app logs."""
+def app_tables(paths: list[Path], steps: Mapping[Path, str | None] | None = None):
+    """(times, foms) DataFrames of many app logs; with `steps` (each log's harness step), a
+    last column `step` says which step each row came from."""
     import pandas as pd
 
     times, foms = [], []
     for path in sorted(paths):
         t, f = parse_app_log(path.read_text(errors="replace"), path)
+        if steps is not None:
+            for row in (*t, *f):
+                row["step"] = steps.get(path)
         times.extend(t)
         foms.extend(f)
-    return pd.DataFrame(times, columns=TIME_COLUMNS), pd.DataFrame(foms, columns=FOM_COLUMNS)
+    extra = ["step"] if steps is not None else []
+    return (pd.DataFrame(times, columns=[*TIME_COLUMNS, *extra]),
+            pd.DataFrame(foms, columns=[*FOM_COLUMNS, *extra]))

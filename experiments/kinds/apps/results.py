@@ -5,6 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.base import Metric, StepOutput
+from experiments.views import Pivot
+
+# One record per FLUXTIME line and one per figure of merit; a FOM's unit is the app's own
+# (nnz_AP/s, katom-step/s) and its name (`fom`, `katom_step_per_s`) the label `fom`.
+APP_TIMES_VIEW = Pivot(
+    "app_times",
+    columns=("app", "kind", "seconds", "source"),
+    dtypes={"app": "str", "kind": "str", "seconds": "float64", "source": "str"},
+    metrics={"app_seconds": "seconds"},
+    labels_only=("step",),
+)
+APP_FOM_VIEW = Pivot(
+    "app_fom",
+    columns=("app", "metric", "value", "unit", "source"),
+    dtypes={"app": "str", "metric": "str", "value": "float64", "unit": "str", "source": "str"},
+    metrics={"app_fom": "value"},
+    unit_column="unit",
+    rename={"metric": "fom"},
+    labels_only=("step",),
+)
 
 
 class AppsResults:
@@ -17,11 +37,13 @@ class AppsResults:
     )
     report_tables = (("app_times", "Application wall times"),
                      ("app_fom", "Application figures of merit"))
+    views = (APP_TIMES_VIEW, APP_FOM_VIEW)
 
     def parse(self, outputs: list[StepOutput], problems: list[str]) -> dict[str, Any]:
         from experiments.kinds.apps.parse import app_tables
 
-        times, foms = app_tables([o.path for o in outputs])
+        steps = {o.path: None if o.seed else o.step for o in outputs}
+        times, foms = app_tables([o.path for o in outputs], steps)
         return {"app_times": times, "app_fom": foms}
 
     def summarize(self, combined: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,11 +146,13 @@ def _metric(bench: str, nodes: int | None, np_: int, size: int | None, name: str
             "value": value}
 
 
-def osu_tables(paths: list[Path], problems: list[str] | None = None):
+def osu_tables(paths: list[Path], problems: list[str] | None = None,
+               steps: Mapping[Path, str | None] | None = None):
     """(wall, metrics, metadata) DataFrames of many launcher logs.
 
     A log's problems (and a log without its node count, which is left out) are appended to
-    `problems` when given.
+    `problems` when given. With `steps` (each log's harness step), wall and metrics end with a
+    column `step` saying which step each row came from.
     """
     import pandas as pd
 
@@ -165,11 +168,15 @@ def osu_tables(paths: list[Path], problems: list[str] | None = None):
             problems.append(f"{path}: no 'Number of tasks total (across N nodes)' line, so its "
                             "node count is unknown; left out")
             continue
+        if steps is not None:
+            for row in (*log.wall, *log.metrics):
+                row["step"] = steps.get(path)
         wall.extend(log.wall)
         metrics.extend(log.metrics)
         meta.append({"nodes": log.nodes, "source": path.name, "metadata": json.dumps(log.metadata)})
-    wall_df = pd.DataFrame(wall, columns=WALL_COLUMNS)
-    metrics_df = pd.DataFrame(metrics, columns=METRIC_COLUMNS)
+    extra = ["step"] if steps is not None else []
+    wall_df = pd.DataFrame(wall, columns=[*WALL_COLUMNS, *extra])
+    metrics_df = pd.DataFrame(metrics, columns=[*METRIC_COLUMNS, *extra])
     for df in (wall_df, metrics_df):
         df["nodes"] = pd.to_numeric(df["nodes"]).astype("Int64")
         df["np"] = pd.to_numeric(df["np"]).astype("Int64")

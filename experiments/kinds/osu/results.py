@@ -9,6 +9,26 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.base import Metric, StepOutput
+from experiments.views import Pivot
+
+# One record per benchmark run (its wall time) and one per value of its table (latency or
+# bandwidth at a message size: the row's metric, `osu_` before it, names the record's metric).
+OSU_WALL_VIEW = Pivot(
+    "osu_wall",
+    columns=("benchmark", "nodes", "np", "wall_seconds", "complete"),
+    dtypes={"benchmark": "str", "nodes": "Int64", "np": "Int64", "wall_seconds": "float64",
+            "complete": "bool"},
+    metrics={"osu_wall_seconds": "wall_seconds"},
+    labels_only=("step",),
+)
+OSU_METRICS_VIEW = Pivot(
+    "osu_metrics",
+    columns=("benchmark", "nodes", "np", "size_bytes", "metric", "value"),
+    dtypes={"benchmark": "str", "nodes": "Int64", "np": "Int64", "size_bytes": "Int64",
+            "metric": "str", "value": "float64"},
+    metric_column="metric", metric_prefix="osu_",
+    labels_only=("step",),
+)
 
 TIMES_LOG = "times.log"
 
@@ -20,18 +40,31 @@ class OsuResults:
         Metric("osu_wall_seconds", "s", "lower", "wall time of one OSU benchmark run"),
         Metric("osu_latency_us", "us", "lower", "OSU latency at one message size"),
         Metric("osu_bandwidth_mb_s", "MB/s", "higher", "OSU bandwidth at one message size"),
+        # What the collectives, osu_init, osu_mbw_mr and the non-blocking tests print besides.
+        Metric("osu_avg_latency_us", "us", "lower", "a collective's mean latency over ranks"),
+        Metric("osu_min_ms", "ms", "lower", "osu_init: fastest rank's MPI_Init"),
+        Metric("osu_max_ms", "ms", "lower", "osu_init: slowest rank's MPI_Init"),
+        Metric("osu_avg_ms", "ms", "lower", "osu_init: mean MPI_Init over ranks"),
+        Metric("osu_mb_s", "MB/s", "higher", "osu_mbw_mr: aggregate bandwidth"),
+        Metric("osu_messages_s", "messages/s", "higher", "osu_mbw_mr: message rate"),
+        Metric("osu_overall_us", "us", "lower", "a non-blocking test's whole time"),
+        Metric("osu_compute_us", "us", "lower", "a non-blocking test's compute time"),
+        Metric("osu_pure_comm_us", "us", "lower", "a non-blocking test's time without compute"),
+        Metric("osu_overlap_pct", "%", "higher", "how much communication the compute hid"),
     )
     report_tables = (("osu_scaling", "OSU benchmark scaling classes"),
                      ("osu_wall", "OSU wall time per benchmark"))
+    views = (OSU_WALL_VIEW, OSU_METRICS_VIEW)
 
     def parse(self, outputs: list[StepOutput], problems: list[str]) -> dict[str, Any]:
         from experiments.kinds.osu import parse
         from experiments.parse_errors import BadInput
 
         logs = [o.path for o in outputs if o.step != TIMES_LOG]
+        steps = {o.path: None if o.seed else o.step for o in outputs if o.step != TIMES_LOG}
         out: dict[str, Any] = {}
         if logs:
-            wall, metrics, _meta = parse.osu_tables(logs, problems)
+            wall, metrics, _meta = parse.osu_tables(logs, problems, steps)
             out.update(osu_wall=wall, osu_metrics=metrics, osu_scaling=parse.scaling_table(wall))
         for times in (o for o in outputs if o.step == TIMES_LOG):
             try:

@@ -10,6 +10,27 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.base import Metric
+from experiments.views import Pivot
+
+_TIMES = ("scheduled_at", "pulling_at", "pulled_at", "created_at", "started_at")
+# One record per pull and timing (the kubelet's pull time, the same with its queue wait, time
+# to Started); the image, node, pod, step and the pull's timestamps are its labels.
+PULLS_VIEW = Pivot(
+    "pulls",
+    columns=("run", "nodes", "image", "image_ref", "role", "layers", "size_bytes",
+             "compressed_bytes", "node", "namespace", "pod", "container", "init_container",
+             "cached", "message_format", "pull_seconds", "pull_seconds_waiting", *_TIMES,
+             "time_to_started_seconds", "step"),
+    dtypes={"run": "object", "nodes": "Int64", "image": "object", "image_ref": "object",
+            "role": "object", "layers": "Int64", "size_bytes": "Int64",
+            "compressed_bytes": "Int64", "node": "object", "namespace": "object",
+            "pod": "object", "container": "object", "init_container": "bool",
+            "cached": "boolean", "message_format": "object", "pull_seconds": "float64",
+            "pull_seconds_waiting": "float64", **dict.fromkeys(_TIMES, "datetime64[us, UTC]"),
+            "time_to_started_seconds": "float64", "step": "object"},
+    metrics={"pull_seconds": "pull_seconds", "pull_seconds_waiting": "pull_seconds_waiting",
+             "time_to_started_seconds": "time_to_started_seconds"},
+)
 
 
 class PullingResults:
@@ -17,7 +38,10 @@ class PullingResults:
     metrics = (
         Metric("pull_seconds", "s", "lower", "the kubelet's pull time of one image on one node"),
         Metric("time_to_started_seconds", "s", "lower", "from scheduled to container started"),
+        Metric("pull_seconds_waiting", "s", "lower",
+               "the kubelet's pull time including its wait in the pull queue (1.26+)"),
     )
+    views = (PULLS_VIEW,)
 
     def figures(self) -> tuple[Any, ...]:
         from experiments.kinds.pulling.figures import (

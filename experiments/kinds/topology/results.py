@@ -9,6 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.base import Metric, StepOutput
+from experiments.views import Pivot
+
+# One record per timed event; the design, node count, iteration, event, size and the tree's
+# shape are its labels.
+TOPOLOGY_VIEW = Pivot(
+    "topology",
+    columns=("uid", "topology", "iteration", "nodes", "event", "size_gb", "time_seconds",
+             "tree_depth", "max_fanout"),
+    dtypes={"uid": "str", "topology": "str", "iteration": "Int64", "nodes": "Int64",
+            "event": "str", "size_gb": "Int64", "time_seconds": "float64",
+            "tree_depth": "Int64", "max_fanout": "Int64"},
+    metrics={"topology_seconds": "time_seconds"},
+    labels_only=("step",),
+)
 
 
 class TopologyResults:
@@ -17,11 +31,15 @@ class TopologyResults:
     metrics = (Metric("topology_seconds", "s", "lower",
                       "wall time of one distribution event over a broker tree"),)
     report_tables = (("topology_medians", "Median topology step time"),)
+    views = (TOPOLOGY_VIEW,)
 
     def parse(self, outputs: list[StepOutput], problems: list[str]) -> dict[str, Any]:
+        import pandas as pd
+
         from experiments.kinds.topology import parse
 
         rows: list[dict] = []
+        steps: list[str | None] = []
         for out in outputs:
             parsed = parse.parse_topology_log(out.path.read_text(errors="replace"), out.path)
             problems += parsed.problems
@@ -32,8 +50,12 @@ class TopologyResults:
                 nodes = params.get("nodes")
                 topo = parse.topology_label(params.get("topology"))
                 iteration = params.get("iteration", params.get("repeat"))
-            rows.extend(parse.topology_rows(parsed, topo, iteration, nodes))
-        return {"topology": parse.frame(rows)}
+            timed = parse.topology_rows(parsed, topo, iteration, nodes)
+            rows.extend(timed)
+            steps += [None if out.seed else out.step] * len(timed)
+        table = parse.frame(rows)
+        table["step"] = pd.Series(steps, dtype=object)
+        return {"topology": table}
 
     def summarize(self, combined: dict[str, Any]) -> dict[str, Any]:
         if "topology" not in combined:

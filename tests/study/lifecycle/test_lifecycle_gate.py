@@ -50,4 +50,5 @@ def test_a_metric_no_kind_declares_stops_the_gate(tmp_path, capsys):
     assert main([str(path), "--max-ratio", "1.25", "--max-p", "0.01"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("gate: metric 'made_up_rate' is declared by no experiment kind; "
-                          "known: app_fom, app_seconds, osu_bandwidth_mb_s, ")
+                          "known: app_fom, app_seconds, osu_avg_latency_us, osu_avg_ms, "
+                          "osu_bandwidth_mb_s, ")
