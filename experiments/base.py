@@ -28,12 +28,25 @@ class ClusterFacts:
 
 @dataclass(frozen=True)
 class Step:
-    """One experiment step: runs alone, has an estimate (seconds) and a hard deadline."""
+    """One experiment step: runs alone, has an estimate (seconds) and a hard deadline.
+
+    `work_seconds` is the part of the estimate spent in measured work (what the step's own
+    timings record); the rest is the harness's overhead (start, recording, upload). None when a
+    kind does not split its estimate.
+    """
 
     name: str
     estimated_seconds: float
     deadline_seconds: float
     params: dict[str, Any] = field(default_factory=dict)
+    work_seconds: float | None = None
+
+    @property
+    def overhead_seconds(self) -> float | None:
+        """The estimate less the measured work (None when the kind does not split it)."""
+        if self.work_seconds is None:
+            return None
+        return round(self.estimated_seconds - self.work_seconds, 1)
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,6 @@ from experiments.base import ClusterFacts, RenderContext, Step, Workload
 PREPULL_STEP = "prepull"
 TOOLS_MOUNT = "/study-tools"
 IDLE_SECONDS = "86400"  # the recorder deletes the DaemonSet long before; a day bounds a leak
-# Pull model for helper images (small official images, < 500 MB compressed): 60 s to schedule
-# the DaemonSet's pods, then per image 5 s transfer (<= 500 MB at 100 MB/s) + 5 s to unpack.
-PREPULL_START_SECONDS = 60.0
-PREPULL_SECONDS_PER_IMAGE = 10.0
 
 
 def daemonset(name: str, ctx: RenderContext, labels: dict[str, str],
@@ -79,8 +75,20 @@ def prepull_steps(images: list[str], cluster: ClusterFacts) -> list[Step]:
     unique = list(dict.fromkeys(images))
     if not unique:
         return []
-    est = PREPULL_START_SECONDS + PREPULL_SECONDS_PER_IMAGE * len(unique)
-    return [timed_step(PREPULL_STEP, est, {"images": unique})]
+    return [timed_step(PREPULL_STEP, prepull_seconds(len(unique)), {"images": unique}, work=0.0)]
+
+
+def prepull_seconds(images: int) -> float:
+    """The pre-pull step: the seed's first pulls of small helper images (< 500 MB compressed;
+    `experiments.duration_model`), one after another in each node's pod, then the recorder and the
+    upload. Large app images (the seed topology image's /chonks payloads) take longer than this
+    model says: it knows no image sizes offline.
+
+    All of it is overhead: nothing in it is measured."""
+    from experiments import duration_model
+
+    return (duration_model.helper_pull("start") + images * duration_model.helper_pull("per_image")
+            + duration_model.harness("recorder") + duration_model.harness("upload"))
 
 
 def with_prepull(kind: Any, params: Any, cluster: ClusterFacts, steps: list[Step]) -> list[Step]:

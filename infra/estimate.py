@@ -39,6 +39,16 @@ class Estimate:
         return self.provision_hours + self.experiment_hours + self.teardown_hours
 
     @property
+    def work_seconds(self) -> float:
+        """Measured work over the steps whose kind splits its estimate."""
+        return sum(s.work_seconds for s in self.steps if s.work_seconds is not None)
+
+    @property
+    def overhead_seconds(self) -> float:
+        """The harness's time around that work (start, recording, upload, pre-pull, mirror)."""
+        return sum(s.overhead_seconds or 0.0 for s in self.steps if s.work_seconds is not None)
+
+    @property
     def usd(self) -> float:
         return self.price.total * self.hours
 
@@ -103,8 +113,7 @@ def budget_deadlines(steps: list[Step], total_seconds: float) -> list[Step]:
     if not steps or total <= total_seconds:
         return steps
     ratio = total_seconds / total
-    # Down to the tenth of a second below: rounding to nearest let a hundred steps' sum exceed
-    # the experiment deadline by their half-tenths.
+    # Rounded down to 0.1 s: rounding to nearest let 80 steps overshoot the total by seconds.
     return [replace(s, deadline_seconds=math.floor(s.deadline_seconds * ratio * 10) / 10)
             for s in steps]
 

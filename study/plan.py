@@ -158,6 +158,9 @@ class Plan:
                 {
                     "name": s.name,
                     "estimated_seconds": round(s.estimated_seconds, 1),
+                    # measured work and the harness's overhead (null: the kind does not split)
+                    "work_seconds": s.work_seconds,
+                    "overhead_seconds": s.overhead_seconds,
                     "deadline_seconds": round(s.deadline_seconds, 1),
                 }
                 for s in (est.steps if est else ())
@@ -169,6 +172,8 @@ class Plan:
                 "usd_per_node_hour": round(est.price.per_node, 4),
                 "control_plane_usd_per_hour": round(est.price.control_plane, 4),
                 "estimated_hours": round(est.hours, 3),
+                "experiment_work_seconds": round(est.work_seconds, 1),
+                "experiment_overhead_seconds": round(est.overhead_seconds, 1),
                 "node_hours": round(est.node_hours, 2),
                 "estimated_usd": round(est.usd, 2),
                 "price_table_as_of": _price_date(),

@@ -39,15 +39,21 @@ def print_plan(plan, manifests_dir: Path, removed: int = 0) -> None:
     est = plan.report.estimate
     if est is not None and est.steps:
         steps = Table(title="Experiment steps (run in order)", title_justify="left")
-        for col in ("#", "step", "estimate", "deadline"):
+        for col in ("#", "step", "estimate", "work", "overhead", "deadline"):
             steps.add_column(col)
         for i, s in enumerate(est.steps, 1):
+            split = s.work_seconds is not None
             steps.add_row(
                 str(i),
                 s.name,
                 f"{s.estimated_seconds / 60:.1f} min",
+                f"{s.work_seconds / 60:.1f} min" if split else "-",
+                f"{(s.overhead_seconds or 0.0) / 60:.1f} min" if split else "-",
                 f"{s.deadline_seconds / 60:.0f} min",
             )
+        total = sum(s.estimated_seconds for s in est.steps)
+        steps.add_row("", "total", f"{total / 60:.1f} min", f"{est.work_seconds / 60:.1f} min",
+                      f"{est.overhead_seconds / 60:.1f} min", "")
         out.print(steps)
     if est is not None:
         cost = Table(title="Cost (estimate)", title_justify="left", show_header=False)

@@ -67,6 +67,7 @@ def _no_user_overlay(monkeypatch, tmp_path_factory):
 # rule (tests/study/test_shipped_image_lock.py); tests of a plan as it is after locking use
 # the `locked_images` fixture.
 UNLOCKED_SHIPPED_IMAGES = (
+    "ghcr.io/converged-computing/container-chonks:topology-flux-0.66.0",  # the seed topology app
     "ghcr.io/converged-computing/flux-view-ubuntu:tag-jammy",
     "ghcr.io/converged-computing/flux-view-ubuntu:tag-noble",
     "ghcr.io/converged-computing/metric-osu-benchmark:latest",

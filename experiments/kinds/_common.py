@@ -33,17 +33,18 @@ def step_deadline(estimate: float, slack: float = DEADLINE_SLACK_SECONDS,
 
 def timed_step(name: str, estimate: float, params: dict[str, Any], *,
                slack: float = DEADLINE_SLACK_SECONDS, margin: float = DEADLINE_MARGIN,
-               cap: float | None = None) -> Step:
+               cap: float | None = None, work: float | None = None) -> Step:
     """A step with its estimate and deadline (both rounded to 0.1 s); `cap` bounds the deadline.
 
     The estimate is never cut to the cap: it feeds the cost, and a step whose estimate exceeds
     its deadline is a plan error (`infra.estimate.over_cap_problems`), not a step that is killed
-    at its deadline on every run.
+    at its deadline on every run. `work` is the part of the estimate spent in measured work.
     """
     deadline = step_deadline(estimate, slack, margin)
     if cap is not None:
         deadline = min(deadline, cap)
-    return Step(name, round(estimate, 1), round(deadline, 1), params)
+    return Step(name, round(estimate, 1), round(deadline, 1), params,
+                None if work is None else round(work, 1))
 
 
 def check_node_counts(counts: list[int], cluster: ClusterFacts) -> None:

@@ -114,10 +114,10 @@ def _role(r) -> str | None:
 
 def test_matrix_sizes(recorded):
     res, _, _ = recorded("gke-6-topology")
-    assert _kinds(res)["MiniCluster"] == 4 * 2 * 5
+    assert _kinds(res)["MiniCluster"] == 4 * 5  # designs x iterations; sizes run inside
     res, _, _ = recorded("gke-64-osu")
     _, steps = spec_and_steps("gke-64-osu")
-    assert _kinds(res)["MetricSet"] == len(steps) - 1 == 14 + 8 * 5  # pairs once, collect. x5
+    assert _kinds(res)["MetricSet"] == len(steps) - 1 == 5  # one per node count
     res, _, _ = recorded("gke-64-ghcr")
     uploads = [r for r in res if r.type.endswith(":Job") and _role(r) == "upload"]
     assert len(uploads) == 18 + 1  # every step's results go to the bucket, the pre-pull's too
@@ -302,7 +302,8 @@ def test_topology_steps_carry_their_design(recorded):
     assert first["spec"]["flux"]["topology"] == "binomial" and first["spec"]["size"] == 6
     pre = first["spec"]["containers"][0]["commands"]["pre"]
     script = base64.b64decode(pre.split()[1]).decode()
-    assert "LEAVES=1,3,5;" in script and "SIZE_BYTES=1000000000;" in script  # shlex-quoted words
+    assert "LEAVES=1,3,5;" in script  # shlex-quoted words
+    assert "SIZES='1000000000:payload-1g.bin 2000000000:payload-2g.bin';" in script
     assert "direct-download-all-nodes" in script and "STUDY-TIMING" in script
     assert "PAYLOAD=random" in script
 

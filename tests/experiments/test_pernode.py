@@ -72,7 +72,11 @@ def test_prepull_is_priced():
     spec = load_spec(config_of(stack_yaml("gke-64-ghcr")))
     first = experiment_steps(spec)[0]
     assert first.name == PREPULL_STEP
-    assert first.estimated_seconds == pytest.approx(60 + 10 * len(first.params["images"]))
+    # durations.yaml: 2.0 s Scheduled -> Pulling, 0.87 s per helper image (the seed's helper
+    # pulls), then the recorder (7 s) and the upload (9 s); none of it measured work.
+    assert first.estimated_seconds == pytest.approx(
+        2.0 + 0.87 * len(first.params["images"]) + 7 + 9, abs=0.05)
+    assert first.work_seconds == 0.0
 
 
 def test_clear_daemonset_pins_one_pod_per_node_and_is_awaited():

@@ -148,3 +148,52 @@ class TestWhatTheUploadGets:
 
         rec.snapshot_events(str(tmp_path / "absent.jsonl"), str(tmp_path / "snap.jsonl"))
         assert (tmp_path / "snap.jsonl").read_bytes() == b""
+
+
+class TestFlushWait:
+    """A pull step reads its events as soon as every pod's `Pulled` is recorded, not after a
+    fixed 15 s; when a pull never shows up it still stops at FLUSH_SECONDS."""
+
+    def lines(self) -> list[str]:
+        return (FIX / "run1-4-size-1176249324.jsonl").read_text().splitlines(keepends=True)
+
+    def setup(self, tmp_path, monkeypatch, clock):
+        from experiments import recorder as rec
+
+        (tmp_path / "events").mkdir()
+        monkeypatch.setattr(rec, "RESULTS", str(tmp_path))
+        monkeypatch.setattr(rec.time, "time", lambda: clock[0])
+        return rec, tmp_path / "events" / "events.jsonl"
+
+    def test_returns_when_the_last_pull_is_recorded(self, tmp_path, monkeypatch):
+        clock = [1000.0]
+        rec, path = self.setup(tmp_path, monkeypatch, clock)
+        lines = self.lines()
+        last_pull = max(i for i, line in enumerate(lines)
+                        if '"Pulled"' in line and "chonks" in line)
+        path.write_text("".join(lines[:last_pull]))  # the last pod's Pulled not yet written
+        sleeps = []
+
+        def sleep(s):
+            sleeps.append(s)
+            clock[0] += s
+            path.write_text("".join(lines))  # the event recorder catches up
+
+        monkeypatch.setattr(rec.time, "sleep", sleep)
+        pods = {p["metadata"]["name"] for p in seed_pods()}
+        events = rec.flushed_events([IMAGE], pods)
+        assert sleeps == [rec.FLUSH_POLL_SECONDS]
+        assert len(events) == len(lines) - 1  # every event line (the first is the exporter's)
+
+    def test_gives_up_after_the_flush_limit(self, tmp_path, monkeypatch):
+        clock = [1000.0]
+        rec, path = self.setup(tmp_path, monkeypatch, clock)
+        path.write_text("".join(line for line in self.lines() if '"Pulled"' not in line))
+
+        def sleep(s):
+            clock[0] += s
+
+        monkeypatch.setattr(rec.time, "sleep", sleep)
+        pods = {p["metadata"]["name"] for p in seed_pods()}
+        rec.flushed_events([IMAGE], pods)
+        assert clock[0] == 1000.0 + rec.FLUSH_SECONDS

@@ -94,9 +94,9 @@ CASES = [
      "study:owner: 'alice\\n' is not allowed; must be lowercase letters, digits, '_' or '-', at "
      "most 63 characters"),
     ("estimate-cut", with_section(experiment={"estimated_hours": 0.0001}),
-     "study:experiment.estimated_hours: 0.0001 is less than the 0.07 h its steps are estimated "
+     "study:experiment.estimated_hours: 0.0001 is less than the 0.03 h its steps are estimated "
      "to take; an override may raise the estimate, not lower it (remove it or use at least "
-     "0.07)"),
+     "0.03)"),
     ("expiry-years-away", absolute("2031-01-01T00:00:00Z"),
      "study:expires_at: '2031-01-01T00:00:00+00:00' is more than 30d away; a forgotten cluster "
      "would run until then; use study:ttl (e.g. '12h') or an expiry before "

@@ -1,9 +1,11 @@
 """OSU micro-benchmarks through the metrics-operator (`network-osu-benchmark` MetricSets).
 
-One MetricSet per benchmark x node count x iteration, each a step. Point-to-point and one-sided
-benchmarks measure a pair, so they run on exactly 2 pods and once per iteration (the node count
-does not change a pair); collectives and the multi-pair tests run on N pods for every N in
-`node_counts`. `soleTenancy` keeps one pod per node, which the recorder checks.
+One MetricSet per node count x iteration, each a step, as the seed ran it: N pods running that
+node count's benchmark list in order (`listOptions.commands`). Point-to-point and one-sided
+benchmarks run on 2 of the N pods (the operator's pair host list), collectives and the multi-pair
+tests on all N. The list is the same at every node count (`benchmarks` x `node_counts`) or given
+per node count (`runs`: the seed ran osu_allreduce only at 4 and 8 nodes). `soleTenancy` keeps
+one pod per node, which the recorder checks.
 
 Each step's MetricSet names its own headless Service (`serviceName` = the step name). Why: the
 metrics-operator (converged-computing/metrics-operator, the pinned v0.1.13-1 and main @8f15755
@@ -17,24 +19,23 @@ with the FQDN as hostname (the default) the kubelet refuses FQDNs over 64 charac
 names plus the namespace exceed.
 
 Duration model (seconds), per step: pod start with images already on the node (the pre-pull step
-puts them there, so no first pulls are counted) + the operator's own sleeps (60 s `sleep` option
-for the network, then `sleep 5` before collection; pkg/metrics/network/osu-benchmark.go) + the
-benchmark's fitted run time. The fit: the seed's run1 times (GKE 64 x c2d-standard-2,
-`times.log`, the `real` of each `time mpirun`); pair benchmarks use their mean over sizes,
-collectives a power law t = a * N^b fitted in log-log space. Deadline: 1.25 x the estimate (the
+puts them there), the recorder and the upload (the harness's overhead), the operator's own sleeps
+(60 s `sleep` option for the network, then `sleep 5` before collection;
+pkg/metrics/network/osu-benchmark.go) and the benchmarks' fitted run times
+(`experiments.duration_model`, fitted by `benchmarks/fit_durations.py` to the `real` of each `time
+mpirun` in the seed's launcher logs, GKE 64 x c2d-standard-2): pair benchmarks their mean over
+sizes, collectives a power law t = a * N^b in log-log space. Deadline: 1.25 x the estimate (the
 largest observed/fitted ratio over the seed's 107 points is 1.19, osu_get_latency at 16 nodes),
 at least 120 s beyond it, capped by `time_limit_seconds`; a step whose estimate exceeds its cap
 is a plan error. osu_allreduce is fitted on 4 and 8 nodes only (the seed's 64-node run was cut
-off during it), so its 32- and 64-node estimates are extrapolations.
+off during it), so its 16- to 64-node estimates are extrapolations.
 """
 
 from __future__ import annotations
 
-import math
-from functools import cache
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
+from experiments import duration_model
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
 from experiments.kinds._common import (
     check_node_counts,
@@ -68,82 +69,89 @@ ALL_NODES = (
 )
 KNOWN = PAIR + ALL_NODES
 
-# Seed run1 times.log (converged-computing/operator-experiments@234ab98, google/kubecon/run1):
-# seconds per benchmark at 4, 8, 16, 32, 64 nodes.
-SEED_TIMES: dict[str, dict[int, float]] = {
-    "osu_get_acc_latency": {4: 48.187, 8: 43.910, 16: 53.389, 32: 46.273, 64: 58.422},
-    "osu_acc_latency": {4: 27.381, 8: 27.131, 16: 33.659, 32: 26.487, 64: 29.506},
-    "osu_fop_latency": {4: 1.484, 8: 1.534, 16: 1.900, 32: 1.487, 64: 1.790},
-    "osu_get_latency": {4: 25.901, 8: 25.161, 16: 33.036, 32: 26.466, 64: 28.201},
-    "osu_put_latency": {4: 21.931, 8: 23.321, 16: 28.965, 32: 20.634, 64: 26.958},
-    "osu_latency": {4: 30.623, 8: 32.157, 16: 37.499, 32: 32.418, 64: 35.810},
-    "osu_bibw": {4: 23.017, 8: 23.127, 16: 24.118, 32: 23.286, 64: 23.312},
-    "osu_bw": {4: 11.194, 8: 10.966, 16: 11.710, 32: 10.979, 64: 11.140},
-    "osu_put_bw": {4: 11.094, 8: 10.945, 16: 10.844, 32: 10.738, 64: 11.688},
-    "osu_latency_mp": {4: 32.184, 8: 31.357, 16: 33.352, 32: 32.477, 64: 32.613},
-    "osu_put_bibw": {4: 19.777, 8: 17.251, 16: 17.531, 32: 17.338, 64: 17.169},
-    "osu_init": {4: 0.797, 8: 1.357, 16: 2.453, 32: 4.658, 64: 10.484},
-    "osu_get_bw": {4: 11.201, 8: 11.244, 16: 11.823, 32: 11.705, 64: 11.439},
-    "osu_ibarrier": {4: 1.837, 8: 6.394, 16: 19.047, 32: 49.944, 64: 127.411},
-    "osu_cas_latency": {4: 1.619, 8: 1.511, 16: 1.994, 32: 1.556, 64: 1.911},
-    "osu_latency_mt": {4: 47.579, 8: 46.341, 16: 59.455, 32: 46.559, 64: 51.489},
-    "osu_hello": {4: 0.774, 8: 1.301, 16: 2.344, 32: 4.636, 64: 10.483},
-    "osu_barrier": {4: 4.047, 8: 14.391, 16: 42.689, 32: 114.684, 64: 293.836},
-    "osu_mbw_mr": {4: 103.817, 8: 212.853, 16: 355.673, 32: 837.786, 64: 2019.949},
-    "osu_multi_lat": {4: 547.411, 8: 1277.824, 16: 2776.0, 32: 5843.112, 64: 12268.196},
-    "osu_allgather": {4: 99.667, 8: 411.879, 16: 1395.983, 32: 4529.901, 64: 15704.303},
-    "osu_allreduce": {4: 109.151, 8: 480.290},
-}
-
-
-@cache
-def _fit(bench: str) -> tuple[float, float]:
-    """(a, b) of t = a * N^b, least squares on log t vs log N over the seed points."""
-    pts = SEED_TIMES[bench]
-    xs = [math.log(n) for n in pts]
-    ys = [math.log(t) for t in pts.values()]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 0.0
-    return math.exp(my - b * mx), b
-
-
 def benchmark_seconds(bench: str, pods: int) -> float:
     """The fitted run time of one benchmark on `pods` pods (the mpirun alone)."""
-    pts = SEED_TIMES[bench]
-    if bench in PAIR:
-        return sum(pts.values()) / len(pts)
-    a, b = _fit(bench)
-    return a * pods**b
+    return duration_model.osu_benchmark_seconds(bench, 2 if bench in PAIR else pods)
 
 
-def step_seconds(bench: str, pods: int) -> float:
-    """One step: pod start, the operator's sleeps, then the benchmark."""
-    return (START_SECONDS + NETWORK_SLEEP_SECONDS + COLLECTION_SLEEP_SECONDS
-            + benchmark_seconds(bench, pods))
+def work_seconds(benchmarks: list[str], pods: int) -> float:
+    """One MetricSet's measured work: the network sleep the seed's log shows, then each
+    benchmark's mpirun."""
+    return NETWORK_SLEEP_SECONDS + sum(benchmark_seconds(b, pods) for b in benchmarks)
+
+
+def overhead_seconds() -> float:
+    """Pod start, the launcher's collection sleep, the recorder and the upload."""
+    return (START_SECONDS + COLLECTION_SLEEP_SECONDS + duration_model.harness("recorder")
+            + duration_model.harness("upload"))
+
+
+def step_seconds(benchmarks: list[str], pods: int) -> float:
+    """One step: the harness's overhead and the MetricSet's work."""
+    return overhead_seconds() + work_seconds(benchmarks, pods)
+
+
+def _known_list(v: list[str]) -> list[str]:
+    for b in v:
+        if b not in KNOWN:
+            msg = f"'{b}' is not an OSU benchmark the metrics-operator runs; allowed: " + (
+                ", ".join(KNOWN)
+            )
+            raise ValueError(msg)
+    if len(set(v)) != len(v):
+        msg = "benchmarks are listed twice"
+        raise ValueError(msg)
+    return v
+
+
+class OsuRun(BaseModel):
+    """One node count and the benchmarks its MetricSet runs, in order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    nodes: int = Field(ge=2)  # a pair is the smallest OSU job
+    benchmarks: list[str] = Field(min_length=1)
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        return _known_list(v)
 
 
 class OsuParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
-    benchmarks: list[str] = Field(min_length=1)
+    # The same list at every node count, or `runs`: a list per node count.
+    benchmarks: list[str] = Field(default_factory=list)
     node_counts: list[int] = Field(default_factory=list)  # default: the cluster's node count
+    runs: list[OsuRun] = Field(default_factory=list)
     iterations: int = Field(default=1, ge=1, le=20)
-    time_limit_seconds: float | None = Field(default=None, gt=0)  # per benchmark, hard cap
+    time_limit_seconds: float | None = Field(default=None, gt=0)  # per MetricSet, hard cap
 
     @field_validator("benchmarks")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        for b in v:
-            if b not in KNOWN:
-                msg = f"'{b}' is not an OSU benchmark the metrics-operator runs; allowed: " + (
-                    ", ".join(KNOWN)
-                )
-                raise ValueError(msg)
-        if len(set(v)) != len(v):
-            msg = "benchmarks are listed twice"
+        return _known_list(v)
+
+    @model_validator(mode="after")
+    def _one_matrix(self):
+        if self.runs and (self.benchmarks or self.node_counts):
+            msg = "give runs, or benchmarks with node_counts, not both"
             raise ValueError(msg)
-        return v
+        if not self.runs and not self.benchmarks:
+            msg = "no benchmarks: give benchmarks (with node_counts), or runs"
+            raise ValueError(msg)
+        counts = [r.nodes for r in self.runs]
+        if len(set(counts)) != len(counts):
+            msg = f"runs: node counts {counts} are listed twice"
+            raise ValueError(msg)
+        return self
+
+    def matrix(self, cluster_nodes: int) -> list[tuple[int, list[str]]]:
+        """(node count, benchmarks) per MetricSet, in run order."""
+        if self.runs:
+            return [(r.nodes, list(r.benchmarks)) for r in self.runs]
+        return [(n, list(self.benchmarks)) for n in (self.node_counts or [cluster_nodes])]
 
     @field_validator("node_counts")
     @classmethod
@@ -158,19 +166,19 @@ class Osu(OsuResults):
     Params = OsuParams
 
     def steps(self, params: OsuParams, cluster: ClusterFacts) -> list[Step]:
-        counts = list(params.node_counts) or [cluster.node_count]
-        check_node_counts(counts, cluster)
+        matrix = params.matrix(cluster.node_count)
+        check_node_counts([n for n, _ in matrix], cluster)
         out = []
         for r in range(1, params.iterations + 1):
-            for bench in params.benchmarks:
-                for pods in [2] if bench in PAIR else counts:
-                    name = bench.removeprefix("osu_").replace("_", "-")
-                    out.append(timed_step(f"osu-{name}-n{pods}-r{r}",
-                                          step_seconds(bench, pods),
-                                          {"benchmark": bench, "pods": pods, "iteration": r},
-                                          margin=DEADLINE_MARGIN,
-                                          slack=DEADLINE_SLACK_SECONDS,
-                                          cap=params.time_limit_seconds))
+            for pods, benchmarks in matrix:
+                work = work_seconds(benchmarks, pods)
+                out.append(timed_step(f"osu-n{pods}-r{r}",
+                                      overhead_seconds() + work,
+                                      {"benchmarks": benchmarks, "pods": pods, "iteration": r},
+                                      margin=DEADLINE_MARGIN,
+                                      slack=DEADLINE_SLACK_SECONDS,
+                                      cap=params.time_limit_seconds,
+                                      work=work))
         return out
 
     def helper_images(self, params: OsuParams, cluster: ClusterFacts) -> list[str]:
@@ -194,7 +202,7 @@ class Osu(OsuResults):
                     "image": OSU_METRIC_IMAGE,
                     "options": {"soleTenancy": "true", "timed": "true",
                                 "sleep": NETWORK_SLEEP_SECONDS},
-                    "listOptions": {"commands": [step.params["benchmark"]]},
+                    "listOptions": {"commands": list(step.params["benchmarks"])},
                 }
             ],
         })

@@ -21,13 +21,17 @@ iteration and each image one step made of
      are gone, so the next repeat finds no container holding the image's snapshots.
 The plan stays the same size whatever N is: a DaemonSet and two Jobs per step.
 
-Duration model (per step): 30 s cache clear + 15 s scheduling + pull + 30 s recording, where
-pull = 0.5 s + 5.8 s per GB uncompressed + compressed bytes / 100 MB/s. The 5.8 s/GB is the seed's
-GKE runs (n1-standard-16, run1-3): medians 7.1 s at 1.18 GB, 15.4 s at 2.77 GB, 38.6 s at 6.84 GB,
-58.3 s at 10.9 GB. The chonk layers are /dev/zero (20.7 MB compressed for 19 GB), so decompression
-and disk writes dominate. With image streaming the seed saw `Pulled` after ~1 s whatever the size
-(cost moves to container start): 1 s + 1 s/GB. Explicit images of unknown size count as
-`assumed_size_bytes`.
+Duration model (per step; `experiments.duration_model`, fitted by `benchmarks/fit_durations.py`
+to the seed's run1-run4 events at 4 and 16 nodes, GKE n1-standard-16): the measured work is the
+slowest node's pull (the step waits for it), a + b * GB for the cluster's configuration (plain disk,
+local SSD, image streaming) at the fitted node count nearest the cluster's, then the Job's
+completion after the last `Pulled` (containers start, run and exit; it grows with the image):
+the pull Job's own time, which the seed's loop paid too. The harness's overhead is the cache
+clear, the recorder and the upload, where the seed's own loop turned around in about 1 s. The
+chonk layers are /dev/zero (20.7 MB compressed for 19 GB), so decompression and disk writes
+dominate; other images add their compressed bytes (half their size, assumed) at 100 MB/s. With
+image streaming the seed's 16-node pulls took about 0.6 s whatever the size (the cost moves to
+the Job's completion). Explicit images of unknown size count as `assumed_size_bytes`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.reference import ImageRef, RepositoryName, normalize
+from experiments import duration_model
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
 from experiments.images import (
     MIRROR_STEP,
@@ -55,10 +60,7 @@ from experiments.pernode import daemonset, daemonset_path
 from experiments.registry import register
 
 PRIME_STEP = "prime-images"
-SECONDS_PER_GB = 5.8
-STREAMING_SECONDS_PER_GB = 1.0
-NETWORK_BYTES_PER_SECOND = 100e6
-CHONK_COMPRESSED_FRACTION = 20.7e6 / 19034736629  # zero layers compress ~1000x
+NETWORK_BYTES_PER_SECOND = 100e6  # assumed, for images that are not zero-filled chonks
 CLEAR_TIMEOUT_SECONDS = 1200  # image pull of the clear pod, then seconds per node
 
 
@@ -108,14 +110,36 @@ class PullingParams(BaseModel):
         return [mirrored(src, registry) for src in self.sources()]
 
 
-def pull_seconds(ref: str, cluster: ClusterFacts, assumed: int) -> float:
+def _fit(cluster: ClusterFacts) -> dict[str, Any]:
+    config = duration_model.pull_config(cluster.local_ssd, cluster.image_streaming)
+    return duration_model.pulling(config, cluster.node_count)
+
+
+def _size(ref: str, assumed: int) -> tuple[int, bool]:
     chonk = parse_chonk(ref)
-    size = chonk[1] if chonk else assumed
-    gb = size / 1e9
-    if cluster.image_streaming:
-        return 1.0 + STREAMING_SECONDS_PER_GB * gb
-    compressed = size * CHONK_COMPRESSED_FRACTION if chonk else size / 2
-    return 0.5 + SECONDS_PER_GB * gb + compressed / NETWORK_BYTES_PER_SECOND
+    return (chonk[1], True) if chonk else (assumed, False)
+
+
+def pull_seconds(ref: str, cluster: ClusterFacts, assumed: int) -> float:
+    """The slowest node's pull of `ref` (what a pull step waits for)."""
+    size, chonk = _size(ref, assumed)
+    fit = duration_model.line(_fit(cluster)["pull"], size / 1e9)
+    if chonk or cluster.image_streaming:
+        return fit
+    return fit + size / 2 / NETWORK_BYTES_PER_SECOND
+
+
+def completion_seconds(ref: str, cluster: ClusterFacts, assumed: int) -> float:
+    """From the last `Pulled` to the Job's completion: containers start, run and exit (the seed's
+    Jobs took 6-35 s, up to 141 s under image streaming, growing with the image)."""
+    size, _ = _size(ref, assumed)
+    return duration_model.line(_fit(cluster)["completion"], size / 1e9)
+
+
+def overhead_seconds() -> float:
+    """What the harness adds to one pull step: the cache clear, the recorder, the upload."""
+    return (duration_model.harness("cache_clear") + duration_model.harness("recorder")
+            + duration_model.harness("upload"))
 
 
 def one_pod_per_node(labels: dict[str, str]) -> dict[str, Any]:
@@ -317,18 +341,24 @@ class Pulling(PullingResults):
     def steps(self, params: PullingParams, cluster: ClusterFacts) -> list[Step]:
         out = mirror_steps(params.sources(), cluster)
         refs = params.studied(cluster.image_registry)
+        assumed = params.assumed_size_bytes
         if params.prime:
-            est = 30.0 + sum(pull_seconds(r, cluster, params.assumed_size_bytes) for r in refs)
+            est = 30.0 + sum(pull_seconds(r, cluster, assumed) for r in refs)
             out.append(timed_step(PRIME_STEP, est, {"images": refs}))
         for r in range(1, params.iterations + 1):
             for ref in refs:
-                est = 30.0 + 15.0 + pull_seconds(ref, cluster, params.assumed_size_bytes) + 30.0
+                # The pull Job's own time (the seed's loop paid it too): the slowest pull,
+                # then the containers' start, run and exit.
+                work = (pull_seconds(ref, cluster, assumed)
+                        + completion_seconds(ref, cluster, assumed))
+                est = overhead_seconds() + work
                 out.append(
                     timed_step(
                         f"pull-{slug(ref)}-r{r}",
                         est,
                         {"image": ref, "iteration": r},
                         slack=300.0,  # 5 min slack: a pull is seconds
+                        work=work,
                     )
                 )
         return out

@@ -58,29 +58,74 @@ def test_topology_script_runs_every_event_on_the_design(stubs, scratch, tmp_path
     env, log = stubs
     mark = tmp_path / "pwned"
     hostile_ns = f"x';touch {mark};'"  # a namespace is free text to render_script
-    params = topology.TopologyParams(sizes_gb=[1.0], purge_target_bytes=1024)
-    script = topology.render_script("kary:2", 6, 1000, params, hostile_ns)
+    params = topology.TopologyParams(sizes_gb=[1e-6, 2e-6], purge_target_bytes=1024)
+    script = topology.render_script("kary:2", 6, params, hostile_ns)
     run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
                          timeout=60)
     assert run.returncode == 0, run.stderr
     timings = [json.loads(line.split(" ", 1)[1]) for line in run.stdout.splitlines()
                if line.startswith("STUDY-TIMING ")]
-    assert [t["event"] for t in timings] == [
+    per_size = [
         "generate-payload", "create-archive", "distribute-all-nodes", "clean-all-nodes",
         "distribute-leaf-nodes", "clean-leaf-nodes", "distribute-middle-nodes",
         "distribute-middle-then-leaf-nodes", "clean-middle-nodes", "delete-archive",
         "direct-download-all-nodes", "clean-direct-download"]
+    assert [t["event"] for t in timings] == per_size * 2  # every size in one MiniCluster
+    assert [t["size_bytes"] for t in timings] == [1000] * 12 + [2000] * 12
     assert {t["rc"] for t in timings} == {0}
-    assert {(t["design"], t["nodes"], t["size_bytes"]) for t in timings} == {("kary:2", 6, 1000)}
+    assert {(t["design"], t["nodes"], t["occurrence"]) for t in timings} == {("kary:2", 6, 1)}
     calls = log.read_text().splitlines()
     extract = "flux archive extract --name study -C /tmp/study-dst"
     assert f"exec -r 3,4,5 -x 0 {extract}" in calls  # the design's leaves
     assert f"exec -r 1,2 {extract}" in calls  # its middle level
     assert "exec -r all flux setattr content.purge-target-size 1024" in calls
-    url = f"http://study-archive-server.{hostile_ns}.svc:8080/1000"
-    assert f"exec -r all -x 0 curl -sSf -o /tmp/study-dst/payload.bin {url}" in calls
+    assert "archive create --name study --dir /tmp/study-src payload-1e-06g.bin" in calls
+    for size in (1000, 2000):
+        url = f"http://study-archive-server.{hostile_ns}.svc:8080/{size}"
+        assert f"exec -r all -x 0 curl -sSf -o /tmp/study-dst/payload.bin {url}" in calls
     assert not mark.exists()
-    assert not Path("/tmp/study-src/payload.bin").exists()
+    assert not any(Path("/tmp/study-src").glob("payload-*"))
+
+
+def test_topology_script_runs_the_listed_events_from_the_image(stubs, scratch):
+    """The seed's GKE order: the archive created three times per size, from /chonks."""
+    env, log = stubs
+    events = ["create-archive", "distribute-all-nodes", "clean-all-nodes", "delete-archive",
+              "create-archive", "distribute-leaf-nodes", "clean-leaf-nodes", "delete-archive"]
+    params = topology.TopologyParams(sizes_gb=[1.0, 2.0], payload="image", baseline=False,
+                                     events=events)
+    script = topology.render_script("kary:2", 6, params, "study-harness")
+    run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    timings = [json.loads(line.split(" ", 1)[1]) for line in run.stdout.splitlines()
+               if line.startswith("STUDY-TIMING ")]
+    assert [(t["event"], t["occurrence"]) for t in timings] == [
+        ("create-archive", 1), ("distribute-all-nodes", 1), ("clean-all-nodes", 1),
+        ("delete-archive", 1), ("create-archive", 2), ("distribute-leaf-nodes", 1),
+        ("clean-leaf-nodes", 1), ("delete-archive", 2)] * 2
+    calls = log.read_text().splitlines()
+    creates = [c for c in calls if c.startswith("archive create")]
+    assert creates == ["archive create --name study --dir /chonks 1gb.txt"] * 2 + [
+        "archive create --name study --dir /chonks 2gb.txt"] * 2
+    assert not any("curl" in c for c in calls)
+
+
+def test_topology_script_settles_after_each_event_but_create(stubs, scratch, tmp_path):
+    """settle_seconds: the seed's EKS script slept 2 s after distribute, delete and clean."""
+    env, log = stubs
+    sleep_log = tmp_path / "sleeps.log"
+    (Path(env["PATH"].split(":")[0]) / "sleep").write_text(
+        f"#!/bin/sh\necho \"$1\" >> {shlex.quote(str(sleep_log))}\n")
+    (Path(env["PATH"].split(":")[0]) / "sleep").chmod(0o755)
+    events = ["create-archive", "distribute-all-nodes", "delete-archive", "clean-all-nodes"]
+    params = topology.TopologyParams(sizes_gb=[1.0], payload="image", baseline=False,
+                                     events=events, settle_seconds=2.0)
+    script = topology.render_script("kary:1", 6, params, "study-harness")
+    run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert sleep_log.read_text().splitlines() == ["2", "2", "2"]
 
 
 def test_topology_pre_command_writes_the_script(tmp_path, monkeypatch):
@@ -96,7 +141,7 @@ def test_topology_pre_command_writes_the_script(tmp_path, monkeypatch):
     (container,) = obj["spec"]["containers"]
     pre = container["commands"]["pre"].replace("/tmp/study-topology.sh", "study-topology.sh")
     subprocess.run(["sh", "-c", pre], cwd=tmp_path, check=True, timeout=30)
-    want = topology.render_script("kary:2", 6, step.params["size_bytes"], params, "study-harness")
+    want = topology.render_script("kary:2", 6, params, "study-harness")
     assert (tmp_path / "study-topology.sh").read_text() == want
     assert obj["spec"]["flux"]["container"]["image"] == topology.FLUX_VIEW
 

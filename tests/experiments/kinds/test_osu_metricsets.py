@@ -75,10 +75,15 @@ def test_service_names_and_hostnames_fit_dns_limits(metricsets):
 
 
 def test_fqdn_hostnames_would_not_fit(metricsets):
-    """Why dontSetFQDN: with the FQDN as hostname the longest steps' pods could not start."""
+    """Why dontSetFQDN: with the FQDN as hostname a step named up to the step-name limit could
+    not start its pods (the service is named after the step)."""
+    from experiments.base import MAX_STEP_NAME
+
     longest = max(metricsets, key=lambda o: len(o["metadata"]["name"]))
-    name, svc = longest["metadata"]["name"], longest["spec"]["serviceName"]
-    assert len(f"{name}-w-0-62.{svc}.{NAMESPACE}.svc.cluster.local") > 64
+    assert longest["spec"]["serviceName"] == longest["metadata"]["name"]
+    assert all(o["spec"]["dontSetFQDN"] is True for o in metricsets)
+    name = "o" * MAX_STEP_NAME
+    assert len(f"{name}-w-0-62.{name}.{NAMESPACE}.svc.cluster.local") > 64
 
 
 def test_pods_of_different_steps_carry_different_labels(metricsets):
