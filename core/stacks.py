@@ -504,8 +504,14 @@ def read_overlay(root: Path) -> dict[str, str]:
 
 
 def apply_overlay(config: dict[str, str], root: Path | None = None) -> dict[str, str]:
-    """`config` with the user's project in place of the placeholder (GKE stacks only). Plan, run,
+    """`config` with the user's project in place of the placeholder (GKE stacks only), and a
+    campaign member's overrides (`core.overrides`) when its `pulumi up` set them. Plan, run,
     the janitor and the Pulumi program itself all read config through here, so they agree."""
+    from core import overrides
+
+    member = overrides.from_environment(os.environ)
+    if member:
+        config = overrides.apply(config, member)
     raw = config.get("study:cluster")
     if not isinstance(raw, str) or not raw.startswith("{"):
         return config

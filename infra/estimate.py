@@ -1,9 +1,8 @@
 """How long a stack's run takes and what it costs, before anything exists.
 
 hours = provisioning + the experiment's own estimate (sum of its steps) + teardown.
-Provisioning and teardown are the figures seen for zonal GKE clusters with one node pool (about
-6 min for the control plane, 4 min for the pool, 3 min for operators; 6 min to delete), and for
-EKS (about 10 min for the control plane, 4 min for the node group). Nodes are billed throughout.
+Provisioning and teardown come from the duration model in `infra.provisioning` (per cloud and
+node count, each figure with its source). Nodes are billed throughout.
 """
 
 from __future__ import annotations
@@ -13,8 +12,18 @@ from dataclasses import dataclass
 from experiments.base import ClusterFacts, Step
 from infra.pricing import HourlyPrice
 
-PROVISION_HOURS = {"gke": 13 / 60, "eks": 17 / 60}
-TEARDOWN_HOURS = {"gke": 6 / 60, "eks": 10 / 60}
+
+def provision_hours(spec) -> float:
+    """Cluster, node pool and operators up, for the stack's cloud and node count."""
+    from infra.provisioning import provision_hours as model
+
+    return model(spec.cluster.cloud, spec.cluster.node_count)
+
+
+def teardown_hours(spec) -> float:
+    from infra.provisioning import teardown_hours as model
+
+    return model(spec.cluster.cloud, spec.cluster.node_count)
 
 
 @dataclass(frozen=True)
@@ -85,9 +94,8 @@ def experiment_deadline_seconds(spec) -> float:
     teardown."""
     from infra.clusters.shapes import hourly_price
 
-    cloud = spec.cluster.cloud
     hours = hours_within_budget(spec.budget, hourly_price(spec).total)
-    return max(0.0, (hours - PROVISION_HOURS[cloud] - TEARDOWN_HOURS[cloud]) * 3600)
+    return max(0.0, (hours - provision_hours(spec) - teardown_hours(spec)) * 3600)
 
 
 def budget_deadlines(steps: list[Step], total_seconds: float) -> list[Step]:
@@ -173,11 +181,10 @@ def estimate(spec, steps: list[Step] | None = None) -> Estimate:
     exp_hours = sum(s.estimated_seconds for s in steps) / 3600
     if spec.experiment is not None and spec.experiment.estimated_hours is not None:
         exp_hours = spec.experiment.estimated_hours
-    cloud = spec.cluster.cloud
     return Estimate(
         price=hourly_price(spec),
-        provision_hours=PROVISION_HOURS[cloud],
+        provision_hours=provision_hours(spec),
         experiment_hours=exp_hours,
-        teardown_hours=TEARDOWN_HOURS[cloud],
+        teardown_hours=teardown_hours(spec),
         steps=tuple(steps),
     )

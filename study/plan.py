@@ -177,6 +177,7 @@ class Plan:
                 "node_hours": round(est.node_hours, 2),
                 "estimated_usd": round(est.usd, 2),
                 "price_table_as_of": _price_date(),
+                "provisioning_figures": _provisioning_figures(cluster.cloud),
             },
             "budget": self.spec.budget.model_dump(),
             "guard": self.guard,
@@ -204,6 +205,13 @@ def invalid_json(stack: str, problems: list[str]) -> dict[str, Any]:
         "violations": list(problems),
         "warnings": [],
     }
+
+
+def _provisioning_figures(cloud: str) -> list[str]:
+    """The provision and teardown durations the estimate used, each with its source."""
+    from infra.provisioning import figures_used
+
+    return figures_used(cloud)
 
 
 def _price_date() -> str:

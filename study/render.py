@@ -69,6 +69,9 @@ def print_plan(plan, manifests_dir: Path, removed: int = 0) -> None:
             f"{est.provision_hours:.2f} + {est.experiment_hours:.2f} + {est.teardown_hours:.2f}"
             f" = {est.hours:.2f} h",
         )
+        from infra.provisioning import figures_brief
+
+        cost.add_row("provision and teardown figures", figures_brief(spec.cluster.cloud))
         cost.add_row("node-hours", f"{est.node_hours:.1f}")
         cost.add_row("estimated cost", f"{est.usd:.2f} USD")
         cost.add_row("budget", f"{spec.budget.usd:g} USD, {spec.budget.max_hours:g} h")

@@ -42,6 +42,7 @@ COMMAND_MODULES = [
     "janitor",
     "images",
     "bucket",
+    "campaign",
 ]
 
 

@@ -91,10 +91,16 @@ def register(app: typer.Typer) -> None:
     def analyze(run_dirs: RunDirs, out: OutDir, label: Labels = None,
                 nodes: Nodes = None) -> None:
         """Parse runs into tidy tables and the studies' figures."""
+        from analysis.campaign import is_campaign_dir
         from analysis.pipeline import analyze as run_analysis
         from analysis.pipeline import warnings_of
         from study.console import info, warn
 
+        if len(run_dirs) == 1 and is_campaign_dir(run_dirs[0]):  # results/campaigns/<n>/<id>/
+            from study.cli.campaign import print_campaign_analysis
+
+            print_campaign_analysis(run_dirs[0], out)
+            return
         result = run_analysis(run_args("analyze", run_dirs, label), out, nodes=nodes)
         for data in result.datas:
             nodes_note = (f"{data.run.nodes} nodes ({data.run.nodes_source})"

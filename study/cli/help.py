@@ -13,7 +13,7 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 # The README's command table, top to bottom; a command missing here is listed after these.
 ORDER = (
     "plan", "rules", "images", "stacks", "new", "compare-stacks", "run", "collect", "destroy",
-    "runs", "bucket", "janitor", "analyze", "compare", "report",
+    "runs", "bucket", "janitor", "campaign", "analyze", "compare", "report",
 )
 
 

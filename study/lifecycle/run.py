@@ -91,6 +91,10 @@ class Services:
     config_reader: Callable[[str], dict[str, str]] | None = None  # default: read_stack_config
     # spec -> the stack's results bucket (study.lifecycle.object_store); None: no bucket
     results_store: Callable[[Any], Any] | None = None
+    # Campaign hooks (study.campaign): the run's directory instead of results_root/<stack>/<id>,
+    # and variables the program's environment gets on every `up` (a member's config overrides).
+    run_dir: Path | None = None
+    program_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class RunOptions:
     up_backoff_seconds: float = 30.0
     destroy: DestroyPolicy = field(default_factory=DestroyPolicy)
     now: datetime | None = None  # validation clock (tests); None = real time
+    deadline_at: float | None = None  # an absolute cap on the deadline (a campaign's), epoch s
 
 
 @dataclass
@@ -270,7 +275,7 @@ class _Run:
         else:
             run_id = new_run_id(self.now(), root / self.stack)
             self.state = RunState(stack=self.stack, run_id=run_id, started_at=self.now())
-        self.run_dir = root / self.stack / self.state.run_id
+        self.run_dir = self.sv.run_dir or root / self.stack / self.state.run_id
 
     def _expiry_text(self) -> str:
         """When the janitor destroys a kept cluster: a ttl counts from its first resource."""
@@ -355,6 +360,8 @@ class _Run:
             if st.first_resource_at is None:
                 st.first_resource_at = ev.at
                 st.deadline_at = ev.at + (self.pre.deadline_h or 0) * 3600
+                if self.opts.deadline_at is not None:
+                    st.deadline_at = min(st.deadline_at, self.opts.deadline_at)
                 self.save()
             if ev.type == "kubernetes:batch/v1:Job" and ev.name.startswith(RECORDER_PREFIX):
                 step = ev.name[len(RECORDER_PREFIX):]  # the step's recorder finished: recorded
@@ -388,7 +395,7 @@ class _Run:
         had_resources = st.resources_may_exist
         st.resources_may_exist = True  # from here on, cleanup must destroy
         self.advance(Stage.UP)
-        env = {"STUDY_RUN_ID": st.run_id}
+        env = {**self.sv.program_env, "STUDY_RUN_ID": st.run_id}
         if self.previously_finished:
             env[RESUME_ENV] = ",".join(self.previously_finished)
         self.cluster.last_progress = self.now()

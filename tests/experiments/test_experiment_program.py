@@ -428,7 +428,9 @@ def test_recorder_ships_the_checks_the_laptop_uses(recorded):
     assert cm["data"]["checks.py"] == Path(experiments.checks.__file__).read_text()
     assert cm["data"]["recorder.py"] == Path(experiments.recorder.__file__).read_text()
     spec, _ = spec_and_steps("gke-4-nightly")
-    hours = spec.budget.max_hours - (13 + 6) / 60
+    from infra.estimate import provision_hours, teardown_hours
+
+    hours = spec.budget.max_hours - provision_hours(spec) - teardown_hours(spec)
     assert exports["experiment_deadline_seconds"] == pytest.approx(hours * 3600)
 
 

@@ -6,10 +6,10 @@ import pytest
 
 from infra.clusters.shapes import hourly_price
 from infra.estimate import (
-    PROVISION_HOURS,
-    TEARDOWN_HOURS,
     experiment_deadline_seconds,
     hours_within_budget,
+    provision_hours,
+    teardown_hours,
 )
 from infra.spec import load_spec
 from tests.conftest import sections, to_config
@@ -25,13 +25,13 @@ def test_a_budget_that_buys_less_than_max_hours_sets_the_deadline():
     spec = spec_with_budget(usd=60, max_hours=10)
     per_hour = hourly_price(spec).total
     assert 60 / per_hour < 10  # the dollars run out first
-    expected = (60 / per_hour - PROVISION_HOURS["gke"] - TEARDOWN_HOURS["gke"]) * 3600
+    expected = (60 / per_hour - provision_hours(spec) - teardown_hours(spec)) * 3600
     assert experiment_deadline_seconds(spec) == pytest.approx(expected)
 
 
 def test_max_hours_sets_the_deadline_when_the_budget_buys_more():
     spec = spec_with_budget(usd=10_000, max_hours=3)
-    expected = (3 - PROVISION_HOURS["gke"] - TEARDOWN_HOURS["gke"]) * 3600
+    expected = (3 - provision_hours(spec) - teardown_hours(spec)) * 3600
     assert experiment_deadline_seconds(spec) == pytest.approx(expected)
 
 

@@ -161,8 +161,11 @@ class TestExperimentDefinitions:
         assert rows_of(doc)["experiment.definition"]["differs"] is False
         # the experiment's 10 minutes reach the estimate on both clouds
         hours = rows_of(doc)["cost.estimated hours"]["values"]
-        assert hours["gke-a"] == round(13 / 60 + 10 / 60 + 6 / 60, 2)
-        assert hours["eks-a"] == round(17 / 60 + 10 / 60 + 10 / 60, 2)
+        from infra.provisioning import provision_hours, teardown_hours
+
+        for stack, cloud in (("gke-a", "gke"), ("eks-a", "eks")):  # both 6 nodes
+            assert hours[stack] == round(
+                provision_hours(cloud, 6) + 10 / 60 + teardown_hours(cloud, 6), 2)
 
     def test_experiment_on_one_side_only_warns(self, cli, project, test_kind):
         project("gke-a", with_experiment("gke-6-topology", test_kind, ["ghcr.io/x/a:1"]))
