@@ -82,7 +82,7 @@ class CampaignState:
     stopped_before: str = ""  # the member the campaign stopped in front of, and why
     stop_reason: str = ""
     destroyed: dict[str, bool] = field(default_factory=dict)
-    spent_usd: float = 0.0  # estimated from the clock: price per hour x time at each size
+    spent_usd: float = 0.0  # between members (clears, resizes): price per hour x clock time
 
     def to_json(self) -> bytes:
         doc = asdict(self)
@@ -460,7 +460,8 @@ class _Sequence:
         return None
 
     def camp_spent(self) -> float:
-        total = 0.0
+        """Every member's run, plus the clears and resizes between members (`spent_usd`)."""
+        total = self.state.spent_usd
         for rec in self.state.members.values():
             if rec.run_dir:
                 total += _member_spent(Path(rec.run_dir))
@@ -470,25 +471,30 @@ class _Sequence:
         """The finished member's steps and results volume go, the cluster keeps its size."""
         from core import overrides
         from study.lifecycle.interfaces import TransientError
+        from study.lifecycle.retries import backoff
 
         ov = self.overrides(prev)
         ops = [o for o in json.loads(self.config(prev).get("study:operators") or "[]")
                if o != RECORDER]
         ov = {**ov, "study:experiment": None, "study:operators": ops}
         env = overrides.to_environment(ov)
-        backoff = 30.0
-        for attempt in range(1, CLEAR_ATTEMPTS + 1):
-            try:
-                self.outputs = self.sv.backend.up(self.stack, lambda ev: None,
-                                                  lambda: False, env)
-                return
-            except TransientError as exc:
-                if attempt == CLEAR_ATTEMPTS:
-                    raise
-                self.camp.log(f"clearing {prev.name} failed ({exc}); retrying", self.stack)
-                self.sv.clock.sleep(backoff)
-                backoff *= 2
-                self.sv.backend.refresh(self.stack)
+        retrying = backoff(
+            self.sv.clock, attempts=CLEAR_ATTEMPTS, first_wait_s=30.0,
+            retry_if=lambda exc: isinstance(exc, TransientError),
+            before_retry=lambda attempt: self.sv.backend.refresh(self.stack),
+            on_wait=lambda attempt, wait: self.camp.log(
+                f"clearing {prev.name} failed; retrying in {wait:.0f} s", self.stack),
+        )
+        rate = self.camp.plans[prev.name].report.estimate.price.total
+        started = self.sv.clock.now()
+        try:
+            self.outputs = retrying(self.sv.backend.up, self.stack, lambda ev: None,
+                                    lambda: False, env)
+        finally:
+            # The cluster bills at the held size while it is cleared or resized, between
+            # members: part of what the campaign has spent, though no member's run counts it.
+            self.state.spent_usd += rate * (self.sv.clock.now() - started) / 3600
+            self.camp.save()
 
     def run(self, m: Member, plan):
         from core import overrides

@@ -277,3 +277,19 @@ def test_a_clear_between_members_that_keeps_failing_stops_and_destroys(camp):
     assert out.state.message.startswith("gke-4-nightly: TransientError: googleapi: Error 400: "
                                         "Operation operation-1700000000000-abc is currently")
     assert_destroyed(h)
+
+
+def test_the_minutes_between_members_count_against_the_campaign_budget(camp):
+    """The cluster bills at the finished member's size while the update between members clears
+    it: no member's own run counts that time, so the campaign adds it to what it has spent."""
+    h = camp()
+    # The update that clears the first member (the second `up`) takes an hour longer.
+    h.world.faults.add("up.start", lambda: h.world.clock.sleep(3600), times=1, after=1)
+    slow = h.run()
+    assert slow.exit_code == 0
+    rate = json.loads((slow.run_dir / "gke-4-nightly-n2" / "run-state.json").read_text())[
+        "usd_per_hour"]
+    saved = json.loads((slow.run_dir / "campaign.json").read_text())
+    assert saved["spent_usd"] == slow.state.spent_usd
+    assert slow.state.spent_usd >= rate  # at least the hour at two nodes' price
+    assert slow.state.spent_usd < rate + 0.5 * rate  # and not much more: two quick clears
