@@ -42,6 +42,7 @@ import re
 import statistics
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -51,6 +52,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from experiments.duration_model import event_seconds  # noqa: E402
 from experiments.kinds.osu.parse import parse_osu_log  # noqa: E402
 from experiments.kinds.topology.parse import parse_topology_log, seed_context  # noqa: E402
 
@@ -103,6 +105,16 @@ def _ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _events(path: Path) -> Iterator[tuple[dict, dict]]:
+    """(event, its involvedObject or {}) per JSON line of a seed events file; others skipped."""
+    for line in path.read_text().splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        yield e, e.get("involvedObject") or {}
+
+
 # --- topology ---------------------------------------------------------------------------------
 
 def topology_runs(seed: Path) -> list[dict]:
@@ -149,30 +161,13 @@ def fit_topology(runs: list[dict]) -> dict:
     return {m: dict(ev) for m, ev in out.items()}
 
 
-def event_seconds(coef: dict[int, list[float]], gb: float, nodes: int) -> float:
-    """a + b GB, both interpolated linearly in N between the fitted node counts (held flat
-    beyond them); never below zero. The harness's copy: experiments/duration_model.py."""
-    counts = sorted(coef)
-    lo = max([n for n in counts if n <= nodes], default=counts[0])
-    hi = min([n for n in counts if n >= nodes], default=counts[-1])
-    w = 0.0 if hi == lo else (nodes - lo) / (hi - lo)
-    a = coef[lo][0] + w * (coef[hi][0] - coef[lo][0])
-    b = coef[lo][1] + w * (coef[hi][1] - coef[lo][1])
-    return max(0.0, a + b * gb)
-
-
 def fit_minicluster_start(seed: Path) -> dict:
     """The seed's cost of one MiniCluster beyond its flux run and image pulls (seconds)."""
     meta = seed / "pulling" / "experiments" / "pulling" / "metadata" / "without-streaming" / "4"
     scheduled: dict[str, float] = {}
     pulls: dict[str, float] = defaultdict(float)
     for path in sorted(meta.glob("events-size-4-*.json")):
-        for line in path.read_text().splitlines():
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            obj = e.get("involvedObject") or {}
+        for e, obj in _events(path):
             if obj.get("kind") != "Pod" or not obj.get("name", "").startswith("flux-sample-"):
                 continue
             uid = obj.get("uid", "")
@@ -236,12 +231,7 @@ def topology_estimate(model: dict, start: float, run: dict) -> float:
 def job_completions(path: Path) -> list[float]:
     """Times of the seed's pull Jobs' `Completed` events, in order (one Job per image)."""
     out = []
-    for line in path.read_text().splitlines():
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        obj = e.get("involvedObject") or {}
+    for e, obj in _events(path):
         if obj.get("kind") == "Job" and e.get("reason") == "Completed":
             out.append(_ts(e.get("lastTimestamp") or e["metadata"]["creationTimestamp"]))
     return sorted(out)

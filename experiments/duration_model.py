@@ -56,6 +56,13 @@ def topology_event_seconds(machine: str, event: str, gb: float, nodes: int) -> f
     """
     events = model()["topology"]["events"]
     coef = events[topology_machine(machine)].get(event) or events[DEFAULT_TOPOLOGY_MACHINE][event]
+    return event_seconds(coef, gb, nodes)
+
+
+def event_seconds(coef: dict[int, list[float]], gb: float, nodes: int) -> float:
+    """a + b GB from one event's fitted `{nodes: [a, b]}`, both interpolated linearly in N
+    between the fitted node counts (held flat beyond them); never below zero. The fitting script
+    uses this same function to score its fit, so what it reports is what the plan charges."""
     counts = sorted(coef)
     lo = max([n for n in counts if n <= nodes], default=counts[0])
     hi = min([n for n in counts if n >= nodes], default=counts[-1])

@@ -37,28 +37,10 @@ from datetime import datetime
 from typing import Protocol
 
 if __package__:  # imported by the harness and the tests
-    from experiments.guard_decision import (
-        RECORD_ACTIONS,
-        Decision,
-        StackState,
-        deadline,
-        decide,
-        history,
-        iso,
-        record_name,
-    )
+    from experiments import guard_decision as rules
 else:  # in the cluster: `python /guard/guard.py`, guard_decision.py mounted next to it
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from guard_decision import (  # type: ignore[no-redef]
-        RECORD_ACTIONS,
-        Decision,
-        StackState,
-        deadline,
-        decide,
-        history,
-        iso,
-        record_name,
-    )
+    import guard_decision as rules  # type: ignore[no-redef]
 
 CLI_TIMEOUT_SECONDS = 120
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$")  # clusters, pools, zones, regions
@@ -357,25 +339,25 @@ class AwsScaler:
 
 
 # -- one pass -----------------------------------------------------------------------------------
-def run_once(now: float, cfg: Config, scaler: NodeScaler, store: ResultsStore) -> Decision:
+def run_once(now: float, cfg: Config, scaler: NodeScaler, store: ResultsStore) -> rules.Decision:
     """Observe, decide, act, record. The scale-down comes before its record, so a record of a
     scale-down always means the pool was asked to go to zero (a failed call is recorded as
     `scale-failed`, which the history ignores, and raised)."""
     target, created = scaler.pool()
-    scaled_down_at, resumed_at = history(store.record_names())
-    stack = StackState(target, created, scaled_down_at, resumed_at)
+    scaled_down_at, resumed_at = rules.history(store.record_names())
+    stack = rules.StackState(target, created, scaled_down_at, resumed_at)
     steps = {s: store.step_finished_at(s) for s in cfg.steps}
-    due = deadline(stack, cfg.deadline_hours)
-    decision = decide(now, due, cfg.grace_seconds, steps, stack)
+    due = rules.deadline(stack, cfg.deadline_hours)
+    decision = rules.decide(now, due, cfg.grace_seconds, steps, stack)
     record = {
         "action": decision.action,
         "reason": decision.reason,
-        "at": iso(now),
+        "at": rules.iso(now),
         "run_id": cfg.run_id,
         "cluster": cfg.cluster,
         "pool": cfg.pool,
         "target_nodes": target,
-        "deadline": iso(due),
+        "deadline": rules.iso(due),
         "grace_seconds": cfg.grace_seconds,
         "steps_in_bucket": sorted(s for s, at in steps.items() if at is not None),
         "steps_missing": sorted(s for s, at in steps.items() if at is None),
@@ -384,10 +366,11 @@ def run_once(now: float, cfg: Config, scaler: NodeScaler, store: ResultsStore) -
         try:
             scaler.scale_to_zero()
         except GuardError as exc:
-            store.write_record(record_name(now, "scale-failed"), {**record, "error": str(exc)})
+            failed = {**record, "error": str(exc)}
+            store.write_record(rules.record_name(now, "scale-failed"), failed)
             raise
-    if decision.action in RECORD_ACTIONS:
-        store.write_record(record_name(now, decision.action), record)
+    if decision.action in rules.RECORD_ACTIONS:
+        store.write_record(rules.record_name(now, decision.action), record)
     return decision
 
 

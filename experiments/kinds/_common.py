@@ -64,6 +64,14 @@ def node_counts_at_least(counts: list[int], least: int) -> list[int]:
     return counts
 
 
+def runs_distinct(runs: list[Any]) -> None:
+    """Parameter validation: no node count in `runs` twice (a run is named by its node count)."""
+    counts = [r.nodes for r in runs]
+    if len(set(counts)) != len(counts):
+        msg = f"runs: node counts {counts} are listed twice"
+        raise ValueError(msg)
+
+
 def pod_selector(labels: dict[str, str]) -> str:
     """The label selector of a step's pods of one role (what the recorder lists and logs)."""
     return ",".join(f"{k}={labels[k]}" for k in (LABEL_STEP, LABEL_ROLE))

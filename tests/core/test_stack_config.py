@@ -36,6 +36,14 @@ def write(root: Path, body: str) -> None:
     (root / "stacks" / "Pulumi.s.yaml").write_text(body)
 
 
+def refusal(root: Path, body: str) -> str:
+    """The one line reading a stack file of `body` is refused with (it must be refused)."""
+    write(root, body)
+    with pytest.raises(StudyError) as err:
+        read_stack_config("s", root)
+    return str(err.value)
+
+
 def test_a_bare_key_is_the_projects(project):
     write(project, "config:\n  budget: 5\n  study:owner: alice\n")
     assert read_stack_config("s", project) == {"study-harness:budget": "5",
@@ -48,20 +56,16 @@ def test_the_old_config_module_form_is_the_namespaced_key(project):
 
 
 def test_a_key_pulumi_cannot_parse_is_refused_in_one_line(project):
-    write(project, "config:\n  study:cluster:zone: us-central1-a\n")
-    with pytest.raises(StudyError) as err:
-        read_stack_config("s", project)
-    assert str(err.value) == (
+    message = refusal(project, "config:\n  study:cluster:zone: us-central1-a\n")
+    assert message == (
         "Pulumi.s.yaml: config key 'study:cluster:zone' is not allowed; keys are "
         "`<namespace>:<name>` (a bare name is read as `study-harness:<name>`)")
 
 
 def test_two_spellings_of_one_key_are_refused(project):
-    write(project, "config:\n  aws:region: us-east-1\n  aws:config:region: us-east-2\n")
-    with pytest.raises(StudyError) as err:
-        read_stack_config("s", project)
-    assert str(err.value) == ("Pulumi.s.yaml: config key 'aws:config:region' is 'aws:region' "
-                              "again; keep one (Pulumi would read only one of them)")
+    message = refusal(project, "config:\n  aws:region: us-east-1\n  aws:config:region: us-east-2\n")
+    assert message == ("Pulumi.s.yaml: config key 'aws:config:region' is 'aws:region' "
+                       "again; keep one (Pulumi would read only one of them)")
 
 
 def test_a_secure_value_is_a_present_secret_never_shown(project):
@@ -81,23 +85,19 @@ def test_a_secure_leaf_inside_an_object_is_a_secret_too(project):
 
 
 def test_a_secure_study_key_is_refused_before_any_cloud_call(project):
-    write(project, "config:\n  study:owner:\n    secure: v1:CCCC\n")
-    with pytest.raises(StudyError) as err:
-        read_stack_config("s", project)
-    assert str(err.value) == (
+    message = refusal(project, "config:\n  study:owner:\n    secure: v1:CCCC\n")
+    assert message == (
         "Pulumi.s.yaml: study:owner: a secure (encrypted) value is not allowed here; the study: "
         "keys are checked offline before any cloud call, so they are plain text (secrets "
         "belong to provider keys such as gcp:credentials)")
-    assert "CCCC" not in str(err.value)
+    assert "CCCC" not in message
 
 
 @pytest.mark.parametrize("environment", ["[team/aws-creds, team/gke]",
                                          "\n  imports: [team/aws-creds, team/gke]"])
 def test_an_esc_environment_is_named_as_unresolvable_offline(project, environment):
-    write(project, f"environment: {environment}\nconfig:\n  study:owner: alice\n")
-    with pytest.raises(StudyError) as err:
-        read_stack_config("s", project)
-    assert str(err.value) == (
+    message = refusal(project, f"environment: {environment}\nconfig:\n  study:owner: alice\n")
+    assert message == (
         "Pulumi.s.yaml: environment: imports Pulumi ESC environment(s) 'team/aws-creds', "
         "'team/gke'; they resolve only online, so offline no key they set can be resolved "
         "(any config key, study: included, may be theirs) and a plan would read other config "

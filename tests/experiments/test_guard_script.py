@@ -93,6 +93,12 @@ class Cloud:
         return subprocess.run([sys.executable, str(self.mount / "guard.py")], env=self.env(**over),
                               capture_output=True, text=True, timeout=60, cwd=self.root)
 
+    def decided(self, says: str) -> None:
+        """One pass that decided: exit 0 and a stdout line starting `guard: <says>`."""
+        proc = self.run()
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(f"guard: {says}")
+
     def state(self) -> dict:
         return json.loads((self.root / "pool.json").read_text())
 
@@ -113,9 +119,7 @@ class TestGuardScript:
     def test_deadline_passed_scales_to_zero_and_records_why(self, tmp_path, cloud):
         c = Cloud(tmp_path, cloud, created_hours_ago=2.5)
         c.upload_step(STEPS[0], finished_hours_ago=2.0)
-        proc = c.run()
-        assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.startswith("guard: scale-to-zero: the deadline ")
+        c.decided("scale-to-zero: the deadline ")
         assert c.state()["desired"] == 0
         rec = c.records()["scale-to-zero.json"]
         assert rec["action"] == "scale-to-zero"
@@ -129,18 +133,14 @@ class TestGuardScript:
         c = Cloud(tmp_path, cloud, created_hours_ago=1.0)
         c.upload_step(STEPS[0], finished_hours_ago=0.8)
         c.upload_step(STEPS[1], finished_hours_ago=0.5)  # 30 min ago > 15 min grace
-        proc = c.run()
-        assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.startswith("guard: scale-to-zero: all 2 steps have results")
+        c.decided("scale-to-zero: all 2 steps have results")
         assert c.state()["desired"] == 0
         assert c.records()["scale-to-zero.json"]["steps_in_bucket"] == STEPS
 
     def test_run_in_progress_is_left_alone(self, tmp_path, cloud):
         c = Cloud(tmp_path, cloud, created_hours_ago=1.0)
         c.upload_step(STEPS[0], finished_hours_ago=0.5)
-        proc = c.run()
-        assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.startswith("guard: wait: 1 of 2 steps have results in the bucket")
+        c.decided("wait: 1 of 2 steps have results in the bucket")
         assert c.state()["desired"] == 4
         assert c.records() == {}
         assert not [call for call in c.calls() if "resize" in call or "update-nodegroup-config" in call]
@@ -149,8 +149,7 @@ class TestGuardScript:
         c = Cloud(tmp_path, cloud, created_hours_ago=1.0)
         c.upload_step(STEPS[0], finished_hours_ago=0.8)
         c.upload_step(STEPS[1], finished_hours_ago=0.5, corrupt=True)
-        proc = c.run()
-        assert proc.stdout.startswith("guard: wait: 1 of 2 steps have results in the bucket")
+        c.decided("wait: 1 of 2 steps have results in the bucket")
         assert c.state()["desired"] == 4
 
     def test_scaled_back_after_the_guard_counts_the_deadline_again(self, tmp_path, cloud):
@@ -159,12 +158,11 @@ class TestGuardScript:
         c.pool.update(desired=4, min=4)  # `pulumi up` scaled the pool back
         (tmp_path / "pool.json").write_text(json.dumps(c.pool))
         time.sleep(1.1)  # records are named by the second
-        proc = c.run()
-        assert proc.stdout.startswith("guard: resumed: the node pool has 4 nodes again")
+        c.decided("resumed: the node pool has 4 nodes again")
         assert c.state()["desired"] == 4
         assert sorted(c.records()) == ["resumed.json", "scale-to-zero.json"]
-        proc = c.run()  # the next pass: the deadline now counts from the resume
-        assert proc.stdout.startswith("guard: wait: 0 of 2 steps have results in the bucket")
+        # The next pass: the deadline now counts from the resume.
+        c.decided("wait: 0 of 2 steps have results in the bucket")
 
     def test_a_failed_scale_is_recorded_and_exits_1(self, tmp_path, cloud):
         c = Cloud(tmp_path, cloud, created_hours_ago=2.5)

@@ -10,10 +10,11 @@ keeps the Job (or DaemonSet) until the garbage collector has deleted its pods
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.experiments.recorder_setup import seed_recorder
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "experiments"
 IMAGE = "ghcr.io/converged-computing/container-chonks-run1:9-layers-size-1176249324-bytes"
@@ -82,12 +83,7 @@ def pod(name, node, phase="Succeeded"):
 
 @pytest.fixture
 def run(tmp_path, monkeypatch):
-    from experiments import recorder as rec
-
-    (tmp_path / "events").mkdir()
-    shutil.copy(FIX / "run1-4-size-1176249324.jsonl", tmp_path / "events" / "events.jsonl")
-    monkeypatch.setattr(rec, "RESULTS", str(tmp_path))
-    monkeypatch.setattr(rec.time, "sleep", lambda s: None)
+    rec = seed_recorder(tmp_path, monkeypatch)
     expect = {"pull_images": [IMAGE], "nodes": 2, "pods_per_node": 1,
               "pull_speed": {IMAGE: 1176249324},
               "clears": {"selector": CLEAR_SEL, "container": "clear", "ok": "cache-clear: OK"},

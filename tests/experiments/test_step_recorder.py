@@ -7,10 +7,11 @@ and pods.json under /results/steps/<step>/, written whatever happened to the ste
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.experiments.recorder_setup import seed_recorder
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "experiments"
 IMAGE = "ghcr.io/converged-computing/container-chonks-run1:9-layers-size-1176249324-bytes"
@@ -48,12 +49,7 @@ def seed_pods() -> list[dict]:
 
 @pytest.fixture
 def recorder(tmp_path, monkeypatch):
-    from experiments import recorder as rec
-
-    (tmp_path / "events").mkdir()
-    shutil.copy(FIX / "run1-4-size-1176249324.jsonl", tmp_path / "events" / "events.jsonl")
-    monkeypatch.setattr(rec, "RESULTS", str(tmp_path))
-    monkeypatch.setattr(rec.time, "sleep", lambda s: None)
+    rec = seed_recorder(tmp_path, monkeypatch)
     env = {
         "STEP": "pull-x-r1", "KIND": "pulling", "NAMESPACE": "study-harness",
         "WAIT_FOR": json.dumps([JOB]), "OWNERS": json.dumps([JOB]),

@@ -27,13 +27,22 @@ def test_grace_units(grace, seconds):
     assert spec_with({"grace": grace}).guard.grace_seconds == seconds
 
 
-def test_bad_grace_is_one_line():
+@pytest.mark.parametrize(("guard", "problem"), [
+    pytest.param({"grace": "15 minutes"},
+                 "study:guard.grace: '15 minutes' is not allowed; not a duration; use a whole "
+                 "number with s, m or h (e.g. 15m)", id="bad-grace"),
+    pytest.param({"grace": "25h"},
+                 "study:guard.grace: '25h' is not allowed; longer than 24h; the deadline bounds "
+                 "a run, the grace only its tail", id="grace-over-a-day"),
+    pytest.param({"enabled": False},
+                 "study:guard.enabled: False is not allowed; every study cluster runs the guard, "
+                 "which stops its nodes at the deadline when nobody else does (study:guard.grace "
+                 "changes when it acts after the run)", id="guard-turned-off-names-the-reason"),
+])
+def test_a_bad_guard_value_is_one_line(guard, problem):
     with pytest.raises(SpecError) as err:
-        spec_with({"grace": "15 minutes"})
-    assert err.value.problems == [
-        "study:guard.grace: '15 minutes' is not allowed; not a duration; use a whole number "
-        "with s, m or h (e.g. 15m)"
-    ]
+        spec_with(guard)
+    assert err.value.problems == [problem]
 
 
 def test_unknown_key_is_refused():
@@ -41,22 +50,3 @@ def test_unknown_key_is_refused():
         spec_with({"grase": "15m"})
     assert len(err.value.problems) == 1
     assert err.value.problems[0].startswith("study:guard.grase:")
-
-
-def test_grace_over_a_day_is_refused():
-    with pytest.raises(SpecError) as err:
-        spec_with({"grace": "25h"})
-    assert err.value.problems == [
-        "study:guard.grace: '25h' is not allowed; longer than 24h; the deadline bounds a run, "
-        "the grace only its tail"
-    ]
-
-
-def test_turning_the_guard_off_is_refused_with_the_reason():
-    with pytest.raises(SpecError) as err:
-        spec_with({"enabled": False})
-    assert err.value.problems == [
-        "study:guard.enabled: False is not allowed; every study cluster runs the guard, which "
-        "stops its nodes at the deadline when nobody else does (study:guard.grace changes when "
-        "it acts after the run)"
-    ]

@@ -37,12 +37,27 @@ def test_shipped_stacks_have_the_guard(stack):
     assert GUARD.check(rendered(stack)) == []
 
 
-def test_a_stack_without_the_guard_cronjob_is_refused():
-    drop = lambda r: r.type == "kubernetes:batch/v1:CronJob"  # noqa: E731
-    assert GUARD.check(rendered("gke-64-localssd", drop=drop)) == [
+@pytest.mark.parametrize(("stack", "dropped", "problem"), [
+    pytest.param(
+        "gke-64-localssd", "kubernetes:batch/v1:CronJob",
         "no CronJob study-harness/study-guard: nothing scales the nodes to zero at the deadline "
-        "when the run's process dies or nobody runs one (keep study:guard.enabled true)"
-    ]
+        "when the run's process dies or nobody runs one (keep study:guard.enabled true)",
+        id="without-the-guard-cronjob"),
+    pytest.param(
+        "gke-64-localssd", "gcp:serviceaccount/iAMMember:IAMMember",
+        "ServiceAccount study-harness/guard-gke-64-localssd is not bound to a Google service "
+        "account (Workload Identity: roles/iam.workloadIdentityUser for "
+        "PROJECT.svc.id.goog[study-harness/guard-gke-64-localssd] and the "
+        "iam.gke.io/gcp-service-account annotation): the guard could not scale the node pool",
+        id="gke-without-workload-identity"),
+    pytest.param(
+        "eks-6-topology", "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+        "ServiceAccount study-harness/guard-eks-6-topology has no EKS Pod Identity association: "
+        "the guard could not scale the node group",
+        id="eks-without-pod-identity"),
+])
+def test_a_stack_missing_a_guard_resource_is_refused(stack, dropped, problem):
+    assert GUARD.check(rendered(stack, drop=lambda r: r.type == dropped)) == [problem]
 
 
 def test_a_guard_running_as_a_name_other_stacks_share_is_refused():
@@ -56,24 +71,6 @@ def test_a_guard_running_as_a_name_other_stacks_share_is_refused():
         "CronJob study-harness/study-guard runs as 'study-guard', not the stack's own "
         "ServiceAccount study-harness/guard-gke-64-localssd: a name shared by stacks is trusted "
         "in every cluster of a GKE project"
-    ]
-
-
-def test_a_guard_without_workload_identity_is_refused():
-    drop = lambda r: r.type == "gcp:serviceaccount/iAMMember:IAMMember"  # noqa: E731
-    assert GUARD.check(rendered("gke-64-localssd", drop=drop)) == [
-        "ServiceAccount study-harness/guard-gke-64-localssd is not bound to a Google service "
-        "account (Workload Identity: roles/iam.workloadIdentityUser for "
-        "PROJECT.svc.id.goog[study-harness/guard-gke-64-localssd] and the "
-        "iam.gke.io/gcp-service-account annotation): the guard could not scale the node pool"
-    ]
-
-
-def test_an_eks_guard_without_pod_identity_is_refused():
-    drop = lambda r: r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"  # noqa: E731
-    assert GUARD.check(rendered("eks-6-topology", drop=drop)) == [
-        "ServiceAccount study-harness/guard-eks-6-topology has no EKS Pod Identity association: "
-        "the guard could not scale the node group"
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.base import Metric, StepOutput
+from experiments.kinds._tables import distinct
 from experiments.views import Pivot
 
 # One record per FLUXTIME line and one per figure of merit; a FOM's unit is the app's own
@@ -51,10 +52,8 @@ class AppsResults:
 
     def describe(self, tables: dict[str, Any]) -> dict[str, Any]:
         """What a run without a recorded experiment definition shows it ran."""
-        times = tables.get("app_times")
-        if times is None or times.empty:
-            return {}
-        return {"apps": sorted(times["app"].unique())}
+        apps = distinct(tables, "app_times", "app")
+        return {} if apps is None else {"apps": apps}
 
     def figures(self) -> tuple[Any, ...]:
         from experiments.kinds.apps.figures import app_times

@@ -42,6 +42,7 @@ from experiments.kinds._common import (
     flux_object,
     flux_workload,
     node_counts_at_least,
+    runs_distinct,
     timed_step,
 )
 from experiments.kinds.osu.results import OsuResults
@@ -141,10 +142,7 @@ class OsuParams(BaseModel):
         if not self.runs and not self.benchmarks:
             msg = "no benchmarks: give benchmarks (with node_counts), or runs"
             raise ValueError(msg)
-        counts = [r.nodes for r in self.runs]
-        if len(set(counts)) != len(counts):
-            msg = f"runs: node counts {counts} are listed twice"
-            raise ValueError(msg)
+        runs_distinct(self.runs)
         return self
 
     def matrix(self, cluster_nodes: int) -> list[tuple[int, list[str]]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.base import Metric, StepOutput
+from experiments.kinds._tables import distinct
 from experiments.views import Pivot
 
 # One record per benchmark run (its wall time) and one per value of its table (latency or
@@ -78,10 +79,8 @@ class OsuResults:
 
     def describe(self, tables: dict[str, Any]) -> dict[str, Any]:
         """What a run without a recorded experiment definition shows it ran."""
-        wall = tables.get("osu_wall")
-        if wall is None or wall.empty:
-            return {}
-        return {"benchmarks": sorted(wall["benchmark"].unique())}
+        benchmarks = distinct(tables, "osu_wall", "benchmark")
+        return {} if benchmarks is None else {"benchmarks": benchmarks}
 
     def figures(self) -> tuple[Any, ...]:
         from experiments.kinds.osu.figures import osu_by_message_size, osu_wall_scaling

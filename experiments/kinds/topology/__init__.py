@@ -41,7 +41,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from experiments import duration_model
 from experiments.base import ClusterFacts, RenderContext, Step, Workload
-from experiments.kinds._common import check_node_counts, minicluster_workload, timed_step
+from experiments.kinds._common import (
+    check_node_counts,
+    minicluster_workload,
+    runs_distinct,
+    timed_step,
+)
 from experiments.kinds.topology.results import TopologyResults
 from experiments.registry import register
 from experiments.topology_designs import DESIGN, designs, leaves, levels, middle, parents
@@ -173,10 +178,7 @@ class TopologyParams(BaseModel):
         if self.runs and (self.designs or self.max_k is not None):
             msg = "give runs, or designs / max_k, not both"
             raise ValueError(msg)
-        counts = [r.nodes for r in self.runs]
-        if len(set(counts)) != len(counts):
-            msg = f"runs: node counts {counts} are listed twice"
-            raise ValueError(msg)
+        runs_distinct(self.runs)
         return self
 
     @model_validator(mode="after")

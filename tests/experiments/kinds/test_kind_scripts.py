@@ -31,6 +31,16 @@ def ctx(nodes: int = 6, namespace: str = "study-harness") -> RenderContext:
     return RenderContext("s", namespace, facts, {"study-harness.io/stack": "s"})
 
 
+def run_topology(env: dict[str, str], design: str, params: topology.TopologyParams,
+                 namespace: str = "study-harness") -> subprocess.CompletedProcess:
+    """The topology script for a 6-node MiniCluster of `design`, run by bash; it must exit 0."""
+    script = topology.render_script(design, 6, params, namespace)
+    run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    return run
+
+
 @pytest.fixture
 def stubs(tmp_path):
     """A PATH with logging `flux`, `curl` and `python` in front of the real tools."""
@@ -59,10 +69,7 @@ def test_topology_script_runs_every_event_on_the_design(stubs, scratch, tmp_path
     mark = tmp_path / "pwned"
     hostile_ns = f"x';touch {mark};'"  # a namespace is free text to render_script
     params = topology.TopologyParams(sizes_gb=[1e-6, 2e-6], purge_target_bytes=1024)
-    script = topology.render_script("kary:2", 6, params, hostile_ns)
-    run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
-                         timeout=60)
-    assert run.returncode == 0, run.stderr
+    run = run_topology(env, "kary:2", params, hostile_ns)
     timings = [json.loads(line.split(" ", 1)[1]) for line in run.stdout.splitlines()
                if line.startswith("STUDY-TIMING ")]
     per_size = [
@@ -94,10 +101,7 @@ def test_topology_script_runs_the_listed_events_from_the_image(stubs, scratch):
               "create-archive", "distribute-leaf-nodes", "clean-leaf-nodes", "delete-archive"]
     params = topology.TopologyParams(sizes_gb=[1.0, 2.0], payload="image", baseline=False,
                                      events=events)
-    script = topology.render_script("kary:2", 6, params, "study-harness")
-    run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
-                         timeout=60)
-    assert run.returncode == 0, run.stderr
+    run = run_topology(env, "kary:2", params)
     timings = [json.loads(line.split(" ", 1)[1]) for line in run.stdout.splitlines()
                if line.startswith("STUDY-TIMING ")]
     assert [(t["event"], t["occurrence"]) for t in timings] == [
@@ -121,10 +125,7 @@ def test_topology_script_settles_after_each_event_but_create(stubs, scratch, tmp
     events = ["create-archive", "distribute-all-nodes", "delete-archive", "clean-all-nodes"]
     params = topology.TopologyParams(sizes_gb=[1.0], payload="image", baseline=False,
                                      events=events, settle_seconds=2.0)
-    script = topology.render_script("kary:1", 6, params, "study-harness")
-    run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
-                         timeout=60)
-    assert run.returncode == 0, run.stderr
+    run_topology(env, "kary:1", params)
     assert sleep_log.read_text().splitlines() == ["2", "2", "2"]
 
 
@@ -191,10 +192,7 @@ def test_topology_script_output_is_what_the_parser_reads(stubs, scratch):
     events = ["create-archive", "distribute-all-nodes", "clean-all-nodes", "delete-archive"]
     params = topology.TopologyParams(sizes_gb=[1.0, 2.0], payload="image", baseline=False,
                                      events=events)
-    script = topology.render_script("kary:2", 6, params, "study-harness")
-    run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
-                         timeout=60)
-    assert run.returncode == 0, run.stderr
+    run = run_topology(env, "kary:2", params)
     parsed = parse_topology_log(run.stdout, "step.log")
     assert parsed.problems == []
     rows = topology_rows(parsed, None, 1, None)
