@@ -178,7 +178,7 @@ class _Campaign:
         used = 0.0
         for rec in st.members.values():
             if rec.status in FINISHED and rec.run_dir:
-                used += _member_hours(Path(rec.run_dir))
+                used += _member_window(Path(rec.run_dir))[0]
         return max(0.0, self.c.spec.budget.max_hours - used)
 
     # -- main -----------------------------------------------------------------------------------
@@ -331,15 +331,20 @@ def _relative(path: str, root: Path) -> str:
         return path
 
 
-def _member_hours(run_dir: Path) -> float:
+def _member_window(run_dir: Path) -> tuple[float, float]:
+    """(hours, USD per hour) of a member's run, from its run state; (0, 0) if unreadable.
+
+    From the member's start, not its first created resource: its update resizes the pool
+    before it creates anything, and the resize bills too."""
     from study.lifecycle.state import STATE_FILE as RUN_STATE
 
     try:
         doc = json.loads((run_dir / RUN_STATE).read_text())
     except (OSError, json.JSONDecodeError):
-        return 0.0
+        return 0.0, 0.0
     start, end = doc.get("started_at"), doc.get("ended_at")
-    return (end - start) / 3600 if start and end else 0.0
+    hours = (end - start) / 3600 if start and end else 0.0
+    return hours, doc.get("usd_per_hour") or 0.0
 
 
 class _Sequence:
@@ -590,17 +595,8 @@ def _scale_in_member(m: Member) -> Member:
 
 
 def _member_spent(run_dir: Path) -> float:
-    from study.lifecycle.state import STATE_FILE as RUN_STATE
-
-    try:
-        doc = json.loads((run_dir / RUN_STATE).read_text())
-    except (OSError, json.JSONDecodeError):
-        return 0.0
-    # From the member's start, not its first created resource: its update resizes the pool
-    # before it creates anything, and the resize bills too.
-    start, end = doc.get("started_at"), doc.get("ended_at")
-    rate = doc.get("usd_per_hour") or 0.0
-    return rate * (end - start) / 3600 if start and end else 0.0
+    hours, rate = _member_window(run_dir)
+    return hours * rate
 
 
 def _read_config(stack: str) -> dict[str, str]:

@@ -45,6 +45,21 @@ def print_table(df, title: str) -> None:
 USAGE_EXIT = 2  # click's code for usage errors
 
 
+def print_outputs(result, out: Path) -> None:
+    """What an analysis wrote: the figures it could not draw, its tables, its figure count."""
+    import pandas as pd
+
+    from study.console import info, warn
+
+    for skipped in result.skipped:
+        warn(f"figure {skipped.name} not drawn: {skipped.reason}")
+    summary = pd.DataFrame(
+        [(name, len(df), str(out / "tables" / f"{name}.parquet"))
+         for name, df in result.tables.items()], columns=["table", "rows", "parquet"])
+    print_table(summary, f"Tables in {out / 'tables'}")
+    info(f"{len(result.figures)} figures in {out / 'figures'} (PNG and SVG)")
+
+
 def check_run_dirs(command: str, run_dirs: list[Path], at_least: int = 1) -> None:
     """Usage errors (exit 2) for too few run directories or one given twice."""
     from study.console import error
@@ -109,12 +124,4 @@ def register(app: typer.Typer) -> None:
                  f"from {data.run.path}")
             for line in warnings_of(data):
                 warn(line)
-        for skipped in result.skipped:
-            warn(f"figure {skipped.name} not drawn: {skipped.reason}")
-        import pandas as pd
-
-        summary = pd.DataFrame(
-            [(name, len(df), str(out / "tables" / f"{name}.parquet"))
-             for name, df in result.tables.items()], columns=["table", "rows", "parquet"])
-        print_table(summary, f"Tables in {out / 'tables'}")
-        info(f"{len(result.figures)} figures in {out / 'figures'} (PNG and SVG)")
+        print_outputs(result, out)

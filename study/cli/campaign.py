@@ -113,11 +113,9 @@ def run(
 
 def print_campaign_analysis(campaign_dir, out) -> None:
     """`study analyze CAMPAIGN_DIR`: every member's tables and the by-node-count views."""
-    import pandas as pd
-
     from analysis.campaign import analyze_campaign
     from analysis.pipeline import warnings_of
-    from study.cli.analyze import print_table
+    from study.cli.analyze import print_outputs
     from study.console import info, warn
 
     result = analyze_campaign(campaign_dir, out)
@@ -126,10 +124,4 @@ def print_campaign_analysis(campaign_dir, out) -> None:
     for data in result.datas:
         for line in warnings_of(data):
             warn(line)
-    for skipped in result.skipped:
-        warn(f"figure {skipped.name} not drawn: {skipped.reason}")
-    summary = pd.DataFrame(
-        [(name, len(df), str(out / "tables" / f"{name}.parquet"))
-         for name, df in result.tables.items()], columns=["table", "rows", "parquet"])
-    print_table(summary, f"Tables in {out / 'tables'}")
-    info(f"{len(result.figures)} figures in {out / 'figures'} (PNG and SVG)")
+    print_outputs(result, out)

@@ -8,10 +8,19 @@ import signal
 
 from study.lifecycle.interfaces import PermanentError, TransientError
 from tests.doubles.lifecycle import raising
+from tests.study.campaign.conftest import campaign_of
 
 
 def statuses(outcome) -> dict[str, str]:
     return {n: r.status for n, r in outcome.state.members.items()}
+
+
+def run_until_stopped(camp, exit_code: int, **spec):
+    """(harness, outcome, member statuses) of a campaign that must end with `exit_code`."""
+    h = camp(campaign_of(**spec))
+    out = h.run()
+    assert out.exit_code == exit_code
+    return h, out, statuses(out)
 
 
 def assert_destroyed(h) -> None:
@@ -157,8 +166,6 @@ class TestFaults:
 
     def test_the_campaign_deadline_during_a_member_stops_it_collected_and_destroyed(self, camp):
         from tests.doubles.lifecycle import FakeStep
-        from tests.study.campaign.conftest import campaign_of
-
         # the steps take far longer than the stack's estimate: the second member meets the
         # campaign's deadline while it runs
         h = camp(campaign_of(budget={"usd": 60, "max_hours": 1.2}),
@@ -177,8 +184,6 @@ class TestParallel:
     both, and both end destroyed."""
 
     def campaign(self):
-        from tests.study.campaign.conftest import campaign_of
-
         return campaign_of(base=None, parallel=True,
                            sweep={"node_count": [2, 4],
                                   "stacks": ["gke-4-nightly", "gke-2-nightly"]})
@@ -213,13 +218,8 @@ class TestStopsBefore:
     the members before it collected, and destroys."""
 
     def test_the_declared_quota_stops_it_before_the_member_that_does_not_fit(self, camp):
-        from tests.study.campaign.conftest import campaign_of
-
         # 16 declared vCPUs: 2 and 4 nodes of n1-standard-4 fit, 8 do not (as run3 at 128)
-        h = camp(campaign_of(quota={"cpus": 16, "in_use_addresses": 20}))
-        out = h.run()
-        assert out.exit_code == 3
-        st = statuses(out)
+        h, out, st = run_until_stopped(camp, 3, quota={"cpus": 16, "in_use_addresses": 20})
         assert st["gke-4-nightly-n4"] == "succeeded"
         assert st["gke-4-nightly-n8"] == "not-run (quota)"
         assert out.state.stopped_before == "gke-4-nightly-n8"
@@ -231,13 +231,8 @@ class TestStopsBefore:
         assert_destroyed(h)
 
     def test_what_is_left_of_the_budget_stops_it_before_a_member(self, camp):
-        from tests.study.campaign.conftest import campaign_of
-
         # 2 nodes spend 0.23 of 0.3 USD (the member's own run state, start to end); 4 would not
-        h = camp(campaign_of(budget={"usd": 0.3, "max_hours": 10}))
-        out = h.run()
-        assert out.exit_code == 3
-        st = statuses(out)
+        h, out, st = run_until_stopped(camp, 3, budget={"usd": 0.3, "max_hours": 10})
         assert st["gke-4-nightly-n2"] == "succeeded"
         assert st["gke-4-nightly-n4"] == "not-run (budget)"
         assert out.state.message == ("gke-4-nightly-n4 needs an estimated 0.09 USD, the "
@@ -248,16 +243,10 @@ class TestStopsBefore:
     def test_the_money_running_out_during_a_member_stops_it_there(self, camp):
         """A member that runs longer than estimated is stopped by its watchdog where the
         campaign's money ends (what is left over its price per hour), collected, destroyed."""
-        from tests.study.campaign.conftest import campaign_of
-
-        h = camp(campaign_of(budget={"usd": 0.5, "max_hours": 10}))
-        out = h.run()
-        assert out.exit_code == 4
-        st = statuses(out)
+        h, out, st = run_until_stopped(camp, 4, budget={"usd": 0.5, "max_hours": 10})
         assert st["gke-4-nightly-n2"] == "succeeded"
         assert st["gke-4-nightly-n4"] == "deadline"
         assert (out.run_dir / "gke-4-nightly-n4" / "provenance.json").is_file()
-        assert_destroyed(h)
         assert_destroyed(h)
 
 

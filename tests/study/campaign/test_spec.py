@@ -69,29 +69,24 @@ def test_node_counts_out_of_range_or_repeated_are_refused(tmp_path):
                               "allowed; 2 is listed twice; each node count is one member"]
 
 
-def test_a_node_count_is_a_number_not_a_string_or_true(tmp_path):
-    root = write(tmp_path, GOOD.replace("[8, 2, 4]", "[true]"))
-    assert problems(root) == ["campaigns/sweep.yaml: sweep.node_count[0]: True is not "
-                              "allowed; input should be a valid integer"]
-
-
-def test_an_unknown_stack_says_did_you_mean(tmp_path):
-    root = write(tmp_path, GOOD.replace("gke-4-nightly", "gke-4-nighty"))
-    assert problems(root) == ["campaigns/sweep.yaml: base: 'gke-4-nighty' is not a stack in "
-                              "stacks/; did you mean 'gke-4-nightly'?"]
-
-
-def test_base_and_a_list_of_stacks_are_one_or_the_other(tmp_path):
-    root = write(tmp_path, GOOD.replace("sweep: {node_count: [8, 2, 4]}",
-                                        "sweep: {node_count: [2], stacks: [eks-2-smoke]}"))
-    assert problems(root) == ["campaigns/sweep.yaml: base: 'gke-4-nightly' is not allowed "
-                              "with sweep.stacks; name the stacks in one place"]
-
-
-def test_a_budget_must_be_finite_and_positive(tmp_path):
-    root = write(tmp_path, GOOD.replace("usd: 50", "usd: .inf"))
-    assert problems(root) == ["campaigns/sweep.yaml: budget.usd: inf is not allowed; input "
-                              "should be a finite number"]
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    pytest.param("[8, 2, 4]", "[true]",
+                 "campaigns/sweep.yaml: sweep.node_count[0]: True is not allowed; input should "
+                 "be a valid integer", id="a node count is a number, not true"),
+    pytest.param("gke-4-nightly", "gke-4-nighty",
+                 "campaigns/sweep.yaml: base: 'gke-4-nighty' is not a stack in stacks/; did you "
+                 "mean 'gke-4-nightly'?", id="an unknown stack says did you mean"),
+    pytest.param("sweep: {node_count: [8, 2, 4]}",
+                 "sweep: {node_count: [2], stacks: [eks-2-smoke]}",
+                 "campaigns/sweep.yaml: base: 'gke-4-nightly' is not allowed with sweep.stacks; "
+                 "name the stacks in one place", id="base and a list of stacks: one or the other"),
+    pytest.param("usd: 50", "usd: .inf",
+                 "campaigns/sweep.yaml: budget.usd: inf is not allowed; input should be a finite "
+                 "number", id="a budget must be finite"),
+])
+def test_one_wrong_value_is_one_line_naming_it(tmp_path, old, new, expected):
+    root = write(tmp_path, GOOD.replace(old, new))
+    assert problems(root) == [expected]
 
 
 def test_an_unknown_campaign_says_did_you_mean(tmp_path):
