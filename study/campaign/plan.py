@@ -1,7 +1,7 @@
 """The campaign plan: every member priced and checked offline, and the whole sweep's cost two ways.
 
 Each member is its base stack's config with the member's overrides, validated and estimated by
-the single-stack code (`study.plan.load_and_validate`), so a member fits its quota exactly when
+the single-stack code (`study.plan.make_plan`), so a member fits its quota exactly when
 `study plan` of that stack at that node count would say so. The campaign's cost:
 
 - in place: one cluster per stack, created at its first member; between members the finished
@@ -208,16 +208,21 @@ def member_config(campaign: Campaign, member: Member) -> dict[str, str]:
 
 def plan_member(campaign: Campaign, member: Member, now: datetime | None = None) -> MemberPlan:
     from experiments.pernode import PREPULL_STEP
-    from study.plan import load_and_validate
+    from study.plan import make_plan
 
     mp = MemberPlan(member)
     try:
-        _, spec, report = load_and_validate(member.stack, now, member_config(campaign, member))
+        # The whole single-stack plan, rendering included: a member passes exactly the checks
+        # (schemas, the real-cloud rules) `study plan` would hold its stack to.
+        rendered = make_plan(member.stack, now=now, config=member_config(campaign, member))
     except SpecError as exc:
         mp.problems = list(exc.problems)
         mp.invalid_input = True
         return mp
+    spec, report = rendered.spec, rendered.report
     mp.cloud = spec.cluster.cloud
+    mp.problems += rendered.manifest_problems
+    mp.invalid_input = rendered.program_refused
     for p in report.errors:
         if p.key.startswith(QUOTA_KEY):
             mp.quota_problems.append(str(p))

@@ -132,3 +132,23 @@ def test_run3_prices_what_a_run_reaches_before_it_stops(run3):
 def test_run1_reaches_every_member(run1):
     assert run1.runnable_usd() is None
     assert run1.to_json()["cost"]["until_first_unfit_usd"] is None
+
+
+class TestMembersRendered:
+    """Each member gets the whole of `study plan`: rendered under the mocks, its manifests
+    checked against the schemas and the real-cloud rules, so a campaign never passes a member
+    its own stack's plan would fail."""
+
+    def test_a_member_with_an_unpinned_image_fails_the_campaign_plan(self):
+        p = plan_campaign(load_campaign("osu"), now=NOW)
+        assert p.exit_code == 3
+        pinned = [v for v in p.violations if "rule image-pinned" in v]
+        assert [v.split(":", 1)[0] for v in pinned] == [
+            "gke-64-osu-n4", "gke-64-osu-n8", "gke-64-osu-n16", "gke-64-osu-n32",
+            "gke-64-osu-n64"]
+        assert all("'ghcr.io/converged-computing/metric-osu-benchmark:latest'" in v
+                   for v in pinned)
+
+    def test_locked_the_same_members_plan_clean(self, locked_images):
+        p = plan_campaign(load_campaign("osu"), now=NOW)
+        assert (p.exit_code, p.violations) == (0, [])
