@@ -18,6 +18,7 @@ every call goes through the lifecycle's interfaces, which tests fill with the in
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import threading
@@ -370,21 +371,19 @@ class _Sequence:
             return
         raise CampaignInterrupted(signum)
 
+    @functools.cached_property
+    def base_config(self) -> dict[str, str]:
+        """The stack's own config, read once for all its members."""
+        return (self.camp.cs.stack_config or _read_config)(self.stack)
+
     def config(self, member: Member) -> dict[str, str]:
         from core import overrides
 
-        base = (self.camp.cs.stack_config or _read_config)(self.stack)
-        raw = base.get("study:experiment")
-        exp = json.loads(raw) if isinstance(raw, str) and raw.startswith("{") else None
-        return overrides.apply(base, self.camp.c.overrides(member, exp))
+        return overrides.apply(self.base_config, self.overrides(member))
 
     def overrides(self, member: Member) -> dict[str, Any]:
-        base = (self.camp.cs.stack_config or _read_config)(self.stack)
-        raw = base.get("study:experiment")
-        exp = json.loads(raw) if isinstance(raw, str) and raw.startswith("{") else None
-        return self.camp.c.overrides(member, exp)
+        return self.camp.c.overrides_of(member, self.base_config)
 
-    # -- one member -----------------------------------------------------------------------------
     def member(self, m: Member) -> bool:
         """Run member M; False when the campaign stops here (its reason is in the state)."""
         from infra.spec import load_spec

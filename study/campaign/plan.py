@@ -195,15 +195,11 @@ def _figures(plan: CampaignPlan) -> list[str]:
 
 def member_config(campaign: Campaign, member: Member) -> dict[str, str]:
     """The member's stack config: the base stack file (and the user's overlay) plus overrides."""
-    import json
-
     from core import overrides
     from core.stacks import read_stack_config
 
     base = read_stack_config(member.stack)
-    raw = base.get("study:experiment")
-    experiment = json.loads(raw) if isinstance(raw, str) and raw.startswith("{") else None
-    return overrides.apply(base, campaign.overrides(member, experiment))
+    return overrides.apply(base, campaign.overrides_of(member, base))
 
 
 def plan_member(campaign: Campaign, member: Member, now: datetime | None = None) -> MemberPlan:

@@ -106,6 +106,15 @@ class Campaign:
             out.setdefault(m.stack, []).append(m)
         return out
 
+    def overrides_of(self, member: Member, base: dict[str, str]) -> dict[str, Any]:
+        """`overrides` for a base stack config as the stack reader returns it (its
+        `study:experiment` a JSON string)."""
+        import json
+
+        raw = base.get("study:experiment")
+        experiment = json.loads(raw) if isinstance(raw, str) and raw.startswith("{") else None
+        return self.overrides(member, experiment)
+
     def overrides(self, member: Member, experiment: dict[str, Any] | None = None
                   ) -> dict[str, Any]:
         """What the member changes in its base stack's config: the node count, and the whole
