@@ -86,12 +86,13 @@ def parse_topology_log(text: str, source: str | Path = "<log>") -> TopologyLog:
             continue
         if line.startswith(TIMING_PREFIX):
             try:
-                log.timings.append(_parse_timing_line(line, f"{source}:{number}"))
-            except _FailedEvent as exc:
-                log.timings.append(exc.timing)  # type: ignore[arg-type]
-                log.problems.append(str(exc))
+                timing, failed = _parse_timing_line(line, f"{source}:{number}")
             except BadInput as exc:
                 log.problems.append(str(exc))
+                continue
+            log.timings.append(timing)
+            if failed:
+                log.problems.append(failed)
             continue
         event = _EVENT.fullmatch(line)
         if event:
@@ -139,8 +140,10 @@ def parse_topology_log(text: str, source: str | Path = "<log>") -> TopologyLog:
     return log
 
 
-def _parse_timing_line(line: str, where: str) -> tuple[str, int, float | None]:
-    """(event, whole GB, seconds or None) of one STUDY-TIMING line; BadInput if unreadable."""
+def _parse_timing_line(line: str, where: str
+                       ) -> tuple[tuple[str, int, float | None], str | None]:
+    """((event, whole GB, seconds or None), why it has no time or None) of one STUDY-TIMING
+    line; BadInput if the line cannot be read. A failed event keeps its row without a time."""
     allowed = ('STUDY-TIMING {"event": str, "size_bytes": whole GB in bytes, "rc": int, '
                '"seconds": float}')
     try:
@@ -151,18 +154,11 @@ def _parse_timing_line(line: str, where: str) -> tuple[str, int, float | None]:
         raise BadInput(where, line, allowed) from None
     if size_bytes <= 0 or size_bytes % GB:
         raise BadInput(where, line, allowed)
+    gb = size_bytes // GB
     if rc != 0:
-        raise _FailedEvent(event, size_bytes // GB, f"{where}: {event} at {size_bytes // GB} GB "
-                           f"exited {rc}; its time is left out (a failed event is not timed)")
-    return event, size_bytes // GB, seconds
-
-
-class _FailedEvent(Exception):
-    """A timed event whose command failed: its row stays, without a time."""
-
-    def __init__(self, event: str, size_gb: int, message: str):
-        super().__init__(message)
-        self.timing = (event, size_gb, None)
+        return (event, gb, None), (f"{where}: {event} at {gb} GB exited {rc}; its time is left "
+                                   "out (a failed event is not timed)")
+    return (event, gb, seconds), None
 
 
 def topology_label(description: str | None) -> str | None:
