@@ -120,6 +120,9 @@ def load_run(run: RunDir, nodes: int | None = None) -> RunData:
                 data.records.append(recs)
                 df = view(recs, views[table])
             data.tables[table] = _with_run(df, run.label)
+    from analysis.timeline import timeline_tables
+
+    data.tables.update(timeline_tables(data))
     return data
 
 

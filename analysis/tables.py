@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The pull tables, from the run's event stream (analysis.events), come first; then each
-# registered kind's tables in registration order (`table_names`).
+# The pull tables, from the run's event stream (analysis.events), come first, then the
+# harness's own timeline (analysis.timeline); then each registered kind's tables in
+# registration order (`table_names`).
 PULL_TABLES = ["pulls", "pull_medians", "completeness", "event_spread", "ingest_stats"]
 
 
@@ -17,7 +18,9 @@ def table_names() -> list[str]:
     """Tables in the order `study analyze` writes and reports them."""
     from experiments.registry import results_kinds
 
-    names = list(PULL_TABLES)
+    from analysis.timeline import TIMELINE_TABLES
+
+    names = [*PULL_TABLES, *TIMELINE_TABLES]
     for kind in results_kinds():
         names += [t for t in kind.tables if t not in names]  # type: ignore[attr-defined]
     return names
