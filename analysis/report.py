@@ -112,6 +112,32 @@ COLUMNS = {
              "Started event",
     "data": "which kinds of data the run holds",
     "path": "where it was read from",
+    "step": "the harness step (blank for seed data, which has none)",
+    "step_kind": "the experiment kind the step's recorder wrote",
+    "step_status": "the step's recorded status (succeeded, failed, invalid, deadline, ...)",
+    "harness_step": "whether the step is the harness's own (pre-pull, mirror): all of it is "
+                    "overhead",
+    "workload_started_at": "when the step's workload started (its Jobs' start, status.json)",
+    "workload_finished_at": "when the step's workload finished (its Jobs' completion)",
+    "recorder_started_at": "when the step recorder started",
+    "recorder_finished_at": "when the step recorder had written the step's results",
+    "next_workload_started_at": "when the next step's workload started",
+    "work_seconds": "measured work: workload start to finish",
+    "recording_seconds": "the recorder after the workload: logs, checks, clean-up",
+    "turnaround_seconds": "recorder finished to the next step's workload start (upload, "
+                          "Pulumi, the next cache clear)",
+    "overhead_seconds": "recording + turn-around: what the harness added to the step",
+    "cache_clear_seconds": "the step's cache-clear DaemonSet's first event to its workload's "
+                           "start",
+    "upload_seconds": "the step's upload Job: created to Completed",
+    "pulumi_seconds": "turn-around less the upload and the next cache clear: Pulumi noticing "
+                      "the Job and creating the next step",
+    "note": "why a value is blank",
+    "next_step": "the step of the next image",
+    "next_image": "the image pulled next",
+    "last_pulled_at": "the image's last Pulled event",
+    "next_first_pulling_at": "the next image's first Pulling event",
+    "gap_seconds": "last Pulled of the image to first Pulling of the next",
 }
 # Ingest counters as the completeness table names them.
 _COUNTERS = {
@@ -285,6 +311,28 @@ def completeness_summary(data):
     return pd.DataFrame(rows, columns=["what", "count"])
 
 
+def overhead_html(datas, tables: dict) -> list[str]:
+    """The harness-overhead section: each run's summary line, the step timeline, the pull gaps
+    (nothing when no run has either)."""
+    from analysis.timeline import overhead_summary
+
+    timeline, gaps = tables.get("step_timeline"), tables.get("pull_gaps")
+    if (timeline is None or timeline.empty) and (gaps is None or gaps.empty):
+        return []
+    parts = ["<h2>Harness overhead</h2>",
+             '<p class="note">Where each step\'s time went: the measured work, the recorder, and '
+             "the turn-around to the next step's workload (upload, Pulumi, the next cache clear), "
+             "from the recorders' status.json and the run's events.</p>"]
+    lines = [f"{d.label}: {line}" for d in datas if (line := overhead_summary(d))]
+    if lines:
+        parts.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>")
+    if timeline is not None and not timeline.empty:
+        parts.append(_table_html(timeline, "Step timeline", file="step_timeline"))
+    if gaps is not None and not gaps.empty:
+        parts.append(_table_html(gaps, "Gap between consecutive images' pulls", file="pull_gaps"))
+    return parts
+
+
 def build_report(datas, tables: dict, figures, comparison=None, warnings: list[str] | None = None,
                  skipped=None, heads=None) -> str:
     """The report page as a string; `heads` is `headline(datas)` when the caller has it."""
@@ -351,6 +399,7 @@ def build_report(datas, tables: dict, figures, comparison=None, warnings: list[s
                 df = df[df["status"] != "ok"]
                 caption += " (rows that are not ok)"
             parts.append(_table_html(df, caption, file=name))
+    parts.extend(overhead_html(datas, tables))
     parts.append("<h2>Configuration</h2>")
     for data in datas:
         parts.append(f"<h3>{html.escape(data.label)}</h3>")

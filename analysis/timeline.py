@@ -271,30 +271,37 @@ def seed_gap_range(data) -> tuple[str, list[float]] | None:
     return config, [float(x) for x in fit["seed_gap_seconds"]]
 
 
-def overhead_summary(data) -> list[str]:
-    """The one-line summaries of a run's harness overhead and pull gaps (none when neither)."""
-    lines = []
+def overhead_summary(data) -> str | None:
+    """One line: the run's harness overhead per step, in all and as a share of the run, and
+    for pulls the median gap against the seed loop's; None when the run has neither."""
+    parts = []
     tl = data.table("step_timeline")
     if not tl.empty:
         measured = tl[~tl["harness_step"]]
-        per_step = _median(measured["overhead_seconds"])
+        # A whole cycle (recorder, upload, Pulumi, the next clear) is what the plan charges a
+        # step; the last step has no turn-around, so it is left out of the median.
+        cycles = measured[measured["turnaround_seconds"].notna()]
+        per_step = _median(cycles["overhead_seconds"])
         total = float(tl["overhead_seconds"].fillna(0).sum()
                       + tl.loc[tl["harness_step"], "work_seconds"].fillna(0).sum())
         first, last = tl["workload_started_at"].min(), tl["recorder_finished_at"].max()
         span = (last - first).total_seconds() if first == first and last == last else None
-        known = int(measured["overhead_seconds"].notna().sum())
+        known = int(cycles["overhead_seconds"].notna().sum())
         if per_step is None:
-            lines.append(f"harness overhead: not measurable ({tl['note'].iloc[0]})")
+            parts.append(f"harness overhead not measurable ({tl['note'].iloc[0]})")
         else:
-            share = f", {total / span:.0%} of the run's {span:.0f} s" if span else ""
-            lines.append(f"harness overhead: median {per_step:.0f} s per step ({known} of "
-                         f"{len(measured)} steps), {total:.0f} s in all{share}")
+            share = f", {total / span:.0%} of the steps' {span:.0f} s" if span else ""
+            parts.append(f"harness overhead median {per_step:.1f} s per step (the {known} of "
+                         f"{len(measured)} steps with a next step), {total:.0f} s in all{share}")
+    elif data.run.layout != "study":
+        parts.append("harness overhead not recorded (no step statuses in this layout)")
     gaps = data.table("pull_gaps")
     if not gaps.empty:
         med = _median(gaps["gap_seconds"])
         ref = seed_gap_range(data)
         seed = (f" (seed loop, {ref[0]} at this node count: {ref[1][0]:.0f}-{ref[1][1]:.0f} s)"
                 if ref else "")
-        lines.append(f"pull gap (last Pulled to next image's first Pulling): median {med:.0f} s "
-                     f"over {len(gaps)} pairs{seed}")
-    return lines
+        pairs = "pair" if len(gaps) == 1 else "pairs"
+        parts.append(f"pull gap (last Pulled to next image's first Pulling) median {med:.0f} s "
+                     f"over {len(gaps)} {pairs}{seed}")
+    return "; ".join(parts) if parts else None

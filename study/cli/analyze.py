@@ -109,6 +109,7 @@ def register(app: typer.Typer) -> None:
         from analysis.campaign import is_campaign_dir
         from analysis.pipeline import analyze as run_analysis
         from analysis.pipeline import warnings_of
+        from analysis.timeline import overhead_summary
         from study.console import info, warn
 
         if len(run_dirs) == 1 and is_campaign_dir(run_dirs[0]):  # results/campaigns/<n>/<id>/
@@ -124,4 +125,7 @@ def register(app: typer.Typer) -> None:
                  f"from {data.run.path}")
             for line in warnings_of(data):
                 warn(line)
+            overhead = overhead_summary(data)
+            if overhead:
+                info(f"{data.label}: {overhead}")
         print_outputs(result, out)
