@@ -16,9 +16,8 @@ PULL_TABLES = ["pulls", "pull_medians", "completeness", "event_spread", "ingest_
 
 def table_names() -> list[str]:
     """Tables in the order `study analyze` writes and reports them."""
-    from experiments.registry import results_kinds
-
     from analysis.timeline import TIMELINE_TABLES
+    from experiments.registry import results_kinds
 
     names = [*PULL_TABLES, *TIMELINE_TABLES]
     for kind in results_kinds():

@@ -231,7 +231,9 @@ def timeline_tables(data) -> dict:
     """`step_timeline` (harness runs) and `pull_gaps` (runs with pulls) of one loaded run."""
     run = data.run
     out = {}
-    if run.layout == "study" and run.steps:
+    # Only the recorders' status.json files time the harness; a run without any (collected
+    # from the cluster alone) has the workload's times in steps.json and nothing else.
+    if run.layout == "study" and any(run.path.glob("steps/*/status.json")):
         events = object_times(run.event_files)
         out["step_timeline"] = step_timeline(run.label, run.path, run.steps, events)
     pulls = data.table("pulls")
@@ -295,6 +297,9 @@ def overhead_summary(data) -> str | None:
                          f"{len(measured)} steps with a next step), {total:.0f} s in all{share}")
     elif data.run.layout != "study":
         parts.append("harness overhead not recorded (no step statuses in this layout)")
+    elif data.run.steps:
+        parts.append("harness overhead not recorded (no steps/*/status.json: the run was "
+                     "collected from the cluster, not the results bucket)")
     gaps = data.table("pull_gaps")
     if not gaps.empty:
         med = _median(gaps["gap_seconds"])
