@@ -179,9 +179,10 @@ def step_timeline(label: str, root: Path, rows: list[dict], events: ObjectTimes)
         if upload is None:
             notes.append(f"no {up} Job events: upload not timed")
         pulumi = None
-        if turnaround is not None and upload is not None:
+        if nxt is not None and turnaround is not None and upload is not None:
+            # A kind without a cache clear (topology, OSU) has none to take off.
             next_clear_at = events.first.get(("DaemonSet", clear_name(str(nxt["step"]))))
-            next_clear = _span(next_clear_at, next_start) if nxt else None
+            next_clear = _span(next_clear_at, next_start)
             pulumi = round(turnaround - upload - (next_clear or 0.0), 3)
         records.append({
             "run": label, "step": name, "step_kind": st.get("kind"),
