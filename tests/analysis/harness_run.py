@@ -32,7 +32,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from seed_data import CHONK, RUN1_4, event_lines
+
+from tests.analysis.seed_data import CHONK, RUN1_4, event_lines
 
 NAMESPACE = "study-harness"
 STEPS = ("pull-small-r1", "pull-medium-r1")

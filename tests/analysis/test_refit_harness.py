@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness_run import make_pulling_run
 from seed_data import RUN1_4
 
+from tests.analysis.harness_run import make_pulling_run
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))

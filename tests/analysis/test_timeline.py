@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from harness_run import SHIFT_SECONDS, STEPS, make_pulling_run
 from seed_data import RUN1_4
 
 from analysis.pipeline import analyze, load_runs
+from tests.analysis.harness_run import SHIFT_SECONDS, STEPS, make_pulling_run
 
 
 @pytest.fixture

@@ -46,6 +46,21 @@ class TestAnalyze:
         assert not_ok > 0  # the seed's Jobs stacked pods on some nodes
         assert f"warning: run1-4: {not_ok} of {len(completeness)} image/node pairs" in err
 
+    def test_harness_overhead_line(self, monkeypatch, capsys, tmp_path) -> None:
+        """One line per run on stderr beside the others: the harness's overhead and the pull
+        gap against the seed loop's (the run and its times: tests/analysis/harness_run.py)."""
+        from tests.analysis.harness_run import make_pulling_run
+
+        run = make_pulling_run(tmp_path / "made", monkeypatch)
+        capsys.readouterr()  # the recorders' own output while the run was made
+        code, out, err = run_study(monkeypatch, capsys, "analyze", run, "--out", tmp_path / "o")
+        assert code == 0
+        assert ("20241110T060800Z: harness overhead median 28.0 s per step (the 1 of 2 steps "
+                "with a next step), 29 s in all, 50% of the steps' 58 s; pull gap (last Pulled "
+                "to next image's first Pulling) median 30 s over 1 pair (seed loop, plain at "
+                "this node count: 10-37 s)") in err.splitlines()
+        assert "step_timeline" in out and "pull_gaps" in out
+
 
 class TestCompare:
     """Human tables or JSON on stdout; refusals are one line and exit 3."""
