@@ -1,8 +1,8 @@
 """`study collect`: copy a run's evidence out of the cluster into `results/<stack>/<run-id>/`.
 
 Files (the analysis code reads exactly these): `events.jsonl` (every event, deduplicated by
-`metadata.uid`, the latest version of each kept), `steps/<step>/log.txt`, `steps.json`,
-`nodes.json`, `outputs.json` (stack outputs minus secrets), `provenance.json`.
+`metadata.uid`, the latest version of each kept), `steps/<step>/{log.txt,status.json}`,
+`steps.json`, `nodes.json`, `outputs.json` (stack outputs minus secrets), `provenance.json`.
 
 Every write is atomic and skipped when the content is unchanged, so collecting twice changes
 nothing and a crash or a full disk never leaves a torn file. What is already on disk is merged,
@@ -299,6 +299,10 @@ def _collect(c: Collector, state: RunState, reader, outputs, stop_reason,
             c.result.problems.append(f"step {name!r}: not a step name (a DNS-1123 label); "
                                      "its log was not written")
             continue
+        # The recorder's whole status (checks, timings, its own start and end), as the bucket
+        # copy would have it: steps.json keeps only a summary, and the step timeline needs it.
+        rel = f"steps/{name}/status.json"
+        c.attempt(rel, lambda r=rel, st=st: c.write(r, _dump(st)))
         log = c.attempt(f"steps/{name}/log.txt", lambda n=name: reader.step_log(n))
         if log is not None:
             rel = f"steps/{name}/log.txt"

@@ -54,6 +54,17 @@ class TestCollectIsIdempotent:
         assert prov["partial"] is False and all(s["complete"] for s in prov["steps"])
         assert (out.run_dir / "events.jsonl").is_file()
 
+    def test_each_step_keeps_the_recorders_whole_status(self, harness):
+        """From the cluster, as from the bucket: `steps/<step>/status.json` is the recorder's
+        own file (checks, timings, its start and end), not only the summary in steps.json."""
+        h = harness(steps=list(STEPS3))
+        out = h.run(keep=True)
+        statuses = h.world.experiment.statuses()
+        assert set(statuses) == {s.name for s in STEPS3}
+        for name, status in statuses.items():
+            kept = json.loads((out.run_dir / "steps" / name / "status.json").read_text())
+            assert kept == json.loads(json.dumps(status, default=str))
+
     def test_collect_after_destroy_keeps_what_is_there(self, harness):
         h = harness(steps=list(STEPS3))
         out = h.run()
