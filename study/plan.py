@@ -162,8 +162,12 @@ class Plan:
                     "work_seconds": s.work_seconds,
                     "overhead_seconds": s.overhead_seconds,
                     "deadline_seconds": round(s.deadline_seconds, 1),
+                    # runs beside the operators' installation (measures nothing)
+                    "preparation": s.preparation,
+                    # what the run waits for it on the chain (uploads and preparation overlap)
+                    "waits_seconds": round(waits, 1),
                 }
-                for s in (est.steps if est else ())
+                for s, waits in (zip(est.steps, est.waits, strict=True) if est else ())
             ],
             "cost": None
             if est is None
@@ -172,6 +176,8 @@ class Plan:
                 "usd_per_node_hour": round(est.price.per_node, 4),
                 "control_plane_usd_per_hour": round(est.price.control_plane, 4),
                 "estimated_hours": round(est.hours, 3),
+                "experiment_seconds": round(est.experiment_hours * 3600, 1),
+                "beside_operators_seconds": round(est.beside_seconds, 1),
                 "experiment_work_seconds": round(est.work_seconds, 1),
                 "experiment_overhead_seconds": round(est.overhead_seconds, 1),
                 "node_hours": round(est.node_hours, 2),
