@@ -283,7 +283,7 @@ def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None,
         raise run.error
     plan.exports = run.exports
     k8s_version = getattr(spec.cluster, "kubernetes_version", None)
-    for r in run.resources:
+    for r in in_dependency_order(run.resources):
         plan.resources.append(
             PlannedResource(r.type, r.name, _settings(r.type, r.inputs), r.custom)
         )
@@ -294,6 +294,34 @@ def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None,
     if manifests_dir is not None:
         write_manifests(plan.manifests, manifests_dir)
     return plan
+
+
+def in_dependency_order(resources: list) -> list:
+    """The recorded resources, each after what it waits for (its dependencies and its parent),
+    ties by type, name and URN.
+
+    Why not the engine's order: the SDK registers resources from a thread pool, so resources
+    whose dependencies resolve together (the preparation steps and the operators, both waiting
+    only for the namespace and the nodes) reach the engine in either order, and the manifests'
+    numbered file names would change from one plan to the next.
+    """
+    from graphlib import TopologicalSorter
+
+    by_urn = {r.options["urn"]: r for r in resources if "urn" in r.options}
+    key = {id(r): (r.type, r.name, r.options.get("urn", "")) for r in resources}
+    graph = TopologicalSorter({
+        id(r): {id(by_urn[u]) for u in [*r.options.get("dependencies", ()),
+                                        r.options.get("parent") or ""] if u in by_urn}
+        for r in resources
+    })
+    graph.prepare()
+    of = {id(r): r for r in resources}
+    out: list = []
+    while graph.is_active():
+        ready = sorted(graph.get_ready(), key=key.__getitem__)
+        out += [of[i] for i in ready]
+        graph.done(*ready)
+    return out
 
 
 def real_cloud_problems(spec, manifests: list[dict], resources: list) -> list[str]:
