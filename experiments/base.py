@@ -101,8 +101,9 @@ class ExperimentKind(Protocol):
     # Optional (looked up with getattr, so it is not part of the structural type):
     #   helper_images(params, cluster) -> list[str]
     # every image the steps run besides the studied ones, operator-injected ones included (the
-    # flux view, metric images). `experiments.pernode.with_prepull` then puts a `prepull` step
-    # first that pulls them on every node, so no measured step pays a first pull. A pulling
+    # flux view, metric images). `experiments.pernode.with_prepull` then puts a `prepull`
+    # preparation step before anything measured that pulls them (and the upload's CLI image) on
+    # every node, so no measured step pays a first pull. A pulling
     # study must never list its studied images here: they have to stay cold.
 
 

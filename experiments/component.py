@@ -25,13 +25,20 @@ Uploads off the measured path: with an upload target (every cloud stack has one,
 (`experiments.upload`). Step i+1's workload starts when step i's recorder has finished, while
 step i's upload runs; step i+1's recorder (and so everything after it) waits for step i's upload,
 and Pulumi awaits the last upload before `up` returns. So a step's results are in the bucket at
-most one step late, and a failed upload still stops the run, one step later. The upload pod runs
-on the results node beside the next step's start: for a pulling step that start is the cache
-clear DaemonSet (about 8 s, longer than the upload's few-file copy takes once its CLI image is on
-the node), and the CLI image is pre-pulled on every node with the helper images, so no measured
-pull shares its node with a cold pull; for a MiniCluster or MetricSet step the operator's pod
-start and Flux or sshd bootstrap come before the first timed event, and the upload (a 100m CPU
-request, a few files) has ended by then.
+most one step late, and a failed upload still stops the run, one step later.
+
+Does the upload perturb the next step? It runs on the results node (next to the event recorder,
+whose volume it reads) while the next step starts there and on every other node. It pulls
+nothing: its CLI image is pre-pulled on every node with the helper images
+(`experiments.pernode.with_prepull`). What it adds on that one node is a CLI process (100m CPU
+requested) and egress of the step's files to the bucket, `events.jsonl` (every event so far)
+the largest. A pulling step starts with its cache clear (a DaemonSet Pulumi awaits, 8 s in the
+duration model), so the upload (9 s there) overlaps at most
+the first second of one node's pull of N, and as egress beside the pull's registry ingress and
+disk writes; it can only make that node's pull slower, never pass a warm pull for a cold one.
+A MiniCluster or MetricSet step begins with the operator's pods starting and Flux or sshd
+bootstrapping (the MiniCluster start alone is about 40 s in the seed data), before any timed
+event, and the upload has ended by then.
 
 Resume: every Kubernetes name is derived from the step name alone (no random suffixes, no
 timestamps), so a second `pulumi up` after an interruption finds the finished steps' Jobs in its

@@ -229,3 +229,21 @@ def test_event_recorder_keeps_what_preparation_did_before_it_started():
     event_ttl = 3600
     longest = max(table()[cloud]["operators"]["base_s"] for cloud in ("gke", "eks"))
     assert longest < max_age <= event_ttl
+
+
+def test_a_resumed_run_whose_mirror_finished_primes_at_once(monkeypatch):
+    """Resume renders only the unfinished steps: prime, whose mirror a collected run already
+    finished, waits for no mirror (there is none in this update) and still for no operator."""
+    from core.layout import RESUME_ENV
+
+    monkeypatch.setenv(RESUME_ENV, "mirror-images")
+    g = Graph("seed-pulling-run4-16")
+    assert "mirror-images" in g.exports["skipped_steps"]
+    assert not [r for r in g.resources if (r.inputs.get("metadata") or {}).get("name")
+                in ("mirror-images", "rec-mirror-images", "upload-mirror-images")]
+    prime = g.k8s("Job", "prime-images")
+    assert not (g.waits_for(prime) & g.operators())
+    assert g.k8s("Namespace", layout.NAMESPACE).options["urn"] in g.waits_for(prime)
+    # The chain closes over the gap: prime's recorder follows the pre-pull's upload.
+    assert g.k8s("Job", "upload-prepull").options["urn"] in (
+        g.k8s("Job", "rec-prime-images").options["dependencies"])
