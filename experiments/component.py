@@ -275,7 +275,7 @@ class Experiment(ComponentResource):
             previous = [rec]
             if results is not None:
                 # The step's own timeouts, like every resource of the step (a resumed up may
-                # update it); the upload itself takes a CLI image pull and a few files. The next
+                # update it); the upload itself takes its CLI's start and a few files. The next
                 # step's workload does not wait for it; the next recorder does.
                 up = create(
                     upload_job(step.name, results, ctx, results_affinity()),

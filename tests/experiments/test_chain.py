@@ -247,3 +247,27 @@ def test_a_resumed_run_whose_mirror_finished_primes_at_once(monkeypatch):
     # The chain closes over the gap: prime's recorder follows the pre-pull's upload.
     assert g.k8s("Job", "upload-prepull").options["urn"] in (
         g.k8s("Job", "rec-prime-images").options["dependencies"])
+
+
+def test_a_prepull_of_the_mirrors_copies_needs_the_mirror():
+    """An apps study that pre-pulls its app images from the stack's Artifact Registry pulls the
+    mirror's copies: its pre-pull comes right after the mirror and needs it; without those
+    images it needs nothing and comes first."""
+    from experiments.base import ClusterFacts
+    from experiments.pernode import PREPULL_STEP, with_prepull
+    from experiments.registry import get_kind
+
+    kind = get_kind("apps")
+    cluster = ClusterFacts("gke", 4, "c2d-standard-56", 28,
+                           "us-central1-docker.pkg.dev/study-harness-sandbox/apps")
+    for prepull_apps, order, needs in ((True, ["mirror-images", PREPULL_STEP], ("mirror-images",)),
+                                       (False, [PREPULL_STEP, "mirror-images"], ())):
+        params = kind.Params.model_validate({"apps": ["lammps"], "node_counts": [4],
+                                             "prepull_app_images": prepull_apps})
+        steps = with_prepull(kind, params, cluster, kind.steps(params, cluster))
+        assert [s.name for s in steps[:2]] == order
+        prepull = next(s for s in steps if s.name == PREPULL_STEP)
+        assert prepull.preparation and prepull.needs == needs
+        mirror = next(s for s in steps if s.name == "mirror-images")
+        copies = {dst for _, dst in mirror.params["copies"]}
+        assert bool(copies & set(prepull.params["images"])) == prepull_apps
