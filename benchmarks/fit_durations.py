@@ -496,8 +496,9 @@ def report(seed: Path) -> tuple[dict, list[tuple[str, str, float, float]]]:
 def stack_rows(seed: Path) -> list[dict]:
     """Every seed-mirror stack: the seed run's real duration and cost against the plan's.
 
-    The plan's experiment time is the sum of its step estimates (pre-pull and mirror steps
-    included); costs are both at the stack's hourly price (the seed's own list prices, see
+    The plan's experiment time is what its step chain waits for (infra/estimate.py,
+    experiments/timeline.py: uploads overlap the next step, pre-pull and mirror run beside the
+    operators); costs are both at the stack's hourly price (the seed's own list prices, see
     infra/data/prices.yaml) over provisioning + experiment + teardown, provisioning and
     teardown from infra/estimate.py on this branch.
     """

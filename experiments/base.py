@@ -1,7 +1,7 @@
 """What every experiment kind provides, so one generic mechanism can plan, render and check it.
 
 A kind turns its validated parameters into an ordered list of steps (each a Kubernetes resource
-later). The plan's cost estimate sums the steps' estimated durations.
+later). The plan's cost estimate follows the chain the steps run in (`experiments.timeline`).
 """
 
 from __future__ import annotations
@@ -30,9 +30,16 @@ class ClusterFacts:
 class Step:
     """One experiment step: runs alone, has an estimate (seconds) and a hard deadline.
 
-    `work_seconds` is the part of the estimate spent in measured work (what the step's own
-    timings record); the rest is the harness's overhead (start, recording, upload). None when a
-    kind does not split its estimate.
+    `estimated_seconds` is the step run alone: its workload, its recorder and its upload
+    (`experiments.timeline` takes the harness's recorder and upload figures back out to place it
+    on the chain). `work_seconds` is the part of the estimate spent in measured work (what the
+    step's own timings record); the rest is the harness's overhead (start, recording, upload).
+    None when a kind does not split its estimate.
+
+    `preparation`: the step measures nothing (a pre-pull, a registry mirror, a priming pull), so
+    its workload runs beside the operators' installation instead of after it
+    (`experiments.component`); `needs` names the earlier preparation steps whose workload must
+    have finished before its own starts (a priming pull needs the mirror's copies).
     """
 
     name: str
@@ -40,6 +47,8 @@ class Step:
     deadline_seconds: float
     params: dict[str, Any] = field(default_factory=dict)
     work_seconds: float | None = None
+    preparation: bool = False
+    needs: tuple[str, ...] = ()
 
     @property
     def overhead_seconds(self) -> float | None:
@@ -92,8 +101,9 @@ class ExperimentKind(Protocol):
     # Optional (looked up with getattr, so it is not part of the structural type):
     #   helper_images(params, cluster) -> list[str]
     # every image the steps run besides the studied ones, operator-injected ones included (the
-    # flux view, metric images). `experiments.pernode.with_prepull` then puts a `prepull` step
-    # first that pulls them on every node, so no measured step pays a first pull. A pulling
+    # flux view, metric images). `experiments.pernode.with_prepull` then puts a `prepull`
+    # preparation step before anything measured that pulls them (and the upload's CLI image) on
+    # every node, so no measured step pays a first pull. A pulling
     # study must never list its studied images here: they have to stay cold.
 
 
@@ -102,8 +112,10 @@ MAX_STEP_NAME = 48  # room for the recorder's `rec-` prefix and the Job controll
 
 
 def check_step_names(steps: list[Step]) -> None:
-    """Step names are Kubernetes names and the resume key: DNS-1123, short, unique."""
+    """Step names are Kubernetes names and the resume key: DNS-1123, short, unique; a step's
+    `needs` name earlier preparation steps (the chain orders nothing else)."""
     seen: set[str] = set()
+    prepared: set[str] = set()  # earlier preparation steps: what a preparation step may need
     for s in steps:
         if not _DNS_LABEL.match(s.name) or len(s.name) > MAX_STEP_NAME:
             msg = (
@@ -114,7 +126,15 @@ def check_step_names(steps: list[Step]) -> None:
         if s.name in seen:
             msg = f"study:experiment: step name '{s.name}' is not unique; change the matrix"
             raise ValueError(msg)
+        missing = [n for n in s.needs if n not in prepared]
+        if missing or (s.needs and not s.preparation):
+            # A kind's own mistake, not the user's: the chain could not order the step.
+            msg = (f"step '{s.name}' needs {missing or list(s.needs)}; only a preparation step "
+                   "may need others, and only earlier preparation steps")
+            raise ValueError(msg)
         seen.add(s.name)
+        if s.preparation:
+            prepared.add(s.name)
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,56 @@
 """The one generic mechanism that turns any kind's ordered steps into Kubernetes resources.
 
 `Experiment` (type token `study:experiments:Experiment`) renders every step with its kind and
-chains the steps with `depends_on`, one at a time: step i+1's resources are created only after
-step i's recorder Job has completed, and pulumi-kubernetes awaits a `batch/v1` Job until Complete,
-so `pulumi up` returns when the last step has been recorded. Each recorder Job's create timeout is
-its step's deadline (plus a margin for scheduling); the workload itself carries the deadline too
-(`activeDeadlineSeconds` / `deadlineSeconds`), and the recorder deletes it if it is still running.
+chains the steps with `depends_on`: a measured step's resources are created only after the
+previous step's recorder Job has completed, and pulumi-kubernetes awaits a `batch/v1` Job until
+Complete, so measured steps run one at a time and `pulumi up` returns when the last step has been
+recorded and uploaded. Each recorder Job's create timeout is its step's deadline (plus a margin
+for scheduling); the workload itself carries the deadline too (`activeDeadlineSeconds` /
+`deadlineSeconds`), and the recorder deletes it if it is still running.
+
+Preparation beside the operators: a step that measures nothing (`Step.preparation`: the pre-pull,
+the registry mirror, the priming pull) has its workload created as soon as what it really needs
+exists: the namespace, the nodes held at size and the Artifact Registry repository (what
+`infra.workloads` hands the component), and the workloads of the earlier preparation steps it
+`needs`. Those workloads are awaited by Pulumi (a DaemonSet until every node's pod is Ready, a
+Job until Complete), so "needs" means finished, and a preparation that fails stops `pulumi up`
+instead of leaving a measured step to fail on a missing image. Only the measured steps, the
+recorders and the kind's shared `prepare` resources wait for the operators; the preparation
+steps' recorders stay in the chain, since every recorder mounts the results volume the event
+recorder (an operator) holds, and that recorder lists the events the API server still holds
+when it starts (tests/experiments/test_chain.py names the upstream source).
+
+Uploads off the measured path: with an upload target (every cloud stack has one,
+`infra.results_bucket`), each recorder is followed by its step's upload Job
+(`experiments.upload`). Step i+1's workload starts when step i's recorder has finished, while
+step i's upload runs; step i+1's recorder (and so everything after it) waits for step i's upload,
+and Pulumi awaits the last upload before `up` returns. So a step's results are in the bucket at
+most one step late, and a failed upload still stops the run, one step later.
+
+Does the upload perturb the next step? It runs on the results node (next to the event recorder,
+whose volume it reads) while the next step starts there and on every other node. It pulls
+nothing: its CLI image is pre-pulled on every node with the helper images
+(`experiments.pernode.with_prepull`). What it adds on that one node is a CLI process (100m CPU
+requested) and egress of the step's files to the bucket, `events.jsonl` (every event so far)
+the largest. A pulling step starts with its cache clear (a DaemonSet Pulumi awaits, 8 s in the
+duration model), so the upload (9 s there) overlaps at most
+the first second of one node's pull of N, and as egress beside the pull's registry ingress and
+disk writes; it can only make that node's pull slower, never pass a warm pull for a cold one.
+A MiniCluster or MetricSet step begins with the operator's pods starting and Flux or sshd
+bootstrapping (the MiniCluster start alone is about 40 s in the seed data), before any timed
+event, and the upload has ended by then.
 
 Resume: every Kubernetes name is derived from the step name alone (no random suffixes, no
 timestamps), so a second `pulumi up` after an interruption finds the finished steps' Jobs in its
-state unchanged and creates only the missing ones. Workload Jobs skip Pulumi's await
+state unchanged and creates only the missing ones. Measured workload Jobs skip Pulumi's await
 (`pulumi.com/skipAwait`): the recorder waits for them and records failures as data instead of
 aborting the run.
-
-Durable results: with an upload target (every cloud stack has one, `infra.results_bucket`),
-each recorder is followed by its step's upload Job (`experiments.upload`), and the next step
-waits for the upload, so a finished step's results are in the bucket before anything else runs.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +216,12 @@ def step_timeouts(step: Step) -> CustomTimeouts:
 
 
 class Experiment(ComponentResource):
-    """A kind's steps as Kubernetes resources, run strictly one after another."""
+    """A kind's steps as Kubernetes resources: preparation beside the operators, then the
+    measured steps one after another, each upload overlapping the next step's start.
+
+    `opts.depends_on` is what every step needs (namespace, nodes, repository); `operators` is
+    what only the measured steps and the recorders wait for.
+    """
 
     def __init__(
         self,
@@ -197,6 +232,7 @@ class Experiment(ComponentResource):
         ctx: RenderContext,
         opts: ResourceOptions | None = None,
         results: UploadTarget | None = None,
+        operators: Sequence[pulumi.Resource] = (),
     ):
         super().__init__("study:experiments:Experiment", name, None, opts)
         shared = [
@@ -204,23 +240,34 @@ class Experiment(ComponentResource):
                    f"{name}-{o['kind'].lower()}-{o['metadata']['name']}")
             for o in shared_objects(ctx, results)
         ]
-        previous: list[pulumi.Resource] = list(shared)
+        gate: list[pulumi.Resource] = [*shared, *operators]  # every recorder's, at least
+        previous: list[pulumi.Resource] = list(gate)
         prepare = getattr(kind, "prepare", None)  # resources every step shares (e.g. a server)
         if prepare is not None:
-            previous += prepare(params, ctx, ResourceOptions(parent=self, depends_on=previous))
+            previous += prepare(params, ctx, ResourceOptions(parent=self, depends_on=gate))
         self.recorders: list[pulumi.Resource] = []
+        self.uploads: list[pulumi.Resource] = []
+        self.workloads: dict[str, list[pulumi.Resource]] = {}
+        last_upload: list[pulumi.Resource] = []
         for step in steps:
             timeouts = step_timeouts(step)
-            step_opts = ResourceOptions(parent=self, depends_on=previous, custom_timeouts=timeouts)
+            if step.preparation:
+                # Beside the operators: only what the step needs (a needed step a resumed run
+                # already finished is not rendered, so there is nothing to wait for).
+                after = [r for n in step.needs for r in self.workloads.get(n, [])]
+            else:
+                after = previous
+            step_opts = ResourceOptions(parent=self, depends_on=after, custom_timeouts=timeouts)
             if step.name == PREPULL_STEP:  # generic: the kind only names its helper images
                 wl = render_prepull(step, ctx, step_opts)
             else:
                 wl = kind.render(step, params, ctx, step_opts)
+            self.workloads[step.name] = list(wl.resources)
             rec = create(
                 recorder_job(step, step_kind(kind, step, params, ctx), wl, ctx),
                 ResourceOptions(
                     parent=self,
-                    depends_on=[*previous, *wl.resources],
+                    depends_on=[*previous, *last_upload, *wl.resources],
                     custom_timeouts=timeouts,
                 ),
             )
@@ -228,10 +275,13 @@ class Experiment(ComponentResource):
             previous = [rec]
             if results is not None:
                 # The step's own timeouts, like every resource of the step (a resumed up may
-                # update it); the upload itself takes a CLI image pull and a few files.
-                previous = [rec, create(
+                # update it); the upload itself takes its CLI's start and a few files. The next
+                # step's workload does not wait for it; the next recorder does.
+                up = create(
                     upload_job(step.name, results, ctx, results_affinity()),
                     ResourceOptions(parent=self, depends_on=[rec, *shared, *results.depends_on],
                                     custom_timeouts=timeouts),
-                )]
+                )
+                self.uploads.append(up)
+                last_upload = [up]
         self.register_outputs({"steps": [s.name for s in steps]})

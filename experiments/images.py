@@ -2,9 +2,10 @@
 
 Why: the pulling and apps studies name images as data (a repository plus layer counts x sizes, or
 explicit references), and an Artifact Registry stack must pull from its own repository, which the
-seed filled by hand (re-tag and push). Here the copy is a step of the experiment: one Job whose
-init containers run `gcrane cp SRC DST` (idempotent: blobs already present are skipped) with the
-node's Google credentials, so a re-run copies nothing new. `study images mirror` does the same
+seed filled by hand (re-tag and push). Here the copy is a preparation step of the experiment,
+run beside the operators' installation: one Job whose init containers run `gcrane cp SRC DST`
+(idempotent: blobs already present are skipped) with the node's Google credentials, so a re-run
+copies nothing new. `study images mirror` does the same
 copy from a workstation before `up`. A source the image lock has a digest for is copied as
 `name:tag@digest`, so the copy is the locked content even if the tag has moved since
 (go-containerregistry pkg/name/digest.go `NewDigest` accepts `tag@digest` and uses the digest).
@@ -67,8 +68,10 @@ def mirror_steps(sources: list[str], cluster: ClusterFacts) -> list[Step]:
     if not pairs:
         return []
     est = 30.0 + 20.0 * len(pairs)
-    # All overhead: the seed copied its images by hand before it started.
-    return [Step(MIRROR_STEP, est, max(3 * est, 900.0), {"copies": pairs}, work_seconds=0.0)]
+    # All overhead: the seed copied its images by hand before it started. A preparation step:
+    # it needs the repository, not the operators, so it runs beside their installation.
+    return [Step(MIRROR_STEP, est, max(3 * est, 900.0), {"copies": pairs}, work_seconds=0.0,
+                 preparation=True)]
 
 
 def mirror_job(step: Step, ctx, labels: dict[str, str]) -> dict[str, Any]:
@@ -88,18 +91,21 @@ def init_containers_job(step: Step, ctx, labels: dict[str, str],
                         init_containers: list[dict[str, Any]], backoff_limit: int
                         ) -> dict[str, Any]:
     """A Job of one pod whose init containers run in turn (each an image operation), then a no-op
-    main container; the step recorder, not Pulumi, waits for it."""
+    main container.
+
+    A preparation step's Job (the mirror, the priming pull) is awaited by Pulumi until Complete:
+    it runs beside the operators, and what needs it (the priming pull needs the copies) depends
+    on it having finished, which only Pulumi's await puts in the graph. Any other such Job skips
+    the await: its step recorder waits for it and records a failure as data."""
     from core.versions import BUSYBOX
 
+    meta: dict[str, Any] = {"name": step.name, "namespace": ctx.namespace, "labels": labels}
+    if not step.preparation:
+        meta["annotations"] = {"pulumi.com/skipAwait": "true"}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {
-            "name": step.name,
-            "namespace": ctx.namespace,
-            "labels": labels,
-            "annotations": {"pulumi.com/skipAwait": "true"},
-        },
+        "metadata": meta,
         "spec": {
             "backoffLimit": backoff_limit,
             "activeDeadlineSeconds": int(step.deadline_seconds),

@@ -17,7 +17,10 @@ up` stops: work that did not happen on a node fails closed. One object per step 
 count; the step recorder deletes it afterwards (foreground) so idle pods do not pile up.
 
 `prepull` is the generic pre-pull step every kind may start with: it puts the helper images the
-steps run (`ExperimentKind.helper_images`) on every node, so no measured step pays a first pull.
+steps run (`ExperimentKind.helper_images`) and the upload's CLI image on every node, so no measured
+step pays a first pull and no upload beside a measured step pulls cold. It is a preparation step
+(`Step.preparation`): its DaemonSet is created beside the operators' installation, and it needs
+the registry mirror only when it pulls images the mirror copies.
 Images need neither `sh` nor `true`: a first init container copies a static busybox into an
 emptyDir and every image runs that binary.
 """
@@ -68,14 +71,19 @@ def daemonset_path(namespace: str, name: str) -> str:
     return f"/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}"
 
 
-def prepull_steps(images: list[str], cluster: ClusterFacts) -> list[Step]:
-    """The pre-pull step for `images` (none when there is nothing to pull)."""
+def prepull_steps(images: list[str], cluster: ClusterFacts,
+                  needs: tuple[str, ...] = ()) -> list[Step]:
+    """The pre-pull step for `images` (none when there is nothing to pull), a preparation step
+    that waits for the preparation steps it `needs`."""
+    from dataclasses import replace
+
     from experiments.kinds._common import timed_step
 
     unique = list(dict.fromkeys(images))
     if not unique:
         return []
-    return [timed_step(PREPULL_STEP, prepull_seconds(len(unique)), {"images": unique}, work=0.0)]
+    step = timed_step(PREPULL_STEP, prepull_seconds(len(unique)), {"images": unique}, work=0.0)
+    return [replace(step, preparation=True, needs=needs)]
 
 
 def prepull_seconds(images: int) -> float:
@@ -92,12 +100,22 @@ def prepull_seconds(images: int) -> float:
 
 
 def with_prepull(kind: Any, params: Any, cluster: ClusterFacts, steps: list[Step]) -> list[Step]:
-    """The study's steps with the pre-pull step first (one per study, before anything measured),
-    for kinds that name their helper images."""
+    """The study's steps with the pre-pull step before anything measured (one per study), for
+    kinds that name their helper images: first, or right after the preparation steps whose
+    copies it pulls (an app image pre-pulled from the stack's registry exists only once the
+    mirror has copied it)."""
+    from experiments.upload import uploader_image
+
     helper_images = getattr(kind, "helper_images", None)
     if helper_images is None:
         return steps
-    return prepull_steps(helper_images(params, cluster), cluster) + steps
+    images = [*helper_images(params, cluster), uploader_image(cluster.cloud)]
+    makers = [s for s in steps if s.preparation
+              and set(images) & {dst for _, dst in s.params.get("copies", ())}]
+    at = steps.index(makers[-1]) + 1 if makers else 0
+    return [*steps[:at],
+            *prepull_steps(images, cluster, tuple(s.name for s in makers)),
+            *steps[at:]]
 
 
 def prepull_containers(images: list[str]) -> list[dict[str, Any]]:

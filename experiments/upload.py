@@ -4,11 +4,13 @@ Why a Job of its own, after the step's recorder: the recorder (standard library 
 python image) writes the files and their MANIFEST.json on the results volume; uploading needs the
 cloud's own client, which lives in the cloud's CLI image (`upload.sh` runs `gcloud storage cp` or
 `aws s3 cp`; no hand-written request signing). A failed upload is retried by the Job without
-re-running the recorder, and the next step waits for the upload, so "the step finished" means
-"its results are in the bucket". The pod runs as the stack's own uploader service account
-(`results-<stack>`, infra.service_accounts: a name shared by every stack would, on GKE, let any
-cluster of the project act as every stack's writer), the only one the cloud identity is bound
-to and one without any Kubernetes RBAC, with the results volume read-only.
+re-running the recorder. The next step's workload starts beside it and the next step's recorder
+waits for it (`experiments.component`), so a step's results are in the bucket at most one step
+late and a failed upload stops the run one step later. The pod runs as the stack's own
+uploader service account (`results-<stack>`, infra.service_accounts: a name shared by every stack
+would, on GKE, let any cluster of the project act as every stack's writer), the only one the
+cloud identity is bound to and one without any Kubernetes RBAC, with the results volume
+read-only.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ class UploadTarget:
 
     @property
     def image(self) -> str:
-        return (GCLOUD if self.cloud == "gke" else AWS_CLI).ref
+        return uploader_image(self.cloud)
+
+
+def uploader_image(cloud: str) -> str:
+    """The cloud's own CLI image the upload runs (pre-pulled with the helper images, so the
+    upload beside the next step's start never pulls it cold on the results node)."""
+    return (GCLOUD if cloud == "gke" else AWS_CLI).ref
 
 
 def upload_name(step: str) -> str:

@@ -1,8 +1,12 @@
 """How long a stack's run takes and what it costs, before anything exists.
 
-hours = provisioning + the experiment's own estimate (sum of its steps) + teardown.
-Provisioning and teardown come from the duration model in `infra.provisioning` (per cloud and
-node count, each figure with its source). Nodes are billed throughout.
+hours = provisioning + the experiment's time + teardown. Provisioning and teardown come from the
+duration model in `infra.provisioning` (per cloud and node count, each figure with its source);
+provisioning ends with the operators' phase. The experiment's time is what the step chain really
+waits for after that phase (`experiments.timeline`): the measured steps one after another with
+their own overhead less the uploads each next step overlaps, the preparation steps (pre-pull,
+mirror, priming pull) only where they outlast the operators' phase they run beside, and one final
+upload. Nodes are billed throughout.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments.base import ClusterFacts, Step
+from experiments.timeline import Placed, experiment_seconds, place
 from infra.pricing import HourlyPrice
 
 
@@ -26,13 +31,36 @@ def teardown_hours(spec) -> float:
     return model(spec.cluster.cloud, spec.cluster.node_count)
 
 
+def beside_operators_seconds(spec) -> float:
+    """How long preparation steps run beside the operators on a new cluster: the operators'
+    phase that provisioning charges."""
+    from infra.provisioning import phase
+
+    return phase(spec.cluster.cloud, "operators").seconds(spec.cluster.node_count)
+
+
+def chain(steps: list[Step] | tuple[Step, ...], beside_seconds: float) -> list[Placed]:
+    """The steps placed on the chain, with the harness's own recorder and upload figures."""
+    from experiments import duration_model
+
+    return place(steps, beside_seconds, duration_model.harness("recorder"),
+                 duration_model.harness("upload"))
+
+
 @dataclass(frozen=True)
 class Estimate:
+    """The run's hours and cost. `waits` holds, per step, the seconds the run waits for it on
+    the chain (they add up to the experiment's time unless the stack states `estimated_hours`);
+    `beside_seconds` is the operators' phase the preparation steps ran beside."""
+
     price: HourlyPrice
     provision_hours: float
     experiment_hours: float
     teardown_hours: float
     steps: tuple[Step, ...]
+    waits: tuple[float, ...] = ()
+    beside_seconds: float = 0.0
+    stated_hours: bool = False  # experiment_hours is the stack's own `estimated_hours`
 
     @property
     def hours(self) -> float:
@@ -45,8 +73,25 @@ class Estimate:
 
     @property
     def overhead_seconds(self) -> float:
-        """The harness's time around that work (start, recording, upload, pre-pull, mirror)."""
+        """The harness's time on the chain around that work (start, cache clear, recorders, the
+        final upload, preparation beyond the operators' phase), over the steps whose kind
+        splits its estimate."""
+        return sum(w - (s.work_seconds or 0.0) for s, w in zip(self.steps, self.waits,
+                                                                 strict=True)
+                   if s.work_seconds is not None)
+
+    @property
+    def step_overhead_seconds(self) -> float:
+        """The steps' overheads as if each ran alone (what the per-step column adds up to)."""
         return sum(s.overhead_seconds or 0.0 for s in self.steps if s.work_seconds is not None)
+
+    def experiment_seconds_beside(self, beside_seconds: float) -> float:
+        """The experiment's time had the preparation steps run beside an operators' phase of
+        `beside_seconds` (a campaign's resized member has less of it); the stated hours when
+        the stack states them."""
+        if self.stated_hours:
+            return self.experiment_hours * 3600
+        return experiment_seconds(chain(self.steps, beside_seconds))
 
     @property
     def usd(self) -> float:
@@ -178,8 +223,11 @@ def estimate(spec, steps: list[Step] | None = None) -> Estimate:
 
     if steps is None:
         steps = experiment_steps(spec)
-    exp_hours = sum(s.estimated_seconds for s in steps) / 3600
-    if spec.experiment is not None and spec.experiment.estimated_hours is not None:
+    beside = beside_operators_seconds(spec)
+    waits = tuple(p.waits for p in chain(steps, beside))
+    exp_hours = sum(waits) / 3600
+    stated = spec.experiment is not None and spec.experiment.estimated_hours is not None
+    if stated:
         exp_hours = spec.experiment.estimated_hours
     return Estimate(
         price=hourly_price(spec),
@@ -187,4 +235,7 @@ def estimate(spec, steps: list[Step] | None = None) -> Estimate:
         experiment_hours=exp_hours,
         teardown_hours=teardown_hours(spec),
         steps=tuple(steps),
+        waits=waits,
+        beside_seconds=beside,
+        stated_hours=stated,
     )

@@ -1,8 +1,11 @@
 """What runs on the cluster: the stack's operators, then its experiment, all through one provider.
 
-Order: the study namespace -> operators (each Ready: Deployments are awaited) -> the experiment's
-shared objects and steps (one at a time, see `experiments.component`). An Artifact Registry stack
-also gets its repository here, so the experiment's mirror step has somewhere to copy to.
+Order: the study namespace and the nodes held at size -> operators (each Ready: Deployments are
+awaited) -> the experiment's measured steps, one at a time (`experiments.component`). The
+experiment's preparation steps (pre-pull, mirror, priming pull) need no operator: their workloads
+start beside the operators' installation, and only their recorders wait for the operators. An
+Artifact Registry stack also gets its repository here, so the mirror step has somewhere to copy
+to.
 
 Exports: `operators` (name -> version), `steps` (step names in run order), `experiment` (kind,
 params, per-step estimate and deadline) and `experiment_deadline_seconds`.
@@ -85,18 +88,20 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
             layout.LABEL_KIND: kind.name,
         },
     )
-    deps: list[pulumi.Resource] = [namespace, *operators.values(), *after]
+    # What every step needs; the operators are what only measured steps and recorders need.
+    needs: list[pulumi.Resource] = [namespace, *after]
     repo = _artifact_repository(spec, labels)
     if repo is not None:
-        deps.append(repo)
+        needs.append(repo)
     Experiment(
         f"{stack}-experiment",
         kind,
         params,
         [s for s in steps if s.name not in done],
         ctx,
-        ResourceOptions(provider=provider, depends_on=deps),
+        ResourceOptions(provider=provider, depends_on=needs),
         results=results,
+        operators=list(operators.values()),
     )
     pulumi.export("steps", [s.name for s in steps])
     pulumi.export("skipped_steps", [s.name for s in steps if s.name in done])
@@ -108,7 +113,7 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
             "params": params.model_dump(mode="json"),
             "steps": [
                 {"name": s.name, "estimated_seconds": s.estimated_seconds,
-                 "deadline_seconds": s.deadline_seconds}
+                 "deadline_seconds": s.deadline_seconds, "preparation": s.preparation}
                 for s in steps
             ],
         },

@@ -89,7 +89,10 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             # Registrations run on a thread pool: the last one recorded may be another's.
             for rec in reversed(mocks.resources):
                 if rec.type == request.type and rec.name == request.name:
-                    rec.options = _options(request)
+                    # The URN and the parent's too: a child waits for its parent's registration,
+                    # so what a resource waits for is its dependencies and its parent's.
+                    rec.options = {**_options(request), "urn": response.urn,
+                                   "parent": request.parent}
                     break
         return response
 

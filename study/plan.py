@@ -162,8 +162,12 @@ class Plan:
                     "work_seconds": s.work_seconds,
                     "overhead_seconds": s.overhead_seconds,
                     "deadline_seconds": round(s.deadline_seconds, 1),
+                    # runs beside the operators' installation (measures nothing)
+                    "preparation": s.preparation,
+                    # what the run waits for it on the chain (uploads and preparation overlap)
+                    "waits_seconds": round(waits, 1),
                 }
-                for s in (est.steps if est else ())
+                for s, waits in (zip(est.steps, est.waits, strict=True) if est else ())
             ],
             "cost": None
             if est is None
@@ -172,6 +176,8 @@ class Plan:
                 "usd_per_node_hour": round(est.price.per_node, 4),
                 "control_plane_usd_per_hour": round(est.price.control_plane, 4),
                 "estimated_hours": round(est.hours, 3),
+                "experiment_seconds": round(est.experiment_hours * 3600, 1),
+                "beside_operators_seconds": round(est.beside_seconds, 1),
                 "experiment_work_seconds": round(est.work_seconds, 1),
                 "experiment_overhead_seconds": round(est.overhead_seconds, 1),
                 "node_hours": round(est.node_hours, 2),
@@ -277,7 +283,7 @@ def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None,
         raise run.error
     plan.exports = run.exports
     k8s_version = getattr(spec.cluster, "kubernetes_version", None)
-    for r in run.resources:
+    for r in in_dependency_order(run.resources):
         plan.resources.append(
             PlannedResource(r.type, r.name, _settings(r.type, r.inputs), r.custom)
         )
@@ -288,6 +294,34 @@ def _make_plan(stack: str, manifests_dir: Path | None, now: datetime | None,
     if manifests_dir is not None:
         write_manifests(plan.manifests, manifests_dir)
     return plan
+
+
+def in_dependency_order(resources: list) -> list:
+    """The recorded resources, each after what it waits for (its dependencies and its parent),
+    ties by type, name and URN.
+
+    Why not the engine's order: the SDK registers resources from a thread pool, so resources
+    whose dependencies resolve together (the preparation steps and the operators, both waiting
+    only for the namespace and the nodes) reach the engine in either order, and the manifests'
+    numbered file names would change from one plan to the next.
+    """
+    from graphlib import TopologicalSorter
+
+    by_urn = {r.options["urn"]: r for r in resources if "urn" in r.options}
+    key = {id(r): (r.type, r.name, r.options.get("urn", "")) for r in resources}
+    graph = TopologicalSorter({
+        id(r): {id(by_urn[u]) for u in [*r.options.get("dependencies", ()),
+                                        r.options.get("parent") or ""] if u in by_urn}
+        for r in resources
+    })
+    graph.prepare()
+    of = {id(r): r for r in resources}
+    out: list = []
+    while graph.is_active():
+        ready = sorted(graph.get_ready(), key=key.__getitem__)
+        out += [of[i] for i in ready]
+        graph.done(*ready)
+    return out
 
 
 def real_cloud_problems(spec, manifests: list[dict], resources: list) -> list[str]:

@@ -38,22 +38,34 @@ def print_plan(plan, manifests_dir: Path, removed: int = 0) -> None:
         out.print(table)
     est = plan.report.estimate
     if est is not None and est.steps:
-        steps = Table(title="Experiment steps (run in order)", title_justify="left")
-        for col in ("#", "step", "estimate", "work", "overhead", "deadline"):
+        steps = Table(
+            title="Experiment steps (measured steps in order; preparation beside the operators)",
+            title_justify="left",
+            caption="estimate, work, overhead: each step run alone; waits: what the run waits "
+                    "for it on the chain (each upload overlaps the next step, preparation the "
+                    f"operators' {est.beside_seconds:g} s); the waits add up to the experiment"
+                    + ("; the cost uses the stack's own estimated_hours" if est.stated_hours
+                       else ""),
+            caption_justify="left",
+        )
+        for col in ("#", "step", "runs", "estimate", "work", "overhead", "waits", "deadline"):
             steps.add_column(col)
-        for i, s in enumerate(est.steps, 1):
+        for i, (s, waits) in enumerate(zip(est.steps, est.waits, strict=True), 1):
             split = s.work_seconds is not None
             steps.add_row(
                 str(i),
                 s.name,
+                "beside operators" if s.preparation else "in turn",
                 f"{s.estimated_seconds / 60:.1f} min",
                 f"{s.work_seconds / 60:.1f} min" if split else "-",
                 f"{(s.overhead_seconds or 0.0) / 60:.1f} min" if split else "-",
+                f"{waits / 60:.1f} min",
                 f"{s.deadline_seconds / 60:.0f} min",
             )
         total = sum(s.estimated_seconds for s in est.steps)
-        steps.add_row("", "total", f"{total / 60:.1f} min", f"{est.work_seconds / 60:.1f} min",
-                      f"{est.overhead_seconds / 60:.1f} min", "")
+        steps.add_row("", "total", "", f"{total / 60:.1f} min", f"{est.work_seconds / 60:.1f} min",
+                      f"{est.step_overhead_seconds / 60:.1f} min",
+                      f"{sum(est.waits) / 60:.1f} min", "")
         out.print(steps)
     if est is not None:
         cost = Table(title="Cost (estimate)", title_justify="left", show_header=False)

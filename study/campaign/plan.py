@@ -8,11 +8,14 @@ the single-stack code (`study.plan.make_plan`), so a member fits its quota exact
   member's steps and event recorder are cleared, then the node pool (node group) resizes while
   the recorder is installed again (`infra.provisioning` figures, billed at the larger count);
   after the last member it scales in to one node, then is destroyed. Nodes are billed
-  throughout every phase, as in the single-stack estimate;
+  throughout every phase, as in the single-stack estimate. A member's experiment time follows
+  the same chain as the single-stack estimate (`experiments.timeline`), except that its
+  preparation steps, which wait for the nodes held at size, run beside only what is left of
+  the recorder's re-install once the resize is done;
 - per cluster: every member a cluster of its own, created and destroyed (the seed studies' way);
 
-and the in-place way's efficiency: node-hours inside measured steps (every step but the pre-pull)
-over billed node-hours. Nothing here creates anything.
+and the in-place way's efficiency: node-hours inside measured steps (every step but the
+preparation steps) over billed node-hours. Nothing here creates anything.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class MemberPlan:
     estimated_hours: float = 0.0  # as its own cluster: provision + experiment + teardown
     estimated_usd: float = 0.0
     steps: list[dict[str, Any]] = field(default_factory=list)
+    # The single-stack estimate, for the member's time beside a shorter operators' phase.
+    estimate: Any = field(default=None, repr=False)
     quota_problems: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # invalid input or other failed checks
     invalid_input: bool = False
@@ -203,7 +208,6 @@ def member_config(campaign: Campaign, member: Member) -> dict[str, str]:
 
 
 def plan_member(campaign: Campaign, member: Member, now: datetime | None = None) -> MemberPlan:
-    from experiments.pernode import PREPULL_STEP
     from study.plan import make_plan
 
     mp = MemberPlan(member)
@@ -232,9 +236,10 @@ def plan_member(campaign: Campaign, member: Member, now: datetime | None = None)
     mp.control_plane_usd_per_hour = est.price.control_plane
     mp.usd_per_node_hour = est.price.per_node
     mp.experiment_hours = est.experiment_hours
-    modelled = sum(s.estimated_seconds for s in est.steps)
-    measured = sum(s.estimated_seconds for s in est.steps if s.name != PREPULL_STEP)
-    # An `estimated_hours` override scales the steps alike.
+    mp.estimate = est
+    modelled = sum(est.waits)
+    measured = sum(w for s, w in zip(est.steps, est.waits, strict=True) if not s.preparation)
+    # What the chain waits for in measured steps; an `estimated_hours` override scales alike.
     mp.measured_hours = est.experiment_hours * (measured / modelled) if modelled else 0.0
     mp.estimated_hours = est.hours
     mp.estimated_usd = est.usd
@@ -257,16 +262,21 @@ def in_place_segments(stack: str, members: list[MemberPlan]) -> list[Segment]:
                        first.member.nodes, first.usd_per_hour))
     prev: MemberPlan | None = None
     for m in members:
+        experiment = m.experiment_hours * 3600
         if prev is not None:
             # The finished member's steps and results volume go; then the pool resizes while
             # the event recorder is installed again (it does not wait for the nodes).
             out.append(Segment(stack, "clear", phase(cloud, "clear").seconds(prev.member.nodes),
                                prev.member.nodes, prev.usd_per_hour))
-            seconds = max(resize_seconds(cloud, prev.member.nodes, m.member.nodes),
-                          phase(cloud, "operators").seconds(m.member.nodes))
-            out.append(Segment(stack, "resize", seconds, max(prev.member.nodes, m.member.nodes),
+            resize = resize_seconds(cloud, prev.member.nodes, m.member.nodes)
+            operators = phase(cloud, "operators").seconds(m.member.nodes)
+            out.append(Segment(stack, "resize", max(resize, operators),
+                               max(prev.member.nodes, m.member.nodes),
                                max(prev.usd_per_hour, m.usd_per_hour)))
-        out.append(Segment(stack, "member", m.experiment_hours * 3600, m.member.nodes,
+            if m.estimate is not None:
+                # Preparation waits for the nodes at size: beside what is left of the re-install.
+                experiment = m.estimate.experiment_seconds_beside(max(0.0, operators - resize))
+        out.append(Segment(stack, "member", experiment, m.member.nodes,
                            m.usd_per_hour, m.measured_hours * m.member.nodes))
         prev = m
     last = members[-1]

@@ -149,9 +149,12 @@ def _chain(calls):
 @pytest.mark.parametrize("stack", ["gke-4-nightly", "gke-6-topology", "gke-64-osu",
                                    "gke-64-artifact-registry"])
 def test_steps_run_one_at_a_time(recorded, stack):
-    """Each step's first object waits for the previous step's recorder; no step is skipped."""
+    """Each measured step's first object waits for the previous step's recorder; every recorder
+    waits for the one before it; no step is skipped. (Preparation steps run beside the
+    operators instead: tests/experiments/test_chain.py.)"""
     _, calls, exports = recorded(stack)
     steps = exports["steps"]
+    preparation = {s["name"] for s in exports["experiment"]["steps"] if s["preparation"]}
     rec = _chain(calls)
     assert list(rec) == steps
     for prev, step in zip(steps, steps[1:], strict=False):
@@ -159,7 +162,9 @@ def test_steps_run_one_at_a_time(recorded, stack):
                 == step and c["obj"]["metadata"]["labels"][layout.LABEL_ROLE] != "recorder"]
         assert mine, step
         assert f"job-{layout.LABEL_PREFIX}" not in mine[0]["depends_on"]
-        assert rec[prev]["name"] in mine[0]["depends_on"], (step, mine[0]["depends_on"])
+        if step not in preparation:
+            assert rec[prev]["name"] in mine[0]["depends_on"], (step, mine[0]["depends_on"])
+        assert rec[prev]["name"] in rec[step]["depends_on"], (step, rec[step]["depends_on"])
         assert set(c["name"] for c in mine) <= set(rec[step]["depends_on"])
 
 
@@ -402,16 +407,17 @@ def test_every_stack_file_is_still_valid_yaml_with_comments():
 @pytest.mark.parametrize("stack", ["gke-4-nightly", "gke-6-topology", "gke-64-osu", "gke-64-apps",
                                    "gke-64-streaming"])
 def test_only_recorders_are_awaited(recorded, stack):
-    """Workloads skip Pulumi's await (a failed step is data); recorders are awaited (the chain)."""
+    """Measured workloads skip Pulumi's await (a failed step is data); recorders are awaited
+    (the chain), and so are the preparation workloads (what needs them needs them finished)."""
     _, calls, _ = recorded(stack)
     roles = Counter()
     for c in calls:
         labels = c["obj"]["metadata"].get("labels", {})
         role = labels.get(layout.LABEL_ROLE)
         ann = c["obj"]["metadata"].get("annotations", {})
-        if role in ("workload", "mirror", "prime"):
+        if role == "workload":
             assert ann.get("pulumi.com/skipAwait") == "true", c["name"]
-        if role in ("recorder", "prepull", "cache-clear"):
+        if role in ("recorder", "prepull", "cache-clear", "mirror", "prime"):
             assert "pulumi.com/skipAwait" not in ann
         roles[role] += 1
     assert roles["prepull"] == 1

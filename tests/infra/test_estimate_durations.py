@@ -94,6 +94,10 @@ def test_estimate_totals_work_and_overhead():
     split = [s for s in est.steps if s.work_seconds is not None]
     assert split == list(est.steps)  # pre-pull and the MetricSet both split
     assert est.work_seconds == pytest.approx(sum(s.work_seconds for s in split))
-    assert est.work_seconds + est.overhead_seconds == pytest.approx(
+    # Per step, as if each ran alone: the table's columns add up to the steps' estimates.
+    assert est.work_seconds + est.step_overhead_seconds == pytest.approx(
         sum(s.estimated_seconds for s in est.steps), abs=0.5)
+    # On the chain: work and overhead add up to the experiment's time.
+    assert est.work_seconds + est.overhead_seconds == pytest.approx(
+        est.experiment_hours * 3600, abs=0.5)
     assert est.steps[0].work_seconds == 0.0  # the pre-pull measures nothing

@@ -101,9 +101,11 @@ def test_the_steps_wait_for_the_nodes_to_be_back(monkeypatch):
     real = component.Experiment
 
     class Recording(real):  # type: ignore[misc, valid-type]
-        def __init__(self, name, kind, params, steps, ctx, opts=None, results=None):
+        def __init__(self, name, kind, params, steps, ctx, opts=None, results=None,
+                     operators=()):
             seen.append([type(d).__name__ + ":" + d._name for d in opts.depends_on])
-            super().__init__(name, kind, params, steps, ctx, opts, results=results)
+            super().__init__(name, kind, params, steps, ctx, opts, results=results,
+                             operators=operators)
 
     monkeypatch.setattr(component, "Experiment", Recording)
     out = run_program("gke-4-nightly", config_of(stack_yaml("gke-4-nightly")),
