@@ -497,7 +497,7 @@ def stack_rows(seed: Path) -> list[dict]:
     """Every seed-mirror stack: the seed run's real duration and cost against the plan's.
 
     The plan's experiment time is what its step chain waits for (infra/estimate.py,
-    experiments/timeline.py: uploads overlap the next step, pre-pull and mirror run beside the
+    experiments/schedule.py: uploads overlap the next step, pre-pull and mirror run beside the
     operators); costs are both at the stack's hourly price (the seed's own list prices, see
     infra/data/prices.yaml) over provisioning + experiment + teardown, provisioning and
     teardown from infra/estimate.py on this branch.

@@ -1,7 +1,7 @@
 """What every experiment kind provides, so one generic mechanism can plan, render and check it.
 
 A kind turns its validated parameters into an ordered list of steps (each a Kubernetes resource
-later). The plan's cost estimate follows the chain the steps run in (`experiments.timeline`).
+later). The plan's cost estimate follows the chain the steps run in (`experiments.schedule`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Step:
     """One experiment step: runs alone, has an estimate (seconds) and a hard deadline.
 
     `estimated_seconds` is the step run alone: its workload, its recorder and its upload
-    (`experiments.timeline` takes the harness's recorder and upload figures back out to place it
+    (`experiments.schedule` takes the harness's recorder and upload figures back out to place it
     on the chain). `work_seconds` is the part of the estimate spent in measured work (what the
     step's own timings record); the rest is the harness's overhead (start, recording, upload).
     None when a kind does not split its estimate.

@@ -3,7 +3,7 @@
 hours = provisioning + the experiment's time + teardown. Provisioning and teardown come from the
 duration model in `infra.provisioning` (per cloud and node count, each figure with its source);
 provisioning ends with the operators' phase. The experiment's time is what the step chain really
-waits for after that phase (`experiments.timeline`): the measured steps one after another with
+waits for after that phase (`experiments.schedule`): the measured steps one after another with
 their own overhead less the uploads each next step overlaps, the preparation steps (pre-pull,
 mirror, priming pull) only where they outlast the operators' phase they run beside, and one final
 upload. Nodes are billed throughout.
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments.base import ClusterFacts, Step
-from experiments.timeline import Placed, experiment_seconds, place
+from experiments.schedule import Placed, experiment_seconds, place
 from infra.pricing import HourlyPrice
 
 

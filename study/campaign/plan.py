@@ -9,7 +9,7 @@ the single-stack code (`study.plan.make_plan`), so a member fits its quota exact
   the recorder is installed again (`infra.provisioning` figures, billed at the larger count);
   after the last member it scales in to one node, then is destroyed. Nodes are billed
   throughout every phase, as in the single-stack estimate. A member's experiment time follows
-  the same chain as the single-stack estimate (`experiments.timeline`), except that its
+  the same chain as the single-stack estimate (`experiments.schedule`), except that its
   preparation steps, which wait for the nodes held at size, run beside only what is left of
   the recorder's re-install once the resize is done;
 - per cluster: every member a cluster of its own, created and destroyed (the seed studies' way);

@@ -1,12 +1,12 @@
 """The estimate follows the step chain: the plan's experiment time, its cost, the plan's JSON and
-table, and a campaign's members all use the one timeline (`experiments.timeline`)."""
+table, and a campaign's members all use the one timeline (`experiments.schedule`)."""
 
 from __future__ import annotations
 
 import pytest
 
 from experiments import duration_model
-from experiments.timeline import experiment_seconds, place
+from experiments.schedule import experiment_seconds, place
 from infra.provisioning import phase, resize_seconds
 from tests.conftest import NOW, config_of, sections, stack_yaml, to_config
 

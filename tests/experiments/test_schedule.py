@@ -1,4 +1,4 @@
-"""The chain's timeline: what the run waits for, step by step (`experiments.timeline`).
+"""The chain's timeline: what the run waits for, step by step (`experiments.schedule`).
 
 Each case is worked by hand from the chain's rules (recorder 7 s, upload 9 s, operators 180 s):
 a step's workload is its estimate less its recorder and upload.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from experiments.base import Step, check_step_names
-from experiments.timeline import experiment_seconds, place
+from experiments.schedule import experiment_seconds, place
 
 R, U, OPS = 7.0, 9.0, 180.0
 
