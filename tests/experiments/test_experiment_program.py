@@ -461,3 +461,26 @@ def test_resume_after_destroy_renders_only_unfinished_steps(monkeypatch):
 
     assert job_names(resumed) == {n for n in job_names(full) if not n.endswith(steps[1])}
     assert not any(n.endswith(steps[1]) for n in job_names(resumed))
+
+
+@pytest.mark.parametrize("stack", ["gke-4-nightly", "gke-6-topology", "gke-64-osu"])
+def test_the_recorder_may_watch_what_it_waits_for(recorded, stack):
+    """The recorder reads each WAIT_FOR object, then watches it (experiments/recorder.py); without
+    `watch` in its Role it falls back to 1 s polls, so every waited-for kind must allow both."""
+    import json
+
+    _, calls, _ = recorded(stack)
+    role = next(c["obj"] for c in calls if c["obj"]["kind"] == "Role"
+                and c["obj"]["metadata"]["name"] == layout.STEP_RECORDER_SA)
+    allowed = {(g, r): set(rule["verbs"]) for rule in role["rules"]
+               for g in rule["apiGroups"] for r in rule["resources"]}
+    waited = set()
+    for rec in _jobs(calls, "recorder"):
+        env = {e["name"]: e["value"]
+               for e in rec["obj"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        for path in json.loads(env["WAIT_FOR"]):
+            parts = path.split("/")  # /apis/GROUP/VERSION/namespaces/NS/RESOURCE/NAME
+            waited.add((parts[2], parts[-2]))
+    assert waited
+    for key in waited:
+        assert {"get", "watch"} <= allowed[key], key
