@@ -355,8 +355,9 @@ def harness_model(seed: Path, pulls: list[dict]) -> dict:
                                   "event within about 1 s: they are on disk at the first read"),
             "cleanup": (1.5, "assumed: the kubelet confirms the finished pull pods deleted "
                              "(foreground deletion: the Job goes after its pods)"),
-            "cleanup_poll": (poll / 2, f"own code: the recorder looks every {poll:g} s whether "
-                                       "they are gone, half of it on average"),
+            "cleanup_notice": (0.0, "own code: a watch for the Job's DELETED (foreground: it "
+                                    f"goes after its pods); polls every {poll:g} s only without "
+                                    "a watch"),
             "own_exit": (PLEG_RELIST_SECONDS / 2,
                          "kubelet: the recorder's exit is seen at the next PLEG relist (every 1 s, "
                          "pkg/kubelet/kubelet.go), half of it on average"),

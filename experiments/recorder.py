@@ -194,6 +194,32 @@ def until_done(api: Api, path: str, deadline: float) -> dict | None:
             time.sleep(POLL_SECONDS)
 
 
+def until_gone(api: Api, path: str, end: float) -> bool:
+    """Whether the object at `path` is gone by `end`: read, then watch from the version read
+    for its DELETED (as `until_done` watches for its end)."""
+    while True:
+        obj = get(api, path)
+        if obj is None:
+            return True
+        rv = obj.get("metadata", {}).get("resourceVersion")
+        if time.time() >= end:
+            return False
+        seen = 0
+        if rv:
+            seconds = max(1, min(WATCH_SECONDS, int(end - time.time())))
+            try:
+                for ev in api.watch(watch_query(path, rv, seconds), seconds + 30):
+                    seen += 1
+                    if ev.get("type") == "DELETED":
+                        return True
+                    if ev.get("type") == "ERROR" or time.time() >= end:
+                        break
+            except (OSError, ValueError, http.client.HTTPException):
+                seen = 0
+        if not seen:
+            time.sleep(POLL_SECONDS)
+
+
 def wait(api: Api, paths: list[str], deadline: float) -> tuple[str, list[dict]]:
     """'succeeded' | 'failed' | 'deadline', and the objects as last seen.
 
@@ -284,9 +310,11 @@ def delete_and_wait(api: Api, ns: str, paths: list[str], selectors: list[str],
             if exc.code != 404:  # 404: already gone, nothing to wait for
                 problems.append(f"delete {path}: HTTP {exc.code}")
     end = time.time() + timeout
+    for path in paths:  # each watched until it is gone; foreground: its pods went first
+        until_gone(api, path, end)
     left = list(paths)
     pods: list[dict] = []
-    while True:
+    while True:  # then what is left: its pods, and anything the watches could not see go
         left = [p for p in left if get(api, p) is not None]
         pods = [p for sel in selectors for p in pods_of(api, ns, sel)]
         if (not left and not pods) or time.time() >= end:

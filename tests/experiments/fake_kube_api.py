@@ -15,8 +15,10 @@ staging/src/k8s.io/apiserver, apimachinery pkg/watch, v1.35):
 - GET `/api/v1/namespaces/NS/pods?labelSelector=k=v,...`: the pods whose labels match;
 - GET `.../pods/NAME/log[?container=C]`: that container's log, without `container` the pod's
   only regular container; 400 for a container that never started (its init container failed);
-- DELETE with `{"propagationPolicy": ...}`: recorded; the object (and the pods it owns) go
-  `lag` reads later, the garbage collector's foreground deletion.
+- DELETE with `{"propagationPolicy": ...}`: recorded; a foreground delete first marks the object
+  (`deletionTimestamp`, the `foregroundDeletion` finalizer: a MODIFIED event), and the object and
+  the pods it owns go `lag` reads later, or `delete_after` seconds later when that is set (the
+  garbage collector at its own pace, seen by watchers as DELETED).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class FakeKubeApi:
     """State and behaviour; `serve()` puts it on 127.0.0.1."""
 
     def __init__(self, objects: dict[str, dict], pods: list[dict], logs: dict[tuple, str],
-                 lag: int = 2, max_watch_seconds: float = 0.2, history: int = 100):
+                 lag: int = 2, max_watch_seconds: float = 0.2, history: int = 100,
+                 latency: float = 0.0, delete_after: float | None = None):
         self.lock = threading.Condition()
         self.rv = 100
         self.changes: list[tuple[int, str, str, dict]] = []  # (rv, type, path, object)
@@ -44,6 +47,8 @@ class FakeKubeApi:
                 self._store(path, obj, "ADDED")
         self.pods, self.logs, self.lag = pods, logs, lag
         self.max_watch_seconds = max_watch_seconds
+        self.latency = latency  # seconds each plain request takes (an API server's round trip)
+        self.delete_after = delete_after
         self.deletes: list[tuple[str, str]] = []
         self.countdown: dict[str, int] = {}
         self.owned: dict[str, dict[str, str]] = {}  # object path -> labels of the pods it owns
@@ -84,6 +89,11 @@ class FakeKubeApi:
         if labels:
             self.pods = [p for p in self.pods if not _matches(p, labels)]
 
+    def _remove_later(self, path: str) -> None:
+        with self.lock:
+            if path in self.objects:
+                self._remove(path)
+
     # -- requests ----------------------------------------------------------------------------
     def handle(self, method: str, target: str, body: bytes) -> tuple[int, Any]:
         """(HTTP status, body) of a plain request; a watch is `("watch", query)`."""
@@ -96,7 +106,15 @@ class FakeKubeApi:
                     return 404, _status(404, "NotFound")
                 policy = json.loads(body or b"{}").get("propagationPolicy", "Background")
                 self.deletes.append((path, policy))
-                self.countdown[path] = self.lag
+                obj = json.loads(json.dumps(self.objects[path]))
+                obj["metadata"]["deletionTimestamp"] = "2024-11-10T06:21:00Z"
+                if policy == "Foreground":
+                    obj["metadata"]["finalizers"] = ["foregroundDeletion"]
+                self._store(path, obj, "MODIFIED")
+                if self.delete_after is None:
+                    self.countdown[path] = self.lag
+                else:
+                    threading.Timer(self.delete_after, self._remove_later, (path,)).start()
                 return 200, self.objects[path]
             if query.get("watch") == ["1"]:
                 if self.watch_status is not None:
@@ -164,6 +182,8 @@ class FakeKubeApi:
             def _reply(self, method: str) -> None:
                 size = int(self.headers.get("Content-Length") or 0)
                 code, body = fake.handle(method, self.path, self.rfile.read(size))
+                if fake.latency and code != -1:
+                    time.sleep(fake.latency)
                 if code == -1:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")

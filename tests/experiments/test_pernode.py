@@ -76,9 +76,9 @@ def test_prepull_is_priced():
     first = experiment_steps(spec)[0]
     assert first.name == PREPULL_STEP
     # durations.yaml: 2.0 s Scheduled -> Pulling, 0.87 s per helper image (the seed's helper
-    # pulls), then the recorder (4 s) and the upload (9 s); none of it measured work.
+    # pulls), then the recorder (3.5 s) and the upload (9 s); none of it measured work.
     assert first.estimated_seconds == pytest.approx(
-        2.0 + 0.87 * len(first.params["images"]) + 4 + 9, abs=0.05)
+        2.0 + 0.87 * len(first.params["images"]) + 3.5 + 9, abs=0.05)
     assert first.work_seconds == 0.0
 
 

@@ -94,7 +94,7 @@ def run(tmp_path, monkeypatch):
 
     def go(clear_logs: dict[str, str], lag: int = 2, clear_restarts: dict[str, int] | None = None,
            clear_exits: dict[str, int] | None = None, job: dict | None = None,
-           code: int = 0):
+           code: int = 0, delete_after: float | None = None):
         nodes = sorted(set(seed_nodes().values()))
         pulls = [(pod_on(n), n) for n in nodes]
         pods = [pod(p, n, (clear_exits or {}).get(n, 0), (clear_restarts or {}).get(n, 0))
@@ -102,7 +102,8 @@ def run(tmp_path, monkeypatch):
         logs = {(p, "clear"): clear_logs.get(n, "") for p, n in pulls}
         logs.update({(p, None): "pulled\n" for p, n in pulls
                      if (clear_exits or {}).get(n, 0) == 0})
-        api = FakeKubeApi({JOB: job or DONE}, pods, logs, lag)
+        api = FakeKubeApi({JOB: job or DONE}, pods, logs, lag, delete_after=delete_after,
+                          max_watch_seconds=0.2 if delete_after is None else 30.0)
         api.own(JOB, LABELS)
         fakes.append(api)
         base = api.serve()
@@ -138,6 +139,24 @@ def test_pull_job_deleted_in_the_foreground_and_waited_for(run):
     assert checks["clears"]["valid"] is True and checks["clears"]["cleared_nodes"] == 2
     assert checks["pull_speed"]["valid"] is True
     assert status["status"] == "succeeded"
+
+
+def test_the_deletion_is_seen_through_a_watch(run, monkeypatch):
+    """The garbage collector removes the Job after its pods (foreground); the recorder watches
+    the Job from the version it read after its DELETE and sees it go without a poll, then lists
+    the pods once to confirm."""
+    from experiments import recorder as rec
+
+    sleeps = []
+    monkeypatch.setattr(rec.time, "sleep", sleeps.append)
+    nodes = sorted(set(seed_nodes().values()))
+    api, status, _ = run({n: ok_line(n) for n in nodes}, delete_after=0.05)
+    cleanup = next(c for c in status["checks"] if c["check"] == "cleanup")
+    assert cleanup["valid"] is True
+    after = api.requests[api.requests.index(("DELETE", JOB)) + 1:]
+    assert [m for m, t in after if t == JOB] == ["GET", "GET"]  # before the watch, and after
+    assert sum(1 for _, t in after if "watch=1" in t) == 1
+    assert sleeps == []
 
 
 def test_a_pod_without_its_own_clear_record_makes_the_step_invalid(run):

@@ -151,9 +151,14 @@ class TestHarnessPieces:
         assert got["sandbox"] == {"n": 8, "median": 0.0, "mean": round(sum(waits) / 8, 2)}
         assert got["cached_start"]["n"] == 0  # the trim keeps no cached pull
 
-    def test_the_recorder_poll_is_the_recorders_own(self):
+    def test_the_recorder_watches_and_polls_only_without_a_watch(self):
+        """The recorder sees its step's end and its clean-up through watches (no poll lag);
+        its 1 s poll is the fallback the sources name."""
         from experiments import duration_model, recorder
 
-        poll, source = duration_model.harness_pieces("recorder")["cleanup_poll"]
-        assert poll == recorder.POLL_SECONDS / 2
-        assert source.startswith(f"own code: the recorder looks every {recorder.POLL_SECONDS:g} s")
+        pieces = duration_model.harness_pieces("recorder")
+        for name in ("notice", "cleanup_notice"):
+            seconds, source = pieces[name]
+            assert seconds == 0.0
+            assert source.startswith("own code: a watch")
+            assert f"every {recorder.POLL_SECONDS:g} s only without" in source
