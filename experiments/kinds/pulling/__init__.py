@@ -22,7 +22,8 @@ iteration and each image one step made of
      repeat finds no container holding the image's snapshots. A failed clear is recorded with its
      FAIL line and then stops the run (`experiments.recorder`): every later step would fail the
      same way on that node.
-The plan stays the same size whatever N is: two Jobs per step.
+The plan stays the same size whatever N is: per step the pull Job and the step's recorder (and
+upload) Jobs, no per-node object.
 
 Duration model (per step; `experiments.duration_model`, fitted by `benchmarks/fit_durations.py`
 to the seed's run1-run4 events at 4 and 16 nodes, GKE n1-standard-16): the measured work is the
