@@ -334,9 +334,10 @@ def clear_records(api: Api, ns: str, spec: dict[str, str], pods: list[dict]
     """[{node, pod, ok, failed, fail, restarts}] of each pod's own clear container (its log and
     its exit code), and the logs. `pods`: the pods of spec["selector"], as `pods_of` gives them.
 
-    `failed`: the clear ran and said it could not prove the cache cold (its FAIL line or a
-    non-zero exit); `fail`: that line (or the exit code). A pod whose clear never ran (never
-    scheduled, deleted at the deadline) is neither ok nor failed."""
+    `failed`: the clear ran and found it could not prove the cache cold: its FAIL line, or an
+    exit code of its own (1-127: the script, nsenter or a missing shell); `fail`: that line (or
+    the exit code). A clear killed by a signal (exit 128 + n: the Job failing on another pod, its
+    deadline) and one that never ran (never scheduled) are neither ok nor failed."""
     name = spec["container"]
     texts = pod_logs(api, ns, [(p["name"], name) for p in pods])
     records, parts = [], []
@@ -344,7 +345,7 @@ def clear_records(api: Api, ns: str, spec: dict[str, str], pods: list[dict]
         code = p.get("exit_codes", {}).get(name)
         line = next((ln.strip() for ln in text.splitlines()
                      if spec.get("fail") and ln.startswith(spec["fail"])), None)
-        failed = line is not None or (code is not None and code != 0)
+        failed = line is not None or (code is not None and 0 < code < 128)
         records.append({"node": p["node"], "pod": p["name"], "ok": spec["ok"] in text,
                         "failed": failed,
                         "fail": line or (f"exit code {code}" if failed else None),
@@ -355,10 +356,11 @@ def clear_records(api: Api, ns: str, spec: dict[str, str], pods: list[dict]
 
 def stop_reason(step: str, clears: list[dict]) -> str | None:
     """Why the run must stop after this step: a cache clear that failed, named by its pod."""
-    failed = [r for r in clears if r.get("failed")]
+    failed = sorted((r for r in clears if r.get("failed")),
+                    key=lambda r: not str(r.get("fail")).startswith("cache-clear:"))
     if not failed:
         return None
-    r = failed[0]
+    r = failed[0]  # one with the clear's own FAIL line, when there is one
     more = f" (and {len(failed) - 1} more pod(s))" if len(failed) > 1 else ""
     return (f"study stopped at step {step}: the cache clear failed in pod {r['pod']} on node "
             f"{r['node'] or '?'}{more}: {r['fail']}; every later step would fail the same way. "

@@ -246,6 +246,27 @@ class TestAFailedClearStopsTheRun:
         assert f"===== cache-clear pod {pod1} node {nodes[1]}\n{fail_line(nodes[1])}" in (
             out / "log.txt").read_text()
 
+    def test_a_clear_killed_with_its_failing_job_is_not_a_node_that_cannot_clear(self, run):
+        """When one pod fails, the Job controller stops the others (backoffLimit 0): a clear
+        killed by that signal (exit 137) proves nothing either way and names no node; the run
+        stops on the clear that failed by itself."""
+        nodes = sorted(set(seed_nodes().values()))
+        from experiments import recorder as rec
+
+        _, status, _ = run({nodes[0]: "", nodes[1]: fail_line(nodes[1]) + "\n"},
+                           clear_exits={nodes[0]: 137, nodes[1]: 1}, job=FAILED,
+                           code=rec.STOP_EXIT)
+        clears = next(c for c in status["checks"] if c["check"] == "clears")
+        assert clears["failed_clears"] == 1
+        assert f"in pod {pod_on(nodes[1])} on node {nodes[1]}: {fail_line(nodes[1])};" in (
+            status["stop"])
+
+    def test_a_clear_killed_at_the_deadline_does_not_stop_the_run(self, run):
+        nodes = sorted(set(seed_nodes().values()))
+        _, status, _ = run({nodes[0]: ok_line(nodes[0]), nodes[1]: ""},
+                           clear_exits={nodes[1]: 143}, job=FAILED)
+        assert status["status"] == "failed" and "stop" not in status
+
     def test_a_retry_of_the_recorder_stops_at_once(self, run, tmp_path, monkeypatch):
         """The recorder Job's next attempt (backoffLimit 2) finds the stop recorded and its
         step's Job gone: it exits the same way without waiting for anything."""
