@@ -14,8 +14,11 @@ steps 6 and 8, and `computePodActions`: an init container that failed under rest
 kills the pod; kuberuntime_container.go `startContainer` calls `EnsureImageExists` first; read at
 the index's commits 83f7b41 and fbba6b4, the latter with the 1.33+ `SetActuatedResources`; the
 v1.35 tag itself is not in the index, and this order is the same in the 2016 version 007dfb7).
-So the `Pulling`/`Pulled` events of the `pull` container come after its pod's `clear` exited 0,
-and a pod whose clear failed has no pull events at all.
+`EnsureImageExists` (pkg/kubelet/images/image_manager.go, read at cfce511) emits `Pulling` and
+`Pulled` (`Successfully pulled ...` or `... already present on machine`) on the container's own
+reference (`spec.containers{pull}`). So the `Pulling`/`Pulled` events of the `pull` container
+come after its pod's `clear` exited 0, the clear's own image shows as `spec.initContainers{clear}`
+(already present: the pre-pull step pulled it), and a pod whose clear failed has no pull events.
 """
 
 from __future__ import annotations
