@@ -190,11 +190,14 @@ class FakeKubeApi:
                     self.send_header("Transfer-Encoding", "chunked")
                     self.send_header("Connection", "close")
                     self.end_headers()
-                    for ev in fake.stream(urlsplit(self.path).path, body):
-                        line = json.dumps(ev).encode() + b"\n"
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
-                        self.wfile.flush()
-                    self.wfile.write(b"0\r\n\r\n")
+                    try:
+                        for ev in fake.stream(urlsplit(self.path).path, body):
+                            line = json.dumps(ev).encode() + b"\n"
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                            self.wfile.flush()
+                        self.wfile.write(b"0\r\n\r\n")
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client had what it watched for and closed the stream
                     return
                 data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 self.send_response(code)
