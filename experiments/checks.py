@@ -10,7 +10,8 @@ whether a measurement can be trusted; it never decides what a measurement means.
 - pods per node: the scheduler placed exactly the expected number of pods on each node;
 - overlay: the Flux tree printed by the step has the requested shape;
 - pull speed: no pull faster than a cold download can be (see `check_pull_speed`);
-- clears: every node that pulled, and every one of the N nodes, proved its cache cold.
+- clears: every pod that pulled proved its own node's cache cold just before (its own clear
+  init container), and so did every one of the N nodes.
 """
 
 from __future__ import annotations
@@ -182,32 +183,45 @@ def check_pull_speed(
                     not problems and bool(cold), problems or ([] if cold else ["no pulls"]))
 
 
-def check_clears(records: list[dict[str, Any]], pull_nodes: set[str], nodes: int) -> dict:
-    """records: [{node, ok, restarts}] from the cache-clear pods. Did every node that pulled, and
-    at least `nodes` distinct nodes, prove its cache cold before the pull, at the first attempt?
+def check_clears(records: list[dict[str, Any]], pulled: dict[str, str], nodes: int) -> dict:
+    """records: [{pod, node, ok, failed, fail, restarts}], one per pod's own clear (the pull pod's
+    `clear` init container); pulled: pod -> node of every pod that pulled or was scheduled. Did
+    every such pod prove its own node's cache cold before its pull, at the first attempt, and
+    did at least `nodes` distinct nodes?
 
-    A clear that failed and was restarted (a DaemonSet's init container is retried) proves
-    nothing: the failed attempt may have removed the names the retry looks the image up by,
-    so the retry can find nothing to check while the layers are still on the node.
+    Per pod, not per node: a clear proves the cache cold only for the pull that follows it in
+    the same pod (the kubelet starts the pod's `pull` container after its init containers), so
+    another pod's OK on the same node proves nothing about this pod's pull. A clear that was
+    restarted proves nothing either: the failed attempt may have removed the names the retry
+    looks the image up by, so the retry can find nothing to check while the layers are still on
+    the node. A failed clear (its FAIL line) is named with its pod and node.
     """
-    retried = sorted({r.get("node") or "?" for r in records if r.get("restarts")})
-    cleared = {r["node"] for r in records
-               if r.get("ok") and r.get("node") and not r.get("restarts")}
-    failed = sorted({r.get("node") or "?" for r in records if not r.get("ok")})
-    missing = sorted(pull_nodes - cleared)
+    by_pod = {r.get("pod"): r for r in records if r.get("pod")}
+    retried = sorted(f"{r.get('pod')} on {r.get('node') or '?'}" for r in records
+                     if r.get("restarts"))
+    good = {pod: r for pod, r in by_pod.items() if r.get("ok") and not r.get("restarts")}
+    cleared = {r["node"] for r in good.values() if r.get("node")}
+    failed = sorted((r for r in records if r.get("failed") or not r.get("ok")),
+                    key=lambda r: (not r.get("failed"), str(r.get("pod"))))
+    missing = sorted(pod for pod in pulled if pod not in good)
     problems = []
     if retried:
-        problems.append(f"cache clear retried after a failure on {len(retried)} node(s), "
+        problems.append(f"cache clear retried after a failure in {len(retried)} pod(s), "
                         f"e.g. {retried[0]}: a retry cannot prove the cache cold")
     if missing:
-        problems.append(f"{len(missing)} node(s) pulled without a cache-clear record, "
-                        f"e.g. {missing[0]}")
+        pod = missing[0]
+        problems.append(f"{len(missing)} pod(s) pulled without their own cache-clear record, "
+                        f"e.g. {pod} on {pulled[pod] or '?'}")
     if len(cleared) < nodes:
         problems.append(f"cache cleared on {len(cleared)} distinct nodes; expected {nodes}")
     if failed:
-        problems.append(f"cache clear failed on {len(failed)} node(s), e.g. {failed[0]}")
-    return _verdict("clears", {"expected_nodes": nodes, "cleared_nodes": len(cleared)},
-                    (min(len(cleared), nodes), nodes), not problems, problems)
+        r = failed[0]
+        why = r.get("fail") or "no 'cache-clear: OK' in its log"
+        problems.append(f"cache clear failed in {len(failed)} pod(s), e.g. {r.get('pod')} on "
+                        f"{r.get('node') or '?'}: {why}")
+    counts = {"expected_nodes": nodes, "cleared_nodes": len(cleared),
+              "failed_clears": sum(1 for r in records if r.get("failed"))}
+    return _verdict("clears", counts, (min(len(cleared), nodes), nodes), not problems, problems)
 
 
 def check_pods_per_node(pods: list[dict[str, Any]], nodes: int, per_node: int = 1) -> dict:

@@ -111,13 +111,14 @@ def shared_objects(ctx: RenderContext, results: UploadTarget | None = None
                  "verbs": ["get", "list", "watch"]},
                 {"apiGroups": ["batch"], "resources": ["jobs"],
                  "verbs": ["get", "list", "watch", "delete"]},
-                # Per-node work (cache clears, pre-pulls) is a DaemonSet the recorder deletes.
+                # The pre-pull is a DaemonSet the recorder deletes.
                 {"apiGroups": ["apps"], "resources": ["daemonsets"],
                  "verbs": ["get", "list", "delete"]},
                 {"apiGroups": ["flux-framework.org"], "resources": ["miniclusters", "metricsets"],
                  "verbs": ["get", "list", "delete"]},
+                # MetricSet steps end with their JobSet, which the recorder watches.
                 {"apiGroups": ["jobset.x-k8s.io"], "resources": ["jobsets"],
-                 "verbs": ["get", "list", "delete"]},
+                 "verbs": ["get", "list", "watch", "delete"]},
             ],
         },
         {

@@ -26,8 +26,16 @@ def model() -> dict[str, Any]:
 
 
 def harness(part: str) -> float:
-    """Seconds the harness adds per step for `part` (recorder, upload, cache_clear)."""
+    """Seconds the harness adds per step for `part` (recorder, upload, cache_clear): the sum of
+    its pieces (`harness_pieces`)."""
     return float(model()["harness"][f"{part}_seconds"])
+
+
+def harness_pieces(part: str) -> dict[str, tuple[float, str]]:
+    """What `harness(part)` is made of: piece -> (seconds, where the figure comes from: the
+    seed's events, the harness's own constant, or a stated assumption)."""
+    pieces = model()["harness"]["pieces"][part]
+    return {name: (float(p["seconds"]), str(p["source"])) for name, p in pieces.items()}
 
 
 def helper_pull(part: str) -> float:

@@ -5,26 +5,37 @@ is written inside the cluster, on the results volume, by this script (standard l
 runs in a pinned python image next to the event recorder, which holds the ReadWriteOnce claim):
 
 1. wait for the step's Jobs to finish (Complete or Failed) or for the step deadline, deleting the
-   workload at the deadline so the next step starts on a quiet cluster;
+   workload at the deadline so the next step starts on a quiet cluster. It watches each object
+   (a Kubernetes watch from the resourceVersion it read), so the end is noticed when the API
+   server commits it, and falls back to 1 s polls when a watch cannot be opened;
 2. write `/results/steps/<step>/log.txt` (every pod's log), `pods.json` (pod -> node, phase);
 3. run `checks.py` (pulls, pull speed, cache clears, pods per node, overlay) against the recorded
-   events, pods and the cache-clear pods' logs;
-4. delete what EXPECT["cleanup"] names (the pull Job, per-node DaemonSets) with foreground
+   events, pods and the logs of each pull pod's `clear` init container;
+4. delete what EXPECT["cleanup"] names (the pull Job, the pre-pull DaemonSet) with foreground
    propagation and wait until they and their pods are gone (a `cleanup` check);
 5. write `status.json`: {step, kind, status, started_at, finished_at, checks, ...};
 6. for the step's upload Job (`experiments.upload`): `checks.json` (the verdicts alone),
    `events.jsonl` (the events recorded so far, up to the last complete line) and, last,
    `MANIFEST.json` ({"files": {name: {"sha256", "bytes"}}}) of the four files.
 
-It exits 0 whatever the verdict (a failed step is data; the next step should still run); it exits
-non-zero only when it could not record at all. Configuration comes from environment variables set
-by `experiments.component`: STEP, KIND, NAMESPACE, WAIT_FOR, OWNERS, POD_SELECTOR, DEADLINE_SECONDS,
-EXPECT (JSON).
+It exits 0 whatever the verdict (a failed step is data; the next step should still run), with one
+exception: a cache clear that failed (its FAIL line, or its init container's non-zero exit). That
+failure is the node's, not the step's (no crictl or ctr, a layer held by another image), so every
+later step would fail the same way and pay for it: the recorder records the step in full, writes
+`stop` into its status.json and the reason into its termination message, and exits STOP_EXIT.
+Its Job then fails (after its retries, which find the stop recorded and exit at once), and
+pulumi-kubernetes fails the `up` on the Job's BackoffLimitExceeded with the pod's termination
+message as the error (provider/pkg/await/checker/job/check.go, checker/pod/check.go), so the
+next step is never created; `study run` then collects and destroys as after any failed `up`.
+It exits non-zero otherwise only when it could not record at all. Configuration comes from
+environment variables set by `experiments.component`: STEP, KIND, NAMESPACE, WAIT_FOR, OWNERS,
+POD_SELECTOR, DEADLINE_SECONDS, EXPECT (JSON).
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -34,6 +45,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,16 +56,22 @@ import checks  # noqa: E402  (mounted next to this file)
 SA = "/var/run/secrets/kubernetes.io/serviceaccount"
 API = "https://kubernetes.default.svc"
 RESULTS = os.environ.get("RESULTS_DIR", "/results")
-# How often the recorder looks at the step's Jobs and at what it deletes. Every poll is one GET
-# per object, so 2 s costs the API server nothing, while a 10 s poll made each step wait 5 s on
-# average after its Job finished, twice (the wait and the cleanup): the seed's own loop waited
-# with `kubectl wait`, which returns at once.
-POLL_SECONDS = 2
+TERMINATION_LOG = "/dev/termination-log"  # the kubelet's default terminationMessagePath
+# How often the recorder looks at what it deletes, and at the step's Jobs when a watch cannot be
+# opened. Every poll is one GET per object, so 1 s costs the API server nothing; every second
+# after a step's end is paid by the whole cluster (a 2 s poll waited 1 s on average, twice: the
+# wait and the cleanup). The seed's own loop waited with `kubectl wait`, a watch.
+POLL_SECONDS = 1
+# A watch's own limit (`timeoutSeconds`): the API server ends it then (or earlier), and the
+# recorder reads the object again and watches on from its new resourceVersion.
+WATCH_SECONDS = 300
 # The event recorder writes each kubelet event within about a second of the API server: a pull
 # step reads its events as soon as every pod's `Pulled` is there, and never waits longer.
 FLUSH_SECONDS = 15
-FLUSH_POLL_SECONDS = 1
+FLUSH_POLL_SECONDS = 0.5
 CLEANUP_SECONDS = 600  # pods stop within their grace period (1 s for per-node pods, 30 s others)
+LOG_READERS = 8  # pod logs read at once: 64 pods x 2 containers, one GET each
+STOP_EXIT = 3  # a cache clear failed: stop the run (see the module docstring)
 
 
 def now() -> str:
@@ -60,20 +79,35 @@ def now() -> str:
 
 
 class Api:
-    def __init__(self) -> None:
-        self.token = open(f"{SA}/token").read().strip()
-        self.ctx = ssl.create_default_context(cafile=f"{SA}/ca.crt")
+    """The Kubernetes API as the pod's service account sees it (`base` and `token` for tests)."""
 
-    def request(self, path: str, method: str = "GET", raw: bool = False,
-                propagation: str = "Background"):
-        req = urllib.request.Request(API + path, method=method)
+    def __init__(self, base: str = API, token: str | None = None) -> None:
+        self.base = base
+        self.token = token if token is not None else open(f"{SA}/token").read().strip()
+        self.ctx = (ssl.create_default_context(cafile=f"{SA}/ca.crt")
+                    if base.startswith("https://") else None)
+
+    def _open(self, path: str, method: str, timeout: float, propagation: str):
+        req = urllib.request.Request(self.base + path, method=method)
         req.add_header("Authorization", f"Bearer {self.token}")
         if method == "DELETE":
             req.add_header("Content-Type", "application/json")
             req.data = json.dumps({"propagationPolicy": propagation}).encode()
-        with urllib.request.urlopen(req, context=self.ctx, timeout=60) as resp:
+        return urllib.request.urlopen(req, context=self.ctx, timeout=timeout)
+
+    def request(self, path: str, method: str = "GET", raw: bool = False,
+                propagation: str = "Background"):
+        with self._open(path, method, 60, propagation) as resp:
             body = resp.read()
         return body.decode(errors="replace") if raw else json.loads(body)
+
+    def watch(self, path: str, timeout: float) -> Iterator[dict]:
+        """The watch events ({type, object}) of a `?watch=1` request, one JSON object a line,
+        until the server ends the stream."""
+        with self._open(path, "GET", timeout, "Background") as resp:
+            for line in resp:
+                if line.strip():
+                    yield json.loads(line)
 
 
 DONE = {"Complete": "succeeded", "Completed": "succeeded", "Failed": "failed"}
@@ -114,17 +148,89 @@ def flushed_events(images: list[str], pods: set[str]) -> list[dict]:
         time.sleep(FLUSH_POLL_SECONDS)
 
 
-def wait(api: Api, paths: list[str], deadline: float) -> tuple[str, list[dict]]:
-    """'succeeded' | 'failed' | 'deadline', and the objects as last seen."""
-    objs: list[dict] = []
+def watch_query(path: str, resource_version: str, seconds: int) -> str:
+    """The watch of the one object at `path` (its collection, a name field selector), from
+    `resource_version` on."""
+    collection, name = path.rsplit("/", 1)
+    query = urllib.parse.urlencode({
+        "watch": "1", "fieldSelector": f"metadata.name={name}",
+        "resourceVersion": resource_version, "timeoutSeconds": str(seconds),
+        "allowWatchBookmarks": "false"})
+    return f"{collection}?{query}"
+
+
+def until_done(api: Api, path: str, deadline: float) -> dict | None:
+    """The object at `path` once it is done, or as last seen at the deadline (None: absent).
+
+    Read, then watch from the resourceVersion read: an update committed after the read is in
+    the watch, one committed before it is in the read, so the end is never missed and is seen
+    as soon as the API server sends it. A watch that ends (its timeout, an `ERROR` event such
+    as 410 Gone, a dropped connection) or cannot be opened leads to a new read, after
+    POLL_SECONDS when it failed at once.
+    """
     while True:
-        objs = [o for o in (get(api, p) for p in paths) if o is not None]
-        states = [state(o)[0] for o in objs]
-        if len(objs) == len(paths) and all(s != "running" for s in states):
-            return ("failed" if "failed" in states else "succeeded"), objs
-        if time.time() >= deadline:
-            return "deadline", objs
-        time.sleep(POLL_SECONDS)
+        obj = get(api, path)
+        if (obj is not None and state(obj)[0] != "running") or time.time() >= deadline:
+            return obj
+        rv = (obj or {}).get("metadata", {}).get("resourceVersion")
+        if not rv:  # absent (deleted or never created): look again until the deadline
+            time.sleep(POLL_SECONDS)
+            continue
+        seconds = max(1, min(WATCH_SECONDS, int(deadline - time.time())))
+        seen = 0
+        try:
+            for ev in api.watch(watch_query(path, rv, seconds), seconds + 30):
+                seen += 1
+                kind, got = ev.get("type"), ev.get("object") or {}
+                if kind == "ERROR":
+                    break
+                if kind in ("ADDED", "MODIFIED") and state(got)[0] != "running":
+                    return got
+                if kind == "DELETED" or time.time() >= deadline:
+                    break
+        except (OSError, ValueError, http.client.HTTPException):
+            seen = 0  # the API server or the network: read again, then watch again
+        if not seen:
+            time.sleep(POLL_SECONDS)
+
+
+def until_gone(api: Api, path: str, end: float) -> bool:
+    """Whether the object at `path` is gone by `end`: read, then watch from the version read
+    for its DELETED (as `until_done` watches for its end)."""
+    while True:
+        obj = get(api, path)
+        if obj is None:
+            return True
+        rv = obj.get("metadata", {}).get("resourceVersion")
+        if time.time() >= end:
+            return False
+        seen = 0
+        if rv:
+            seconds = max(1, min(WATCH_SECONDS, int(end - time.time())))
+            try:
+                for ev in api.watch(watch_query(path, rv, seconds), seconds + 30):
+                    seen += 1
+                    if ev.get("type") == "DELETED":
+                        return True
+                    if ev.get("type") == "ERROR" or time.time() >= end:
+                        break
+            except (OSError, ValueError, http.client.HTTPException):
+                seen = 0
+        if not seen:
+            time.sleep(POLL_SECONDS)
+
+
+def wait(api: Api, paths: list[str], deadline: float) -> tuple[str, list[dict]]:
+    """'succeeded' | 'failed' | 'deadline', and the objects as last seen.
+
+    One object after another: the step ends when the last of them does, and waiting for one
+    while another ends costs nothing, since a done object is returned at its first read."""
+    objs = [until_done(api, p, deadline) for p in paths]
+    found = [o for o in objs if o is not None]
+    states = [state(o)[0] for o in found]
+    if len(found) == len(paths) and all(s != "running" for s in states):
+        return ("failed" if "failed" in states else "succeeded"), found
+    return "deadline", found
 
 
 def times(objs: list[dict]) -> tuple[str | None, str | None]:
@@ -150,16 +256,31 @@ def pods_of(api: Api, ns: str, selector: str) -> list[dict]:
             "node": p["spec"].get("nodeName", ""),
             "phase": p.get("status", {}).get("phase", ""),
             "started_at": p.get("status", {}).get("startTime"),
-            # container name -> restart count (init containers included): a DaemonSet pod's
-            # failed init container is restarted, and only its last attempt's log remains.
+            # container name -> restart count (init containers included): a restarted init
+            # container's failed attempt leaves only the last attempt's log.
             "restarts": {
                 c.get("name", ""): int(c.get("restartCount") or 0)
                 for key in ("initContainerStatuses", "containerStatuses")
                 for c in p.get("status", {}).get(key) or []
             },
+            # container name -> exit code, for the containers that have terminated.
+            "exit_codes": {
+                c.get("name", ""): int(c["state"]["terminated"].get("exitCode") or 0)
+                for key in ("initContainerStatuses", "containerStatuses")
+                for c in p.get("status", {}).get(key) or []
+                if (c.get("state") or {}).get("terminated") is not None
+            },
         }
         for p in items
     ]
+
+
+def pod_logs(api: Api, ns: str, reads: list[tuple[str, str | None]]) -> list[str]:
+    """The logs of (pod, container) pairs, read LOG_READERS at a time, in the order asked."""
+    if not reads:
+        return []
+    with ThreadPoolExecutor(max_workers=min(LOG_READERS, len(reads))) as pool:
+        return list(pool.map(lambda r: pod_log(api, ns, r[0], r[1]), reads))
 
 
 def pod_log(api: Api, ns: str, pod: str, container: str | None = None) -> str:
@@ -186,12 +307,14 @@ def delete_and_wait(api: Api, ns: str, paths: list[str], selectors: list[str],
         try:
             api.request(path, method="DELETE", propagation="Foreground")
         except urllib.error.HTTPError as exc:
-            if exc.code != 404:
+            if exc.code != 404:  # 404: already gone, nothing to wait for
                 problems.append(f"delete {path}: HTTP {exc.code}")
     end = time.time() + timeout
+    for path in paths:  # each watched until it is gone; foreground: its pods went first
+        until_gone(api, path, end)
     left = list(paths)
     pods: list[dict] = []
-    while True:
+    while True:  # then what is left: its pods, and anything the watches could not see go
         left = [p for p in left if get(api, p) is not None]
         pods = [p for sel in selectors for p in pods_of(api, ns, sel)]
         if (not left and not pods) or time.time() >= end:
@@ -206,15 +329,67 @@ def delete_and_wait(api: Api, ns: str, paths: list[str], selectors: list[str],
             "completeness": 1.0 if not problems else 0.0}
 
 
-def clear_records(api: Api, ns: str, spec: dict[str, str]) -> tuple[list[dict], str]:
-    """[{node, pod, ok}] of the cache-clear pods (their `clear` container's log), and the logs."""
+def clear_records(api: Api, ns: str, spec: dict[str, str], pods: list[dict]
+                  ) -> tuple[list[dict], str]:
+    """[{node, pod, ok, failed, fail, restarts}] of each pod's own clear container (its log and
+    its exit code), and the logs. `pods`: the pods of spec["selector"], as `pods_of` gives them.
+
+    `failed`: the clear ran and found it could not prove the cache cold: its FAIL line, or an
+    exit code of its own (1-127: the script, nsenter or a missing shell); `fail`: that line (or
+    the exit code). A clear killed by a signal (exit 128 + n: the Job failing on another pod, its
+    deadline) and one that never ran (never scheduled) are neither ok nor failed."""
+    name = spec["container"]
+    texts = pod_logs(api, ns, [(p["name"], name) for p in pods])
     records, parts = [], []
-    for p in pods_of(api, ns, spec["selector"]):
-        text = pod_log(api, ns, p["name"], spec["container"])
+    for p, text in zip(pods, texts, strict=True):
+        code = p.get("exit_codes", {}).get(name)
+        line = next((ln.strip() for ln in text.splitlines()
+                     if spec.get("fail") and ln.startswith(spec["fail"])), None)
+        failed = line is not None or (code is not None and 0 < code < 128)
         records.append({"node": p["node"], "pod": p["name"], "ok": spec["ok"] in text,
-                        "restarts": p["restarts"].get(spec["container"], 0)})
+                        "failed": failed,
+                        "fail": line or (f"exit code {code}" if failed else None),
+                        "restarts": p["restarts"].get(name, 0)})
         parts.append(f"===== cache-clear pod {p['name']} node {p['node']}\n{text}")
     return records, "\n".join(parts)
+
+
+def stop_reason(step: str, clears: list[dict]) -> str | None:
+    """Why the run must stop after this step: a cache clear that failed, named by its pod."""
+    failed = sorted((r for r in clears if r.get("failed")),
+                    key=lambda r: not str(r.get("fail")).startswith("cache-clear:"))
+    if not failed:
+        return None
+    r = failed[0]  # one with the clear's own FAIL line, when there is one
+    more = f" (and {len(failed) - 1} more pod(s))" if len(failed) > 1 else ""
+    return (f"study stopped at step {step}: the cache clear failed in pod {r['pod']} on node "
+            f"{r['node'] or '?'}{more}: {r['fail']}; every later step would fail the same way. "
+            f"Fix the node, then resume (steps/{step}/log.txt has every clear's log)")
+
+
+def announce_stop(reason: str) -> int:
+    """The stop, where `pulumi up` and `kubectl` show it: stderr and the termination message."""
+    print(reason, file=sys.stderr)  # noqa: T201 - the Job's own log
+    try:
+        with open(TERMINATION_LOG, "w") as f:
+            f.write(reason[:4000])  # the kubelet keeps 4096 bytes of it
+    except OSError:
+        pass  # not in a pod: stderr says it
+    return STOP_EXIT
+
+
+def recorded_stop(api: Api, out: str, paths: list[str]) -> str | None:
+    """The stop an earlier attempt of this recorder recorded, if the step is over: its
+    status.json says `stop` and what it waited for is gone (deleted by that attempt's cleanup).
+    A resumed run that created the step again finds its objects, and records it anew."""
+    try:
+        with open(os.path.join(out, "status.json")) as f:
+            reason = json.load(f).get("stop")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not reason or any(get(api, p) is not None for p in paths):
+        return None
+    return str(reason)
 
 
 MANIFESTED = ("log.txt", "status.json", "checks.json", "events.jsonl")
@@ -260,11 +435,14 @@ def main() -> int:
     selector = os.environ["POD_SELECTOR"]
     out = os.path.join(RESULTS, "steps", step)
     os.makedirs(out, exist_ok=True)
+    api = Api()
+    earlier = recorded_stop(api, out, paths)
+    if earlier is not None:  # a retry of this Job: the step is recorded, the run stops
+        return announce_stop(earlier)
     status: dict[str, Any] = {"step": step, "kind": os.environ.get("KIND", ""), "status": "running",
               "recorder_started_at": now()}
     with open(os.path.join(out, "status.json"), "w") as f:
         json.dump(status, f)
-    api = Api()
     deadline = time.time() + float(os.environ["DEADLINE_SECONDS"])
     verdict, objs = wait(api, paths, deadline)
     if verdict == "deadline":
@@ -278,12 +456,15 @@ def main() -> int:
     pods = pods_of(api, ns, selector)
     with open(os.path.join(out, "pods.json"), "w") as f:
         json.dump(pods, f, indent=1)
-    log_parts = [f"===== pod {p['name']} node {p['node']}\n{pod_log(api, ns, p['name'])}"
-                 for p in pods]
+    log_parts = [f"===== pod {p['name']} node {p['node']}\n{text}"
+                 for p, text in zip(pods, pod_logs(api, ns, [(p["name"], None) for p in pods]),
+                                    strict=True)]
     log = "\n".join(log_parts)
     clears: list[dict] = []
     if "clears" in expect:
-        clears, clear_log = clear_records(api, ns, expect["clears"])
+        spec = expect["clears"]
+        clear_pods = pods if spec["selector"] == selector else pods_of(api, ns, spec["selector"])
+        clears, clear_log = clear_records(api, ns, spec, clear_pods)
         log_parts.append(clear_log)
     with open(os.path.join(out, "log.txt"), "w") as f:
         f.write("\n".join(log_parts))
@@ -295,8 +476,10 @@ def main() -> int:
         if expect.get("pull_speed"):
             results.append(checks.check_pull_speed(events, expect["pull_speed"], names))
         if "clears" in expect:
+            # Every pod that pulled (a cold pull's event names it), and every scheduled pod.
             cold, _ = checks.image_pulls(events, expect["pull_images"], names)
-            pulled = {r["node"] for r in cold} | {p["node"] for p in pods if p["node"]}
+            pulled = {r["pod"]: r["node"] for r in cold}
+            pulled.update({p["name"]: p["node"] for p in pods if p["node"]})
             results.append(checks.check_clears(clears, pulled, expect["nodes"]))
     if "pods_per_node" in expect:
         results.append(checks.check_pods_per_node(pods, expect["nodes"], expect["pods_per_node"]))
@@ -304,7 +487,8 @@ def main() -> int:
         results.append(checks.check_overlay(checks.overlay_section(log),
                                             expect["overlay_parents"]))
     if expect.get("cleanup"):
-        selectors = [selector] + ([expect["clears"]["selector"]] if "clears" in expect else [])
+        selectors = list(dict.fromkeys(
+            [selector] + ([expect["clears"]["selector"]] if "clears" in expect else [])))
         results.append(delete_and_wait(api, ns, expect["cleanup"], selectors))
     status["checks"] = results
     status["timings"] = checks.timing_lines(log)
@@ -312,6 +496,9 @@ def main() -> int:
     if verdict == "succeeded" and invalid:
         verdict = "invalid"
     status["status"] = verdict
+    stop = stop_reason(step, clears)
+    if stop is not None:
+        status["stop"] = stop
     status["recorder_finished_at"] = now()
     with open(os.path.join(out, "status.json"), "w") as f:
         json.dump(status, f, indent=1)
@@ -323,7 +510,7 @@ def main() -> int:
     for r in invalid:  # loud: the recorder's own log shows up in `pulumi up` on failure
         print(f"STEP {step} INCOMPLETE: {'; '.join(r['problems'])}", file=sys.stderr)  # noqa: T201
     print(json.dumps({"step": step, "status": verdict}))  # noqa: T201 - the Job's own log
-    return 0
+    return announce_stop(stop) if stop is not None else 0
 
 
 if __name__ == "__main__":

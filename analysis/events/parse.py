@@ -61,6 +61,10 @@ OPERATOR_IMAGE_MARKERS = (
 # (cache clears, pre-pulls, the recorder and mirrors are the harness's own helpers).
 ROLE_LABEL = "study-harness.io/role"
 WORKLOAD_ROLE = "workload"
+# The harness's helpers inside a workload pod: the pulling study's cache clear is each pull pod's
+# init container `clear` (experiments.kinds.pulling.CLEAR_CONTAINER), whose image is not studied.
+HELPER_INIT_CONTAINERS = frozenset(["clear"])
+HELPER_ROLE = "helper"  # the role such a container is classified with
 # Per-node helpers (cache clears, pre-pulls, log shippers) run as DaemonSets; a study's measured
 # pods are Jobs, JobSets or MiniClusters, never DaemonSets.
 HELPER_OWNER_KINDS = frozenset(["DaemonSet", "Node"])

@@ -26,8 +26,11 @@ from analysis.events.parse import (
     _S_ROLE,
     _S_STARTED,
     _TAG_SCHEME,
+    HELPER_INIT_CONTAINERS,
+    HELPER_ROLE,
     PULL_COLUMNS,
     STAGES,
+    WORKLOAD_ROLE,
     EventIngest,
     PullMessage,
     classify_image,
@@ -61,12 +64,15 @@ def _pull_table(ingest: EventIngest, run: str, nodes: int | None,
             continue  # Created/Started of a container whose image events we never saw
         msg: PullMessage | None = rec[_S_MSG]
         scheduled = scheduled_of.get(pod_key)
-        where = (ref, rec[_S_NS], rec[_S_OWNER], rec[_S_ROLE])
+        role = rec[_S_ROLE]
+        if role == WORKLOAD_ROLE and rec[_S_INIT] and rec[_S_CONTAINER] in HELPER_INIT_CONTAINERS:
+            role = HELPER_ROLE  # the harness's own container in a workload pod
+        where = (ref, rec[_S_NS], rec[_S_OWNER], role)
         derived = per_image.get(where)
         if derived is None:
             key = image_key(ref)
             scheme = re.fullmatch(_TAG_SCHEME, key)
-            derived = (key, classify_image(ref, rec[_S_NS], studied, rec[_S_OWNER], rec[_S_ROLE]),
+            derived = (key, classify_image(ref, rec[_S_NS], studied, rec[_S_OWNER], role),
                        int(scheme["layers"]) if scheme else None,
                        int(scheme["size"]) if scheme else None)
             per_image[where] = derived

@@ -146,6 +146,8 @@ def step_rows(
             "finished_at": st.get("finished_at"),
             "params": st.get("params", {}),
         }
+        if st.get("stop"):  # the step's recorder stopped the run (experiments.recorder)
+            row["stop"] = st["stop"]
         old = rows.get(name)
         if old and old["status"] in TERMINAL and row["status"] not in TERMINAL:
             continue  # resumed on a fresh cluster: the earlier result stands

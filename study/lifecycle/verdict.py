@@ -3,8 +3,9 @@ into a status, an exit code and one message.
 
 The rules are a table read top to bottom, the first that applies wins: a destroy that did not
 complete outranks everything (money is still being spent), then a signal, a missing
-prerequisite, a failed preflight check, an error, the deadline or a stall, failed steps, a
-partial collection, and only then success.
+prerequisite, a failed preflight check, a step that stopped the run (its recorder says why; the
+failed `up` is its consequence), an error, the deadline or a stall, failed steps, a partial
+collection, and only then success.
 """
 
 from __future__ import annotations
@@ -120,6 +121,14 @@ def _check(ev: Evidence) -> Verdict | None:
     return Verdict(Status.PREFLIGHT_FAILED, EXIT_CHECK, c) if c else None
 
 
+def _step_stop(ev: Evidence) -> Verdict | None:
+    """A step's recorder stopped the run (a cache clear that failed): its reason is the message,
+    not the failed `up` it caused."""
+    rows = ev.collection.steps if ev.collection else []
+    stop = next((r["stop"] for r in rows if r.get("stop")), None)
+    return Verdict(Status.FAILED, EXIT_FAILED, f"run of {ev.stack}: {stop}") if stop else None
+
+
 def _failure(ev: Evidence) -> Verdict | None:
     f = ev.trouble.failure
     return Verdict(Status.FAILED, EXIT_FAILED, f"run of {ev.stack} failed: {f}") if f else None
@@ -153,8 +162,8 @@ def _succeeded(ev: Evidence) -> Verdict:
     return Verdict(Status.SUCCEEDED, EXIT_OK, f"run of {ev.stack} succeeded")
 
 
-RULES: tuple[Rule, ...] = (_destroy_incomplete, _interrupted, _prerequisite, _check, _failure,
-                           _stopped, _failed_steps, _partial, _succeeded)
+RULES: tuple[Rule, ...] = (_destroy_incomplete, _interrupted, _prerequisite, _check, _step_stop,
+                           _failure, _stopped, _failed_steps, _partial, _succeeded)
 
 
 def conclude(ev: Evidence) -> Verdict:

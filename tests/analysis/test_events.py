@@ -22,6 +22,7 @@ from analysis.events import (
     parse_pulled_message,
     pull_table,
 )
+from analysis.events.parse import HELPER_INIT_CONTAINERS
 
 REF = "ghcr.io/converged-computing/container-chonks-run1:9-layers-size-1176249324-bytes"
 
@@ -120,6 +121,35 @@ class TestImages:
         assert not pulled.empty
         assert set(pulled["role"]) == {"studied"}
         assert set(pulled["image"]) == {"container-chonks-run1@" + digest[:19]}
+
+    def test_the_clear_in_a_pull_pod_is_the_harnesss_not_studied(self) -> None:
+        """Each pull pod first runs the harness's cache clear as its init container `clear`
+        (experiments/kinds/pulling): its image is a helper's even in a workload pod, and a
+        chonk study names no images for a studied set to tell them apart. The pull in the same
+        pod stays studied."""
+        from experiments.kinds.pulling import CLEAR_CONTAINER
+
+        assert CLEAR_CONTAINER in HELPER_INIT_CONTAINERS
+        labels = {"study-harness.io/role": "workload", "study-harness.io/step": "pull-x-r1"}
+
+        def event(uid, container, init, message):
+            kind = "initContainers" if init else "containers"
+            return {"metadata": {"uid": uid, "namespace": "study-harness"}, "reason": "Pulled",
+                    "message": message, "type": "Normal", "source": {"host": "node-a"},
+                    "lastTimestamp": f"2026-12-01T00:00:0{uid[-1]}Z",
+                    "involvedObject": {"kind": "Pod", "name": "pull-x-r1-abc",
+                                       "namespace": "study-harness", "labels": labels,
+                                       "fieldPath": f"spec.{kind}{{{container}}}"}}
+
+        debian = "docker.io/library/debian:bookworm-slim@sha256:" + "c" * 64
+        lines = [
+            event("u1", "clear", True, f'Container image "{debian}" already present on machine'),
+            event("u2", "pull", False, f'Successfully pulled image "{REF}" in 6.959s (6.959s '
+                                       "including waiting). Image size: 3369495 bytes."),
+        ]
+        _, df = table_of_bytes(b"\n".join(orjson.dumps(e) for e in lines))
+        roles = dict(zip(df["container"], df["role"], strict=True))
+        assert roles == {"clear": "operator", "pull": "studied"}
 
     def test_explicit_studied_set_wins(self) -> None:
         studied = frozenset(["9-layers-size-1176249324-bytes"])

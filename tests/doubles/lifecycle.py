@@ -189,6 +189,9 @@ class FakeStep:
     outcome: str = "succeeded"  # succeeded|failed|invalid
     stall: bool = False  # starts, then never progresses
     kind: str = "pulling"
+    # Its recorder stops the run (experiments.recorder: a failed cache clear): the step is
+    # recorded with this reason, its recorder Job fails and so does `up`; no later step starts.
+    stop: str | None = None
 
 
 class FakeExperiment:
@@ -218,6 +221,8 @@ class FakeExperiment:
             end = float("inf") if s.stall else t + s.seconds
             out.append((s, t, end))
             t = end
+            if s.stop:
+                break  # `up` fails on its recorder: no later step is ever created
         return out
 
     def completed_at(self) -> float | None:
@@ -245,6 +250,8 @@ class FakeExperiment:
                 row.update(status="running", started_at=_iso(start), finished_at=None)
             else:
                 row.update(status=s.outcome, started_at=_iso(start), finished_at=_iso(end))
+                if s.stop:
+                    row["stop"] = s.stop
             out[s.name] = row
         return out
 
@@ -379,6 +386,13 @@ class FakeBackend:
                     raise StopRequested(msg)
                 self.faults.hit("up.step")
                 self.clock.sleep(min(10.0, end - self.clock.now()))
+            if step.stop:
+                # pulumi-kubernetes fails the recorder's Job on BackoffLimitExceeded with the
+                # pod's termination message (provider/pkg/await/checker/job, checker/pod).
+                msg = (f"error: 1 error occurred: Job 'rec-{step.name}' failed: "
+                       f"[BackoffLimitExceeded] Job has reached the specified backoff limit: "
+                       f"[Error] {step.stop}")
+                raise PermanentError(msg)
             names.append(name)
             on_event(ResourceEvent(f"urn:{name}", "kubernetes:batch/v1:Job", f"rec-{step.name}",
                                    "create", True, self.clock.now()))

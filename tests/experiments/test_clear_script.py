@@ -97,6 +97,9 @@ def test_no_client_fails_closed(tmp_path):
     assert proc.returncode == 1
     assert proc.stdout.strip() == ("cache-clear: FAIL node=node-a: no ctr on the node: cannot "
                                    "prove the images are gone")
+    from experiments.kinds.pulling import CLEAR_FAIL
+
+    assert proc.stdout.startswith(CLEAR_FAIL)  # the line the recorder stops the run on
 
 
 def test_crictl_without_ctr_fails_closed(tmp_path):

@@ -123,7 +123,7 @@ def test_matrix_sizes(recorded):
     assert len(uploads) == 18 + 1  # every step's results go to the bucket, the pre-pull's too
     res = [r for r in res if r not in uploads]
     assert _kinds(res)["Job"] == 18 * 2 + 1  # pull + recorder per step, the pre-pull's recorder
-    assert _kinds(res)["DaemonSet"] == 18 + 1  # one cache clear per step, one pre-pull
+    assert _kinds(res)["DaemonSet"] == 1  # the pre-pull; each pull pod clears its own node
     res, _, _ = recorded("gke-64-apps-streaming")
     assert _kinds(res)["MiniCluster"] == 4 * 7
 
@@ -218,32 +218,37 @@ class TestPullSteps:
                 assert (spread["maxSkew"], spread["whenUnsatisfiable"]) == (1, "DoNotSchedule")
 
     def test_cache_cleared_on_containerd_and_verified(self, recorded):
-        """One clear DaemonSet per pull step (the script itself: test_clear_script.py)."""
+        """Every pull pod clears its own node first, in its init container (the script itself:
+        test_clear_script.py); the kubelet starts the `pull` container, and pulls its image,
+        only after the clear exited 0 (kubernetes/kubernetes pkg/kubelet/kuberuntime
+        kuberuntime_manager.go SyncPod, kuberuntime_container.go startContainer)."""
         from core.reference import normalize
         from experiments.kinds.pulling import clear_script
 
         _, calls, _ = recorded("gke-64-localssd")
-        clears = [c for c in calls if c["obj"]["kind"] == "DaemonSet"
-                  and c["obj"]["metadata"]["labels"][layout.LABEL_ROLE] == "cache-clear"]
+        assert not [c for c in calls if c["obj"]["kind"] == "DaemonSet"
+                    and c["obj"]["metadata"]["labels"][layout.LABEL_ROLE] == "cache-clear"]
         pulls = _jobs(calls, "workload")
-        assert len(clears) == len(pulls) == 18
+        assert len(pulls) == 18
         # Every clear removes every studied image: they share a base layer (built FROM busybox).
         studied = list(dict.fromkeys(
             p["obj"]["spec"]["template"]["spec"]["containers"][0]["image"] for p in pulls))
         assert len(studied) == 6
-        for clr, pull in zip(clears, pulls, strict=True):
-            assert clr["name"] in pull["depends_on"]
-            pod = clr["obj"]["spec"]["template"]["spec"]
-            c = pod["initContainers"][0]
+        for pull in pulls:
+            pod = pull["obj"]["spec"]["template"]["spec"]
+            (c,) = pod["initContainers"]
+            assert c["name"] == "clear"
             assert c["command"] == ["nsenter", "-t", "1", "-m", "--", "sh", "-c",
                                     clear_script([normalize(i) for i in studied])]
             assert pod["hostPID"] and c["securityContext"]["privileged"]
-            assert [x["name"] for x in pod["containers"]] == ["idle"]
-            # Pulumi awaits the clear (a warm cache stops the run), not the pull.
-            assert "annotations" not in clr["obj"]["metadata"]
+            assert c["env"] == [{"name": "NODE_NAME",
+                                 "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+            assert [x["name"] for x in pod["containers"]] == ["pull"]
+            # A failed clear fails its pod and, with no retries, the Job: no pull on that node.
+            assert pod["restartPolicy"] == "Never" and pull["obj"]["spec"]["backoffLimit"] == 0
+            # The recorder, not Pulumi, waits for the pull (a failed clear is recorded first).
             assert pull["obj"]["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
-            assert pull["obj"]["spec"]["template"]["spec"]["containers"][0][
-                "imagePullPolicy"] == "IfNotPresent"
+            assert pod["containers"][0]["imagePullPolicy"] == "IfNotPresent"
 
     def test_recorder_checks_pulls(self, recorded):
         import json
@@ -258,8 +263,10 @@ class TestPullSteps:
             expect = json.loads(env["EXPECT"])
             assert expect["nodes"] == 64 and len(expect["pull_images"]) == 1
             assert env["POD_SELECTOR"].endswith(f"{layout.LABEL_ROLE}=workload")
-            assert expect["clears"]["selector"].endswith(f"{layout.LABEL_ROLE}=cache-clear")
-            assert [p.split("/")[-2] for p in expect["cleanup"]] == ["jobs", "daemonsets"]
+            # The clear records are the pull pods' own (their `clear` init container's log).
+            assert expect["clears"]["selector"] == env["POD_SELECTOR"]
+            assert expect["clears"]["container"] == "clear"
+            assert [p.split("/")[-2] for p in expect["cleanup"]] == ["jobs"]
 
 
 def test_deadlines_reach_workload_recorder_and_pulumi(recorded):
@@ -417,7 +424,7 @@ def test_only_recorders_are_awaited(recorded, stack):
         ann = c["obj"]["metadata"].get("annotations", {})
         if role == "workload":
             assert ann.get("pulumi.com/skipAwait") == "true", c["name"]
-        if role in ("recorder", "prepull", "cache-clear", "mirror", "prime"):
+        if role in ("recorder", "prepull", "mirror", "prime"):
             assert "pulumi.com/skipAwait" not in ann
         roles[role] += 1
     assert roles["prepull"] == 1
@@ -460,3 +467,26 @@ def test_resume_after_destroy_renders_only_unfinished_steps(monkeypatch):
 
     assert job_names(resumed) == {n for n in job_names(full) if not n.endswith(steps[1])}
     assert not any(n.endswith(steps[1]) for n in job_names(resumed))
+
+
+@pytest.mark.parametrize("stack", ["gke-4-nightly", "gke-6-topology", "gke-64-osu"])
+def test_the_recorder_may_watch_what_it_waits_for(recorded, stack):
+    """The recorder reads each WAIT_FOR object, then watches it (experiments/recorder.py); without
+    `watch` in its Role it falls back to 1 s polls, so every waited-for kind must allow both."""
+    import json
+
+    _, calls, _ = recorded(stack)
+    role = next(c["obj"] for c in calls if c["obj"]["kind"] == "Role"
+                and c["obj"]["metadata"]["name"] == layout.STEP_RECORDER_SA)
+    allowed = {(g, r): set(rule["verbs"]) for rule in role["rules"]
+               for g in rule["apiGroups"] for r in rule["resources"]}
+    waited = set()
+    for rec in _jobs(calls, "recorder"):
+        env = {e["name"]: e["value"]
+               for e in rec["obj"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        for path in json.loads(env["WAIT_FOR"]):
+            parts = path.split("/")  # /apis/GROUP/VERSION/namespaces/NS/RESOURCE/NAME
+            waited.add((parts[2], parts[-2]))
+    assert waited
+    for key in waited:
+        assert {"get", "watch"} <= allowed[key], key

@@ -39,7 +39,8 @@ def test_object_count_does_not_grow_with_the_node_count():
     small = resources("gke-4-nightly")
     fewer = resources("gke-4-nightly", node_count=2)
     assert Counter(r.type for r in small.resources) == Counter(r.type for r in fewer.resources)
-    assert len(daemonsets(small, "cache-clear")) == 2 and len(daemonsets(small, "prepull")) == 1
+    assert len(daemonsets(small, "prepull")) == 1
+    assert daemonsets(small, "cache-clear") == []  # each pull pod clears its own node
 
 
 def test_prepull_is_the_first_step_and_pulls_only_helper_images():
@@ -57,9 +58,11 @@ def test_prepull_is_the_first_step_and_pulls_only_helper_images():
     assert not any("container-chonks" in i for i in pulled)  # studied images stay cold
     recorder = next(r for r in out.resources if r.inputs.get("metadata", {}).get("name")
                     == "rec-pull-l9-s1176249324-r1")
-    clear = daemonsets(out, "cache-clear")[0].inputs["spec"]["template"]["spec"]
+    pull = next(r for r in out.resources if r.inputs.get("metadata", {}).get("name")
+                == "pull-l9-s1176249324-r1")
+    clear = pull.inputs["spec"]["template"]["spec"]["initContainers"][0]
     runs = {recorder.inputs["spec"]["template"]["spec"]["containers"][0]["image"],
-            clear["initContainers"][0]["image"], clear["containers"][0]["image"]}
+            clear["image"]}
     assert runs <= set(pulled)
     assert pod["volumes"] == [{"name": "tools", "emptyDir": {}}]
     assert "annotations" not in ds.inputs["metadata"]  # Pulumi awaits it: all nodes pulled
@@ -73,21 +76,24 @@ def test_prepull_is_priced():
     first = experiment_steps(spec)[0]
     assert first.name == PREPULL_STEP
     # durations.yaml: 2.0 s Scheduled -> Pulling, 0.87 s per helper image (the seed's helper
-    # pulls), then the recorder (7 s) and the upload (9 s); none of it measured work.
+    # pulls), then the recorder (3.5 s) and the upload (9 s); none of it measured work.
     assert first.estimated_seconds == pytest.approx(
-        2.0 + 0.87 * len(first.params["images"]) + 7 + 9, abs=0.05)
+        2.0 + 0.87 * len(first.params["images"]) + 3.5 + 9, abs=0.05)
     assert first.work_seconds == 0.0
 
 
-def test_clear_daemonset_pins_one_pod_per_node_and_is_awaited():
+def test_the_clear_runs_in_each_pull_pod_on_its_own_node():
+    """The clear used to be a DaemonSet pinned to every node and awaited by Pulumi; it is now the
+    pull pod's own init container, so it runs on the pull's node whatever the scheduler does
+    (experiments.kinds.pulling.pull_pod), and no per-node object is left for it."""
     out = resources("eks-16-pulling")
-    for ds in daemonsets(out, "cache-clear"):
-        spec = ds.inputs["spec"]
-        assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"][
-            "labels"].items()
-        pod = spec["template"]["spec"]
-        assert "nodeName" not in pod and "affinity" not in pod  # the controller pins the node
+    assert daemonsets(out, "cache-clear") == []
+    pulls = [r for r in out.resources if r.type == "kubernetes:batch/v1:Job"
+             and r.inputs["metadata"]["labels"][layout.LABEL_ROLE] == "workload"]
+    assert pulls
+    for job in pulls:
+        pod = job.inputs["spec"]["template"]["spec"]
+        assert "nodeName" not in pod  # the scheduler places it; the clear follows the pod
         assert [c["name"] for c in pod["initContainers"]] == ["clear"]
-        assert pod["containers"][0]["command"][0] == "sleep"
-        assert ds.options["customTimeouts"]["create"] == ds.options["customTimeouts"]["update"]
-        assert "annotations" not in ds.inputs["metadata"]
+        assert pod["initContainers"][0]["command"][:5] == ["nsenter", "-t", "1", "-m", "--"]
+        assert pod["hostPID"] is True

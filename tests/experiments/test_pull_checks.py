@@ -68,30 +68,55 @@ def test_pull_without_image_size_cannot_be_judged():
     assert (res["valid"], res["unjudged"]) == (False, 1)
 
 
-def test_clears_must_cover_every_pulling_node_and_all_n():
-    recs = [{"node": "n1", "ok": True}, {"node": "n2", "ok": True}, {"node": "n3", "ok": False}]
-    res = checks.check_clears(recs, {"n1", "n2", "n3"}, 3)
+def test_clears_must_cover_every_pulling_pod_and_all_n():
+    recs = [{"pod": "p1", "node": "n1", "ok": True}, {"pod": "p2", "node": "n2", "ok": True},
+            {"pod": "p3", "node": "n3", "ok": False}]
+    res = checks.check_clears(recs, {"p1": "n1", "p2": "n2", "p3": "n3"}, 3)
     assert res["valid"] is False
     assert res["problems"] == [
-        "1 node(s) pulled without a cache-clear record, e.g. n3",
+        "1 pod(s) pulled without their own cache-clear record, e.g. p3 on n3",
         "cache cleared on 2 distinct nodes; expected 3",
-        "cache clear failed on 1 node(s), e.g. n3",
+        "cache clear failed in 1 pod(s), e.g. p3 on n3: no 'cache-clear: OK' in its log",
     ]
-    ok = checks.check_clears([{"node": f"n{i}", "ok": True} for i in (1, 2, 3)], {"n1", "n2"}, 3)
+    assert res["failed_clears"] == 0  # no FAIL line: nothing says the node cannot clear
+    ok = checks.check_clears([{"pod": f"p{i}", "node": f"n{i}", "ok": True} for i in (1, 2, 3)],
+                             {"p1": "n1", "p2": "n2"}, 3)
     assert ok["valid"] is True and ok["cleared_nodes"] == 3
+
+
+def test_another_pods_clear_on_the_same_node_proves_nothing():
+    """A clear proves the cache cold only for the pull in its own pod, which the kubelet starts
+    after it (kuberuntime_manager.go SyncPod): p2's pull on n1 is unproven though p1 cleared n1."""
+    recs = [{"pod": "p1", "node": "n1", "ok": True}, {"pod": "p3", "node": "n2", "ok": True}]
+    res = checks.check_clears(recs, {"p1": "n1", "p2": "n1", "p3": "n2"}, 2)
+    assert res["valid"] is False
+    assert res["problems"] == [
+        "1 pod(s) pulled without their own cache-clear record, e.g. p2 on n1"]
+
+
+def test_a_failed_clear_is_named_with_its_fail_line():
+    recs = [{"pod": "p1", "node": "n1", "ok": True},
+            {"pod": "p2", "node": "n2", "ok": False, "failed": True,
+             "fail": "cache-clear: FAIL node=n2: ctr images ls failed"}]
+    res = checks.check_clears(recs, {"p1": "n1", "p2": "n2"}, 2)
+    assert res["failed_clears"] == 1
+    assert res["problems"][-1] == (
+        "cache clear failed in 1 pod(s), e.g. p2 on n2: cache-clear: FAIL node=n2: ctr images "
+        "ls failed")
 
 
 def test_a_retried_clear_proves_nothing():
     """containerd CRI gives one pull three names (internal/cri/server/images/image_pull.go); a
     failed first attempt may leave the layers while removing the name the retry looks for, and
-    the kubelet restarts a DaemonSet pod's failed init container. Only a first attempt counts."""
-    recs = [{"node": "n1", "ok": True, "restarts": 0}, {"node": "n2", "ok": True, "restarts": 1}]
-    res = checks.check_clears(recs, {"n1", "n2"}, 2)
+    a restarted init container's log shows only its last attempt. Only a first attempt counts."""
+    recs = [{"pod": "p1", "node": "n1", "ok": True, "restarts": 0},
+            {"pod": "p2", "node": "n2", "ok": True, "restarts": 1}]
+    res = checks.check_clears(recs, {"p1": "n1", "p2": "n2"}, 2)
     assert res["valid"] is False
     assert res["problems"] == [
-        "cache clear retried after a failure on 1 node(s), e.g. n2: a retry cannot prove the "
-        "cache cold",
-        "1 node(s) pulled without a cache-clear record, e.g. n2",
+        "cache clear retried after a failure in 1 pod(s), e.g. p2 on n2: a retry cannot prove "
+        "the cache cold",
+        "1 pod(s) pulled without their own cache-clear record, e.g. p2 on n2",
         "cache cleared on 1 distinct nodes; expected 2",
     ]
 
@@ -117,11 +142,10 @@ def test_a_locked_studied_image_is_cleared_and_checked_by_the_reference_the_pod_
     pulls = [o for o in plan.manifests if o["kind"] == "Job"
              and o["metadata"]["name"].startswith("pull-")]
     assert {o["spec"]["template"]["spec"]["containers"][0]["image"] for o in pulls} == {pinned}
-    clears = [o for o in plan.manifests if o["kind"] == "DaemonSet"
-              and o["metadata"]["name"].startswith("clr-")]
     stored = "ghcr.io/converged-computing/container-chonks-run1@" + digest
-    for ds in clears:
-        (clear,) = [c for c in ds["spec"]["template"]["spec"]["initContainers"]
+    assert pulls
+    for job in pulls:
+        (clear,) = [c for c in job["spec"]["template"]["spec"]["initContainers"]
                     if c["name"] == "clear"]
         assert clear["command"][-1].startswith(f"IMGS={stored}\n")
     recorders = [o for o in plan.manifests if o["kind"] == "Job"

@@ -1,4 +1,5 @@
-"""The in-cluster step recorder against a fake API server: what it leaves on the results volume.
+"""The in-cluster step recorder against a fake API server on loopback: what it leaves on the
+results volume, and how soon it sees its step end.
 
 This is the contract with `study collect`: status.json (status, start and end, checks), log.txt
 and pods.json under /results/steps/<step>/, written whatever happened to the step.
@@ -11,28 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.experiments.fake_kube_api import FakeKubeApi
 from tests.experiments.recorder_setup import seed_recorder
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "experiments"
 IMAGE = "ghcr.io/converged-computing/container-chonks-run1:9-layers-size-1176249324-bytes"
 JOB = "/apis/batch/v1/namespaces/study-harness/jobs/pull-x-r1"
-
-
-class FakeApi:
-    def __init__(self, job: dict, pods: list[dict], logs: dict[str, str]):
-        self.job, self.pods, self.logs, self.deleted = job, pods, logs, []
-
-    def request(self, path, method="GET", raw=False):
-        if method == "DELETE":
-            self.deleted.append(path)
-            return {}
-        if path == JOB:
-            return self.job
-        if "/pods?labelSelector=" in path:
-            return {"items": self.pods}
-        if path.endswith("/log"):
-            return self.logs[path.split("/")[-2]]
-        raise AssertionError(path)
 
 
 def seed_pods() -> list[dict]:
@@ -42,7 +27,8 @@ def seed_pods() -> list[dict]:
         ev = json.loads(line)
         if ev["reason"] == "Pulled" and "chonks" in ev["message"]:
             nodes[ev["involvedObject"]["name"]] = ev["reportingInstance"]
-    return [{"metadata": {"name": p}, "spec": {"nodeName": n},
+    return [{"metadata": {"name": p, "labels": {"study-harness.io/step": "pull-x-r1"}},
+             "spec": {"nodeName": n},
              "status": {"phase": "Succeeded", "startTime": "2024-11-10T06:20:00Z"}}
             for p, n in sorted(nodes.items())]
 
@@ -59,14 +45,24 @@ def recorder(tmp_path, monkeypatch):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
 
-    def run(job: dict, pods: list[dict]):
-        api = FakeApi(job, pods, {p["metadata"]["name"]: "hello\n" for p in pods})
-        monkeypatch.setattr(rec, "Api", lambda: api)
+    fakes: list[FakeKubeApi] = []
+    real = rec.Api
+
+    def run(job: dict, pods: list[dict], during=None):
+        api = FakeKubeApi({JOB: job}, pods, {(p["metadata"]["name"], None): "hello\n"
+                                             for p in pods})
+        fakes.append(api)
+        base = api.serve()
+        monkeypatch.setattr(rec, "Api", lambda: real(base, token="test"))
+        if during is not None:
+            during(api)
         assert rec.main() == 0
         out = tmp_path / "steps" / "pull-x-r1"
         return api, json.loads((out / "status.json").read_text()), out
 
-    return run
+    yield run
+    for api in fakes:
+        api.close()
 
 
 DONE = {"status": {"startTime": "2024-11-10T06:20:00Z", "completionTime": "2024-11-10T06:20:31Z",
@@ -92,7 +88,7 @@ def test_failed_job_is_data(recorder):
                                          "lastTransitionTime": "2024-11-10T06:21:00Z"}]}}
     api, status, _ = recorder(failed, seed_pods())
     assert status["status"] == "failed" and status["finished_at"] == "2024-11-10T06:21:00Z"
-    assert api.deleted == []
+    assert api.deletes == []
 
 
 def test_deadline_stops_the_workload(recorder, monkeypatch):
@@ -102,7 +98,7 @@ def test_deadline_stops_the_workload(recorder, monkeypatch):
     monkeypatch.setattr(rec.time, "time", lambda: next(clock))
     api, status, _ = recorder({"status": {"startTime": "2024-11-10T06:20:00Z"}}, seed_pods())
     assert status["status"] == "deadline"
-    assert api.deleted == [JOB]
+    assert api.deletes == [(JOB, "Background")]
 
 
 def test_statuses_are_the_layout_ones():
@@ -193,3 +189,73 @@ class TestFlushWait:
         pods = {p["metadata"]["name"] for p in seed_pods()}
         rec.flushed_events([IMAGE], pods)
         assert clock[0] == 1000.0 + rec.FLUSH_SECONDS
+
+
+RUNNING = {"status": {"startTime": "2024-11-10T06:20:00Z", "active": 4}}
+
+
+class TestNoticingTheEnd:
+    """Every second between a step's end and the recorder noticing it is paid by the whole
+    cluster: the recorder reads the Job once and then watches it from the resourceVersion it
+    read (kubernetes/kubernetes staging/src/k8s.io/apimachinery/pkg/watch; the API server replays
+    every change after that version), so neither a change before the watch opens nor one while
+    it is open waits for a poll."""
+
+    def job_reads(self, api) -> int:
+        return sum(1 for m, t in api.requests if m == "GET" and t == JOB)
+
+    def test_an_end_committed_before_the_watch_opens_is_replayed(self, recorder):
+        def during(api):
+            api.on_watch = lambda fake: fake.update(JOB, DONE)  # between the read and the watch
+
+        api, status, _ = recorder(RUNNING, seed_pods(), during)
+        assert status["finished_at"] == "2024-11-10T06:20:31Z"
+        assert self.job_reads(api) == 1 and len(api.watches) == 1
+        watch = next(t for m, t in api.requests if "watch=1" in t)
+        assert "fieldSelector=metadata.name%3Dpull-x-r1" in watch
+        assert "resourceVersion=101" in watch  # the version the read returned
+
+    def test_an_end_while_the_watch_is_open_arrives_through_it(self, recorder):
+        import threading
+
+        def during(api):
+            api.max_watch_seconds = 30.0  # the end must come through the open watch
+            api.on_watch = lambda fake: threading.Timer(0.05, fake.update, (JOB, DONE)).start()
+
+        api, status, _ = recorder(RUNNING, seed_pods(), during)
+        assert status["finished_at"] == "2024-11-10T06:20:31Z"
+        assert self.job_reads(api) == 1 and len(api.watches) == 1
+
+    def test_an_expired_version_reads_again(self, recorder):
+        """A 410 `ERROR` event (the version is older than the server keeps): read, then go on."""
+        def during(api):
+            api.history = 1
+
+            def expire(fake):
+                fake.update(JOB, RUNNING)  # the history now starts after the version read
+                fake.update(JOB, DONE)
+            api.on_watch = expire
+
+        api, status, _ = recorder(RUNNING, seed_pods(), during)
+        assert status["finished_at"] == "2024-11-10T06:20:31Z"
+        assert self.job_reads(api) == 2 and len(api.watches) == 1
+
+    def test_without_a_watch_it_polls_every_second(self, recorder, monkeypatch):
+        from experiments import recorder as rec
+
+        sleeps = []
+        fakes = []
+
+        def sleep(s):
+            sleeps.append(s)
+            fakes[0].update(JOB, DONE)
+
+        def during(api):
+            api.watch_status = 403
+            fakes.append(api)
+
+        monkeypatch.setattr(rec.time, "sleep", sleep)
+        api, status, _ = recorder(RUNNING, seed_pods(), during)
+        assert status["finished_at"] == "2024-11-10T06:20:31Z"
+        assert sleeps[0] == rec.POLL_SECONDS == 1
+        assert self.job_reads(api) == 2

@@ -3,23 +3,27 @@
 Steps, in order: the registry mirror (Artifact Registry stacks only), the optional priming pull
 (`prime`, for image streaming, which streams an image only after its first pull), then for each
 iteration and each image one step made of
-  1. `clr-<step>`: a DaemonSet (experiments.pernode: one pod pinned to every node) whose
-     privileged init container enters the host (nsenter) and runs `clear_script`: remove every
-     studied image's containers, exited ones included (they keep its layer snapshots), remove
-     every studied image (the chonks share a base layer, so an earlier step's image would keep
-     part of this one warm; crictl, or ctr where there is no crictl, as on EKS AL2023), then
-     prove with ctr that no name of them and none of their layer snapshots is left; a layer
-     still held by another image is named. Pulumi awaits the DaemonSet: a
-     node whose cache cannot be proven cold stops the run rather than producing a warm pull;
-  2. `<step>`: the pull Job, completions = parallelism = N, one pod per node enforced by the
+  1. `<step>`: the pull Job, completions = parallelism = N, one pod per node enforced by the
      scheduler (required pod anti-affinity on the hostname plus a DoNotSchedule topology spread;
-     a pull pod holds its node for the whole pull, and the pods-per-node check catches the rest),
-     `imagePullPolicy: IfNotPresent` so a warm cache shows up as `already present on machine`;
-  3. the recorder checks the events afterwards (N cold pulls on N distinct nodes, none warm,
-     none faster than a cold pull can be, a clear record from every node that pulled), then
-     deletes the pull Job and the clear DaemonSet in the foreground and waits until their pods
-     are gone, so the next repeat finds no container holding the image's snapshots.
-The plan stays the same size whatever N is: a DaemonSet and two Jobs per step.
+     a pull pod holds its node for the whole pull, and the pods-per-node check catches the rest).
+     Each pod first runs the privileged init container `clear` (hostPID, nsenter into the host)
+     with `clear_script`: remove every studied image's containers, exited ones included (they
+     keep its layer snapshots), remove every studied image (the chonks share a base layer, so an
+     earlier step's image would keep part of this one warm; crictl, or ctr where there is no
+     crictl, as on EKS AL2023), then prove with ctr that no name of them and none of their layer
+     snapshots is left; a layer still held by another image is named. Only then does the kubelet
+     start the `pull` container and pull its image (`imagePullPolicy: IfNotPresent`, so a warm
+     cache shows up as `already present on machine`): the clear runs on the very node of the
+     pull, immediately before it. A clear that cannot prove the cache cold exits 1, which fails
+     its pod (restartPolicy Never) and the Job (backoffLimit 0) before anything is pulled;
+  2. the recorder checks the events afterwards (N cold pulls on N distinct nodes, none warm,
+     none faster than a cold pull can be, every pod that pulled with its own clear's OK record),
+     then deletes the pull Job in the foreground and waits until its pods are gone, so the next
+     repeat finds no container holding the image's snapshots. A failed clear is recorded with its
+     FAIL line and then stops the run (`experiments.recorder`): every later step would fail the
+     same way on that node.
+The plan stays the same size whatever N is: per step the pull Job and the step's recorder (and
+upload) Jobs, no per-node object.
 
 Duration model (per step; `experiments.duration_model`, fitted by `benchmarks/fit_durations.py`
 to the seed's run1-run4 events at 4 and 16 nodes, GKE n1-standard-16): the measured work is the
@@ -27,7 +31,8 @@ slowest node's pull (the step waits for it), a + b * GB for the cluster's config
 local SSD, image streaming) at the fitted node count nearest the cluster's, then the Job's
 completion after the last `Pulled` (containers start, run and exit; it grows with the image):
 the pull Job's own time, which the seed's loop paid too. The harness's overhead is the cache
-clear, the recorder and the upload, where the seed's own loop turned around in about 1 s. The
+clear (inside the pull pod, before its pull), the recorder and the upload, where the seed's own
+loop turned around in about 1 s; `infra/data/durations.yaml` gives each piece with its source. The
 chonk layers are /dev/zero (20.7 MB compressed for 19 GB), so decompression and disk writes
 dominate; other images add their compressed bytes (half their size, assumed) at 100 MB/s. With
 image streaming the seed's 16-node pulls took about 0.6 s whatever the size (the cost moves to
@@ -56,12 +61,10 @@ from experiments.images import (
 )
 from experiments.kinds._common import job_path, job_workload, pod_selector, timed_step
 from experiments.kinds.pulling.results import PullingResults
-from experiments.pernode import daemonset, daemonset_path
 from experiments.registry import register
 
 PRIME_STEP = "prime-images"
 NETWORK_BYTES_PER_SECOND = 100e6  # assumed, for images that are not zero-filled chonks
-CLEAR_TIMEOUT_SECONDS = 1200  # image pull of the clear pod, then seconds per node
 
 
 class PullingParams(BaseModel):
@@ -164,7 +167,9 @@ def one_pod_per_node(labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
-CLEAR_OK = "cache-clear: OK"  # the record the step recorder looks for in each node's clear log
+CLEAR_CONTAINER = "clear"  # the pull pod's init container
+CLEAR_OK = "cache-clear: OK"  # the record the step recorder looks for in each pod's clear log
+CLEAR_FAIL = "cache-clear: FAIL"  # the line a failed clear prints before it exits 1
 
 # Runs on the host (nsenter into PID 1's mount namespace) as root, so every value is quoted.
 # Why each step, from containerd v2.1 (internal/cri/server/images/image_remove.go,
@@ -310,6 +315,47 @@ def clear_script(images: list[str]) -> str:
     return f"IMGS={shlex.quote(chr(10).join(images))}\n" + _CLEAR_SCRIPT.lstrip("\n")
 
 
+def clear_container(studied: list[str]) -> dict[str, Any]:
+    """The pull pod's first container: enter the host and run `clear_script` over every studied
+    image, as containerd stores them (docker.io/library/..., :latest, name@digest without the
+    tag when pinned)."""
+    return {
+        "name": CLEAR_CONTAINER,
+        "image": _debian(),
+        "command": ["nsenter", "-t", "1", "-m", "--", "sh", "-c",
+                    clear_script([normalize(ref) for ref in studied])],
+        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+        "securityContext": {"privileged": True},
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+    }
+
+
+def pull_pod(image: str, command: list[str], studied: list[str]) -> dict[str, Any]:
+    """The pull pod: the clear as its init container, then the pull.
+
+    Why one pod: the kubelet starts a pod's init containers one at a time and its regular
+    containers only after every init container exited 0, and pulls a container's image only
+    when it starts that container (kubernetes/kubernetes pkg/kubelet/kuberuntime:
+    kuberuntime_manager.go SyncPod, kuberuntime_container.go startContainer). So the clear
+    runs on the very node of the pull, immediately before it, and a clear that fails (exit 1)
+    fails the pod (restartPolicy Never) before anything is pulled. hostPID: nsenter enters PID
+    1's mount namespace, the host's.
+    """
+    return {
+        "hostPID": True,
+        "initContainers": [clear_container(studied)],
+        "containers": [
+            {
+                "name": "pull",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",  # warm caches must show, not be hidden
+                "command": list(command),
+                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+            }
+        ],
+    }
+
+
 def job(name: str, ctx: RenderContext, labels: dict[str, str], n: int, pod: dict[str, Any],
         deadline: float, skip_await: bool) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": ctx.namespace, "labels": labels}
@@ -368,8 +414,6 @@ class Pulling(PullingResults):
         return out
 
     def render(self, step: Step, params: PullingParams, ctx: RenderContext, opts) -> Workload:
-        from pulumi import CustomTimeouts, ResourceOptions
-
         from core.k8s import create
         from experiments.component import step_labels
 
@@ -386,60 +430,33 @@ class Pulling(PullingResults):
         image = lock.pinned(source)
         # Every studied image of the study, as its pods run them: the clear removes them all.
         studied = [lock.pinned(ref) for ref in params.studied(ctx.cluster.image_registry)]
-        clear_labels = step_labels(ctx, step.name, "cache-clear")
-        clear_container = {
-            "name": "clear",
-            "image": _debian(),
-            # The image is passed as containerd stores it (docker.io/library/..., :latest,
-            # name@digest without the tag when pinned).
-            "command": ["nsenter", "-t", "1", "-m", "--", "sh", "-c",
-                        clear_script([normalize(ref) for ref in studied])],
-            "env": [{"name": "NODE_NAME",
-                     "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
-            "securityContext": {"privileged": True},
-            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-        }
-        clear_name = f"clr-{step.name}"
-        timeout = f"{CLEAR_TIMEOUT_SECONDS}s"
-        clear = create(
-            daemonset(clear_name, ctx, clear_labels, [clear_container], _debian(), hostPID=True),
-            ResourceOptions.merge(opts, ResourceOptions(
-                custom_timeouts=CustomTimeouts(create=timeout, update=timeout))),
-        )
         labels = step_labels(ctx, step.name, "workload")
-        pull_pod = {
-            "containers": [
-                {
-                    "name": "pull",
-                    "image": image,
-                    "imagePullPolicy": "IfNotPresent",  # warm caches must show, not be hidden
-                    "command": list(params.command),
-                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-                }
-            ],
-        }
         pull = create(
-            job(step.name, ctx, labels, n, pull_pod, step.deadline_seconds, skip_await=True),
-            ResourceOptions.merge(opts, ResourceOptions(depends_on=[clear])),
+            job(step.name, ctx, labels, n, pull_pod(image, params.command, studied),
+                step.deadline_seconds, skip_await=True),
+            opts,
         )
         path = job_path(ctx.namespace, step.name)
         chonk = parse_chonk(source)
+        selector = pod_selector(labels)
         expect = {
             "pull_images": [image], "nodes": n, "pods_per_node": 1,
             # Speed is no evidence under image streaming: `Pulled` comes before the bytes do.
             "pull_speed": None if ctx.cluster.image_streaming else
             {image: chonk[1] if chonk else None},
-            "clears": {"selector": pod_selector(clear_labels), "container": "clear",
-                       "ok": CLEAR_OK},
-            # Pull pods deleted before the next step's clear: their exited containers would
-            # keep the layer snapshots. Then the idle clear pods.
-            "cleanup": [path, daemonset_path(ctx.namespace, clear_name)],
+            # Each pull pod's own `clear` init container: the step's pods themselves.
+            "clears": {"selector": selector, "container": CLEAR_CONTAINER, "ok": CLEAR_OK,
+                       "fail": CLEAR_FAIL},
+            # Pull pods deleted before the next step's clear: a pod's exited containers keep
+            # the layer snapshots until the pod is gone or the clear removes them.
+            "cleanup": [path],
         }
-        return Workload([clear, pull], [path], [path], pod_selector(labels), expect)
+        return Workload([pull], [path], [path], selector, expect)
 
     def helper_images(self, params: PullingParams, cluster: ClusterFacts) -> list[str]:
         """Images the steps run besides the studied ones (never the studied ones: they must
-        stay cold): the clear and its idle container, the step recorder, the mirror's copier."""
+        stay cold): the clear (the pull pods' init container), the step recorder, the mirror's
+        copier."""
         from core.versions import GCRANE, PYTHON
         from experiments.images import is_artifact_registry
 

@@ -60,12 +60,12 @@ class TestOsuModel:
 
     def test_estimate_counts_pod_start_the_operators_sleeps_and_the_recording(self):
         """30 s pod start, 60 s network sleep (work: the seed's log shows it), 5 s collection
-        sleep, the recorder (7 s) and the upload (9 s) around the benchmark's fitted time."""
+        sleep, the recorder (3.5 s) and the upload (9 s) around the benchmark's fitted time."""
         (s,) = osu.Osu().steps(osu.OsuParams(benchmarks=["osu_latency"]), facts())
         fitted = osu.benchmark_seconds("osu_latency", 2)
-        assert s.estimated_seconds == pytest.approx(30 + 60 + 5 + 7 + 9 + fitted, abs=0.1)
+        assert s.estimated_seconds == pytest.approx(30 + 60 + 5 + 3.5 + 9 + fitted, abs=0.1)
         assert s.work_seconds == pytest.approx(60 + fitted, abs=0.1)
-        assert s.overhead_seconds == pytest.approx(30 + 5 + 7 + 9, abs=0.1)
+        assert s.overhead_seconds == pytest.approx(30 + 5 + 3.5 + 9, abs=0.1)
         assert s.deadline_seconds == pytest.approx(s.estimated_seconds + 120, abs=0.1)
 
     def test_long_step_deadline_is_the_margin(self):

@@ -41,8 +41,8 @@ class TestPulling:
 
     def test_estimate_is_calibrated_to_the_seed(self):
         """durations.yaml, plain disk at 16 nodes (the nearest fit to 64): the slowest pull
-        a + b GB and the Job's completion after it are the work; the harness's 24 s (clear 8,
-        recorder 7, upload 9) the overhead. Seed run1-16: slowest pull 42.3 s at 6.84 GB."""
+        a + b GB and the Job's completion after it are the work; the harness's 16.5 s (the clear in
+        the pull pod 4, recorder 3.5, upload 9: durations.yaml `harness.pieces`) the overhead. Seed run1-16: slowest pull 42.3 s at 6.84 GB."""
         from experiments.duration_model import pulling
         from experiments.kinds.pulling import pull_seconds
 
@@ -52,8 +52,8 @@ class TestPulling:
             pull = max(0.0, fit["pull"][0] + fit["pull"][1] * gb)
             done = max(0.0, fit["completion"][0] + fit["completion"][1] * gb)
             assert step.work_seconds == pytest.approx(pull + done, abs=0.1)
-            assert step.overhead_seconds == pytest.approx(24, abs=0.1)
-            assert step.estimated_seconds == pytest.approx(pull + done + 24, abs=0.1)
+            assert step.overhead_seconds == pytest.approx(16.5, abs=0.1)
+            assert step.estimated_seconds == pytest.approx(pull + done + 16.5, abs=0.1)
         pulled = pull_seconds(s[1].params["image"], facts(), 0)
         assert abs(pulled / 42.329 - 1) < 0.2  # a line through 1-19 GB
         assert all(x.deadline_seconds >= x.estimated_seconds + 300 for x in s)
@@ -122,13 +122,13 @@ class TestOsu:
 
     def test_seed_times(self):
         """Fitted power law at 64 nodes (seed 15704 s) plus 30 s start, 65 s of sleeps and the
-        harness's 16 s (recorder, upload)."""
+        harness's 12.5 s (recorder 3.5, upload 9)."""
         s = steps("osu", {"benchmarks": ["osu_allgather"], "node_counts": [64]})
         from experiments.kinds.osu import benchmark_seconds
 
         fitted = benchmark_seconds("osu_allgather", 64)
         assert 0.9 < 15704.303 / fitted < 1.1
-        assert s[0].estimated_seconds == pytest.approx(fitted + 95 + 16, abs=0.1)
+        assert s[0].estimated_seconds == pytest.approx(fitted + 95 + 12.5, abs=0.1)
 
     def test_extrapolates_monotonically(self):
         s = steps("osu", {"benchmarks": ["osu_allreduce"], "node_counts": [4, 8, 16, 32]},
@@ -137,7 +137,7 @@ class TestOsu:
         from experiments.kinds.osu import benchmark_seconds
 
         assert t == sorted(t)
-        assert t[0] == pytest.approx(benchmark_seconds("osu_allreduce", 4) + 95 + 16, abs=0.1)
+        assert t[0] == pytest.approx(benchmark_seconds("osu_allreduce", 4) + 95 + 12.5, abs=0.1)
         assert 0.8 < 109.151 / benchmark_seconds("osu_allreduce", 4) < 1.25
 
     def test_time_limit_caps_deadline_not_estimate(self):
@@ -198,8 +198,9 @@ class TestTopology:
                      node_count=6, machine_type="c5a.4xlarge", cloud="eks")
         work = sum(topology_event_seconds("c5a.4xlarge", e, gb, 6) for e in events for gb in (1, 2))
         assert s.work_seconds == pytest.approx(work, abs=0.1)
-        # start, recorder 7 s, upload 9 s, and the 2 s settles after 3 events per size
-        assert s.overhead_seconds == pytest.approx(minicluster_start() + 16 + 2 * 3 * 2, abs=0.1)
+        # start, recorder 3.5 s, upload 9 s, and the 2 s settles after 3 events per size
+        assert s.overhead_seconds == pytest.approx(minicluster_start() + 12.5 + 2 * 3 * 2,
+                                                   abs=0.1)
 
     def test_machine_type_changes_archive_creation(self):
         """The seed: 9.1 s/GB on c5a.4xlarge, 3.9 s/GB on c2d-standard-32."""

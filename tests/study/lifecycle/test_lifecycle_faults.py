@@ -257,6 +257,25 @@ def test_failed_step_is_an_honest_failure(harness):
     check_invariants(h, out, created=True)
 
 
+def test_a_failed_cache_clear_stops_the_run_with_its_reason(harness):
+    """The step recorder of a pull whose cache clear failed records the step and stops the run
+    (experiments.recorder): its Job fails, so `up` fails and creates no later step; the run then
+    collects and destroys, and says why in the clear's own words, not pulumi's."""
+    stop = ("study stopped at step b: the cache clear failed in pod b-x on node n1: "
+            "cache-clear: FAIL node=n1: no ctr on the node: cannot prove the images are gone; "
+            "every later step would fail the same way. Fix the node, then resume "
+            "(steps/b/log.txt has every clear's log)")
+    h = harness(steps=[FakeStep("a", 60), FakeStep("b", 60, outcome="failed", stop=stop),
+                       FakeStep("c", 60)])
+    out = h.run()
+    assert (out.status, out.exit_code, out.message) == ("failed", EXIT_FAILED,
+                                                         f"run of {STACK}: {stop}")
+    check_invariants(h, out, created=True)
+    rows = json.loads((out.run_dir / "steps.json").read_text())
+    assert [(r["step"], r["status"]) for r in rows] == [("a", "succeeded"), ("b", "failed")]
+    assert rows[1]["stop"] == stop
+
+
 def test_full_disk_never_blocks_destroy(harness):
     h = harness(steps=list(STEPS3), disk_bytes=6000)
     out = h.run()

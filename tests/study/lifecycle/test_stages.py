@@ -151,3 +151,15 @@ def test_the_rules_rank_what_went_wrong():
     v = _verdict(everything, _Collection([{"step": "a", "status": "succeeded"}]))
     assert (v.status, v.code) == (Status.SUCCEEDED, EXIT_OK)
     assert _verdict(destroy=_Destroy(False)).code == EXIT_LEFTOVERS
+
+
+def test_a_step_that_stopped_the_run_outranks_the_failed_up_it_caused():
+    """A recorder that stops the run (a failed cache clear) fails its Job and so `up`: the
+    message is the recorder's reason, the `up` error only its consequence."""
+    stopped = _Collection([{"step": "a", "status": "succeeded"},
+                           {"step": "b", "status": "failed", "stop": "study stopped at step b"}])
+    v = _verdict(Trouble(failure="Job 'rec-b' failed"), stopped)
+    assert (v.status, v.code, v.message) == (
+        Status.FAILED, EXIT_FAILED, f"run of {STACK}: study stopped at step b")
+    interrupted = Trouble(signals=[int(signal.SIGTERM)], signal_stage="watch")
+    assert _verdict(interrupted, stopped).status is Status.INTERRUPTED
