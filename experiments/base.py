@@ -113,7 +113,8 @@ MAX_STEP_NAME = 48  # room for the recorder's `rec-` prefix and the Job controll
 
 def check_step_names(steps: list[Step]) -> None:
     """Step names are Kubernetes names and the resume key: DNS-1123, short, unique; a step's
-    `needs` name earlier preparation steps (the chain orders nothing else)."""
+    `needs` name earlier preparation steps (the chain orders nothing else), and every
+    preparation step comes before the first measured one."""
     seen: set[str] = set()
     prepared: set[str] = set()  # earlier preparation steps: what a preparation step may need
     for s in steps:
@@ -131,6 +132,11 @@ def check_step_names(steps: list[Step]) -> None:
             # A kind's own mistake, not the user's: the chain could not order the step.
             msg = (f"step '{s.name}' needs {missing or list(s.needs)}; only a preparation step "
                    "may need others, and only earlier preparation steps")
+            raise ValueError(msg)
+        if s.preparation and len(prepared) < len(seen):
+            # The chain records preparation side by side before the first measured step.
+            msg = (f"step '{s.name}' is a preparation step after a measured one; preparation "
+                   "steps come first")
             raise ValueError(msg)
         seen.add(s.name)
         if s.preparation:

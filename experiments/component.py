@@ -15,10 +15,12 @@ exists: the namespace, the nodes held at size and the Artifact Registry reposito
 `needs`. Those workloads are awaited by Pulumi (a DaemonSet until every node's pod is Ready, a
 Job until Complete), so "needs" means finished, and a preparation that fails stops `pulumi up`
 instead of leaving a measured step to fail on a missing image. Only the measured steps, the
-recorders and the kind's shared `prepare` resources wait for the operators; the preparation
-steps' recorders stay in the chain, since every recorder mounts the results volume the event
-recorder (an operator) holds, and that recorder lists the events the API server still holds
-when it starts (tests/experiments/test_chain.py names the upstream source).
+recorders and the kind's shared `prepare` resources wait for the operators, since every
+recorder mounts the results volume the event recorder (an operator) holds, and that recorder
+lists the events the API server still holds when it starts (tests/experiments/test_chain.py
+names the upstream source). The preparation steps' recorders then run side by side (they record
+work that measured nothing, so no order among them matters); the first measured step starts when
+all of them have finished, and its recorder waits for all their uploads.
 
 Uploads off the measured path: with an upload target (every cloud stack has one,
 `infra.results_bucket`), each recorder is followed by its step's upload Job
@@ -32,10 +34,11 @@ whose volume it reads) while the next step starts there and on every other node.
 nothing: its CLI image is pre-pulled on every node with the helper images
 (`experiments.pernode.with_prepull`). What it adds on that one node is a CLI process (100m CPU
 requested) and egress of the step's files to the bucket, `events.jsonl` (every event so far)
-the largest. A pulling step starts with its cache clear (a DaemonSet Pulumi awaits, 8 s in the
-duration model), so the upload (9 s there) overlaps at most
-the first second of one node's pull of N, and as egress beside the pull's registry ingress and
-disk writes; it can only make that node's pull slower, never pass a warm pull for a cold one.
+the largest. A pulling step starts with each pull pod's cache clear (its init container, 4 s in
+the duration model), so the upload (9 s there) overlaps the first seconds of one node's pull of
+N, as egress beside the pull's registry ingress and disk writes: it can only make that node's
+pull slower, never pass a warm pull for a cold one. The seed's own loop had the same neighbour:
+its event exporter's log streamed off one node (`kubectl logs -f`) through every pull.
 A MiniCluster or MetricSet step begins with the operator's pods starting and Flux or sshd
 bootstrapping (the MiniCluster start alone is about 40 s in the seed data), before any timed
 event, and the upload has ended by then.
@@ -250,6 +253,9 @@ class Experiment(ComponentResource):
         self.uploads: list[pulumi.Resource] = []
         self.workloads: dict[str, list[pulumi.Resource]] = {}
         last_upload: list[pulumi.Resource] = []
+        start = list(previous)  # what a preparation step's recorder waits for besides its work
+        prepared: list[pulumi.Resource] = []  # preparation recorders (the first measured waits)
+        prepared_uploads: list[pulumi.Resource] = []
         for step in steps:
             timeouts = step_timeouts(step)
             if step.preparation:
@@ -257,6 +263,9 @@ class Experiment(ComponentResource):
                 # already finished is not rendered, so there is nothing to wait for).
                 after = [r for n in step.needs for r in self.workloads.get(n, [])]
             else:
+                if prepared:  # the first measured step: after every preparation is recorded
+                    previous, last_upload = prepared, prepared_uploads
+                    prepared, prepared_uploads = [], []
                 after = previous
             step_opts = ResourceOptions(parent=self, depends_on=after, custom_timeouts=timeouts)
             if step.name == PREPULL_STEP:  # generic: the kind only names its helper images
@@ -264,16 +273,22 @@ class Experiment(ComponentResource):
             else:
                 wl = kind.render(step, params, ctx, step_opts)
             self.workloads[step.name] = list(wl.resources)
+            # Preparation measures nothing, so its recorders run side by side once the results
+            # volume is there; a measured step's recorder runs in turn, after the upload before.
+            rec_after = start if step.preparation else [*previous, *last_upload]
             rec = create(
                 recorder_job(step, step_kind(kind, step, params, ctx), wl, ctx),
                 ResourceOptions(
                     parent=self,
-                    depends_on=[*previous, *last_upload, *wl.resources],
+                    depends_on=[*rec_after, *wl.resources],
                     custom_timeouts=timeouts,
                 ),
             )
             self.recorders.append(rec)
-            previous = [rec]
+            if step.preparation:
+                prepared.append(rec)
+            else:
+                previous = [rec]
             if results is not None:
                 # The step's own timeouts, like every resource of the step (a resumed up may
                 # update it); the upload itself takes its CLI's start and a few files. The next
@@ -284,5 +299,8 @@ class Experiment(ComponentResource):
                                     custom_timeouts=timeouts),
                 )
                 self.uploads.append(up)
-                last_upload = [up]
+                if step.preparation:
+                    prepared_uploads.append(up)
+                else:
+                    last_upload = [up]
         self.register_outputs({"steps": [s.name for s in steps]})

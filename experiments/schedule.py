@@ -5,8 +5,9 @@ not the sum of the steps run alone. The chain, in the component's terms:
 
 * a preparation step's workload starts as soon as what it needs exists (the namespace, the
   nodes, the earlier preparation steps it `needs`), beside the operators' installation;
-* every recorder waits for the operators (the results volume is the event recorder's), for its
-  own workload, for the recorder before it and for the upload before that one;
+* every recorder waits for the operators (the results volume is the event recorder's) and for
+  its own workload; the preparation steps' recorders run side by side, a measured step's
+  recorder after the recorder before it and the upload(s) before that one;
 * a measured step's workload starts when the previous step's recorder has finished; that step's
   upload runs meanwhile;
 * `pulumi up` returns after the last step's upload.
@@ -50,24 +51,32 @@ def place(steps: list[Step] | tuple[Step, ...], beside_seconds: float, recorder:
     out: list[Placed] = []
     work_ends: dict[str, float] = {}
     cursor = beside_seconds  # the last recorder's end; the operators' Ready to begin with
-    upload_ends = 0.0  # the previous step's upload (the next recorder waits for it)
+    upload_ends = 0.0  # the uploads the next measured recorder waits for
+    last_upload = 0.0  # the latest upload's end: `pulumi up` returns after it
     for s in steps:
         work = max(0.0, s.estimated_seconds - recorder - upload)
         if s.preparation:
             # Steps it needs that a resumed run already finished are not waited for.
             starts = max([0.0, *(work_ends[n] for n in s.needs if n in work_ends)])
+            ends = starts + work
+            # Its recorder waits for the operators and its own workload only: preparation
+            # recorders run side by side.
+            recorded = max(beside_seconds, ends) + recorder
+            upload_ends = max(upload_ends, recorded + upload)
         else:
             starts = cursor
-        ends = starts + work
+            ends = starts + work
+            recorded = max(cursor, ends, upload_ends) + recorder
+            upload_ends = recorded + upload
         work_ends[s.name] = ends
-        recorded = max(cursor, ends, upload_ends) + recorder
-        out.append(Placed(s, starts, ends, recorded, recorded - cursor))
-        cursor = recorded
-        upload_ends = recorded + upload
+        waits = max(0.0, recorded - cursor)
+        out.append(Placed(s, starts, ends, recorded, waits))
+        cursor = max(cursor, recorded)
+        last_upload = max(last_upload, recorded + upload)
     if out:
         last = out[-1]
         out[-1] = Placed(last.step, last.starts, last.work_ends, last.recorded,
-                         last.waits + upload)
+                         last.waits + last_upload - cursor)
     return out
 
 

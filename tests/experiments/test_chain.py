@@ -170,20 +170,33 @@ def test_priming_waits_for_the_mirror_copies(graphs):
 @pytest.mark.parametrize("stack", ["seed-pulling-run4-16", "gke-6-topology", "gke-64-osu"])
 def test_uploads_run_beside_the_next_step(graphs, stack):
     """Step i+1's workload waits for step i's recorder, not its upload; step i+1's recorder
-    (and so step i+2) waits for step i's upload; the last upload waits for the last recorder and
-    is a Job Pulumi awaits, so `up` returns once it is done. Names come from step names alone."""
+    (and so step i+2) waits for step i's upload; the preparation steps' recorders run side by
+    side (none waits for another's recorder or upload), and the first measured step waits for
+    all of them and its recorder for all their uploads; the last upload waits for the last
+    recorder and is a Job Pulumi awaits, so `up` returns once it is done. Names come from step
+    names alone."""
     g = graphs(stack)
     steps = g.exports["steps"]
-    measured = [s for s in steps if s not in PREPARATION[stack]]
+    prep = list(PREPARATION[stack])
+    measured = [s for s in steps if s not in prep]
+    assert steps == prep + measured
     uploads = {s: g.k8s("Job", f"upload-{s}") for s in steps}
     recs = {s: g.k8s("Job", f"rec-{s}") for s in steps}
-    for prev, step in zip(steps, steps[1:], strict=False):
+    for step in prep:
+        others = {x.options["urn"] for p in prep if p != step for x in (recs[p], uploads[p])}
+        assert not others & g.waits_for(recs[step]), step
+    first = measured[0]
+    for p in prep:
+        assert uploads[p].options["urn"] in recs[first].options["dependencies"], p
+        for r in g.of_step(first):
+            assert recs[p].options["urn"] in g.waits_for(r), (first, r.name)
+            assert uploads[p].options["urn"] not in g.waits_for(r), (first, r.name)
+    for prev, step in zip(measured, measured[1:], strict=False):
         up = uploads[prev].options["urn"]
         assert up in recs[step].options["dependencies"], step
-        if step in measured:
-            for r in g.of_step(step):
-                assert recs[prev].options["urn"] in g.waits_for(r), (step, r.name)
-                assert up not in g.waits_for(r), (step, r.name)
+        for r in g.of_step(step):
+            assert recs[prev].options["urn"] in g.waits_for(r), (step, r.name)
+            assert up not in g.waits_for(r), (step, r.name)
     last = steps[-1]
     assert recs[last].options["urn"] in uploads[last].options["dependencies"]
     assert "pulumi.com/skipAwait" not in (uploads[last].inputs["metadata"].get("annotations")
@@ -244,9 +257,11 @@ def test_a_resumed_run_whose_mirror_finished_primes_at_once(monkeypatch):
     prime = g.k8s("Job", "prime-images")
     assert not (g.waits_for(prime) & g.operators())
     assert g.k8s("Namespace", layout.NAMESPACE).options["urn"] in g.waits_for(prime)
-    # The chain closes over the gap: prime's recorder follows the pre-pull's upload.
-    assert g.k8s("Job", "upload-prepull").options["urn"] in (
-        g.k8s("Job", "rec-prime-images").options["dependencies"])
+    # The first measured step's recorder waits for both preparation uploads left.
+    first = next(s for s in g.exports["steps"] if s not in PREPARATION["seed-pulling-run4-16"])
+    deps = g.k8s("Job", f"rec-{first}").options["dependencies"]
+    for step in ("prepull", "prime-images"):
+        assert g.k8s("Job", f"upload-{step}").options["urn"] in deps, step
 
 
 def test_a_prepull_of_the_mirrors_copies_needs_the_mirror():

@@ -149,9 +149,9 @@ def _chain(calls):
 @pytest.mark.parametrize("stack", ["gke-4-nightly", "gke-6-topology", "gke-64-osu",
                                    "gke-64-artifact-registry"])
 def test_steps_run_one_at_a_time(recorded, stack):
-    """Each measured step's first object waits for the previous step's recorder; every recorder
-    waits for the one before it; no step is skipped. (Preparation steps run beside the
-    operators instead: tests/experiments/test_chain.py.)"""
+    """Each measured step's first object waits for the previous step's recorder; every measured
+    step's recorder waits for the one before it; no step is skipped. (Preparation steps run,
+    and are recorded, beside one another instead: tests/experiments/test_chain.py.)"""
     _, calls, exports = recorded(stack)
     steps = exports["steps"]
     preparation = {s["name"] for s in exports["experiment"]["steps"] if s["preparation"]}
@@ -164,7 +164,7 @@ def test_steps_run_one_at_a_time(recorded, stack):
         assert f"job-{layout.LABEL_PREFIX}" not in mine[0]["depends_on"]
         if step not in preparation:
             assert rec[prev]["name"] in mine[0]["depends_on"], (step, mine[0]["depends_on"])
-        assert rec[prev]["name"] in rec[step]["depends_on"], (step, rec[step]["depends_on"])
+            assert rec[prev]["name"] in rec[step]["depends_on"], (step, rec[step]["depends_on"])
         assert set(c["name"] for c in mine) <= set(rec[step]["depends_on"])
 
 

@@ -58,18 +58,30 @@ def test_preparation_that_outlasts_the_operators_costs_the_rest():
     assert experiment_seconds(placed) == 127 + 91 + 9
 
 
-def test_a_needed_step_orders_the_workloads_and_each_recorder_the_previous_upload():
+def test_a_needed_step_orders_the_workloads_and_preparation_is_recorded_side_by_side():
     """prepull (4 s of workload), mirror (134 s), prime (18 s) after the mirror: prime's workload
-    runs from 134 s to 152 s; the recorders run in turn from 180 s, each after the previous
-    upload: 187, then 196 + 7 = 203, then 212 + 7 = 219."""
+    runs from 134 s to 152 s; the three recorders run together once the operators are Ready
+    (180 + 7 = 187), so the run waits 7 s for all of them; the first measured step starts then
+    and its recorder waits for their uploads (187 + 9 = 196) and its own 84 s of work."""
     steps = [prep("prepull", 20.0), prep("mirror-images", 150.0),
              prep("prime-images", 34.0, needs=("mirror-images",)), measured("a", 100.0)]
     check_step_names(steps)
     placed = place(steps, OPS, R, U)
     assert placed[2].starts == 134.0 and placed[2].work_ends == 152.0
-    assert [p.recorded for p in placed[:3]] == [187.0, 203.0, 219.0]
-    assert [p.waits for p in placed[:3]] == [7.0, 16.0, 16.0]
-    assert placed[3].starts == 219.0
+    assert [p.recorded for p in placed[:3]] == [187.0, 187.0, 187.0]
+    assert [p.waits for p in placed[:3]] == [7.0, 0.0, 0.0]
+    assert placed[3].starts == 187.0 and placed[3].recorded == 187.0 + 84 + 7
+    assert experiment_seconds(placed) == 7 + 91 + 9
+
+
+def test_a_preparation_recorder_that_ends_last_carries_the_wait():
+    """A mirror outlasting the operators by 120 s is recorded after the pre-pull: the pre-pull's
+    recorder costs 7 s, the mirror's the rest of its workload and its own recorder."""
+    steps = [prep("prepull", 20.0), prep("mirror-images", 316.0), measured("a", 100.0)]
+    placed = place(steps, OPS, R, U)
+    assert [p.recorded for p in placed[:2]] == [187.0, 307.0]
+    assert [p.waits for p in placed[:2]] == [7.0, 120.0]
+    assert placed[2].starts == 307.0
 
 
 def test_a_needed_step_a_resumed_run_finished_is_not_waited_for():
@@ -97,6 +109,7 @@ def test_the_waits_add_up_to_the_experiment():
     ([prep("prime-images", 30.0, needs=("mirror-images",))], "needs ['mirror-images']"),
     ([Step("a", 10.0, 100.0), Step("b", 10.0, 100.0, needs=("a",))], "only a preparation"),
     ([prep("b", 10.0, needs=("a",)), prep("a", 10.0)], "needs ['a']"),
+    ([Step("a", 10.0, 100.0), prep("b", 10.0)], "preparation steps come first"),
 ])
 def test_needs_name_earlier_preparation_steps(steps, problem):
     with pytest.raises(ValueError, match=problem.replace("[", r"\[").replace("]", r"\]")):

@@ -42,15 +42,15 @@ def test_experiment_time_and_cost_follow_the_chain(stack):
                                            - (n - 1) * duration_model.harness("upload") + 1e-6)
 
 
-def test_preparation_within_the_operators_costs_its_recorders_and_their_uploads():
+def test_preparation_within_the_operators_costs_one_recorder():
     """seed-pulling-run4-16: pre-pull, mirror and prime all finish inside the operators' 180 s,
-    so the run waits for their recorders in turn, each after the previous upload."""
+    and their recorders run side by side, so the run waits for one recorder's time."""
     est = _estimate("seed-pulling-run4-16")
-    rec, up = duration_model.harness("recorder"), duration_model.harness("upload")
+    rec = duration_model.harness("recorder")
     prep = [w for s, w in zip(est.steps, est.waits, strict=True) if s.preparation]
     assert [s.name for s in est.steps if s.preparation] == ["prepull", "mirror-images",
                                                             "prime-images"]
-    assert prep == pytest.approx([rec, up + rec, up + rec])
+    assert prep == pytest.approx([rec, 0.0, 0.0])
 
 
 def test_stated_hours_are_kept():
