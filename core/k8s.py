@@ -29,6 +29,31 @@ _TOP_LEVEL = {"roleRef": "role_ref"}
 SKIP_AWAIT = "pulumi.com/skipAwait"
 
 
+def batch_job(name: str, namespace: str, labels: dict[str, str], pod: dict[str, Any], *,
+              skip_await: bool = False, **spec: Any) -> dict[str, Any]:
+    """A `batch/v1` Job of pods that never restart in place (a retry is a new pod, counted by
+    `backoffLimit`), its pods labelled like the Job; `spec` holds the Job's own fields, in order.
+
+    `skip_await`: Pulumi creates the Job and moves on instead of awaiting it Complete (the step
+    recorder waits for it and records a failure as data).
+    """
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
+    if skip_await:
+        meta["annotations"] = {SKIP_AWAIT: "true"}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            **spec,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"restartPolicy": "Never", **pod},
+            },
+        },
+    }
+
+
 def create(obj: dict[str, Any], opts: pulumi.ResourceOptions, name: str | None = None):
     """The typed resource for `obj`; the Pulumi name defaults to `<kind>-<metadata.name>`."""
     import pulumi_kubernetes as k8s

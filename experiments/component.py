@@ -61,7 +61,7 @@ import pulumi
 from pulumi import ComponentResource, CustomTimeouts, ResourceOptions
 
 from core import layout
-from core.k8s import create
+from core.k8s import batch_job, create
 from core.versions import PYTHON
 from experiments.base import ExperimentKind, RenderContext, Step, Workload
 from experiments.pernode import PREPULL_STEP, render_prepull
@@ -160,40 +160,29 @@ def recorder_job(step: Step, kind: str, wl: Workload, ctx: RenderContext) -> dic
         "EXPECT": json.dumps(wl.expect, sort_keys=True),
         "RESULTS_DIR": layout.RESULTS_MOUNT,
     }
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name, "namespace": ctx.namespace, "labels": labels},
-        "spec": {
-            "backoffLimit": 2,  # the API server may blip; recording is idempotent
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "serviceAccountName": layout.STEP_RECORDER_SA,
-                    "affinity": results_affinity(),
-                    "containers": [
-                        {
-                            "name": "recorder",
-                            "image": PYTHON.ref,
-                            "command": ["python", f"{layout.RECORDER_MOUNT}/recorder.py"],
-                            "env": [{"name": k, "value": v} for k, v in env.items()],
-                            "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}},
-                            "volumeMounts": [
-                                {"name": "results", "mountPath": layout.RESULTS_MOUNT},
-                                {"name": "scripts", "mountPath": layout.RECORDER_MOUNT},
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        {"name": "results",
-                         "persistentVolumeClaim": {"claimName": layout.RESULTS_PVC}},
-                        {"name": "scripts", "configMap": {"name": layout.RECORDER_SCRIPTS}},
-                    ],
-                },
-            },
-        },
+    pod = {
+        "serviceAccountName": layout.STEP_RECORDER_SA,
+        "affinity": results_affinity(),
+        "containers": [
+            {
+                "name": "recorder",
+                "image": PYTHON.ref,
+                "command": ["python", f"{layout.RECORDER_MOUNT}/recorder.py"],
+                "env": [{"name": k, "value": v} for k, v in env.items()],
+                "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}},
+                "volumeMounts": [
+                    {"name": "results", "mountPath": layout.RESULTS_MOUNT},
+                    {"name": "scripts", "mountPath": layout.RECORDER_MOUNT},
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "results", "persistentVolumeClaim": {"claimName": layout.RESULTS_PVC}},
+            {"name": "scripts", "configMap": {"name": layout.RECORDER_SCRIPTS}},
+        ],
     }
+    # The API server may blip; recording is idempotent.
+    return batch_job(name, ctx.namespace, labels, pod, backoffLimit=2)
 
 
 def step_kind(kind: ExperimentKind, step: Step, params: Any, ctx: RenderContext) -> str:

@@ -97,25 +97,13 @@ def init_containers_job(step: Step, ctx, labels: dict[str, str],
     it runs beside the operators, and what needs it (the priming pull needs the copies) depends
     on it having finished, which only Pulumi's await puts in the graph. Any other such Job skips
     the await: its step recorder waits for it and records a failure as data."""
+    from core.k8s import batch_job
     from core.versions import BUSYBOX
 
-    meta: dict[str, Any] = {"name": step.name, "namespace": ctx.namespace, "labels": labels}
-    if not step.preparation:
-        meta["annotations"] = {"pulumi.com/skipAwait": "true"}
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": meta,
-        "spec": {
-            "backoffLimit": backoff_limit,
-            "activeDeadlineSeconds": int(step.deadline_seconds),
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "initContainers": init_containers,
-                    "containers": [{"name": "done", "image": BUSYBOX.ref, "command": ["true"]}],
-                },
-            },
-        },
-    }
+    return batch_job(
+        step.name, ctx.namespace, labels,
+        {"initContainers": init_containers,
+         "containers": [{"name": "done", "image": BUSYBOX.ref, "command": ["true"]}]},
+        skip_await=not step.preparation,
+        backoffLimit=backoff_limit, activeDeadlineSeconds=int(step.deadline_seconds),
+    )

@@ -67,6 +67,8 @@ def uploader_service_account(target: UploadTarget, ctx) -> dict[str, Any]:
 
 def upload_job(step: str, target: UploadTarget, ctx, affinity: dict[str, Any]) -> dict[str, Any]:
     """The Job running `upload.sh` for `step`, next to the results volume (ReadWriteOnce)."""
+    from core.k8s import batch_job
+
     labels = {**ctx.labels, LABEL_UPLOADS: step, layout.LABEL_ROLE: "upload"}
     env = [
         *target.env,
@@ -77,41 +79,29 @@ def upload_job(step: str, target: UploadTarget, ctx, affinity: dict[str, Any]) -
         env.append({"name": "CLOUDSDK_CORE_DISABLE_PROMPTS", "value": "1"})
     else:
         env.append({"name": "AWS_REGION", "value": target.region})
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": upload_name(step), "namespace": ctx.namespace, "labels": labels},
-        "spec": {
-            "backoffLimit": 4,  # the identity may take a minute to propagate after creation
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    # The token stays mounted (Workload Identity on GKE has been reported to
-                    # fail without it, argoproj/argo-workflows #12781); the account has no
-                    # Kubernetes RBAC, so the token can do nothing in the cluster.
-                    "serviceAccountName": target.service_account,
-                    "affinity": affinity,
-                    "containers": [
-                        {
-                            "name": "upload",
-                            "image": target.image,
-                            "command": ["sh", f"{layout.RECORDER_MOUNT}/upload.sh"],
-                            "env": env,
-                            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
-                            "volumeMounts": [
-                                {"name": "results", "mountPath": layout.RESULTS_MOUNT,
-                                 "readOnly": True},
-                                {"name": "scripts", "mountPath": layout.RECORDER_MOUNT},
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        {"name": "results",
-                         "persistentVolumeClaim": {"claimName": layout.RESULTS_PVC}},
-                        {"name": "scripts", "configMap": {"name": layout.RECORDER_SCRIPTS}},
-                    ],
-                },
-            },
-        },
+    pod = {
+        # The token stays mounted (Workload Identity on GKE has been reported to fail without
+        # it, argoproj/argo-workflows #12781); the account has no Kubernetes RBAC, so the token
+        # can do nothing in the cluster.
+        "serviceAccountName": target.service_account,
+        "affinity": affinity,
+        "containers": [
+            {
+                "name": "upload",
+                "image": target.image,
+                "command": ["sh", f"{layout.RECORDER_MOUNT}/upload.sh"],
+                "env": env,
+                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
+                "volumeMounts": [
+                    {"name": "results", "mountPath": layout.RESULTS_MOUNT, "readOnly": True},
+                    {"name": "scripts", "mountPath": layout.RECORDER_MOUNT},
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "results", "persistentVolumeClaim": {"claimName": layout.RESULTS_PVC}},
+            {"name": "scripts", "configMap": {"name": layout.RECORDER_SCRIPTS}},
+        ],
     }
+    # The identity may take a minute to propagate after creation.
+    return batch_job(upload_name(step), ctx.namespace, labels, pod, backoffLimit=4)

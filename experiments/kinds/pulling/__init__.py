@@ -358,24 +358,14 @@ def pull_pod(image: str, command: list[str], studied: list[str]) -> dict[str, An
 
 def job(name: str, ctx: RenderContext, labels: dict[str, str], n: int, pod: dict[str, Any],
         deadline: float, skip_await: bool) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": ctx.namespace, "labels": labels}
-    if skip_await:
-        meta["annotations"] = {"pulumi.com/skipAwait": "true"}
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": meta,
-        "spec": {
-            "completions": n,
-            "parallelism": n,
-            "backoffLimit": 0,  # a retry could land on a node that already ran: no retries
-            "activeDeadlineSeconds": int(deadline),
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"restartPolicy": "Never", **one_pod_per_node(labels), **pod},
-            },
-        },
-    }
+    from core.k8s import batch_job
+
+    return batch_job(
+        name, ctx.namespace, labels, {**one_pod_per_node(labels), **pod}, skip_await=skip_await,
+        completions=n, parallelism=n,
+        backoffLimit=0,  # a retry could land on a node that already ran: no retries
+        activeDeadlineSeconds=int(deadline),
+    )
 
 
 @register
