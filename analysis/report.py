@@ -115,23 +115,30 @@ COLUMNS = {
     "step": "the harness step (blank for seed data, which has none)",
     "step_kind": "the experiment kind the step's recorder wrote",
     "step_status": "the step's recorded status (succeeded, failed, invalid, deadline, ...)",
-    "harness_step": "whether the step is the harness's own (pre-pull, mirror): all of it is "
-                    "overhead",
+    "harness_step": "whether the step is the harness's own preparation (pre-pull, mirror, "
+                    "priming pull), run beside the operators: all of it is overhead",
     "workload_started_at": "when the step's workload started (its Jobs' start, status.json)",
     "workload_finished_at": "when the step's workload finished (its Jobs' completion)",
     "recorder_started_at": "when the step recorder started",
     "recorder_finished_at": "when the step recorder had written the step's results",
     "next_workload_started_at": "when the next step's workload started",
     "work_seconds": "measured work: workload start to finish",
-    "recording_seconds": "the recorder after the workload: logs, checks, clean-up",
-    "turnaround_seconds": "recorder finished to the next step's workload start (upload, "
-                          "Pulumi, the next cache clear)",
-    "overhead_seconds": "recording + turn-around: what the harness added to the step",
-    "cache_clear_seconds": "the step's cache-clear DaemonSet's first event to its workload's "
-                           "start",
-    "upload_seconds": "the step's upload Job: created to Completed",
-    "pulumi_seconds": "turn-around less the upload and the next cache clear: Pulumi noticing "
-                      "the Job and creating the next step",
+    "recording_seconds": "workload finished to recorder finished: logs, checks, the pull "
+                         "Job's clean-up (and any wait of the recorder's start, which the "
+                         "note names)",
+    "turnaround_seconds": "recorder finished to the workload start of the step that waited "
+                          "for it: Pulumi's reaction alone (the upload runs beside the next "
+                          "step)",
+    "overhead_seconds": "recording + turn-around + the step's own cache clear (inside its "
+                        "workload span): what the harness added to the step",
+    "cache_clear_seconds": "median over the step's pull pods of the pod's Scheduled to its "
+                           "studied image's first Pulling: pod start, the clear init "
+                           "container's start and script, and the pull's start (blank for "
+                           "kinds without a clear)",
+    "upload_seconds": "the step's upload Job, created to Completed: it runs beside the next "
+                      "step, and only the next recorder waits for it",
+    "pulumi_seconds": "the turn-around: Pulumi noticing the recorder's Job Complete and the "
+                      "next step's Job starting",
     "note": "why a value is blank",
     "next_step": "the step of the next image",
     "next_image": "the image pulled next",
@@ -320,9 +327,10 @@ def overhead_html(datas, tables: dict) -> list[str]:
     if (timeline is None or timeline.empty) and (gaps is None or gaps.empty):
         return []
     parts = ["<h2>Harness overhead</h2>",
-             '<p class="note">Where each step\'s time went: the measured work, the recorder, and '
-             "the turn-around to the next step's workload (upload, Pulumi, the next cache clear), "
-             "from the recorders' status.json and the run's events.</p>"]
+             '<p class="note">Where each step\'s time went: the measured work, the recorder, '
+             "Pulumi's turn-around to the next step's workload and, for pulls, each pod's cache "
+             "clear; the upload runs beside the next step. From the recorders' status.json and "
+             "the run's events.</p>"]
     lines = [f"{d.label}: {line}" for d in datas if (line := overhead_summary(d))]
     if lines:
         parts.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>")

@@ -9,13 +9,25 @@ holds, never from the clock of the analysis:
   `started_at` and `finished_at` of the step's workload (its Jobs' own times),
   `recorder_started_at` and `recorder_finished_at`; where a step has no status.json (collected
   from the cluster rather than the bucket) the `steps.json` row gives the workload's times only;
-* the run's events (`events.jsonl`, the event recorder's): the cache-clear DaemonSet
-  `clr-<step>`'s first event (the clear starts) and the step upload Job `upload-<step>`'s first
-  `SuccessfulCreate` and its `Completed` (names from `experiments.component`,
-  `experiments.upload` and the pulling kind's renderer);
-* the `pulls` table: per consecutive pair of studied images (per step in a harness run), the gap
-  from image k's last `Pulled` to image k+1's first `Pulling`, which the seed's own loop measured
-  too (`benchmarks/fit_durations.py` `seed_gap_seconds`).
+* the run's events (`events.jsonl`, the event recorder's): the step upload Job
+  `upload-<step>`'s first `SuccessfulCreate` and its `Completed` (`experiments.upload`);
+* the `pulls` table: per studied pull its pod's `Scheduled`, its first `Pulling` and its step.
+  The pulling kind clears the caches in each pull pod's `clear` init container, and the kubelet
+  pulls the pod's image only after that exited (`experiments.kinds.pulling.pull_pod`), so a pull
+  pod's `Scheduled` -> `Pulling` is its clear: the pod's start, the clear container's start,
+  its script and the pull's start (the model's `harness.pieces.cache_clear`). It lies inside the
+  step's workload span. Per consecutive pair of studied images (per step in a harness run), the
+  gap from image k's last `Pulled` to image k+1's first `Pulling`, which the seed's own loop
+  measured too (`benchmarks/fit_durations.py` `seed_gap_seconds`).
+
+How steps run (`experiments.component`, `experiments.schedule`): a measured step's workload
+starts when the previous step's recorder has finished; that step's upload runs beside it, and
+only the next recorder waits for the upload. So a step's turn-around (its recorder's end to the
+next workload's start) is Pulumi's own reaction alone, and its overhead is its recording, that
+turn-around and its own cache clear; the upload is timed, but beside the next step. The
+preparation steps (pre-pull, mirror, priming) run beside the operators and are recorded side by
+side; the first measured step waits for all of them, so only the one recorded last has a
+turn-around.
 
 A value the data cannot give is blank, and the row's `note` says why.
 """
@@ -43,35 +55,41 @@ _TIMES = ("workload_started_at", "workload_finished_at", "recorder_started_at",
           "recorder_finished_at", "next_workload_started_at")
 _SECONDS = ("work_seconds", "recording_seconds", "turnaround_seconds", "overhead_seconds",
             "cache_clear_seconds", "upload_seconds", "pulumi_seconds")
-# Only events of these reasons can mark a harness object's start or end; a line without one
-# is skipped before it is parsed (the event stream of a big run is hundreds of MB).
+# Only events of these reasons can mark a harness Job's start or end; a line without one is
+# skipped before it is parsed (the event stream of a big run is hundreds of MB).
 _OBJECT_REASONS = re.compile(rb'"reason":\s*"(SuccessfulCreate|Completed)"')
 
 
-def clear_name(step: str) -> str:
-    """The pulling kind's cache-clear DaemonSet of `step` (experiments/kinds/pulling)."""
-    return f"clr-{step}"
-
-
 def harness_steps() -> frozenset[str]:
-    """Steps that are the harness's own (no measured work): the pre-pull and the mirror."""
+    """Steps that measure nothing (`Step.preparation`): the pre-pull, the registry mirror, the
+    priming pull. By their names, the only ones the harness gives such steps: a run directory
+    records each step's kind (the study's, for these too) but not whether it was preparation."""
     from experiments.images import MIRROR_STEP
+    from experiments.kinds.pulling import PRIME_STEP
     from experiments.pernode import PREPULL_STEP
 
-    return frozenset([PREPULL_STEP, MIRROR_STEP])
+    return frozenset([PREPULL_STEP, MIRROR_STEP, PRIME_STEP])
+
+
+def clears_caches(kind: str | None, step: str) -> bool:
+    """Whether the step's pods clear the caches before their pull: the pulling kind's measured
+    steps (each pull pod's `clear` init container); its preparation steps pull warm on purpose."""
+    from experiments.kinds.pulling import Pulling
+
+    return kind == Pulling.name and step not in harness_steps()
 
 
 @dataclass
 class ObjectTimes:
-    """First and last sight of the harness's own objects, from the run's events."""
+    """First and last sight of the harness's own Jobs, from the run's events."""
 
-    first: dict[tuple[str, str], float]  # (kind, name) -> earliest event time
+    first: dict[str, float]  # Job name -> earliest event time
     completed: dict[str, float]  # Job name -> its `Completed` event
 
 
 def object_times(paths: list[Path]) -> ObjectTimes:
-    """The DaemonSet and Job events of the event files (Pod events are the pull table's)."""
-    first: dict[tuple[str, str], float] = {}
+    """The Job events of the event files (Pod events are the pull table's)."""
+    first: dict[str, float] = {}
     completed: dict[str, float] = {}
     for path in paths:
         with open(path, "rb") as fh:
@@ -85,13 +103,29 @@ def object_times(paths: list[Path]) -> ObjectTimes:
                     continue  # counted by the pull ingest, which reads every line
                 obj = event.get("involvedObject") if isinstance(event, dict) else None
                 when = _event_time(event) if isinstance(obj, dict) else None
-                if when is None or obj is None or obj.get("kind") not in ("Job", "DaemonSet"):
+                if when is None or obj is None or obj.get("kind") != "Job":
                     continue
-                key = (str(obj["kind"]), str(obj.get("name")))
-                first[key] = min(when, first.get(key, when))
-                if match.group(1) == b"Completed" and obj["kind"] == "Job":
-                    completed[key[1]] = max(when, completed.get(key[1], when))
+                name = str(obj.get("name"))
+                first[name] = min(when, first.get(name, when))
+                if match.group(1) == b"Completed":
+                    completed[name] = max(when, completed.get(name, when))
     return ObjectTimes(first, completed)
+
+
+def cache_clears(pulls) -> dict[str, float]:
+    """Per step, the median over its pull pods of the pod's `Scheduled` to its studied image's
+    first `Pulling`: the pod's own cache clear (see the module docstring)."""
+    if pulls.empty or "step" not in pulls:
+        return {}
+    timed = pulls[(pulls["role"] == "studied") & pulls["step"].notna()
+                  & pulls["scheduled_at"].notna() & pulls["pulling_at"].notna()]
+    if timed.empty:
+        return {}
+    pods = timed.groupby(["step", "pod"]).agg(scheduled=("scheduled_at", "min"),
+                                              pulling=("pulling_at", "min"))
+    seconds = (pods["pulling"] - pods["scheduled"]).dt.total_seconds()
+    return {str(step): round(float(v), 3)
+            for step, v in seconds.groupby(level="step").median().items()}
 
 
 def _event_time(event: dict) -> float | None:
@@ -141,21 +175,45 @@ def _span(start: float | None, end: float | None) -> float | None:
     return None if start is None or end is None else round(end - start, 3)
 
 
-def step_timeline(label: str, root: Path, rows: list[dict], events: ObjectTimes):
-    """One row per step (columns `TIMELINE_COLUMNS`) of a harness run directory."""
+def _next_workload(steps: list[dict], i: int, own: frozenset[str]) -> tuple[dict | None, str]:
+    """The step whose workload waited for step i's recorder, and why none did ("" if one did).
+
+    A measured step's next step waits for it. The preparation steps are recorded side by side
+    and the first measured step waits for all of them: for the one whose recorder finished last.
+    """
+    name = str(steps[i]["step"])
+    if name not in own:
+        return (steps[i + 1], "") if i + 1 < len(steps) else (None, "last step: no turn-around")
+    measured = next((s for s in steps[i + 1:] if str(s["step"]) not in own), None)
+    if measured is None:
+        return None, "last preparation step: no measured step after it"
+    prepared = {str(s["step"]): _ts(s.get("recorder_finished_at"))
+                for s in steps if str(s["step"]) in own}
+    ends = [t for t in prepared.values() if t is not None]
+    latest = next((n for n, t in prepared.items() if ends and t == max(ends)), None)
+    if latest is not None and latest != name:
+        return None, (f"preparation step recorded beside {latest}: {measured['step']} waited for "
+                      "that recorder, the last to finish")
+    return measured, ""
+
+
+def step_timeline(label: str, root: Path, rows: list[dict], events: ObjectTimes, pulls=None):
+    """One row per step (columns `TIMELINE_COLUMNS`) of a harness run directory; `pulls` is the
+    run's pull table (its pods' `Scheduled` and `Pulling` time each step's cache clear)."""
     import pandas as pd
 
     from experiments.upload import upload_name
 
     steps = step_statuses(root, rows)
     own = harness_steps()
+    clears = cache_clears(pulls if pulls is not None else pd.DataFrame())
     records = []
     for i, st in enumerate(steps):
         name = str(st["step"])
         notes: list[str] = []
         start, end = _ts(st.get("started_at")), _ts(st.get("finished_at"))
         rec_start, rec_end = _ts(st.get("recorder_started_at")), _ts(st.get("recorder_finished_at"))
-        nxt = steps[i + 1] if i + 1 < len(steps) else None
+        nxt, why_none = _next_workload(steps, i, own)
         next_start = _ts(nxt.get("started_at")) if nxt else None
         if not st["_has_status"]:
             notes.append(f"no steps/{name}/status.json (not collected from the bucket): no "
@@ -164,26 +222,30 @@ def step_timeline(label: str, root: Path, rows: list[dict], events: ObjectTimes)
             notes.append(f"recorder did not finish (status {st.get('status', 'unknown')})")
         if start is None or end is None:
             notes.append("workload start or end not recorded")
+        elif rec_start is not None and rec_start > end:
+            notes.append(f"recorder started {rec_start - end:.0f} s after the workload ended "
+                         "(it waits for the previous upload, a preparation step's for the "
+                         "operators): the recording includes that wait")
         recording = _span(end, rec_end)
         turnaround = _span(rec_end, next_start)
-        if nxt is None:
-            notes.append("last step: no turn-around")
-        elif next_start is None:
+        if why_none:
+            notes.append(why_none)
+        elif nxt is not None and next_start is None:
             notes.append(f"next step {nxt['step']} has no workload start")
+        # A kind without a cache clear (topology, OSU, a preparation pull) has none to add;
+        # a pulling step whose clear is not timed has an overhead that cannot be known.
+        clearing = clears_caches(st.get("kind"), name)
+        clear = clears.get(name) if clearing else None
+        if clearing and clear is None:
+            notes.append(f"no Scheduled and Pulling events of {name}'s pull pods: cache clear "
+                         "not timed")
         overhead = (None if recording is None or (nxt is not None and turnaround is None)
-                    else round(recording + (turnaround or 0.0), 3))
-        clear_at = events.first.get(("DaemonSet", clear_name(name)))
-        clear = _span(clear_at, start)
+                    or (clearing and clear is None)
+                    else round(recording + (turnaround or 0.0) + (clear or 0.0), 3))
         up = upload_name(name)
-        upload = _span(events.first.get(("Job", up)), events.completed.get(up))
+        upload = _span(events.first.get(up), events.completed.get(up))
         if upload is None:
             notes.append(f"no {up} Job events: upload not timed")
-        pulumi = None
-        if nxt is not None and turnaround is not None and upload is not None:
-            # A kind without a cache clear (topology, OSU) has none to take off.
-            next_clear_at = events.first.get(("DaemonSet", clear_name(str(nxt["step"]))))
-            next_clear = _span(next_clear_at, next_start)
-            pulumi = round(turnaround - upload - (next_clear or 0.0), 3)
         records.append({
             "run": label, "step": name, "step_kind": st.get("kind"),
             "step_status": st.get("status"), "harness_step": name in own,
@@ -192,7 +254,8 @@ def step_timeline(label: str, root: Path, rows: list[dict], events: ObjectTimes)
             "next_workload_started_at": next_start, "work_seconds": _span(start, end),
             "recording_seconds": recording, "turnaround_seconds": turnaround,
             "overhead_seconds": overhead, "cache_clear_seconds": clear,
-            "upload_seconds": upload, "pulumi_seconds": pulumi, "note": "; ".join(notes),
+            # The turn-around is Pulumi's reaction alone: the upload runs beside the next step.
+            "upload_seconds": upload, "pulumi_seconds": turnaround, "note": "; ".join(notes),
         })
     df = pd.DataFrame(records, columns=TIMELINE_COLUMNS)
     for col in _TIMES:
@@ -236,7 +299,8 @@ def timeline_tables(data) -> dict:
     # from the cluster alone) has the workload's times in steps.json and nothing else.
     if run.layout == "study" and any(run.path.glob("steps/*/status.json")):
         events = object_times(run.event_files)
-        out["step_timeline"] = step_timeline(run.label, run.path, run.steps, events)
+        out["step_timeline"] = step_timeline(run.label, run.path, run.steps, events,
+                                             data.table("pulls"))
     pulls = data.table("pulls")
     if not pulls.empty:
         gaps = pull_gaps(pulls, run.label)
@@ -281,8 +345,8 @@ def overhead_summary(data) -> str | None:
     tl = data.table("step_timeline")
     if not tl.empty:
         measured = tl[~tl["harness_step"]]
-        # A whole cycle (recorder, upload, Pulumi, the next clear) is what the plan charges a
-        # step; the last step has no turn-around, so it is left out of the median.
+        # What the run waits for per step: its recording, Pulumi's turn-around and its own
+        # cache clear; the last step has no turn-around, so it is left out of the median.
         cycles = measured[measured["turnaround_seconds"].notna()]
         per_step = _median(cycles["overhead_seconds"])
         total = float(tl["overhead_seconds"].fillna(0).sum()
@@ -294,8 +358,12 @@ def overhead_summary(data) -> str | None:
             parts.append(f"harness overhead not measurable ({tl['note'].iloc[0]})")
         else:
             share = f", {total / span:.0%} of the steps' {span:.0f} s" if span else ""
-            parts.append(f"harness overhead median {per_step:.1f} s per step (the {known} of "
-                         f"{len(measured)} steps with a next step), {total:.0f} s in all{share}")
+            parts.append(f"harness overhead (recording, Pulumi's turn-around, cache clear) "
+                         f"median {per_step:.1f} s per step (the {known} of {len(measured)} "
+                         f"steps with a next step), {total:.0f} s in all{share}")
+            upload = _median(measured["upload_seconds"])
+            if upload is not None:
+                parts.append(f"upload median {upload:.0f} s, beside the next step")
     elif data.run.layout != "study":
         parts.append("harness overhead not recorded (no step statuses in this layout)")
     elif data.run.steps:

@@ -1,9 +1,12 @@
 """`benchmarks/fit_durations.py --runs`: the harness's per-step overhead refitted from collected
 runs, next to (and with `--write-harness` into) the committed `harness:` figures.
 
-The run is `harness_run.make_pulling_run` (its docstring has the designed times): recorder 1 s
-after each workload, uploads of 9 s, cache clears of 8 s, one turn-around of 27 s of which
-Pulumi's own part is 10 s.
+The run is `harness_run.make_pulling_run` (its docstring has the designed times): each
+recorder done 2 s after its workload (06:14:39 -> 06:14:41, 06:15:10 -> 06:15:12), uploads of
+9 s (06:14:42-06:14:51, 06:15:13-06:15:22), cache clears of 4 s (step 1's pods all Scheduled
+06:14:25, Pulling 06:14:29) and 5 s (step 2's Scheduled 06:14:47, Pulling 06:14:51 once and
+06:14:52 three times: 4, 5, 5, 5), median 4.5; one turn-around, Pulumi's alone, of 6 s
+(06:14:41 -> 06:14:47).
 """
 
 from __future__ import annotations
@@ -56,11 +59,10 @@ def test_measured_pieces_are_printed_next_to_the_committed_ones(run, durations, 
     lines = out.splitlines()
     assert lines[0] == "harness overhead measured on 1 run(s): gke-pull/20241110T060800Z"
     assert lines[3:] == [
-        f"recorder_seconds | {committed['recorder_seconds']:.1f} | 1.0 | 2 | 1-1",
+        f"recorder_seconds | {committed['recorder_seconds']:.1f} | 2.0 | 2 | 2-2",
         f"upload_seconds | {committed['upload_seconds']:.1f} | 9.0 | 2 | 9-9",
-        f"cache_clear_seconds | {committed['cache_clear_seconds']:.1f} | 8.0 | 2 | 8-8",
-        "pulumi_seconds | not in the model | 10.0 | 1 | 10-10",
-        "turnaround_seconds | not in the model | 27.0 | 1 | 27-27",
+        f"cache_clear_seconds | {committed['cache_clear_seconds']:.1f} | 4.5 | 2 | 4-5",
+        "pulumi_seconds | not in the model | 6.0 | 1 | 6-6",
     ]
     assert durations.read_bytes() == before  # nothing written without --write-harness
 
@@ -72,13 +74,46 @@ def test_write_harness_replaces_only_the_measured_figures(run, durations, monkey
     assert out.splitlines()[-1] == ("wrote recorder_seconds, upload_seconds, cache_clear_seconds "
                                     "into durations.yaml harness:")
     written = yaml.safe_load(durations.read_text())
+    run_name = "measured on harness runs: gke-pull/20241110T060800Z"
+
+    def measured(seconds: float) -> dict:
+        """Each measured figure is its one piece (the assumed pieces it replaces go)."""
+        return {"measured": {"seconds": seconds,
+                             "source": f"{run_name} (the median over 2 measured steps)"}}
+
     assert written["harness"] == {
-        "source": "measured on harness runs: gke-pull/20241110T060800Z "
-                  "(benchmarks/fit_durations.py --runs: the median over up to 2 steps)",
-        "recorder_seconds": 1.0, "upload_seconds": 9.0, "cache_clear_seconds": 8.0}
+        "source": f"{run_name} (benchmarks/fit_durations.py --runs: the median over up to 2 "
+                  "steps)",
+        "recorder_seconds": 2.0, "upload_seconds": 9.0, "cache_clear_seconds": 4.5,
+        "pieces": {"recorder": measured(2.0), "upload": measured(9.0),
+                   "cache_clear": measured(4.5)}}
     assert {k: v for k, v in written.items() if k != "harness"} == {
         k: v for k, v in original.items() if k != "harness"}
     assert durations.read_text().startswith(fit_durations.HEADER)
+
+
+def test_a_preparation_steps_recorder_is_no_recorder_figure(run, durations, monkeypatch,
+                                                           capsys):
+    """A pre-pull recorded 06:13:40 -> 06:14:20 (its recorder waited for the operators: a
+    40 s recording) beside the operators is left out: the recorder median stays the measured
+    steps' 2 s over 2 steps."""
+    import json
+
+    from experiments.pernode import PREPULL_STEP
+
+    status = {"step": PREPULL_STEP, "kind": "pulling", "status": "succeeded",
+              "started_at": "2024-11-10T06:13:00Z", "finished_at": "2024-11-10T06:13:40Z",
+              "recorder_started_at": "2024-11-10T06:14:10+00:00",
+              "recorder_finished_at": "2024-11-10T06:14:20+00:00"}
+    (run / "steps" / PREPULL_STEP).mkdir()
+    (run / "steps" / PREPULL_STEP / "status.json").write_text(json.dumps(status))
+    rows = json.loads((run / "steps.json").read_text())
+    (run / "steps.json").write_text(json.dumps([{**status, "params": {}}, *rows]))
+    code, out = fit(monkeypatch, capsys, "--runs", run)
+    assert code == 0
+    committed = yaml.safe_load(durations.read_text())["harness"]
+    assert out.splitlines()[3] == (
+        f"recorder_seconds | {committed['recorder_seconds']:.1f} | 2.0 | 2 | 2-2")
 
 
 def test_a_seed_fit_keeps_the_measured_block(run, durations, monkeypatch, capsys):

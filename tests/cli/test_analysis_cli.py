@@ -48,17 +48,22 @@ class TestAnalyze:
 
     def test_harness_overhead_line(self, monkeypatch, capsys, tmp_path) -> None:
         """One line per run on stderr beside the others: the harness's overhead and the pull
-        gap against the seed loop's (the run and its times: tests/analysis/harness_run.py)."""
-        from tests.analysis.harness_run import make_pulling_run
+        gap against the seed loop's (the run and its times: tests/analysis/harness_run.py).
+        Step 1: recording 2 s (06:14:39 -> 06:14:41), Pulumi's turn-around 6 s (-> 06:14:47),
+        its pods' clears 4 s: 12 s; step 2: recording 2 s, clears median 5 s: 7 s; 19 s of the
+        47 s from 06:14:25 to 06:15:12; each upload 9 s; the gap the seed's 10 s plus
+        SHIFT_SECONDS."""
+        from tests.analysis.harness_run import SHIFT_SECONDS, make_pulling_run
 
         run = make_pulling_run(tmp_path / "made", monkeypatch)
         capsys.readouterr()  # the recorders' own output while the run was made
         code, out, err = run_study(monkeypatch, capsys, "analyze", run, "--out", tmp_path / "o")
         assert code == 0
-        assert ("20241110T060800Z: harness overhead median 28.0 s per step (the 1 of 2 steps "
-                "with a next step), 29 s in all, 50% of the steps' 58 s; pull gap (last Pulled "
-                "to next image's first Pulling) median 30 s over 1 pair (seed loop, plain at "
-                "this node count: 10-37 s)") in err.splitlines()
+        assert ("20241110T060800Z: harness overhead (recording, Pulumi's turn-around, cache "
+                "clear) median 12.0 s per step (the 1 of 2 steps with a next step), 19 s in all, "
+                "40% of the steps' 47 s; upload median 9 s, beside the next step; pull gap (last "
+                f"Pulled to next image's first Pulling) median {10 + SHIFT_SECONDS} s over 1 "
+                "pair (seed loop, plain at this node count: 10-37 s)") in err.splitlines()
         assert "step_timeline" in out and "pull_gaps" in out
 
 
