@@ -120,12 +120,6 @@ class TestHarnessPieces:
             for name, (_, source) in pieces.items():
                 assert source.split(":")[0] in ("seed", "own code", "kubelet", "assumed"), name
 
-    def test_the_upload_figure_is_unchanged(self):
-        """Another part of the harness takes the upload off the step's path; its figure stays."""
-        from experiments import duration_model
-
-        assert duration_model.harness("upload") == 9.0
-
     def test_the_seed_pod_start_is_the_mean_wait_of_the_pull_pods(self):
         """run1, 4 nodes (the fixture's trim of converged-computing/container-chonks@fa06749
         experiments/pulling/metadata/run1/4): each chonk pull pod's first `Pulling` after its
