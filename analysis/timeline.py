@@ -36,28 +36,39 @@ from __future__ import annotations
 
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-TIMELINE_TABLES = ["step_timeline", "pull_gaps"]
+from analysis.upload_overlap import OVERLAP_TABLE, Overlaps, overlap_summary, overlaps, uploads
+
+TIMELINE_TABLES = ["step_timeline", "pull_gaps", OVERLAP_TABLE]
 TIMELINE_COLUMNS = [
     "run", "step", "step_kind", "step_status", "harness_step", "workload_started_at",
     "workload_finished_at", "recorder_started_at", "recorder_finished_at",
     "next_workload_started_at", "work_seconds", "recording_seconds", "turnaround_seconds",
-    "overhead_seconds", "cache_clear_seconds", "upload_seconds", "pulumi_seconds", "note",
+    "overhead_seconds", "cache_clear_seconds", "upload_seconds", "upload_node",
+    "upload_overlap_pulls", "upload_overlap_seconds", "pulumi_seconds", "note",
 ]
 GAP_COLUMNS = ["run", "step", "next_step", "image", "next_image", "last_pulled_at",
                "next_first_pulling_at", "gap_seconds"]
 _TIMES = ("workload_started_at", "workload_finished_at", "recorder_started_at",
           "recorder_finished_at", "next_workload_started_at")
 _SECONDS = ("work_seconds", "recording_seconds", "turnaround_seconds", "overhead_seconds",
-            "cache_clear_seconds", "upload_seconds", "pulumi_seconds")
-# Only events of these reasons can mark a harness Job's start or end; a line without one is
-# skipped before it is parsed (the event stream of a big run is hundreds of MB).
-_OBJECT_REASONS = re.compile(rb'"reason":\s*"(SuccessfulCreate|Completed)"')
+            "cache_clear_seconds", "upload_seconds", "upload_overlap_seconds", "pulumi_seconds")
+# Only events of these reasons can mark a harness Job's start or end, or say where an upload
+# pod ran; a line without one is skipped before it is parsed (the event stream of a big run is
+# hundreds of MB), and a pod's line without an upload Job's name in it too.
+_OBJECT_REASONS = re.compile(
+    rb'"reason":\s*"(SuccessfulCreate|Completed|Scheduled|Pulled|Created|Started)"')
+_JOB_REASONS = frozenset([b"SuccessfulCreate", b"Completed"])
+# The Job controller's message on each pod it creates (kubernetes/kubernetes
+# pkg/controller/controller_utils.go, `RealPodControl.createPods`: "Created pod: %v").
+_CREATED_POD = re.compile(r"Created pod: (\S+)")
+_ASSIGNED = re.compile(r"Successfully assigned \S+ to (\S+)")  # the scheduler's Scheduled
+_JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # on a Job's pods (the exporter copies labels)
 
 
 def harness_steps() -> frozenset[str]:
@@ -81,35 +92,84 @@ def clears_caches(kind: str | None, step: str) -> bool:
 
 @dataclass
 class ObjectTimes:
-    """First and last sight of the harness's own Jobs, from the run's events."""
+    """First and last sight of the harness's own Jobs, and where its upload pods ran, from the
+    run's events."""
 
     first: dict[str, float]  # Job name -> earliest event time
     completed: dict[str, float]  # Job name -> its `Completed` event
+    pod_job: dict[str, str] = field(default_factory=dict)  # upload pod -> its Job
+    pod_node: dict[str, str] = field(default_factory=dict)  # upload pod -> its node
+
+    def nodes_of(self, job: str) -> frozenset[str]:
+        """The nodes the Job's pods ran on (one, unless a retry was placed elsewhere)."""
+        return frozenset(node for pod, node in self.pod_node.items()
+                         if self.pod_job.get(pod) == job)
 
 
 def object_times(paths: list[Path]) -> ObjectTimes:
-    """The Job events of the event files (Pod events are the pull table's)."""
-    first: dict[str, float] = {}
-    completed: dict[str, float] = {}
+    """The Job events of the event files, and the upload pods' events that say their node (the
+    rest of the Pod events are the pull table's)."""
+    from experiments.upload import upload_name
+
+    prefix = upload_name("").encode()
+    times = ObjectTimes({}, {})
     for path in paths:
         with open(path, "rb") as fh:
             for line in fh:
                 match = _OBJECT_REASONS.search(line)
                 if match is None:
                     continue
+                reason = match.group(1)
+                if reason not in _JOB_REASONS and prefix not in line:
+                    continue  # a pod event of no upload Job
                 try:
                     event = orjson.loads(line)
                 except orjson.JSONDecodeError:
                     continue  # counted by the pull ingest, which reads every line
                 obj = event.get("involvedObject") if isinstance(event, dict) else None
-                when = _event_time(event) if isinstance(obj, dict) else None
-                if when is None or obj is None or obj.get("kind") != "Job":
+                if not isinstance(obj, dict):
                     continue
-                name = str(obj.get("name"))
-                first[name] = min(when, first.get(name, when))
-                if match.group(1) == b"Completed":
-                    completed[name] = max(when, completed.get(name, when))
-    return ObjectTimes(first, completed)
+                if reason in _JOB_REASONS:
+                    _job_event(times, event, obj, reason)
+                elif obj.get("kind") == "Pod":
+                    _upload_pod_event(times, event, obj, reason)
+    return times
+
+
+def _job_event(times: ObjectTimes, event: dict, obj: dict, reason: bytes) -> None:
+    when = _event_time(event)
+    if when is None or obj.get("kind") != "Job":
+        return
+    name = str(obj.get("name"))
+    times.first[name] = min(when, times.first.get(name, when))
+    if reason == b"Completed":
+        times.completed[name] = max(when, times.completed.get(name, when))
+    created = _CREATED_POD.match(str(event.get("message") or ""))
+    if reason == b"SuccessfulCreate" and created:
+        times.pod_job[created.group(1)] = name
+
+
+def _upload_pod_event(times: ObjectTimes, event: dict, obj: dict, reason: bytes) -> None:
+    """Where a pod ran: the scheduler's `Scheduled` names the node; the kubelet's own events
+    come from it (`source.host`, events.k8s.io's `reportingInstance`)."""
+    pod = str(obj.get("name"))
+    labels = obj.get("labels")
+    job = labels.get(_JOB_NAME_LABEL) if isinstance(labels, dict) else None
+    if isinstance(job, str) and job:
+        times.pod_job.setdefault(pod, job)
+    if reason == b"Scheduled":
+        assigned = _ASSIGNED.search(str(event.get("message") or ""))
+        node = assigned.group(1) if assigned else None
+    else:
+        source = event.get("source")
+        node = (source.get("host") if isinstance(source, dict) else None) or (
+            event.get("reportingInstance") if event.get("reportingComponent") == "kubelet"
+            else None)
+    if isinstance(node, str) and node:
+        if reason == b"Scheduled":
+            times.pod_node[pod] = node  # the scheduler's word over any kubelet's
+        else:
+            times.pod_node.setdefault(pod, node)
 
 
 def cache_clears(pulls) -> dict[str, float]:
@@ -197,16 +257,22 @@ def _next_workload(steps: list[dict], i: int, own: frozenset[str]) -> tuple[dict
     return measured, ""
 
 
-def step_timeline(label: str, root: Path, rows: list[dict], events: ObjectTimes, pulls=None):
+def step_timeline(label: str, root: Path, rows: list[dict], events: ObjectTimes, pulls=None,
+                  beside: Overlaps | None = None):
     """One row per step (columns `TIMELINE_COLUMNS`) of a harness run directory; `pulls` is the
-    run's pull table (its pods' `Scheduled` and `Pulling` time each step's cache clear)."""
+    run's pull table (its pods' `Scheduled` and `Pulling` time each step's cache clear, and its
+    windows meet the uploads': `beside`, computed here when not given)."""
     import pandas as pd
 
     from experiments.upload import upload_name
 
     steps = step_statuses(root, rows)
     own = harness_steps()
-    clears = cache_clears(pulls if pulls is not None else pd.DataFrame())
+    pulls = pulls if pulls is not None else pd.DataFrame()
+    clears = cache_clears(pulls)
+    found = {u.job: u for u in uploads(events, [str(s["step"]) for s in steps])}
+    if beside is None:
+        beside = overlaps(pulls, list(found.values()))
     records = []
     for i, st in enumerate(steps):
         name = str(st["step"])
@@ -246,6 +312,10 @@ def step_timeline(label: str, root: Path, rows: list[dict], events: ObjectTimes,
         upload = _span(events.first.get(up), events.completed.get(up))
         if upload is None:
             notes.append(f"no {up} Job events: upload not timed")
+        elif not found[up].nodes:
+            notes.append(f"no Scheduled or kubelet event of {up}'s pod: its node, and so its "
+                         "overlap with the pulls, unknown")
+        shared = beside.per_upload.get(up)
         records.append({
             "run": label, "step": name, "step_kind": st.get("kind"),
             "step_status": st.get("status"), "harness_step": name in own,
@@ -255,9 +325,15 @@ def step_timeline(label: str, root: Path, rows: list[dict], events: ObjectTimes,
             "recording_seconds": recording, "turnaround_seconds": turnaround,
             "overhead_seconds": overhead, "cache_clear_seconds": clear,
             # The turn-around is Pulumi's reaction alone: the upload runs beside the next step.
-            "upload_seconds": upload, "pulumi_seconds": turnaround, "note": "; ".join(notes),
+            "upload_seconds": upload,
+            "upload_node": ", ".join(sorted(found[up].nodes)) if up in found else None,
+            "upload_overlap_pulls": shared[0] if shared else None,
+            "upload_overlap_seconds": shared[1] if shared else None,
+            "pulumi_seconds": turnaround, "note": "; ".join(notes),
         })
     df = pd.DataFrame(records, columns=TIMELINE_COLUMNS)
+    df["upload_node"] = df["upload_node"].astype(object)
+    df["upload_overlap_pulls"] = df["upload_overlap_pulls"].astype("Int64")
     for col in _TIMES:
         df[col] = pd.to_datetime(df[col], unit="s", utc=True)
     for col in _SECONDS:
@@ -295,13 +371,20 @@ def timeline_tables(data) -> dict:
     """`step_timeline` (harness runs) and `pull_gaps` (runs with pulls) of one loaded run."""
     run = data.run
     out = {}
-    # Only the recorders' status.json files time the harness; a run without any (collected
-    # from the cluster alone) has the workload's times in steps.json and nothing else.
-    if run.layout == "study" and any(run.path.glob("steps/*/status.json")):
-        events = object_times(run.event_files)
-        out["step_timeline"] = step_timeline(run.label, run.path, run.steps, events,
-                                             data.table("pulls"))
     pulls = data.table("pulls")
+    if run.layout == "study" and run.event_files:
+        events = object_times(run.event_files)
+        found = uploads(events, [str(s["step"]) for s in run.steps
+                                 if isinstance(s, dict) and s.get("step")])
+        beside = overlaps(pulls, found)
+        # Only the recorders' status.json files time the harness; a run without any (collected
+        # from the cluster alone) has the workload's times in steps.json and nothing else.
+        if any(run.path.glob("steps/*/status.json")):
+            out["step_timeline"] = step_timeline(run.label, run.path, run.steps, events, pulls,
+                                                 beside)
+        # Without upload Job events there is nothing to overlap (the seed's runs): no table.
+        if found and not beside.table.empty:
+            out[OVERLAP_TABLE] = beside.table
     if not pulls.empty:
         gaps = pull_gaps(pulls, run.label)
         if not gaps.empty:
@@ -369,6 +452,9 @@ def overhead_summary(data) -> str | None:
     elif data.run.steps:
         parts.append("harness overhead not recorded (no steps/*/status.json: the run was "
                      "collected from the cluster, not the results bucket)")
+    beside = overlap_summary(data.table(OVERLAP_TABLE))
+    if beside:
+        parts.append(beside)
     gaps = data.table("pull_gaps")
     if not gaps.empty:
         med = _median(gaps["gap_seconds"])

@@ -24,15 +24,30 @@ after that upload:
 
 | step | workload Job | pods Scheduled | pull container Pulling | recorder | upload Job |
 | --- | --- | --- | --- | --- | --- |
-| pull-small-r1 | 06:14:25 - 06:14:39 | 06:14:25 (x4) | 06:14:29 (x4) | 06:14:26 - | 06:14:42 - 06:14:51 |
-| pull-medium-r1 | 06:14:47 - 06:15:10 | 06:14:47 (x4) | 06:14:51, 06:14:52 (x3) | 06:14:52 - | 06:15:13 - 06:15:22 |
+| pull-small-r1 | 06:14:25 - 06:14:39 | 06:14:25 (x4) | 06:14:29 (x4) | 06:14:26 - | 06:14:47 - 06:14:56 |
+| pull-medium-r1 | 06:14:47 - 06:15:10 | 06:14:47 (x4) | 06:14:51, 06:14:52 (x3) | 06:14:57 - | 06:15:13 - 06:15:22 |
 
 (step 2's seed pods were Scheduled at 06:14:43 and began Pulling at 06:14:43 (one) and
 06:14:44 (three); + SHIFT_SECONDS, + CLEAR_SECONDS.) Each workload Job completes 2 s after its
 last pod's `Started` (06:14:37 and 06:15:08). The recorder sees its Job complete at its first
 1 s poll at or after the completion (`experiments.recorder.POLL_SECONDS`; the fake serves no
 resourceVersion, so it polls rather than watches), deletes the Job in the foreground and sees it
-gone GONE_SECONDS later: it finishes at 06:14:41 and 06:15:12. Both steps are recorded
+gone GONE_SECONDS later: it finishes at 06:14:41 and 06:15:12. Step 1's upload Job is created
+with step 2's workload Job, both of them waiting for step 1's recorder only, and step 2's
+recorder starts once that upload has completed (06:14:56 -> 06:14:57).
+
+Each upload Job's pod (`UPLOAD_PODS`) runs on the results node (`RESULTS_NODE`, beside the event
+recorder: `experiments.upload.upload_job`'s affinity), the node that holds one of step 2's four
+pull pods (the seed's `container-pull-1-mx9vf`, Pulling 06:14:52, Pulled 06:15:07); the other
+three ran on `-9lnh`. Its events are the scheduler's `Scheduled` ("Successfully assigned
+study-harness/<pod> to <node>") as the upload Job's `SuccessfulCreate`, then the kubelet's
+`Pulled` (the uploader image is pre-pulled: "already present"), `Created` and `Started` of its
+`upload` container 1 s later, each in the shape of the seed pod's own line of that reason. So
+step 1's upload (06:14:47-06:14:56) overlaps exactly one studied pull, that one, from its
+Pulling at 06:14:52 to the upload's end: 4 s; step 2's upload (06:15:13-06:15:22) starts after
+every pull has ended.
+
+Both steps are recorded
 `invalid`: the seed's Job put its 4 pods on 2 of the 4 nodes, which the checks report as
 they would for a real run; the times are what the timeline reads.
 """
@@ -62,9 +77,13 @@ SEED_CONTAINER = "container-pull"  # the seed's pull Job and its one container
 PULL_CONTAINER = "pull"  # the harness's pull pod's container (experiments.kinds.pulling)
 T = "2024-11-10T06:{}Z"
 PLAN = {  # step -> workload start and end, recorder start, upload start and end
-    STEPS[0]: ("14:25", "14:39", "14:26", "14:42", "14:51"),
-    STEPS[1]: ("14:47", "15:10", "14:52", "15:13", "15:22"),
+    STEPS[0]: ("14:25", "14:39", "14:26", "14:47", "14:56"),
+    STEPS[1]: ("14:47", "15:10", "14:57", "15:13", "15:22"),
 }
+# The node holding the results volume, where every upload runs; step 2 pulled once on it.
+RESULTS_NODE = "gke-test-cluster-default-pool-9de60b8d-084f"
+UPLOAD_PODS = {step: f"upload-{step}-{suffix}"  # the Job controller's 5-character suffixes
+               for step, suffix in zip(STEPS, ("k7x2q", "m3p9z"), strict=True)}
 
 
 def _at(hhmm_ss: str) -> datetime:
@@ -226,8 +245,47 @@ def harness_object_events(template: dict) -> list[dict]:
     for step, (_, done, _, up_start, up_done) in PLAN.items():
         out.append(event(step, "Completed", done, "Job completed"))
         out.append(event(f"upload-{step}", "SuccessfulCreate", up_start,
-                         f"Created pod: upload-{step}-x1"))
+                         f"Created pod: {UPLOAD_PODS[step]}"))
         out.append(event(f"upload-{step}", "Completed", up_done, "Job completed"))
+    return out
+
+
+def upload_pod_events(seed_pod: dict[str, dict]) -> list[dict]:
+    """Each upload Job's pod on RESULTS_NODE (see the module docstring): `seed_pod` holds one
+    seed pull pod's own `Scheduled`, `Pulled`, `Created` and `Started` lines, by reason, which
+    each event copies with the upload pod's name, labels, owner, container and times."""
+    from experiments.upload import uploader_image
+
+    image = uploader_image("gke")
+    out = []
+    for step, (_, _, _, up_start, _) in PLAN.items():
+        pod, job = UPLOAD_PODS[step], f"upload-{step}"
+        scheduled = _iso(_at(up_start))
+        started = _later(scheduled, 1)
+        for reason, when, message in (
+                ("Scheduled", scheduled, f"Successfully assigned {NAMESPACE}/{pod} to "
+                                         f"{RESULTS_NODE}"),
+                ("Pulled", started, f'Container image "{image}" already present on machine'),
+                ("Created", started, "Created container upload"),
+                ("Started", started, "Started container upload")):
+            e = json.loads(json.dumps(seed_pod[reason]))
+            uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"Pod/{pod}/{reason}"))
+            e["metadata"].update(name=f"{pod}.{uid[:16]}", namespace=NAMESPACE, uid=uid,
+                                 creationTimestamp=when)
+            e.update(message=message, firstTimestamp=when, lastTimestamp=when)
+            obj = e["involvedObject"]
+            obj.update(name=pod, namespace=NAMESPACE,
+                       uid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"Pod/{pod}")))
+            obj["labels"] = {"batch.kubernetes.io/job-name": job, "job-name": job,
+                             "study-harness.io/role": "upload", "study-harness.io/uploads": step}
+            obj["ownerReferences"][0]["name"] = job
+            if reason == "Scheduled":
+                obj.pop("fieldPath", None)
+            else:
+                obj["fieldPath"] = "spec.containers{upload}"
+                e["source"] = {"component": "kubelet", "host": RESULTS_NODE}
+                e["reportingInstance"] = RESULTS_NODE
+            out.append(e)
     return out
 
 
@@ -282,7 +340,11 @@ def make_pulling_run(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from study.lifecycle.collect import step_rows
 
     nodes, pulls, template = seed_events()
-    stream = sorted(nodes + pulls + harness_object_events(template),
+    seed_pod = {e["reason"]: e for e in pulls
+                if e["involvedObject"]["name"].startswith(f"{STEPS[0]}-0-")
+                and e["involvedObject"].get("fieldPath", "") in ("", "spec.containers{pull}")
+                and e["reason"] in ("Scheduled", "Pulled", "Created", "Started")}
+    stream = sorted(nodes + pulls + harness_object_events(template) + upload_pod_events(seed_pod),
                     key=lambda e: e["firstTimestamp"])
     results = root / "volume"  # the in-cluster results volume the recorders write
     (results / "events").mkdir(parents=True)

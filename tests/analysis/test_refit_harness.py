@@ -3,7 +3,7 @@ runs, next to (and with `--write-harness` into) the committed `harness:` figures
 
 The run is `harness_run.make_pulling_run` (its docstring has the designed times): each
 recorder done 2 s after its workload (06:14:39 -> 06:14:41, 06:15:10 -> 06:15:12), uploads of
-9 s (06:14:42-06:14:51, 06:15:13-06:15:22), cache clears of 4 s (step 1's pods all Scheduled
+9 s (06:14:47-06:14:56, 06:15:13-06:15:22), cache clears of 4 s (step 1's pods all Scheduled
 06:14:25, Pulling 06:14:29) and 5 s (step 2's Scheduled 06:14:47, Pulling 06:14:51 once and
 06:14:52 three times: 4, 5, 5, 5), median 4.5; one turn-around, Pulumi's alone, of 6 s
 (06:14:41 -> 06:14:47).
