@@ -137,8 +137,27 @@ COLUMNS = {
                            "kinds without a clear)",
     "upload_seconds": "the step's upload Job, created to Completed: it runs beside the next "
                       "step, and only the next recorder waits for it",
+    "upload_node": "where the step's upload pod ran (its Scheduled event, else its kubelet "
+                   "events' source.host): the results node",
+    "upload_overlap_pulls": "studied pulls on the upload's node whose Pulling..Pulled window "
+                            "overlapped the upload's (the next step's, as steps run)",
+    "upload_overlap_seconds": "seconds of the upload during which at least one of those pulls "
+                              "ran beside it on its node",
     "pulumi_seconds": "the turn-around: Pulumi noticing the recorder's Job Complete and the "
                       "next step's Job starting",
+    "namespace": "the pod's namespace",
+    "pod": "the pull's pod (with run, namespace and container, its row in the pulls table)",
+    "container": "the container whose image was pulled",
+    "pulling_at": "the kubelet's Pulling event: the pull's start",
+    "pulled_at": "the kubelet's Pulled event: the pull's end",
+    "pull_seconds": "the kubelet's own pull time (the Pulled message)",
+    "beside_upload": "whether the pull's Pulling..Pulled window overlapped an upload Job's "
+                     "window on the same node (blank when the events cannot tell)",
+    "upload": "the upload Job(s) the pull ran beside",
+    "upload_started_at": "that upload Job's first event (SuccessfulCreate)",
+    "upload_finished_at": "that upload Job's Completed event",
+    "overlap_seconds": "seconds the pull and the upload(s) ran together on the node (0 when "
+                       "none did)",
     "note": "why a value is blank",
     "next_step": "the step of the next image",
     "next_image": "the image pulled next",
@@ -320,17 +339,20 @@ def completeness_summary(data):
 
 def overhead_html(datas, tables: dict) -> list[str]:
     """The harness-overhead section: each run's summary line, the step timeline, the pull gaps
-    (nothing when no run has either)."""
+    and the pulls an upload ran beside (nothing when no run has any of them)."""
     from analysis.timeline import overhead_summary
+    from analysis.upload_overlap import OVERLAP_TABLE
 
     timeline, gaps = tables.get("step_timeline"), tables.get("pull_gaps")
-    if (timeline is None or timeline.empty) and (gaps is None or gaps.empty):
+    beside = tables.get(OVERLAP_TABLE)
+    if all(t is None or t.empty for t in (timeline, gaps, beside)):
         return []
     parts = ["<h2>Harness overhead</h2>",
              '<p class="note">Where each step\'s time went: the measured work, the recorder, '
              "Pulumi's turn-around to the next step's workload and, for pulls, each pod's cache "
-             "clear; the upload runs beside the next step. From the recorders' status.json and "
-             "the run's events.</p>"]
+             "clear; the upload runs beside the next step, on the results node, and the pulls "
+             "it overlapped there are listed. From the recorders' status.json and the run's "
+             "events.</p>"]
     lines = [f"{d.label}: {line}" for d in datas if (line := overhead_summary(d))]
     if lines:
         parts.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>")
@@ -338,6 +360,18 @@ def overhead_html(datas, tables: dict) -> list[str]:
         parts.append(_table_html(timeline, "Step timeline", file="step_timeline"))
     if gaps is not None and not gaps.empty:
         parts.append(_table_html(gaps, "Gap between consecutive images' pulls", file="pull_gaps"))
+    if beside is not None and not beside.empty:
+        # Every studied pull has a row in the file; the page shows the ones an upload touched
+        # (or that the events cannot clear), as completeness shows the pairs that are not ok.
+        shown = beside[beside["beside_upload"].fillna(True).astype(bool)]
+        caption = "Studied pulls beside an upload on their node"
+        if shown.empty:
+            parts.append(f"<h3>{html.escape(caption)}</h3><p class=\"note\">None of the "
+                         f"{len(beside)} studied pulls overlapped an upload on its node.</p>")
+        else:
+            parts.append(_table_html(shown, caption, file=OVERLAP_TABLE))
+            parts.append(f'<p class="note">{len(shown)} of {len(beside)} studied pulls; every '
+                         f"one has its row in tables/{OVERLAP_TABLE}.csv beside this page.</p>")
     return parts
 
 
