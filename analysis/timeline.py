@@ -326,7 +326,7 @@ def step_timeline(label: str, root: Path, rows: list[dict], events: ObjectTimes,
             "overhead_seconds": overhead, "cache_clear_seconds": clear,
             # The turn-around is Pulumi's reaction alone: the upload runs beside the next step.
             "upload_seconds": upload,
-            "upload_node": ", ".join(sorted(found[up].nodes)) if up in found else None,
+            "upload_node": (", ".join(sorted(found[up].nodes)) or None) if up in found else None,
             "upload_overlap_pulls": shared[0] if shared else None,
             "upload_overlap_seconds": shared[1] if shared else None,
             "pulumi_seconds": turnaround, "note": "; ".join(notes),

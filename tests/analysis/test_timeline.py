@@ -202,14 +202,19 @@ class TestWhereAResearcherLooks:
 
         """Per step: 12 s for step 1 (the only one with a next step), 7 s for step 2: 19 s of
         the 47 s from step 1's workload start (06:14:25) to step 2's recorder end (06:15:12),
-        40%; both uploads 9 s; the pull gap 10 + SHIFT_SECONDS (test_harness_run_pairs_its_steps)."""
+        40%; both uploads 9 s; one pull of 8 beside step 1's upload, for 4 s, its 14.916 s
+        against step 2's other pulls' 16.211, 16.092 and 15.997 s, median 16.092
+        (test_upload_overlap.py); the pull gap 10 + SHIFT_SECONDS
+        (test_harness_run_pairs_its_steps)."""
         (data,) = load_runs([pulling_run])
         assert overhead_summary(data) == (
             "harness overhead (recording, Pulumi's turn-around, cache clear) median 12.0 s per "
             "step (the 1 of 2 steps with a next step), 19 s in all, 40% of the steps' 47 s; "
-            "upload median 9 s, beside the next step; pull gap (last Pulled to next image's "
-            f"first Pulling) median {10 + SHIFT_SECONDS} s over 1 pair (seed loop, plain at "
-            "this node count: 10-37 s)")
+            "upload median 9 s, beside the next step; 1 of 8 studied pulls overlapped an upload "
+            "on the same node (median overlap 4 s): median pull 14.9 s against 16.1 s for the "
+            "other 3 pulls of the same image; pull gap (last Pulled to next image's first "
+            f"Pulling) median {10 + SHIFT_SECONDS} s over 1 pair (seed loop, plain at this node "
+            "count: 10-37 s)")
 
     def test_seed_summary_says_why_there_is_no_overhead(self):
         from analysis.timeline import overhead_summary
@@ -222,7 +227,7 @@ class TestWhereAResearcherLooks:
 
     def test_tables_are_written_like_the_others(self, pulling_run, tmp_path):
         result = analyze([pulling_run], tmp_path / "out", figures=False)
-        for name in ("step_timeline", "pull_gaps"):
+        for name in ("step_timeline", "pull_gaps", "upload_overlap"):
             parquet = pd.read_parquet(tmp_path / "out" / "tables" / f"{name}.parquet")
             csv = pd.read_csv(tmp_path / "out" / "tables" / f"{name}.csv")
             assert len(parquet) == len(csv) == len(result.tables[name])
@@ -232,6 +237,7 @@ class TestWhereAResearcherLooks:
         from analysis.pipeline import report
         from analysis.report import COLUMNS
         from analysis.timeline import GAP_COLUMNS, TIMELINE_COLUMNS
+        from analysis.upload_overlap import OVERLAP_COLUMNS
 
         page = report([pulling_run], tmp_path / "rep").read_text()
         section = page[page.index("<h2>Harness overhead</h2>"):page.index("<h2>Configuration")]
@@ -239,4 +245,7 @@ class TestWhereAResearcherLooks:
         assert "<h3>Gap between consecutive images&#x27; pulls</h3>" in section
         assert ("harness overhead (recording, Pulumi&#x27;s turn-around, cache clear) median "
                 "12.0 s per step") in section
-        assert [c for c in TIMELINE_COLUMNS + GAP_COLUMNS if not COLUMNS.get(c)] == []
+        assert "<h3>Studied pulls beside an upload on their node</h3>" in section
+        assert "1 of 8 studied pulls; every one has its row in tables/upload_overlap.csv" in section
+        assert [c for c in TIMELINE_COLUMNS + GAP_COLUMNS + OVERLAP_COLUMNS
+                if not COLUMNS.get(c)] == []

@@ -51,8 +51,9 @@ class TestAnalyze:
         gap against the seed loop's (the run and its times: tests/analysis/harness_run.py).
         Step 1: recording 2 s (06:14:39 -> 06:14:41), Pulumi's turn-around 6 s (-> 06:14:47),
         its pods' clears 4 s: 12 s; step 2: recording 2 s, clears median 5 s: 7 s; 19 s of the
-        47 s from 06:14:25 to 06:15:12; each upload 9 s; the gap the seed's 10 s plus
-        SHIFT_SECONDS."""
+        47 s from 06:14:25 to 06:15:12; each upload 9 s; step 2's one pull on the results node
+        beside step 1's upload for 4 s (14.916 s against its step's other three, median
+        16.092 s); the gap the seed's 10 s plus SHIFT_SECONDS."""
         from tests.analysis.harness_run import SHIFT_SECONDS, make_pulling_run
 
         run = make_pulling_run(tmp_path / "made", monkeypatch)
@@ -61,10 +62,12 @@ class TestAnalyze:
         assert code == 0
         assert ("20241110T060800Z: harness overhead (recording, Pulumi's turn-around, cache "
                 "clear) median 12.0 s per step (the 1 of 2 steps with a next step), 19 s in all, "
-                "40% of the steps' 47 s; upload median 9 s, beside the next step; pull gap (last "
+                "40% of the steps' 47 s; upload median 9 s, beside the next step; 1 of 8 studied "
+                "pulls overlapped an upload on the same node (median overlap 4 s): median pull "
+                "14.9 s against 16.1 s for the other 3 pulls of the same image; pull gap (last "
                 f"Pulled to next image's first Pulling) median {10 + SHIFT_SECONDS} s over 1 "
                 "pair (seed loop, plain at this node count: 10-37 s)") in err.splitlines()
-        assert "step_timeline" in out and "pull_gaps" in out
+        assert "step_timeline" in out and "pull_gaps" in out and "upload_overlap" in out
 
 
 class TestCompare:
