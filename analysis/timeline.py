@@ -10,7 +10,8 @@ holds, never from the clock of the analysis:
   `recorder_started_at` and `recorder_finished_at`; where a step has no status.json (collected
   from the cluster rather than the bucket) the `steps.json` row gives the workload's times only;
 * the run's events (`events.jsonl`, the event recorder's): the step upload Job
-  `upload-<step>`'s first `SuccessfulCreate` and its `Completed` (`experiments.upload`);
+  `upload-<step>`'s first `SuccessfulCreate` and its `Completed` (`experiments.upload`), and
+  where its pod ran, which `analysis.upload_overlap` meets with the pulls' windows;
 * the `pulls` table: per studied pull its pod's `Scheduled`, its first `Pulling` and its step.
   The pulling kind clears the caches in each pull pod's `clear` init container, and the kubelet
   pulls the pod's image only after that exited (`experiments.kinds.pulling.pull_pod`), so a pull
