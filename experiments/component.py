@@ -114,11 +114,12 @@ def shared_objects(ctx: RenderContext, results: UploadTarget | None = None
                  "verbs": ["get", "list", "watch"]},
                 {"apiGroups": ["batch"], "resources": ["jobs"],
                  "verbs": ["get", "list", "watch", "delete"]},
-                # The pre-pull is a DaemonSet the recorder deletes.
+                # The pre-pull is a DaemonSet the recorder deletes; it watches every object it
+                # deletes until it is gone (without `watch` it falls back to 1 s polls).
                 {"apiGroups": ["apps"], "resources": ["daemonsets"],
-                 "verbs": ["get", "list", "delete"]},
+                 "verbs": ["get", "list", "watch", "delete"]},
                 {"apiGroups": ["flux-framework.org"], "resources": ["miniclusters", "metricsets"],
-                 "verbs": ["get", "list", "delete"]},
+                 "verbs": ["get", "list", "watch", "delete"]},
                 # MetricSet steps end with their JobSet, which the recorder watches.
                 {"apiGroups": ["jobset.x-k8s.io"], "resources": ["jobsets"],
                  "verbs": ["get", "list", "watch", "delete"]},
