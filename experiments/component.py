@@ -182,7 +182,10 @@ def recorder_job(step: Step, kind: str, wl: Workload, ctx: RenderContext) -> dic
             {"name": "scripts", "configMap": {"name": layout.RECORDER_SCRIPTS}},
         ],
     }
-    # The API server may blip; recording is idempotent.
+    # Retries: the API server may blip, a node may go. A retry resumes from the phase the
+    # attempt before it recorded (experiments/recorder.py), and a stop fails the Job through
+    # this limit: no podFailurePolicy, whose Failed reason pulumi-kubernetes' Job await does not
+    # report (see the recorder's docstring).
     return batch_job(name, ctx.namespace, labels, pod, backoffLimit=2)
 
 

@@ -534,3 +534,22 @@ def test_the_role_lets_the_recorder_watch_every_kind_it_deletes():
         ("batch", "jobs"), ("apps", "daemonsets"), ("flux-framework.org", "miniclusters"),
         ("flux-framework.org", "metricsets"), ("jobset.x-k8s.io", "jobsets")}
     assert all({"get", "watch"} <= verbs for verbs in deletable.values()), deletable
+
+
+def test_a_stop_fails_the_recorder_job_through_its_backoff_limit(recorded):
+    """A stop (recorder exit 3) must fail `pulumi up`. pulumi-kubernetes' Job await reports an
+    error only for a Failed condition with reason BackoffLimitExceeded or DeadlineExceeded and
+    otherwise waits for Complete (pulumi/pulumi-kubernetes provider/pkg/await/checker/job/
+    check.go `collectJobConditionErrors`, provider/pkg/await/job.go; read at v4.32.0-27-g9497796,
+    the newest stored; the pinned 4.34.2 is not in the store). A `podFailurePolicy` FailJob rule
+    fails the Job with reason PodFailurePolicy, which that await would not see until its timeout:
+    so none, and the stop ends the Job through its backoffLimit (each retry finds the stop
+    recorded and exits 3 at once, experiments/recorder.py)."""
+    _, calls, _ = recorded("gke-4-nightly")
+    recorders = _jobs(calls, "recorder")
+    assert recorders
+    for rec in recorders:
+        spec = rec["obj"]["spec"]
+        assert "podFailurePolicy" not in spec, rec["name"]
+        assert spec["backoffLimit"] == 2, rec["name"]
+        assert spec["template"]["spec"]["restartPolicy"] == "Never", rec["name"]

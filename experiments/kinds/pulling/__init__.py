@@ -20,8 +20,9 @@ iteration and each image one step made of
      none faster than a cold pull can be, every pod that pulled with its own clear's OK record),
      then deletes the pull Job in the foreground and waits until its pods are gone, so the next
      repeat finds no container holding the image's snapshots. A failed clear is recorded with its
-     FAIL line and then stops the run (`experiments.recorder`): every later step would fail the
-     same way on that node.
+     FAIL line (or, for a clear that could not run, the kubelet's reason: StartError,
+     ErrImagePull, ...) and then stops the run (`experiments.recorder`): every later step would
+     fail the same way on that node.
 The plan stays the same size whatever N is: per step the pull Job and the step's recorder (and
 upload) Jobs, no per-node object.
 
