@@ -38,10 +38,11 @@ Why not `podFailurePolicy` (FailJob on exit 3, no retries): that Job fails with 
 It exits non-zero otherwise only when it could not record at all.
 
 Retries are idempotent (the recorder Job has backoffLimit 2): status.json is written atomically
-at each phase (`waited`: the verdict; `recorded`: logs, pods and checks, before the cleanup
-deletes anything; `done`), and an attempt that finds an earlier one's phase past waiting, with
-the step's objects deleted or being deleted, resumes from it instead of waiting for objects that
-will never come back (which recorded `deadline` and erased a stop). The cleanup retries the API
+at each phase (`waiting` until a deadline fixed at the first start; `waited`: the verdict;
+`recorded`: logs, pods and checks, before the cleanup deletes anything; `done`), and an attempt
+that finds an earlier one's status, with none of the step's objects newer than that attempt,
+resumes from its phase instead of waiting for objects that will never come back (which
+recorded `deadline` and erased a stop). The cleanup retries the API
 server's transient answers (5xx, 429, a dropped connection) until its own limit.
 
 Configuration comes from environment variables set by `experiments.component`: STEP, KIND,
@@ -489,6 +490,11 @@ def announce_stop(reason: str) -> int:
     return STOP_EXIT
 
 
+# What status.json says the recorder has done: `waiting` for the step (until `wait_until`, epoch
+# seconds), `waited` (its `verdict`), `recorded` (logs, pods, checks, any stop), `done`.
+PHASES = ("waiting", "waited", "recorded", "done")
+
+
 def write_json(path: str, data: Any) -> None:
     """`data` as JSON at `path`, atomically (a temporary file, then os.replace): a recorder
     killed mid-write leaves the previous version, never a truncated file."""
@@ -498,28 +504,37 @@ def write_json(path: str, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def alive(api: Api, paths: list[str]) -> bool:
-    """Whether any of `paths` exists and is not being deleted (a resumed run created it anew)."""
-    for p in paths:
-        obj = get(api, p)
-        if obj is not None and not obj.get("metadata", {}).get("deletionTimestamp"):
-            return True
-    return False
+def created_after(obj: dict, since: str | None) -> bool:
+    """Whether `obj` is not being deleted and was created after `since` (an earlier attempt's
+    start): a resumed run's new object, not the one that attempt waited for. Unknown times
+    count as new."""
+    meta = obj.get("metadata", {})
+    if meta.get("deletionTimestamp"):
+        return False
+    created = meta.get("creationTimestamp")
+    if not created or not since:
+        return True
+    return datetime.fromisoformat(created) > datetime.fromisoformat(since)
 
 
 def earlier_attempt(api: Api, out: str, paths: list[str]) -> dict[str, Any] | None:
     """The status an earlier attempt of this recorder left, when this attempt resumes from it:
-    past waiting (`phase` waited, recorded or done) and the step's objects deleted or being
-    deleted by that attempt. A resumed run that created the step again finds its objects
-    alive, and records it anew."""
+    none of the step's objects is newer than that attempt (each is absent, being deleted, or
+    created before it started). A resumed run that created the step again has newer objects,
+    and records it anew."""
     try:
         with open(os.path.join(out, "status.json")) as f:
             status = json.load(f)
     except (OSError, ValueError):
         return None
-    if not isinstance(status, dict) or status.get("phase") not in ("waited", "recorded", "done"):
+    if not isinstance(status, dict) or status.get("phase") not in PHASES:
         return None
-    return None if alive(api, paths) else status
+    since = status.get("recorder_started_at")
+    for p in paths:
+        obj = get(api, p)
+        if obj is not None and created_after(obj, since):
+            return None
+    return status
 
 
 MANIFESTED = ("log.txt", "status.json", "checks.json", "events.jsonl")
@@ -570,7 +585,8 @@ def main() -> int:
     status = earlier_attempt(api, out, paths)
     if status is None:
         status = {"step": step, "kind": os.environ.get("KIND", ""), "status": "running",
-                  "phase": "waiting", "recorder_started_at": now()}
+                  "phase": "waiting", "recorder_started_at": now(),
+                  "wait_until": time.time() + float(os.environ["DEADLINE_SECONDS"])}
         write_json(status_path, status)
     elif status["phase"] == "done" and os.path.exists(os.path.join(out, "MANIFEST.json")):
         # A retry of this Job after a stop: the step is recorded in full, the run stops.
@@ -611,7 +627,7 @@ def wait_and_record_verdict(api: Api, status: dict[str, Any], status_path: str,
                             paths: list[str], owners: list[str], expect: dict) -> None:
     """Wait for the step (phase `waiting` -> `waited`), then stop what is left of it at the
     deadline. A clear that cannot start ends the wait too: its step has failed."""
-    deadline = time.time() + float(os.environ["DEADLINE_SECONDS"])
+    deadline = float(status["wait_until"])  # a retry waits only as long as the first attempt
     ns = os.environ["NAMESPACE"]
     stuck = StuckClear(api, ns, expect["clears"]) if "clears" in expect else None
     verdict, objs = wait(api, paths, deadline, stuck)

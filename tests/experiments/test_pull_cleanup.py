@@ -421,18 +421,39 @@ class TestARetryOfTheRecorderResumes:
         assert (tmp_path / "termination-log").read_text() == before["stop"]
         assert (tmp_path / "steps" / STEP / "MANIFEST.json").exists()
 
-    def test_a_recreated_step_is_recorded_anew(self, run, tmp_path, monkeypatch):
-        """A resumed `study run` creates the step again: its Job is alive, so the recorder
-        waits for it and records it, whatever an earlier run left."""
+    def test_a_recreated_step_is_recorded_anew(self, run, tmp_path):
+        """A resumed `study run` creates the step again: its Job is newer than the earlier
+        recorder, so this one waits for it and records it, whatever the earlier run left."""
         nodes = sorted(set(seed_nodes().values()))
         out = tmp_path / "steps" / STEP
         out.mkdir(parents=True)
         (out / "status.json").write_text(json.dumps(
             {"step": STEP, "phase": "recorded", "status": "running", "verdict": "failed",
-             "checks": [], "stop": "an earlier run's stop"}))
-        _, status, _ = run({n: ok_line(n) for n in nodes})
+             "recorder_started_at": "2024-11-10T05:00:00+00:00", "checks": [],
+             "stop": "an earlier run's stop"}))
+        job = {**DONE, "metadata": {"creationTimestamp": "2024-11-10T06:19:58Z"}}
+        _, status, _ = run({n: ok_line(n) for n in nodes}, job=job)
         assert status["status"] == "succeeded" and "stop" not in status
         assert "resumed_at" not in status
+
+    def test_a_retry_while_waiting_keeps_the_first_attempts_deadline(self, run, tmp_path):
+        """Killed while the step ran: the retry waits for the same Job, until the deadline the
+        first attempt fixed (here already past), not a new one of DEADLINE_SECONDS."""
+        import time
+
+        out = tmp_path / "steps" / STEP
+        out.mkdir(parents=True)
+        (out / "status.json").write_text(json.dumps(
+            {"step": STEP, "kind": "pulling", "phase": "waiting", "status": "running",
+             "recorder_started_at": "2024-11-10T06:20:05+00:00",
+             "wait_until": time.time() - 1}))
+        job = {**RUNNING, "metadata": {"creationTimestamp": "2024-11-10T06:20:00Z"}}
+        nodes = sorted(set(seed_nodes().values()))
+        api, status, _ = run({n: ok_line(n) for n in nodes}, job=job)
+        assert status["status"] == "deadline"
+        assert status["recorder_started_at"] == "2024-11-10T06:20:05+00:00"
+        assert len(status["resumed_at"]) == 1
+        assert api.deletes == [(JOB, "Background"), (JOB, "Foreground")]
 
 
 class TestTheCleanupRidesOutTransientApiErrors:
