@@ -92,7 +92,9 @@ LOG_READERS = 8  # pod logs read at once: 64 pods x 2 containers, one GET each
 STOP_EXIT = 3  # a cache clear failed: stop the run (see the module docstring)
 # Waiting reasons of a clear container that cannot start (kubernetes/kubernetes
 # pkg/kubelet/images/types.go ErrImagePull, ImagePullBackOff, InvalidImageName;
-# pkg/kubelet/container/sync_result.go CreateContainerError, CreateContainerConfigError). With
+# pkg/kubelet/kuberuntime/kuberuntime_container.go CreateContainerError,
+# CreateContainerConfigError). A container containerd failed to start is reported terminated,
+# exit code 128, reason StartError (containerd internal/cri/server/container_start.go). With
 # restartPolicy Never such a pod stays Pending and its Job runs on to its deadline.
 STUCK_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerError",
                  "CreateContainerConfigError")

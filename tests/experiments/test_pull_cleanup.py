@@ -311,12 +311,13 @@ RUNNING = {"status": {"startTime": "2024-11-10T06:20:00Z", "active": 1}}
 
 class TestAClearThatCannotRunStopsTheRun:
     """A clear that never ran its script is as much the node's failure as one that printed FAIL:
-    every later step's clear would meet it. The kubelet reports a container the runtime failed
-    to start as `terminated{exitCode: 128, reason: StartError}` (kubernetes/kubernetes
-    pkg/kubelet/kuberuntime/kuberuntime_container.go, read at df5f024), and one it cannot
-    create or whose image it cannot pull as `waiting` with the reason (pkg/kubelet/images/
-    types.go ErrImagePull, ImagePullBackOff; pkg/kubelet/container/sync_result.go
-    CreateContainerError, CreateContainerConfigError); such a pod stays Pending."""
+    every later step's clear would meet it. A container containerd failed to start is
+    `terminated{exitCode: 128, reason: StartError}` (containerd internal/cri/server/
+    container_start.go, errorStartExitCode and errorStartReason, "128 is the same with Docker's
+    behavior"), and one the kubelet cannot create or whose image it cannot pull is `waiting`
+    with the reason (kubernetes/kubernetes pkg/kubelet/images/types.go ErrImagePull,
+    ImagePullBackOff; pkg/kubelet/kuberuntime/kuberuntime_container.go CreateContainerError,
+    CreateContainerConfigError); such a pod stays Pending."""
 
     def test_a_clear_the_runtime_could_not_start_stops_the_run(self, run):
         from experiments import recorder as rec
