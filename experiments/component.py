@@ -114,11 +114,12 @@ def shared_objects(ctx: RenderContext, results: UploadTarget | None = None
                  "verbs": ["get", "list", "watch"]},
                 {"apiGroups": ["batch"], "resources": ["jobs"],
                  "verbs": ["get", "list", "watch", "delete"]},
-                # The pre-pull is a DaemonSet the recorder deletes.
+                # The pre-pull is a DaemonSet the recorder deletes; it watches every object it
+                # deletes until it is gone (without `watch` it falls back to 1 s polls).
                 {"apiGroups": ["apps"], "resources": ["daemonsets"],
-                 "verbs": ["get", "list", "delete"]},
+                 "verbs": ["get", "list", "watch", "delete"]},
                 {"apiGroups": ["flux-framework.org"], "resources": ["miniclusters", "metricsets"],
-                 "verbs": ["get", "list", "delete"]},
+                 "verbs": ["get", "list", "watch", "delete"]},
                 # MetricSet steps end with their JobSet, which the recorder watches.
                 {"apiGroups": ["jobset.x-k8s.io"], "resources": ["jobsets"],
                  "verbs": ["get", "list", "watch", "delete"]},
@@ -181,7 +182,10 @@ def recorder_job(step: Step, kind: str, wl: Workload, ctx: RenderContext) -> dic
             {"name": "scripts", "configMap": {"name": layout.RECORDER_SCRIPTS}},
         ],
     }
-    # The API server may blip; recording is idempotent.
+    # Retries: the API server may blip, a node may go. A retry resumes from the phase the
+    # attempt before it recorded (experiments/recorder.py), and a stop fails the Job through
+    # this limit: no podFailurePolicy, whose Failed reason pulumi-kubernetes' Job await does not
+    # report (see the recorder's docstring).
     return batch_job(name, ctx.namespace, labels, pod, backoffLimit=2)
 
 

@@ -19,17 +19,34 @@ runs in a pinned python image next to the event recorder, which holds the ReadWr
    `MANIFEST.json` ({"files": {name: {"sha256", "bytes"}}}) of the four files.
 
 It exits 0 whatever the verdict (a failed step is data; the next step should still run), with one
-exception: a cache clear that failed (its FAIL line, or its init container's non-zero exit). That
-failure is the node's, not the step's (no crictl or ctr, a layer held by another image), so every
-later step would fail the same way and pay for it: the recorder records the step in full, writes
-`stop` into its status.json and the reason into its termination message, and exits STOP_EXIT.
-Its Job then fails (after its retries, which find the stop recorded and exit at once), and
+exception: a cache clear that failed: its FAIL line, its init container's own exit (1-128: the
+script, nsenter, or the runtime failing to start it, `StartError` with 128), or a clear that
+cannot start at all (`ErrImagePull`, `ImagePullBackOff`, `CreateContainerError`,
+`CreateContainerConfigError`, `InvalidImageName`: it never terminates, so the recorder stops
+waiting once it has been so for CLEAR_STUCK_SECONDS). That failure is the node's, not the
+step's (no crictl or ctr, a layer held by another image, no clear image), so every later step
+would fail the same way and pay for it: the recorder records the step in full, writes `stop`
+into its status.json and the reason into its termination message, and exits STOP_EXIT. Its Job
+then fails (after its retries, which find the stop recorded and exit at once), and
 pulumi-kubernetes fails the `up` on the Job's BackoffLimitExceeded with the pod's termination
 message as the error (provider/pkg/await/checker/job/check.go, checker/pod/check.go), so the
 next step is never created; `study run` then collects and destroys as after any failed `up`.
-It exits non-zero otherwise only when it could not record at all. Configuration comes from
-environment variables set by `experiments.component`: STEP, KIND, NAMESPACE, WAIT_FOR, OWNERS,
-POD_SELECTOR, DEADLINE_SECONDS, EXPECT (JSON).
+Why not `podFailurePolicy` (FailJob on exit 3, no retries): that Job fails with reason
+`PodFailurePolicy`, and the Job checker reports only `BackoffLimitExceeded` and
+`DeadlineExceeded` as errors and otherwise waits for `Complete` (check.go
+`collectJobConditionErrors`, read at v4.32.0-27-g9497796), so `up` would hang until its timeout.
+It exits non-zero otherwise only when it could not record at all.
+
+Retries are idempotent (the recorder Job has backoffLimit 2): status.json is written atomically
+at each phase (`waiting` until a deadline fixed at the first start; `waited`: the verdict;
+`recorded`: logs, pods and checks, before the cleanup deletes anything; `done`), and an attempt
+that finds an earlier one's status, with none of the step's objects newer than that attempt,
+resumes from its phase instead of waiting for objects that will never come back (which
+recorded `deadline` and erased a stop). The cleanup retries the API
+server's transient answers (5xx, 429, a dropped connection) until its own limit.
+
+Configuration comes from environment variables set by `experiments.component`: STEP, KIND,
+NAMESPACE, WAIT_FOR, OWNERS, POD_SELECTOR, DEADLINE_SECONDS, EXPECT (JSON).
 """
 
 from __future__ import annotations
@@ -45,9 +62,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -72,6 +90,20 @@ FLUSH_POLL_SECONDS = 0.5
 CLEANUP_SECONDS = 600  # pods stop within their grace period (1 s for per-node pods, 30 s others)
 LOG_READERS = 8  # pod logs read at once: 64 pods x 2 containers, one GET each
 STOP_EXIT = 3  # a cache clear failed: stop the run (see the module docstring)
+# Waiting reasons of a clear container that cannot start (kubernetes/kubernetes
+# pkg/kubelet/images/types.go ErrImagePull, ImagePullBackOff, InvalidImageName;
+# pkg/kubelet/kuberuntime/kuberuntime_container.go CreateContainerError,
+# CreateContainerConfigError). A container containerd failed to start is reported terminated,
+# exit code 128, reason StartError (containerd internal/cri/server/container_start.go). With
+# restartPolicy Never such a pod stays Pending and its Job runs on to its deadline.
+STUCK_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerError",
+                 "CreateContainerConfigError")
+# How long a clear may wait in one of them before the step counts as failed: the kubelet retries
+# an image pull with a back-off of 10 s doubling to 300 s (pkg/kubelet/kubelet.go backOffPeriod,
+# MaxContainerBackOff), so 120 s lets it retry three times (a registry blip passes), while a pull
+# step's deadline gives its pods 300 s of slack: every later step would wait out its deadline too.
+CLEAR_STUCK_SECONDS = 120
+CLEAR_CHECK_SECONDS = 10  # how often the clear pods are looked at while a pull step runs
 
 
 def now() -> str:
@@ -130,6 +162,26 @@ def get(api: Api, path: str) -> dict | None:
         raise
 
 
+def transient(exc: BaseException) -> bool:
+    """An answer worth asking again: the API server busy or restarting (5xx, 429) or the
+    connection dropped (reset, closed without a response, timed out)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return exc.code == 429 or exc.code >= 500
+    return isinstance(exc, (urllib.error.URLError, ConnectionError, TimeoutError,
+                            http.client.HTTPException))
+
+
+def retried(call: Callable[[], Any], end: float) -> Any:
+    """`call()`, asked again every POLL_SECONDS while its failure is transient, until `end`."""
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if not transient(exc) or time.time() >= end:
+                raise
+        time.sleep(POLL_SECONDS)
+
+
 def read_recorded_events() -> list[dict]:
     with open(os.path.join(RESULTS, "events", "events.jsonl"), "rb") as f:
         return checks.read_events(f)
@@ -159,8 +211,10 @@ def watch_query(path: str, resource_version: str, seconds: int) -> str:
     return f"{collection}?{query}"
 
 
-def until_done(api: Api, path: str, deadline: float) -> dict | None:
-    """The object at `path` once it is done, or as last seen at the deadline (None: absent).
+def until_done(api: Api, path: str, deadline: float,
+               abort: Callable[[], bool] | None = None) -> dict | None:
+    """The object at `path` once it is done, or as last seen at the deadline or when `abort()`
+    says so (None: absent); `abort` is asked every CLEAR_CHECK_SECONDS at most.
 
     Read, then watch from the resourceVersion read: an update committed after the read is in
     the watch, one committed before it is in the read, so the end is never missed and is seen
@@ -172,11 +226,14 @@ def until_done(api: Api, path: str, deadline: float) -> dict | None:
         obj = get(api, path)
         if (obj is not None and state(obj)[0] != "running") or time.time() >= deadline:
             return obj
+        if abort is not None and abort():
+            return obj
         rv = (obj or {}).get("metadata", {}).get("resourceVersion")
         if not rv:  # absent (deleted or never created): look again until the deadline
             time.sleep(POLL_SECONDS)
             continue
-        seconds = max(1, min(WATCH_SECONDS, int(deadline - time.time())))
+        window = WATCH_SECONDS if abort is None else CLEAR_CHECK_SECONDS
+        seconds = max(1, min(window, int(deadline - time.time())))
         seen = 0
         try:
             for ev in api.watch(watch_query(path, rv, seconds), seconds + 30):
@@ -198,7 +255,7 @@ def until_gone(api: Api, path: str, end: float) -> bool:
     """Whether the object at `path` is gone by `end`: read, then watch from the version read
     for its DELETED (as `until_done` watches for its end)."""
     while True:
-        obj = get(api, path)
+        obj = retried(partial(get, api, path), end)
         if obj is None:
             return True
         rv = obj.get("metadata", {}).get("resourceVersion")
@@ -220,13 +277,17 @@ def until_gone(api: Api, path: str, end: float) -> bool:
             time.sleep(POLL_SECONDS)
 
 
-def wait(api: Api, paths: list[str], deadline: float) -> tuple[str, list[dict]]:
-    """'succeeded' | 'failed' | 'deadline', and the objects as last seen.
+def wait(api: Api, paths: list[str], deadline: float, stuck: StuckClear | None = None
+         ) -> tuple[str, list[dict]]:
+    """'succeeded' | 'failed' | 'deadline' | 'stuck' (a clear that cannot start), and the
+    objects as last seen.
 
     One object after another: the step ends when the last of them does, and waiting for one
     while another ends costs nothing, since a done object is returned at its first read."""
-    objs = [until_done(api, p, deadline) for p in paths]
+    objs = [until_done(api, p, deadline, stuck) for p in paths]
     found = [o for o in objs if o is not None]
+    if stuck is not None and stuck.pod is not None:
+        return "stuck", found
     states = [state(o)[0] for o in found]
     if len(found) == len(paths) and all(s != "running" for s in states):
         return ("failed" if "failed" in states else "succeeded"), found
@@ -262,6 +323,15 @@ def pods_of(api: Api, ns: str, selector: str) -> list[dict]:
                 c.get("name", ""): int(c.get("restartCount") or 0)
                 for key in ("initContainerStatuses", "containerStatuses")
                 for c in p.get("status", {}).get(key) or []
+            },
+            # init container name -> {state: waiting | terminated, reason, message}: a clear
+            # that never started (ErrImagePull...) or failed to start (StartError) says why.
+            "init_states": {
+                c.get("name", ""): {"state": k, "reason": v.get("reason") or "",
+                                    "message": v.get("message") or ""}
+                for c in p.get("status", {}).get("initContainerStatuses") or []
+                for k, v in (c.get("state") or {}).items()
+                if k in ("waiting", "terminated") and v is not None
             },
             # container name -> exit code, for the containers that have terminated.
             "exit_codes": {
@@ -303,20 +373,20 @@ def delete_and_wait(api: Api, ns: str, paths: list[str], selectors: list[str],
     no running container of the image, and removes the exited ones.
     """
     problems: list[str] = []
+    end = time.time() + timeout
     for path in paths:
         try:
-            api.request(path, method="DELETE", propagation="Foreground")
+            retried(partial(api.request, path, method="DELETE", propagation="Foreground"), end)
         except urllib.error.HTTPError as exc:
             if exc.code != 404:  # 404: already gone, nothing to wait for
                 problems.append(f"delete {path}: HTTP {exc.code}")
-    end = time.time() + timeout
     for path in paths:  # each watched until it is gone; foreground: its pods went first
         until_gone(api, path, end)
     left = list(paths)
     pods: list[dict] = []
     while True:  # then what is left: its pods, and anything the watches could not see go
-        left = [p for p in left if get(api, p) is not None]
-        pods = [p for sel in selectors for p in pods_of(api, ns, sel)]
+        left = [p for p in left if retried(partial(get, api, p), end) is not None]
+        pods = [p for sel in selectors for p in retried(partial(pods_of, api, ns, sel), end)]
         if (not left and not pods) or time.time() >= end:
             break
         time.sleep(POLL_SECONDS)
@@ -334,24 +404,68 @@ def clear_records(api: Api, ns: str, spec: dict[str, str], pods: list[dict]
     """[{node, pod, ok, failed, fail, restarts}] of each pod's own clear container (its log and
     its exit code), and the logs. `pods`: the pods of spec["selector"], as `pods_of` gives them.
 
-    `failed`: the clear ran and found it could not prove the cache cold: its FAIL line, or an
-    exit code of its own (1-127: the script, nsenter or a missing shell); `fail`: that line (or
-    the exit code). A clear killed by a signal (exit 128 + n: the Job failing on another pod, its
-    deadline) and one that never ran (never scheduled) are neither ok nor failed."""
+    `failed`: the clear could not prove the cache cold: its FAIL line, an exit code of its own
+    (1-127: the script, nsenter or a missing shell; 128: the runtime could not start it), or a
+    clear that cannot start (`clear_failure`); `fail`: that line, else the reason. A clear
+    killed by a signal (exit 128 + n: the Job failing on another pod, its deadline) and one that
+    never ran (never scheduled) are neither ok nor failed."""
     name = spec["container"]
     texts = pod_logs(api, ns, [(p["name"], name) for p in pods])
     records, parts = [], []
     for p, text in zip(pods, texts, strict=True):
-        code = p.get("exit_codes", {}).get(name)
         line = next((ln.strip() for ln in text.splitlines()
                      if spec.get("fail") and ln.startswith(spec["fail"])), None)
-        failed = line is not None or (code is not None and 0 < code < 128)
+        fail = line or clear_failure(p, name)
         records.append({"node": p["node"], "pod": p["name"], "ok": spec["ok"] in text,
-                        "failed": failed,
-                        "fail": line or (f"exit code {code}" if failed else None),
+                        "failed": fail is not None, "fail": fail,
                         "restarts": p["restarts"].get(name, 0)})
         parts.append(f"===== cache-clear pod {p['name']} node {p['node']}\n{text}")
     return records, "\n".join(parts)
+
+
+def clear_failure(pod: dict, name: str) -> str | None:
+    """Why the container `name` of `pod` (as `pods_of` gives it) failed as a clear, from its
+    status alone: it cannot start (a STUCK_REASONS wait), the runtime failed to start it
+    (terminated, `StartError`, exit code 128), or it exited 1-127. None otherwise."""
+    st = pod.get("init_states", {}).get(name) or {}
+    code = pod.get("exit_codes", {}).get(name)
+    why = st.get("reason", "") + (f": {st['message']}" if st.get("message") else "")
+    if st.get("state") == "waiting" and st.get("reason") in STUCK_REASONS:
+        return f"cannot start: {why}"
+    if code == 128 or (st.get("state") == "terminated" and st.get("reason") == "StartError"):
+        return f"exit code {code}, {why}" if why else f"exit code {code}"
+    if code is not None and 0 < code < 128:
+        return f"exit code {code}"
+    return None
+
+
+class StuckClear:
+    """`abort` for `wait` on a pull step: true once a pod's clear has waited in a STUCK_REASONS
+    reason for CLEAR_STUCK_SECONDS (`pod` then names it). Each look is one pod LIST; one that
+    fails is no evidence, and the next look tries again."""
+
+    def __init__(self, api: Api, ns: str, spec: dict[str, str]) -> None:
+        self.api, self.ns, self.spec = api, ns, spec
+        self.pod: str | None = None
+        self.since: dict[str, float] = {}
+
+    def __call__(self) -> bool:
+        if self.pod is not None:
+            return True
+        try:
+            pods = pods_of(self.api, self.ns, self.spec["selector"])
+        except Exception:  # noqa: BLE001 - a missed look costs one more look
+            return False
+        t = time.time()
+        waiting = {}
+        for p in pods:
+            st = p["init_states"].get(self.spec["container"]) or {}
+            if st.get("state") == "waiting" and st.get("reason") in STUCK_REASONS:
+                waiting[p["name"]] = self.since.get(p["name"], t)
+        self.since = waiting
+        self.pod = next((n for n, t0 in sorted(waiting.items())
+                         if t - t0 >= CLEAR_STUCK_SECONDS), None)
+        return self.pod is not None
 
 
 def stop_reason(step: str, clears: list[dict]) -> str | None:
@@ -378,18 +492,51 @@ def announce_stop(reason: str) -> int:
     return STOP_EXIT
 
 
-def recorded_stop(api: Api, out: str, paths: list[str]) -> str | None:
-    """The stop an earlier attempt of this recorder recorded, if the step is over: its
-    status.json says `stop` and what it waited for is gone (deleted by that attempt's cleanup).
-    A resumed run that created the step again finds its objects, and records it anew."""
+# What status.json says the recorder has done: `waiting` for the step (until `wait_until`, epoch
+# seconds), `waited` (its `verdict`), `recorded` (logs, pods, checks, any stop), `done`.
+PHASES = ("waiting", "waited", "recorded", "done")
+
+
+def write_json(path: str, data: Any) -> None:
+    """`data` as JSON at `path`, atomically (a temporary file, then os.replace): a recorder
+    killed mid-write leaves the previous version, never a truncated file."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+
+
+def created_after(obj: dict, since: str | None) -> bool:
+    """Whether `obj` is not being deleted and was created after `since` (an earlier attempt's
+    start): a resumed run's new object, not the one that attempt waited for. Unknown times
+    count as new."""
+    meta = obj.get("metadata", {})
+    if meta.get("deletionTimestamp"):
+        return False
+    created = meta.get("creationTimestamp")
+    if not created or not since:
+        return True
+    return datetime.fromisoformat(created) > datetime.fromisoformat(since)
+
+
+def earlier_attempt(api: Api, out: str, paths: list[str]) -> dict[str, Any] | None:
+    """The status an earlier attempt of this recorder left, when this attempt resumes from it:
+    none of the step's objects is newer than that attempt (each is absent, being deleted, or
+    created before it started). A resumed run that created the step again has newer objects,
+    and records it anew."""
     try:
         with open(os.path.join(out, "status.json")) as f:
-            reason = json.load(f).get("stop")
-    except (OSError, ValueError, AttributeError):
+            status = json.load(f)
+    except (OSError, ValueError):
         return None
-    if not reason or any(get(api, p) is not None for p in paths):
+    if not isinstance(status, dict) or status.get("phase") not in PHASES:
         return None
-    return str(reason)
+    since = status.get("recorder_started_at")
+    for p in paths:
+        obj = get(api, p)
+        if obj is not None and created_after(obj, since):
+            return None
+    return status
 
 
 MANIFESTED = ("log.txt", "status.json", "checks.json", "events.jsonl")
@@ -435,24 +582,79 @@ def main() -> int:
     selector = os.environ["POD_SELECTOR"]
     out = os.path.join(RESULTS, "steps", step)
     os.makedirs(out, exist_ok=True)
+    status_path = os.path.join(out, "status.json")
     api = Api()
-    earlier = recorded_stop(api, out, paths)
-    if earlier is not None:  # a retry of this Job: the step is recorded, the run stops
-        return announce_stop(earlier)
-    status: dict[str, Any] = {"step": step, "kind": os.environ.get("KIND", ""), "status": "running",
-              "recorder_started_at": now()}
-    with open(os.path.join(out, "status.json"), "w") as f:
-        json.dump(status, f)
-    deadline = time.time() + float(os.environ["DEADLINE_SECONDS"])
-    verdict, objs = wait(api, paths, deadline)
-    if verdict == "deadline":
+    status = earlier_attempt(api, out, paths)
+    if status is None:
+        status = {"step": step, "kind": os.environ.get("KIND", ""), "status": "running",
+                  "phase": "waiting", "recorder_started_at": now(),
+                  "wait_until": time.time() + float(os.environ["DEADLINE_SECONDS"])}
+        write_json(status_path, status)
+    elif status["phase"] == "done" and os.path.exists(os.path.join(out, "MANIFEST.json")):
+        # A retry of this Job after a stop: the step is recorded in full, the run stops.
+        return announce_stop(status["stop"]) if status.get("stop") else 0
+    else:
+        status.setdefault("resumed_at", []).append(now())
+    if status["phase"] == "waiting":
+        wait_and_record_verdict(api, status, status_path, paths, owners, expect)
+    if status["phase"] == "waited":
+        record(api, status, status_path, ns, selector, expect, owners)
+    if status["phase"] == "recorded":
+        if expect.get("cleanup"):
+            selectors = list(dict.fromkeys(
+                [selector] + ([expect["clears"]["selector"]] if "clears" in expect else [])))
+            status["checks"].append(delete_and_wait(api, ns, expect["cleanup"], selectors))
+        invalid = [r for r in status["checks"] if not r["valid"]]
+        if status["verdict"] == "succeeded" and invalid:
+            status["verdict"] = "invalid"
+        status["status"] = status.pop("verdict")
+        status["recorder_finished_at"] = now()
+        status["phase"] = "done"
+        write_json(status_path, status)
+    results = status["checks"]
+    write_json(os.path.join(out, "checks.json"), results)
+    snapshot_events(os.path.join(RESULTS, "events", "events.jsonl"),
+                    os.path.join(out, "events.jsonl"))
+    write_manifest(out)
+    for r in results:  # loud: the recorder's own log shows up in `pulumi up` on failure
+        if not r["valid"]:
+            print(f"STEP {step} INCOMPLETE: {'; '.join(r['problems'])}",  # noqa: T201
+                  file=sys.stderr)
+    print(json.dumps({"step": step, "status": status["status"]}))  # noqa: T201 - the Job's log
+    stop = status.get("stop")
+    return announce_stop(stop) if stop else 0
+
+
+def wait_and_record_verdict(api: Api, status: dict[str, Any], status_path: str,
+                            paths: list[str], owners: list[str], expect: dict) -> None:
+    """Wait for the step (phase `waiting` -> `waited`), then stop what is left of it at the
+    deadline. A clear that cannot start ends the wait too: its step has failed."""
+    deadline = float(status["wait_until"])  # a retry waits only as long as the first attempt
+    ns = os.environ["NAMESPACE"]
+    stuck = StuckClear(api, ns, expect["clears"]) if "clears" in expect else None
+    verdict, objs = wait(api, paths, deadline, stuck)
+    started, finished = times(objs)
+    status.update(started_at=started,
+                  finished_at=finished if verdict in ("succeeded", "failed") else now())
+    if verdict == "stuck":
+        status["stuck"] = (f"the cache clear of pod {stuck.pod if stuck else '?'} could not "
+                           f"start for {CLEAR_STUCK_SECONDS} s")
+        verdict = "failed"
+    status.update(verdict=verdict, phase="waited")
+    write_json(status_path, status)
+    if verdict == "deadline":  # a stuck clear's pods are recorded first (see `record`)
         for path in owners:
             try:
                 api.request(path, method="DELETE")
             except Exception as exc:  # noqa: BLE001 - recorded, the step is over anyway
                 status.setdefault("errors", []).append(f"delete {path}: {exc}")
-    started, finished = times(objs)
-    status.update(started_at=started, finished_at=finished if verdict != "deadline" else now())
+
+
+def record(api: Api, status: dict[str, Any], status_path: str, ns: str, selector: str,
+           expect: dict, owners: list[str]) -> None:
+    """Logs, pods and the checks (phase `waited` -> `recorded`), all before the cleanup deletes
+    anything, so a retry after it resumes from them."""
+    out = os.path.dirname(status_path)
     pods = pods_of(api, ns, selector)
     with open(os.path.join(out, "pods.json"), "w") as f:
         json.dump(pods, f, indent=1)
@@ -468,6 +670,12 @@ def main() -> int:
         log_parts.append(clear_log)
     with open(os.path.join(out, "log.txt"), "w") as f:
         f.write("\n".join(log_parts))
+    if "stuck" in status and not expect.get("cleanup"):  # no cleanup to stop its pods
+        for path in owners:
+            try:
+                api.request(path, method="DELETE")
+            except Exception as exc:  # noqa: BLE001 - recorded, the step is over anyway
+                status.setdefault("errors", []).append(f"delete {path}: {exc}")
     results = []
     if "pull_images" in expect:
         names = {p["name"] for p in pods}
@@ -486,31 +694,13 @@ def main() -> int:
     if "overlay_parents" in expect:
         results.append(checks.check_overlay(checks.overlay_section(log),
                                             expect["overlay_parents"]))
-    if expect.get("cleanup"):
-        selectors = list(dict.fromkeys(
-            [selector] + ([expect["clears"]["selector"]] if "clears" in expect else [])))
-        results.append(delete_and_wait(api, ns, expect["cleanup"], selectors))
     status["checks"] = results
     status["timings"] = checks.timing_lines(log)
-    invalid = [r for r in results if not r["valid"]]
-    if verdict == "succeeded" and invalid:
-        verdict = "invalid"
-    status["status"] = verdict
-    stop = stop_reason(step, clears)
+    stop = stop_reason(status["step"], clears)
     if stop is not None:
         status["stop"] = stop
-    status["recorder_finished_at"] = now()
-    with open(os.path.join(out, "status.json"), "w") as f:
-        json.dump(status, f, indent=1)
-    with open(os.path.join(out, "checks.json"), "w") as f:
-        json.dump(results, f, indent=1)
-    snapshot_events(os.path.join(RESULTS, "events", "events.jsonl"),
-                    os.path.join(out, "events.jsonl"))
-    write_manifest(out)
-    for r in invalid:  # loud: the recorder's own log shows up in `pulumi up` on failure
-        print(f"STEP {step} INCOMPLETE: {'; '.join(r['problems'])}", file=sys.stderr)  # noqa: T201
-    print(json.dumps({"step": step, "status": verdict}))  # noqa: T201 - the Job's own log
-    return announce_stop(stop) if stop is not None else 0
+    status["phase"] = "recorded"
+    write_json(status_path, status)
 
 
 if __name__ == "__main__":

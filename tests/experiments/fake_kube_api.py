@@ -18,7 +18,11 @@ staging/src/k8s.io/apiserver, apimachinery pkg/watch, v1.35):
 - DELETE with `{"propagationPolicy": ...}`: recorded; a foreground delete first marks the object
   (`deletionTimestamp`, the `foregroundDeletion` finalizer: a MODIFIED event), and the object and
   the pods it owns go `lag` reads later, or `delete_after` seconds later when that is set (the
-  garbage collector at its own pace, seen by watchers as DELETED).
+  garbage collector at its own pace, seen by watchers as DELETED);
+- `flaky[(method, path)]`: the answers the next plain requests to that path get before it is
+  served again, as a busy or restarting API server gives them: an HTTP status (503, 429, 500,
+  with a Status body) or 0, a connection closed without a response (urllib raises
+  RemoteDisconnected, a ConnectionResetError).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class FakeKubeApi:
         self.watches: list[str] = []
         self.watch_status: int | None = None  # answer watches with this error (RBAC: 403)
         self.on_watch = None  # called with the fake as a watch opens, before it streams
+        self.flaky: dict[tuple[str, str], list[int]] = {}
         self.server: ThreadingHTTPServer | None = None
 
     # -- state -------------------------------------------------------------------------------
@@ -101,6 +106,10 @@ class FakeKubeApi:
         path, query = url.path, parse_qs(url.query)
         self.requests.append((method, target))
         with self.lock:
+            errors = self.flaky.get((method, path))
+            if errors and query.get("watch") != ["1"]:
+                code = errors.pop(0)
+                return code, _status(code, "ServiceUnavailable" if code else "")
             if method == "DELETE":
                 if path not in self.objects:
                     return 404, _status(404, "NotFound")
@@ -182,6 +191,9 @@ class FakeKubeApi:
             def _reply(self, method: str) -> None:
                 size = int(self.headers.get("Content-Length") or 0)
                 code, body = fake.handle(method, self.path, self.rfile.read(size))
+                if code == 0:  # dropped: no response at all
+                    self.close_connection = True
+                    return
                 if fake.latency and code != -1:
                     time.sleep(fake.latency)
                 if code == -1:

@@ -245,3 +245,47 @@ def test_an_image_known_only_by_its_digest_name_is_still_cleared(tmp_path, tools
     assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a images_removed=1 client={tools[0]} "
                                    f"snapshots_removed=3")
     assert not set(NAMES) & set(st["images"]) and st["snapshots"] == [OTHER]
+
+
+class TestTheKubeletsGarbageCollectorRacesTheClear:
+    """The kubelet deletes a pod object once none of its containers runs and its volumes are
+    gone, and removes the exited containers later, by its container GC (kubernetes/kubernetes
+    pkg/kubelet/kubelet_pods.go `PodResourcesAreReclaimed`, read at df5f024); its image GC
+    removes unused images on its own clock. `crictl rm` then fails on its ContainerStatus call
+    (kubernetes-sigs/cri-tools cmd/crictl/container.go `removeContainerCommand`, read at
+    v1.36.0-196-gba03eab), `crictl rmi` on `no such image`. What the GC removed is removed: the
+    clear goes on, and the ctr proof still decides."""
+
+    @pytest.mark.parametrize("tools", [("crictl", "ctr"), ("ctr",)])
+    def test_a_container_gone_between_listing_and_removal_counts_as_removed(self, tmp_path,
+                                                                            tools):
+        proc, st, calls = run(tmp_path, state(faults=["gc_removes:c1"]), tools=tools)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a images_removed=1 "
+                                       f"client={tools[0]} snapshots_removed=3")
+        assert st["containers"] == [] and st["snapshots"] == [OTHER]
+        rm = "crictl rm c1" if tools[0] == "crictl" else "ctr -n k8s.io containers rm c1"
+        assert rm in calls  # it was listed, and its removal failed: the GC had been there
+
+    @pytest.mark.parametrize("tools", [("crictl", "ctr"), ("ctr",)])
+    def test_an_image_gone_between_listing_and_removal_counts_as_removed(self, tmp_path, tools):
+        proc, st, _ = run(tmp_path, state(faults=[f"image_gc:{IMAGE}"]), tools=tools)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.strip() == (f"{CLEAR_OK} node=node-a images_removed=1 "
+                                       f"client={tools[0]} snapshots_removed=3")
+        assert not set(NAMES) & set(st["images"]) and st["snapshots"] == [OTHER]
+
+    def test_a_failed_removal_of_a_container_still_there_still_fails(self, tmp_path):
+        """Only a vanished container counts as removed: one still there (running) fails."""
+        running = [{"id": "c1", "image": IMAGE, "running": True}]
+        proc, _, calls = run(tmp_path, state(containers=running))
+        assert proc.returncode == 1
+        assert proc.stdout.strip().endswith(": crictl rm c1 failed")
+        assert "crictl inspect c1" in calls
+
+    def test_a_gc_race_cannot_hide_a_warm_layer(self, tmp_path):
+        """The container vanished, but something else pins the layers: the proof still fails."""
+        proc, _, _ = run(tmp_path, state(faults=["gc_removes:c1", "pin"]))
+        assert proc.returncode == 1
+        assert proc.stdout.strip().endswith(
+            f": layer snapshot {CHAINS[0]} still present in overlayfs")

@@ -490,3 +490,66 @@ def test_the_recorder_may_watch_what_it_waits_for(recorded, stack):
     assert waited
     for key in waited:
         assert {"get", "watch"} <= allowed[key], key
+
+
+@pytest.mark.parametrize("stack", ["gke-4-nightly", "gke-6-topology", "gke-64-osu",
+                                   "gke-64-apps"])
+def test_the_recorder_may_watch_what_it_deletes(recorded, stack):
+    """Each object the recorder deletes (a step's OWNERS at its deadline, EXPECT's `cleanup`:
+    the pull Job, the pre-pull DaemonSet, a MiniCluster or MetricSet) is watched until it is
+    gone (experiments/recorder.py `until_gone`): its Role must allow get, watch and delete, or
+    the API server answers the watch 403 and the recorder polls every second."""
+    import json
+
+    _, calls, _ = recorded(stack)
+    role = next(c["obj"] for c in calls if c["obj"]["kind"] == "Role"
+                and c["obj"]["metadata"]["name"] == layout.STEP_RECORDER_SA)
+    allowed = {(g, r): set(rule["verbs"]) for rule in role["rules"]
+               for g in rule["apiGroups"] for r in rule["resources"]}
+    deleted = set()
+    for rec in _jobs(calls, "recorder"):
+        env = {e["name"]: e["value"]
+               for e in rec["obj"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        paths = json.loads(env["OWNERS"]) + json.loads(env["EXPECT"]).get("cleanup", [])
+        for path in paths:
+            parts = path.split("/")  # /apis/GROUP/VERSION/namespaces/NS/RESOURCE/NAME
+            deleted.add((parts[2], parts[-2]))
+    assert ("apps", "daemonsets") in deleted  # every stack pre-pulls its helper images
+    for key in deleted:
+        assert {"get", "watch", "delete"} <= allowed[key], key
+
+
+def test_the_role_lets_the_recorder_watch_every_kind_it_deletes():
+    """The Role itself, for kinds no shipped stack may delete yet (MetricSets): every rule that
+    grants `delete` grants `get` and `watch` too."""
+    from experiments.base import ClusterFacts, RenderContext
+    from experiments.component import shared_objects
+
+    facts = ClusterFacts("gcp", 4, "n1-standard-16", 16, "ghcr.io")
+    ctx = RenderContext("s", "study-harness", facts, {"study-harness.io/stack": "s"})
+    (role,) = [o for o in shared_objects(ctx) if o["kind"] == "Role"]
+    deletable = {(g, r): set(rule["verbs"]) for rule in role["rules"] if "delete" in rule["verbs"]
+                 for g in rule["apiGroups"] for r in rule["resources"]}
+    assert set(deletable) == {
+        ("batch", "jobs"), ("apps", "daemonsets"), ("flux-framework.org", "miniclusters"),
+        ("flux-framework.org", "metricsets"), ("jobset.x-k8s.io", "jobsets")}
+    assert all({"get", "watch"} <= verbs for verbs in deletable.values()), deletable
+
+
+def test_a_stop_fails_the_recorder_job_through_its_backoff_limit(recorded):
+    """A stop (recorder exit 3) must fail `pulumi up`. pulumi-kubernetes' Job await reports an
+    error only for a Failed condition with reason BackoffLimitExceeded or DeadlineExceeded and
+    otherwise waits for Complete (pulumi/pulumi-kubernetes provider/pkg/await/checker/job/
+    check.go `collectJobConditionErrors`, provider/pkg/await/job.go; read at v4.32.0-27-g9497796,
+    the newest stored; the pinned 4.34.2 is not in the store). A `podFailurePolicy` FailJob rule
+    fails the Job with reason PodFailurePolicy, which that await would not see until its timeout:
+    so none, and the stop ends the Job through its backoffLimit (each retry finds the stop
+    recorded and exits 3 at once, experiments/recorder.py)."""
+    _, calls, _ = recorded("gke-4-nightly")
+    recorders = _jobs(calls, "recorder")
+    assert recorders
+    for rec in recorders:
+        spec = rec["obj"]["spec"]
+        assert "podFailurePolicy" not in spec, rec["name"]
+        assert spec["backoffLimit"] == 2, rec["name"]
+        assert spec["template"]["spec"]["restartPolicy"] == "Never", rec["name"]

@@ -61,22 +61,28 @@ def pod_on(node: str) -> str:
     return sorted(p for p, n in seed_nodes().items() if n == node)[0]
 
 
-def pod(name, node, clear_exit=0, clear_restarts=0):
+def pod(name, node, clear_exit=0, clear_restarts=0, clear_state=None):
     """A pull pod as the API server reports it: its `clear` init container terminated with
-    `clear_exit`; the `pull` container ran only when the clear exited 0."""
-    ok = clear_exit == 0
+    `clear_exit` (or in `clear_state`: waiting, say); the `pull` container ran only when the
+    clear exited 0."""
+    ok = clear_exit == 0 and clear_state is None
+    waiting = "waiting" in (clear_state or {})
+    state = clear_state or {"terminated": {"exitCode": clear_exit,
+                                           "reason": "Completed" if ok else "Error"}}
     return {"metadata": {"name": name, "labels": dict(LABELS)}, "spec": {"nodeName": node},
             "status": {
-                "phase": "Succeeded" if ok else "Failed",
+                "phase": "Succeeded" if ok else "Pending" if waiting else "Failed",
                 "startTime": "2024-11-10T06:20:00Z",
                 "initContainerStatuses": [
-                    {"name": "clear", "restartCount": clear_restarts,
-                     "state": {"terminated": {"exitCode": clear_exit,
-                                              "reason": "Completed" if ok else "Error"}}}],
+                    {"name": "clear", "restartCount": clear_restarts, "state": state}],
                 "containerStatuses": [
                     {"name": "pull", "restartCount": 0,
                      "state": {"terminated": {"exitCode": 0, "reason": "Completed"}} if ok
                      else {"waiting": {"reason": "PodInitializing"}}}]}}
+
+
+class RecorderKilled(Exception):
+    """The recorder's pod killed mid-step (a node drained, OOM): its Job retries it."""
 
 
 @pytest.fixture
@@ -97,21 +103,27 @@ def run(tmp_path, monkeypatch):
 
     def go(clear_logs: dict[str, str], lag: int = 2, clear_restarts: dict[str, int] | None = None,
            clear_exits: dict[str, int] | None = None, job: dict | None = None,
-           code: int = 0, delete_after: float | None = None):
+           code: int | None = 0, delete_after: float | None = None,
+           clear_states: dict[str, dict] | None = None):
         nodes = sorted(set(seed_nodes().values()))
         pulls = [(pod_on(n), n) for n in nodes]
-        pods = [pod(p, n, (clear_exits or {}).get(n, 0), (clear_restarts or {}).get(n, 0))
-                for p, n in pulls]
-        logs = {(p, "clear"): clear_logs.get(n, "") for p, n in pulls}
+        states = clear_states or {}
+        pods = [pod(p, n, (clear_exits or {}).get(n, 0), (clear_restarts or {}).get(n, 0),
+                    states.get(n)) for p, n in pulls]
+        logs = {(p, "clear"): clear_logs.get(n, "") for p, n in pulls if n not in states}
         logs.update({(p, None): "pulled\n" for p, n in pulls
-                     if (clear_exits or {}).get(n, 0) == 0})
+                     if (clear_exits or {}).get(n, 0) == 0 and n not in states})
         api = FakeKubeApi({JOB: job or DONE}, pods, logs, lag, delete_after=delete_after,
                           max_watch_seconds=0.2 if delete_after is None else 30.0)
         api.own(JOB, LABELS)
         fakes.append(api)
         base = api.serve()
         monkeypatch.setattr(rec, "Api", lambda: real(base, token="test"))
-        assert rec.main() == code
+        if code is None:  # the recorder's pod dies: the test says how
+            with pytest.raises(RecorderKilled):
+                rec.main()
+        else:
+            assert rec.main() == code
         status = json.loads((tmp_path / "steps" / STEP / "status.json").read_text())
         return api, status, nodes
 
@@ -290,3 +302,212 @@ class TestAFailedClearStopsTheRun:
         assert {p.name: p.read_bytes() for p in out.iterdir()} == before
         assert (tmp_path / "termination-log").read_text() == status["stop"]
 
+
+
+STUCK = {"waiting": {"reason": "ImagePullBackOff",
+                     "message": 'Back-off pulling image "docker.io/library/debian:12.7-slim"'}}
+RUNNING = {"status": {"startTime": "2024-11-10T06:20:00Z", "active": 1}}
+
+
+class TestAClearThatCannotRunStopsTheRun:
+    """A clear that never ran its script is as much the node's failure as one that printed FAIL:
+    every later step's clear would meet it. A container containerd failed to start is
+    `terminated{exitCode: 128, reason: StartError}` (containerd internal/cri/server/
+    container_start.go, errorStartExitCode and errorStartReason, "128 is the same with Docker's
+    behavior"), and one the kubelet cannot create or whose image it cannot pull is `waiting`
+    with the reason (kubernetes/kubernetes pkg/kubelet/images/types.go ErrImagePull,
+    ImagePullBackOff; pkg/kubelet/kuberuntime/kuberuntime_container.go CreateContainerError,
+    CreateContainerConfigError); such a pod stays Pending."""
+
+    def test_a_clear_the_runtime_could_not_start_stops_the_run(self, run):
+        from experiments import recorder as rec
+
+        nodes = sorted(set(seed_nodes().values()))
+        start_error = {"terminated": {
+            "exitCode": 128, "reason": "StartError",
+            "message": 'exec: "nsenter": executable file not found in $PATH'}}
+        _, status, _ = run({nodes[0]: ok_line(nodes[0])}, job=FAILED, code=rec.STOP_EXIT,
+                           clear_states={nodes[1]: start_error})
+        assert status["status"] == "failed"
+        assert (f"in pod {pod_on(nodes[1])} on node {nodes[1]}: exit code 128, StartError: "
+                'exec: "nsenter": executable file not found in $PATH;') in status["stop"]
+
+    def test_a_clear_stuck_pulling_its_image_stops_the_run_before_the_deadline(
+            self, run, monkeypatch):
+        """The Job never ends (its pod is Pending); the recorder stops waiting once the clear
+        has been stuck for CLEAR_STUCK_SECONDS, records the step failed, deletes the Job and
+        stops the run. DEADLINE_SECONDS is 600: a recorder that waited for it would not end."""
+        from experiments import recorder as rec
+
+        monkeypatch.setattr(rec, "CLEAR_STUCK_SECONDS", 0.3)
+        nodes = sorted(set(seed_nodes().values()))
+        api, status, _ = run({nodes[0]: ok_line(nodes[0])}, job=RUNNING, code=rec.STOP_EXIT,
+                             clear_states={nodes[1]: STUCK})
+        pod1 = pod_on(nodes[1])
+        assert status["status"] == "failed"
+        assert status["stuck"] == f"the cache clear of pod {pod1} could not start for 0.3 s"
+        assert (f"in pod {pod1} on node {nodes[1]}: cannot start: ImagePullBackOff: Back-off "
+                'pulling image "docker.io/library/debian:12.7-slim";') in status["stop"]
+        assert api.deletes == [(JOB, "Foreground")]  # after recording it: the cleanup
+        assert JOB not in api.objects and api.pods == []
+
+
+class TestStuckClear:
+    """How long a waiting clear is given: CLEAR_STUCK_SECONDS from the first look that saw it
+    waiting, forgotten when it starts."""
+
+    def test_waits_the_bound_then_names_the_pod(self, monkeypatch):
+        from experiments import recorder as rec
+
+        clock = iter([0.0, 60.0, 130.0])
+        monkeypatch.setattr(rec.time, "time", lambda: next(clock))
+        api = FakeKubeApi({}, [pod("p1", "n1", clear_state=STUCK)], {})
+        base = api.serve()
+        try:
+            stuck = rec.StuckClear(rec.Api(base, token="t"), NS,
+                                   {"selector": PULL_SEL, "container": "clear"})
+            assert [stuck(), stuck(), stuck()] == [False, False, True]
+            assert stuck.pod == "p1"
+        finally:
+            api.close()
+
+    def test_a_clear_that_starts_is_forgotten(self, monkeypatch):
+        from experiments import recorder as rec
+
+        clock = iter([0.0, 100.0, 110.0, 200.0])
+        monkeypatch.setattr(rec.time, "time", lambda: next(clock))
+        api = FakeKubeApi({}, [pod("p1", "n1", clear_state=STUCK)], {})
+        base = api.serve()
+        try:
+            stuck = rec.StuckClear(rec.Api(base, token="t"), NS,
+                                   {"selector": PULL_SEL, "container": "clear"})
+            assert [stuck(), stuck()] == [False, False]
+            api.pods = [pod("p1", "n1", clear_state={"running": {}})]  # the pull went through
+            assert stuck() is False
+            api.pods = [pod("p1", "n1", clear_state=STUCK)]  # stuck again: the bound restarts
+            assert stuck() is False and stuck.pod is None
+        finally:
+            api.close()
+
+
+class TestARetryOfTheRecorderResumes:
+    """The recorder Job retries a pod that died (backoffLimit 2). A retry after the cleanup's
+    DELETE finds the step's Job gone: it must resume from what was recorded, not wait for a
+    Job that never comes back and record `deadline` over a stop."""
+
+    def test_a_retry_after_the_cleanup_delete_keeps_the_stop(self, run, tmp_path, monkeypatch):
+        from experiments import recorder as rec
+
+        real_until_gone = rec.until_gone
+
+        def killed_after_the_delete(*args):
+            real_until_gone(*args)  # the Job went (its foreground delete is done)...
+            raise RecorderKilled  # ...and the recorder's pod died before it wrote its verdict
+
+        monkeypatch.setattr(rec, "until_gone", killed_after_the_delete)
+        nodes = sorted(set(seed_nodes().values()))
+        logs = {nodes[0]: ok_line(nodes[0]), nodes[1]: fail_line(nodes[1]) + "\n"}
+        api, before, _ = run(logs, clear_exits={nodes[1]: 1}, job=FAILED, code=None, lag=0)
+        assert before["phase"] == "recorded" and before["status"] == "running"
+        assert JOB not in api.objects
+        monkeypatch.setattr(rec, "until_gone", real_until_gone)
+        assert rec.main() == rec.STOP_EXIT  # the retry, against the same API server
+        status = json.loads((tmp_path / "steps" / STEP / "status.json").read_text())
+        assert status["status"] == "failed" and status["stop"] == before["stop"]
+        assert (status["started_at"], status["finished_at"]) == (
+            "2024-11-10T06:20:00Z", "2024-11-10T06:20:09Z")
+        assert status["checks"][:-1] == before["checks"]
+        assert status["checks"][-1]["check"] == "cleanup" and status["checks"][-1]["valid"]
+        assert len(status["resumed_at"]) == 1
+        assert (tmp_path / "termination-log").read_text() == before["stop"]
+        assert (tmp_path / "steps" / STEP / "MANIFEST.json").exists()
+
+    def test_a_recreated_step_is_recorded_anew(self, run, tmp_path):
+        """A resumed `study run` creates the step again: its Job is newer than the earlier
+        recorder, so this one waits for it and records it, whatever the earlier run left."""
+        nodes = sorted(set(seed_nodes().values()))
+        out = tmp_path / "steps" / STEP
+        out.mkdir(parents=True)
+        (out / "status.json").write_text(json.dumps(
+            {"step": STEP, "phase": "recorded", "status": "running", "verdict": "failed",
+             "recorder_started_at": "2024-11-10T05:00:00+00:00", "checks": [],
+             "stop": "an earlier run's stop"}))
+        job = {**DONE, "metadata": {"creationTimestamp": "2024-11-10T06:19:58Z"}}
+        _, status, _ = run({n: ok_line(n) for n in nodes}, job=job)
+        assert status["status"] == "succeeded" and "stop" not in status
+        assert "resumed_at" not in status
+
+    def test_a_retry_while_waiting_keeps_the_first_attempts_deadline(self, run, tmp_path):
+        """Killed while the step ran: the retry waits for the same Job, until the deadline the
+        first attempt fixed (here already past), not a new one of DEADLINE_SECONDS."""
+        import time
+
+        out = tmp_path / "steps" / STEP
+        out.mkdir(parents=True)
+        (out / "status.json").write_text(json.dumps(
+            {"step": STEP, "kind": "pulling", "phase": "waiting", "status": "running",
+             "recorder_started_at": "2024-11-10T06:20:05+00:00",
+             "wait_until": time.time() - 1}))
+        job = {**RUNNING, "metadata": {"creationTimestamp": "2024-11-10T06:20:00Z"}}
+        nodes = sorted(set(seed_nodes().values()))
+        api, status, _ = run({n: ok_line(n) for n in nodes}, job=job)
+        assert status["status"] == "deadline"
+        assert status["recorder_started_at"] == "2024-11-10T06:20:05+00:00"
+        assert len(status["resumed_at"]) == 1
+        assert api.deletes == [(JOB, "Background"), (JOB, "Foreground")]
+
+
+class TestTheCleanupRidesOutTransientApiErrors:
+    """An API server busy or restarting answers 503 or 429 or drops the connection; the
+    cleanup asks again (each every POLL_SECONDS) instead of crashing the recorder."""
+
+    def test_busy_and_dropped_answers_are_asked_again(self, monkeypatch):
+        from experiments import recorder as rec
+
+        monkeypatch.setattr(rec.time, "sleep", lambda s: None)
+        pods = [pod("p1", "n1")]
+        api = FakeKubeApi({JOB: DONE}, pods, {}, lag=1)
+        api.own(JOB, LABELS)
+        api.flaky = {("DELETE", JOB): [503], ("GET", JOB): [429, 0, 500],
+                     ("GET", f"/api/v1/namespaces/{NS}/pods"): [503, 0]}
+        base = api.serve()
+        try:
+            verdict = rec.delete_and_wait(rec.Api(base, token="t"), NS, [JOB], [PULL_SEL])
+        finally:
+            api.close()
+        assert verdict["valid"] is True, verdict
+        assert api.deletes == [(JOB, "Foreground")]
+        assert all(not v for v in api.flaky.values())  # every failure was met and asked again
+        assert JOB not in api.objects and api.pods == []
+
+    def test_a_refusal_is_not_retried(self, monkeypatch):
+        """403 is an answer, not a blip: the cleanup records it."""
+        from experiments import recorder as rec
+
+        api = FakeKubeApi({JOB: DONE}, [], {})
+        api.flaky = {("DELETE", JOB): [403]}
+        base = api.serve()
+        try:
+            verdict = rec.delete_and_wait(rec.Api(base, token="t"), NS, [JOB], [PULL_SEL],
+                                          timeout=0)
+        finally:
+            api.close()
+        assert verdict["problems"][0] == f"delete {JOB}: HTTP 403"
+
+
+def test_status_is_written_atomically(tmp_path, monkeypatch):
+    """A recorder killed while writing status.json leaves the previous version whole."""
+    from experiments import recorder as rec
+
+    path = str(tmp_path / "status.json")
+    rec.write_json(path, {"status": "running", "phase": "recorded"})
+
+    def dies_midway(data, f, **kw):
+        f.write('{"status": "dea')
+        raise RecorderKilled
+
+    monkeypatch.setattr(rec.json, "dump", dies_midway)
+    with pytest.raises(RecorderKilled):
+        rec.write_json(path, {"status": "deadline"})
+    monkeypatch.undo()
+    assert json.loads(Path(path).read_text()) == {"status": "running", "phase": "recorded"}

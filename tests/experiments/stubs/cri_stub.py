@@ -5,7 +5,10 @@ containerd v2.1.4 cmd/ctr/commands/{images,containers,snapshots}:
 - `crictl inspecti X`: JSON and exit 0; a missing image is `no such image "X" present`, exit 1.
 - `crictl rmi X`: `Deleted: X`, exit 0; a missing image is `no such image X`, exit 1.
 - `crictl ps -a -q --image X`: container IDs whose image resolves to X's; none (exit 0) when X
-  is missing. `crictl rm ID` fails for a running container.
+  is missing. `crictl rm ID` asks ContainerStatus first (container.go `removeContainerCommand`):
+  a missing container is `getting container status "ID": ... not found`, a running one `container
+  "ID" is running, please stop it first`, both exit 1. `crictl inspect ID`: JSON and exit 0; a
+  missing container is `get container status: ... not found`, exit 1.
 - `ctr images ls -q name==X`: X or nothing, exit 0. `ctr images ls`: `REF TYPE DIGEST SIZE
   PLATFORMS LABELS`, one row per name. `ctr images rm [--sync] X` removes that one name and
   prints X; a missing image only warns, exit 0.
@@ -17,11 +20,16 @@ containerd v2.1.4 cmd/ctr/commands/{images,containers,snapshots}:
 - `ctr snapshots ls`: `KEY PARENT KIND` then one row per snapshot; a CRI container's rootfs is
   an Active snapshot keyed by the container ID whose parent is the image's top chain ID
   (internal/cri/opts/container.go WithNewSnapshot; CRI sets no image name on the container).
-- `ctr containers rm ID` removes the container and its snapshot; it fails while a task runs.
+- `ctr containers rm ID` removes the container and its snapshot; it fails while a task runs and
+  for a missing container. `ctr containers info ID`: JSON, exit 0; a missing one exits 1.
 containerd's garbage collector removes a snapshot once no image and no container holds it; the
 `pin` fault keeps them (something else holds them), `rmi_fails` and `rmi_noop` break removal,
 `rm_skips:<name>` makes `ctr images rm` leave that one name, `ls_fails_from:<n>` makes the
 n-th and later `ctr images ls` fail.
+The kubelet's garbage collectors run beside the clear (container GC removes a deleted pod's
+exited containers, image GC unused images): `gc_removes:<id>` removes container <id> just
+before a `crictl rm`/`ctr containers rm` of it arrives, `image_gc:<name>` every name of that
+image just before a `crictl rmi`/`ctr images rm` of it.
 """
 
 import hashlib
@@ -64,6 +72,20 @@ def gc(st: dict) -> None:
     st["snapshots"] = [s for s in st["snapshots"] if s in held]
 
 
+def kubelet_gc(st: dict, kind: str, key: str) -> None:
+    """What the kubelet's garbage collector removed just before this call (a fault)."""
+    if f"{kind}:{key}" not in st.get("faults", []):
+        return
+    if kind == "gc_removes":
+        st["containers"] = [c for c in st["containers"] if c["id"] != key]
+    elif key in st["images"]:
+        mine = target(st, key)
+        for name in [n for n in st["images"] if target(st, n) == mine]:
+            del st["images"][name]
+    gc(st)
+    save(st)
+
+
 def fatal(msg: str) -> None:
     say(f'level=fatal msg="{msg}"', err=True)
     sys.exit(1)
@@ -79,6 +101,7 @@ def crictl(args: list[str]) -> None:
         say(json.dumps({"status": {"id": "sha256:" + "0" * 64, "repoTags": [ref]}}))
     elif cmd == "rmi":
         ref = rest[-1]
+        kubelet_gc(st, "image_gc", ref)
         if "rmi_fails" in st.get("faults", []):
             fatal(f"error of removing image \"{ref}\": rpc error: code = Unknown")
         if ref not in st["images"]:
@@ -98,14 +121,24 @@ def crictl(args: list[str]) -> None:
                     say(c["id"])
     elif cmd == "rm":
         for cid in rest:
+            kubelet_gc(st, "gc_removes", cid)
             ct = next((c for c in st["containers"] if c["id"] == cid), None)
             if ct is None:
-                fatal(f"removing container {cid}: not found")
+                fatal(f'getting container status "{cid}": rpc error: code = NotFound desc = an '
+                      f'error occurred when try to find container "{cid}": not found')
             if ct.get("running"):
-                fatal(f"removing container {cid}: container is running")
+                fatal(f'container "{cid}" is running, please stop it first')
             st["containers"].remove(ct)
             say(cid)
         save(st)
+    elif cmd == "inspect":
+        cid = rest[-1]
+        ct = next((c for c in st["containers"] if c["id"] == cid), None)
+        if ct is None:
+            fatal(f'get container status: rpc error: code = NotFound desc = an error occurred '
+                  f'when try to find container "{cid}": not found')
+        say(json.dumps({"status": {"id": cid, "state": "CONTAINER_RUNNING" if ct.get("running")
+                                   else "CONTAINER_EXITED"}}))
     else:
         fatal(f"stub crictl: unsupported {args}")
 
@@ -158,6 +191,7 @@ def ctr(args: list[str]) -> None:
             say(f"{c} 1.2 GiB 3 ")
     elif group == "images" and rest[0] == "rm":
         ref = rest[-1]
+        kubelet_gc(st, "image_gc", ref)
         if ref in st["images"]:
             skip = "rmi_noop" in st.get("faults", []) or f"rm_skips:{ref}" in st.get("faults", [])
             if not skip:
@@ -177,12 +211,22 @@ def ctr(args: list[str]) -> None:
                 if chains and chains[0] in st["snapshots"]:
                     say(f"{c['id']} {chains[0]} Active ")
     elif group == "containers" and rest[0] == "rm":
+        kubelet_gc(st, "gc_removes", rest[1])
         ct = next((c for c in st["containers"] if c["id"] == rest[1]), None)
-        if ct is None or ct.get("running"):
-            say(f"ctr: cannot delete container {rest[1]}", err=True)
+        if ct is None:
+            say(f'ctr: container "{rest[1]}" in namespace "k8s.io": not found', err=True)
+            sys.exit(1)
+        if ct.get("running"):
+            say(f"ctr: cannot delete a non stopped container: {rest[1]}", err=True)
             sys.exit(1)
         st["containers"].remove(ct)
         save(st)
+    elif group == "containers" and rest[0] == "info":
+        ct = next((c for c in st["containers"] if c["id"] == rest[1]), None)
+        if ct is None:
+            say(f'ctr: container "{rest[1]}" in namespace "k8s.io": not found', err=True)
+            sys.exit(1)
+        say(json.dumps({"ID": ct["id"], "Image": ct["image"]}))
     else:
         fatal(f"stub ctr: unsupported {args}")
 
