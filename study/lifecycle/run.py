@@ -27,7 +27,14 @@ from typing import Any
 from core.errors import CheckFailed, StudyError
 from core.layout import RESUME_ENV
 from study.lifecycle import ledger
-from study.lifecycle.collect import TERMINAL, Collection, collect, finalize_provenance
+from study.lifecycle.collect import (
+    TERMINAL,
+    Collection,
+    collect,
+    finalize_provenance,
+    is_finished,
+    read_steps,
+)
 from study.lifecycle.destroy import (
     DestroyOutcome,
     DestroyPolicy,
@@ -270,12 +277,18 @@ class _Run:
             if not st.resources_may_exist:  # a fresh cluster: its clock starts again
                 st.first_resource_at = st.deadline_at = st.destroyed_at = None
                 st.destroy_started_at = st.experiment_done_at = None
-            self.previously_finished = list(st.finished_steps)
             self.state = st
         else:
             run_id = new_run_id(self.now(), root / self.stack)
             self.state = RunState(stack=self.stack, run_id=run_id, started_at=self.now())
         self.run_dir = self.sv.run_dir or root / self.stack / self.state.run_id
+        if self.opts.resume:
+            # A step that stopped the run is not finished, even where an older version of the
+            # harness wrote it into the state: it runs again once its node is fixed.
+            stopped = {r["step"] for r in read_steps(self.run_dir) if r.get("stop")}
+            state = self.state
+            state.finished_steps = [s for s in state.finished_steps if s not in stopped]
+            self.previously_finished = list(state.finished_steps)
 
     def _expiry_text(self) -> str:
         """When the janitor destroys a kept cluster: a ttl counts from its first resource."""
@@ -455,7 +468,8 @@ class _Run:
             statuses = self._statuses()
             if statuses is not None:
                 done = [n for n, s in statuses.items() if s.get("status") in TERMINAL]
-                finished = sorted(set(st.finished_steps) | set(done))
+                finished = sorted(set(st.finished_steps)
+                                  | {n for n, s in statuses.items() if is_finished(s)})
                 if finished != st.finished_steps:
                     st.finished_steps = finished
                     self.save()
@@ -467,6 +481,11 @@ class _Run:
                              for n, s in statuses.items())
                 if sig != last_sig:
                     last_sig, last_change = sig, self.now()
+                stop = next((n for n, s in statuses.items() if s.get("stop")), None)
+                if stop is not None:  # its recorder stopped the run: no later step starts
+                    self.line(f"step {stop} stopped the run; collecting")
+                    self.tick()
+                    return
                 if len(done) == len(statuses) and len(statuses) >= expected:
                     st.experiment_done_at = self.now()
                     self.line(f"experiment finished: {len(done)} step(s) ended; collecting")
@@ -591,7 +610,7 @@ class _Run:
             fetch=fetch,
             expected_steps=expected,
         )
-        finished = {r["step"] for r in result.steps if r["status"] in TERMINAL}
+        finished = {r["step"] for r in result.steps if is_finished(r)}
         st.finished_steps = sorted(set(st.finished_steps) | finished)
         if reader is not None:
             try:
