@@ -59,3 +59,8 @@ def step_log_file(step: str) -> str:
 # `study run --resume` tells the program which steps a destroyed cluster already finished and
 # collected (comma-separated step names), so the new cluster runs only the rest.
 RESUME_ENV = "STUDY_COMPLETED_STEPS"
+# Set ("1") when those steps finished on a cluster that is gone: the nodes are new, so a step
+# whose work lives on the nodes (`experiments.base.Step.node_local`, the pre-pull) runs again.
+# Unset for an `up` on the cluster the steps ran on (a retried `up`, a kept cluster, plain
+# `pulumi up`), where every completed step stays done.
+RESUME_NEW_NODES_ENV = "STUDY_RESUME_ON_NEW_NODES"

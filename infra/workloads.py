@@ -44,13 +44,20 @@ def _artifact_repository(spec, labels: dict[str, Any]):
     )
 
 
-def completed_steps() -> set[str]:
-    """Steps a resumed `study run` already finished and collected before its cluster was destroyed.
+def completed_steps(steps: Sequence[Any] = ()) -> set[str]:
+    """Steps a resumed or retried `study run` already finished: the program renders the rest.
 
-    `study run --resume` passes them in `layout.RESUME_ENV` so the new cluster runs only the
-    rest; a plain `pulumi up` sees none and renders every step.
+    `study run` passes them in `layout.RESUME_ENV`: on `--resume` the steps an earlier attempt
+    finished and collected, on a retried `up` also the steps recorded in the state. When they
+    finished on a cluster that is gone (`layout.RESUME_NEW_NODES_ENV`), a node-local step of
+    `steps` (`Step.node_local`: the pre-pull, whose images were in the old nodes' caches) is not
+    among them: the new nodes need it. A plain `pulumi up` sees none and renders every step
+    (the finished ones are unchanged in its state).
     """
-    return {s.strip() for s in os.environ.get(layout.RESUME_ENV, "").split(",") if s.strip()}
+    done = {s.strip() for s in os.environ.get(layout.RESUME_ENV, "").split(",") if s.strip()}
+    if os.environ.get(layout.RESUME_NEW_NODES_ENV):
+        done -= {s.name for s in steps if s.node_local}
+    return done
 
 
 def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
@@ -77,7 +84,7 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
 
     kind, params = experiment_params(spec)
     steps = experiment_steps(spec)
-    done = completed_steps()
+    done = completed_steps(steps)
     ctx = RenderContext(
         stack=stack,
         namespace=layout.NAMESPACE,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import CheckFailed, StudyError
-from core.layout import RESUME_ENV
+from core.layout import RESUME_ENV, RESUME_NEW_NODES_ENV
 from study.lifecycle import ledger
 from study.lifecycle.collect import (
     TERMINAL,
@@ -411,6 +411,8 @@ class _Run:
         env = {**self.sv.program_env, "STUDY_RUN_ID": st.run_id}
         if self.previously_finished:
             env[RESUME_ENV] = ",".join(self.previously_finished)
+            if not had_resources:  # they finished on a destroyed cluster: these nodes are new
+                env[RESUME_NEW_NODES_ENV] = "1"
         self.cluster.last_progress = self.now()
         failures: list[BaseException] = []
 
@@ -429,6 +431,9 @@ class _Run:
             done = set(self.previously_finished) | self.sv.backend.recorded_steps(self.stack)
             if done:
                 env[RESUME_ENV] = ",".join(sorted(done))
+            # The failed attempt already brought up this cluster's nodes, and a node-local step
+            # it recorded (the pre-pull) holds on them: never render it again.
+            env.pop(RESUME_NEW_NODES_ENV, None)
 
         retrying = backoff(
             self.sv.clock, attempts=self.opts.up_attempts,

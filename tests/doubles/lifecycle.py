@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.layout import RESUME_ENV
+from core.layout import RESUME_ENV, RESUME_NEW_NODES_ENV
 from study.lifecycle.interfaces import (
     CloudResource,
     ConcurrentUpdateError,
@@ -192,6 +192,9 @@ class FakeStep:
     # Its recorder stops the run (experiments.recorder: a failed cache clear): the step is
     # recorded with this reason, its recorder Job fails and so does `up`; no later step starts.
     stop: str | None = None
+    # Its work lives on the nodes (experiments.base.Step.node_local, the pre-pull): the program
+    # renders it again when `up` says the nodes are new (core.layout.RESUME_NEW_NODES_ENV).
+    node_local: bool = False
 
 
 class FakeExperiment:
@@ -364,6 +367,8 @@ class FakeBackend:
             names.append(name)
             on_event(ResourceEvent(f"urn:{name}", type_, name, "create", True, self.clock.now()))
         skip = set(filter(None, (env or {}).get(RESUME_ENV, "").split(",")))
+        if (env or {}).get(RESUME_NEW_NODES_ENV):  # infra.workloads.completed_steps
+            skip -= {s.name for s in self.experiment.steps if s.node_local}
         skip |= {n[len(stack) + 5:] for n in names if n.startswith(f"{stack}-rec-")}
         if self.experiment.started_at is None or self.experiment.stopped_at is not None:
             self.experiment.start(skip)
