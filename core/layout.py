@@ -64,3 +64,7 @@ RESUME_ENV = "STUDY_COMPLETED_STEPS"
 # Unset for an `up` on the cluster the steps ran on (a retried `up`, a kept cluster, plain
 # `pulumi up`), where every completed step stays done.
 RESUME_NEW_NODES_ENV = "STUDY_RESUME_ON_NEW_NODES"
+# Completed steps (among RESUME_ENV's) whose upload Job Pulumi has not yet seen complete: the
+# program renders that Job alone, so Pulumi awaits it instead of deleting it as a step it no
+# longer declares (an `up` retried while the upload ran beside the next step).
+UPLOADS_ENV = "STUDY_PENDING_UPLOADS"

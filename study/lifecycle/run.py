@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import CheckFailed, StudyError
-from core.layout import RESUME_ENV, RESUME_NEW_NODES_ENV
+from core.layout import RESUME_ENV, RESUME_NEW_NODES_ENV, UPLOADS_ENV
 from study.lifecycle import ledger
 from study.lifecycle.collect import (
     TERMINAL,
@@ -413,6 +413,8 @@ class _Run:
             env[RESUME_ENV] = ",".join(self.previously_finished)
             if not had_resources:  # they finished on a destroyed cluster: these nodes are new
                 env[RESUME_NEW_NODES_ENV] = "1"
+            else:  # the cluster they ran on: their uploads may still be running there
+                self._await_uploads(env, set(self.previously_finished))
         self.cluster.last_progress = self.now()
         failures: list[BaseException] = []
 
@@ -431,6 +433,7 @@ class _Run:
             done = set(self.previously_finished) | self.sv.backend.recorded_steps(self.stack)
             if done:
                 env[RESUME_ENV] = ",".join(sorted(done))
+            self._await_uploads(env, done)
             # The failed attempt already brought up this cluster's nodes, and a node-local step
             # it recorded (the pre-pull) holds on them: never render it again.
             env.pop(RESUME_NEW_NODES_ENV, None)
@@ -460,6 +463,15 @@ class _Run:
                 )
                 raise StudyError(msg) from None
             raise
+
+    def _await_uploads(self, env: dict[str, str], done: set[str]) -> None:
+        """Name the completed steps whose upload Pulumi has not seen complete: the program
+        declares those uploads alone, so the `up` awaits them rather than deleting them."""
+        pending = done & self.sv.backend.pending_uploads(self.stack)
+        if pending:
+            env[UPLOADS_ENV] = ",".join(sorted(pending))
+        else:
+            env.pop(UPLOADS_ENV, None)
 
     # -- watch ----------------------------------------------------------------------------------
     def _watch(self) -> None:

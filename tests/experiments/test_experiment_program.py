@@ -525,3 +525,38 @@ def test_the_recorder_may_watch_what_it_waits_for(recorded, stack):
     assert waited
     for key in waited:
         assert {"get", "watch"} <= allowed[key], key
+
+
+def test_a_completed_step_still_uploading_declares_its_upload_alone(monkeypatch):
+    """A retried `up` while the pre-pull's upload ran beside the next step: the pre-pull is
+    completed (its DaemonSet and recorder are not declared, so nothing pulls again), but its
+    upload Job is, under the URN the full program gives it, so Pulumi awaits that Job instead of
+    deleting it unawaited."""
+    from core.layout import RESUME_ENV, UPLOADS_ENV
+
+    cfg = config_of(stack_yaml("gke-4-nightly"))
+    full = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
+    urn = {r.name: r.options["urn"] for r in full.resources}
+    monkeypatch.setenv(RESUME_ENV, "prepull")
+    monkeypatch.setenv(UPLOADS_ENV, "prepull")
+    resumed = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
+    assert resumed.error is None
+    assert resumed.exports["skipped_steps"] == ["prepull"]
+    assert resumed.exports["pending_uploads"] == ["prepull"]
+    assert _prepull_objects(resumed) == {"upload-prepull"}
+    upload = next(r for r in resumed.resources if r.name == "job-upload-prepull")
+    assert upload.options["urn"] == urn["job-upload-prepull"]
+    assert upload.inputs["spec"] == next(r for r in full.resources
+                                         if r.name == "job-upload-prepull").inputs["spec"]
+
+
+def test_an_upload_to_await_of_a_step_that_runs_is_its_own(monkeypatch):
+    """A step not completed renders whole, its upload once, whatever UPLOADS_ENV says."""
+    from core.layout import UPLOADS_ENV
+
+    cfg = config_of(stack_yaml("gke-4-nightly"))
+    monkeypatch.setenv(UPLOADS_ENV, "prepull")
+    run = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
+    assert run.error is None
+    assert run.exports["pending_uploads"] == []
+    assert [r.name for r in run.resources].count("job-upload-prepull") == 1
