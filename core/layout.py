@@ -56,8 +56,9 @@ def step_log_file(step: str) -> str:
     return f"{step_dir(step)}/log.txt"
 
 
-# `study run --resume` tells the program which steps a destroyed cluster already finished and
-# collected (comma-separated step names), so the new cluster runs only the rest.
+# `study run` tells the program which steps are done (comma-separated step names), so it renders
+# only the rest: on `--resume` the steps an earlier attempt finished and collected, on a retried
+# `up` also those recorded in the state. A step that stopped the run is never among them.
 RESUME_ENV = "STUDY_COMPLETED_STEPS"
 # Set ("1") when those steps finished on a cluster that is gone: the nodes are new, so a step
 # whose work lives on the nodes (`experiments.base.Step.node_local`, the pre-pull) runs again.

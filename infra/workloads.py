@@ -72,7 +72,9 @@ def pending_uploads(experiment, skipped: Sequence[Any], ctx, results) -> list[st
     next step: skipping it whole would leave its in-state upload Job undeclared, and Pulumi
     deletes an undeclared resource without awaiting it, so a failed or never-started upload would
     go unnoticed. Declared again (same parent, same name, so the same URN), Pulumi awaits it:
-    an update of one whose await was cut short (`initErrors`), a create (adopting the Job if it
+    an update of one whose await was cut short (`initErrors`: an unchanged resource with them
+    gets an empty update "to continue awaiting initialization", pulumi/pulumi
+    pkg/resource/deploy/step_generator.go), a create (adopting the Job if it
     exists, `upsert_existing_objects`) of one whose pending create the refresh dropped. The step's
     workload and recorder stay undeclared: its pulls are over and must not run again. Every
     object the Job uses (the uploader account, the scripts) is in the state already, since the

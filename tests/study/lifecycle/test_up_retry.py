@@ -4,6 +4,12 @@ The step recorders delete their steps' pull Jobs and DaemonSets outside Pulumi (
 containers would keep the layer snapshots, containerd internal/cri/server/images/
 image_remove.go), so the refresh before a retry drops those objects from the state; rendering
 the finished steps again would recreate them and re-run their pulls during a later step.
+
+A finished step's upload runs beside the next step, so a retry may come while it runs: the
+step stays skipped, but its upload Job is declared alone and awaited, since Pulumi deletes an
+undeclared resource at the end of the update (pulumi/pulumi pkg/resource/deploy/
+step_generator.go, `GenerateDeletes`) and re-awaits an unchanged one with init errors (an empty
+update "to continue awaiting initialization", same file).
 """
 
 from __future__ import annotations
