@@ -56,6 +56,16 @@ def step_log_file(step: str) -> str:
     return f"{step_dir(step)}/log.txt"
 
 
-# `study run --resume` tells the program which steps a destroyed cluster already finished and
-# collected (comma-separated step names), so the new cluster runs only the rest.
+# `study run` tells the program which steps are done (comma-separated step names), so it renders
+# only the rest: on `--resume` the steps an earlier attempt finished and collected, on a retried
+# `up` also those recorded in the state. A step that stopped the run is never among them.
 RESUME_ENV = "STUDY_COMPLETED_STEPS"
+# Set ("1") when those steps finished on a cluster that is gone: the nodes are new, so a step
+# whose work lives on the nodes (`experiments.base.Step.node_local`, the pre-pull) runs again.
+# Unset for an `up` on the cluster the steps ran on (a retried `up`, a kept cluster, plain
+# `pulumi up`), where every completed step stays done.
+RESUME_NEW_NODES_ENV = "STUDY_RESUME_ON_NEW_NODES"
+# Completed steps (among RESUME_ENV's) whose upload Job Pulumi has not yet seen complete: the
+# program renders that Job alone, so Pulumi awaits it instead of deleting it as a step it no
+# longer declares (an `up` retried while the upload ran beside the next step).
+UPLOADS_ENV = "STUDY_PENDING_UPLOADS"

@@ -40,6 +40,11 @@ class Step:
     its workload runs beside the operators' installation instead of after it
     (`experiments.component`); `needs` names the earlier preparation steps whose workload must
     have finished before its own starts (a priming pull needs the mirror's copies).
+
+    `node_local`: what the step leaves behind lives on the nodes themselves (the pre-pull's
+    images in each node's cache), so it is lost with them: a `study run --resume` on a new
+    cluster runs it again although the destroyed cluster finished it. A registry-side step (the
+    mirror's copies, the priming pull's streamable images) outlives the cluster and stays done.
     """
 
     name: str
@@ -49,6 +54,7 @@ class Step:
     work_seconds: float | None = None
     preparation: bool = False
     needs: tuple[str, ...] = ()
+    node_local: bool = False
 
     @property
     def overhead_seconds(self) -> float | None:

@@ -20,7 +20,9 @@ count; the step recorder deletes it afterwards (foreground) so idle pods do not 
 steps run (`ExperimentKind.helper_images`) and the upload's CLI image on every node, so no measured
 step pays a first pull and no upload beside a measured step pulls cold. It is a preparation step
 (`Step.preparation`): its DaemonSet is created beside the operators' installation, and it needs
-the registry mirror only when it pulls images the mirror copies.
+the registry mirror only when it pulls images the mirror copies. It is node-local
+(`Step.node_local`): the images it leaves are in the nodes' caches, so a resume on a new cluster
+pulls them again, while a resume on the same nodes keeps it done.
 Images need neither `sh` nor `true`: a first init container copies a static busybox into an
 emptyDir and every image runs that binary.
 """
@@ -83,7 +85,8 @@ def prepull_steps(images: list[str], cluster: ClusterFacts,
     if not unique:
         return []
     step = timed_step(PREPULL_STEP, prepull_seconds(len(unique)), {"images": unique}, work=0.0)
-    return [replace(step, preparation=True, needs=needs)]
+    # Its images live in the nodes' caches: a resume on new nodes pre-pulls again.
+    return [replace(step, preparation=True, needs=needs, node_local=True)]
 
 
 def prepull_seconds(images: int) -> float:

@@ -368,5 +368,6 @@ def guard_steps(spec) -> list[str]:
     from infra.estimate import experiment_steps
     from infra.workloads import completed_steps
 
-    done = completed_steps()
-    return [s.name for s in experiment_steps(spec) if s.name not in done]
+    steps = experiment_steps(spec)
+    done = completed_steps(steps)
+    return [s.name for s in steps if s.name not in done]

@@ -44,13 +44,58 @@ def _artifact_repository(spec, labels: dict[str, Any]):
     )
 
 
-def completed_steps() -> set[str]:
-    """Steps a resumed `study run` already finished and collected before its cluster was destroyed.
+def completed_steps(steps: Sequence[Any] = ()) -> set[str]:
+    """Steps a resumed or retried `study run` already finished: the program renders the rest.
 
-    `study run --resume` passes them in `layout.RESUME_ENV` so the new cluster runs only the
-    rest; a plain `pulumi up` sees none and renders every step.
+    `study run` passes them in `layout.RESUME_ENV`: on `--resume` the steps an earlier attempt
+    finished and collected, on a retried `up` also the steps recorded in the state. When they
+    finished on a cluster that is gone (`layout.RESUME_NEW_NODES_ENV`), a node-local step of
+    `steps` (`Step.node_local`: the pre-pull, whose images were in the old nodes' caches) is not
+    among them: the new nodes need it. A plain `pulumi up` sees none and renders every step
+    (the finished ones are unchanged in its state).
     """
-    return {s.strip() for s in os.environ.get(layout.RESUME_ENV, "").split(",") if s.strip()}
+    done = {s.strip() for s in os.environ.get(layout.RESUME_ENV, "").split(",") if s.strip()}
+    if os.environ.get(layout.RESUME_NEW_NODES_ENV):
+        done -= {s.name for s in steps if s.node_local}
+    return done
+
+
+def uploads_to_await() -> set[str]:
+    """Completed steps whose upload Job Pulumi has not seen complete (`layout.UPLOADS_ENV`)."""
+    return {s.strip() for s in os.environ.get(layout.UPLOADS_ENV, "").split(",") if s.strip()}
+
+
+def pending_uploads(experiment, skipped: Sequence[Any], ctx, results) -> list[str]:
+    """The upload Job, alone, of each skipped step `study run` says is still uploading.
+
+    A retried `up` skips the steps recorded in the state, but a step's upload runs beside the
+    next step: skipping it whole would leave its in-state upload Job undeclared, and Pulumi
+    deletes an undeclared resource without awaiting it, so a failed or never-started upload would
+    go unnoticed. Declared again (same parent, same name, so the same URN), Pulumi awaits it:
+    an update of one whose await was cut short (`initErrors`: an unchanged resource with them
+    gets an empty update "to continue awaiting initialization", pulumi/pulumi
+    pkg/resource/deploy/step_generator.go), a create (adopting the Job if it
+    exists, `upsert_existing_objects`) of one whose pending create the refresh dropped. The step's
+    workload and recorder stay undeclared: its pulls are over and must not run again. Every
+    object the Job uses (the uploader account, the scripts) is in the state already, since the
+    step's recorder waited for them. Unlike a step's own upload, no later recorder waits for it;
+    `up` still fails if it does.
+    """
+    from core.k8s import create
+    from experiments.component import results_affinity, step_timeouts
+    from experiments.upload import upload_job
+
+    wanted = uploads_to_await()
+    if results is None or not wanted:
+        return []
+    out = []
+    for step in skipped:
+        if step.name in wanted:
+            create(upload_job(step.name, results, ctx, results_affinity()),
+                   ResourceOptions(parent=experiment, depends_on=list(results.depends_on),
+                                   custom_timeouts=step_timeouts(step)))
+            out.append(step.name)
+    return out
 
 
 def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
@@ -77,7 +122,7 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
 
     kind, params = experiment_params(spec)
     steps = experiment_steps(spec)
-    done = completed_steps()
+    done = completed_steps(steps)
     ctx = RenderContext(
         stack=stack,
         namespace=layout.NAMESPACE,
@@ -93,7 +138,7 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
     repo = _artifact_repository(spec, labels)
     if repo is not None:
         needs.append(repo)
-    Experiment(
+    experiment = Experiment(
         f"{stack}-experiment",
         kind,
         params,
@@ -103,8 +148,10 @@ def deploy(stack: str, spec, provider, namespace, labels: dict[str, Any],
         results=results,
         operators=list(operators.values()),
     )
+    awaited = pending_uploads(experiment, [s for s in steps if s.name in done], ctx, results)
     pulumi.export("steps", [s.name for s in steps])
     pulumi.export("skipped_steps", [s.name for s in steps if s.name in done])
+    pulumi.export("pending_uploads", awaited)
     pulumi.export("experiment_deadline_seconds", experiment_deadline_seconds(spec))
     pulumi.export(
         "experiment",

@@ -32,6 +32,14 @@ from study.lifecycle.state import RunState
 from study.paths import is_step_name
 
 TERMINAL = ("succeeded", "failed", "invalid", "deadline")
+
+
+def is_finished(row: dict) -> bool:
+    """A step that need not run again: it ended, and did not stop the run.
+
+    A step whose recorder stopped the run (`stop`: a cache clear that failed) ended too, but its
+    measurement is void and the fix is on the node: `--resume` runs it again."""
+    return row.get("status") in TERMINAL and not row.get("stop")
 # Output names that never reach disk even if a program forgets to mark them secret.
 SECRET_NAMES = ("kubeconfig", "token", "password", "secret", "credential", "private_key")
 
@@ -132,10 +140,20 @@ def _read_json(path: Path, default: Any) -> Any:
         return default
 
 
+def read_steps(run_dir: Path) -> list[dict]:
+    """The run's steps.json rows as collected so far (none before the first collection)."""
+    rows = _read_json(run_dir / "steps.json", [])
+    return rows if isinstance(rows, list) else []
+
+
 def step_rows(
     statuses: dict[str, dict], previous: list[dict], stop_reason: str | None
 ) -> list[dict]:
-    """steps.json rows; a step the harness stopped is marked `deadline`, earlier results kept."""
+    """steps.json rows; a step the harness stopped is marked `deadline`, earlier results kept.
+
+    A newer row of a step replaces the old one whole, so a step that stopped a run and then
+    ended again on resume keeps no `stop` of the earlier attempt: the verdict reads only what
+    the latest attempt of each step recorded."""
     rows = {r["step"]: r for r in previous}
     for name, st in statuses.items():
         row = {

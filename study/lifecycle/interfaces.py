@@ -91,6 +91,12 @@ class StackBackend(Protocol):
         once it has completed, so these steps are finished on the cluster."""
         ...
 
+    def pending_uploads(self, stack: str) -> set[str]:
+        """Recorded steps whose upload Job the state does not hold as completed (where the
+        program uploads at all): an `up` that skips such a step must still render its upload,
+        or Pulumi deletes it unawaited and the step's results may never reach the bucket."""
+        ...
+
     def versions(self) -> dict[str, str]:
         """Pulumi CLI / engine versions when known (SDK versions come from package metadata)."""
         ...

@@ -315,6 +315,19 @@ class PulumiBackend:
             raise map_error(exc) from None
         return recorded_steps_of(dep)
 
+    def pending_uploads(self, stack: str) -> set[str]:
+        from pulumi import automation as auto
+
+        try:
+            st = self._stack(stack, create=False)
+        except StackNotFound:
+            return set()
+        try:
+            dep = st.export_stack().deployment or {}
+        except auto.CommandError as exc:
+            raise map_error(exc) from None
+        return pending_uploads_of(dep, stack)
+
     def versions(self) -> dict[str, str]:
         from pulumi import automation as auto
 
@@ -386,16 +399,43 @@ def recorded_steps_of(deployment: dict) -> set[str]:
     pulumi-kubernetes records a Job only once its await has seen it Complete; a Job whose await
     failed or timed out is kept with `initErrors` (provider/pkg/await), so it does not count.
     """
+    return _settled_jobs(deployment, "job-rec-")
+
+
+def _settled_jobs(deployment: dict, prefix: str) -> set[str]:
+    """Names after `prefix` of the Jobs a checkpoint holds as created without errors and with
+    no operation pending on them (the only Jobs pulumi-kubernetes has seen Complete)."""
     pending = {(op.get("resource") or {}).get("urn")
                for op in deployment.get("pending_operations") or []}
     out = set()
     for r in deployment.get("resources") or []:
         urn = r.get("urn", "")
         name = urn.rsplit("::", 1)[-1]
-        if (r.get("type") == "kubernetes:batch/v1:Job" and name.startswith("job-rec-")
+        if (r.get("type") == "kubernetes:batch/v1:Job" and name.startswith(prefix)
                 and not r.get("initErrors") and urn not in pending):
-            out.add(name[len("job-rec-"):])
+            out.add(name[len(prefix):])
     return out
+
+
+def pending_uploads_of(deployment: dict, stack: str) -> set[str]:
+    """Recorded steps whose upload Job (`job-upload-<step>`, experiments.upload) the checkpoint
+    does not hold as completed, when the program uploads at all.
+
+    Whether it does is in the checkpoint too: every upload Job runs as the stack's uploader
+    service account (`results-<stack>`), a shared object each recorder waits for, so a checkpoint
+    that holds a completed recorder holds that account exactly when the program has uploads. An
+    upload whose await was cut short has `initErrors`; one whose create was pending is dropped
+    by the refresh before a retry (`clear_pending_creates`): neither counts as uploaded.
+    """
+    from infra.service_accounts import uploader_sa
+
+    account = f"-serviceaccount-{uploader_sa(stack)}"
+    uploads = any(r.get("type") == "kubernetes:core/v1:ServiceAccount"
+                  and r.get("urn", "").endswith(account)
+                  for r in deployment.get("resources") or [])
+    if not uploads:
+        return set()
+    return recorded_steps_of(deployment) - _settled_jobs(deployment, "job-upload-")
 
 
 def outputs_from_checkpoint(deployment: dict) -> dict[str, OutputValue]:

@@ -25,9 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import CheckFailed, StudyError
-from core.layout import RESUME_ENV
+from core.layout import RESUME_ENV, RESUME_NEW_NODES_ENV, UPLOADS_ENV
 from study.lifecycle import ledger
-from study.lifecycle.collect import TERMINAL, Collection, collect, finalize_provenance
+from study.lifecycle.collect import (
+    TERMINAL,
+    Collection,
+    collect,
+    finalize_provenance,
+    is_finished,
+    read_steps,
+)
 from study.lifecycle.destroy import (
     DestroyOutcome,
     DestroyPolicy,
@@ -270,12 +277,18 @@ class _Run:
             if not st.resources_may_exist:  # a fresh cluster: its clock starts again
                 st.first_resource_at = st.deadline_at = st.destroyed_at = None
                 st.destroy_started_at = st.experiment_done_at = None
-            self.previously_finished = list(st.finished_steps)
             self.state = st
         else:
             run_id = new_run_id(self.now(), root / self.stack)
             self.state = RunState(stack=self.stack, run_id=run_id, started_at=self.now())
         self.run_dir = self.sv.run_dir or root / self.stack / self.state.run_id
+        if self.opts.resume:
+            # A step that stopped the run is not finished, even where an older version of the
+            # harness wrote it into the state: it runs again once its node is fixed.
+            stopped = {r["step"] for r in read_steps(self.run_dir) if r.get("stop")}
+            state = self.state
+            state.finished_steps = [s for s in state.finished_steps if s not in stopped]
+            self.previously_finished = list(state.finished_steps)
 
     def _expiry_text(self) -> str:
         """When the janitor destroys a kept cluster: a ttl counts from its first resource."""
@@ -398,6 +411,10 @@ class _Run:
         env = {**self.sv.program_env, "STUDY_RUN_ID": st.run_id}
         if self.previously_finished:
             env[RESUME_ENV] = ",".join(self.previously_finished)
+            if not had_resources:  # they finished on a destroyed cluster: these nodes are new
+                env[RESUME_NEW_NODES_ENV] = "1"
+            else:  # the cluster they ran on: their uploads may still be running there
+                self._await_uploads(env, set(self.previously_finished))
         self.cluster.last_progress = self.now()
         failures: list[BaseException] = []
 
@@ -416,6 +433,10 @@ class _Run:
             done = set(self.previously_finished) | self.sv.backend.recorded_steps(self.stack)
             if done:
                 env[RESUME_ENV] = ",".join(sorted(done))
+            self._await_uploads(env, done)
+            # The failed attempt already brought up this cluster's nodes, and a node-local step
+            # it recorded (the pre-pull) holds on them: never render it again.
+            env.pop(RESUME_NEW_NODES_ENV, None)
 
         retrying = backoff(
             self.sv.clock, attempts=self.opts.up_attempts,
@@ -443,6 +464,15 @@ class _Run:
                 raise StudyError(msg) from None
             raise
 
+    def _await_uploads(self, env: dict[str, str], done: set[str]) -> None:
+        """Name the completed steps whose upload Pulumi has not seen complete: the program
+        declares those uploads alone, so the `up` awaits them rather than deleting them."""
+        pending = done & self.sv.backend.pending_uploads(self.stack)
+        if pending:
+            env[UPLOADS_ENV] = ",".join(sorted(pending))
+        else:
+            env.pop(UPLOADS_ENV, None)
+
     # -- watch ----------------------------------------------------------------------------------
     def _watch(self) -> None:
         st, cl = self.state, self.cluster
@@ -455,7 +485,8 @@ class _Run:
             statuses = self._statuses()
             if statuses is not None:
                 done = [n for n, s in statuses.items() if s.get("status") in TERMINAL]
-                finished = sorted(set(st.finished_steps) | set(done))
+                finished = sorted(set(st.finished_steps)
+                                  | {n for n, s in statuses.items() if is_finished(s)})
                 if finished != st.finished_steps:
                     st.finished_steps = finished
                     self.save()
@@ -467,6 +498,11 @@ class _Run:
                              for n, s in statuses.items())
                 if sig != last_sig:
                     last_sig, last_change = sig, self.now()
+                stop = next((n for n, s in statuses.items() if s.get("stop")), None)
+                if stop is not None:  # its recorder stopped the run: no later step starts
+                    self.line(f"step {stop} stopped the run; collecting")
+                    self.tick()
+                    return
                 if len(done) == len(statuses) and len(statuses) >= expected:
                     st.experiment_done_at = self.now()
                     self.line(f"experiment finished: {len(done)} step(s) ended; collecting")
@@ -591,7 +627,7 @@ class _Run:
             fetch=fetch,
             expected_steps=expected,
         )
-        finished = {r["step"] for r in result.steps if r["status"] in TERMINAL}
+        finished = {r["step"] for r in result.steps if is_finished(r)}
         st.finished_steps = sorted(set(st.finished_steps) | finished)
         if reader is not None:
             try:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.layout import RESUME_ENV
+from core.layout import RESUME_ENV, RESUME_NEW_NODES_ENV, UPLOADS_ENV
 from study.lifecycle.interfaces import (
     CloudResource,
     ConcurrentUpdateError,
@@ -192,6 +192,9 @@ class FakeStep:
     # Its recorder stops the run (experiments.recorder: a failed cache clear): the step is
     # recorded with this reason, its recorder Job fails and so does `up`; no later step starts.
     stop: str | None = None
+    # Its work lives on the nodes (experiments.base.Step.node_local, the pre-pull): the program
+    # renders it again when `up` says the nodes are new (core.layout.RESUME_NEW_NODES_ENV).
+    node_local: bool = False
 
 
 class FakeExperiment:
@@ -307,6 +310,13 @@ class FakeBackend:
     Like the real program (experiments/component.py), `up` then creates each step's recorder Job
     `rec-<step>` and Pulumi awaits it, so `up` returns when the last step has been recorded;
     `await_steps=False` mimics an experiment left running in the cluster instead.
+
+    With `upload_seconds`, each recorded step's upload Job `upload-<step>` runs that long beside
+    the next step and `up` awaits the last one, as with an upload target. The state then behaves
+    like Pulumi's with pulumi-kubernetes: an upload whose await an `up` failure cut short stays
+    in the state with init errors (the Job runs on in the cluster); the next `up` that declares
+    it awaits it again, and one that no longer declares a step deletes that step's recorder and
+    upload at its end, unawaited (`uploads` says, per step, whether Pulumi saw it complete).
     """
 
     def __init__(
@@ -318,9 +328,15 @@ class FakeBackend:
         labels: dict[str, str],
         resources: list[tuple[str, str, str | None, float]] | None = None,
         await_steps: bool = True,
+        upload_seconds: float | None = None,
     ):
         self.clock, self.cloud, self.faults, self.experiment = clock, cloud, faults, experiment
         self.await_steps = await_steps
+        self.upload_seconds = upload_seconds
+        self.init_errors: set[str] = set()  # names in state whose await was cut short
+        self.uploads: dict[str, str] = {}  # step -> running | complete | deleted (unawaited)
+        self._upload_ends: dict[str, float] = {}  # step -> when its Job ends in the cluster
+        self._awaiting: set[str] = set()  # uploads this `up` awaits
         self.labels = labels
         self.template = resources or GKE_RESOURCES
         self.state: dict[str, list[str]] = {}  # stack -> names in creation order
@@ -364,17 +380,85 @@ class FakeBackend:
             names.append(name)
             on_event(ResourceEvent(f"urn:{name}", type_, name, "create", True, self.clock.now()))
         skip = set(filter(None, (env or {}).get(RESUME_ENV, "").split(",")))
+        if (env or {}).get(RESUME_NEW_NODES_ENV):  # infra.workloads.completed_steps
+            skip -= {s.name for s in self.experiment.steps if s.node_local}
+        declared = {s.name for s in self.experiment.steps if s.name not in skip}
+        if self.upload_seconds is not None:  # infra.workloads.pending_uploads: the upload alone
+            alone = set(filter(None, (env or {}).get(UPLOADS_ENV, "").split(","))) & skip
+            for step in sorted(declared | alone):
+                self._await_again(stack, names, step)
+            declared |= alone
         skip |= {n[len(stack) + 5:] for n in names if n.startswith(f"{stack}-rec-")}
         if self.experiment.started_at is None or self.experiment.stopped_at is not None:
             self.experiment.start(skip)
         if self.await_steps:
             self._await_steps(stack, names, on_event, should_stop)
         self.faults.hit("up.end")
+        self._delete_undeclared(stack, names, declared)
         return self.outputs(stack)
+
+    def _upload(self, stack: str, step: str) -> str:
+        return f"{stack}-upload-{step}"
+
+    def _await_again(self, stack: str, names: list[str], step: str) -> None:
+        """A declared upload of a recorded step that Pulumi has not seen complete: an update
+        (init errors) or a create adopting the Job, awaited until the Job ends in the cluster."""
+        rec, name = f"{stack}-rec-{step}", self._upload(stack, step)
+        if rec not in names or (name in names and name not in self.init_errors):
+            return  # not recorded yet (uploaded once it is), or complete: unchanged
+        self._upload_ends.setdefault(step, self.clock.now() + (self.upload_seconds or 0.0))
+        self._awaiting.add(step)
+
+    def _settle_uploads(self, stack: str, names: list[str], on_event: EventSink) -> None:
+        """Uploads whose Job has ended: Pulumi's await sees it Complete and records it clean."""
+        for step in sorted(self._awaiting):
+            if self._upload_ends[step] > self.clock.now():
+                continue
+            self._awaiting.discard(step)
+            name = self._upload(stack, step)
+            op = "update" if name in names else "create"
+            if name not in names:
+                names.append(name)
+            self.init_errors.discard(name)
+            self.uploads[step] = "complete"
+            on_event(ResourceEvent(f"urn:{name}", "kubernetes:batch/v1:Job", f"upload-{step}",
+                                   op, True, self.clock.now()))
+
+    def _delete_undeclared(self, stack: str, names: list[str], declared: set[str]) -> None:
+        """At the end of an `up`, Pulumi deletes what the program no longer declares."""
+        for step in [s.name for s in self.experiment.steps if s.name not in declared]:
+            for name in (f"{stack}-rec-{step}", self._upload(stack, step)):
+                if name in names:
+                    names.remove(name)
+                    self.init_errors.discard(name)
+            if self.uploads.get(step) == "running":
+                self.uploads[step] = "deleted"
 
     def _await_steps(self, stack: str, names: list[str], on_event: EventSink,
                      should_stop: StopCheck) -> None:
-        """Pulumi awaiting each recorder Job: poll every 10 s until the step is recorded."""
+        """Pulumi awaiting each recorder Job: poll every 10 s until the step is recorded; then
+        the uploads still running. An `up` that fails keeps the uploads it was awaiting in the
+        state with init errors, as pulumi-kubernetes does with a Job whose await it cut short."""
+        try:
+            self._await_timeline(stack, names, on_event, should_stop)
+            while self._awaiting:
+                if should_stop():
+                    msg = "update cancelled by the harness"
+                    raise StopRequested(msg)
+                due = min(self._upload_ends[s] for s in self._awaiting)
+                self.clock.sleep(min(10.0, max(0.0, due - self.clock.now())))
+                self._settle_uploads(stack, names, on_event)
+        except BaseException:
+            for step in self._awaiting:
+                name = self._upload(stack, step)
+                if name not in names:
+                    names.append(name)
+                self.init_errors.add(name)
+            self._awaiting.clear()
+            raise
+
+    def _await_timeline(self, stack: str, names: list[str], on_event: EventSink,
+                        should_stop: StopCheck) -> None:
         for step, _start, end in self.experiment.timeline():
             name = f"{stack}-rec-{step.name}"
             if name in names:
@@ -385,7 +469,9 @@ class FakeBackend:
                     msg = "update cancelled by the harness"
                     raise StopRequested(msg)
                 self.faults.hit("up.step")
+                self._settle_uploads(stack, names, on_event)
                 self.clock.sleep(min(10.0, end - self.clock.now()))
+            self._settle_uploads(stack, names, on_event)
             if step.stop:
                 # pulumi-kubernetes fails the recorder's Job on BackoffLimitExceeded with the
                 # pod's termination message (provider/pkg/await/checker/job, checker/pod).
@@ -396,10 +482,21 @@ class FakeBackend:
             names.append(name)
             on_event(ResourceEvent(f"urn:{name}", "kubernetes:batch/v1:Job", f"rec-{step.name}",
                                    "create", True, self.clock.now()))
+            if self.upload_seconds is not None:  # its upload starts beside the next step
+                self._upload_ends[step.name] = self.clock.now() + self.upload_seconds
+                self._awaiting.add(step.name)
+                self.uploads[step.name] = "running"
 
     def recorded_steps(self, stack: str) -> set[str]:
         prefix = f"{stack}-rec-"
         return {n[len(prefix):] for n in self.state.get(stack, []) if n.startswith(prefix)}
+
+    def pending_uploads(self, stack: str) -> set[str]:
+        if self.upload_seconds is None:  # a program without an upload target
+            return set()
+        names = self.state.get(stack, [])
+        return {s for s in self.recorded_steps(stack)
+                if self._upload(stack, s) not in names or self._upload(stack, s) in self.init_errors}
 
     def outputs(self, stack: str) -> dict[str, OutputValue]:
         names = self.state.get(stack, [])
@@ -424,6 +521,7 @@ class FakeBackend:
             self.cloud.delete(name)
             names.remove(name)
             on_event(ResourceEvent(f"urn:{name}", "", name, "delete", True, self.clock.now()))
+            self.init_errors.discard(name)
         self.experiment.stopped_at = self.experiment.stopped_at or self.clock.now()
 
     def refresh(self, stack: str) -> None:

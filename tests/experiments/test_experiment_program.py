@@ -469,6 +469,41 @@ def test_resume_after_destroy_renders_only_unfinished_steps(monkeypatch):
     assert not any(n.endswith(steps[1]) for n in job_names(resumed))
 
 
+def _prepull_objects(run) -> set[str]:
+    return {r.inputs["metadata"]["name"] for r in run.resources
+            if r.type in ("kubernetes:apps/v1:DaemonSet", "kubernetes:batch/v1:Job")
+            and r.inputs["metadata"]["name"] in ("prepull", "rec-prepull", "upload-prepull")}
+
+
+def test_resume_on_new_nodes_pre_pulls_again(monkeypatch):
+    """The pre-pull's images were in the destroyed nodes' caches: a resume on a new cluster
+    renders it again although it is listed as completed, so no upload or helper pulls cold
+    beside a measured step. The other completed step stays skipped."""
+    from core.layout import RESUME_ENV, RESUME_NEW_NODES_ENV
+
+    cfg = config_of(stack_yaml("gke-4-nightly"))
+    steps = run_program("gke-4-nightly", cfg, ROOT / "__main__.py").exports["steps"]
+    monkeypatch.setenv(RESUME_ENV, f"prepull,{steps[1]}")
+    monkeypatch.setenv(RESUME_NEW_NODES_ENV, "1")
+    resumed = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
+    assert resumed.error is None
+    assert resumed.exports["skipped_steps"] == [steps[1]]
+    assert _prepull_objects(resumed) == {"prepull", "rec-prepull", "upload-prepull"}
+
+
+def test_resume_on_the_same_nodes_keeps_the_pre_pull_done(monkeypatch):
+    """A retried `up`, or a resume on a kept cluster: the nodes still hold the images, and the
+    recorder deleted the DaemonSet, so rendering it again would only re-create idle pods."""
+    from core.layout import RESUME_ENV
+
+    cfg = config_of(stack_yaml("gke-4-nightly"))
+    monkeypatch.setenv(RESUME_ENV, "prepull")
+    resumed = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
+    assert resumed.error is None
+    assert resumed.exports["skipped_steps"] == ["prepull"]
+    assert _prepull_objects(resumed) == set()
+
+
 @pytest.mark.parametrize("stack", ["gke-4-nightly", "gke-6-topology", "gke-64-osu"])
 def test_the_recorder_may_watch_what_it_waits_for(recorded, stack):
     """The recorder reads each WAIT_FOR object, then watches it (experiments/recorder.py); without
@@ -553,3 +588,38 @@ def test_a_stop_fails_the_recorder_job_through_its_backoff_limit(recorded):
         assert "podFailurePolicy" not in spec, rec["name"]
         assert spec["backoffLimit"] == 2, rec["name"]
         assert spec["template"]["spec"]["restartPolicy"] == "Never", rec["name"]
+
+
+def test_a_completed_step_still_uploading_declares_its_upload_alone(monkeypatch):
+    """A retried `up` while the pre-pull's upload ran beside the next step: the pre-pull is
+    completed (its DaemonSet and recorder are not declared, so nothing pulls again), but its
+    upload Job is, under the URN the full program gives it, so Pulumi awaits that Job instead of
+    deleting it unawaited."""
+    from core.layout import RESUME_ENV, UPLOADS_ENV
+
+    cfg = config_of(stack_yaml("gke-4-nightly"))
+    full = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
+    urn = {r.name: r.options["urn"] for r in full.resources}
+    monkeypatch.setenv(RESUME_ENV, "prepull")
+    monkeypatch.setenv(UPLOADS_ENV, "prepull")
+    resumed = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
+    assert resumed.error is None
+    assert resumed.exports["skipped_steps"] == ["prepull"]
+    assert resumed.exports["pending_uploads"] == ["prepull"]
+    assert _prepull_objects(resumed) == {"upload-prepull"}
+    upload = next(r for r in resumed.resources if r.name == "job-upload-prepull")
+    assert upload.options["urn"] == urn["job-upload-prepull"]
+    assert upload.inputs["spec"] == next(r for r in full.resources
+                                         if r.name == "job-upload-prepull").inputs["spec"]
+
+
+def test_an_upload_to_await_of_a_step_that_runs_is_its_own(monkeypatch):
+    """A step not completed renders whole, its upload once, whatever UPLOADS_ENV says."""
+    from core.layout import UPLOADS_ENV
+
+    cfg = config_of(stack_yaml("gke-4-nightly"))
+    monkeypatch.setenv(UPLOADS_ENV, "prepull")
+    run = run_program("gke-4-nightly", cfg, ROOT / "__main__.py")
+    assert run.error is None
+    assert run.exports["pending_uploads"] == []
+    assert [r.name for r in run.resources].count("job-upload-prepull") == 1

@@ -127,6 +127,22 @@ class TestMerging:
         assert by["s1"]["status"] == "succeeded"
         assert by["s2"]["status"] == "deadline" and by["s2"]["stopped_by"] == "deadline"
 
+    def test_a_newer_ending_drops_the_old_stop(self):
+        """A step that stopped a run and ended again on resume: its row is the new one whole,
+        so no `stop` of the earlier attempt is left for the verdict to read."""
+        prev = [{"step": "s1", "status": "failed", "kind": "k", "started_at": "t0",
+                 "finished_at": "t1", "params": {}, "stop": "study stopped at step s1: ..."}]
+        rows = step_rows({"s1": {"status": "succeeded", "kind": "k", "started_at": "t2",
+                                 "finished_at": "t3"}}, prev, stop_reason=None)
+        assert rows == [{"step": "s1", "kind": "k", "status": "succeeded", "started_at": "t2",
+                         "finished_at": "t3", "params": {}}]
+
+    def test_a_stop_stands_while_the_step_has_not_ended_again(self):
+        prev = [{"step": "s1", "status": "failed", "kind": "k", "started_at": "t0",
+                 "finished_at": "t1", "params": {}, "stop": "study stopped at step s1: ..."}]
+        rows = step_rows({"s1": {"status": "running"}}, prev, stop_reason=None)
+        assert rows == prev
+
 
 def test_provenance_has_what_the_analysis_needs(harness):
     h = harness(steps=list(STEPS3))

@@ -19,7 +19,7 @@ import pytest
 from core.errors import StudyError
 from study.lifecycle.interfaces import PermanentError, PrerequisiteMissing
 from study.lifecycle.run import EXIT_CHECK, EXIT_FAILED, EXIT_LEFTOVERS, EXIT_OK, EXIT_STOPPED
-from study.lifecycle.state import load_state
+from study.lifecycle.state import STATE_FILE, load_state
 from tests.doubles.lifecycle import (
     FakeStep,
     aws_dependency_violation,
@@ -274,6 +274,63 @@ def test_a_failed_cache_clear_stops_the_run_with_its_reason(harness):
     rows = json.loads((out.run_dir / "steps.json").read_text())
     assert [(r["step"], r["status"]) for r in rows] == [("a", "succeeded"), ("b", "failed")]
     assert rows[1]["stop"] == stop
+
+
+def test_a_stopped_step_runs_again_on_resume_and_the_run_succeeds(harness):
+    """A step that stopped the run is not finished: once its node is fixed, `--resume` renders
+    it again on the new cluster (only the step before it is passed as completed), it ends
+    without a stop, and the verdict reads that attempt, not the old stop."""
+    from core.layout import RESUME_ENV
+
+    stop = "study stopped at step b: the cache clear failed in pod b-x on node n1"
+    steps = [FakeStep("a", 60), FakeStep("b", 60, outcome="failed", stop=stop),
+             FakeStep("c", 60)]
+    h = harness(steps=steps)
+    first = h.run()
+    assert (first.status, first.message) == ("failed", f"run of {STACK}: {stop}")
+    assert load_state(first.run_dir).finished_steps == ["a"]
+    steps[1].stop, steps[1].outcome = None, "succeeded"  # the node is fixed
+    second = h.run(resume=True)
+    assert (second.status, second.exit_code, second.message) == (
+        "succeeded", EXIT_OK, f"run of {STACK} succeeded")
+    assert h.world.backend.envs[-1][RESUME_ENV] == "a"
+    assert h.world.experiment.skip == {"a"}
+    rows = json.loads((second.run_dir / "steps.json").read_text())
+    assert {r["step"]: r["status"] for r in rows} == {
+        "a": "succeeded", "b": "succeeded", "c": "succeeded"}
+    assert not [r for r in rows if "stop" in r]
+    assert load_state(second.run_dir).finished_steps == ["a", "b", "c"]
+
+
+def test_a_stopped_step_an_older_harness_wrote_as_finished_runs_again(harness):
+    """A run state written before a stop counted as unfinished lists the stopped step among
+    the finished ones; its steps.json row still says `stop`, so `--resume` runs it again."""
+    from core.layout import RESUME_ENV
+
+    stop = "study stopped at step b: the cache clear failed in pod b-x on node n1"
+    steps = [FakeStep("a", 60), FakeStep("b", 60, outcome="failed", stop=stop)]
+    h = harness(steps=steps)
+    first = h.run()
+    data = json.loads((first.run_dir / STATE_FILE).read_text())
+    data["finished_steps"] = ["a", "b"]
+    (first.run_dir / STATE_FILE).write_text(json.dumps(data))
+    steps[1].stop, steps[1].outcome = None, "succeeded"
+    second = h.run(resume=True)
+    assert (second.status, second.exit_code) == ("succeeded", EXIT_OK), second.message
+    assert h.world.backend.envs[-1][RESUME_ENV] == "a"
+
+
+def test_a_stop_ends_the_watch_of_an_experiment_left_running(harness):
+    """An experiment that runs on after `up` returned: the stopped step is the last one that
+    will ever start, so the watch collects at once instead of waiting out the stall window."""
+    stop = "study stopped at step b: the cache clear failed in pod b-x on node n1"
+    h = harness(steps=[FakeStep("a", 60), FakeStep("b", 60, outcome="failed", stop=stop),
+                       FakeStep("c", 60)])
+    h.world.backend.await_steps = False
+    out = h.run()
+    assert (out.status, out.message) == ("failed", f"run of {STACK}: {stop}")
+    assert h.world.backend.destroy_started_at - h.world.experiment.timeline()[-1][2] <= 60
+    assert "step b stopped the run; collecting" in h.progress.lines
 
 
 def test_full_disk_never_blocks_destroy(harness):
