@@ -47,9 +47,9 @@ Resume: every Kubernetes name is derived from the step name alone (no random suf
 timestamps), so a second `pulumi up` after an interruption finds the finished steps' Jobs in its
 state unchanged and creates only the missing ones. A finished step whose upload was still running
 when `up` stopped is skipped but its upload Job is declared again on its own, so Pulumi awaits it
-instead of deleting it (`infra.workloads.pending_uploads`). Measured workload Jobs skip Pulumi's await
-(`pulumi.com/skipAwait`): the recorder waits for them and records failures as data instead of
-aborting the run.
+instead of deleting it (`infra.workloads.pending_uploads`). Measured workload Jobs skip
+Pulumi's await (`pulumi.com/skipAwait`): the recorder waits for them and records failures as data
+instead of aborting the run.
 """
 
 from __future__ import annotations
