@@ -302,31 +302,26 @@ class PulumiBackend:
             raise map_error(exc) from None
         return {**outputs_from_checkpoint(dep), **outs}
 
-    def recorded_steps(self, stack: str) -> set[str]:
+    def _deployment(self, stack: str) -> dict | None:
+        """The stack's exported checkpoint (`resources` and all), None when there is no stack."""
         from pulumi import automation as auto
 
         try:
             st = self._stack(stack, create=False)
         except StackNotFound:
-            return set()
+            return None
         try:
-            dep = st.export_stack().deployment or {}
+            return st.export_stack().deployment or {}
         except auto.CommandError as exc:
             raise map_error(exc) from None
-        return recorded_steps_of(dep)
+
+    def recorded_steps(self, stack: str) -> set[str]:
+        dep = self._deployment(stack)
+        return set() if dep is None else recorded_steps_of(dep)
 
     def pending_uploads(self, stack: str) -> set[str]:
-        from pulumi import automation as auto
-
-        try:
-            st = self._stack(stack, create=False)
-        except StackNotFound:
-            return set()
-        try:
-            dep = st.export_stack().deployment or {}
-        except auto.CommandError as exc:
-            raise map_error(exc) from None
-        return pending_uploads_of(dep, stack)
+        dep = self._deployment(stack)
+        return set() if dep is None else pending_uploads_of(dep, stack)
 
     def versions(self) -> dict[str, str]:
         from pulumi import automation as auto
