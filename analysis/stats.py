@@ -9,6 +9,7 @@ minus the reverse; -1..1, 0 means no shift).
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -39,6 +40,12 @@ class Comparison:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def median_known(values) -> float | None:
+    """The median of the values that are known (None and NaN left out); None when none is."""
+    vals = [float(v) for v in values if v is not None and v == v]
+    return statistics.median(vals) if vals else None
 
 
 def summarize(values, seed: int = 0) -> Summary:

@@ -36,13 +36,13 @@ A value the data cannot give is blank, and the row's `note` says why.
 from __future__ import annotations
 
 import re
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from analysis.stats import median_known
 from analysis.upload_overlap import OVERLAP_TABLE, Overlaps, overlap_summary, overlaps, uploads
 
 TIMELINE_TABLES = ["step_timeline", "pull_gaps", OVERLAP_TABLE]
@@ -395,11 +395,6 @@ def timeline_tables(data) -> dict:
 
 # --- what a researcher reads -------------------------------------------------------------------
 
-def _median(values) -> float | None:
-    vals = [float(v) for v in values if v == v and v is not None]
-    return statistics.median(vals) if vals else None
-
-
 def seed_gap_range(data) -> tuple[str, list[float]] | None:
     """The seed loop's gap range for the run's configuration and node count (the fit's
     `seed_gap_seconds`), and the configuration's name; None without a node count."""
@@ -432,7 +427,7 @@ def overhead_summary(data) -> str | None:
         # What the run waits for per step: its recording, Pulumi's turn-around and its own
         # cache clear; the last step has no turn-around, so it is left out of the median.
         cycles = measured[measured["turnaround_seconds"].notna()]
-        per_step = _median(cycles["overhead_seconds"])
+        per_step = median_known(cycles["overhead_seconds"])
         total = float(tl["overhead_seconds"].fillna(0).sum()
                       + tl.loc[tl["harness_step"], "work_seconds"].fillna(0).sum())
         first, last = tl["workload_started_at"].min(), tl["recorder_finished_at"].max()
@@ -445,7 +440,7 @@ def overhead_summary(data) -> str | None:
             parts.append(f"harness overhead (recording, Pulumi's turn-around, cache clear) "
                          f"median {per_step:.1f} s per step (the {known} of {len(measured)} "
                          f"steps with a next step), {total:.0f} s in all{share}")
-            upload = _median(measured["upload_seconds"])
+            upload = median_known(measured["upload_seconds"])
             if upload is not None:
                 parts.append(f"upload median {upload:.0f} s, beside the next step")
     elif data.run.layout != "study":
@@ -458,7 +453,7 @@ def overhead_summary(data) -> str | None:
         parts.append(beside)
     gaps = data.table("pull_gaps")
     if not gaps.empty:
-        med = _median(gaps["gap_seconds"])
+        med = median_known(gaps["gap_seconds"])
         ref = seed_gap_range(data)
         seed = (f" (seed loop, {ref[0]} at this node count: {ref[1][0]:.0f}-{ref[1][1]:.0f} s)"
                 if ref else "")

@@ -22,9 +22,10 @@ stay exactly as they were.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from analysis.stats import median_known
 
 if TYPE_CHECKING:
     from analysis.timeline import ObjectTimes
@@ -171,9 +172,9 @@ def overlap_summary(table) -> str | None:
                 f"{told}")
     images = set(flagged["image"])
     others = table[(beside == False) & table["image"].isin(images)]  # noqa: E712
-    overlap = _median(flagged["overlap_seconds"])
+    overlap = median_known(flagged["overlap_seconds"])
     by = f" (median overlap {overlap:.0f} s)" if overlap is not None else ""
-    mine, theirs = _median(flagged["pull_seconds"]), _median(others["pull_seconds"])
+    mine, theirs = median_known(flagged["pull_seconds"]), median_known(others["pull_seconds"])
     noun = "image" if len(images) == 1 else "images"
     if mine is None:
         against = ""
@@ -185,8 +186,3 @@ def overlap_summary(table) -> str | None:
                    f"{len(others)} {pulls} of the same {noun}")
     return (f"{len(flagged)} of {len(table)} studied pulls overlapped an upload on the same "
             f"node{by}{against}{told}")
-
-
-def _median(values) -> float | None:
-    vals = [float(v) for v in values if v is not None and v == v]
-    return statistics.median(vals) if vals else None
