@@ -214,6 +214,19 @@ def step_timeouts(step: Step) -> CustomTimeouts:
     return CustomTimeouts(create=t, update=t)
 
 
+def declare_upload(step: Step, results: UploadTarget, ctx: RenderContext,
+                   parent: pulumi.Resource, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
+    """Step `step`'s upload Job, a child of the Experiment `parent` (so its URN is the same
+    whether the whole step is declared or, on a retried `up`, its upload alone), after `after`
+    and what the upload target needs, with the step's own timeouts (a resumed up may update it).
+    """
+    return create(
+        upload_job(step.name, results, ctx, results_affinity()),
+        ResourceOptions(parent=parent, depends_on=[*after, *results.depends_on],
+                        custom_timeouts=step_timeouts(step)),
+    )
+
+
 class Experiment(ComponentResource):
     """A kind's steps as Kubernetes resources: preparation beside the operators, then the
     measured steps one after another, each upload overlapping the next step's start.
@@ -285,14 +298,9 @@ class Experiment(ComponentResource):
             else:
                 previous = [rec]
             if results is not None:
-                # The step's own timeouts, like every resource of the step (a resumed up may
-                # update it); the upload itself takes its CLI's start and a few files. The next
-                # step's workload does not wait for it; the next recorder does.
-                up = create(
-                    upload_job(step.name, results, ctx, results_affinity()),
-                    ResourceOptions(parent=self, depends_on=[rec, *shared, *results.depends_on],
-                                    custom_timeouts=timeouts),
-                )
+                # The upload takes its CLI's start and a few files. The next step's workload
+                # does not wait for it; the next recorder does.
+                up = declare_upload(step, results, ctx, self, [rec, *shared])
                 self.uploads.append(up)
                 if step.preparation:
                     prepared_uploads.append(up)

@@ -81,9 +81,7 @@ def pending_uploads(experiment, skipped: Sequence[Any], ctx, results) -> list[st
     step's recorder waited for them. Unlike a step's own upload, no later recorder waits for it;
     `up` still fails if it does.
     """
-    from core.k8s import create
-    from experiments.component import results_affinity, step_timeouts
-    from experiments.upload import upload_job
+    from experiments.component import declare_upload
 
     wanted = uploads_to_await()
     if results is None or not wanted:
@@ -91,9 +89,7 @@ def pending_uploads(experiment, skipped: Sequence[Any], ctx, results) -> list[st
     out = []
     for step in skipped:
         if step.name in wanted:
-            create(upload_job(step.name, results, ctx, results_affinity()),
-                   ResourceOptions(parent=experiment, depends_on=list(results.depends_on),
-                                   custom_timeouts=step_timeouts(step)))
+            declare_upload(step, results, ctx, experiment, [])
             out.append(step.name)
     return out
 
