@@ -234,21 +234,36 @@ def until_done(api: Api, path: str, deadline: float,
             continue
         window = WATCH_SECONDS if abort is None else CLEAR_CHECK_SECONDS
         seconds = max(1, min(window, int(deadline - time.time())))
-        seen = 0
-        try:
-            for ev in api.watch(watch_query(path, rv, seconds), seconds + 30):
-                seen += 1
-                kind, got = ev.get("type"), ev.get("object") or {}
-                if kind == "ERROR":
-                    break
-                if kind in ("ADDED", "MODIFIED") and state(got)[0] != "running":
-                    return got
-                if kind == "DELETED" or time.time() >= deadline:
-                    break
-        except (OSError, ValueError, http.client.HTTPException):
-            seen = 0  # the API server or the network: read again, then watch again
+        ev, seen = watch_for(api, path, rv, seconds, deadline, _ended)
+        if ev is not None:
+            return ev.get("object") or {}
         if not seen:
             time.sleep(POLL_SECONDS)
+
+
+def _ended(ev: dict) -> bool:
+    """A watch event that shows the object done (Complete or Failed)."""
+    return (ev.get("type") in ("ADDED", "MODIFIED")
+            and state(ev.get("object") or {})[0] != "running")
+
+
+def watch_for(api: Api, path: str, rv: str, seconds: int, end: float,
+              hit: Callable[[dict], bool]) -> tuple[dict | None, int]:
+    """Watch the object at `path` from resourceVersion `rv`: the first event `hit` accepts (else
+    None: an `ERROR` event such as 410 Gone, the object's DELETED, `end`, the watch's own timeout
+    or a dropped connection), and how many events came (0: the watch failed or sent nothing, so
+    the caller waits POLL_SECONDS before it reads again)."""
+    seen = 0
+    try:
+        for ev in api.watch(watch_query(path, rv, seconds), seconds + 30):
+            seen += 1
+            if hit(ev):
+                return ev, seen
+            if ev.get("type") in ("ERROR", "DELETED") or time.time() >= end:
+                break
+    except (OSError, ValueError, http.client.HTTPException):
+        seen = 0  # the API server or the network: read again, then watch again
+    return None, seen
 
 
 def until_gone(api: Api, path: str, end: float) -> bool:
@@ -264,15 +279,10 @@ def until_gone(api: Api, path: str, end: float) -> bool:
         seen = 0
         if rv:
             seconds = max(1, min(WATCH_SECONDS, int(end - time.time())))
-            try:
-                for ev in api.watch(watch_query(path, rv, seconds), seconds + 30):
-                    seen += 1
-                    if ev.get("type") == "DELETED":
-                        return True
-                    if ev.get("type") == "ERROR" or time.time() >= end:
-                        break
-            except (OSError, ValueError, http.client.HTTPException):
-                seen = 0
+            ev, seen = watch_for(api, path, rv, seconds, end,
+                                 lambda e: e.get("type") == "DELETED")
+            if ev is not None:
+                return True
         if not seen:
             time.sleep(POLL_SECONDS)
 
