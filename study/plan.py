@@ -77,6 +77,14 @@ class PlannedResource:
     custom: bool
 
 
+def exit_code_of(violations: list[str], invalid_input: bool) -> int:
+    """What a plan (of a stack or a campaign) exits with: 0 valid and within budget and quota,
+    1 the input is wrong, 3 a check failed."""
+    if not violations:
+        return 0
+    return 1 if invalid_input else 3
+
+
 @dataclass
 class Plan:
     stack: str
@@ -134,11 +142,9 @@ class Plan:
 
     @property
     def exit_code(self) -> int:
-        """0 valid and within budget and quota, 1 the stack file is wrong, 3 a check failed."""
-        if self.ok:
-            return 0
-        invalid = self.program_refused or any(p.invalid_input for p in self.report.errors)
-        return 1 if invalid else 3
+        """`exit_code_of`; the input is wrong when the validator or the program refused it."""
+        return exit_code_of(self.violations, self.program_refused
+                            or any(p.invalid_input for p in self.report.errors))
 
     def to_json(self) -> dict[str, Any]:
         est = self.report.estimate

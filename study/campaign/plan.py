@@ -26,6 +26,7 @@ from typing import Any
 
 from core.errors import SpecError
 from study.campaign.spec import Campaign, Member
+from study.plan import exit_code_of
 
 # Keys of a member's own budget check: a member is held to what is left of the campaign's.
 MEMBER_BUDGET_KEYS = ("study:budget.",)
@@ -141,9 +142,7 @@ class CampaignPlan:
 
     @property
     def exit_code(self) -> int:
-        if self.ok:
-            return 0
-        return 1 if self.invalid_input else 3
+        return exit_code_of(self.violations, self.invalid_input)
 
     def to_json(self) -> dict[str, Any]:
         unfit = self.first_unfit
