@@ -95,7 +95,7 @@ def stacks(
     from core.errors import StudyError
     from core.stacks import stack_names
     from study import console
-    from study.plan import load_and_validate
+    from study.plan import exit_code_of, load_and_validate
 
     rows: list[dict[str, object]] = []
     exit_code = 0
@@ -110,7 +110,7 @@ def stacks(
         est = report.estimate
         errors = [str(p) for p in report.errors]
         if errors:
-            code = 1 if any(p.invalid_input for p in report.errors) else 3
+            code = exit_code_of(errors, any(p.invalid_input for p in report.errors))
             exit_code = 1 if 1 in (exit_code, code) else 3  # invalid input outranks a check
         rows.append(
             {
